@@ -1,0 +1,193 @@
+"""The sans-IO node interface: inputs in, effects out.
+
+A protocol node (a ZAB server, a ZooKeeper client library, a Kafka broker...) is a plain
+object. The simulator (or a unit test, or one day an asyncio driver) calls its input
+methods; each returns a list of *effects*, which the driver carries out. A node never
+touches sockets, clocks, files or global randomness: everything it learns arrives through
+an input, everything it does leaves as an effect. This is how h11 treats HTTP.
+
+Inputs (methods of :class:`Node`):
+
+- ``on_start(stored, now)``: boot. ``stored`` maps each file name to the tuple of records
+  the disk kept durably (empty on first boot). A restart after a crash calls a *fresh*
+  node object's ``on_start``: no memory survives a crash but the disk.
+- ``on_message(src, msg, now)``: a message from node ``src`` arrived.
+- ``on_timer(name, now)``: the timer ``name`` fired.
+- ``on_client(request, now)``: the harness hands a client node a workload operation
+  (:class:`ClientRequest`). Only client-library nodes receive this.
+- ``on_persisted(token, now)``: a :class:`Persist` with that token is now durable.
+- ``on_wallclock(wall_offset, now)``: the node's wall clock changed (a clock fault).
+
+Clocks. ``now`` is the node's *monotonic* clock in integer nanoseconds: it runs at the
+node's (possibly drifting) rate and never jumps, like ``System.nanoTime``. ``SetTimer``
+deadlines are on that clock. The node's *wall* clock is ``now + wall_offset``; clock
+faults (bump, strobe) move only the wall offset, announced through ``on_wallclock``.
+Correct code measures durations on ``now``; a planted wall-clock bug reads
+``now + wall_offset`` instead, and clock faults expose it. Virtual time starts at a large
+seeded offset, so code that mixes in the real clock fails loudly.
+
+Effects (frozen, slotted dataclasses below): ``Send``, ``SetTimer``, ``CancelTimer``,
+``Persist``, ``Reply``, ``Trace``. Within one handler's list the driver applies effects
+in order; a crash at a named point (a ``Trace`` kind) drops the effects after it.
+
+Durability is explicit: a ``Persist`` is durable only once ``on_persisted(token)``
+arrives. Writes to one file complete in the order they were issued; a crash loses, file by
+file, every write that has not completed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+# ---------------------------------------------------------------------------- effects
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Send ``msg`` to node ``dst`` over the (faulty) network."""
+
+    dst: str
+    msg: Any
+
+
+@dataclass(frozen=True, slots=True)
+class SetTimer:
+    """Fire ``on_timer(name)`` when the node's monotonic clock reaches ``at``.
+
+    Setting a timer that is already pending replaces it.
+    """
+
+    name: str
+    at: int
+
+
+@dataclass(frozen=True, slots=True)
+class CancelTimer:
+    name: str
+
+
+PersistMode = Literal["append", "replace", "truncate"]
+
+
+@dataclass(frozen=True, slots=True)
+class Persist:
+    """Write to the node's file ``file`` and fsync; ``on_persisted(token)`` when durable.
+
+    mode ``append`` adds ``records`` at the end; ``replace`` makes ``records`` the whole
+    file (used for small files such as acceptedEpoch, or a snapshot); ``truncate`` keeps
+    only the first ``keep`` records (``records`` must be empty). ``token`` may be None
+    when the node does not care to hear of completion.
+    """
+
+    file: str
+    records: tuple = ()
+    token: Any = None
+    mode: PersistMode = "append"
+    keep: int = 0
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("append", "replace", "truncate"):
+            raise ValueError(f"bad persist mode {self.mode!r}")
+        if self.mode == "truncate" and self.records:
+            raise ValueError("truncate takes no records")
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A client-library node completes a workload operation (see ClientResponse)."""
+
+    response: "ClientResponse"
+
+
+@dataclass(frozen=True, slots=True)
+class Trace:
+    """A node-internal event for trace.jsonl, read by the safety checkers.
+
+    ``fields`` is a tuple of (name, value) pairs with JSON-able values, kept as a tuple so
+    the effect stays hashable and its order deterministic.
+    """
+
+    kind: str
+    fields: tuple = ()
+
+    def as_dict(self) -> dict:
+        return dict(self.fields)
+
+
+Effect = Send | SetTimer | CancelTimer | Persist | Reply | Trace
+
+
+def trace(kind: str, **fields: Any) -> Trace:
+    """Shorthand: ``trace("commit", zxid=z)``; fields keep keyword order."""
+    return Trace(kind, tuple(fields.items()))
+
+
+# ------------------------------------------------------------------- client operations
+
+OpType = Literal["ok", "fail", "info"]
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRequest:
+    """A workload operation handed to a client-library node.
+
+    ``f`` is the operation name (``read``, ``write``, ``cas``...), ``key`` the key or
+    None, ``value`` the argument (a cas carries ``[expected, new]``), ``op_id`` a number
+    unique within the run that the response must echo.
+    """
+
+    op_id: int
+    f: str
+    key: Any = None
+    value: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientResponse:
+    """The outcome of a ClientRequest, Jepsen style.
+
+    ``type`` is ``ok`` (it happened; ``value`` is the result), ``fail`` (it definitely did
+    not happen) or ``info`` (unknown). ``node`` names the server that answered, ``extra``
+    holds system-specific facts for checkers as (name, value) pairs (e.g. the zxid a read
+    saw), written into the history's completion event.
+    """
+
+    op_id: int
+    type: OpType
+    value: Any = None
+    error: str | None = None
+    node: str | None = None
+    extra: tuple = field(default=())
+
+
+# ------------------------------------------------------------------------------- node
+
+
+class Node:
+    """Base class with no-op inputs; subclasses override what they handle."""
+
+    #: the node's id ("n1", "c3"...), set by the constructor of subclasses
+    node_id: str = ""
+
+    def on_start(self, stored: dict[str, tuple], now: int) -> list[Effect]:
+        return []
+
+    def on_message(self, src: str, msg: Any, now: int) -> list[Effect]:
+        return []
+
+    def on_timer(self, name: str, now: int) -> list[Effect]:
+        return []
+
+    def on_client(self, request: ClientRequest, now: int) -> list[Effect]:
+        return []
+
+    def on_persisted(self, token: Any, now: int) -> list[Effect]:
+        return []
+
+    def on_wallclock(self, wall_offset: int, now: int) -> list[Effect]:
+        return []
+
+    def state_digest(self) -> Any:
+        """A JSON-able summary of replicated state, compared across servers after healing."""
+        return None
