@@ -1,1 +1,33 @@
-"""workloads."""
+"""What clients do, and what must hold: one module per workload.
+
+A workload is built from the run config and its own random stream and answers three
+questions for the client pool: what a process does next (``next_op``), what each client
+reads at the end once faults have healed (``final_ops``), and which checkers judge it
+(``checkers``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class Workload(Protocol):
+    name: str
+
+    def next_op(self, process: int) -> tuple[str, Any, Any]:
+        """(f, key, value) of the next operation of ``process``."""
+
+    def final_ops(self) -> list[tuple[str, Any, Any]]:
+        """The operations each client performs after healing (final reads)."""
+
+
+def workload_names() -> list[str]:
+    return ["register"]
+
+
+def make_workload(name: str, config: Any, rng: Any) -> Workload:
+    if name == "register":
+        from workloads.register import RegisterWorkload
+
+        return RegisterWorkload(config, rng)
+    raise KeyError(f"unknown workload {name!r} (known: {', '.join(workload_names())})")

@@ -1,0 +1,171 @@
+"""The ``harness`` command line: run, repro, check, bugs (campaign, shrink, report follow).
+
+Exit codes everywhere, as in Jepsen: 0 valid, 1 invalid, 2 unknown, 254 bad usage or
+input (one clear line on stderr, no traceback), 255 a crash of the harness itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from pathlib import Path
+from typing import Sequence
+
+from harness.config import NEMESIS_KINDS, ConfigError, RunConfig
+
+EXIT_BAD_INPUT = 254
+EXIT_CRASH = 255
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse would exit 2, which means "unknown" here
+        raise UsageError(message)
+
+
+def _nemesis_list(s: str) -> tuple[str, ...]:
+    if s.strip() in ("", "none"):
+        return ()
+    out = tuple(x.strip() for x in s.split(",") if x.strip())
+    for x in out:
+        if x not in NEMESIS_KINDS:
+            raise argparse.ArgumentTypeError(f"unknown fault {x!r} (known: {', '.join(NEMESIS_KINDS)}, or none)")
+    return out
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    d = RunConfig()
+    p.add_argument("--system", default=d.system, help="system under test (default %(default)s)")
+    p.add_argument("--workload", default=d.workload, help="workload (default %(default)s)")
+    p.add_argument("--nemesis", type=_nemesis_list, default=d.nemesis,
+                   help=f"comma list of fault families ({','.join(NEMESIS_KINDS)}) or none "
+                        f"(default {','.join(d.nemesis)})")
+    p.add_argument("--nodes", type=int, default=d.nodes, help="servers (default %(default)s)")
+    p.add_argument("--clients", type=int, default=d.clients, help="client processes (default %(default)s)")
+    p.add_argument("--rate", type=float, default=d.rate, help="operations per simulated second (default %(default)s)")
+    p.add_argument("--time-limit", type=float, default=d.time_limit,
+                   help="simulated seconds of the main phase (default %(default)s)")
+    p.add_argument("--recovery-time", type=float, default=d.recovery_time,
+                   help="simulated seconds after healing for the cluster to serve again (default %(default)s)")
+    p.add_argument("--nemesis-interval", type=float, default=d.nemesis_interval,
+                   help="mean simulated seconds between faults of one family (default %(default)s)")
+    p.add_argument("--keys", type=int, default=d.keys, help="registers (default %(default)s)")
+    p.add_argument("--reads", default=d.reads, choices=("sync", "local"),
+                   help="register reads through sync (linearizable) or local (default %(default)s)")
+    p.add_argument("--bug", action="append", default=[], metavar="NAME",
+                   help="switch on a planted bug (repeatable; see `harness bugs`)")
+    p.add_argument("--store", type=Path, default=Path("store"), help="store directory (default %(default)s)")
+
+
+def _config_from(args: argparse.Namespace, **extra) -> RunConfig:
+    return RunConfig(
+        system=args.system, workload=args.workload, nemesis=tuple(args.nemesis), nodes=args.nodes,
+        clients=args.clients, rate=args.rate, time_limit=args.time_limit,
+        recovery_time=args.recovery_time, nemesis_interval=args.nemesis_interval, keys=args.keys,
+        reads=args.reads, bugs=tuple(args.bug), **extra,
+    ).validate()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="harness", description="Deterministic fault-injection tests of ZAB/ZooKeeper and a Kafka-style log.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    r = sub.add_parser("run", help="run one simulated, fault-injected test and check it")
+    _add_run_options(r)
+    r.add_argument("--seed", type=int, default=1, help="run seed (default %(default)s)")
+    r.add_argument("--json", action="store_true", help="print results.json instead of the table")
+
+    rp = sub.add_parser("repro", help="re-run a run directory and compare its history byte for byte")
+    rp.add_argument("run_dir", type=Path)
+
+    c = sub.add_parser("check", help="check history files with a model (linearizability)")
+    try:
+        from checkers.linearizable.cli import add_arguments
+    except ImportError:  # pragma: no cover - during bootstrap only
+        add_arguments = None
+    if add_arguments is not None:
+        add_arguments(c)
+
+    sub.add_parser("bugs", help="list the planted bugs")
+    return p
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from harness.runner import exit_code, run_test
+    from harness.summary import print_run_summary
+
+    config = _config_from(args, seed=args.seed)
+    res = run_test(config, store=args.store)
+    if args.json:
+        print(json.dumps(res.results, indent=1, default=str))
+    else:
+        print_run_summary(res)
+    return exit_code(res.valid)
+
+
+def cmd_repro(args: argparse.Namespace) -> int:
+    from harness.runner import exit_code, history_bytes, simulate
+    from harness.store import load_config, load_results
+
+    config = load_config(args.run_dir)
+    hist = args.run_dir / "history.jsonl"
+    if not hist.exists():
+        raise ConfigError(f"{args.run_dir} has no history.jsonl")
+    old = hist.read_bytes()
+    out = simulate(config)
+    new = history_bytes(out.history)
+    if new == old:
+        print(f"identical: {args.run_dir} re-ran from seed {config.seed}; history.jsonl is the same byte for byte "
+              f"({len(old)} bytes, {len(out.history)} events)")
+        try:
+            return exit_code(load_results(args.run_dir)["valid"])
+        except (OSError, KeyError, ValueError):
+            return 0
+    old_lines, new_lines = old.decode().splitlines(), new.decode().splitlines()
+    first = next((i for i, (a, b) in enumerate(zip(old_lines, new_lines)) if a != b), min(len(old_lines), len(new_lines)))
+    print(f"DIFFERENT: {args.run_dir} re-ran from seed {config.seed}; history differs first at line {first + 1}")
+    print(f"  stored: {old_lines[first] if first < len(old_lines) else '<end>'}")
+    print(f"  re-run: {new_lines[first] if first < len(new_lines) else '<end>'}")
+    return 1
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from checkers.linearizable.cli import run
+
+    return run(args)
+
+
+def cmd_bugs(args: argparse.Namespace) -> int:
+    from harness.bugs import print_bugs
+
+    return print_bugs()
+
+
+COMMANDS = {"run": cmd_run, "repro": cmd_repro, "check": cmd_check, "bugs": cmd_bugs}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except (UsageError, ConfigError) as e:
+        print(f"harness: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("harness: interrupted", file=sys.stderr)
+        return 130
+    except SystemExit as e:  # --help
+        return int(e.code or 0)
+    except Exception:
+        traceback.print_exc()
+        print("harness: crashed (exit 255): this is a bug in the harness", file=sys.stderr)
+        return EXIT_CRASH
+
+
+if __name__ == "__main__":
+    sys.exit(main())

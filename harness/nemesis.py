@@ -1,0 +1,129 @@
+"""The nemesis at run time: applies a fault schedule to the simulator and logs it.
+
+The schedule itself is data (``harness.faults``). Here each fault fires at its time,
+``"leader"`` targets are resolved against the live cluster, and every action, with what
+it resolved to and whether it changed anything, goes to the fault log (faults.jsonl).
+At the end of the main phase ``heal_all`` undoes everything: partitions healed, crashed
+nodes restarted, paused nodes resumed, clocks reset, crash points disarmed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.faults import Fault, partition_cut
+from harness.rng import stream
+from harness.sim import Simulator
+
+
+class Nemesis:
+    def __init__(self, sim: Simulator, schedule: list[Fault], seed: int):
+        self.sim = sim
+        self.schedule = schedule
+        self.rng = stream(seed, "nemesis-runtime")
+        self.log: list[dict] = []
+        self._episode_target: dict[int, str] = {}
+        self._strobe_gen: dict[str, int] = {}
+        self.active_cut: tuple = ()
+
+    def install(self) -> None:
+        for f in self.schedule:
+            self.sim.call_at(self.sim.start + f.at, lambda f=f: self.apply(f))
+
+    def _log(self, f: Fault | None, kind: str, **info: Any) -> None:
+        rec = {"time": self.sim.rel(), "kind": kind}
+        if f is not None:
+            rec["args"] = list(f.args)
+            rec["episode"] = f.episode
+        rec.update(info)
+        self.log.append(rec)
+
+    def _target(self, f: Fault, name: str) -> str:
+        if f.episode in self._episode_target:
+            return self._episode_target[f.episode]
+        if name == "leader":
+            leader = self.sim.leader()
+            name = leader if leader is not None else self.rng.choice(self.sim.servers)
+        self._episode_target[f.episode] = name
+        return name
+
+    def apply(self, f: Fault) -> None:
+        sim = self.sim
+        k = f.kind
+        if k == "partition":
+            mode, cut = f.args[0], f.args[1]
+            if mode == "isolate-leader":
+                leader = sim.leader() or self.rng.choice(sim.servers)
+                cut = tuple(sorted(tuple(sorted((leader, o))) for o in sim.servers if o != leader))
+            sim.set_cut(cut)
+            self.active_cut = tuple(cut)
+            self._log(f, k, mode=mode, cut=[list(p) for p in cut])
+        elif k == "heal":
+            sim.set_cut(())
+            self.active_cut = ()
+            self._log(f, k)
+        elif k == "kill":
+            node = self._target(f, f.args[0])
+            self._log(f, k, node=node, changed=sim.crash(node))
+        elif k == "restart":
+            node = self._target(f, f.args[0])
+            self._log(f, k, node=node, changed=sim.restart(node))
+        elif k == "pause":
+            node = self._target(f, f.args[0])
+            self._log(f, k, node=node, changed=sim.pause(node))
+        elif k == "resume":
+            node = self._target(f, f.args[0])
+            self._log(f, k, node=node, changed=sim.resume(node))
+        elif k == "crash-at":
+            node = self._target(f, f.args[0])
+            slot = sim.slots[node]
+            if slot.up:
+                slot.crash_points.append(f.args[1])
+            self._log(f, k, node=node, point=f.args[1], changed=slot.up)
+        elif k == "clock-bump":
+            node, delta = f.args
+            sim.set_wall_offset(node, sim.slots[node].wall_offset + int(delta))
+            self._log(f, k, node=node, delta_ns=int(delta))
+        elif k == "clock-skew":
+            node, ppm = f.args
+            sim.set_clock_rate(node, int(ppm))
+            self._log(f, k, node=node, ppm=int(ppm))
+        elif k == "clock-strobe":
+            node, delta, period = f.args
+            gen = self._strobe_gen.get(node, 0) + 1
+            self._strobe_gen[node] = gen
+            self._log(f, k, node=node, delta_ns=int(delta), period_ns=int(period))
+            self._strobe(node, int(delta), int(period), gen, True)
+        elif k == "clock-reset":
+            node = f.args[0]
+            self._strobe_gen[node] = self._strobe_gen.get(node, 0) + 1
+            sim.set_clock_rate(node, 0)
+            sim.set_wall_offset(node, 0)
+            self._log(f, k, node=node)
+        else:
+            raise ValueError(f"unknown fault kind {k!r}")
+
+    def _strobe(self, node: str, delta: int, period: int, gen: int, high: bool) -> None:
+        if self._strobe_gen.get(node) != gen:
+            return
+        self.sim.set_wall_offset(node, delta if high else 0)
+        self.sim.call_at(self.sim.now + period, lambda: self._strobe(node, delta, period, gen, not high))
+
+    def heal_all(self) -> None:
+        """End of the main phase: undo every fault, as Jepsen's final heal does."""
+        sim = self.sim
+        sim.set_cut(())
+        self.active_cut = ()
+        for nid in sim.servers:
+            slot = sim.slots[nid]
+            slot.crash_points.clear()
+            self._strobe_gen[nid] = self._strobe_gen.get(nid, 0) + 1
+            if slot.ppm:
+                sim.set_clock_rate(nid, 0)
+            if slot.wall_offset:
+                sim.set_wall_offset(nid, 0)
+            if slot.up and slot.paused:
+                sim.resume(nid)
+            if not slot.up:
+                sim.restart(nid)
+        self._log(None, "heal-all")

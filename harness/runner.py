@@ -1,0 +1,171 @@
+"""Run one test: config + seed -> simulate -> history, trace, faults -> checkers -> store.
+
+``simulate`` is the pure part (no files, no wall clock); ``run_test`` adds checking and
+writing the run directory. A run has Jepsen's shape: a main phase with faults and client
+operations; then every fault healed and clocks reset; then final reads, which must
+succeed within the recovery period or the run is a liveness failure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.clients import ClientPool
+from harness.config import SECOND, RunConfig
+from harness.faults import Fault, generate_schedule
+from harness.nemesis import Nemesis
+from harness.rng import stream
+from harness.sim import Simulator
+from harness.system import get_system
+from workloads import make_workload
+
+
+@dataclass
+class SimOutput:
+    config: RunConfig
+    history: list[dict]
+    trace: list[dict]
+    faults: list[dict]
+    schedule: list[Fault]
+    final_failures: list[tuple]
+    replica_digests: dict[str, Any]
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def servers_for(config: RunConfig) -> list[str]:
+    return [f"n{i + 1}" for i in range(config.nodes)]
+
+
+def schedule_for(config: RunConfig, crash_points: tuple[str, ...] = ()) -> list[Fault]:
+    if config.schedule is not None:
+        return sorted((Fault.from_json(d) for d in config.schedule), key=lambda f: (f.at, f.episode, f.kind))
+    return generate_schedule(
+        config.seed, config.nemesis, servers_for(config), int(config.time_limit * SECOND),
+        config.nemesis_interval, crash_points, config.swarm,
+    )
+
+
+def simulate(config: RunConfig) -> SimOutput:
+    """Run the simulation of ``config``: deterministic in (config, seed, code)."""
+    config.validate()
+    spec = get_system(config.system)
+    settings = dict(spec.default_settings())
+    settings.update(config.settings)
+    settings.setdefault("reads", config.reads)
+    servers = servers_for(config)
+    clients = [f"c{i}" for i in range(config.clients)]
+    sim = Simulator(spec, config.seed, servers, clients, settings, frozenset(config.bugs))
+    schedule = schedule_for(config, tuple(getattr(spec, "crash_points", ())))
+    nemesis = Nemesis(sim, schedule, config.seed)
+    workload = make_workload(config.workload, config, stream(config.seed, "workload"))
+    pool = ClientPool(sim, config, workload, stream(config.seed, "clients"))
+
+    for nid in servers:
+        sim.boot(nid)
+    for nid in clients:
+        sim.boot(nid)
+    nemesis.install()
+    pool.start()
+
+    t_main = sim.start + int(config.time_limit * SECOND)
+    sim.run_until(t_main)
+    pool.end_main_phase()
+    nemesis.heal_all()
+    # A short quiet period lets outstanding operations finish before the final reads.
+    quiet = min(SECOND, int(config.recovery_time * SECOND) // 4)
+    sim.run_until(t_main + quiet)
+    deadline = t_main + int(config.recovery_time * SECOND)
+    pool.start_final_phase(deadline)
+    step = 100_000_000
+    t = sim.now
+    hard_stop = deadline + int(config.op_timeout * SECOND) + SECOND
+    while not pool.final_complete() and t < hard_stop:
+        t += step
+        sim.run_until(t)
+
+    digests = {nid: node.state_digest() for nid, node in sorted(sim.live_server_nodes().items())}
+    stats = {
+        "events": sim.events,
+        "messages_sent": sim.messages_sent,
+        "messages_dropped": sim.messages_dropped,
+        "simulated_ns": sim.now - sim.start,
+    }
+    return SimOutput(
+        config=config,
+        history=pool.public_history(),
+        trace=sim.trace,
+        faults=nemesis.log,
+        schedule=schedule,
+        final_failures=pool.final_failures(),
+        replica_digests=digests,
+        stats=stats,
+    )
+
+
+def history_bytes(history: list[dict]) -> bytes:
+    return "".join(json.dumps(ev, separators=(",", ":")) + "\n" for ev in history).encode()
+
+
+def history_digest(history: list[dict]) -> str:
+    return hashlib.sha256(history_bytes(history)).hexdigest()
+
+
+@dataclass
+class RunResult:
+    config: RunConfig
+    valid: Any
+    results: dict[str, Any]
+    out: SimOutput
+    directory: Path | None
+    wall_s: float
+
+
+def run_test(config: RunConfig, store: Path | None = None, name: str | None = None,
+             directory: Path | None = None) -> RunResult:
+    """Simulate, check and (when a store or directory is given) write the run directory."""
+    from harness.checks import run_checkers
+    from harness.store import write_run
+
+    t0 = time.perf_counter()
+    out = simulate(config)
+    t1 = time.perf_counter()
+    checks = run_checkers(out)
+    t2 = time.perf_counter()
+    valid = merge_verdicts(c["valid"] for c in checks.values() if c.get("counts", True))
+    results = {
+        "valid": valid,
+        "seed": config.seed,
+        "system": config.system,
+        "workload": config.workload,
+        "history_sha256": history_digest(out.history),
+        "checkers": checks,
+        "stats": {
+            **out.stats,
+            "operations": sum(1 for e in out.history if e["type"] == "invoke"),
+            "wall_simulate_s": round(t1 - t0, 4),
+            "wall_check_s": round(t2 - t1, 4),
+        },
+    }
+    d = None
+    if store is not None or directory is not None:
+        d = write_run(out, results, store=store, name=name, directory=directory)
+    return RunResult(config, valid, results, out, d, time.perf_counter() - t0)
+
+
+def merge_verdicts(verdicts) -> Any:
+    out: Any = True
+    for v in verdicts:
+        if v is False:
+            return False
+        if v == "unknown":
+            out = "unknown"
+    return out
+
+
+def exit_code(valid: Any) -> int:
+    return 0 if valid is True else 1 if valid is False else 2

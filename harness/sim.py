@@ -1,0 +1,394 @@
+"""The deterministic simulator: virtual time, network, disks, clocks, crashes.
+
+One thread, one heap of ``(time, seq, kind, ...)`` events, integer nanoseconds. ``seq``
+breaks ties in insertion order, so two runs of the same seed make the same choices in
+the same order. Every random choice comes from a stream derived from the run seed
+(``harness.rng``): one for the network, one for the disks, one per node incarnation.
+
+What the simulator models, and why this way:
+
+- **Network.** Each message gets a seeded latency. Delivery is FIFO per directed link
+  (as TCP), so a later message never overtakes an earlier one on the same link; messages
+  on different links interleave freely. A partition is a set of cut server pairs; a
+  message is dropped if its link is cut when it is sent or when it would arrive.
+  Clients are never cut off (they stand for Jepsen's control node).
+- **Disk.** Each server has named files. A ``Persist`` completes after a seeded fsync
+  delay, in issue order per file; only then is it durable and ``on_persisted`` called.
+  A crash loses every write not yet completed, file by file.
+- **Clocks.** Each node has a monotonic clock running at ``1 + ppm/1e6`` of true time
+  from a large seeded offset, and a wall offset on top. Timers are on the monotonic
+  clock; a rate change reschedules them. Bumps and strobes move only the wall offset.
+- **Crash, pause.** A crash discards the node object and its pending writes; a restart
+  builds a fresh object from what the disk kept. A paused node receives nothing and fires
+  nothing; what arrived is handed to it, in order, when it resumes.
+- **Crash points.** A node can be armed to crash right after it emits a ``Trace`` of a
+  given kind; the effects after it in that handler are lost.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from typing import Any, Callable
+
+from harness.node import (
+    CancelTimer,
+    ClientRequest,
+    ClientResponse,
+    Node,
+    Persist,
+    Reply,
+    Send,
+    SetTimer,
+    Trace,
+)
+from harness.rng import stream
+from harness.system import NodeContext, SystemSpec
+
+# event kinds
+_DELIVER, _TIMER, _PERSISTED, _CALL = 0, 1, 2, 3
+
+PPM = 1_000_000
+
+
+class NodeSlot:
+    """The simulator's bookkeeping for one node id across its incarnations."""
+
+    __slots__ = (
+        "node_id", "is_server", "node", "up", "paused", "incarnation", "stash",
+        "m0", "tb", "ppm", "wall_offset", "timers", "timer_gen", "files", "pending",
+        "last_done", "crash_points",
+    )
+
+    def __init__(self, node_id: str, is_server: bool, mono_start: int, files: tuple[str, ...]):
+        self.node_id = node_id
+        self.is_server = is_server
+        self.node: Node | None = None
+        self.up = False
+        self.paused = False
+        self.incarnation = 0
+        self.stash: list[tuple] = []
+        # clock: mono(t) = m0 + (t - tb) * (PPM + ppm) // PPM
+        self.m0 = mono_start
+        self.tb = 0
+        self.ppm = 0
+        self.wall_offset = 0
+        self.timers: dict[str, tuple[int, int]] = {}  # name -> (gen, at_mono)
+        self.timer_gen = 0
+        self.files: dict[str, list] = {f: [] for f in files}
+        self.pending: dict[str, deque] = {f: deque() for f in files}
+        self.last_done: dict[str, int] = {f: 0 for f in files}
+        self.crash_points: list[str] = []
+
+    def mono(self, t: int) -> int:
+        if self.ppm == 0:
+            return self.m0 + (t - self.tb)
+        return self.m0 + (t - self.tb) * (PPM + self.ppm) // PPM
+
+    def true_time_of(self, at_mono: int, now: int) -> int:
+        m = self.mono(now)
+        if at_mono <= m:
+            return now
+        d = at_mono - self.m0
+        if self.ppm == 0:
+            return max(now, self.tb + d)
+        return max(now, self.tb + -(-d * PPM // (PPM + self.ppm)))
+
+
+class Simulator:
+    """Drives server and client nodes of one system through one run."""
+
+    def __init__(
+        self,
+        spec: SystemSpec,
+        seed: int,
+        servers: list[str],
+        clients: list[str],
+        settings: dict,
+        bugs: frozenset = frozenset(),
+        latency_mean_ns: int = 1_500_000,
+        fsync_range_ns: tuple[int, int] = (1_000_000, 8_000_000),
+    ):
+        self.spec = spec
+        self.seed = seed
+        self.settings = settings
+        self.bugs = bugs
+        self.servers = list(servers)
+        self.clients = list(clients)
+        boot = stream(seed, "boot")
+        # A large seeded start: code that mixes in the real clock fails loudly.
+        self.start = 10**15 + boot.randrange(10**15)
+        self.now = self.start
+        self._heap: list[tuple] = []
+        self._seq = 0
+        self.net_rng = stream(seed, "network")
+        self.disk_rng = stream(seed, "disk")
+        self.latency_mean_ns = latency_mean_ns
+        self.fsync_range_ns = fsync_range_ns
+        self.blocked: set[tuple[str, str]] = set()
+        self._link_last: dict[tuple[str, str], int] = {}
+        self.slots: dict[str, NodeSlot] = {}
+        for nid in self.servers:
+            self.slots[nid] = NodeSlot(nid, True, self.start + boot.randrange(10**12), spec.files)
+        for nid in self.clients:
+            self.slots[nid] = NodeSlot(nid, False, self.start + boot.randrange(10**12), ())
+        self.trace: list[dict] = []
+        self.on_reply: Callable[[str, ClientResponse], None] = lambda c, r: None
+        self.on_trace: Callable[[str, Trace], None] | None = None
+        self.events = 0
+        self.messages_sent = 0
+        self.messages_dropped = 0
+
+    # ------------------------------------------------------------------ scheduling
+
+    def _push(self, t: int, kind: int, a: Any = None, b: Any = None, c: Any = None, d: Any = None) -> None:
+        self._seq += 1
+        heapq.heappush(self._heap, (t, self._seq, kind, a, b, c, d))
+
+    def call_at(self, t: int, fn: Callable[[], None]) -> None:
+        """Run ``fn()`` at true time ``t`` (harness-side events: workload, nemesis)."""
+        self._push(max(t, self.now), _CALL, fn)
+
+    def rel(self, t: int | None = None) -> int:
+        """True time relative to the run start (what histories and traces record)."""
+        return (self.now if t is None else t) - self.start
+
+    def run_until(self, t_end: int) -> None:
+        heap = self._heap
+        pop = heapq.heappop
+        slots = self.slots
+        while heap and heap[0][0] <= t_end:
+            t, _, kind, a, b, c, d = pop(heap)
+            self.now = t
+            self.events += 1
+            if kind == _CALL:
+                a()
+                continue
+            slot = slots[a]
+            if not slot.up or slot.incarnation != b:
+                if kind == _DELIVER:
+                    self.messages_dropped += 1
+                continue
+            if kind == _DELIVER:
+                src, msg = c
+                if (src, a) in self.blocked:
+                    self.messages_dropped += 1
+                    continue
+                if slot.paused:
+                    slot.stash.append((kind, c, d))
+                    continue
+                self._apply(slot, slot.node.on_message(src, msg, slot.mono(t)))
+            elif kind == _TIMER:
+                cur = slot.timers.get(c)
+                if cur is None or cur[0] != d:
+                    continue
+                if slot.paused:
+                    slot.stash.append((kind, c, d))
+                    continue
+                del slot.timers[c]
+                self._apply(slot, slot.node.on_timer(c, slot.mono(t)))
+            elif kind == _PERSISTED:
+                token = self._complete_write(slot, c)
+                if token is not None:
+                    if slot.paused:
+                        slot.stash.append((kind, token, None))
+                        continue
+                    self._apply(slot, slot.node.on_persisted(token, slot.mono(t)))
+        if self.now < t_end:
+            self.now = t_end
+
+    # ------------------------------------------------------------------- effects
+
+    def _apply(self, slot: NodeSlot, effects: list) -> None:
+        if not effects:
+            return
+        nid = slot.node_id
+        for e in effects:
+            te = type(e)
+            if te is Send:
+                self._send(nid, e.dst, e.msg)
+            elif te is SetTimer:
+                slot.timer_gen += 1
+                slot.timers[e.name] = (slot.timer_gen, e.at)
+                self._push(slot.true_time_of(e.at, self.now), _TIMER, nid, slot.incarnation, e.name, slot.timer_gen)
+            elif te is CancelTimer:
+                slot.timers.pop(e.name, None)
+            elif te is Persist:
+                self._persist(slot, e)
+            elif te is Trace:
+                rec = {"time": self.now - self.start, "node": nid, "kind": e.kind}
+                rec.update(e.fields)
+                self.trace.append(rec)
+                if self.on_trace is not None:
+                    self.on_trace(nid, e)
+                if slot.crash_points and e.kind in slot.crash_points:
+                    slot.crash_points.remove(e.kind)
+                    self.crash(nid, reason=f"crash point {e.kind}")
+                    return
+            elif te is Reply:
+                self.on_reply(nid, e.response)
+            else:
+                raise TypeError(f"{nid} returned a non-effect {e!r}")
+
+    def _send(self, src: str, dst: str, msg: Any) -> None:
+        self.messages_sent += 1
+        if (src, dst) in self.blocked:
+            self.messages_dropped += 1
+            return
+        slot = self.slots.get(dst)
+        if slot is None:
+            raise KeyError(f"{src} sent to unknown node {dst!r}")
+        lat = 300_000 + int(self.net_rng.expovariate(1.0 / self.latency_mean_ns))
+        t = self.now + lat
+        link = (src, dst)
+        last = self._link_last.get(link, 0)
+        if t <= last:
+            t = last + 1
+        self._link_last[link] = t
+        # Bound to the receiver's current incarnation, as a TCP connection is: a message
+        # in flight when its receiver crashes never reaches the restarted node.
+        if not slot.up:
+            self.messages_dropped += 1
+            return
+        self._seq += 1
+        heapq.heappush(self._heap, (t, self._seq, _DELIVER, dst, slot.incarnation, (src, msg), None))
+
+    def _persist(self, slot: NodeSlot, p: Persist) -> None:
+        if p.file not in slot.files:
+            raise KeyError(f"{slot.node_id} wrote unknown file {p.file!r}")
+        lo, hi = self.fsync_range_ns
+        done = self.now + self.disk_rng.randrange(lo, hi)
+        last = slot.last_done[p.file]
+        if done <= last:
+            done = last + 1
+        slot.last_done[p.file] = done
+        slot.pending[p.file].append(p)
+        self._push(done, _PERSISTED, slot.node_id, slot.incarnation, p.file)
+
+    def _complete_write(self, slot: NodeSlot, file: str) -> Any:
+        p: Persist = slot.pending[file].popleft()
+        recs = slot.files[file]
+        if p.mode == "append":
+            recs.extend(p.records)
+        elif p.mode == "replace":
+            slot.files[file] = list(p.records)
+        else:
+            del recs[p.keep :]
+        return p.token
+
+    # ------------------------------------------------------------- node lifecycle
+
+    def boot(self, nid: str) -> None:
+        slot = self.slots[nid]
+        slot.incarnation += 1
+        ctx = NodeContext(
+            node_id=nid,
+            servers=tuple(self.servers),
+            rng=stream(self.seed, "node", nid, slot.incarnation),
+            settings=self.settings,
+            bugs=self.bugs,
+        )
+        slot.node = self.spec.make_server(ctx) if slot.is_server else self.spec.make_client(ctx)
+        slot.up = True
+        slot.paused = False
+        slot.timers.clear()
+        slot.stash.clear()
+        stored = {f: tuple(r) for f, r in slot.files.items()}
+        self._apply(slot, slot.node.on_start(stored, slot.mono(self.now)))
+
+    def crash(self, nid: str, reason: str = "kill") -> bool:
+        slot = self.slots[nid]
+        if not slot.up:
+            return False
+        slot.up = False
+        slot.node = None
+        slot.incarnation += 1
+        slot.timers.clear()
+        slot.stash.clear()
+        slot.crash_points.clear()
+        for f in slot.pending:
+            slot.pending[f].clear()
+            slot.last_done[f] = 0
+        slot.paused = False
+        self.trace.append({"time": self.now - self.start, "node": nid, "kind": "crash", "reason": reason})
+        return True
+
+    def restart(self, nid: str) -> bool:
+        slot = self.slots[nid]
+        if slot.up:
+            return False
+        self.trace.append({"time": self.now - self.start, "node": nid, "kind": "restart"})
+        self.boot(nid)
+        return True
+
+    def pause(self, nid: str) -> bool:
+        slot = self.slots[nid]
+        if not slot.up or slot.paused:
+            return False
+        slot.paused = True
+        return True
+
+    def resume(self, nid: str) -> bool:
+        slot = self.slots[nid]
+        if not slot.up or not slot.paused:
+            return False
+        slot.paused = False
+        stash, slot.stash = slot.stash, []
+        inc = slot.incarnation
+        for kind, c, d in stash:
+            if not slot.up or slot.incarnation != inc:
+                break
+            m = slot.mono(self.now)
+            if kind == _DELIVER:
+                self._apply(slot, slot.node.on_message(c[0], c[1], m))
+            elif kind == _TIMER:
+                cur = slot.timers.get(c)
+                if cur is not None and cur[0] == d:
+                    del slot.timers[c]
+                    self._apply(slot, slot.node.on_timer(c, m))
+            elif kind == _PERSISTED:
+                self._apply(slot, slot.node.on_persisted(c, m))
+        return True
+
+    def client_request(self, nid: str, request: ClientRequest) -> None:
+        slot = self.slots[nid]
+        self._apply(slot, slot.node.on_client(request, slot.mono(self.now)))
+
+    # ------------------------------------------------------------------ network
+
+    def set_cut(self, pairs) -> None:
+        self.blocked = set()
+        for a, b in pairs:
+            self.blocked.add((a, b))
+            self.blocked.add((b, a))
+
+    # ------------------------------------------------------------------- clocks
+
+    def _rebase(self, slot: NodeSlot) -> None:
+        slot.m0 = slot.mono(self.now)
+        slot.tb = self.now
+
+    def set_clock_rate(self, nid: str, ppm: int) -> None:
+        slot = self.slots[nid]
+        self._rebase(slot)
+        slot.ppm = ppm
+        if slot.up:
+            for name, (gen, at) in list(slot.timers.items()):
+                self._push(slot.true_time_of(at, self.now), _TIMER, nid, slot.incarnation, name, gen)
+
+    def set_wall_offset(self, nid: str, offset: int) -> None:
+        slot = self.slots[nid]
+        slot.wall_offset = offset
+        if slot.up and not slot.paused:
+            self._apply(slot, slot.node.on_wallclock(offset, slot.mono(self.now)))
+
+    def leader(self) -> str | None:
+        """The established leader, if exactly one live server claims it (else the first)."""
+        for nid in self.servers:
+            slot = self.slots[nid]
+            if slot.up and not slot.paused and self.spec.is_leader(slot.node):
+                return nid
+        return None
+
+    def live_server_nodes(self) -> dict[str, Node]:
+        return {nid: s.node for nid, s in self.slots.items() if s.is_server and s.up}

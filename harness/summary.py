@@ -1,0 +1,33 @@
+"""Terminal summaries (tabulate) of runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tabulate import tabulate
+
+
+def _verdict(v: Any) -> str:
+    return {True: "valid", False: "INVALID"}.get(v, "unknown") if isinstance(v, bool) else str(v)
+
+
+def print_run_summary(res: Any) -> None:
+    r = res.results
+    cfg = res.config
+    rows = []
+    for name, c in r["checkers"].items():
+        why = c.get("explanation") or c.get("reason") or c.get("note") or ""
+        if name == "availability":
+            why = f"ok {c['ok']}, fail {c['fail']}, info {c['info']} (ok fraction {c['ok_fraction']})"
+        rows.append([name, _verdict(c["valid"]) + ("" if c.get("counts", True) else " (not counted)"), why[:100]])
+    print(f"{cfg.system} / {cfg.workload}  seed {cfg.seed}  nemesis {','.join(cfg.nemesis) or 'none'}  "
+          f"{cfg.nodes} servers, {cfg.clients} clients, {cfg.time_limit:g} s"
+          + (f"  bugs {','.join(cfg.bugs)}" if cfg.bugs else ""))
+    print(tabulate(rows, headers=["checker", "verdict", "why"], tablefmt="simple"))
+    s = r["stats"]
+    print(f"{s['operations']} operations, {s['events']} events, {res.wall_s:.2f} s wall "
+          f"(simulate {s['wall_simulate_s']:.2f} s, check {s['wall_check_s']:.2f} s)")
+    print(f"verdict: {_verdict(r['valid'])}")
+    if res.directory is not None:
+        print(f"results: {res.directory}")
+        print(f"repro:   harness repro {res.directory}")
