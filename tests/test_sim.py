@@ -1,0 +1,137 @@
+"""The simulator's promises: FIFO links, partitions, durable-only-after-fsync, clocks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.node import Node, Persist, Send, SetTimer, trace
+from harness.sim import Simulator
+from harness.system import NodeContext
+
+
+@dataclass(frozen=True, slots=True)
+class Num:
+    n: int
+
+
+class Recorder(Node):
+    def __init__(self, ctx: NodeContext):
+        self.ctx = ctx
+        self.node_id = ctx.node_id
+        self.got: list = []
+        self.persisted: list = []
+        self.stored = None
+        self.timers: list = []
+
+    def on_start(self, stored, now):
+        self.stored = stored
+        return []
+
+    def on_message(self, src, msg, now):
+        self.got.append((src, msg.n))
+        return []
+
+    def on_persisted(self, token, now):
+        self.persisted.append(token)
+        return [trace("durable", token=token)]
+
+    def on_timer(self, name, now):
+        self.timers.append((name, now))
+        return []
+
+
+class Spec:
+    name = "rec"
+    files = ("log", "epoch")
+
+    def default_settings(self):
+        return {}
+
+    def make_server(self, ctx):
+        return Recorder(ctx)
+
+    make_client = make_server
+
+    def is_leader(self, node):
+        return node.node_id == "a"
+
+
+def make(seed=1):
+    sim = Simulator(Spec(), seed, ["a", "b", "c"], [], {})
+    for n in ("a", "b", "c"):
+        sim.boot(n)
+    return sim
+
+
+def test_links_are_fifo_and_partitions_drop():
+    sim = make()
+    a = sim.slots["a"]
+    sim._apply(a, [Send("b", Num(i)) for i in range(200)])
+    sim.set_cut([("a", "c")])
+    sim._apply(a, [Send("c", Num(i)) for i in range(5)])
+    sim.run_until(sim.now + 10**9)
+    assert [n for _, n in sim.slots["b"].node.got] == list(range(200))
+    assert sim.slots["c"].node.got == []
+    assert sim.messages_dropped == 5
+
+
+def test_crash_loses_unsynced_writes_file_by_file():
+    sim = make()
+    a = sim.slots["a"]
+    sim._apply(a, [Persist("log", (1, 2), token="t1")])
+    sim.run_until(sim.now + 10**8)  # fsync done
+    sim._apply(a, [Persist("log", (3,), token="t2"), Persist("epoch", (7,), token="e", mode="replace")])
+    sim.crash("a")
+    sim.restart("a")
+    node = sim.slots["a"].node
+    assert node.stored == {"log": (1, 2), "epoch": ()}
+    # truncate and replace are durable operations too
+    sim._apply(sim.slots["a"], [Persist("log", (), mode="truncate", keep=1, token="tr")])
+    sim.run_until(sim.now + 10**8)
+    assert sim.slots["a"].files["log"] == [1]
+    assert node.persisted == ["tr"]
+
+
+def test_crash_point_stops_the_handler():
+    sim = make()
+    a = sim.slots["a"]
+    a.crash_points.append("durable")
+    sim._apply(a, [Persist("log", (1,), token="x")])
+    sim.run_until(sim.now + 10**8)
+    assert not a.up
+    assert sim.slots["a"].files["log"] == [1]
+    assert [t["kind"] for t in sim.trace][-2:] == ["durable", "crash"]
+
+
+def test_timers_follow_a_skewed_monotonic_clock():
+    sim = make()
+    b = sim.slots["b"]
+    m = b.mono(sim.now)
+    sim._apply(b, [SetTimer("t", m + 1_000_000_000)])
+    sim.set_clock_rate("b", 100_000)  # 10% fast: the timer fires after ~0.909 s
+    t0 = sim.now
+    sim.run_until(t0 + 900_000_000)
+    assert b.node.timers == []
+    sim.run_until(t0 + 920_000_000)
+    assert [n for n, _ in b.node.timers] == ["t"]
+    assert b.node.timers[0][1] >= m + 1_000_000_000
+    # a wall bump does not move monotonic timers
+    sim._apply(b, [SetTimer("u", b.mono(sim.now) + 10**9)])
+    sim.set_wall_offset("b", 10**12)
+    sim.run_until(sim.now + 5 * 10**8)
+    assert [n for n, _ in b.node.timers] == ["t"]
+
+
+def test_pause_holds_messages_until_resume():
+    sim = make()
+    sim.pause("b")
+    sim._apply(sim.slots["a"], [Send("b", Num(1)), Send("b", Num(2))])
+    sim.run_until(sim.now + 10**9)
+    assert sim.slots["b"].node.got == []
+    sim.resume("b")
+    assert [n for _, n in sim.slots["b"].node.got] == [1, 2]
+
+
+def test_seeded_start_is_large_and_seed_dependent():
+    a, b = make(1), make(2)
+    assert a.start >= 10**15 and a.start != b.start
