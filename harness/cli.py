@@ -92,7 +92,25 @@ def build_parser() -> argparse.ArgumentParser:
         add_arguments(c)
 
     sub.add_parser("bugs", help="list the planted bugs")
+
+    # Commands that live in their own modules register their own options.
+    for name, module, helptext in _PLUGGED:
+        try:
+            mod = __import__(module, fromlist=["add_arguments"])
+        except ImportError:
+            continue
+        sp = sub.add_parser(name, help=helptext)
+        mod.add_arguments(sp)
+        sp.set_defaults(_plugged=mod)
     return p
+
+
+#: (command, module with add_arguments(parser) and run(args) -> exit code, help)
+_PLUGGED = (
+    ("campaign", "harness.campaign", "run many seeds in parallel, with progress and triage"),
+    ("shrink", "harness.shrink", "shrink a failing run to a minimal one"),
+    ("report", "reports.cli", "(re)build the HTML report of a run or a campaign"),
+)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -152,6 +170,9 @@ COMMANDS = {"run": cmd_run, "repro": cmd_repro, "check": cmd_check, "bugs": cmd_
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
+        plugged = getattr(args, "_plugged", None)
+        if plugged is not None:
+            return plugged.run(args)
         return COMMANDS[args.command](args)
     except (UsageError, ConfigError) as e:
         print(f"harness: error: {e}", file=sys.stderr)
