@@ -1,0 +1,94 @@
+"""The CLI's contract: verdict exit codes, one-line errors with 254, exact repro."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(args, capsys):
+    code = main(args)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["run", "--system", "nosuch"], "unknown system"),
+        (["run", "--system", "toy", "--workload", "nosuch"], "unknown workload"),
+        (["run", "--system", "toy", "--nemesis", "partition,meteor"], "unknown fault"),
+        (["run", "--system", "toy", "--time-limit", "-1"], "--time-limit must be positive"),
+        (["run", "--system", "toy", "--nodes", "4"], "--nodes"),
+        (["run", "--system", "toy", "--rate", "abc"], "invalid float"),
+        (["repro", "/nonexistent/run"], "no run directory"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
+def test_bad_input_is_one_line_and_254(args, needle, capsys, tmp_path):
+    code, out, err = run_cli(args + (["--store", str(tmp_path)] if args[0] == "run" else []), capsys)
+    assert code == 254
+    lines = [l for l in err.splitlines() if l.strip()]
+    assert len(lines) == 1 and needle in lines[0], err
+    assert "Traceback" not in err
+
+
+def test_run_writes_a_run_directory_and_repro_is_identical(capsys, tmp_path):
+    code, out, err = run_cli(["run", "--system", "toy", "--nodes", "3", "--time-limit", "5", "--seed", "3",
+                              "--nemesis", "partition,kill", "--store", str(tmp_path)], capsys)
+    assert code == 0, out + err
+    assert "verdict: valid" in out
+    run_dir = Path(out.split("results: ")[1].split()[0])
+    for f in ("config.json", "history.jsonl", "trace.jsonl", "faults.jsonl", "results.json"):
+        assert (run_dir / f).exists(), f
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["seed"] == 3 and results["valid"] is True
+    code, out, err = run_cli(["repro", str(run_dir)], capsys)
+    assert code == 0 and out.startswith("identical"), out
+    # tamper with the stored history: repro must notice
+    h = run_dir / "history.jsonl"
+    h.write_text(h.read_text().replace('"value":1', '"value":2', 1))
+    code, out, err = run_cli(["repro", str(run_dir)], capsys)
+    assert code == 1 and out.startswith("DIFFERENT"), out
+
+
+def test_invalid_run_exits_1(capsys, tmp_path):
+    code, out, err = run_cli(["run", "--system", "toy", "--nodes", "3", "--time-limit", "20", "--seed", "1",
+                              "--bug", "toy-async-backup-reads", "--nemesis", "partition",
+                              "--store", str(tmp_path)], capsys)
+    assert code == 1, out + err
+    assert "INVALID" in out
+
+
+SNIPPET = """
+import sys
+sys.path.insert(0, {tests!r})
+import toysystem
+from harness.config import RunConfig
+from harness.runner import simulate, history_bytes
+import hashlib
+out = simulate(RunConfig(system={system!r}, nodes=3, time_limit=8, seed=11,
+                         nemesis=("partition", "kill", "pause", "clock", "crash")))
+sys.stdout.write(hashlib.sha256(history_bytes(out.history)).hexdigest())
+"""
+
+
+@pytest.mark.parametrize("system", ["toy"])
+def test_same_seed_same_history_across_hash_seeds(system):
+    digests = set()
+    for hs in ("0", "1", "12345"):
+        env = dict(os.environ, PYTHONHASHSEED=hs)
+        code = SNIPPET.format(tests=str(ROOT / "tests"), system=system)
+        r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=ROOT)
+        assert r.returncode == 0, r.stderr
+        digests.add(r.stdout)
+    assert len(digests) == 1
