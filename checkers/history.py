@@ -1,0 +1,486 @@
+"""Loading Jepsen-style histories and pairing their events into operations.
+
+A history is a list of events, one dict each, in the Jepsen operation model::
+
+    {"index": 0, "time": 1200, "process": 3, "type": "invoke"|"ok"|"fail"|"info",
+     "f": "cas", "key": "x", "value": [1, 2], "node": "n2", "error": "..."}
+
+`load_history` reads one from JSON lines (``.jsonl``) or from Jepsen EDN (``.edn``) and
+validates the shape of each event; `pair_operations` turns events into `Op` values with
+Jepsen/Knossos semantics:
+
+* real-time order is the order of "index" (never "time", which need not be monotone);
+  without "index", the order of the file;
+* an invoke's value is filled in from its ``ok`` completion (a read's invoke carries
+  ``null``, its completion the value read);
+* ``fail`` means the operation did not happen: invoke and completion are both dropped;
+* ``info`` (indeterminate) and invokes that never complete may take effect at any time
+  after the invoke, or never: their return is `INFINITY`;
+* events of non-integer processes (Jepsen's ``:nemesis``) are not client operations and
+  are ignored.
+
+Malformed input raises `HistoryError` with a one-line message naming the file and line.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from collections.abc import Mapping, Sequence
+from typing import Any, Iterable
+
+__all__ = [
+    "HistoryError",
+    "Op",
+    "INFINITY",
+    "load_history",
+    "pair_operations",
+    "freeze",
+    "thaw",
+]
+
+EVENT_TYPES = frozenset({"invoke", "ok", "fail", "info"})
+
+#: Return position of an operation that may take effect at any time after its invoke.
+INFINITY = math.inf
+
+
+class HistoryError(ValueError):
+    """A history file or event list is malformed; the message is one line."""
+
+
+class FrozenDict(dict):
+    """A dict that hashes (by its items), so frozen op values and states can hold maps."""
+
+    __slots__ = ()
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(frozenset(self.items()))
+
+    def _immutable(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("FrozenDict is immutable")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _immutable  # type: ignore[assignment]
+
+
+def freeze(value: Any) -> Any:
+    """Return a hashable equal-looking copy of a JSON value: lists -> tuples, dicts -> FrozenDict."""
+    if isinstance(value, (list, tuple)):
+        return tuple(freeze(v) for v in value)
+    if isinstance(value, dict) and not isinstance(value, FrozenDict):
+        return FrozenDict((k, freeze(v)) for k, v in value.items())
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """Return a JSON-able copy of a frozen value (tuples/sets -> lists, maps -> dicts)."""
+    if isinstance(value, (list, tuple)):
+        return [thaw(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        items = [thaw(v) for v in value]
+        try:
+            return sorted(items)
+        except TypeError:
+            return sorted(items, key=repr)
+    if isinstance(value, dict):
+        return {k if isinstance(k, str) else json.dumps(thaw(k)): thaw(v) for k, v in value.items()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    """One client operation: an invoke and its ok/info completion (or none).
+
+    ``value`` is the argument, filled in from the ok completion as Jepsen does (so a read's
+    value is what it read); ``output`` is the completion's value (None for info/pending).
+    ``call``/``ret`` are positions in the ordered event list; ``ret`` is `INFINITY` for an
+    operation that may take effect at any time after its invoke.
+    """
+
+    id: int
+    process: int
+    f: str
+    key: Any
+    value: Any
+    output: Any
+    call: int
+    ret: float | int
+    type: str  # "ok" | "info"
+    invoke_index: int | None
+    complete_index: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able description of the operation (``ret`` is None when infinite)."""
+        return {
+            "id": self.id,
+            "process": self.process,
+            "type": self.type,
+            "f": self.f,
+            "key": thaw(self.key),
+            "value": thaw(self.value),
+            "output": thaw(self.output),
+            "invoke_index": self.invoke_index,
+            "complete_index": self.complete_index,
+        }
+
+    def __str__(self) -> str:
+        key = "" if self.key is None else f" key={json.dumps(thaw(self.key))}"
+        if self.invoke_index is not None:
+            end = "" if self.complete_index is None else self.complete_index
+            where = f"index {self.invoke_index}..{end}"
+        else:
+            end = "" if self.ret == INFINITY else self.ret
+            where = f"event {self.call}..{end}"
+        return (
+            f"op {self.id} (process {self.process}, {where}, {self.type}) "
+            f"{self.f}{key} {json.dumps(thaw(self.value))}"
+        )
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_history(path: str | Path) -> list[dict]:
+    """Read a history from ``.jsonl`` (one JSON event per line) or Jepsen ``.edn``.
+
+    Returns the events as dicts in file order. Raises `HistoryError` on a missing or
+    malformed file, naming the file and the line.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise HistoryError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise HistoryError(f"{path}: is a directory") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise HistoryError(f"{path}: cannot read: {exc}") from None
+    if path.suffix.lower() == ".edn":
+        return _load_edn(path, text)
+    return _load_jsonl(path, text)
+
+
+def _check_event(event: Any, where: str) -> dict:
+    if not isinstance(event, dict):
+        raise HistoryError(f"{where}: event is not an object: {_short(event)}")
+    typ = event.get("type")
+    if typ not in EVENT_TYPES:
+        raise HistoryError(f"{where}: bad or missing \"type\" {_short(typ)} (want invoke, ok, fail or info)")
+    if "process" not in event:
+        raise HistoryError(f"{where}: missing \"process\"")
+    proc = event["process"]
+    if isinstance(proc, bool) or not isinstance(proc, (int, str)):
+        raise HistoryError(f"{where}: bad \"process\" {_short(proc)} (want an integer or a string)")
+    if "index" in event:
+        idx = event["index"]
+        if isinstance(idx, bool) or not isinstance(idx, int):
+            raise HistoryError(f"{where}: bad \"index\" {_short(idx)} (want an integer)")
+    if isinstance(proc, int) and not isinstance(event.get("f"), str):
+        raise HistoryError(f"{where}: bad or missing \"f\" {_short(event.get('f'))} (want a string)")
+    return event
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _load_jsonl(path: Path, text: str) -> list[dict]:
+    events = []
+    loads = json.loads
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            event = loads(line)
+        except ValueError as exc:
+            msg = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+            raise HistoryError(f"{path}:{lineno}: invalid JSON: {msg}") from None
+        events.append(_check_event(event, f"{path}:{lineno}"))
+    return events
+
+
+# --------------------------------------------------------------------------- EDN
+
+
+class _IndependentTuple:
+    """Jepsen's independent tuple written as a tagged record."""
+
+    __slots__ = ("key", "value")
+
+    def __init__(self, key: Any, value: Any) -> None:
+        self.key, self.value = key, value
+
+
+def _edn_tags() -> None:
+    import edn_format
+
+    def tuple_tag(element: Any) -> _IndependentTuple:
+        if isinstance(element, Mapping):
+            return _IndependentTuple(_edn_get(element, "key"), _edn_get(element, "value"))
+        k, v = element
+        return _IndependentTuple(k, v)
+
+    for name in ("jepsen.independent.Tuple", "jepsen.independent/tuple"):
+        edn_format.add_tag(name, tuple_tag)
+    edn_format.add_tag("jepsen.history.Op", lambda element: element)
+    edn_format.add_tag("knossos.op.Op", lambda element: element)
+
+
+def _edn_get(mapping: Any, name: str) -> Any:
+    import edn_format
+
+    return mapping.get(edn_format.Keyword(name), mapping.get(name))
+
+
+def _from_edn(value: Any) -> Any:
+    """EDN data -> JSON-like Python data (keywords and symbols become strings)."""
+    import decimal
+
+    import edn_format
+
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (edn_format.Keyword, edn_format.Symbol)):
+        return value.name
+    if isinstance(value, _IndependentTuple):
+        return _IndependentTuple(_from_edn(value.key), _from_edn(value.value))
+    if isinstance(value, Mapping):
+        out = {}
+        for k, v in value.items():
+            k = _from_edn(k)
+            if not isinstance(k, (str, int, float, bool)) and k is not None:
+                k = json.dumps(k, default=str)
+            out[k] = _from_edn(v)
+        return out
+    if isinstance(value, (frozenset, set)):
+        return thaw(frozenset(freeze(_from_edn(v)) for v in value))
+    if isinstance(value, (list, tuple, Sequence)):
+        return [_from_edn(v) for v in value]
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, edn_format.MetadataValue):
+        return _from_edn(value.value)
+    return str(value)
+
+
+def _edn_form_starts(text: str) -> list[int]:
+    """Offsets of the top-level forms inside the history (inside the outer vector, if any)."""
+    starts: list[int] = []
+    depth = 0
+    base = None  # depth whose children are events: 1 inside an outer [ ], else 0
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == ";":
+            j = text.find("\n", i)
+            i = n if j < 0 else j + 1
+            continue
+        if c in " \t\r\n,":
+            i += 1
+            continue
+        if base is None:
+            base = 1 if c in "[(" else 0
+            if base:
+                depth = 1
+                i += 1
+                continue
+        if depth == base and c not in ")]}":
+            starts.append(i)
+        if c == '"':
+            i += 1
+            while i < n and text[i] != '"':
+                i += 2 if text[i] == "\\" else 1
+            i += 1
+            continue
+        if c == "\\":
+            i += 2
+            continue
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+        elif c == "#" and i + 1 < n and text[i + 1] in "{_":
+            i += 1
+            if text[i] == "{":
+                depth += 1
+        i += 1
+    return starts
+
+
+def _line_of(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
+
+
+def _edn_error_line(text: str, exc: Exception) -> int | None:
+    for arg in getattr(exc, "args", ()):
+        pos = getattr(arg, "lexpos", None)
+        if isinstance(pos, int):
+            return _line_of(text, pos)
+        if isinstance(arg, str):
+            m = re.search(r"lexpos (\d+)", arg)
+            if m:
+                return _line_of(text, int(m.group(1)))
+    # No position: parse the top-level forms one by one to find the bad one.
+    import edn_format
+
+    starts = _edn_form_starts(text)
+    for a, b in zip(starts, starts[1:] + [len(text)]):
+        chunk = text[a:b].rstrip().rstrip("])").rstrip() if b == len(text) else text[a:b]
+        try:
+            edn_format.loads(chunk)
+        except Exception:
+            return _line_of(text, a)
+    return None
+
+
+_EDN_TAGS_DONE = False
+
+
+def _load_edn(path: Path, text: str) -> list[dict]:
+    global _EDN_TAGS_DONE
+    import edn_format
+
+    if not _EDN_TAGS_DONE:
+        _edn_tags()
+        _EDN_TAGS_DONE = True
+    try:
+        forms = edn_format.loads_all(text)
+    except Exception as exc:  # edn_format raises several types, some without position
+        line = _edn_error_line(text, exc)
+        where = f"{path}:{line}" if line else str(path)
+        detail = " ".join(str(exc).split())
+        raise HistoryError(f"{where}: invalid EDN: {detail[:200]}") from None
+    if len(forms) == 1 and isinstance(forms[0], Sequence) and not isinstance(forms[0], str):
+        forms = list(forms[0])  # one vector of events (Knossos), else one event per form (Jepsen)
+    events = [_from_edn(form) for form in forms]
+    starts: list[int] | None = None
+    independent = _looks_independent(events)
+    out = []
+    for i, event in enumerate(events):
+        if not isinstance(event, dict) or event.get("type") not in EVENT_TYPES or "process" not in event:
+            if starts is None:
+                starts = _edn_form_starts(text)
+            where = f"{path}:{_line_of(text, starts[i])}" if i < len(starts) else f"{path}: event {i}"
+            _check_event(event, where)
+        value = event.get("value")
+        if isinstance(value, _IndependentTuple):
+            event["key"], event["value"] = value.key, value.value
+        elif independent and isinstance(event.get("process"), int) and "key" not in event:
+            event["key"], event["value"] = value[0], value[1]
+        if isinstance(event.get("process"), int) and not isinstance(event.get("f"), str):
+            if starts is None:
+                starts = _edn_form_starts(text)
+            where = f"{path}:{_line_of(text, starts[i])}" if i < len(starts) else f"{path}: event {i}"
+            _check_event(event, where)
+        out.append(event)
+    return out
+
+
+def _looks_independent(events: list) -> bool:
+    """Plain ``[k v]`` values are Jepsen independent tuples when every client event has one.
+
+    A cas value is a pair too, but a register history has reads whose value is nil, and a
+    txn's first element is itself a vector, so requiring *every* client event to carry a
+    pair with a scalar first element only matches independent histories.
+    """
+    seen = False
+    for event in events:
+        if not isinstance(event, dict) or not isinstance(event.get("process"), int):
+            continue
+        value = event.get("value")
+        if not (isinstance(value, list) and len(value) == 2 and not isinstance(value[0], (list, dict))):
+            return False
+        seen = True
+    return seen
+
+
+# --------------------------------------------------------------------------- pairing
+
+
+def pair_operations(events: Iterable[dict]) -> list[Op]:
+    """Pair invokes with completions (Jepsen semantics); return ops ordered by invoke.
+
+    Fail ops are dropped; info ops and invokes never completed get ``ret=INFINITY`` and
+    type "info"; non-integer processes are ignored. Raises `HistoryError` on a completion
+    without an invoke, an invoke while the same process has one open, or duplicate or
+    partial "index" fields.
+    """
+    events = list(events)
+    has_index = [("index" in e) for e in events]
+    if any(has_index):
+        if not all(has_index):
+            missing = has_index.index(False)
+            raise HistoryError(f"event {missing}: some events have an \"index\" and this one has not")
+        order = sorted(range(len(events)), key=lambda i: events[i]["index"])
+        for a, b in zip(order, order[1:]):
+            if events[a]["index"] == events[b]["index"]:
+                raise HistoryError(f"duplicate \"index\" {events[a]['index']}")
+        events = [events[i] for i in order]
+
+    open_invokes: dict[int, tuple[int, dict]] = {}
+    pairs: list[tuple[int, dict, int | None, dict | None]] = []  # (call, invoke, ret, completion)
+    slot_of: dict[int, int] = {}
+    for pos, event in enumerate(events):
+        proc = event.get("process")
+        if isinstance(proc, bool) or not isinstance(proc, int):
+            continue  # nemesis and other non-client processes
+        typ = event.get("type")
+        if typ == "invoke":
+            if proc in open_invokes:
+                raise HistoryError(
+                    f"{_where(event, pos)}: process {proc} invokes while its operation at "
+                    f"{_where(open_invokes[proc][1], open_invokes[proc][0])} is still open"
+                )
+            open_invokes[proc] = (pos, event)
+            slot_of[proc] = len(pairs)
+            pairs.append((pos, event, None, None))
+        elif typ in ("ok", "fail", "info"):
+            if proc not in open_invokes:
+                raise HistoryError(f"{_where(event, pos)}: {typ} for process {proc} with no open invoke")
+            call, invoke = open_invokes.pop(proc)
+            pairs[slot_of[proc]] = (call, invoke, pos, event)
+        else:
+            raise HistoryError(f"{_where(event, pos)}: bad type {typ!r}")
+
+    ops: list[Op] = []
+    for call, invoke, ret, completion in pairs:
+        ctype = completion["type"] if completion is not None else None
+        if ctype == "fail":
+            continue
+        key = invoke.get("key")
+        if key is None and completion is not None:
+            key = completion.get("key")
+        value = invoke.get("value")
+        if ctype == "ok":
+            output = completion.get("value")
+            if output is not None:
+                value = output  # Jepsen fills the invoke's value from its ok completion
+            typ, ret_pos = "ok", ret
+        else:
+            output, typ, ret_pos = None, "info", INFINITY
+        ops.append(
+            Op(
+                id=len(ops),
+                process=invoke["process"],
+                f=invoke.get("f"),
+                key=freeze(key),
+                value=freeze(value),
+                output=freeze(output),
+                call=call,
+                ret=ret_pos,
+                type=typ,
+                invoke_index=invoke.get("index"),
+                complete_index=completion.get("index") if completion is not None else None,
+            )
+        )
+    return ops
+
+
+def _where(event: dict, pos: int) -> str:
+    return f"index {event['index']}" if "index" in event else f"event {pos}"

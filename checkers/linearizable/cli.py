@@ -1,0 +1,153 @@
+"""Command line for the linearizability checker.
+
+    python -m checkers.linearizable.cli --model cas-register --initial 0 [--time-limit 10] [--json] FILE...
+
+Checks each history file (``.jsonl`` or Jepsen ``.edn``) in one process and prints one
+line per file: human-readable, or with ``--json`` one JSON object per line. Exit code:
+1 if any history is not linearizable, else 2 if any is unknown, else 0; 254 on bad input
+(missing file, malformed history, bad ``--initial``, unknown model), with one line
+starting with "error: " on stderr and no traceback.
+
+`add_arguments` and `run` are what the ``harness check`` command wires in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from ..history import HistoryError, load_history
+from .models import MODELS, ModelError, get_model
+from .search import check
+
+__all__ = ["add_arguments", "run", "main", "EXIT_INVALID", "EXIT_UNKNOWN", "EXIT_BAD_INPUT"]
+
+EXIT_VALID = 0
+EXIT_INVALID = 1
+EXIT_UNKNOWN = 2
+EXIT_BAD_INPUT = 254
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--model``, ``--initial``, ``--time-limit``, ``--json`` and ``FILE...``."""
+    parser.add_argument(
+        "--model",
+        required=True,
+        metavar="MODEL",
+        help=f"sequential model, one of: {', '.join(sorted(MODELS))}",
+    )
+    parser.add_argument(
+        "--initial",
+        metavar="JSON",
+        default=None,
+        help="initial model state as JSON (default null; e.g. 0, '{\"x\": 0}')",
+    )
+    parser.add_argument(
+        "--time-limit",
+        metavar="S",
+        default=None,
+        help="seconds of search per file (> 0); past it the verdict is unknown",
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON object per file per line")
+    parser.add_argument("files", nargs="+", metavar="FILE", help="history files (.jsonl or .edn)")
+
+
+class _BadInput(Exception):
+    pass
+
+
+def _options(args: argparse.Namespace) -> tuple[str, object, float | None]:
+    try:
+        model = get_model(args.model).name
+    except ModelError as exc:
+        raise _BadInput(str(exc)) from None
+    initial = None
+    if args.initial is not None:
+        try:
+            initial = json.loads(args.initial)
+        except ValueError as exc:
+            raise _BadInput(f"--initial is not valid JSON ({exc}): {args.initial!r}") from None
+    limit = args.time_limit
+    if limit is not None:
+        try:
+            limit = float(limit)
+        except (TypeError, ValueError):
+            raise _BadInput(f"--time-limit wants seconds > 0, got {args.time_limit!r}") from None
+        if not (limit > 0 and math.isfinite(limit)):
+            raise _BadInput(f"--time-limit wants seconds > 0, got {args.time_limit!r}")
+    for name in args.files:
+        path = Path(name)
+        if not path.exists():
+            raise _BadInput(f"{name}: no such file")
+        if path.is_dir():
+            raise _BadInput(f"{name}: is a directory")
+    return model, initial, limit
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check every file; print one line each; return the exit code (0, 1, 2 or 254)."""
+    out = sys.stdout
+    try:
+        model, initial, limit = _options(args)
+    except _BadInput as exc:
+        return _error(str(exc))
+    any_invalid = any_unknown = False
+    for name in args.files:
+        started = time.monotonic()
+        try:
+            events = load_history(name)
+            result = check(events, model, initial=initial, time_limit=limit)
+        except (HistoryError, ModelError) as exc:
+            text = str(exc)
+            return _error(text if text.startswith(name) else f"{name}: {text}")
+        except Exception as exc:  # a bug or an unforeseen input: still one line, no traceback
+            return _error(f"{name}: {type(exc).__name__}: {exc}")
+        ms = round((time.monotonic() - started) * 1000, 1)
+        any_invalid |= result.valid is False
+        any_unknown |= result.valid == "unknown"
+        if args.json:
+            record = {"file": name, "valid": result.valid, "ms": ms}
+            record.update((k, v) for k, v in result.to_json().items() if k != "valid")
+            out.write(json.dumps(record) + "\n")
+        else:
+            verdict = {True: "valid", False: "INVALID"}.get(result.valid, "unknown")
+            out.write(f"{name}\t{verdict}\t{ms:.0f} ms\t{result.summary()}\n")
+        out.flush()
+    if any_invalid:
+        return EXIT_INVALID
+    if any_unknown:
+        return EXIT_UNKNOWN
+    return EXIT_VALID
+
+
+def _error(message: str) -> int:
+    line = " ".join(message.split())
+    sys.stderr.write(f"error: {line}\n")
+    sys.stderr.flush()
+    return EXIT_BAD_INPUT
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors are bad input too: one "error: " line and exit code 254."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        _error(message)
+        sys.exit(EXIT_BAD_INPUT)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _Parser(
+        prog="python -m checkers.linearizable.cli",
+        description="Check histories for linearizability (Wing-Gong/Lowe search, per key).",
+    )
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

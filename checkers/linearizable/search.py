@@ -1,0 +1,448 @@
+"""Wing–Gong / Lowe linearizability search, as in Porcupine's ``checkSingle``.
+
+Theory of operation
+-------------------
+Each completed ("ok") operation contributes a *call* entry and a *return* entry to a
+doubly linked list ordered by history position. The search walks the list from the
+head: at a call entry it tries to apply the operation to the current model state; if
+the model accepts and the pair (set of linearized operations, new state) is not in the
+cache, the operation is *lifted* (its call and return entries unlinked), pushed on the
+stack, and the walk restarts at the head. Reaching a return entry means that operation
+had to be linearized by now and was not: backtrack (pop, *unlift*, go on after the
+popped call). The history is linearizable when every ok operation is lifted; it is not
+when backtracking empties the stack. Lowe's cache (a set of ``(bitset, state)``, the
+bitset a Python int) keeps the search from exploring the same configuration twice.
+
+Info operations (and invokes never completed) may take effect at any point after their
+invoke, or never: their return is at +infinity. They live in a second list of call
+entries and are tried only when the walk is stuck at a return entry (candidates: info
+ops invoked before that return). Trying completed ops first and indeterminate ones only
+when needed is the same search in a different order — every candidate is still tried at
+every node — but it avoids eagerly applying a stale info write at every step. Success
+needs only the ok operations: the info ops left over never happened.
+
+Partitions (P-compositionality: per key for registers and kv) are independent searches.
+They run smallest first, each with an equal share of the time left, and those that ran
+out are resumed round-robin with what remains, so a hard key cannot hide an easy key's
+counterexample. The first partition that fails decides the verdict.
+
+The search loop is written for CPython: plain ints and lists, no attribute access,
+one precompiled ``state -> state | FAIL`` function per operation.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+from ..history import INFINITY, HistoryError, Op, pair_operations, thaw
+from .models import FAIL, IDENTITY, Model, ModelError, get_model
+
+__all__ = ["Result", "check", "MEMORY_BUDGET", "cache_entry_bytes"]
+
+#: Iterations between looks at the clock and the cache size. One iteration costs about a
+#: microsecond and ``time.monotonic()`` ~50 ns, so this keeps the check under 1% while
+#: overshooting a time limit by at most ~1 ms.
+CHECK_EVERY = 1024
+
+#: Bytes the caches of all live searches may take: keeps the process under ~1 GiB with
+#: room for the history itself.
+MEMORY_BUDGET = 640 * 1024 * 1024
+
+#: Smallest time slice a paused partition is resumed with (seconds).
+MIN_SLICE = 0.005
+
+
+def cache_entry_bytes(n_ops: int) -> int:
+    """Estimated bytes of one cache entry for a partition of ``n_ops`` operations.
+
+    A set slot and its hash (~2 x 8 bytes at the set's load factor, rounded up to 40), the
+    2-tuple (56) and the bitset int (28 + up to n/8 bytes; searches mostly hold dense
+    prefixes, so n/8 is an upper bound). The state is usually shared with other entries.
+    """
+    return 128 + n_ops // 8
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """The verdict of `check`.
+
+    ``valid`` is True, False or "unknown". For False: ``op`` cannot be linearized after
+    the longest linearizable ``prefix`` (op ids, in linearization order) of partition
+    ``key``; ``state`` is the model state at the end of that prefix; ``pending`` are the
+    other operations that could have come next. For "unknown": ``reason`` ("time limit"
+    or "memory"), ``max_prefix`` the longest prefix reached in the first unfinished
+    partition, ``unfinished`` one summary per partition left undecided.
+    """
+
+    valid: bool | str
+    model: str
+    ops: int
+    partitions: int
+    partitions_done: int
+    key: Any = None
+    op: Op | None = None
+    pending: tuple[Op, ...] = ()
+    prefix: tuple[int, ...] = ()
+    state: Any = None
+    reason: str | None = None
+    max_prefix: int = 0
+    unfinished: tuple[dict, ...] = field(default=())
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-able dict of every field (ops as dicts)."""
+        return {
+            "valid": self.valid,
+            "model": self.model,
+            "ops": self.ops,
+            "partitions": self.partitions,
+            "partitions_done": self.partitions_done,
+            "key": thaw(self.key),
+            "op": self.op.to_dict() if self.op is not None else None,
+            "pending": [op.to_dict() for op in self.pending],
+            "prefix": list(self.prefix),
+            "state": self.state,
+            "reason": self.reason,
+            "max_prefix": self.max_prefix,
+            "unfinished": [dict(u) for u in self.unfinished],
+        }
+
+    def summary(self) -> str:
+        """One human line: the verdict and, on failure, the operation that breaks it."""
+        if self.valid is True:
+            return f"linearizable ({self.ops} ops, {self.partitions} partition(s))"
+        key = "" if self.key is None else f" key {thaw(self.key)!r}:"
+        if self.valid is False:
+            return (
+                f"NOT linearizable:{key} {self.op} cannot be linearized after a prefix of "
+                f"{len(self.prefix)} ops ending in state {self.state!r}"
+            )
+        return (
+            f"unknown ({self.reason}):{key} longest prefix {self.max_prefix} ops, "
+            f"{self.partitions_done}/{self.partitions} partitions done"
+        )
+
+
+# --------------------------------------------------------------------------- the search
+
+
+def _search(ops: Sequence[Op], fns: list, init_state: Any, limits: list):
+    """Generator: the search over one partition (``ops`` sorted by call).
+
+    Yields ``(max_depth, cache_size)`` when ``time.monotonic()`` passes ``limits[0]``
+    (resume it with ``next`` after updating ``limits``); returns ``("ok", max_depth,
+    None)``, ``("fail", max_depth, best)`` or ``("memory", max_depth, None)`` when the
+    cache exceeds ``limits[1]`` entries.
+    """
+    m = len(ops)
+    # Entry ids: 0 head; op i has call 2i+1 (odd) and return 2i+2 (even);
+    # info list head 2m+1; end marker 2m+2 (even, never reached while ok ops remain).
+    HEAD, INFO_HEAD, END = 0, 2 * m + 1, 2 * m + 2
+    nxt = [END] * (2 * m + 3)
+    prv = [HEAD] * (2 * m + 3)
+    callpos = [op.call for op in ops]
+    retpos = [op.ret for op in ops]
+    main = []
+    info = []
+    for i, op in enumerate(ops):
+        if op.ret == INFINITY:
+            info.append(2 * i + 1)
+        else:
+            main.append((op.call, 2 * i + 1))
+            main.append((op.ret, 2 * i + 2))
+    main.sort()
+    prev = HEAD
+    for _, e in main:
+        nxt[prev] = e
+        prv[e] = prev
+        prev = e
+    nxt[prev] = END
+    prev = INFO_HEAD
+    for e in info:  # ops are sorted by call already
+        nxt[prev] = e
+        prv[e] = prev
+        prev = e
+    nxt[prev] = END
+
+    remaining = len(main) // 2
+    lin = 0
+    state = init_state
+    stack = None  # persistent list of frames (entry, state before, bound, parent)
+    depth = max_depth = 0
+    best_depth = -1
+    best = None
+    cache: set = set()
+    cache_add = cache.add
+    monotonic = time.monotonic
+    steps = 0
+    if not remaining:
+        return ("ok", 0, None)
+
+    entry = nxt[HEAD]
+    while True:
+        steps += 1
+        if not steps % CHECK_EVERY:
+            if len(cache) > limits[1]:
+                return ("memory", max_depth, None)
+            if monotonic() > limits[0]:
+                yield (max_depth, len(cache))
+        if entry & 1:  # a call: try to linearize it here
+            i = entry >> 1
+            new_state = fns[i](state)
+            if new_state is not FAIL:
+                new_lin = lin | (1 << i)
+                key = (new_lin, new_state)
+                if key not in cache:
+                    cache_add(key)
+                    stack = (entry, state, 0, stack)
+                    lin = new_lin
+                    state = new_state
+                    depth += 1
+                    if depth > max_depth:
+                        max_depth = depth
+                    p = prv[entry]
+                    n = nxt[entry]
+                    nxt[p] = n
+                    prv[n] = p
+                    r = entry + 1
+                    p = prv[r]
+                    n = nxt[r]
+                    nxt[p] = n
+                    prv[n] = p
+                    remaining -= 1
+                    if not remaining:
+                        return ("ok", max_depth, None)
+                    entry = nxt[HEAD]
+                    continue
+            entry = nxt[entry]
+            continue
+
+        # A return entry: its op had to be linearized by now. Remember the deepest such
+        # dead end for the counterexample, then try info ops invoked before it.
+        if depth > best_depth:
+            best_depth = depth
+            best = (stack, state, entry, lin)
+        bound = retpos[(entry >> 1) - 1]
+        ie = nxt[INFO_HEAD]
+        while True:
+            while ie != END and callpos[ie >> 1] < bound:
+                i = ie >> 1
+                new_state = fns[i](state)
+                if new_state is not FAIL:
+                    new_lin = lin | (1 << i)
+                    key = (new_lin, new_state)
+                    if key not in cache:
+                        cache_add(key)
+                        stack = (ie, state, bound, stack)
+                        lin = new_lin
+                        state = new_state
+                        depth += 1
+                        if depth > max_depth:
+                            max_depth = depth
+                        p = prv[ie]
+                        n = nxt[ie]
+                        nxt[p] = n
+                        prv[n] = p
+                        break
+                ie = nxt[ie]
+            else:
+                # No candidate left at this node: backtrack.
+                if stack is None:
+                    return ("fail", max_depth, best)
+                e, state, bound, stack = stack
+                lin ^= 1 << (e >> 1)
+                depth -= 1
+                if bound:  # an info op: put it back, go on with the info candidates
+                    nxt[prv[e]] = e
+                    prv[nxt[e]] = e
+                    ie = nxt[e]
+                    continue
+                r = e + 1
+                nxt[prv[r]] = r
+                prv[nxt[r]] = r
+                nxt[prv[e]] = e
+                prv[nxt[e]] = e
+                remaining += 1
+                entry = nxt[e]
+                break
+            entry = nxt[HEAD]  # an info op was linearized: walk from the head again
+            break
+
+
+# --------------------------------------------------------------------------- driver
+
+
+class _Task:
+    """One partition: its ops, the paused search and what it reported last."""
+
+    __slots__ = ("key", "ops", "n_checked", "gen", "limits", "max_depth", "cache_size", "outcome")
+
+    def __init__(self, key: Any, ops: list[Op], fns: list, init_state: Any, n_checked: int) -> None:
+        self.key = key
+        self.ops = ops
+        self.n_checked = n_checked
+        self.limits = [math.inf, math.inf]
+        self.gen = _search(ops, fns, init_state, self.limits)
+        self.max_depth = 0
+        self.cache_size = 0
+        self.outcome: tuple | None = None
+
+    def run(self, deadline: float, cap: float) -> str:
+        """Run until done or the deadline; returns "ok", "fail", "memory" or "paused"."""
+        self.limits[0] = deadline
+        self.limits[1] = cap
+        try:
+            self.max_depth, self.cache_size = next(self.gen)
+            return "paused"
+        except StopIteration as stop:
+            self.outcome = stop.value
+            self.max_depth = stop.value[1]
+            self.gen = None  # frees the cache
+            self.cache_size = 0
+            return stop.value[0]
+
+
+def _as_ops(events_or_ops: Iterable[Any]) -> list[Op]:
+    items = list(events_or_ops)
+    if all(isinstance(x, Op) for x in items):
+        return items
+    if all(isinstance(x, dict) for x in items):
+        return pair_operations(items)
+    raise HistoryError("check() wants a list of event dicts or a list of Op")
+
+
+def check(
+    events_or_ops: Iterable[dict] | Iterable[Op],
+    model: str | Model,
+    initial: Any = None,
+    time_limit: float | None = None,
+    max_cache_entries: int | None = None,
+) -> Result:
+    """Is the history linearizable with respect to ``model`` started from ``initial``?
+
+    ``events_or_ops``: history events (dicts, paired with Jepsen semantics) or `Op`s.
+    ``time_limit``: seconds of wall clock for the search (None: no limit).
+    ``max_cache_entries``: cap on the search caches, all live partitions together
+    (default: what fits `MEMORY_BUDGET`). Past either limit the verdict is "unknown".
+    Raises `HistoryError` / `ModelError` on malformed input.
+    """
+    if time_limit is not None and not time_limit > 0:
+        raise ValueError(f"time_limit must be > 0, got {time_limit!r}")
+    mdl = get_model(model)
+    ops = _as_ops(events_or_ops)
+    parts = mdl.partition(ops) or {None: ops}
+
+    tasks: list[_Task] = []
+    for key, part in parts.items():
+        part = sorted(part, key=lambda op: op.call)
+        fns = [mdl.compile(op) for op in part]  # raises ModelError on unknown ops first
+        kept = [(op, fn) for op, fn in zip(part, fns) if fn is not IDENTITY]
+        init_state = mdl.init(mdl.initial_for(key, initial))
+        tasks.append(_Task(key, [op for op, _ in kept], [fn for _, fn in kept], init_state, len(part)))
+    tasks.sort(key=lambda t: len(t.ops))
+
+    if max_cache_entries is None:
+        biggest = max((len(t.ops) for t in tasks), default=0)
+        cap_total: float = MEMORY_BUDGET // cache_entry_bytes(biggest)
+    else:
+        cap_total = max_cache_entries
+
+    def result(valid: bool | str, **fields: Any) -> Result:
+        return Result(
+            valid=valid,
+            model=mdl.name,
+            ops=len(ops),
+            partitions=len(tasks),
+            partitions_done=done,
+            **fields,
+        )
+
+    def failure(task: _Task) -> Result:
+        stack, state, entry, lin = task.outcome[2]
+        prefix = []
+        while stack is not None:
+            prefix.append(task.ops[stack[0] >> 1].id)
+            stack = stack[3]
+        prefix.reverse()
+        op = task.ops[(entry >> 1) - 1]
+        pending = tuple(
+            o for i, o in enumerate(task.ops) if not (lin >> i) & 1 and o.call < op.ret and o is not op
+        )
+        return result(
+            False,
+            key=task.key,
+            op=op,
+            pending=pending,
+            prefix=tuple(prefix),
+            state=mdl.describe(state),
+            max_prefix=task.max_depth,
+        )
+
+    def live_entries(but: _Task) -> int:
+        return sum(t.cache_size for t in paused if t is not but)
+
+    done = 0
+    paused: list[_Task] = []
+    out_of_memory: list[_Task] = []
+    start = time.monotonic()
+    deadline_total = start + time_limit if time_limit is not None else math.inf
+
+    # Phase 1: smallest partition first, each with an equal share of the time left.
+    for n, task in enumerate(tasks):
+        now = time.monotonic()
+        if time_limit is None:
+            deadline = math.inf
+        else:
+            deadline = min(deadline_total, now + max((deadline_total - now) / (len(tasks) - n), MIN_SLICE))
+        status = task.run(deadline, cap_total - live_entries(task))
+        if status == "fail":
+            return failure(task)
+        if status == "ok":
+            done += 1
+        elif status == "paused":
+            paused.append(task)
+        else:
+            out_of_memory.append(task)
+
+    # Phase 2: resume the partitions that ran out, round robin, until time is up.
+    while paused and time.monotonic() < deadline_total:
+        for task in list(paused):
+            now = time.monotonic()
+            if now >= deadline_total:
+                break
+            deadline = min(deadline_total, now + max((deadline_total - now) / len(paused), MIN_SLICE))
+            status = task.run(deadline, cap_total - live_entries(task))
+            if status == "paused":
+                continue
+            paused.remove(task)
+            if status == "fail":
+                return failure(task)
+            if status == "ok":
+                done += 1
+            else:
+                out_of_memory.append(task)
+
+    if not paused and not out_of_memory:
+        return result(True, max_prefix=max((t.max_depth for t in tasks), default=0))
+    unfinished = sorted(paused + out_of_memory, key=lambda t: len(t.ops))
+    first = unfinished[0]
+    return result(
+        "unknown",
+        key=first.key,
+        reason="time limit" if paused else "memory",
+        max_prefix=first.max_depth,
+        unfinished=tuple(
+            {
+                "key": thaw(t.key),
+                "ops": len(t.ops),
+                "max_prefix": t.max_depth,
+                "reason": "time limit" if t in paused else "memory",
+            }
+            for t in unfinished
+        ),
+    )
+
+
+__all__ += ["ModelError", "HistoryError"]
