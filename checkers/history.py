@@ -313,6 +313,13 @@ def _edn_form_starts(text: str) -> list[int]:
     return starts
 
 
+def _edn_error_text(exc: Exception) -> str:
+    args = getattr(exc, "args", ())
+    if args and getattr(args[0], "lexpos", None) is not None:
+        return f"unexpected {args[0].value!r}"
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
 def _line_of(text: str, offset: int) -> int:
     return text.count("\n", 0, offset) + 1
 
@@ -354,7 +361,7 @@ def _load_edn(path: Path, text: str) -> list[dict]:
     except Exception as exc:  # edn_format raises several types, some without position
         line = _edn_error_line(text, exc)
         where = f"{path}:{line}" if line else str(path)
-        detail = " ".join(str(exc).split())
+        detail = _edn_error_text(exc)
         raise HistoryError(f"{where}: invalid EDN: {detail[:200]}") from None
     if len(forms) == 1 and isinstance(forms[0], Sequence) and not isinstance(forms[0], str):
         forms = list(forms[0])  # one vector of events (Knossos), else one event per form (Jepsen)
@@ -385,19 +392,19 @@ def _load_edn(path: Path, text: str) -> list[dict]:
 def _looks_independent(events: list) -> bool:
     """Plain ``[k v]`` values are Jepsen independent tuples when every client event has one.
 
-    A cas value is a pair too, but a register history has reads whose value is nil, and a
-    txn's first element is itself a vector, so requiring *every* client event to carry a
-    pair with a scalar first element only matches independent histories.
+    In an independent history *every* op carries a pair (reads ``[k nil]``, writes
+    ``[k v]``, cas ``[k [old new]]``). A plain cas value is a pair too, so a history whose
+    ops are all cas is read as plain; a txn's first element is a vector, never a key.
     """
-    seen = False
+    fs = set()
     for event in events:
         if not isinstance(event, dict) or not isinstance(event.get("process"), int):
             continue
         value = event.get("value")
         if not (isinstance(value, list) and len(value) == 2 and not isinstance(value[0], (list, dict))):
             return False
-        seen = True
-    return seen
+        fs.add(event.get("f"))
+    return bool(fs) and fs != {"cas"}
 
 
 # --------------------------------------------------------------------------- pairing
