@@ -83,13 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("repro", help="re-run a run directory and compare its history byte for byte")
     rp.add_argument("run_dir", type=Path)
 
-    c = sub.add_parser("check", help="check history files with a model (linearizability)")
-    try:
-        from checkers.linearizable.cli import add_arguments
-    except ImportError:  # pragma: no cover - during bootstrap only
-        add_arguments = None
-    if add_arguments is not None:
-        add_arguments(c)
+    c = sub.add_parser("check", help="check history files: linearizability (--model) or queue durability (--workload queue)")
+    c.add_argument("--model", metavar="MODEL", help="linearizability model: register, cas-register, kv, "
+                   "multi-register, mutex, set, fifo-queue")
+    c.add_argument("--workload", choices=("queue",), help="check queue (Kafka) histories for durability anomalies")
+    c.add_argument("--initial", metavar="JSON", default=None, help="initial model state as JSON (default null)")
+    c.add_argument("--time-limit", metavar="S", default=None, help="seconds of search per file; past it: unknown")
+    c.add_argument("--json", action="store_true", help="one JSON object per file per line")
+    c.add_argument("files", nargs="+", metavar="FILE", help="history files (.jsonl or Jepsen .edn)")
 
     sub.add_parser("bugs", help="list the planted bugs")
 
@@ -153,6 +154,14 @@ def cmd_repro(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    if args.workload == "queue":
+        if args.model:
+            raise UsageError("give either --model or --workload queue, not both")
+        from checkers.durability_cli import run as run_queue
+
+        return run_queue(args)
+    if not args.model:
+        raise UsageError("check needs --model M (linearizability) or --workload queue")
     from checkers.linearizable.cli import run
 
     return run(args)
