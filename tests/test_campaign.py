@@ -1,0 +1,189 @@
+"""Campaigns: same results on every executor, resume after a kill, swarm draws, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harness import campaign as cmod
+from harness.cli import main
+from harness.config import RunConfig
+from harness.rng import derive_seed
+from harness.store import load_config
+
+BUG = "toy-async-backup-reads"
+TESTS = Path(__file__).resolve().parent
+
+
+def args(store: Path, runs: int, *more: str) -> list[str]:
+    return ["campaign", "--system", "toy", "--time-limit", "5", "--runs", str(runs), "--seed", "7",
+            "--bug", BUG, "--store", str(store), *more]
+
+
+def campaign_dir(store: Path) -> Path:
+    return store / "campaigns" / f"toy-register-seed7-{BUG}"
+
+
+def index(store: Path) -> list[dict]:
+    return [json.loads(line) for line in (campaign_dir(store) / "index.jsonl").read_text().splitlines()]
+
+
+def outcomes(store: Path) -> dict[int, tuple]:
+    return {e["seed"]: (e["valid"], e["history_sha256"], tuple(e["anomalies"])) for e in index(store)}
+
+
+@pytest.fixture(scope="module")
+def local_jobs1(tmp_path_factory) -> Path:
+    store = tmp_path_factory.mktemp("jobs1")
+    assert main(args(store, 12, "--jobs", "1")) == 1
+    return store
+
+
+def test_jobs_1_and_2_give_the_same_runs(local_jobs1, tmp_path, capsys):
+    assert main(args(tmp_path, 12, "--jobs", "2")) == 1
+    out = capsys.readouterr().out
+    one, two = outcomes(local_jobs1), outcomes(tmp_path)
+    assert one == two
+    assert set(one) == {derive_seed(7, "campaign-run", i) for i in range(12)}
+    assert {v for v, _, _ in one.values()} == {True, False}  # the bug is found, and not everywhere
+    failed = [e for e in index(tmp_path) if e["valid"] is False]
+    assert all(e["failed"] == ["linearizable"] for e in failed)
+    for e in failed:  # every failure is listed with its repro command
+        run_dir = campaign_dir(tmp_path) / e["run_dir"]
+        assert f"harness repro {run_dir}" in out
+        assert json.loads((run_dir / "results.json").read_text())["valid"] is False
+    assert "linearizable" in out and "INVALID" in out
+
+
+def test_dask_cluster_gives_the_same_runs_as_the_local_pool(local_jobs1, tmp_path):
+    distributed = pytest.importorskip("distributed", reason="dask[distributed] is not installed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        assert main(args(tmp_path, 12, "--scheduler", cluster.scheduler_address)) == 1
+    assert outcomes(tmp_path) == outcomes(local_jobs1)
+
+
+def test_resume_after_a_kill_runs_every_seed_exactly_once(tmp_path):
+    runs = 150
+    code = (f"import sys; sys.path.insert(0, {str(TESTS)!r}); import toysystem; "
+            f"from harness.cli import main; sys.exit(main({args(tmp_path, runs, '--jobs', '1')!r}))")
+    proc = subprocess.Popen([sys.executable, "-c", code], start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    idx = campaign_dir(tmp_path) / "index.jsonl"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and proc.poll() is None:
+            if idx.exists() and idx.read_bytes().count(b"\n") >= 5:
+                break
+            time.sleep(0.002)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    before = idx.read_text().splitlines(keepends=True)
+    done = sum(1 for line in before if line.endswith("\n"))
+    assert 5 <= done < runs, "the campaign was not interrupted in the middle"
+
+    assert main(args(tmp_path, runs, "--resume")) == 1
+    entries = index(tmp_path)
+    seeds = [e["seed"] for e in entries]
+    assert len(entries) == runs and sorted(seeds) == sorted(derive_seed(7, "campaign-run", i) for i in range(runs))
+    assert idx.read_text().startswith("".join(before[:done]))  # what was done was kept, not re-run
+    assert not list((campaign_dir(tmp_path) / "runs").glob(".tmp-*"))
+
+
+def test_resume_after_losing_the_index_tail(local_jobs1, tmp_path, capsys):
+    import shutil
+
+    shutil.copytree(local_jobs1, tmp_path, dirs_exist_ok=True)
+    idx = campaign_dir(tmp_path) / "index.jsonl"
+    lines = idx.read_text().splitlines(keepends=True)
+    idx.write_text("".join(lines[:4]) + lines[4][:17])  # four runs recorded, a fifth torn
+    assert main(["campaign", "--name", campaign_dir(tmp_path).name, "--store", str(tmp_path), "--resume"]) == 1
+    assert "4 of 12 runs already done" in capsys.readouterr().err
+    assert index(tmp_path)[:4] == [json.loads(x) for x in lines[:4]]
+    assert outcomes(tmp_path) == outcomes(local_jobs1)
+    # nothing left to do: a second resume runs nothing and keeps the verdict
+    assert main(["campaign", "--name", campaign_dir(tmp_path).name, "--store", str(tmp_path), "--resume"]) == 1
+    assert len(index(tmp_path)) == 12
+    # a higher --runs on resume extends the campaign with the next seeds
+    assert main(["campaign", "--name", campaign_dir(tmp_path).name, "--store", str(tmp_path), "--resume",
+                 "--runs", "14"]) == 1
+    assert len(outcomes(tmp_path)) == 14 and len(index(tmp_path)) == 14
+
+
+def test_swarm_configs_differ_between_runs_and_are_reproduced(local_jobs1, capsys):
+    entries = index(local_jobs1)
+    swarms = []
+    for e in entries:
+        cfg = load_config(campaign_dir(local_jobs1) / e["run_dir"])
+        assert cfg.seed == e["seed"]
+        assert set(cfg.swarm) == {"partition", "kill", "clock"}
+        assert any(v > 0 for v in cfg.swarm.values())
+        assert all(v == 0 or 0.5 <= v <= 2.0 for v in cfg.swarm.values())
+        assert cfg.swarm == cmod.swarm_for(cfg.seed, cfg.nemesis)
+        swarms.append(json.dumps(cfg.swarm, sort_keys=True))
+    assert len(set(swarms)) > 1
+    assert any(0 in json.loads(s).values() for s in swarms)  # some family was switched off
+    run_dir = campaign_dir(local_jobs1) / entries[0]["run_dir"]
+    assert main(["repro", str(run_dir)]) == (0 if entries[0]["valid"] is True else 1)
+    assert "identical" in capsys.readouterr().out
+
+
+def test_no_swarm_runs_every_family_at_its_rate(tmp_path):
+    assert main(args(tmp_path, 2, "--jobs", "1", "--no-swarm")) in (0, 1)
+    for e in index(tmp_path):
+        assert load_config(campaign_dir(tmp_path) / e["run_dir"]).swarm == {}
+    assert json.loads((campaign_dir(tmp_path) / "campaign.json").read_text())["swarm"] is False
+
+
+def test_swarm_draw_is_deterministic_and_never_all_off():
+    for seed in range(300):
+        s = cmod.swarm_for(seed, ("partition", "kill", "clock"))
+        assert s == cmod.swarm_for(seed, ("clock", "kill", "partition"))
+        assert any(v > 0 for v in s.values())
+    assert cmod.swarm_for(1, ()) == {}
+    c = cmod.Campaign("c", Path("x"), 3, 4, True, RunConfig(system="toy"))
+    assert [c.config_for(i).seed for i in range(4)] == c.seeds()
+
+
+def test_a_valid_campaign_exits_0(tmp_path, capsys):
+    assert main(["campaign", "--system", "toy", "--time-limit", "2", "--runs", "2", "--jobs", "1",
+                 "--store", str(tmp_path)]) == 0
+    assert "valid" in capsys.readouterr().out
+    assert (tmp_path / "campaigns" / "toy-register-seed1" / "campaign.json").exists()
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--runs", "0"], "--runs must be at least 1"),
+    (["--runs", "-3"], "--runs must be at least 1"),
+    (["--runs", "2", "--jobs", "0"], "--jobs must be at least 1"),
+    ([], "--runs is required"),
+    (["--runs", "2", "--scheduler", "localhost"], "bad scheduler address"),
+    (["--runs", "2", "--scheduler", "tcp://127.0.0.1:9"], "cannot reach Dask scheduler"),
+    (["--runs", "2", "--resume"], "to resume"),
+    (["--runs", "2", "--system", "nope"], "unknown system"),
+])
+def test_bad_input_is_one_line_and_exit_254(tmp_path, capsys, monkeypatch, extra, message):
+    if "--scheduler" in extra:
+        pytest.importorskip("distributed", reason="dask[distributed] is not installed")
+    monkeypatch.setattr(cmod, "SCHEDULER_TIMEOUT_S", 1)
+    assert main(["campaign", "--system", "toy", "--store", str(tmp_path), *extra]) == 254
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+    assert not (tmp_path / "campaigns").exists() or not any((tmp_path / "campaigns").iterdir())
+
+
+def test_an_existing_campaign_is_not_overwritten(tmp_path, capsys):
+    assert main(args(tmp_path, 1, "--jobs", "1")) in (0, 1)
+    capsys.readouterr()
+    assert main(args(tmp_path, 1, "--jobs", "1")) == 254
+    err = capsys.readouterr().err
+    assert "already exists" in err and err.count("\n") == 1
