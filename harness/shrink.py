@@ -200,13 +200,13 @@ class Shrinker:
 
         keep = ddmin(episodes_of(schedule), lambda eps: self.test(with_episodes(eps)))
         self.test(with_episodes(keep))  # the best already, unless a pass found it earlier
-        self.log(f"episodes: {len(episodes_of(schedule))} -> {len(keep)}")
+        self._log_change("episodes", len(episodes_of(schedule)), len(keep))
 
     def shrink_clients(self) -> None:
         cfg = self.config
         n = shrink_int(cfg.clients, 1, lambda c: self.test(cfg.replace(clients=c)))
         self.test(cfg.replace(clients=n))
-        self.log(f"clients: {cfg.clients} -> {n}")
+        self._log_change("clients", cfg.clients, n)
 
     def shrink_rate(self) -> None:
         cfg = self.config
@@ -214,7 +214,7 @@ class Shrinker:
         r = shrink_int(top, 1, lambda r: self.test(cfg.replace(rate=float(r)) if r < top else cfg))
         best = cfg.replace(rate=float(r)) if r < top else cfg
         self.test(best)
-        self.log(f"rate: {cfg.rate:g} -> {best.rate:g}")
+        self._log_change("rate", cfg.rate, best.rate)
 
     def shrink_time_limit(self) -> None:
         cfg = self.config
@@ -227,7 +227,11 @@ class Shrinker:
 
         t = shrink_int(top, 1, lambda t: self.test(at(t)))
         self.test(at(t))
-        self.log(f"time limit: {cfg.time_limit:g} -> {at(t).time_limit:g}")
+        self._log_change("time limit", cfg.time_limit, at(t).time_limit)
+
+    def _log_change(self, what: str, before: float, after: float) -> None:
+        if after != before:
+            self.log(f"{what}: {before:g} -> {after:g} ({self.candidates} runs so far)")
 
 
 def sizes(res: Any) -> dict[str, Any]:
