@@ -1,0 +1,146 @@
+"""Order anomalies: how consumers walk a key's log, and where producers' sends land.
+
+One pass over the operations in completion order, each process on its own (a process is
+one client, sequential, retired after an ``info``):
+
+* inside one ok poll, consecutive records of a key must move forward (else
+  ``int-nonmonotonic-poll``) without jumping over an offset known to exist (else
+  ``int-poll-skip``);
+* a process's next poll that returns records of a key must start after the offset where
+  its previous such poll ended (else ``nonmonotonic-poll``) and not jump over a known
+  offset (else ``poll-skip``). Polls that return nothing for a key leave the position
+  where it was, so they are passed over rather than compared;
+* a producer's next ok send to a key must land after its previous one (else
+  ``nonmonotonic-send``). Equal offsets are left to inconsistent-offsets.
+
+A consumer told that its assignment changed (its own ``assign`` or ``subscribe`` came back
+ok, or a ``rebalance`` event names it) may legitimately restart from a committed offset,
+forward or back. A jump across such a change is not an anomaly (ANOMALIES.md: "with no
+assign or subscribe between"); it is recorded under ``allowed`` with the index of the
+change, so a report can still show it. A jump the consumer was not told about counts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from checkers.durability.history import QueueOp, show, show_list, thaw
+from checkers.durability.orders import KeyLog
+
+__all__ = ["order_anomalies", "MAX_SKIPPED"]
+
+#: Skipped records listed per anomaly (the count is always given): a skip over ten thousand
+#: offsets is explained by its ends and a handful of examples.
+MAX_SKIPPED = 8
+
+
+def _skip_fields(log: KeyLog, lo: int, hi: int) -> dict[str, Any]:
+    n = log.known_between(lo, hi)
+    return {"skipped": log.records_between(lo, hi, MAX_SKIPPED), "skipped_count": n, "delta": n + 1}
+
+
+def order_anomalies(stream: list[QueueOp], logs: dict[Any, KeyLog]) -> tuple[dict[str, list], dict[str, list]]:
+    """Return ``(anomalies, allowed)``, each ``{kind: [anomaly, ...]}``."""
+    found: dict[str, list] = {}
+    allowed: dict[str, list] = {}
+    # process -> key -> [last offset, last value, index of that poll, reassignment (index, f) or None]
+    positions: dict[int, dict[Any, list]] = {}
+    # process -> key -> (offset, value, index of that send)
+    last_sends: dict[int, dict[Any, tuple[int, Any, int]]] = {}
+
+    for op in stream:
+        f = op.f
+        if f == "poll":
+            if op.type == "ok" and op.reads:
+                _poll(op, logs, positions.setdefault(op.process, {}), found, allowed)
+        elif f == "send":
+            if op.type == "ok" and op.offset is not None:
+                mine = last_sends.setdefault(op.process, {})
+                prev = mine.get(op.key)
+                if prev is not None and op.offset < prev[0]:
+                    found.setdefault("nonmonotonic-send", []).append({
+                        "kind": "nonmonotonic-send",
+                        "key": thaw(op.key),
+                        "offsets": [prev[0], op.offset],
+                        "values": [thaw(prev[1]), thaw(op.value)],
+                        "indices": [prev[2], op.at],
+                        "process": op.process,
+                        "explanation": f"process {op.process} sent {show(op.value)} to key {show(op.key)} "
+                                       f"(index {op.at}) after {show(prev[1])} (index {prev[2]}), yet it "
+                                       f"landed at offset {op.offset}, before the earlier send's {prev[0]}.",
+                    })
+                mine[op.key] = (op.offset, op.value, op.at)
+        elif f == "rebalance" or (f in ("assign", "subscribe") and op.type == "ok"):
+            for entry in positions.get(op.process, {}).values():
+                if entry[3] is None:
+                    entry[3] = (op.at, f)
+    return found, allowed
+
+
+def _poll(op: QueueOp, logs: dict[Any, KeyLog], mine: dict[Any, list],
+          found: dict[str, list], allowed: dict[str, list]) -> None:
+    assert op.reads is not None
+    p, at = op.process, op.at
+    for key, records in op.reads.items():
+        records = [r for r in records if r[0] is not None]
+        if not records:
+            continue
+        log = logs[key]
+        k = show(key)
+        prev_o, prev_v = records[0]
+        for o, v in records[1:]:
+            if o <= prev_o:
+                found.setdefault("int-nonmonotonic-poll", []).append({
+                    "kind": "int-nonmonotonic-poll",
+                    "key": thaw(key), "offsets": [prev_o, o], "values": [thaw(prev_v), thaw(v)],
+                    "indices": [at], "process": p,
+                    "explanation": f"the poll at index {at} (process {p}) returned key {k} offset {o} "
+                                   f"({show(v)}) right after offset {prev_o} ({show(prev_v)}): inside one "
+                                   f"poll the offsets {'repeat' if o == prev_o else 'go backwards'}.",
+                })
+            elif log.known_between(prev_o, o):
+                extra = _skip_fields(log, prev_o, o)
+                found.setdefault("int-poll-skip", []).append({
+                    "kind": "int-poll-skip",
+                    "key": thaw(key), "offsets": [prev_o, o], "values": [thaw(prev_v), thaw(v)],
+                    "indices": [at], "process": p, **extra,
+                    "explanation": f"the poll at index {at} (process {p}) returned key {k} offset {prev_o} "
+                                   f"then offset {o}, skipping {extra['skipped_count']} offset(s) known to "
+                                   f"exist ({show_list([r[0] for r in extra['skipped']])}).",
+                })
+            prev_o, prev_v = o, v
+        first_o, first_v = records[0]
+        entry = mine.get(key)
+        if entry is not None:
+            last_o, last_v, last_at, reassigned = entry
+            kind = None
+            if first_o <= last_o:
+                kind = "nonmonotonic-poll"
+                what = (f"began key {k} at offset {first_o} ({show(first_v)}), at or before offset {last_o} "
+                        f"({show(last_v)}) where its previous poll (index {last_at}) ended")
+                # Jepsen's delta: how far the consumer moved in known offsets (here 0 or less).
+                extra: dict[str, Any] = {"delta": -(log.known_between(first_o, last_o) + (first_o < last_o))}
+            elif log.known_between(last_o, first_o):
+                kind = "poll-skip"
+                extra = _skip_fields(log, last_o, first_o)
+                what = (f"began key {k} at offset {first_o} ({show(first_v)}) after its previous poll (index "
+                        f"{last_at}) ended at offset {last_o}, skipping {extra['skipped_count']} offset(s) "
+                        f"known to exist ({show_list([r[0] for r in extra['skipped']])})")
+            if kind is not None:
+                anomaly = {
+                    "kind": kind, "key": thaw(key), "offsets": [last_o, first_o],
+                    "values": [thaw(last_v), thaw(first_v)], "indices": [last_at, at], "process": p, **extra,
+                }
+                if reassigned is None:
+                    anomaly["explanation"] = (f"process {p}'s poll at index {at} {what}, with no assign, "
+                                              f"subscribe or rebalance between.")
+                    found.setdefault(kind, []).append(anomaly)
+                else:
+                    anomaly["allowed"] = True
+                    anomaly["rebalance_index"] = reassigned[0]
+                    anomaly["explanation"] = (f"process {p}'s poll at index {at} {what}; allowed, since the "
+                                              f"{reassigned[1]} at index {reassigned[0]} told it its "
+                                              f"assignment changed.")
+                    allowed.setdefault(kind, []).append(anomaly)
+        last_o, last_v = records[-1]
+        mine[key] = [last_o, last_v, at, None]
