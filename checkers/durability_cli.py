@@ -1,0 +1,162 @@
+"""``harness check --workload queue [--json] FILE...``: the durability checker on history files.
+
+Also runs alone: ``python -m checkers.durability_cli [--json] [--no-final-drain] FILE...``.
+
+Each FILE is a queue history in JSON lines (one event per line, see ANOMALIES.md). Without
+``--json`` it prints, per file, one summary line (file, verdict, time, counts) and one
+indented line per anomaly kind with an example; with ``--json``, one object per file per
+line: ``{"file", "valid", "anomalies": {kind: count}}``.
+
+Exit codes, as everywhere in the harness: 0 all valid, 1 some file invalid, 2 otherwise
+some file unknown, 254 bad input (one line starting "error: " on stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from checkers.durability import QueueHistoryError, check_queue
+
+__all__ = ["add_arguments", "run", "main", "load_queue_history"]
+
+EXIT_VALID, EXIT_INVALID, EXIT_UNKNOWN, EXIT_BAD_INPUT = 0, 1, 2, 254
+
+
+def _has_option(parser: argparse.ArgumentParser, option: str) -> bool:
+    return option in parser._option_string_actions  # noqa: SLF001 - argparse has no public query
+
+
+def _has_dest(parser: argparse.ArgumentParser, dest: str) -> bool:
+    return any(a.dest == dest for a in parser._actions)  # noqa: SLF001
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--json``, ``--no-final-drain`` and ``FILE...`` (skipping any the parser already has,
+    so that ``harness check`` can share them with the linearizability checker)."""
+    if not _has_option(parser, "--json"):
+        parser.add_argument("--json", action="store_true", help="one JSON object per file per line")
+    if not _has_option(parser, "--no-final-drain"):
+        parser.add_argument("--no-final-drain", action="store_true",
+                            help="the history has no final drain: acknowledged writes never polled are "
+                                 "reported as unseen (allowed), not as lost writes")
+    if not _has_dest(parser, "files"):
+        parser.add_argument("files", nargs="+", metavar="FILE", help="queue history files (.jsonl)")
+
+
+def load_queue_history(path: str | Path) -> list[dict]:
+    """Read a JSON-lines history; raise `QueueHistoryError` naming the file and line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise QueueHistoryError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise QueueHistoryError(f"{path}: is a directory") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise QueueHistoryError(f"{path}: cannot read: {exc}") from None
+    events = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            event = json.loads(line)
+        except ValueError as exc:
+            msg = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+            raise QueueHistoryError(f"{path}:{lineno}: invalid JSON: {msg}") from None
+        if not isinstance(event, dict):
+            raise QueueHistoryError(f"{path}:{lineno}: an event must be a JSON object, got {line.strip()[:60]}")
+        events.append(event)
+    return events
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check every file in ``args.files``; print the summaries; return the exit code."""
+    final_drain = not getattr(args, "no_final_drain", False)
+    as_json = bool(getattr(args, "json", False))
+    files = list(getattr(args, "files", None) or [])
+    if not files:
+        return _error("no history files given")
+    for name in files:
+        path = Path(name)
+        if not path.exists():
+            return _error(f"{name}: no such file")
+        if path.is_dir():
+            return _error(f"{name}: is a directory")
+    out = sys.stdout
+    any_invalid = any_unknown = False
+    for name in files:
+        started = time.monotonic()
+        try:
+            result = check_queue(load_queue_history(name), final_drain=final_drain)
+        except QueueHistoryError as exc:
+            text = str(exc)
+            return _error(text if text.startswith(name) else f"{name}: {text}")
+        except Exception as exc:  # an unforeseen input: still one line, no traceback
+            return _error(f"{name}: {type(exc).__name__}: {exc}")
+        ms = (time.monotonic() - started) * 1000
+        any_invalid |= result["valid"] is False
+        any_unknown |= result["valid"] == "unknown"
+        if as_json:
+            out.write(json.dumps({"file": name, "valid": result["valid"], "anomalies": result["counts"]}) + "\n")
+        else:
+            out.write(summary(name, result, ms))
+        out.flush()
+    if any_invalid:
+        return EXIT_INVALID
+    if any_unknown:
+        return EXIT_UNKNOWN
+    return EXIT_VALID
+
+
+def summary(name: str, result: dict[str, Any], ms: float | None = None) -> str:
+    """The human summary of one file's result: a headline and a line per anomaly kind."""
+    verdict = {True: "valid", False: "INVALID"}.get(result["valid"], "unknown")
+    st = result["stats"]
+    s, p = st["sends"], st["polls"]
+    counts = result["counts"]
+    found = ", ".join(f"{k} {n}" for k, n in counts.items()) or "no anomalies"
+    took = f"\t{ms:.0f} ms" if ms is not None else ""
+    lines = [f"{name}\t{verdict}{took}\t{found}\t({st['events']} events, {st['keys']} keys; sends "
+             f"{s['ok']} ok/{s['info']} info/{s['fail']} fail; polls {p['ok']} ok/{p['info']} info/{p['fail']} fail)"]
+    for kind, items in result["anomalies"].items():
+        tag = " (allowed)" if kind not in result["bad_kinds"] else ""
+        lines.append(f"  {kind}{tag} x{len(items)}: {items[0]['explanation']}")
+    for kind, items in result["allowed"].items():
+        lines.append(f"  {kind} across a reassignment (allowed) x{len(items)}: {items[0]['explanation']}")
+    if result["unseen"]:
+        lines.append("  unseen at the end: " + ", ".join(f"{k}={n}" for k, n in result["unseen"].items()))
+    return "\n".join(lines) + "\n"
+
+
+def _error(message: str) -> int:
+    sys.stderr.write("error: " + " ".join(message.split()) + "\n")
+    sys.stderr.flush()
+    return EXIT_BAD_INPUT
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors are bad input: one "error: " line and exit code 254 (argparse's 2 means unknown)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        _error(message)
+        sys.exit(EXIT_BAD_INPUT)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m checkers.durability_cli``."""
+    parser = _Parser(prog="python -m checkers.durability_cli",
+                     description="Check queue (Kafka) histories for durability anomalies (Jepsen's taxonomy).")
+    add_arguments(parser)
+    try:
+        return run(parser.parse_args(argv))
+    except SystemExit as exc:  # --help, or a usage error already reported
+        return int(exc.code or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
