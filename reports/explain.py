@@ -1,0 +1,444 @@
+"""Checker results in words: a verdict line, and a sentence per anomaly with its operations.
+
+Each checker writes its own shape of result into results.json; this module turns each one
+into a `CheckerView` the page template renders without knowing the checker. Known shapes
+(linearizability counterexamples, liveness, availability, the queue anomalies of
+ANOMALIES.md) get tailored sentences; anything else falls back to the checker's own
+``explanation`` / ``note`` / ``reason`` and a generic rendering of its ``anomalies``, so a
+new checker shows up in the report before anyone teaches this module about it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from reports.rundata import NS, Operation, RunData, fmt_value
+
+#: one sentence per anomaly kind: the queue taxonomy (ANOMALIES.md, after Jepsen's Kafka
+#: test), ZAB safety (DESIGN.md's quorum checker) and the election workload
+KIND_SENTENCES = {
+    "lost-write": "A value known to be committed was never read, although polls read past its offset.",
+    "unseen": "Acknowledged values that no poll had returned by the final drain.",
+    "duplicate": "One value sits at more than one offset of a key.",
+    "inconsistent-offsets": "One offset of a key holds more than one value, judging by sends and polls together.",
+    "aborted-read": "A value whose send definitely failed showed up in a poll.",
+    "poll-skip": "A consumer's next poll on a key jumped over offsets known to exist, with no reassignment between.",
+    "nonmonotonic-poll": "A consumer's next poll on a key started at or before where its previous poll ended.",
+    "int-poll-skip": "Inside one poll, consecutive values of a key skipped offsets known to exist.",
+    "int-nonmonotonic-poll": "Inside one poll, the offsets of a key went backwards or repeated.",
+    "nonmonotonic-send": "A producer's later send to a key landed at an offset before its previous send.",
+    "unexpected-value": "A poll returned a value that no one sent.",
+    "two-leaders": "Two servers were established leaders of the same epoch.",
+    "multiple-leaders": "More than one server was established leader of the same epoch.",
+    "agreement": "Two servers delivered different transactions at the same zxid.",
+    "total-order": "Two servers delivered the same transactions in different orders.",
+    "primary-order": "A leader's transactions were delivered out of the order it proposed them.",
+    "lost-commit": "A committed transaction was lost by a later leader.",
+    "overlapping-masters": "Two clients believed they were master at the same time.",
+}
+
+#: fields of an anomaly record that hold history indices of the operations involved
+INDEX_FIELDS = ("index", "indices", "op", "ops", "op_index", "op_indices", "history_indices",
+                "invoke_index", "complete_index", "operations")
+
+
+@dataclass
+class Anomaly:
+    kind: str
+    sentence: str
+    anchor: str
+    ops: list[Operation] = field(default_factory=list)
+    fields: list[tuple[str, str]] = field(default_factory=list)
+    missing_indices: list[int] = field(default_factory=list)
+
+
+@dataclass
+class LinStep:
+    position: int  # 1-based place in the linearization
+    op: Operation | None
+    state: Any  # JSON-able model state after the op, when the replay could compute it
+
+
+@dataclass
+class LinFailure:
+    """What Porcupine shows: the longest linearizable prefix and the op that breaks it."""
+
+    key: Any
+    model: str
+    state: Any
+    failing: Operation | None
+    prefix_len: int
+    steps: list[LinStep]  # the tail of the prefix shown, in linearization order
+    position: dict[int, int]  # invoke index -> 1-based place in the linearization
+    pending: list[Operation]
+    window: list[Operation]  # operations on the key shown around the failure
+    states_replayed: bool
+
+
+@dataclass
+class CheckerView:
+    name: str
+    anchor: str
+    valid: Any
+    counted: bool
+    status: str  # text of the badge
+    badge: str  # css class of the badge
+    summary: str
+    note: str = ""
+    scope: str = ""
+    anomalies: list[Anomaly] = field(default_factory=list)
+    facts: list[tuple[str, str]] = field(default_factory=list)
+    lin: LinFailure | None = None
+    raw: str = ""
+
+
+def slug(text: str) -> str:
+    s = re.sub(r"[^A-Za-z0-9_-]+", "-", str(text)).strip("-")
+    return s or "x"
+
+
+def verdict_words(valid: Any, counted: bool = True) -> tuple[str, str]:
+    """(badge text, css class) for a verdict."""
+    if not counted:
+        if valid is False:
+            return "expected, not counted", "expected"
+        if valid is True:
+            return "valid (not counted)", "info"
+        return "unknown (not counted)", "info"
+    if valid is True:
+        return "valid", "valid"
+    if valid is False:
+        return "INVALID", "invalid"
+    return "unknown", "unknown"
+
+
+def key_words(key: Any) -> str:
+    """A key as a reader writes it: ``x2`` for a string, JSON otherwise."""
+    return key if isinstance(key, str) else fmt_value(key, 60)
+
+
+def op_words(op: Operation | None) -> str:
+    """``read x2 → 3``, ``write x1 4``, ``cas x0 [1,2]``: an operation in a few words."""
+    if op is None:
+        return "an operation"
+    key = "" if op.key is None else f" {key_words(op.key)}"
+    if op.f == "read":
+        if op.type == "ok":
+            return f"read{key} → {fmt_value(op.result, 60)}"
+        return f"read{key}"
+    arg = "" if op.value is None else " " + fmt_value(op.value, 60)
+    return f"{op.f}{key}{arg}"
+
+
+def op_where(op: Operation) -> str:
+    a = "?" if op.invoke_index is None else op.invoke_index
+    b = "…" if op.complete_index is None else op.complete_index
+    return f"process {op.process}, history {a}–{b}"
+
+
+def build_views(run: RunData) -> list[CheckerView]:
+    views = []
+    for name, res in run.checkers.items():
+        views.append(checker_view(run, name, res))
+    return views
+
+
+def checker_view(run: RunData, name: str, res: dict) -> CheckerView:
+    valid = res.get("valid")
+    counted = res.get("counts", True) is not False
+    status, badge = verdict_words(valid, counted)
+    v = CheckerView(
+        name=name, anchor="checker-" + slug(name), valid=valid, counted=counted, status=status,
+        badge=badge, summary="", note=str(res.get("note") or ""), scope=str(res.get("scope") or ""),
+        raw=json.dumps(res, indent=1, default=str, sort_keys=False),
+    )
+    if _is_linearizability(res):
+        _linearizable(run, name, res, v)
+    elif name == "liveness":
+        _liveness(res, v)
+    elif name == "availability" or {"ok", "fail", "info"} <= set(res):
+        _availability(res, v)
+    else:
+        _generic(run, name, res, v)
+    if not v.summary:
+        v.summary = {True: "no anomaly found", False: "anomalies found"}.get(valid, "no verdict")
+    return v
+
+
+def _is_linearizability(res: dict) -> bool:
+    return "prefix" in res and "model" in res
+
+
+# --------------------------------------------------------------------------- linearizable
+
+
+def _linearizable(run: RunData, name: str, res: dict, v: CheckerView) -> None:
+    n_ops, parts = res.get("ops"), res.get("partitions")
+    valid = res.get("valid")
+    model = res.get("model")
+    if valid is True:
+        v.summary = (f"linearizable: {n_ops} operations on {parts} key(s) have a legal order "
+                     f"in the {model} model")
+        return
+    if valid != "unknown" and valid is not False:
+        return
+    if valid == "unknown":
+        reason = res.get("reason") or "budget"
+        v.summary = (f"undecided: the search stopped ({reason}) after a prefix of "
+                     f"{res.get('max_prefix')} operations; {res.get('partitions_done')} of {parts} "
+                     f"key(s) fully checked")
+        for u in res.get("unfinished") or []:
+            if isinstance(u, dict):
+                v.facts.append((f"key {fmt_value(u.get('key'))}",
+                                f"{u.get('ops')} operations, longest prefix {u.get('max_prefix')}, "
+                                f"stopped on {u.get('reason')}"))
+        return
+
+    lin = lin_failure(run, res)
+    failing = lin.failing
+    key = res.get("key")
+    keytxt = "" if key is None else f" on key {key_words(key)}"
+    state = fmt_value(res.get("state"))
+    what = op_words(failing)
+    where = f" ({op_where(failing)})" if failing is not None else ""
+    if failing is not None and failing.f == "read" and failing.type == "ok":
+        sentence = (f"A read returned a value no legal order allows: {what}{where}. After the longest "
+                    f"linearizable prefix of {lin.prefix_len} operations{keytxt} the {model} holds "
+                    f"{state}, and no operation concurrent with the read could have changed it to "
+                    f"{fmt_value(failing.result)} in time.")
+    elif failing is not None and failing.f == "cas":
+        sentence = (f"A compare-and-set succeeded against the wrong value: {what}{where}. After the "
+                    f"longest linearizable prefix of {lin.prefix_len} operations{keytxt} the {model} "
+                    f"holds {state}, not the value the cas expected.")
+    else:
+        sentence = (f"{what[:1].upper() + what[1:]}{where} cannot be linearized: after the longest "
+                    f"linearizable prefix of {lin.prefix_len} operations{keytxt} the {model} is in "
+                    f"state {state}, and neither this operation nor any concurrent one can come next.")
+    if lin.pending:
+        sentence += (f" {len(lin.pending)} other operation(s) were pending then; none of them can come "
+                     f"next either.")
+    kind = "nonlinearizable" if v.counted else "stale-read (expected)"
+    ops = [failing] if failing is not None else []
+    ops += [o for o in lin.pending if o is not failing]
+    v.anomalies.append(Anomaly(kind=kind, sentence=sentence, anchor=v.anchor + "-a1", ops=ops))
+    v.summary = f"not linearizable{keytxt}: {what} cannot be placed after a linearizable prefix of {lin.prefix_len} operations"
+    v.lin = lin
+
+
+def _checked_events(run: RunData, res: dict, reads: bool) -> list[dict]:
+    if reads:
+        return run.history
+    return [e for e in run.history if e.get("f") != "read"]
+
+
+def lin_failure(run: RunData, res: dict, before: int = 12, max_window: int = 60) -> LinFailure:
+    """The operations around a linearizability failure, with their place in the prefix.
+
+    The checker names operations by op id (their position among non-failed operations of
+    the history it was given), so we pair the history again the way it does — all events,
+    or writes and cas only for the "reads are local" scope — and keep the pairing whose op
+    id matches the failing op's recorded history index. ``before`` is how many of the last
+    linearized operations to show; the window adds every operation on the key that
+    overlaps them or the failing op.
+    """
+    op_json = res.get("op") if isinstance(res.get("op"), dict) else {}
+    fail_inv = op_json.get("invoke_index")
+    failing = run.op_by_index.get(fail_inv) if isinstance(fail_inv, int) else None
+    prefix_ids = [i for i in res.get("prefix") or [] if isinstance(i, int)]
+    pending = []
+    for p in res.get("pending") or []:
+        if isinstance(p, dict) and isinstance(p.get("invoke_index"), int):
+            o = run.op_by_index.get(p["invoke_index"])
+            if o is not None:
+                pending.append(o)
+
+    id_to_op: dict[int, Any] = {}
+    try:
+        from checkers.history import pair_operations
+
+        scope = str(res.get("scope") or "")
+        orders = (False, True) if scope.startswith("writes") else (True, False)
+        for reads in orders:
+            try:
+                cops = pair_operations(_checked_events(run, res, reads))
+            except Exception:
+                continue
+            oid = op_json.get("id")
+            if isinstance(oid, int) and 0 <= oid < len(cops) and cops[oid].invoke_index == fail_inv:
+                id_to_op = {o.id: o for o in cops}
+                break
+    except ImportError:
+        pass
+
+    steps_all: list[LinStep] = []
+    replayed = False
+    states: list[Any] = []
+    if id_to_op:
+        try:
+            from checkers.history import freeze, thaw
+            from checkers.linearizable.models import FAIL, get_model
+
+            mdl = get_model(str(res.get("model")))
+            state = mdl.init(mdl.initial_for(freeze(res.get("key")), None))
+            for i in prefix_ids:
+                state = mdl.compile(id_to_op[i])(state)
+                if state is FAIL:
+                    raise ValueError("replay failed")
+                states.append(mdl.describe(state))
+            replayed = json.dumps(thaw(states[-1]) if states else None, default=str) == json.dumps(
+                res.get("state"), default=str) or not prefix_ids
+        except Exception:
+            replayed = False
+    position: dict[int, int] = {}
+    for n, i in enumerate(prefix_ids, 1):
+        cop = id_to_op.get(i)
+        o = run.op_by_index.get(cop.invoke_index) if cop is not None and cop.invoke_index is not None else None
+        if o is not None and o.invoke_index is not None:
+            position[o.invoke_index] = n
+        steps_all.append(LinStep(n, o, states[n - 1] if replayed else None))
+    steps = steps_all[-before:]
+
+    # The window: operations on the failing key between the first step shown and the end
+    # of the failing op (plus anything pending), per process.
+    key = res.get("key")
+    shown = [s.op for s in steps if s.op is not None]
+    anchors = shown + ([failing] if failing else []) + pending
+    window: list[Operation] = []
+    if anchors:
+        t0 = min(o.start for o in anchors)
+        t1 = max((o.end if o.end is not None else o.start) for o in anchors)
+        if failing is not None and failing.end is not None:
+            t1 = max(t1, failing.end)
+        for o in run.operations:
+            if key is not None and o.key != key:
+                continue
+            if o.type == "fail":
+                continue
+            end = o.end if o.end is not None else run.end_time
+            if end >= t0 and o.start <= t1:
+                window.append(o)
+        if len(window) > max_window:
+            must = {id(o) for o in anchors}
+            window = [o for o in window if id(o) in must] + [o for o in window if id(o) not in must]
+            window = sorted(window[:max_window], key=lambda o: o.start)
+    return LinFailure(key=key, model=str(res.get("model")), state=res.get("state"), failing=failing,
+                      prefix_len=len(prefix_ids), steps=steps, position=position, pending=pending,
+                      window=window, states_replayed=replayed)
+
+
+# --------------------------------------------------------------------------- others
+
+
+def _liveness(res: dict, v: CheckerView) -> None:
+    v.summary = str(res.get("explanation") or "")
+    for n, u in enumerate(res.get("unserved") or [], 1):
+        if isinstance(u, dict):
+            sentence = (f"Client {u.get('client')} never completed its final {u.get('f')} of "
+                        f"{fmt_value(u.get('key'))} after every fault was healed.")
+        else:
+            sentence = f"A final operation never succeeded: {fmt_value(u)}."
+        v.anomalies.append(Anomaly(kind="no-recovery", sentence=sentence, anchor=f"{v.anchor}-a{n}"))
+
+
+def _availability(res: dict, v: CheckerView) -> None:
+    ok, fail, info = res.get("ok"), res.get("fail"), res.get("info")
+    frac = res.get("ok_fraction")
+    pct = f"{100 * frac:.1f}%" if isinstance(frac, (int, float)) else "?"
+    v.summary = f"{pct} of completed operations ok ({ok} ok, {fail} fail, {info} info)"
+
+
+def _generic(run: RunData, name: str, res: dict, v: CheckerView) -> None:
+    v.summary = str(res.get("explanation") or res.get("reason") or res.get("summary") or "")
+    n = 0
+    for kind, rec in _anomaly_records(res.get("anomalies")):
+        n += 1
+        sentence = KIND_SENTENCES.get(kind, f"Anomaly {kind}.")
+        a = Anomaly(kind=kind, sentence=sentence, anchor=f"{v.anchor}-a{n}")
+        if isinstance(rec, dict):
+            own = rec.get("explanation") or rec.get("message") or rec.get("description")
+            if own:
+                a.sentence = f"{sentence} {own}"
+            for k, val in rec.items():
+                if k in ("kind", "type", "explanation", "message", "description") or k in INDEX_FIELDS:
+                    continue
+                a.fields.append((str(k), fmt_value(val, 200)))
+            for idx in _indices(rec):
+                op = run.op_by_index.get(idx)
+                if op is None:
+                    a.missing_indices.append(idx)
+                elif op not in a.ops:
+                    a.ops.append(op)
+        elif isinstance(rec, int) and not isinstance(rec, bool):
+            a.fields.append(("count", str(rec)))
+        elif rec is not None:
+            a.fields.append(("detail", fmt_value(rec, 200)))
+        v.anomalies.append(a)
+        if n >= 200:  # a page, not a dump: the raw result below has the rest
+            break
+
+
+def _anomaly_records(anoms: Any):
+    """(kind, record) pairs from the shapes checkers use for ``anomalies``."""
+    if isinstance(anoms, dict):
+        for kind, val in anoms.items():
+            if isinstance(val, list):
+                for rec in val:
+                    yield str(kind), rec
+            else:
+                yield str(kind), val
+    elif isinstance(anoms, list):
+        for rec in anoms:
+            if isinstance(rec, dict):
+                yield str(rec.get("kind") or rec.get("type") or "anomaly"), rec
+            else:
+                yield "anomaly", rec
+
+
+def _indices(rec: dict) -> list[int]:
+    out: list[int] = []
+
+    def add(x: Any) -> None:
+        if isinstance(x, bool):
+            return
+        if isinstance(x, int):
+            out.append(x)
+        elif isinstance(x, list):
+            for y in x:
+                add(y)
+        elif isinstance(x, dict):
+            for k in ("index", "invoke_index", "complete_index"):
+                if k in x:
+                    add(x[k])
+
+    for k in INDEX_FIELDS:
+        if k in rec:
+            add(rec[k])
+    seen: set[int] = set()
+    return [i for i in out if not (i in seen or seen.add(i))]
+
+
+def anomaly_kinds(results: dict) -> dict[str, int]:
+    """Anomaly kind -> count, over the checkers that decide the verdict (for campaigns)."""
+    out: dict[str, int] = {}
+    checkers = results.get("checkers") if isinstance(results, dict) else None
+    if not isinstance(checkers, dict):
+        return out
+    for name, res in checkers.items():
+        if not isinstance(res, dict) or res.get("counts", True) is False or res.get("valid") is not False:
+            continue
+        found = False
+        for kind, rec in _anomaly_records(res.get("anomalies")):
+            n = rec if isinstance(rec, int) and not isinstance(rec, bool) else 1
+            out[kind] = out.get(kind, 0) + n
+            found = True
+        if not found:
+            kind = "nonlinearizable" if _is_linearizability(res) else ("no-recovery" if name == "liveness" else name)
+            out[kind] = out.get(kind, 0) + 1
+    return out
+
+
+def seconds(ns: Any) -> str:
+    return f"{ns / NS:.3f}" if isinstance(ns, (int, float)) else ""

@@ -1,0 +1,418 @@
+"""Reading a run directory for the reports: files, paired operations, fault windows.
+
+The reports read what the store wrote (``harness.store``) and nothing else, so a report
+can be rebuilt from a directory copied off a CI machine. Reading is tolerant: a missing
+trace or fault log gives an empty list, a malformed line is skipped and counted, and
+unknown fields are carried along — the report should still come out when a newer
+checker or system writes something this module has not heard of.
+
+Times are simulated nanoseconds since the run started, in every file.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from harness.config import ConfigError
+
+NS = 1_000_000_000
+
+#: fault kinds that open a window, and the kind that closes it (same episode)
+WINDOW_END = {
+    "partition": "heal",
+    "kill": "restart",
+    "crash-at": "restart",
+    "pause": "resume",
+    "clock-bump": "clock-reset",
+    "clock-skew": "clock-reset",
+    "clock-strobe": "clock-reset",
+}
+
+#: the nemesis family of each opening fault kind (the lanes of the fault timeline)
+FAMILY = {
+    "partition": "partition",
+    "kill": "kill",
+    "crash-at": "crash",
+    "pause": "pause",
+    "clock-bump": "clock",
+    "clock-skew": "clock",
+    "clock-strobe": "clock",
+}
+FAMILIES = ("partition", "kill", "crash", "pause", "clock")
+
+#: shading colour of each family, shared by the HTML timelines and the PNG plots.
+#: Chosen away from the outcome colours (green / red / orange) so a shaded window never
+#: reads as an outcome.
+FAMILY_COLOURS = {
+    "partition": "#6baed6",
+    "kill": "#9e9ac8",
+    "crash": "#c994c7",
+    "pause": "#a6a6a6",
+    "clock": "#e6c34a",
+}
+OUTCOME_COLOURS = {"ok": "#2ca02c", "fail": "#d62728", "info": "#ff7f0e", None: "#7f7f7f"}
+
+
+@dataclass(slots=True)
+class Operation:
+    """One client operation: an invoke and its completion (if any), from history.jsonl."""
+
+    process: Any
+    f: str
+    key: Any
+    value: Any  # the invoke's argument
+    start: int  # ns
+    invoke_index: int | None
+    end: int | None = None  # ns; None: never completed
+    type: str | None = None  # "ok" | "fail" | "info" | None (never completed)
+    result: Any = None  # the completion's value
+    complete_index: int | None = None
+    node: Any = None
+    error: Any = None
+
+    @property
+    def latency(self) -> int | None:
+        return None if self.end is None else self.end - self.start
+
+
+@dataclass
+class FaultWindow:
+    """A fault episode from its start to its end (or to the final heal-all)."""
+
+    number: int  # F1, F2... in start order, shared by the page and the plots
+    episode: Any
+    kind: str
+    family: str
+    start: int
+    end: int
+    label: str
+    detail: str
+    start_record: dict
+    end_record: dict | None = None
+    changed: bool = True  # False: the fault found nothing to do (node already down...)
+    cut: list = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return f"F{self.number}"
+
+
+def _read_json(path: Path, default: Any) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return default
+    except (OSError, ValueError):
+        return default
+
+
+def _read_jsonl(path: Path) -> tuple[list[dict], int]:
+    rows: list[dict] = []
+    bad = 0
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return rows, 0
+    loads = json.loads
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        try:
+            row = loads(line)
+        except ValueError:
+            bad += 1
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+        else:
+            bad += 1
+    return rows, bad
+
+
+class RunData:
+    """Everything in one run directory, loaded lazily."""
+
+    def __init__(self, run_dir: Path | str):
+        self.dir = Path(run_dir)
+        if not self.dir.is_dir():
+            raise ConfigError(f"no run directory at {self.dir}")
+        if not (self.dir / "results.json").exists():
+            raise ConfigError(f"{self.dir} is not a run directory (no results.json)")
+        results = _read_json(self.dir / "results.json", None)
+        if not isinstance(results, dict):
+            raise ConfigError(f"{self.dir / 'results.json'}: unreadable")
+        self.results: dict = results
+        config = _read_json(self.dir / "config.json", {})
+        self.config: dict = config if isinstance(config, dict) else {}
+        schedule = _read_json(self.dir / "schedule.json", [])
+        self.schedule: list = schedule if isinstance(schedule, list) else []
+        self.skipped_lines: dict[str, int] = {}
+
+    def _jsonl(self, name: str) -> list[dict]:
+        rows, bad = _read_jsonl(self.dir / name)
+        if bad:
+            self.skipped_lines[name] = bad
+        return rows
+
+    @cached_property
+    def history(self) -> list[dict]:
+        return self._jsonl("history.jsonl")
+
+    @cached_property
+    def trace(self) -> list[dict]:
+        return self._jsonl("trace.jsonl")
+
+    @cached_property
+    def faults(self) -> list[dict]:
+        return self._jsonl("faults.jsonl")
+
+    @cached_property
+    def checkers(self) -> dict[str, dict]:
+        c = self.results.get("checkers")
+        if not isinstance(c, dict):
+            return {}
+        return {str(k): v for k, v in c.items() if isinstance(v, dict)}
+
+    @cached_property
+    def events_by_index(self) -> dict[int, dict]:
+        return {e["index"]: e for e in self.history if isinstance(e.get("index"), int)}
+
+    @cached_property
+    def operations(self) -> list[Operation]:
+        return pair(self.history)
+
+    @cached_property
+    def op_by_index(self) -> dict[int, Operation]:
+        """Each operation under its invoke index and its completion index."""
+        out: dict[int, Operation] = {}
+        for op in self.operations:
+            if op.invoke_index is not None:
+                out[op.invoke_index] = op
+            if op.complete_index is not None:
+                out[op.complete_index] = op
+        return out
+
+    @cached_property
+    def clients(self) -> int | None:
+        c = self.config.get("clients")
+        return c if isinstance(c, int) and not isinstance(c, bool) and c > 0 else None
+
+    @cached_property
+    def servers(self) -> list[str]:
+        """Server names: n1..nN from the config, plus any node the trace or faults name."""
+        names: list[str] = []
+        n = self.config.get("nodes")
+        if isinstance(n, int) and not isinstance(n, bool) and 0 < n < 100:
+            names = [f"n{i + 1}" for i in range(n)]
+        seen = set(names)
+        for rec in self.trace:
+            node = rec.get("node")
+            if isinstance(node, str) and node not in seen and not node.startswith("c"):
+                seen.add(node)
+                names.append(node)
+        return names
+
+    @cached_property
+    def main_end(self) -> int | None:
+        """When the main phase ended (the nemesis's heal-all), if logged."""
+        for rec in self.faults:
+            if rec.get("kind") == "heal-all" and isinstance(rec.get("time"), int):
+                return rec["time"]
+        tl = self.config.get("time_limit")
+        if isinstance(tl, (int, float)) and not isinstance(tl, bool):
+            return int(tl * NS)
+        return None
+
+    @cached_property
+    def end_time(self) -> int:
+        """The last time anything happened (at least 1 ns, so scales never divide by 0)."""
+        t = 0
+        for rows in (self.history, self.faults):
+            for r in rows:
+                v = r.get("time")
+                if isinstance(v, int) and v > t:
+                    t = v
+        stats = self.results.get("stats")
+        if isinstance(stats, dict) and isinstance(stats.get("simulated_ns"), int):
+            t = max(t, stats["simulated_ns"])
+        return max(t, 1)
+
+    @cached_property
+    def windows(self) -> list[FaultWindow]:
+        return fault_windows(self.faults, self.end_time, self.servers)
+
+
+def pair(history: list[dict]) -> list[Operation]:
+    """Pair invokes with their completions, per process, in history order.
+
+    A lenient pairing for drawing, not for checking: events of non-client processes are
+    skipped, a completion without an invoke is ignored, an invoke left open is an
+    operation that never completed.
+    """
+    events = history
+    if events and all(isinstance(e.get("index"), int) for e in events):
+        events = sorted(events, key=lambda e: e["index"])
+    open_ops: dict[Any, Operation] = {}
+    ops: list[Operation] = []
+    for e in events:
+        proc = e.get("process")
+        if isinstance(proc, bool) or not isinstance(proc, (int, str)):
+            continue
+        t = e.get("time")
+        if not isinstance(t, int):
+            continue
+        typ = e.get("type")
+        if typ == "invoke":
+            op = Operation(process=proc, f=str(e.get("f")), key=e.get("key"), value=e.get("value"),
+                           start=t, invoke_index=e.get("index"))
+            open_ops[proc] = op
+            ops.append(op)
+        elif typ in ("ok", "fail", "info"):
+            op = open_ops.pop(proc, None)
+            if op is None:
+                continue
+            op.end = t
+            op.type = typ
+            op.result = e.get("value")
+            op.complete_index = e.get("index")
+            op.node = e.get("node")
+            op.error = e.get("error")
+    return ops
+
+
+def _fmt_s(ns: Any) -> str:
+    return f"{ns / NS:.3f} s" if isinstance(ns, (int, float)) else "?"
+
+
+def describe_fault(rec: dict, servers: list[str] | None = None) -> tuple[str, str]:
+    """(short label, one-sentence detail) of a fault-log record."""
+    kind = str(rec.get("kind"))
+    node = rec.get("node")
+    args = rec.get("args") or []
+    if node is None and args and isinstance(args[0], str):
+        node = args[0]
+    if kind == "partition":
+        mode = rec.get("mode") or (args[0] if args else "?")
+        cut = rec.get("cut") or []
+        groups = reach_groups(cut, servers)
+        disjoint = sum(len(g) for g in groups) == len(set().union(*groups)) if groups else True
+        if len(groups) > 1 and disjoint:
+            detail = f"partition ({mode}): servers split into " + " | ".join(" ".join(sorted(g)) for g in groups)
+        elif len(groups) > 1:
+            detail = (f"partition ({mode}): groups that reach each other " +
+                      ", ".join("{" + " ".join(sorted(g)) + "}" for g in groups))
+        else:
+            detail = f"partition ({mode})"
+        if cut:
+            detail += "; cut links: " + ", ".join(f"{a}–{b}" for a, b in _pairs(cut))
+        return f"partition {mode}", detail
+    if kind == "kill":
+        return f"kill {node}", f"crash server {node}, losing its unsynced writes"
+    if kind == "crash-at":
+        point = rec.get("point") or (args[1] if len(args) > 1 else "?")
+        return f"crash {node} at {point}", f"arm server {node} to crash right after it traces {point!s}"
+    if kind == "pause":
+        return f"pause {node}", f"pause server {node} (SIGSTOP-like)"
+    if kind == "clock-bump":
+        d = rec.get("delta_ns", args[1] if len(args) > 1 else None)
+        sign = "+" if isinstance(d, (int, float)) and d >= 0 else ""
+        return f"clock {node} {sign}{_fmt_s(d)}", f"bump the wall clock of {node} by {sign}{_fmt_s(d)}"
+    if kind == "clock-skew":
+        ppm = rec.get("ppm", args[1] if len(args) > 1 else None)
+        return f"skew {node} {ppm} ppm", f"make the clock of {node} run at {ppm} ppm off true rate"
+    if kind == "clock-strobe":
+        d = rec.get("delta_ns", args[1] if len(args) > 1 else None)
+        p = rec.get("period_ns", args[2] if len(args) > 2 else None)
+        return f"strobe {node}", f"strobe the wall clock of {node} by {_fmt_s(d)} every {_fmt_s(p)}"
+    return kind, kind + (" " + json.dumps(args) if args else "")
+
+
+def _pairs(cut: Any) -> list[tuple[str, str]]:
+    out = []
+    if isinstance(cut, list):
+        for p in cut:
+            if isinstance(p, (list, tuple)) and len(p) == 2:
+                out.append((str(p[0]), str(p[1])))
+    return out
+
+
+def reach_groups(cut: Any, servers: list[str] | None = None) -> list[set[str]]:
+    """Groups of servers that can all reach each other, for a cut (list of [a, b] pairs).
+
+    With a clean split (halves, isolate-one) these are the sides; with a ring or a bridge
+    some servers belong to more than one group (maximal cliques of the reach graph).
+    """
+    pairs = _pairs(cut)
+    nodes = set(servers or [])
+    for a, b in pairs:
+        nodes.update((a, b))
+    if not nodes:
+        return []
+    blocked = {frozenset(p) for p in pairs}
+    ordered = sorted(nodes)
+    # Tiny graphs (at most 7 servers): enumerate maximal cliques by brute force rather
+    # than import networkx for a page that may have no plots at all.
+    from itertools import combinations
+
+    cliques: list[set[str]] = []
+    for size in range(len(ordered), 0, -1):
+        for combo in combinations(ordered, size):
+            s = set(combo)
+            if any(s <= c for c in cliques):
+                continue
+            if all(frozenset((a, b)) not in blocked for a, b in combinations(combo, 2)):
+                cliques.append(s)
+    return cliques
+
+
+def fault_windows(faults: list[dict], end_time: int, servers: list[str] | None = None) -> list[FaultWindow]:
+    """Pair each opening fault with its closing one (same episode) into windows."""
+    open_w: dict[Any, FaultWindow] = {}
+    windows: list[FaultWindow] = []
+    for rec in faults:
+        kind = rec.get("kind")
+        t = rec.get("time")
+        if not isinstance(t, int):
+            continue
+        if kind in WINDOW_END:
+            label, detail = describe_fault(rec, servers)
+            w = FaultWindow(
+                number=len(windows) + 1, episode=rec.get("episode"), kind=kind, family=FAMILY[kind],
+                start=t, end=end_time, label=label, detail=detail, start_record=rec,
+                changed=rec.get("changed", True) is not False,
+                cut=[list(p) for p in _pairs(rec.get("cut"))],
+            )
+            windows.append(w)
+            key = rec.get("episode")
+            if key is None:
+                key = ("anon", len(windows))
+            prev = open_w.pop(key, None)
+            if prev is not None:  # a new fault of the same episode: the old one ends here
+                prev.end = t
+            open_w[key] = w
+        elif kind in ("heal", "restart", "resume", "clock-reset"):
+            key = rec.get("episode")
+            w = open_w.get(key)
+            if w is not None and WINDOW_END[w.kind] == kind:
+                w.end = max(t, w.start)
+                w.end_record = rec
+                del open_w[key]
+        elif kind == "heal-all":
+            for w in open_w.values():
+                w.end = max(t, w.start)
+                w.end_record = rec
+            open_w.clear()
+    return windows
+
+
+def fmt_value(v: Any, limit: int = 120) -> str:
+    """A short JSON rendering of a value for tables and tooltips."""
+    try:
+        s = json.dumps(v, separators=(",", ":"), default=str)
+    except (TypeError, ValueError):
+        s = repr(v)
+    return s if len(s) <= limit else s[: limit - 1] + "…"
