@@ -1,0 +1,278 @@
+"""Every message a ZAB server or ZooKeeper client sends: frozen, slotted dataclasses.
+
+Three groups, named after ZooKeeper's own packets:
+
+- **Election** (``FastLeaderElection``): ``Notification``.
+- **Quorum peers** (``Leader``/``LearnerHandler``/``Learner``): FOLLOWERINFO, LEADERINFO,
+  ACKEPOCH (discovery); DIFF, TRUNC, SNAP, NEWLEADER, UPTODATE (synchronization);
+  PROPOSAL, ACK, COMMIT, PING, REQUEST, SYNC (broadcast). Each carries ``conn``, the id of
+  the follower-to-leader "TCP connection" it belongs to: the follower draws a fresh one
+  from its RNG each time it connects, so a message from an older connection (an earlier
+  incarnation, an earlier round of following the same leader) is recognised and dropped,
+  as a closed socket would drop it.
+- **Client sessions** (``ClientCnxn`` and the server's request path): CONNECT, client
+  operations and their replies, DISCONNECT. ``conn`` again names the client's connection.
+
+Sender ids are not in the messages: the network hands ``src`` to ``on_message``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from systems.zab.datatree import Txn
+
+# ------------------------------------------------------------------------- states
+
+LOOKING = "LOOKING"
+FOLLOWING = "FOLLOWING"
+LEADING = "LEADING"
+PEER_STATES = (LOOKING, FOLLOWING, LEADING)
+
+
+def _check_zxid(*zxids: int) -> None:
+    for z in zxids:
+        if not isinstance(z, int) or z < 0:
+            raise ValueError(f"bad zxid {z!r}")
+
+
+# ----------------------------------------------------------------------- election
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """An FLE vote: ``leader`` proposed with its ``zxid`` and ``peer_epoch``, sent in
+    election round ``election_epoch`` (the sender's logicalclock) by a sender in ``state``."""
+
+    leader: str
+    zxid: int
+    election_epoch: int
+    peer_epoch: int
+    state: str
+
+    def __post_init__(self) -> None:
+        _check_zxid(self.zxid)
+        if self.state not in PEER_STATES:
+            raise ValueError(f"bad peer state {self.state!r}")
+
+
+# --------------------------------------------------------------- discovery (phase 1)
+
+
+@dataclass(frozen=True, slots=True)
+class FollowerInfo:
+    """FOLLOWERINFO (paper CEPOCH): ``zxid = make_zxid(acceptedEpoch, 0)``."""
+
+    conn: int
+    zxid: int
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderInfo:
+    """LEADERINFO (paper NEWEPOCH): the epoch the prospective leader proposes."""
+
+    conn: int
+    epoch: int
+
+
+@dataclass(frozen=True, slots=True)
+class AckEpoch:
+    """ACKEPOCH (paper ACK-E): the follower's currentEpoch (-1: "I had already accepted
+    this epoch", not counted as an ack) and its last logged zxid."""
+
+    conn: int
+    current_epoch: int
+    last_zxid: int
+
+
+# ---------------------------------------------------------- synchronization (phase 2)
+
+
+@dataclass(frozen=True, slots=True)
+class Diff:
+    """DIFF: the proposals that follow extend your log from ``zxid`` (your last)."""
+
+    conn: int
+    zxid: int
+
+
+@dataclass(frozen=True, slots=True)
+class Trunc:
+    """TRUNC: drop every logged txn after ``zxid``; proposals follow."""
+
+    conn: int
+    zxid: int
+
+
+@dataclass(frozen=True, slots=True)
+class Snap:
+    """SNAP: replace your state by this snapshot of committed txns up to ``zxid``
+    (``tree`` is ``DataTree.to_record()``); proposals after it follow."""
+
+    conn: int
+    zxid: int
+    tree: tuple
+
+
+@dataclass(frozen=True, slots=True)
+class NewLeader:
+    """NEWLEADER (paper NEWLEADER / ACK-LD asks for): ``zxid = make_zxid(epoch, 0)``."""
+
+    conn: int
+    zxid: int
+
+
+@dataclass(frozen=True, slots=True)
+class UpToDate:
+    """UPTODATE (paper COMMIT-LD): the leader is established; everything up to its latest
+    committed zxid ``committed_zxid`` is committed; start serving."""
+
+    conn: int
+    committed_zxid: int
+
+
+# ------------------------------------------------------------------ broadcast (phase 3)
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    conn: int
+    zxid: int
+    txn: Txn
+
+    def __post_init__(self) -> None:
+        _check_zxid(self.zxid)
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """ACK of a proposal, or of NEWLEADER when ``zxid`` has counter 0."""
+
+    conn: int
+    zxid: int
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    conn: int
+    zxid: int
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    """Leader to follower every half tick; ``round`` numbers it so a quorum round can be
+    recognised (what ``sync`` waits for)."""
+
+    conn: int
+    round: int
+
+
+@dataclass(frozen=True, slots=True)
+class PingAck:
+    """The follower's answer to a Ping (ZooKeeper's follower answers PING with PING)."""
+
+    conn: int
+    round: int
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """REQUEST: a follower forwards a client's write to the leader."""
+
+    conn: int
+    txn: Txn
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRejected:
+    """The leader did not propose a forwarded write (not established, zxid rollover)."""
+
+    conn: int
+    txn: Txn
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class SyncRequest:
+    """SYNC forwarded by a follower; ``sync_id`` is the follower's own number for it."""
+
+    conn: int
+    sync_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class SyncDone:
+    """The leader confirmed with a quorum that it leads; apply up to ``zxid``, then
+    answer the client's sync."""
+
+    conn: int
+    sync_id: int
+    zxid: int
+
+
+# -------------------------------------------------------------------- client sessions
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectRequest:
+    """A client (re)connects; ``last_zxid`` is the newest zxid it has seen. A server that
+    has applied less refuses (single system image)."""
+
+    conn: int
+    last_zxid: int
+    session_timeout: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectResponse:
+    conn: int
+    ok: bool
+    zxid: int = 0
+    error: str | None = None
+
+
+#: client operation kinds
+GET_DATA = "getData"
+SET_DATA = "setData"
+CREATE = "create"
+SYNC = "sync"
+CLIENT_OPS = (GET_DATA, SET_DATA, CREATE, SYNC)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientOp:
+    """A request on a client connection. ``version`` is setData's expected version."""
+
+    conn: int
+    cxid: int
+    op: str
+    path: str = "/"
+    data: Any = None
+    version: int = -1
+
+    def __post_init__(self) -> None:
+        if self.op not in CLIENT_OPS:
+            raise ValueError(f"unknown client op {self.op!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class ClientOpResponse:
+    """Reply to a ClientOp. ``error`` None means success; ``zxid`` is the server's last
+    processed zxid when it answered (for a write: the write's own zxid)."""
+
+    conn: int
+    cxid: int
+    error: str | None = None
+    data: Any = None
+    version: int = -1
+    exists: bool = False
+    zxid: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnect:
+    """Either side closes the client connection (server stopped serving, client left)."""
+
+    conn: int
+    reason: str = ""

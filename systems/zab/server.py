@@ -1,0 +1,1005 @@
+"""A ZAB server (ZooKeeper's QuorumPeer with its Leader and Follower), sans-IO.
+
+Theory of operation
+===================
+
+Every server runs the same loop (ZooKeeper's QuorumPeer.run): elect, then lead or follow
+until something goes wrong, then elect again. ``state`` is LOOKING, FOLLOWING or LEADING;
+``zab_state`` the phase: ELECTION, DISCOVERY, SYNCHRONIZATION, BROADCAST.
+
+Phase 0, election (election.py). A LOOKING server votes ``(currentEpoch, last logged zxid,
+sid)`` and converges with its peers on the greatest vote; the outcome is a *prospective*
+leader.
+
+Phase 1, discovery (establish an epoch):
+
+    follower                                   prospective leader
+    FOLLOWERINFO(acceptedEpoch) ------------->  waits for a quorum (itself included),
+                                                e = max(acceptedEpoch) + 1,
+                                                persists acceptedEpoch = e
+                <------------------------------ LEADERINFO(e)
+    e > acceptedEpoch: persist acceptedEpoch=e
+    ACKEPOCH(currentEpoch, lastZxid) -------->  waits for a quorum of acks (itself
+    (e == acceptedEpoch: currentEpoch -1,       included; -1 is not an ack); abandons if
+     which does not count)                      an acker is more recent than itself;
+                                                persists currentEpoch = e
+
+Phase 2, synchronization (per follower, sync.py chooses the mode):
+
+                <------------------------------ DIFF | TRUNC(z) | SNAP(z, tree),
+                <------------------------------ PROPOSAL* (the rest of the leader's log),
+                <------------------------------ NEWLEADER(e, 0); the follower is now in
+                                                the forwarding set: new PROPOSALs and
+                                                COMMITs reach it from here on
+    logs each txn; on NEWLEADER waits until
+    the log is durable, then persists
+    currentEpoch = e, then
+    ACK(e, 0) ------------------------------->  a quorum of NEWLEADER ACKs (its own: its
+                                                currentEpoch and log durable) establishes
+                                                the leader: its whole log is committed
+                <------------------------------ UPTODATE(latest committed zxid)
+    applies everything committed; serves clients
+
+Phase 3, broadcast: the leader gives each write the next zxid ``(e, counter)``, logs it
+and sends PROPOSAL to the forwarding set; a follower logs it and sends ACK once the record
+is durable (``on_persisted``); the leader's own durable record counts as its ACK. When a
+quorum has ACKed z and everything before z is committed, the leader sends COMMIT(z) and
+applies; followers apply committed txns in zxid order. Liveness: the leader PINGs every
+half tick; followers answer. A leader without a quorum heard from within ``sync_limit``
+ticks steps down; a follower that hears nothing from its leader within ``sync_limit`` ticks
+(``init_limit`` while syncing) goes LOOKING. Discovery and synchronization must finish
+within ``init_limit`` ticks.
+
+Clients (client.py) connect to any serving server; reads are served locally, writes are
+forwarded to the leader, proposed, and answered by the server the client is connected to
+once it applies the txn. ``sync`` makes the leader confirm its leadership with a quorum
+ping round (ZOOKEEPER-1675) before the server may answer the client, and only after that
+server has applied everything the leader had proposed when the sync arrived.
+
+Invariants this code keeps (and the trace lets the quorum checker verify):
+- acceptedEpoch and currentEpoch only grow, and each is durable before anyone acts on it
+  (LEADERINFO, ACKEPOCH, NEWLEADER ACK are sent only after ``on_persisted``).
+- A follower ACKs a txn only once its log record is durable; it ACKs NEWLEADER only once
+  every txn of the sync and then currentEpoch are durable (ZOOKEEPER-4643/4646 order).
+- A follower's log holds epoch-e txns only after its currentEpoch=e is durable: messages
+  after NEWLEADER are queued until the NEWLEADER ACK is out.
+- The data tree holds committed txns only; applied in zxid order, never skipping.
+- The leader commits in zxid order, each after a quorum of durable ACKs.
+- Votes use the *log* (last logged zxid), never the applied tree (ZOOKEEPER-2845).
+
+What is persisted, and when (file: records):
+- ``log``: one record ``(zxid, txn)`` per txn, appended when the txn is received (mode
+  append); TRUNC and SNAP cut it (mode truncate). Records at the head that are not after
+  the snapshot are ignored at recovery (left by a crash in the middle of a SNAP).
+- ``acceptedEpoch``, ``currentEpoch``: one int each (mode replace).
+- ``snapshot``: ``DataTree.to_record()`` of committed txns (mode replace), written only
+  when a SNAP is received. SNAP order: cut the log's txns after the snapshot point, then
+  the snapshot, then the rest of the log; each step waits for the previous one's fsync,
+  since a crash may lose, file by file, whatever is not durable.
+Recovery (``on_start``): tree = snapshot; log = records after the snapshot; epochs from
+their files; the logged txns are applied only once a leader says they are committed.
+
+A follower's work on its leader's messages is a queue (``_inbox``) processed in order;
+a step that must wait for an fsync blocks it (``_blocked``) and resumes in
+``on_persisted``. Role-specific persist completions carry the role generation, so a
+completion that arrives after the server changed role only records durability.
+
+Planted bugs (BUGS.md) are meant as one-line switches at the marked ``# bug:`` spots.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.node import (
+    CancelTimer,
+    Effect,
+    Node,
+    Persist,
+    Send,
+    SetTimer,
+    trace,
+)
+from harness.system import NodeContext
+from systems.zab import messages as m
+from systems.zab.datatree import DataTree, Txn
+from systems.zab.election import FINALIZE_TIMER, RESEND_TIMER, FastLeaderElection, Vote
+from systems.zab.messages import FOLLOWING, LEADING, LOOKING
+from systems.zab.settings import merged
+from systems.zab.sync import DIFF, SNAP, TRUNC, choose_sync
+from systems.zab.zxid import counter_of, epoch_of, make_zxid, max_counter
+
+# zab_state values
+ELECTION = "ELECTION"
+DISCOVERY = "DISCOVERY"
+SYNCHRONIZATION = "SYNCHRONIZATION"
+BROADCAST = "BROADCAST"
+
+# file names (SystemSpec.files)
+LOG = "log"
+ACCEPTED_EPOCH = "acceptedEpoch"
+CURRENT_EPOCH = "currentEpoch"
+SNAPSHOT = "snapshot"
+FILES = (LOG, ACCEPTED_EPOCH, CURRENT_EPOCH, SNAPSHOT)
+
+TICK_TIMER = "tick"
+
+# learner handler stages, as the leader sees one follower
+INFO = "info"  # FOLLOWERINFO received
+LEADERINFO_SENT = "leaderinfo_sent"
+EPOCH_ACKED = "epoch_acked"  # ACKEPOCH received, waiting for the sync to start
+NEWLEADER_SENT = "newleader_sent"  # sync payload + NEWLEADER sent: forwarding
+NEWLEADER_ACKED = "newleader_acked"  # waiting for the leader to be established
+SYNCED = "synced"  # UPTODATE sent
+FORWARDING = (NEWLEADER_SENT, NEWLEADER_ACKED, SYNCED)
+
+
+@dataclass(slots=True)
+class LearnerHandler:
+    """The leader's view of one follower connection (ZooKeeper's LearnerHandler)."""
+
+    sid: str
+    conn: int
+    accepted_epoch: int
+    last_seen: int
+    stage: str = INFO
+    peer_last: int = 0
+    ping_round: int = 0  # latest ping round this follower answered
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """A follower's own continuation, queued in its inbox behind an fsync."""
+
+    kind: str
+    arg: Any = None
+
+
+@dataclass(slots=True)
+class _PendingSync:
+    """A sync waiting at the leader for a quorum ping round and for commits."""
+
+    round: int
+    zxid: int
+    requester: str
+    sync_id: int
+
+
+@dataclass(slots=True)
+class _LogWrite:
+    zxid: int | None
+    ack: str | None  # "follower" (send ACK when durable), "leader" (count own ACK)
+    gen: int
+
+
+class ZabServer(Node):
+    """One ZooKeeper server. Build with a NodeContext; drive through the Node inputs."""
+
+    def __init__(self, ctx: NodeContext) -> None:
+        self.node_id = ctx.node_id
+        self.servers = tuple(ctx.servers)
+        self.quorum = len(self.servers) // 2 + 1
+        self.rng = ctx.rng
+        self.bugs = frozenset(ctx.bugs)
+        s = merged(ctx.settings)
+        self.settings = s
+        self.tick_time: int = s["tick_time"]
+        self.init_limit: int = s["init_limit"]
+        self.sync_limit: int = s["sync_limit"]
+        self.bits: int = s["counter_bits"]
+        self.fle = FastLeaderElection(
+            self.node_id,
+            self.servers,
+            finalize_wait=s["finalize_wait"],
+            max_notification_interval=s["max_notification_interval"],
+            rng=self.rng,
+        )
+        # --- persistent state (in-memory mirrors of the files)
+        self.accepted_epoch = 0  # highest ever written (we act only once durable)
+        self.current_epoch = 0  # durable value
+        self.log: list[tuple[int, Txn]] = []  # txns after the snapshot, in zxid order
+        self.log_zxids: list[int] = []
+        self._log_skip = 0  # head records of the log file ignored (not after snapshot)
+        self.snap_zxid = 0
+        # --- durability bookkeeping
+        self._persist_seq = 0
+        self._log_seq = 0  # log writes issued
+        self._log_durable_seq = 0  # log writes completed
+        self._log_writes: dict[int, _LogWrite] = {}
+        self._snapshots_pending = 0
+        # --- volatile state
+        self.tree = DataTree()
+        self.state = LOOKING
+        self.zab_state = ELECTION
+        self.current_vote: Vote | None = None
+        self._gen = 0  # role generation: bumped whenever the server changes role
+        self._reset_role()
+        # client connections and requests in progress at this server
+        self.client_conns: dict[tuple[str, int], bool] = {}
+        self.pending_writes: dict[tuple[str, int], int] = {}  # (session, cxid) -> conn
+        self.pending_client_syncs: dict[int, tuple[str, int, int]] = {}
+        self.sync_waits: list[tuple[int, str, int, int]] = []  # (zxid, client, conn, cxid)
+        self._sync_seq = 0
+
+    def _reset_role(self) -> None:
+        # follower side
+        self.leader_id: str | None = None
+        self.conn = 0
+        self._inbox: deque = deque()
+        self._blocked: tuple | None = None
+        self.last_heard = 0
+        self.newleader_acked = False
+        self.leader_epoch = 0
+        # leader side
+        self.learners: dict[str, LearnerHandler] = {}
+        self.connecting: dict[str, int] = {}
+        self.epoch = 0  # the epoch this leader establishes (0: not chosen yet)
+        self.epoch_durable = False
+        self.epoch_ackers: set[str] = set()
+        self.current_epoch_issued = False  # the epoch-ack quorum is in (electionFinished)
+        self.current_epoch_ready = False  # ... and currentEpoch is durable
+        self.newleader_ackers: set[str] = set()
+        self.leader_summary = (0, 0)
+        self.established = False
+        self.deadline = 0
+        self.outstanding: dict[int, set[str]] = {}
+        self.last_committed = 0
+        self.next_counter = 1
+        self.ping_round = 0
+        self.pending_syncs: list[_PendingSync] = []
+
+    # ================================================================ public views
+    @property
+    def last_logged_zxid(self) -> int:
+        return self.log_zxids[-1] if self.log_zxids else self.snap_zxid
+
+    @property
+    def last_processed_zxid(self) -> int:
+        return self.tree.last_processed_zxid
+
+    @property
+    def serving(self) -> bool:
+        if self.state == LEADING:
+            return self.established
+        return self.state == FOLLOWING and self.zab_state == BROADCAST
+
+    def state_digest(self) -> Any:
+        return {"zxid": self.tree.last_processed_zxid, "tree": self.tree.digest()}
+
+    # ===================================================================== inputs
+    def on_start(self, stored: dict[str, tuple], now: int) -> list[Effect]:
+        self._recover(stored)
+        effects: list[Effect] = [
+            trace(
+                "recovered",
+                accepted_epoch=self.accepted_epoch,
+                current_epoch=self.current_epoch,
+                snap_zxid=self.snap_zxid,
+                last_zxid=self.last_logged_zxid,
+                applied_zxid=self.last_processed_zxid,
+            ),
+            SetTimer(TICK_TIMER, now + self._tick_period()),
+        ]
+        return effects + self._go_looking(now, "start")
+
+    def on_message(self, src: str, msg: Any, now: int) -> list[Effect]:
+        if isinstance(msg, m.Notification):
+            return self._on_notification(src, msg, now)
+        if isinstance(msg, (m.ConnectRequest, m.ClientOp, m.Disconnect)):
+            return self._on_client_message(src, msg, now)
+        if self.state == FOLLOWING:
+            if src != self.leader_id or getattr(msg, "conn", None) != self.conn:
+                return []  # another connection's message: that socket is closed
+            self.last_heard = now
+            self._inbox.append(msg)
+            return self._pump(now)
+        if self.state == LEADING:
+            return self._leader_message(src, msg, now)
+        return []
+
+    def on_timer(self, name: str, now: int) -> list[Effect]:
+        if name == TICK_TIMER:
+            return [SetTimer(TICK_TIMER, now + self._tick_period())] + self._tick(now)
+        if name in (RESEND_TIMER, FINALIZE_TIMER) and self.state == LOOKING:
+            effects, vote = self.fle.on_timer(name, now)
+            if vote is not None:
+                effects += self._decided(vote, now)
+            return effects
+        return []
+
+    def on_persisted(self, token: Any, now: int) -> list[Effect]:
+        kind = token[0]
+        effects: list[Effect] = []
+        if kind == LOG:
+            effects += self._log_durable(token[1], now)
+        elif kind == ACCEPTED_EPOCH:
+            _, _, epoch, gen = token
+            effects.append(trace("epoch_accepted", epoch=epoch, persisted=True))
+            if gen == self._gen and self.state == LEADING and epoch == self.epoch:
+                effects += self._lead_epoch_durable(now)
+        elif kind == CURRENT_EPOCH:
+            _, _, epoch, gen = token
+            self.current_epoch = max(self.current_epoch, epoch)
+            effects.append(trace("current_epoch", epoch=epoch))
+            if gen == self._gen and self.state == LEADING:
+                effects += self._lead_current_epoch_durable(now)
+        elif kind == SNAPSHOT:
+            self._snapshots_pending -= 1
+            effects.append(trace("snapshot_persisted", zxid=token[2]))
+            effects += self._maybe_establish(now)
+        if self._blocked is not None and self._unblocks(token):
+            self._blocked = None
+            effects += self._pump(now)
+        return effects
+
+    # ================================================================== recovery
+    def _recover(self, stored: dict[str, tuple]) -> None:
+        accepted = stored.get(ACCEPTED_EPOCH) or ()
+        current = stored.get(CURRENT_EPOCH) or ()
+        self.accepted_epoch = int(accepted[-1]) if accepted else 0
+        self.current_epoch = int(current[-1]) if current else 0
+        snap = stored.get(SNAPSHOT) or ()
+        if snap:
+            self.tree = DataTree.from_record(snap[-1])
+            self.snap_zxid = self.tree.last_processed_zxid
+        records = list(stored.get(LOG) or ())
+        skip = 0
+        while skip < len(records) and int(records[skip][0]) <= self.snap_zxid:
+            skip += 1
+        self._log_skip = skip
+        for zxid, txn in records[skip:]:
+            self._log_append_memory(int(zxid), Txn.from_record(txn))
+
+    # ============================================================ election (FLE)
+    def _go_looking(self, now: int, reason: str) -> list[Effect]:
+        effects: list[Effect] = []
+        effects += self._drop_clients("server is LOOKING")
+        self._gen += 1
+        self._reset_role()
+        self.state = LOOKING
+        self.zab_state = ELECTION
+        self.current_vote = None
+        effects.append(trace("looking", reason=reason, epoch=self.current_epoch, zxid=self.last_logged_zxid))
+        effects += self.fle.look_for_leader(self.last_logged_zxid, self.current_epoch, now)
+        return effects
+
+    def _on_notification(self, src: str, n: m.Notification, now: int) -> list[Effect]:
+        if self.state == LOOKING:
+            effects, vote = self.fle.on_notification(src, n, now)
+            if vote is not None:
+                effects += self._decided(vote, now)
+            return effects
+        # decided servers tell a LOOKING peer whom they follow (WorkerReceiver)
+        if n.state == LOOKING and self.current_vote is not None:
+            v = self.current_vote
+            return [Send(src, m.Notification(v.leader, v.zxid, v.election_epoch, v.peer_epoch, self.state))]
+        return []
+
+    def _decided(self, vote: Vote, now: int) -> list[Effect]:
+        self.current_vote = Vote(vote.leader, vote.zxid, vote.peer_epoch, vote.election_epoch)
+        effects: list[Effect] = [
+            trace("vote_decided", leader=vote.leader, epoch=vote.peer_epoch, zxid=vote.zxid, round=vote.election_epoch)
+        ]
+        self._gen += 1
+        self._reset_role()
+        if vote.leader == self.node_id:
+            return effects + self._start_leading(now)
+        return effects + self._start_following(vote.leader, now)
+
+    # ======================================================= the log and the tree
+    def _log_append_memory(self, zxid: int, txn: Txn) -> None:
+        self.log.append((zxid, txn))
+        self.log_zxids.append(zxid)
+
+    def _log_append(self, zxid: int, txn: Txn, ack: str | None) -> list[Effect]:
+        """Append to the log (memory now, disk after fsync)."""
+        self._log_append_memory(zxid, txn)
+        self._log_seq += 1
+        self._log_writes[self._log_seq] = _LogWrite(zxid, ack, self._gen)
+        return [Persist(LOG, ((zxid, txn.to_record()),), (LOG, self._log_seq))]
+
+    def _log_truncate(self, keep_file_records: int) -> list[Effect]:
+        self._log_seq += 1
+        self._log_writes[self._log_seq] = _LogWrite(None, None, self._gen)
+        return [Persist(LOG, (), (LOG, self._log_seq), mode="truncate", keep=keep_file_records)]
+
+    def _log_durable(self, seq: int, now: int) -> list[Effect]:
+        self._log_durable_seq = seq
+        w = self._log_writes.pop(seq, None)
+        effects: list[Effect] = []
+        if w is None or w.zxid is None:
+            return effects + self._maybe_establish(now)
+        effects.append(trace("logged", zxid=w.zxid))
+        if w.gen != self._gen:
+            return effects
+        if w.ack == "follower" and self.state == FOLLOWING:
+            effects += [Send(self.leader_id, m.Ack(self.conn, w.zxid)), trace("ack_sent", zxid=w.zxid)]
+        elif w.ack == "leader" and self.state == LEADING and w.zxid in self.outstanding:
+            self.outstanding[w.zxid].add(self.node_id)
+            effects += self._try_commit(now)
+        return effects + self._maybe_establish(now)
+
+    def _persist_epoch(self, file: str, epoch: int) -> tuple[list[Effect], tuple]:
+        self._persist_seq += 1
+        token = (file, self._persist_seq, epoch, self._gen)
+        return [Persist(file, (epoch,), token, mode="replace")], token
+
+    def _apply_up_to(self, zxid: int, now: int) -> list[Effect]:
+        """Apply logged txns up to ``zxid`` in order; answer our clients' writes."""
+        effects: list[Effect] = []
+        i = bisect.bisect_right(self.log_zxids, self.tree.last_processed_zxid)
+        while i < len(self.log) and self.log_zxids[i] <= zxid:
+            z, txn = self.log[i]
+            result = self.tree.apply(z, txn)
+            effects.append(trace("deliver", zxid=z, digest=txn.digest()))
+            if txn.origin == self.node_id:
+                conn = self.pending_writes.pop((txn.session, txn.cxid), None)
+                if conn is not None and (txn.session, conn) in self.client_conns:
+                    effects.append(
+                        Send(
+                            txn.session,
+                            m.ClientOpResponse(
+                                conn,
+                                txn.cxid,
+                                result.error,
+                                None,
+                                -1 if result.version is None else result.version,
+                                result.ok,
+                                z,
+                            ),
+                        )
+                    )
+            i += 1
+        if self.sync_waits:
+            effects += self._answer_sync_waits()
+        return effects
+
+    # ================================================================== follower
+    def _start_following(self, leader: str, now: int) -> list[Effect]:
+        self.state = FOLLOWING
+        self.zab_state = DISCOVERY
+        self.leader_id = leader
+        self.conn = self.rng.getrandbits(48)
+        self.last_heard = now
+        # FOLLOWERINFO carries the epoch we promised, the highest we ever wrote
+        return [Send(leader, m.FollowerInfo(self.conn, make_zxid(self.accepted_epoch, 0, self.bits)))]
+
+    def _unblocks(self, token: Any) -> bool:
+        b = self._blocked
+        if b is None:
+            return False
+        if b[0] == LOG:
+            return self._log_durable_seq >= b[1]
+        return token == b
+
+    def _pump(self, now: int) -> list[Effect]:
+        effects: list[Effect] = []
+        gen = self._gen
+        while self._inbox and self._blocked is None and self.state == FOLLOWING and self._gen == gen:
+            effects += self._follower_process(self._inbox.popleft(), now)
+        return effects
+
+    def _sync_error(self, now: int, reason: str) -> list[Effect]:
+        return [trace("sync_error", reason=reason, leader=self.leader_id)] + self._go_looking(now, reason)
+
+    def _follower_process(self, msg: Any, now: int) -> list[Effect]:
+        if isinstance(msg, m.Ping):
+            return [Send(self.leader_id, m.PingAck(self.conn, msg.round))]
+        if isinstance(msg, m.Proposal):
+            return self._follower_proposal(msg, now)
+        if isinstance(msg, m.Commit):
+            if msg.zxid <= self.tree.last_processed_zxid:
+                return []
+            i = bisect.bisect_left(self.log_zxids, msg.zxid)
+            if i == len(self.log_zxids) or self.log_zxids[i] != msg.zxid:
+                # bug: zab-propose-only-synced shows here
+                return [trace("missing_proposal", zxid=msg.zxid)] + self._sync_error(now, "commit of unknown zxid")
+            return self._apply_up_to(msg.zxid, now)
+        if isinstance(msg, m.LeaderInfo):
+            return self._follower_leaderinfo(msg, now)
+        if isinstance(msg, _Step):
+            return self._follower_step(msg, now)
+        if isinstance(msg, m.Diff):
+            if msg.zxid != self.last_logged_zxid:
+                return self._sync_error(now, "DIFF from a zxid we do not have last")
+            return []
+        if isinstance(msg, m.Trunc):
+            return self._follower_trunc(msg, now)
+        if isinstance(msg, m.Snap):
+            return self._follower_snap(msg, now)
+        if isinstance(msg, m.NewLeader):
+            return self._follower_newleader(msg, now)
+        if isinstance(msg, m.UpToDate):
+            return self._follower_uptodate(msg, now)
+        if isinstance(msg, m.SyncDone):
+            return self._follower_sync_done(msg)
+        if isinstance(msg, m.RequestRejected):
+            conn = self.pending_writes.pop((msg.txn.session, msg.txn.cxid), None)
+            if conn is None:
+                return []
+            return [Send(msg.txn.session, m.ClientOpResponse(conn, msg.txn.cxid, "rejected:" + msg.reason))]
+        return []
+
+    def _follower_leaderinfo(self, msg: m.LeaderInfo, now: int) -> list[Effect]:
+        e = msg.epoch
+        if self.zab_state != DISCOVERY:
+            return []
+        if e > self.accepted_epoch:
+            self.accepted_epoch = e  # promised now, acted on only once durable
+            effects, token = self._persist_epoch(ACCEPTED_EPOCH, e)
+            # bug: zab-volatile-accepted-epoch would skip the wait (and the file)
+            self._blocked = token
+            self._inbox.appendleft(_Step("ackepoch", self.current_epoch))
+            return effects
+        if e == self.accepted_epoch:
+            # already accepted this epoch (from this or another leader): not an ack
+            return self._send_ackepoch(-1)
+        return self._sync_error(now, "LEADERINFO epoch older than acceptedEpoch")
+
+    def _send_ackepoch(self, current_epoch: int) -> list[Effect]:
+        self.zab_state = SYNCHRONIZATION
+        return [Send(self.leader_id, m.AckEpoch(self.conn, current_epoch, self.last_logged_zxid))]
+
+    def _follower_step(self, step: _Step, now: int) -> list[Effect]:
+        if step.kind == "ackepoch":
+            return self._send_ackepoch(self.current_epoch)
+        if step.kind == "snap_store":
+            # (b) the snapshot itself, once the log holds nothing after it
+            self._persist_seq += 1
+            token = (SNAPSHOT, self._persist_seq, step.arg[0])
+            self._blocked = token
+            self._snapshots_pending += 1
+            self._inbox.appendleft(_Step("snap_cut_log"))
+            return [Persist(SNAPSHOT, (step.arg,), token, mode="replace")]
+        if step.kind == "snap_cut_log":
+            # (c) the old log is now redundant: drop it (no need to wait)
+            self._log_skip = 0
+            return self._log_truncate(0)
+        if step.kind == "newleader_epoch":
+            # the synced txns are durable; now currentEpoch (ZOOKEEPER-4643 order)
+            effects, token = self._persist_epoch(CURRENT_EPOCH, step.arg)
+            self._blocked = token
+            self._inbox.appendleft(_Step("newleader_ack", step.arg))
+            return effects
+        if step.kind == "newleader_ack":
+            self.newleader_acked = True
+            z = make_zxid(step.arg, 0, self.bits)
+            return [Send(self.leader_id, m.Ack(self.conn, z)), trace("ack_sent", zxid=z)]
+        raise AssertionError(step)
+
+    def _follower_trunc(self, msg: m.Trunc, now: int) -> list[Effect]:
+        z = msg.zxid
+        if z < self.tree.last_processed_zxid:
+            return self._sync_error(now, "TRUNC below an applied (committed) txn")
+        i = bisect.bisect_right(self.log_zxids, z)
+        have = self.log_zxids[i - 1] if i > 0 else self.snap_zxid
+        if have != z:
+            return self._sync_error(now, "TRUNC to a zxid we do not have")
+        removed = self.log_zxids[i:]
+        del self.log[i:]
+        del self.log_zxids[i:]
+        effects = [trace("truncate", to_zxid=z, removed=list(removed))]
+        return effects + self._log_truncate(self._log_skip + i)
+
+    def _follower_snap(self, msg: m.Snap, now: int) -> list[Effect]:
+        z = msg.zxid
+        effects: list[Effect] = [trace("snapshot_received", zxid=z)]
+        i = bisect.bisect_right(self.log_zxids, z)
+        removed = self.log_zxids[i:]
+        keep = self._log_skip + i
+        # in memory: the snapshot is our state now; the log restarts after it
+        self.tree = DataTree.from_record(msg.tree)
+        self.snap_zxid = z
+        self.log, self.log_zxids = [], []
+        self._log_skip = keep
+        self._inbox.appendleft(_Step("snap_store", msg.tree))
+        if removed:
+            # (a) first cut logged txns after the snapshot point: they are not in the
+            # leader's history, and must not survive next to the new snapshot
+            effects.append(trace("truncate", to_zxid=z, removed=list(removed)))
+            effects += self._log_truncate(keep)
+            self._blocked = (LOG, self._log_seq)
+        return effects
+
+    def _follower_proposal(self, msg: m.Proposal, now: int) -> list[Effect]:
+        if msg.zxid <= self.last_logged_zxid:
+            return self._sync_error(now, "proposal out of order")
+        if epoch_of(msg.zxid, self.bits) > self.accepted_epoch:
+            return self._sync_error(now, "proposal from a future epoch")
+        # after NEWLEADER was ACKed proposals are live: ACK each once durable. Before,
+        # they are the sync payload, which NEWLEADER's ACK covers.
+        ack = "follower" if self.newleader_acked else None
+        # bug: zab-ack-before-fsync would send the ACK here
+        return self._log_append(msg.zxid, msg.txn, ack)
+
+    def _follower_newleader(self, msg: m.NewLeader, now: int) -> list[Effect]:
+        e = epoch_of(msg.zxid, self.bits)
+        if e != self.accepted_epoch:
+            return self._sync_error(now, "NEWLEADER epoch is not the accepted one")
+        self.leader_epoch = e
+        # 1-2. every txn of the sync durable first, 3. then currentEpoch, 4. then ACK
+        # bug: zab-newleader-ack-before-durable / zab-epoch-before-log reorder these
+        self._inbox.appendleft(_Step("newleader_epoch", e))
+        if self._log_durable_seq < self._log_seq:
+            self._blocked = (LOG, self._log_seq)
+        return []
+
+    def _follower_uptodate(self, msg: m.UpToDate, now: int) -> list[Effect]:
+        if not self.newleader_acked:
+            return self._sync_error(now, "UPTODATE before NEWLEADER")
+        # the leader is established: its initial history (all we logged in the sync)
+        # is committed, and so is everything up to its latest commit
+        effects = self._apply_up_to(max(msg.committed_zxid, self._sync_end()), now)
+        self.zab_state = BROADCAST
+        effects.append(trace("following", leader=self.leader_id, epoch=self.leader_epoch, zxid=self.last_processed_zxid))
+        return effects
+
+    def _sync_end(self) -> int:
+        """The last txn of the leader's initial history we logged: every txn we hold of
+        an epoch before the leader's."""
+        i = bisect.bisect_left(self.log_zxids, make_zxid(self.leader_epoch, 0, self.bits))
+        return self.log_zxids[i - 1] if i > 0 else 0
+
+    def _follower_sync_done(self, msg: m.SyncDone) -> list[Effect]:
+        entry = self.pending_client_syncs.pop(msg.sync_id, None)
+        if entry is None:
+            return []
+        client, conn, cxid = entry
+        self.sync_waits.append((msg.zxid, client, conn, cxid))
+        return self._answer_sync_waits()
+
+    def _answer_sync_waits(self) -> list[Effect]:
+        effects: list[Effect] = []
+        applied = self.tree.last_processed_zxid
+        rest = []
+        for zxid, client, conn, cxid in self.sync_waits:
+            if zxid <= applied:
+                if (client, conn) in self.client_conns:
+                    effects.append(Send(client, m.ClientOpResponse(conn, cxid, None, zxid=applied)))
+            else:
+                rest.append((zxid, client, conn, cxid))
+        self.sync_waits = rest
+        return effects
+
+    # ==================================================================== leader
+    def _start_leading(self, now: int) -> list[Effect]:
+        self.state = LEADING
+        self.zab_state = DISCOVERY
+        self.connecting = {self.node_id: self.accepted_epoch}
+        self.leader_summary = (self.current_epoch, self.last_logged_zxid)
+        self.deadline = now + self.init_limit * self.tick_time
+        return self._maybe_choose_epoch(now)
+
+    def _leader_message(self, src: str, msg: Any, now: int) -> list[Effect]:
+        if isinstance(msg, m.FollowerInfo):
+            return self._lead_followerinfo(src, msg, now)
+        h = self.learners.get(src)
+        if h is None or getattr(msg, "conn", None) != h.conn:
+            return []
+        h.last_seen = now
+        if isinstance(msg, m.Ack):
+            return self._lead_ack(h, msg, now)
+        if isinstance(msg, m.PingAck):
+            h.ping_round = max(h.ping_round, msg.round)
+            return self._try_finish_syncs()
+        if isinstance(msg, m.AckEpoch):
+            return self._lead_ackepoch(h, msg, now)
+        if isinstance(msg, m.Request):
+            return self._lead_request(h, msg.txn, now)
+        if isinstance(msg, m.SyncRequest):
+            if not self.established:
+                return []
+            return self._add_sync(src, msg.sync_id)
+        return []
+
+    def _lead_followerinfo(self, src: str, msg: m.FollowerInfo, now: int) -> list[Effect]:
+        if src not in self.servers or src == self.node_id:
+            return []
+        accepted = epoch_of(msg.zxid, self.bits)
+        h = LearnerHandler(src, msg.conn, accepted, now)
+        self.learners[src] = h  # a new connection replaces the old one
+        if not self.epoch:
+            self.connecting[src] = accepted
+            return self._maybe_choose_epoch(now)
+        if self.epoch_durable:
+            h.stage = LEADERINFO_SENT
+            return [Send(src, m.LeaderInfo(h.conn, self.epoch))]
+        return []
+
+    def _maybe_choose_epoch(self, now: int) -> list[Effect]:
+        if self.epoch or len(self.connecting) < self.quorum:
+            return []
+        # getEpochToPropose: one more than any acceptedEpoch of the quorum
+        self.epoch = max(self.connecting.values()) + 1
+        self.accepted_epoch = max(self.accepted_epoch, self.epoch)
+        self.deadline = now + self.init_limit * self.tick_time
+        effects, _ = self._persist_epoch(ACCEPTED_EPOCH, self.epoch)
+        return effects
+
+    def _lead_epoch_durable(self, now: int) -> list[Effect]:
+        if self.epoch_durable or not self.epoch:
+            return []
+        self.epoch_durable = True
+        self.epoch_ackers = {self.node_id}
+        effects: list[Effect] = []
+        for h in self.learners.values():
+            if h.stage == INFO:
+                h.stage = LEADERINFO_SENT
+                effects.append(Send(h.sid, m.LeaderInfo(h.conn, self.epoch)))
+        return effects + self._maybe_epoch_quorum(now)
+
+    def _lead_ackepoch(self, h: LearnerHandler, msg: m.AckEpoch, now: int) -> list[Effect]:
+        if h.stage != LEADERINFO_SENT:
+            return []
+        h.peer_last = msg.last_zxid
+        h.stage = EPOCH_ACKED
+        if self.current_epoch_ready:
+            return self._sync_learner(h)
+        if self.current_epoch_issued:
+            return []  # the epoch is settled; synced once currentEpoch is durable
+        if msg.current_epoch == -1:
+            return []  # it had accepted this epoch already: not an ack (waitForEpochAck)
+        if (msg.current_epoch, msg.last_zxid) > self.leader_summary:
+            # the follower may hold committed txns we lack: we cannot lead
+            return [
+                trace("abandon", reason="follower more recent", peer=h.sid, peer_epoch=msg.current_epoch, peer_zxid=msg.last_zxid)
+            ] + self._go_looking(now, "follower more recent than leader")
+        self.epoch_ackers.add(h.sid)
+        return self._maybe_epoch_quorum(now)
+
+    def _maybe_epoch_quorum(self, now: int) -> list[Effect]:
+        if self.current_epoch_issued or len(self.epoch_ackers) < self.quorum:
+            return []
+        self.current_epoch_issued = True
+        self.deadline = now + self.init_limit * self.tick_time
+        effects, _ = self._persist_epoch(CURRENT_EPOCH, self.epoch)
+        return effects
+
+    def _lead_current_epoch_durable(self, now: int) -> list[Effect]:
+        if self.current_epoch_ready:
+            return []
+        self.current_epoch_ready = True
+        self.zab_state = SYNCHRONIZATION
+        effects: list[Effect] = []
+        for h in list(self.learners.values()):
+            if h.stage == EPOCH_ACKED:
+                effects += self._sync_learner(h)
+        return effects + self._maybe_establish(now)
+
+    def _sync_learner(self, h: LearnerHandler) -> list[Effect]:
+        """Send DIFF/TRUNC/SNAP, the proposals the follower lacks, then NEWLEADER."""
+        plan = choose_sync(h.peer_last, self.log_zxids, self.snap_zxid, self.bits)
+        effects: list[Effect] = [trace("sync_mode", peer=h.sid, mode=plan.mode, peer_zxid=h.peer_last, zxid=plan.zxid)]
+        if plan.mode == DIFF:
+            effects.append(Send(h.sid, m.Diff(h.conn, plan.zxid)))
+            start = plan.start
+        elif plan.mode == TRUNC:
+            # bug: zab-no-trunc would send a DIFF here
+            effects.append(Send(h.sid, m.Trunc(h.conn, plan.zxid)))
+            start = plan.start
+        else:
+            assert plan.mode == SNAP
+            snap = self.tree.to_record()
+            effects.append(Send(h.sid, m.Snap(h.conn, snap[0], snap)))
+            start = bisect.bisect_right(self.log_zxids, snap[0])
+        for zxid, txn in self.log[start:]:
+            effects.append(Send(h.sid, m.Proposal(h.conn, zxid, txn)))
+        effects.append(Send(h.sid, m.NewLeader(h.conn, make_zxid(self.epoch, 0, self.bits))))
+        h.stage = NEWLEADER_SENT  # forwarding from here on
+        return effects
+
+    def _lead_ack(self, h: LearnerHandler, msg: m.Ack, now: int) -> list[Effect]:
+        if counter_of(msg.zxid, self.bits) == 0:
+            if h.stage != NEWLEADER_SENT or epoch_of(msg.zxid, self.bits) != self.epoch:
+                return []
+            h.stage = NEWLEADER_ACKED
+            if self.established:
+                h.stage = SYNCED
+                return [Send(h.sid, m.UpToDate(h.conn, self.last_committed))]
+            self.newleader_ackers.add(h.sid)
+            return self._maybe_establish(now)
+        acks = self.outstanding.get(msg.zxid)
+        if acks is None:
+            return []
+        acks.add(h.sid)
+        return self._try_commit(now)
+
+    def _maybe_establish(self, now: int) -> list[Effect]:
+        if (
+            self.state != LEADING
+            or self.established
+            or not self.current_epoch_ready
+            or self._log_durable_seq < self._log_seq  # our own NEWLEADER "ACK"
+            or self._snapshots_pending
+            or len(self.newleader_ackers) + 1 < self.quorum
+        ):
+            return []
+        self.established = True
+        self.zab_state = BROADCAST
+        last = self.last_logged_zxid
+        effects: list[Effect] = [
+            trace(
+                "leader_established",
+                epoch=self.epoch,
+                zxid=last,
+                acks=sorted(self.newleader_ackers | {self.node_id}),
+            )
+        ]
+        # the whole initial history is committed now
+        for zxid in self.log_zxids[bisect.bisect_right(self.log_zxids, self.tree.last_processed_zxid) :]:
+            effects.append(trace("commit", zxid=zxid, initial=True))
+        effects += self._apply_up_to(last, now)
+        self.last_committed = last
+        self.next_counter = 1
+        for h in self.learners.values():
+            if h.stage == NEWLEADER_ACKED:
+                h.stage = SYNCED
+                effects.append(Send(h.sid, m.UpToDate(h.conn, self.last_committed)))
+        return effects
+
+    def _lead_request(self, h: LearnerHandler | None, txn: Txn, now: int) -> list[Effect]:
+        if not self.established:
+            if h is None:
+                return self._reject_local(txn, "not established")
+            return [Send(h.sid, m.RequestRejected(h.conn, txn, "not established"))]
+        if self.next_counter >= max_counter(self.bits):
+            # ZOOKEEPER-1277: the counter would roll over: refuse, force a new epoch
+            # bug: zab-zxid-overflow would let make_zxid carry into the epoch bits
+            effects = (
+                self._reject_local(txn, "zxid rollover")
+                if h is None
+                else [Send(h.sid, m.RequestRejected(h.conn, txn, "zxid rollover"))]
+            )
+            return effects + self._go_looking(now, "zxid counter rollover")
+        return self._propose(txn, now)
+
+    def _reject_local(self, txn: Txn, reason: str) -> list[Effect]:
+        conn = self.pending_writes.pop((txn.session, txn.cxid), None)
+        if conn is None:
+            return []
+        return [Send(txn.session, m.ClientOpResponse(conn, txn.cxid, "rejected:" + reason))]
+
+    def _propose(self, txn: Txn, now: int) -> list[Effect]:
+        zxid = make_zxid(self.epoch, self.next_counter, self.bits)
+        self.next_counter += 1
+        self.outstanding[zxid] = set()
+        effects: list[Effect] = [trace("propose", epoch=self.epoch, zxid=zxid, digest=txn.digest())]
+        effects += self._log_append(zxid, txn, "leader")
+        for h in self.learners.values():
+            if h.stage in FORWARDING:
+                effects.append(Send(h.sid, m.Proposal(h.conn, zxid, txn)))
+        return effects
+
+    def _try_commit(self, now: int) -> list[Effect]:
+        """Commit from the oldest outstanding proposal on, each once a quorum ACKed it."""
+        effects: list[Effect] = []
+        while self.outstanding:
+            zxid, acks = next(iter(self.outstanding.items()))
+            # bug: zab-commit-without-quorum would accept the leader's own ACK alone
+            if len(acks) < self.quorum:
+                break
+            del self.outstanding[zxid]
+            effects.append(trace("acks_quorum", zxid=zxid, acks=sorted(acks)))
+            effects.append(trace("commit", zxid=zxid))
+            self.last_committed = zxid
+            for h in self.learners.values():
+                if h.stage in FORWARDING:
+                    effects.append(Send(h.sid, m.Commit(h.conn, zxid)))
+            effects += self._apply_up_to(zxid, now)
+        if effects:
+            effects += self._try_finish_syncs()
+        return effects
+
+    # ---------------------------------------------------------------- sync
+    def _add_sync(self, requester: str, sync_id: int) -> list[Effect]:
+        # wait for a ping round started now, and for everything proposed so far
+        self.pending_syncs.append(_PendingSync(self.ping_round + 1, self.last_logged_zxid, requester, sync_id))
+        # bug: zk-sync-not-quorum would answer here at once
+        return self._ping_round() + self._try_finish_syncs()
+
+    def _ping_round(self) -> list[Effect]:
+        self.ping_round += 1
+        return [Send(h.sid, m.Ping(h.conn, self.ping_round)) for h in self.learners.values() if h.stage in FORWARDING]
+
+    def _try_finish_syncs(self) -> list[Effect]:
+        if not self.pending_syncs:
+            return []
+        effects: list[Effect] = []
+        rest: list[_PendingSync] = []
+        for ps in self.pending_syncs:
+            confirmed = 1 + sum(1 for h in self.learners.values() if h.stage == SYNCED and h.ping_round >= ps.round)
+            if confirmed >= self.quorum and self.last_committed >= ps.zxid:
+                effects += self._finish_sync(ps)
+            else:
+                rest.append(ps)
+        self.pending_syncs = rest
+        return effects
+
+    def _finish_sync(self, ps: _PendingSync) -> list[Effect]:
+        if ps.requester == self.node_id:
+            entry = self.pending_client_syncs.pop(ps.sync_id, None)
+            if entry is None:
+                return []
+            client, conn, cxid = entry
+            self.sync_waits.append((ps.zxid, client, conn, cxid))
+            return self._answer_sync_waits()
+        h = self.learners.get(ps.requester)
+        if h is None or h.stage not in FORWARDING:
+            return []
+        return [Send(h.sid, m.SyncDone(h.conn, ps.sync_id, ps.zxid))]
+
+    # ================================================================ liveness
+    def _tick_period(self) -> int:
+        return max(1, self.tick_time // 2)
+
+    def _tick(self, now: int) -> list[Effect]:
+        if self.state == FOLLOWING:
+            limit = self.sync_limit if self.zab_state == BROADCAST else self.init_limit
+            if now - self.last_heard > limit * self.tick_time:
+                return self._go_looking(now, "leader silent")
+            return []
+        if self.state != LEADING:
+            return []
+        if not self.established:
+            if now > self.deadline:
+                return self._go_looking(now, "initLimit passed without a quorum")
+            return []
+        # forget followers silent for too long (their socket timed out)
+        sync_window = self.sync_limit * self.tick_time
+        for sid in sorted(self.learners):
+            h = self.learners[sid]
+            window = sync_window if h.stage in (NEWLEADER_ACKED, SYNCED) else self.init_limit * self.tick_time
+            if now - h.last_seen > window:
+                del self.learners[sid]
+        synced = 1 + sum(1 for h in self.learners.values() if h.stage in (NEWLEADER_ACKED, SYNCED))
+        if synced < self.quorum:
+            return self._go_looking(now, "not sufficient followers synced")
+        return self._ping_round()
+
+    # ================================================================= clients
+    def _drop_clients(self, reason: str) -> list[Effect]:
+        effects: list[Effect] = [Send(c, m.Disconnect(conn, reason)) for c, conn in self.client_conns]
+        self.client_conns = {}
+        self.pending_writes = {}
+        self.pending_client_syncs = {}
+        self.sync_waits = []
+        return effects
+
+    def _on_client_message(self, src: str, msg: Any, now: int) -> list[Effect]:
+        if isinstance(msg, m.Disconnect):
+            self.client_conns.pop((src, msg.conn), None)
+            return []
+        if isinstance(msg, m.ConnectRequest):
+            if not self.serving:
+                return [Send(src, m.ConnectResponse(msg.conn, False, self.last_processed_zxid, "not serving"))]
+            # single system image: never let a session see an older state
+            # bug: zk-reconnect-ignores-lastzxid would skip this check
+            if self.last_processed_zxid < msg.last_zxid:
+                return [Send(src, m.ConnectResponse(msg.conn, False, self.last_processed_zxid, "server behind client"))]
+            self.client_conns[(src, msg.conn)] = True
+            return [Send(src, m.ConnectResponse(msg.conn, True, self.last_processed_zxid))]
+        assert isinstance(msg, m.ClientOp)
+        if (src, msg.conn) not in self.client_conns or not self.serving:
+            return [Send(src, m.ClientOpResponse(msg.conn, msg.cxid, "not connected"))]
+        if msg.op == m.GET_DATA:
+            node = self.tree.get(msg.path)
+            if node is None:
+                return [Send(src, m.ClientOpResponse(msg.conn, msg.cxid, None, None, -1, False, self.last_processed_zxid))]
+            return [
+                Send(src, m.ClientOpResponse(msg.conn, msg.cxid, None, node.data, node.version, True, self.last_processed_zxid))
+            ]
+        if msg.op == m.SYNC:
+            self._sync_seq += 1
+            self.pending_client_syncs[self._sync_seq] = (src, msg.conn, msg.cxid)
+            if self.state == LEADING:
+                return self._add_sync(self.node_id, self._sync_seq)
+            return [Send(self.leader_id, m.SyncRequest(self.conn, self._sync_seq))]
+        # a write: setData or create
+        txn = Txn(msg.op, msg.path, msg.data, msg.version, self.node_id, src, msg.cxid)
+        self.pending_writes[(src, msg.cxid)] = msg.conn
+        if self.state == LEADING:
+            return self._lead_request(None, txn, now)
+        return [Send(self.leader_id, m.Request(self.conn, txn))]

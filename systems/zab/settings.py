@@ -1,0 +1,52 @@
+"""Default settings of the ZAB system (servers and client library), with why each value.
+
+All durations are integer nanoseconds of the node's monotonic clock; limits are counts of
+ticks, as in zoo.cfg. The simulator's network latency is ~0.5-5 ms and fsync ~1-10 ms; a
+run lasts ~60 s, so we scale ZooKeeper's defaults down by 20 (tickTime 2000 ms -> 100 ms)
+to see many elections, failovers and session timeouts in one run.
+"""
+
+from __future__ import annotations
+
+MS = 1_000_000
+
+DEFAULT_SETTINGS: dict = {
+    # ZooKeeper's basic time unit. 100 ms: 20-100x the network latency, so a healthy
+    # leader never looks dead, yet a dead leader is noticed in 0.5 s (sync_limit ticks)
+    # and a 60 s run sees dozens of failovers.
+    "tick_time": 100 * MS,
+    # zoo_sample.cfg values: discovery+sync must finish within 10 ticks (1 s); a follower
+    # (or the leader's view of one) silent for 5 ticks (0.5 s) is gone.
+    "init_limit": 10,
+    "sync_limit": 5,
+    # FLE waits this long for a better vote once a quorum agrees. ZooKeeper's 200 ms is
+    # ~100x a LAN round trip; 50 ms is 10x our worst latency, enough for the last votes.
+    "finalize_wait": 50 * MS,
+    # FLE re-sends its vote after this much silence, doubling from finalize_wait. ZooKeeper
+    # caps at 60 s, a whole run here; 2 s keeps an isolated server's retries coming
+    # within the recovery period after a partition heals.
+    "max_notification_interval": 2000 * MS,
+    # zxid counter width; 32 as in ZooKeeper. Tests set e.g. 8 to reach rollover.
+    "counter_bits": 32,
+    # Client session timeout. ZooKeeper clamps it to [2, 20] ticks; 20 ticks = 2 s.
+    "session_timeout": 2000 * MS,
+    # A client gives up on a request (and on its server) after 2/3 of the session timeout,
+    # ZooKeeper's readTimeout; the operation ends fail (nothing sent) or info (unknown).
+    "client_timeout": 1333 * MS,
+    # How long a client waits for a CONNECT answer before trying another server
+    # (ZooKeeper: session timeout / number of servers; 400 ms suits 3-5 servers).
+    "connect_timeout": 400 * MS,
+    # Pause before retrying another server after a refusal, so that a client does not spin
+    # while the whole ensemble is electing (ZooKeeper sleeps up to 1 s; we scale down).
+    "client_retry_delay": 20 * MS,
+    # Client reads: "sync" (sync() then a local read: linearizable since ZOOKEEPER-1675)
+    # or "local" (plain ZooKeeper read: sequentially consistent, may be stale).
+    "reads": "sync",
+}
+
+
+def merged(settings: dict | None) -> dict:
+    """The defaults overridden by ``settings`` (unknown keys are kept, for other layers)."""
+    out = dict(DEFAULT_SETTINGS)
+    out.update(settings or {})
+    return out
