@@ -10,8 +10,9 @@ cache, the operation is *lifted* (its call and return entries unlinked), pushed 
 stack, and the walk restarts at the head. Reaching a return entry means that operation
 had to be linearized by now and was not: backtrack (pop, *unlift*, go on after the
 popped call). The history is linearizable when every ok operation is lifted; it is not
-when backtracking empties the stack. Lowe's cache (a set of ``(bitset, state)``, the
-bitset a Python int) keeps the search from exploring the same configuration twice.
+when backtracking empties the stack. Lowe's cache of (linearized set, state) pairs
+keeps the search from exploring the same configuration twice; the set is Porcupine's
+bitset cut in two small ints (see `_search`) so entries stay small on long histories.
 
 Info operations (and invokes never completed) may take effect at any point after their
 invoke, or never: their return is at +infinity. They live in a second list of call
@@ -33,6 +34,7 @@ one precompiled ``state -> state | FAIL`` function per operation.
 from __future__ import annotations
 
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
@@ -40,29 +42,30 @@ from typing import Any, Iterable, Sequence
 from ..history import INFINITY, HistoryError, Op, pair_operations, thaw
 from .models import FAIL, IDENTITY, Model, ModelError, get_model
 
-__all__ = ["Result", "check", "MEMORY_BUDGET", "cache_entry_bytes"]
+__all__ = ["Result", "check", "MEMORY_BUDGET", "ENTRY_BYTES"]
 
 #: Iterations between looks at the clock and the cache size. One iteration costs about a
 #: microsecond and ``time.monotonic()`` ~50 ns, so this keeps the check under 1% while
 #: overshooting a time limit by at most ~1 ms.
 CHECK_EVERY = 1024
 
-#: Bytes the caches of all live searches may take: keeps the process under ~1 GiB with
-#: room for the history itself.
-MEMORY_BUDGET = 640 * 1024 * 1024
+#: Estimated bytes the caches of all live searches may take. The estimate runs ~1.6x
+#: over the real size (an exploding register history stopped at an estimated 640 MiB
+#: peaked at 365 MB RSS), so this keeps the process well under 1 GiB with room for the
+#: history itself.
+MEMORY_BUDGET = 768 * 1024 * 1024
 
 #: Smallest time slice a paused partition is resumed with (seconds).
 MIN_SLICE = 0.005
 
 
-def cache_entry_bytes(n_ops: int) -> int:
-    """Estimated bytes of one cache entry for a partition of ``n_ops`` operations.
-
-    A set slot and its hash (~2 x 8 bytes at the set's load factor, rounded up to 40), the
-    2-tuple (56) and the bitset int (28 + up to n/8 bytes; searches mostly hold dense
-    prefixes, so n/8 is an upper bound). The state is usually shared with other entries.
-    """
-    return 128 + n_ops // 8
+#: Estimated bytes of one cache entry, besides its state and info bitset: a set slot at
+#: the set's load factor (~40), the 4-tuple (72), ``low`` and ``window`` (~32 each) and
+#: the stack frame that goes with it. Measured ~145 bytes per entry on an exploding
+#: register history (tracemalloc); 224 leaves a margin. The state's own size
+#: (``sys.getsizeof``, which matters for queues and sets) and the info bitset's are
+#: added at each check, as they grow with the history.
+ENTRY_BYTES = 224
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,51 +134,62 @@ class Result:
 def _search(ops: Sequence[Op], fns: list, init_state: Any, limits: list):
     """Generator: the search over one partition (``ops`` sorted by call).
 
-    Yields ``(max_depth, cache_size)`` when ``time.monotonic()`` passes ``limits[0]``
-    (resume it with ``next`` after updating ``limits``); returns ``("ok", max_depth,
-    None)``, ``("fail", max_depth, best)`` or ``("memory", max_depth, None)`` when the
-    cache exceeds ``limits[1]`` entries.
+    ``limits`` is ``[deadline, max_entries, max_bytes]``, updated by the caller between
+    resumptions. Yields ``(max_depth, entries, bytes)`` when ``time.monotonic()`` passes
+    the deadline (resume with ``next``); returns ``("ok", max_depth, None)``, ``("fail",
+    max_depth, (prefix, state, op, pending))`` or ``("memory", max_depth, None)`` when
+    the cache holds more than ``max_entries`` entries or an estimated ``max_bytes``.
+
+    The linearized set is kept as ``(low, window, info_set)``: every ok op numbered below
+    ``low`` is linearized, ``window`` is the bitset of the ok ops from ``low`` on, and
+    ``info_set`` the bitset of linearized info ops. It is the same set as Porcupine's one
+    bitset, but the search mostly linearizes ok ops near the frontier, so the ints stay a
+    few words long however long the history: cache entries are ~200 bytes, not n/8.
     """
-    m = len(ops)
-    # Entry ids: 0 head; op i has call 2i+1 (odd) and return 2i+2 (even);
-    # info list head 2m+1; end marker 2m+2 (even, never reached while ok ops remain).
-    HEAD, INFO_HEAD, END = 0, 2 * m + 1, 2 * m + 2
-    nxt = [END] * (2 * m + 3)
-    prv = [HEAD] * (2 * m + 3)
-    callpos = [op.call for op in ops]
-    retpos = [op.ret for op in ops]
-    main = []
-    info = []
-    for i, op in enumerate(ops):
-        if op.ret == INFINITY:
-            info.append(2 * i + 1)
-        else:
-            main.append((op.call, 2 * i + 1))
-            main.append((op.ret, 2 * i + 2))
-    main.sort()
+    ok_ops = [op for op in ops if op.ret != INFINITY]
+    info_ops = [op for op in ops if op.ret == INFINITY]
+    ok_fns = [fn for op, fn in zip(ops, fns) if op.ret != INFINITY]
+    info_fns = [fn for op, fn in zip(ops, fns) if op.ret == INFINITY]
+    k = len(ok_ops)
+    ok_ret = [op.ret for op in ok_ops]
+    info_call = [op.call for op in info_ops]
+    # Entry ids: 0 head; ok op a has call 2a+1 (odd) and return 2a+2 (even); END = 2k+2
+    # (even; never reached while ok ops remain); the info list has head 2k+3 and info op
+    # b is entry 2k+4+b.
+    HEAD, END, INFO_HEAD, INFO_BASE = 0, 2 * k + 2, 2 * k + 3, 2 * k + 4
+    size = INFO_BASE + len(info_ops)
+    nxt = [END] * size
+    prv = [HEAD] * size
+    timeline = []
+    for a, op in enumerate(ok_ops):
+        timeline.append((op.call, 2 * a + 1))
+        timeline.append((op.ret, 2 * a + 2))
+    timeline.sort()
     prev = HEAD
-    for _, e in main:
+    for _, e in timeline:
         nxt[prev] = e
         prv[e] = prev
         prev = e
     nxt[prev] = END
     prev = INFO_HEAD
-    for e in info:  # ops are sorted by call already
+    for b in range(len(info_ops)):  # sorted by call already
+        e = INFO_BASE + b
         nxt[prev] = e
         prv[e] = prev
         prev = e
     nxt[prev] = END
 
-    remaining = len(main) // 2
-    lin = 0
+    remaining = k
+    low = window = info_set = 0
     state = init_state
-    stack = None  # persistent list of frames (entry, state before, bound, parent)
+    stack = None  # persistent list of frames (entry, state, bound, low, window, info_set, parent)
     depth = max_depth = 0
     best_depth = -1
     best = None
     cache: set = set()
     cache_add = cache.add
     monotonic = time.monotonic
+    getsizeof = sys.getsizeof
     steps = 0
     if not remaining:
         return ("ok", 0, None)
@@ -184,20 +198,30 @@ def _search(ops: Sequence[Op], fns: list, init_state: Any, limits: list):
     while True:
         steps += 1
         if not steps % CHECK_EVERY:
-            if len(cache) > limits[1]:
+            per_entry = ENTRY_BYTES + getsizeof(state) + getsizeof(info_set)
+            if len(cache) > limits[1] or len(cache) * per_entry > limits[2]:
                 return ("memory", max_depth, None)
             if monotonic() > limits[0]:
-                yield (max_depth, len(cache))
+                yield (max_depth, len(cache), len(cache) * per_entry)
         if entry & 1:  # a call: try to linearize it here
-            i = entry >> 1
-            new_state = fns[i](state)
+            a = entry >> 1
+            new_state = ok_fns[a](state)
             if new_state is not FAIL:
-                new_lin = lin | (1 << i)
-                key = (new_lin, new_state)
+                d = a - low
+                if d:
+                    new_window = window | (1 << d)
+                    new_low = low
+                else:  # the lowest op: slide the window past the run of linearized ops
+                    new_window = window | 1
+                    t = (~new_window & (new_window + 1)).bit_length() - 1
+                    new_window >>= t
+                    new_low = low + t
+                key = (new_low, new_window, info_set, new_state)
                 if key not in cache:
                     cache_add(key)
-                    stack = (entry, state, 0, stack)
-                    lin = new_lin
+                    stack = (entry, state, 0, low, window, info_set, stack)
+                    low = new_low
+                    window = new_window
                     state = new_state
                     depth += 1
                     if depth > max_depth:
@@ -223,20 +247,19 @@ def _search(ops: Sequence[Op], fns: list, init_state: Any, limits: list):
         # dead end for the counterexample, then try info ops invoked before it.
         if depth > best_depth:
             best_depth = depth
-            best = (stack, state, entry, lin)
-        bound = retpos[(entry >> 1) - 1]
+            best = (stack, state, entry, low, window, info_set)
+        bound = ok_ret[(entry >> 1) - 1]
         ie = nxt[INFO_HEAD]
         while True:
-            while ie != END and callpos[ie >> 1] < bound:
-                i = ie >> 1
-                new_state = fns[i](state)
+            while ie != END and info_call[ie - INFO_BASE] < bound:
+                new_state = info_fns[ie - INFO_BASE](state)
                 if new_state is not FAIL:
-                    new_lin = lin | (1 << i)
-                    key = (new_lin, new_state)
+                    new_info = info_set | (1 << (ie - INFO_BASE))
+                    key = (low, window, new_info, new_state)
                     if key not in cache:
                         cache_add(key)
-                        stack = (ie, state, bound, stack)
-                        lin = new_lin
+                        stack = (ie, state, bound, low, window, info_set, stack)
+                        info_set = new_info
                         state = new_state
                         depth += 1
                         if depth > max_depth:
@@ -250,9 +273,8 @@ def _search(ops: Sequence[Op], fns: list, init_state: Any, limits: list):
             else:
                 # No candidate left at this node: backtrack.
                 if stack is None:
-                    return ("fail", max_depth, best)
-                e, state, bound, stack = stack
-                lin ^= 1 << (e >> 1)
+                    return ("fail", max_depth, _counterexample(ok_ops, info_ops, INFO_BASE, best))
+                e, state, bound, low, window, info_set, stack = stack
                 depth -= 1
                 if bound:  # an info op: put it back, go on with the info candidates
                     nxt[prv[e]] = e
@@ -271,36 +293,54 @@ def _search(ops: Sequence[Op], fns: list, init_state: Any, limits: list):
             break
 
 
+def _counterexample(ok_ops: list[Op], info_ops: list[Op], info_base: int, best: tuple) -> tuple:
+    """(prefix ops in order, state after them, the op that cannot follow, other candidates)."""
+    stack, state, entry, low, window, info_set = best
+    prefix = []
+    while stack is not None:
+        e = stack[0]
+        prefix.append(info_ops[e - info_base] if e >= info_base else ok_ops[e >> 1])
+        stack = stack[-1]
+    prefix.reverse()
+    op = ok_ops[(entry >> 1) - 1]
+    pending = [
+        o for a, o in enumerate(ok_ops) if a >= low and not (window >> (a - low)) & 1 and o.call < op.ret and o is not op
+    ]
+    pending += [o for b, o in enumerate(info_ops) if not (info_set >> b) & 1 and o.call < op.ret]
+    pending.sort(key=lambda o: o.call)
+    return prefix, state, op, tuple(pending)
+
+
 # --------------------------------------------------------------------------- driver
 
 
 class _Task:
     """One partition: its ops, the paused search and what it reported last."""
 
-    __slots__ = ("key", "ops", "n_checked", "gen", "limits", "max_depth", "cache_size", "outcome")
+    __slots__ = ("key", "ops", "n_checked", "gen", "limits", "max_depth", "entries", "bytes", "outcome")
 
     def __init__(self, key: Any, ops: list[Op], fns: list, init_state: Any, n_checked: int) -> None:
         self.key = key
         self.ops = ops
         self.n_checked = n_checked
-        self.limits = [math.inf, math.inf]
+        self.limits = [math.inf, math.inf, math.inf]
         self.gen = _search(ops, fns, init_state, self.limits)
         self.max_depth = 0
-        self.cache_size = 0
+        self.entries = 0
+        self.bytes = 0
         self.outcome: tuple | None = None
 
-    def run(self, deadline: float, cap: float) -> str:
+    def run(self, deadline: float, max_entries: float, max_bytes: float) -> str:
         """Run until done or the deadline; returns "ok", "fail", "memory" or "paused"."""
-        self.limits[0] = deadline
-        self.limits[1] = cap
+        self.limits[:] = [deadline, max_entries, max_bytes]
         try:
-            self.max_depth, self.cache_size = next(self.gen)
+            self.max_depth, self.entries, self.bytes = next(self.gen)
             return "paused"
         except StopIteration as stop:
             self.outcome = stop.value
             self.max_depth = stop.value[1]
             self.gen = None  # frees the cache
-            self.cache_size = 0
+            self.entries = self.bytes = 0
             return stop.value[0]
 
 
@@ -325,7 +365,8 @@ def check(
     ``events_or_ops``: history events (dicts, paired with Jepsen semantics) or `Op`s.
     ``time_limit``: seconds of wall clock for the search (None: no limit).
     ``max_cache_entries``: cap on the search caches, all live partitions together
-    (default: what fits `MEMORY_BUDGET`). Past either limit the verdict is "unknown".
+    (default: no cap on entries; their estimated size is capped at `MEMORY_BUDGET`).
+    Past either limit the verdict is "unknown".
     Raises `HistoryError` / `ModelError` on malformed input.
     """
     if time_limit is not None and not time_limit > 0:
@@ -343,11 +384,7 @@ def check(
         tasks.append(_Task(key, [op for op, _ in kept], [fn for _, fn in kept], init_state, len(part)))
     tasks.sort(key=lambda t: len(t.ops))
 
-    if max_cache_entries is None:
-        biggest = max((len(t.ops) for t in tasks), default=0)
-        cap_total: float = MEMORY_BUDGET // cache_entry_bytes(biggest)
-    else:
-        cap_total = max_cache_entries
+    max_entries: float = math.inf if max_cache_entries is None else max_cache_entries
 
     def result(valid: bool | str, **fields: Any) -> Result:
         return Result(
@@ -360,28 +397,25 @@ def check(
         )
 
     def failure(task: _Task) -> Result:
-        stack, state, entry, lin = task.outcome[2]
-        prefix = []
-        while stack is not None:
-            prefix.append(task.ops[stack[0] >> 1].id)
-            stack = stack[3]
-        prefix.reverse()
-        op = task.ops[(entry >> 1) - 1]
-        pending = tuple(
-            o for i, o in enumerate(task.ops) if not (lin >> i) & 1 and o.call < op.ret and o is not op
-        )
+        prefix, state, op, pending = task.outcome[2]
         return result(
             False,
             key=task.key,
             op=op,
             pending=pending,
-            prefix=tuple(prefix),
+            prefix=tuple(o.id for o in prefix),
             state=mdl.describe(state),
             max_prefix=task.max_depth,
         )
 
-    def live_entries(but: _Task) -> int:
-        return sum(t.cache_size for t in paused if t is not but)
+    def run(task: _Task, deadline: float) -> str:
+        """Resume ``task`` with what the paused searches leave of the memory budgets."""
+        others = [t for t in paused if t is not task]
+        return task.run(
+            deadline,
+            max_entries - sum(t.entries for t in others),
+            MEMORY_BUDGET - sum(t.bytes for t in others),
+        )
 
     done = 0
     paused: list[_Task] = []
@@ -396,7 +430,7 @@ def check(
             deadline = math.inf
         else:
             deadline = min(deadline_total, now + max((deadline_total - now) / (len(tasks) - n), MIN_SLICE))
-        status = task.run(deadline, cap_total - live_entries(task))
+        status = run(task, deadline)
         if status == "fail":
             return failure(task)
         if status == "ok":
@@ -413,7 +447,7 @@ def check(
             if now >= deadline_total:
                 break
             deadline = min(deadline_total, now + max((deadline_total - now) / len(paused), MIN_SLICE))
-            status = task.run(deadline, cap_total - live_entries(task))
+            status = run(task, deadline)
             if status == "paused":
                 continue
             paused.remove(task)
