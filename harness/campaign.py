@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
+import dataclasses
 import importlib
 import json
 import os
@@ -402,7 +403,7 @@ def _run(args: argparse.Namespace, name: str, directory: Path, base: RunConfig |
         if args.runs is not None and args.runs != campaign.runs:
             if args.runs < campaign.runs:
                 raise ConfigError(f"campaign {name!r} has {campaign.runs} runs; --resume cannot lower it to {args.runs}")
-            campaign = Campaign(**{**campaign.__dict__, "runs": args.runs})
+            campaign = dataclasses.replace(campaign, runs=args.runs)
             campaign.save()
     else:
         if args.runs is None:
@@ -416,7 +417,12 @@ def _run(args: argparse.Namespace, name: str, directory: Path, base: RunConfig |
     if args.resume:
         print(f"resuming {name}: {before} of {campaign.runs} runs already done", file=sys.stderr)
     t0 = time.perf_counter()
-    entries = run_campaign(campaign, jobs=args.jobs, client=client)
+    try:
+        entries = run_campaign(campaign, jobs=args.jobs, client=client)
+    except KeyboardInterrupt:
+        print(f"harness: {len(load_index(campaign))} of {campaign.runs} runs recorded; continue with: "
+              f"harness campaign --store {args.store} --name {name} --resume", file=sys.stderr)
+        raise
     print_summary(campaign, entries, len(entries) - before, time.perf_counter() - t0)
     return campaign_exit_code(entries)
 
