@@ -270,10 +270,16 @@ def _from_edn(value: Any) -> Any:
 
 
 def _edn_form_starts(text: str) -> list[int]:
-    """Offsets of the top-level forms inside the history (inside the outer vector, if any)."""
+    """Offsets of the top-level forms inside the history (inside the outer vector, if any).
+
+    Only used to name lines in error messages; a small scanner that knows strings,
+    comments, characters, tags (``#tag form`` is one form) and ``#_`` discards.
+    """
+    delimiters = ' \t\r\n,()[]{}";'
     starts: list[int] = []
     depth = 0
     base = None  # depth whose children are events: 1 inside an outer [ ], else 0
+    skip_next = False
     i, n = 0, len(text)
     while i < n:
         c = text[i]
@@ -290,26 +296,38 @@ def _edn_form_starts(text: str) -> list[int]:
                 depth = 1
                 i += 1
                 continue
-        if depth == base and c not in ")]}":
-            starts.append(i)
+        at_top = depth == base and c not in ")]}"
+        if at_top:
+            if skip_next:
+                skip_next = False
+            else:
+                starts.append(i)
         if c == '"':
             i += 1
             while i < n and text[i] != '"':
                 i += 2 if text[i] == "\\" else 1
             i += 1
-            continue
-        if c == "\\":
-            i += 2
-            continue
-        if c in "([{":
+        elif c in "([{":
             depth += 1
+            i += 1
         elif c in ")]}":
             depth -= 1
-        elif c == "#" and i + 1 < n and text[i + 1] in "{_":
             i += 1
-            if text[i] == "{":
-                depth += 1
-        i += 1
+        elif c == "#" and text[i + 1 : i + 2] == "{":
+            depth += 1
+            i += 2
+        elif c == "#" and text[i + 1 : i + 2] == "_":
+            if at_top:
+                starts.pop()
+                skip_next = True  # the discarded form is not an event either
+            i += 2
+        else:  # an atom, a character literal, or a tag (whose form follows)
+            tag = c == "#"
+            i += 2 if c == "\\" else 1
+            while i < n and text[i] not in delimiters:
+                i += 1
+            if tag and at_top:
+                skip_next = True
     return starts
 
 

@@ -228,3 +228,21 @@ def test_freeze_and_thaw() -> None:
     assert thaw(frozenset({3, 1})) == [1, 3]
     assert thaw(math.inf) is None
     assert isinstance(Op.__slots__, tuple)
+
+
+def test_edn_tagged_op_records_and_lines_after_discards(tmp_path: Path) -> None:
+    path = tmp_path / "h.edn"
+    path.write_text(
+        "#jepsen.history.Op{:index 0, :type :invoke, :f :write, :value 1, :process 0}\n"
+        "#_ {:ignored true}\n"
+        "#jepsen.history.Op{:index 1, :type :ok, :f :write, :value 1, :process 0}\n"
+    )
+    (op,) = pair_operations(load_history(path))
+    assert (op.f, op.value, op.invoke_index, op.complete_index) == ("write", 1, 0, 1)
+    path.write_text(
+        "{:index 0, :type :invoke, :f :write, :value 1, :process 0}\n"
+        "#_ {:ignored true} ; comment\n"
+        "#jepsen.history.Op{:index 1, :type :done, :f :write, :value 1, :process 0}\n"
+    )
+    with pytest.raises(HistoryError, match=r"h\.edn:3: "):
+        load_history(path)
