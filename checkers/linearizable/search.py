@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
 from ..history import INFINITY, HistoryError, Op, pair_operations, thaw
-from .models import FAIL, IDENTITY, Model, ModelError, get_model
+from .models import FAIL, IDENTITY, Model, get_model
 
 __all__ = ["Result", "check", "MEMORY_BUDGET", "ENTRY_BYTES"]
 
@@ -478,5 +478,3 @@ def check(
         ),
     )
 
-
-__all__ += ["ModelError", "HistoryError"]
