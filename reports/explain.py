@@ -31,18 +31,27 @@ KIND_SENTENCES = {
     "int-nonmonotonic-poll": "Inside one poll, the offsets of a key went backwards or repeated.",
     "nonmonotonic-send": "A producer's later send to a key landed at an offset before its previous send.",
     "unexpected-value": "A poll returned a value that no one sent.",
-    "two-leaders": "Two servers were established leaders of the same epoch.",
-    "multiple-leaders": "More than one server was established leader of the same epoch.",
-    "agreement": "Two servers delivered different transactions at the same zxid.",
-    "total-order": "Two servers delivered the same transactions in different orders.",
-    "primary-order": "A leader's transactions were delivered out of the order it proposed them.",
-    "lost-commit": "A committed transaction was lost by a later leader.",
+    # ZAB safety on the trace (checkers/quorum.py, PROTOCOLS.md)
+    "I1-integrity": "A server delivered a transaction that was never proposed, or with another digest.",
+    "I2-total-order": "Two servers delivered the same transactions in different orders.",
+    "I3-agreement": "Two servers delivered different transactions at the same place in their histories.",
+    "I4-local-primary-order": "Within one epoch a server delivered something other than a prefix of that epoch's proposals, in zxid order.",
+    "I5-global-primary-order": "Epochs went down along a server's delivered history.",
+    "I6-primary-integrity": "A new leader proposed before it had delivered every earlier-epoch transaction some server delivers.",
+    "I7-one-leader-per-epoch": "Two servers were established leaders of the same epoch.",
+    "I8-zxid-sanity": "A zxid does not carry its leader's epoch, goes backwards, or stands for two transactions.",
+    "I9-acked-write-durability": "A write a client saw succeed is not delivered, with its zxid, by every server at the end.",
+    "quorum-commit": "A transaction was committed without durable ACKs from a quorum.",
+    "committed-log-durability": "A truncation removed a transaction that had been delivered (committed).",
+    # the election workload
     "overlapping-masters": "Two clients believed they were master at the same time.",
 }
 
 #: fields of an anomaly record that hold history indices of the operations involved
 INDEX_FIELDS = ("index", "indices", "op", "ops", "op_index", "op_indices", "history_indices",
-                "invoke_index", "complete_index", "operations")
+                "invoke_index", "complete_index", "operations", "send_indices", "poll_indices")
+#: fields of an anomaly record not shown as facts (the sentence says them)
+QUIET_FIELDS = ("kind", "type", "property", "explanation", "message", "description")
 
 
 @dataclass
@@ -53,6 +62,7 @@ class Anomaly:
     ops: list[Operation] = field(default_factory=list)
     fields: list[tuple[str, str]] = field(default_factory=list)
     missing_indices: list[int] = field(default_factory=list)
+    expected: bool = False  # reported, allowed by the checker, not counted against the run
 
 
 @dataclass
@@ -353,16 +363,16 @@ def _availability(res: dict, v: CheckerView) -> None:
 def _generic(run: RunData, name: str, res: dict, v: CheckerView) -> None:
     v.summary = str(res.get("explanation") or res.get("reason") or res.get("summary") or "")
     n = 0
-    for kind, rec in _anomaly_records(res.get("anomalies")):
+    for kind, rec in _anomaly_records(res.get("anomalies"), res.get("violations")):
         n += 1
         sentence = KIND_SENTENCES.get(kind, f"Anomaly {kind}.")
         a = Anomaly(kind=kind, sentence=sentence, anchor=f"{v.anchor}-a{n}")
         if isinstance(rec, dict):
             own = rec.get("explanation") or rec.get("message") or rec.get("description")
-            if own:
-                a.sentence = f"{sentence} {own}"
+            if isinstance(own, str) and own:
+                a.sentence = f"{sentence} Here, {own}" if kind in KIND_SENTENCES else own[:1].upper() + own[1:]
             for k, val in rec.items():
-                if k in ("kind", "type", "explanation", "message", "description") or k in INDEX_FIELDS:
+                if k in QUIET_FIELDS or k in INDEX_FIELDS:
                     continue
                 a.fields.append((str(k), fmt_value(val, 200)))
             for idx in _indices(rec):
@@ -378,10 +388,34 @@ def _generic(run: RunData, name: str, res: dict, v: CheckerView) -> None:
         v.anomalies.append(a)
         if n >= 200:  # a page, not a dump: the raw result below has the rest
             break
+    # Anomalies the checker allows (e.g. a poll jump across a reassignment the consumer
+    # was told about): shown, marked, not counted.
+    for kind, rec in _records(res.get("allowed")):
+        n += 1
+        own = rec.get("explanation") if isinstance(rec, dict) else None
+        sentence = KIND_SENTENCES.get(kind, f"Anomaly {kind}.")
+        if isinstance(own, str) and own:
+            sentence += f" Here, {own}"
+        a = Anomaly(kind=f"{kind} (allowed)", sentence=sentence + " Allowed by the checker, not counted.",
+                    anchor=f"{v.anchor}-a{n}", expected=True)
+        if isinstance(rec, dict):
+            for idx in _indices(rec):
+                op = run.op_by_index.get(idx)
+                if op is not None and op not in a.ops:
+                    a.ops.append(op)
+        v.anomalies.append(a)
+        if n >= 250:
+            break
 
 
-def _anomaly_records(anoms: Any):
-    """(kind, record) pairs from the shapes checkers use for ``anomalies``."""
+def _anomaly_records(*sources: Any):
+    """(kind, record) pairs from the shapes checkers use for ``anomalies``/``violations``:
+    ``{kind: [record, ...]}``, ``{kind: count}`` or ``[{"kind": ...}, ...]``."""
+    for anoms in sources:
+        yield from _records(anoms)
+
+
+def _records(anoms: Any):
     if isinstance(anoms, dict):
         for kind, val in anoms.items():
             if isinstance(val, list):
@@ -392,7 +426,7 @@ def _anomaly_records(anoms: Any):
     elif isinstance(anoms, list):
         for rec in anoms:
             if isinstance(rec, dict):
-                yield str(rec.get("kind") or rec.get("type") or "anomaly"), rec
+                yield str(rec.get("kind") or rec.get("property") or rec.get("type") or "anomaly"), rec
             else:
                 yield "anomaly", rec
 
@@ -420,24 +454,25 @@ def _indices(rec: dict) -> list[int]:
     return [i for i in out if not (i in seen or seen.add(i))]
 
 
-def anomaly_kinds(results: dict) -> dict[str, int]:
-    """Anomaly kind -> count, over the checkers that decide the verdict (for campaigns)."""
-    out: dict[str, int] = {}
-    checkers = results.get("checkers") if isinstance(results, dict) else None
-    if not isinstance(checkers, dict):
-        return out
-    for name, res in checkers.items():
-        if not isinstance(res, dict) or res.get("counts", True) is False or res.get("valid") is not False:
-            continue
-        found = False
-        for kind, rec in _anomaly_records(res.get("anomalies")):
-            n = rec if isinstance(rec, int) and not isinstance(rec, bool) else 1
-            out[kind] = out.get(kind, 0) + n
-            found = True
-        if not found:
-            kind = "nonlinearizable" if _is_linearizability(res) else ("no-recovery" if name == "liveness" else name)
-            out[kind] = out.get(kind, 0) + 1
-    return out
+def anomaly_names(results: dict) -> list[str]:
+    """``checker`` or ``checker:kind`` for each failed (counted) checker and anomaly kind:
+    the names ``harness campaign`` triages by (harness.shrink's failure signature)."""
+    try:
+        from harness.shrink import anomaly_names as names, failure_signature
+
+        return names(failure_signature(results))
+    except Exception:  # an older or newer harness: derive the same shape here
+        out: set[str] = set()
+        checkers = results.get("checkers") if isinstance(results, dict) else None
+        for name, res in (checkers or {}).items():
+            if not isinstance(res, dict) or res.get("counts", True) is False or res.get("valid") is not False:
+                continue
+            kinds = [k for k, _ in _anomaly_records(res.get("anomalies"), res.get("violations"))]
+            if kinds:
+                out.update(f"{name}:{k}" for k in kinds)
+            else:
+                out.add(str(name))
+        return sorted(out)
 
 
 def seconds(ns: Any) -> str:

@@ -1,0 +1,292 @@
+"""The HTML page of a campaign: ``write_campaign_report(dir)`` writes ``dir/index.html``.
+
+A campaign directory (harness/campaign.py) holds ``campaign.json`` (name, campaign seed,
+runs, swarm, base config), ``index.jsonl`` (one line per finished run: ``run``, ``seed``,
+``valid``, ``failed``, ``anomalies``, ``history_sha256``, ``wall_s``, ``run_dir``, maybe
+``error``) and ``runs/<seed>/`` run directories. The page lists every run — failures
+first — with its seed, fault kinds, verdict, anomalies, duration, a link to its report and
+its repro command, and a bar chart of anomaly counts by kind.
+
+Reading is tolerant: fields missing from an index line are looked up in the run's own
+results.json, a run directory without an index line (the harness died before writing
+it) is listed too, and a torn or foreign line is skipped and counted.
+
+Filtering by anomaly kind works without JavaScript: each kind has an empty element with
+an id, and a CSS rule ``#only-kN:target ~ table tr:not(.kN) {display: none}`` hides the
+other rows when the URL's fragment names it (clicking the kind's link). With CSS off the
+table is simply complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.config import ConfigError
+from reports.explain import anomaly_names, verdict_words
+from reports.rundata import FAMILY, FAMILY_COLOURS, NS, _read_json, _read_jsonl
+
+
+@dataclass
+class RunRow:
+    seed: Any
+    run: Any = None
+    valid: Any = "unknown"
+    anomalies: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    faults: list[str] = field(default_factory=list)
+    wall_s: float | None = None
+    simulated_s: float | None = None
+    operations: int | None = None
+    sha: str | None = None
+    run_dir: Path | None = None
+    link: str | None = None  # relative link to the run's report (or results.json)
+    repro: str | None = None
+    error: str | None = None
+    in_index: bool = True
+    classes: str = ""
+
+    @property
+    def verdict(self) -> tuple[str, str]:
+        if self.error:
+            return "error", "unknown"
+        return verdict_words(self.valid)
+
+    @property
+    def rank(self) -> int:
+        if self.valid is False:
+            return 0
+        if self.error or self.valid != True:  # noqa: E712  (True, not truthy)
+            return 1
+        return 2
+
+
+def _num(x: Any) -> float | None:
+    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else None
+
+
+def _fault_kinds(run_dir: Path, config: dict) -> list[str]:
+    """Fault families that actually fired in a run (faults.jsonl), else the config's."""
+    rows, _ = _read_jsonl(run_dir / "faults.jsonl")
+    fams = {FAMILY[r["kind"]] for r in rows if r.get("kind") in FAMILY}
+    if rows or (run_dir / "faults.jsonl").exists():
+        return sorted(fams)
+    nem = config.get("nemesis") if isinstance(config, dict) else None
+    swarm = config.get("swarm") if isinstance(config, dict) else None
+    if isinstance(nem, list):
+        if isinstance(swarm, dict) and swarm:
+            return sorted(str(n) for n in nem if _num(swarm.get(n, 1.0)) != 0)
+        return sorted(str(n) for n in nem)
+    return []
+
+
+def load_rows(campaign_dir: Path) -> tuple[list[RunRow], int]:
+    """Every run of the campaign (index lines, then run directories missing from it)."""
+    lines, bad = _read_jsonl(campaign_dir / "index.jsonl")
+    rows: list[RunRow] = []
+    seen: set[str] = set()
+    for e in lines:
+        seed = e.get("seed")
+        if seed is None or str(seed) in seen:
+            if seed is None:
+                bad += 1
+            continue
+        seen.add(str(seed))
+        rd = e.get("run_dir") or e.get("dir") or e.get("directory")
+        run_dir = (campaign_dir / rd) if isinstance(rd, str) else campaign_dir / "runs" / str(seed)
+        row = RunRow(seed=seed, run=e.get("run"), valid=e.get("valid", e.get("verdict", "unknown")),
+                     anomalies=[str(a) for a in e.get("anomalies") or [] if a is not None],
+                     failed=[str(a) for a in e.get("failed") or []],
+                     wall_s=_num(e.get("wall_s", e.get("wall"))), sha=e.get("history_sha256"),
+                     run_dir=run_dir, error=str(e["error"]) if e.get("error") else None)
+        if not isinstance(e.get("anomalies"), list):
+            row.anomalies = []
+        rows.append(row)
+    runs = campaign_dir / "runs"
+    if runs.is_dir():
+        for d in sorted(runs.iterdir(), key=lambda p: p.name):
+            if d.is_dir() and d.name not in seen and (d / "results.json").exists():
+                rows.append(RunRow(seed=d.name, run_dir=d, in_index=False))
+                seen.add(d.name)
+    for row in rows:
+        _enrich(row, campaign_dir)
+    return rows, bad
+
+
+def _enrich(row: RunRow, campaign_dir: Path) -> None:
+    d = row.run_dir
+    if d is None or not d.is_dir():
+        return
+    results = _read_json(d / "results.json", None)
+    config = _read_json(d / "config.json", {})
+    if isinstance(results, dict):
+        if not row.in_index:
+            row.valid = results.get("valid", "unknown")
+            row.seed = results.get("seed", row.seed)
+        if not row.anomalies and row.valid is False:
+            row.anomalies = anomaly_names(results)
+        stats = results.get("stats") if isinstance(results.get("stats"), dict) else {}
+        sim = _num(stats.get("simulated_ns"))
+        row.simulated_s = sim / NS if sim is not None else None
+        ops = stats.get("operations")
+        row.operations = ops if isinstance(ops, int) else None
+        if row.wall_s is None:
+            parts = [_num(stats.get(k)) for k in ("wall_simulate_s", "wall_check_s")]
+            if any(p is not None for p in parts):
+                row.wall_s = sum(p for p in parts if p is not None)
+        row.sha = row.sha or results.get("history_sha256")
+    row.faults = _fault_kinds(d, config if isinstance(config, dict) else {})
+    report = d / "report.html"
+    target = report if report.exists() else (d / "results.json" if (d / "results.json").exists() else d)
+    row.link = os.path.relpath(target, campaign_dir)
+    row.repro = f"harness repro {shlex.quote(str(d.resolve()))}"
+
+
+def _config_rows(meta: dict) -> list[tuple[str, str]]:
+    rows = []
+    for k, v in meta.items():
+        if k == "config" and isinstance(v, dict):
+            continue
+        rows.append((str(k), v if isinstance(v, str) else json.dumps(v)))
+    cfg = meta.get("config")
+    if isinstance(cfg, dict):
+        for k, v in cfg.items():
+            if isinstance(v, (list, tuple)) and all(isinstance(x, (str, int, float)) for x in v):
+                text = ", ".join(str(x) for x in v) or "none"
+            elif v is None or v == {}:
+                text = "none"
+            else:
+                text = v if isinstance(v, str) else json.dumps(v)
+            rows.append((f"config.{k}", text))
+    return rows
+
+
+def plot_campaign(rows: list[RunRow], kinds: list[tuple[str, int]], path: Path) -> Path | None:
+    """Runs per anomaly kind (left) and per verdict (right), one PNG."""
+    if not rows:
+        return None
+    import matplotlib
+
+    from reports.plots import STYLE, _figure, _save
+
+    verdicts: dict[str, int] = {}
+    for r in rows:
+        verdicts[r.verdict[0]] = verdicts.get(r.verdict[0], 0) + 1
+    colours = {"INVALID": "#d62728", "valid": "#2ca02c", "unknown": "#b8860b", "error": "#7a7a7a"}
+    shown = kinds[:20]
+    h = max(2.4, 0.6 + 0.26 * max(len(shown), len(verdicts)))
+    with matplotlib.rc_context(STYLE):
+        fig = _figure(11.5, h)
+        fig.subplots_adjust(left=0.28, right=0.97, top=1 - 0.45 / h, bottom=0.5 / h, wspace=0.6)
+        gs = fig.add_gridspec(1, 3)
+        ax = fig.add_subplot(gs[0, :2])
+        if shown:
+            names = [k for k, _ in shown][::-1]
+            counts = [n for _, n in shown][::-1]
+            ax.barh(names, counts, height=0.6, color="#d62728", zorder=2)
+            for y, n in enumerate(counts):
+                ax.text(n, y, f" {n}", va="center", fontsize=8)
+            ax.set_xlabel("runs showing it")
+        else:
+            ax.text(0.5, 0.5, "no anomalies", ha="center", va="center", transform=ax.transAxes)
+            ax.set_yticks([])
+        ax.set_title("Anomalies by kind" + (f" (top {len(shown)} of {len(kinds)})" if len(kinds) > len(shown) else ""),
+                     loc="left")
+        ax2 = fig.add_subplot(gs[0, 2])
+        vs = sorted(verdicts.items(), key=lambda kv: ["INVALID", "unknown", "error", "valid"].index(kv[0])
+                    if kv[0] in colours else 9)
+        ax2.barh([k for k, _ in vs][::-1], [n for _, n in vs][::-1],
+                 height=0.6, color=[colours.get(k, "#999") for k, _ in vs][::-1], zorder=2)
+        for y, (_, n) in enumerate(vs[::-1]):
+            ax2.text(n, y, f" {n}", va="center", fontsize=8)
+        ax2.set_title("Runs by verdict", loc="left")
+        return _save(fig, path)
+
+
+def render_campaign_report(campaign_dir: Path | str, plot: bool = True) -> tuple[str, list[RunRow]]:
+    from reports.run_report import environment
+
+    d = Path(campaign_dir)
+    meta = _read_json(d / "campaign.json", None)
+    if not isinstance(meta, dict):
+        raise ConfigError(f"{d} is not a campaign directory (no readable campaign.json)")
+    rows, bad = load_rows(d)
+    rows.sort(key=lambda r: (r.rank, _num(r.run) if _num(r.run) is not None else float("inf"), str(r.seed)))
+    counts: dict[str, int] = {}
+    for r in rows:
+        for a in set(r.anomalies):
+            counts[a] = counts.get(a, 0) + 1
+    kinds = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    kind_id = {k: f"k{i}" for i, (k, _) in enumerate(kinds)}
+    for r in rows:
+        cls = [kind_id[a] for a in dict.fromkeys(r.anomalies) if a in kind_id]
+        cls.append({0: "fail-row", 1: "unknown-row", 2: "ok-row"}[r.rank])
+        if r.rank == 0:
+            cls.append("failing")
+        elif r.rank == 1:
+            cls.append("undecided")
+        r.classes = " ".join(cls)
+    png = None
+    if plot:
+        p = plot_campaign(rows, kinds, d / "anomalies.png")
+        png = p.name if p is not None else None
+    elif (d / "anomalies.png").exists():
+        png = "anomalies.png"
+    n_fail = sum(1 for r in rows if r.rank == 0)
+    n_unknown = sum(1 for r in rows if r.rank == 1)
+    planned = meta.get("runs")
+    valid = False if n_fail else ("unknown" if n_unknown else True)
+    text, css = verdict_words(valid)
+    walls = [r.wall_s for r in rows if r.wall_s is not None]
+    ctx = {
+        "title": f"campaign {meta.get('name', d.name)}: {len(rows)} runs, {n_fail} invalid",
+        "name": meta.get("name", d.name),
+        "meta_rows": _config_rows(meta),
+        "rows": rows,
+        "kinds": [(k, n, kind_id[k]) for k, n in kinds],
+        "n_fail": n_fail,
+        "n_unknown": n_unknown,
+        "n_valid": len(rows) - n_fail - n_unknown,
+        "planned": planned if isinstance(planned, int) else None,
+        "bad_lines": bad,
+        "verdict_text": text,
+        "verdict_class": css,
+        "png": png,
+        "wall_total": sum(walls) if walls else None,
+        "fam_colours": FAMILY_COLOURS,
+        "generated": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
+    return environment().get_template("campaign.html").render(ctx), rows
+
+
+def write_campaign_report(campaign_dir: Path | str, run_reports: str = "none", plots: bool = True) -> Path:
+    """Write ``campaign_dir/index.html`` (and ``anomalies.png``).
+
+    ``run_reports``: "none", "failing" (invalid, unknown or crashed runs) or "all" — also
+    (re)build those runs' own report pages first, so the index links to them.
+    """
+    d = Path(campaign_dir)
+    if not (d / "campaign.json").exists():
+        raise ConfigError(f"{d} is not a campaign directory (no campaign.json)")
+    if run_reports not in ("none", "failing", "all"):
+        raise ValueError(f"run_reports must be none, failing or all, not {run_reports!r}")
+    if run_reports != "none":
+        from reports.run_report import write_run_report
+
+        rows, _ = load_rows(d)
+        for r in rows:
+            if r.run_dir is None or not (r.run_dir / "results.json").exists():
+                continue
+            if run_reports == "all" or r.rank < 2:
+                write_run_report(r.run_dir, plots=plots)
+    page, _ = render_campaign_report(d, plot=plots)
+    out = d / "index.html"
+    tmp = d / ".index.html.tmp"
+    tmp.write_text(page, encoding="utf-8")
+    os.replace(tmp, out)
+    return out
