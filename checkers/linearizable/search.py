@@ -55,7 +55,9 @@ CHECK_EVERY = 1024
 #: history itself.
 MEMORY_BUDGET = 768 * 1024 * 1024
 
-#: Smallest time slice a paused partition is resumed with (seconds).
+#: Smallest time slice a partition is run or resumed with (seconds): a few thousand
+#: search steps, so that with many partitions each still makes progress between the
+#: clock checks instead of pausing right after starting.
 MIN_SLICE = 0.005
 
 
