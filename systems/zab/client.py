@@ -123,7 +123,7 @@ class ZabClient(Node):
         if isinstance(msg, m.ConnectResponse):
             return self._on_connect_response(msg, now)
         if isinstance(msg, m.Disconnect):
-            return self._on_disconnect(now)
+            return self._on_disconnect(msg, now)
         if isinstance(msg, m.ClientOpResponse):
             op = self.op
             if op is None or msg.cxid != op.cxid or not self.connected:
@@ -177,12 +177,13 @@ class ZabClient(Node):
         op.stage = "retry_wait"
         return effects + [SetTimer(RETRY_TIMER, now + self.retry_delay)]
 
-    def _on_disconnect(self, now: int) -> list[Effect]:
+    def _on_disconnect(self, msg: m.Disconnect, now: int) -> list[Effect]:
         self.connected = False
         op = self.op
         if op is None or op.stage == "retry_wait":
             return []
-        if op.write_sent:
+        if op.write_sent and op.cxid <= msg.last_cxid:
+            # the server read our write before it closed: it may have reached the leader
             effects = self._abandon_server()
             return effects + self._finish(now, "info", error="connection lost")
         return self._retry_elsewhere(now)

@@ -272,7 +272,13 @@ class ClientOpResponse:
 
 @dataclass(frozen=True, slots=True)
 class Disconnect:
-    """Either side closes the client connection (server stopped serving, client left)."""
+    """Either side closes the client connection (server stopped serving, client left).
+
+    From a server, ``last_cxid`` is the last request it read on the connection: a request
+    sent after it was never read, and never will be (the server refuses it), so the client
+    knows that request did not happen. The analogue of the bytes a closed socket discards.
+    """
 
     conn: int
     reason: str = ""
+    last_cxid: int = 0

@@ -190,6 +190,7 @@ class ZabServer(Node):
         self.init_limit: int = s["init_limit"]
         self.sync_limit: int = s["sync_limit"]
         self.bits: int = s["counter_bits"]
+        self.snap_count: int = s["snap_count"]
         self.fle = FastLeaderElection(
             self.node_id,
             self.servers,
@@ -210,6 +211,7 @@ class ZabServer(Node):
         self._log_durable_seq = 0  # log writes completed
         self._log_writes: dict[int, _LogWrite] = {}
         self._snapshots_pending = 0
+        self._txns_since_snapshot = 0
         # --- volatile state
         self.tree = DataTree()
         self.state = LOOKING
@@ -218,7 +220,7 @@ class ZabServer(Node):
         self._gen = 0  # role generation: bumped whenever the server changes role
         self._reset_role()
         # client connections and requests in progress at this server
-        self.client_conns: dict[tuple[str, int], bool] = {}
+        self.client_conns: dict[tuple[str, int], int] = {}  # -> last cxid read
         self.pending_writes: dict[tuple[str, int], int] = {}  # (session, cxid) -> conn
         self.pending_client_syncs: dict[int, tuple[str, int, int]] = {}
         self.sync_waits: list[tuple[int, str, int, int]] = []  # (zxid, client, conn, cxid)
@@ -329,6 +331,8 @@ class ZabServer(Node):
         elif kind == SNAPSHOT:
             self._snapshots_pending -= 1
             effects.append(trace("snapshot_persisted", zxid=token[2]))
+            if token[3] == "periodic":
+                effects += self._compact_log(token[2])
             effects += self._maybe_establish(now)
         if self._blocked is not None and self._unblocks(token):
             self._blocked = None
@@ -453,9 +457,39 @@ class ZabServer(Node):
                         )
                     )
             i += 1
+            self._txns_since_snapshot += 1
         if self.sync_waits:
             effects += self._answer_sync_waits()
+        if self.snap_count and self._txns_since_snapshot >= self.snap_count and self.serving:
+            effects += self._take_snapshot()
         return effects
+
+    def _take_snapshot(self) -> list[Effect]:
+        """Snapshot the committed tree (ZooKeeper's SyncRequestProcessor after snapCount
+        txns); once it is durable, the log before it goes (``_compact_log``)."""
+        self._txns_since_snapshot = 0
+        self._persist_seq += 1
+        self._snapshots_pending += 1
+        record = self.tree.to_record()
+        return [Persist(SNAPSHOT, (record,), (SNAPSHOT, self._persist_seq, record[0], "periodic"), mode="replace")]
+
+    def _compact_log(self, zxid: int) -> list[Effect]:
+        """Drop the logged txns a durable snapshot at ``zxid`` covers: rewrite the log
+        with the rest. Skipped when another snapshot write follows (it will replace this
+        one) or our log no longer holds ``zxid`` (a sync rewrote it)."""
+        if self._snapshots_pending or zxid <= self.snap_zxid:
+            return []
+        i = bisect.bisect_right(self.log_zxids, zxid)
+        if i == 0 or self.log_zxids[i - 1] != zxid:
+            return []
+        self.snap_zxid = zxid
+        del self.log[:i]
+        del self.log_zxids[:i]
+        self._log_skip = 0
+        self._log_seq += 1
+        self._log_writes[self._log_seq] = _LogWrite(None, None, self._gen)
+        records = tuple((z, t.to_record()) for z, t in self.log)
+        return [trace("log_compacted", snap_zxid=zxid, kept=len(records)), Persist(LOG, records, (LOG, self._log_seq), mode="replace")]
 
     # ================================================================== follower
     def _start_following(self, leader: str, now: int) -> list[Effect]:
@@ -549,7 +583,7 @@ class ZabServer(Node):
         if step.kind == "snap_store":
             # (b) the snapshot itself, once the log holds nothing after it
             self._persist_seq += 1
-            token = (SNAPSHOT, self._persist_seq, step.arg[0])
+            token = (SNAPSHOT, self._persist_seq, step.arg[0], "sync")
             self._blocked = token
             self._snapshots_pending += 1
             self._inbox.appendleft(_Step("snap_cut_log"))
@@ -592,6 +626,7 @@ class ZabServer(Node):
         keep = self._log_skip + i
         # in memory: the snapshot is our state now; the log restarts after it
         self.tree = DataTree.from_record(msg.tree)
+        self._txns_since_snapshot = 0
         self.snap_zxid = z
         self.log, self.log_zxids = [], []
         self._log_skip = keep
@@ -961,7 +996,9 @@ class ZabServer(Node):
 
     # ================================================================= clients
     def _drop_clients(self, reason: str) -> list[Effect]:
-        effects: list[Effect] = [Send(c, m.Disconnect(conn, reason)) for c, conn in self.client_conns]
+        effects: list[Effect] = [
+            Send(c, m.Disconnect(conn, reason, last_cxid)) for (c, conn), last_cxid in self.client_conns.items()
+        ]
         self.client_conns = {}
         self.pending_writes = {}
         self.pending_client_syncs = {}
@@ -979,11 +1016,12 @@ class ZabServer(Node):
             # bug: zk-reconnect-ignores-lastzxid would skip this check
             if self.last_processed_zxid < msg.last_zxid:
                 return [Send(src, m.ConnectResponse(msg.conn, False, self.last_processed_zxid, "server behind client"))]
-            self.client_conns[(src, msg.conn)] = True
+            self.client_conns[(src, msg.conn)] = 0
             return [Send(src, m.ConnectResponse(msg.conn, True, self.last_processed_zxid))]
         assert isinstance(msg, m.ClientOp)
         if (src, msg.conn) not in self.client_conns or not self.serving:
             return [Send(src, m.ClientOpResponse(msg.conn, msg.cxid, "not connected"))]
+        self.client_conns[(src, msg.conn)] = msg.cxid
         if msg.op == m.GET_DATA:
             node = self.tree.get(msg.path)
             if node is None:

@@ -28,6 +28,11 @@ DEFAULT_SETTINGS: dict = {
     "max_notification_interval": 2000 * MS,
     # zxid counter width; 32 as in ZooKeeper. Tests set e.g. 8 to reach rollover.
     "counter_bits": 32,
+    # Take a snapshot of the committed tree after this many applied txns, then drop the
+    # logged txns it covers (ZooKeeper's snapCount, 100000, plus log purging). 200 makes a
+    # 60 s run take a few snapshots, so a server that was down long gets a SNAP, not a
+    # DIFF, as a real one would after its peers purged their logs. 0: never.
+    "snap_count": 200,
     # Client session timeout. ZooKeeper clamps it to [2, 20] ticks; 20 ticks = 2 s.
     "session_timeout": 2000 * MS,
     # A client gives up on a request (and on its server) after 2/3 of the session timeout,

@@ -84,8 +84,13 @@ class Sim:
         stored = {f: tuple(json.loads(json.dumps(r)) for r in recs) for f, recs in self.disk[n].items()}
         self._apply(n, node.on_start(stored, self.clock(n)))
 
-    def start_client(self, c: str, server: str | None = None) -> None:
-        settings = {**self.spec.default_settings(), **self.client_settings}
+    def start_client(self, c: str, server: str | None = None, settings: dict | None = None) -> None:
+        settings = {**self.spec.default_settings(), **self.client_settings, **(settings or {})}
+        if c not in self.inc:
+            self.inc[c] = 0
+            self.offset[c] = 0
+        else:
+            self.inc[c] += 1  # a new handle: the old one's timers and messages are dropped
         node = self.spec.make_client(self.ctx(c, self.servers, settings))
         self.nodes[c] = node
         self._apply(c, node.on_start({}, self.clock(c)))
