@@ -190,8 +190,8 @@ def main() -> None:
             print(proc.stderr)
             raise SystemExit(proc.returncode)
         r = json.loads(proc.stdout)
-        line = (f"{r['generated']:>9} {r['ops']:>7} {r['info']:>5} {str(r['valid']):>6} {r['load_s']:>7.2f} {r['pair_s']:>7.2f}"
-                f" {r['check_s']:>8.2f} {r['max_rss_mib']:>13.0f}")
+        line = (f"{r['generated']:>9} {r['ops']:>7} {r['info']:>5} {str(r['valid']):>6} {r['load_s']:>7.3f} {r['pair_s']:>7.3f}"
+                f" {r['check_s']:>8.3f} {r['max_rss_mib']:>13.0f}")
         if args.tracemalloc:
             line += f"  {r['check_peak_mib']:>15.0f}"
         print(line)
