@@ -21,8 +21,9 @@ state them, plus the implementation-level invariants of Ouyang et al.):
   succeed is delivered, with its zxid, by every server at the end.
 
 A server's delivered history ``H_i`` is rebuilt from its ``deliver`` events. After a
-restart the server replays its log: replayed deliveries must match what it had
-delivered before (else the disk lost or changed committed txns). A SNAP sync
+restart (``recovered``, with the zxid its snapshot brought back) the server delivers
+again what it had delivered before: those re-deliveries must match, position by position
+(else a committed txn was lost or changed). A SNAP sync
 (``snapshot_received``) replaces ``H_i`` by the longest known history up to that zxid.
 Each violation names the property, the servers, epochs and zxids involved, and says why
 in a sentence.
@@ -64,7 +65,7 @@ class _Collector:
             expl = "all ZAB safety properties hold on the trace"
         else:
             expl = "; ".join(f"{k}: {n} violation(s)" for k, n in sorted(counts.items()))
-        return {"valid": valid, "explanation": expl, "violations": kept, "counts": counts, **extra}
+        return {"valid": valid, "explanation": expl, "violations": kept, "violation_counts": counts, **extra}
 
 
 def check_quorum(
@@ -87,6 +88,7 @@ def check_quorum(
     logged: dict[str, set[int]] = defaultdict(set)
     quorums: dict[tuple[str, int], list[str]] = {}
     digest_of: dict[int, str] = {}
+    newleader_acks: dict[str, list[str]] = {}
 
     def longest() -> list[tuple[int, str]]:
         return max(H.values(), key=len, default=[])
@@ -118,6 +120,7 @@ def check_quorum(
                 first_propose_H[(node, e)] = {x for x, _ in H[node]}
         elif kind == "leader_established":
             e = int(ev["epoch"])
+            newleader_acks[node] = [str(a) for a in ev.get("acks", [])]
             if node not in leaders[e]:
                 leaders[e].append(node)
                 if len(leaders[e]) == 2:
@@ -130,7 +133,15 @@ def check_quorum(
         elif kind == "commit":
             z = int(ev["zxid"])
             acks = quorums.get((node, z))
-            if acks is None or len(set(acks)) < quorum:
+            if ev.get("initial"):
+                # committed by establishing the epoch: a quorum ACKed NEWLEADER, i.e. had
+                # the leader's log durably (PROTOCOLS.md §1.5)
+                acks = newleader_acks.get(node, [])
+                if len(set(acks)) < quorum:
+                    v.add("quorum-commit", f"{node} committed its initial history up to {_hex(z)} with NEWLEADER "
+                          f"ACKs from {sorted(set(acks))}, fewer than a quorum of {quorum}",
+                          node=node, zxid=z, acks=sorted(set(acks)))
+            elif acks is None or len(set(acks)) < quorum:
                 v.add("quorum-commit", f"{node} committed {_hex(z)} with ACKs from "
                       f"{sorted(set(acks or []))}, fewer than a quorum of {quorum}",
                       node=node, zxid=z, acks=sorted(set(acks or [])))
@@ -142,9 +153,12 @@ def check_quorum(
                           "which had not durably logged it", node=node, zxid=z, not_durable=not_durable)
         elif kind == "crash":
             logged[node] = set()
-            replay_pos[node] = 0
-        elif kind == "restart":
-            replay_pos[node] = 0
+        elif kind == "recovered":
+            # The tree comes back from the snapshot; logged txns are delivered again only
+            # once a leader says they are committed. What it delivers next must repeat
+            # what it had delivered before the crash, position by position.
+            applied = int(ev.get("applied_zxid", 0))
+            replay_pos[node] = sum(1 for z, _ in H[node] if z <= applied)
         elif kind == "truncate":
             removed = [int(z) for z in ev.get("removed", [])]
             delivered_anywhere = [z for z in removed if z in digest_of]
@@ -185,8 +199,8 @@ def check_quorum(
             rp = replay_pos[node]
             if rp is not None and rp < len(h):
                 if h[rp][0] != z:
-                    v.add("committed-log-durability", f"{node} recovered from disk with {_hex(z)} where it had "
-                          f"delivered {_hex(h[rp][0])}: committed txns were lost or changed on its disk",
+                    v.add("committed-log-durability", f"after a restart {node} delivered {_hex(z)} where before "
+                          f"its crash it had delivered {_hex(h[rp][0])}: a committed txn was lost or changed",
                           node=node, zxid=z, expected=h[rp][0])
                     H[node] = h[:rp] + [(z, d)]
                     replay_pos[node] = None

@@ -18,7 +18,13 @@ def check_linearizable(history: list[dict], model: str = "cas-register") -> dict
     from checkers.linearizable import check
 
     res = check(history, model, time_limit=LINEARIZABLE_TIME_LIMIT)
-    return res.to_json()
+    out = res.to_json()
+    if res.valid is True:
+        out["explanation"] = (f"all {out.get('ops')} operations linearize, key by key "
+                              f"({out.get('partitions')} keys, model {model})")
+    else:
+        out["explanation"] = res.summary()
+    return out
 
 
 def check_liveness(out: Any) -> dict[str, Any]:
@@ -43,6 +49,13 @@ def availability(history: list[dict]) -> dict[str, Any]:
     return {**n, "ok_fraction": round(n["ok"] / total, 4) if total else None}
 
 
+def _epoch_shift(out: Any) -> int:
+    from systems.zab.spec import ZabSpec
+
+    settings = {**ZabSpec().default_settings(), **out.config.settings}
+    return int(settings.get("counter_bits", 32))
+
+
 def run_checkers(out: Any) -> dict[str, dict[str, Any]]:
     cfg = out.config
     results: dict[str, dict[str, Any]] = {}
@@ -60,6 +73,12 @@ def run_checkers(out: Any) -> dict[str, dict[str, Any]]:
                              "sequentially consistent, not linearizable. A stale read here is "
                              "documented behaviour, not a bug; use --reads sync for linearizable reads.")
             results["linearizable-local-reads"] = stale
+    if cfg.system == "zab":
+        from checkers.quorum import check_quorum
+        from harness.runner import servers_for
+
+        results["quorum"] = check_quorum(out.trace, servers_for(cfg), history=out.history,
+                                         epoch_shift=_epoch_shift(out))
     results["liveness"] = check_liveness(out)
     results["availability"] = {"valid": True, "counts": False, **availability(out.history)}
     return results

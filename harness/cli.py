@@ -186,6 +186,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, ConfigError) as e:
         print(f"harness: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:  # e.g. piped into head
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("harness: interrupted", file=sys.stderr)
         return 130

@@ -30,7 +30,7 @@ def good_epoch(leader="n1", e=1, n=3, nodes=S, start=1):
 
 
 def kinds(res):
-    return set(res["counts"])
+    return set(res["violation_counts"])
 
 
 def test_clean_trace_passes():
@@ -42,7 +42,7 @@ def test_clean_trace_passes():
 
 def test_restart_replay_and_lagging_server_pass():
     t = good_epoch()
-    t += [ev("n3", "crash"), ev("n3", "restart")]
+    t += [ev("n3", "crash"), ev("n3", "restart"), ev("n3", "recovered", applied_zxid=0)]
     t += [ev("n3", "deliver", zxid=z(1, 1), digest="d1.1")]  # replay from disk
     t += good_epoch("n1", 2, nodes=["n1", "n2"])  # n3 lags, still a prefix
     assert check_quorum(t, S)["valid"] is True
@@ -92,7 +92,8 @@ def test_truncating_a_committed_txn():
 
 def test_replay_that_lost_a_committed_txn():
     t = good_epoch(n=2)
-    t += [ev("n2", "crash"), ev("n2", "restart"), ev("n2", "deliver", zxid=z(1, 2), digest="d1.2")]
+    t += [ev("n2", "crash"), ev("n2", "restart"), ev("n2", "recovered", applied_zxid=0),
+          ev("n2", "deliver", zxid=z(1, 2), digest="d1.2")]
     assert "committed-log-durability" in kinds(check_quorum(t, S))
 
 
