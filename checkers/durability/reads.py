@@ -21,7 +21,6 @@ from __future__ import annotations
 from typing import Any
 
 from checkers.durability.history import QueueOp, key_out, show, show_list, thaw
-from checkers.durability.orders import MAX_WITNESSES
 
 __all__ = ["read_anomalies", "unseen_sends", "unseen_anomaly", "drained_lost_write", "unseen_over_time", "MAX_POINTS"]
 
