@@ -151,8 +151,6 @@ def check_quorum(
                 if len(set(acks)) - len(not_durable) < quorum:
                     v.add("quorum-commit", f"{node} committed {_hex(z)} counting ACKs from {not_durable}, "
                           "which had not durably logged it", node=node, zxid=z, not_durable=not_durable)
-        elif kind == "crash":
-            logged[node] = set()
         elif kind == "recovered":
             # The tree comes back from the snapshot; logged txns are delivered again only
             # once a leader says they are committed. What it delivers next must repeat

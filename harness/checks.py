@@ -8,6 +8,7 @@ stale local reads are shown as expected behaviour, not called a bug.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 #: seconds the linearizability search may spend per run before answering "unknown"
@@ -38,6 +39,19 @@ def check_liveness(out: Any) -> dict[str, Any]:
                        f"{len(failures)} final operation(s) never succeeded",
         "unserved": [{"client": c, "f": op[0], "key": op[1]} for c, op in failures],
     }
+
+
+def check_convergence(out: Any) -> dict[str, Any]:
+    """After healing and the recovery period, every server's replicated state is the same."""
+    d = out.replica_digests
+    groups: dict[str, list[str]] = {}
+    for nid, dig in d.items():
+        groups.setdefault(json.dumps(dig, sort_keys=True, default=str), []).append(nid)
+    if len(groups) <= 1:
+        return {"valid": True, "explanation": f"all {len(d)} servers hold the same data tree after healing"}
+    parts = [{"servers": nids, "state": json.loads(k)} for k, nids in groups.items()]
+    return {"valid": False, "explanation": f"servers disagree after healing: "
+            + "; ".join(f"{p['servers']} at {p['state']}" for p in parts)[:300], "groups": parts}
 
 
 def availability(history: list[dict]) -> dict[str, Any]:
@@ -79,6 +93,7 @@ def run_checkers(out: Any) -> dict[str, dict[str, Any]]:
 
         results["quorum"] = check_quorum(out.trace, servers_for(cfg), history=out.history,
                                          epoch_shift=_epoch_shift(out))
+        results["convergence"] = check_convergence(out)
     results["liveness"] = check_liveness(out)
     results["availability"] = {"valid": True, "counts": False, **availability(out.history)}
     return results

@@ -88,7 +88,16 @@ def simulate(config: RunConfig) -> SimOutput:
         t += step
         sim.run_until(t)
 
-    digests = {nid: node.state_digest() for nid, node in sorted(sim.live_server_nodes().items())}
+    # Let replicas converge before judging them (I9, replica convergence): a server may
+    # still be re-syncing when the last final read returns. Bounded by the recovery period.
+    def digests_now() -> dict[str, Any]:
+        return {nid: node.state_digest() for nid, node in sorted(sim.live_server_nodes().items())}
+
+    settle_deadline = max(deadline, sim.now) + SECOND
+    digests = digests_now()
+    while len({json.dumps(d, sort_keys=True, default=str) for d in digests.values()}) > 1 and sim.now < settle_deadline:
+        sim.run_until(sim.now + step)
+        digests = digests_now()
     stats = {
         "events": sim.events,
         "messages_sent": sim.messages_sent,
