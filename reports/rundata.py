@@ -302,9 +302,13 @@ def describe_fault(rec: dict, servers: list[str] | None = None) -> tuple[str, st
         disjoint = sum(len(g) for g in groups) == len(set().union(*groups)) if groups else True
         if len(groups) > 1 and disjoint:
             detail = f"partition ({mode}): servers split into " + " | ".join(" ".join(sorted(g)) for g in groups)
-        elif len(groups) > 1:
+        elif 1 < len(groups) <= 3:
             detail = (f"partition ({mode}): groups that reach each other " +
                       ", ".join("{" + " ".join(sorted(g)) + "}" for g in groups))
+        elif len(groups) > 3:  # a ring: many small overlapping groups; say who each server reaches
+            reach = {a: sorted(b for g in groups if a in g for b in g if b != a) for g in groups for a in g}
+            detail = (f"partition ({mode}): each server reaches " +
+                      "; ".join(f"{a} → {' '.join(sorted(set(bs)))}" for a, bs in sorted(reach.items())))
         else:
             detail = f"partition ({mode})"
         if cut:

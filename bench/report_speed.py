@@ -1,0 +1,88 @@
+"""Wall time to build the report (HTML page + PNG plots) of the standard run.
+
+Standard run: 5 servers, 10 clients, 60 simulated seconds, partition+kill+clock, about
+3000 operations. Target: under 1 s per report. The run itself is simulated first (not
+timed); then the report is built ``--repeat`` times. The first build pays the imports
+(matplotlib alone is ~0.4 s), so both the cold and the warm times are printed, along with
+the split between plots and page. Usage:
+
+    python bench/report_speed.py [--system zab|toy] [--seed 1] [--time-limit 60] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from harness.config import RunConfig  # noqa: E402
+from harness.runner import run_test  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--system", default="zab", help="system under test (default %(default)s; toy works too)")
+    ap.add_argument("--workload", default="register")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--time-limit", type=float, default=60)
+    ap.add_argument("--nodes", type=int, default=5)
+    ap.add_argument("--clients", type=int, default=10)
+    ap.add_argument("--bug", action="append", default=[], help="planted bug (repeatable), e.g. to time a failing run")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--keep", action="store_true", help="keep the run directory and print its path")
+    args = ap.parse_args()
+    if args.system == "toy":
+        import toysystem  # noqa: F401  (registers the toy system)
+
+    tmp = Path(tempfile.mkdtemp(prefix="report-speed-"))
+    cfg = RunConfig(system=args.system, workload=args.workload, nodes=args.nodes, clients=args.clients,
+                    time_limit=args.time_limit, seed=args.seed, nemesis=("partition", "kill", "clock"),
+                    bugs=tuple(args.bug))
+    t0 = time.perf_counter()
+    res = run_test(cfg, directory=tmp / "run")
+    print(f"run: {args.system}, {args.nodes} servers, {args.clients} clients, {args.time_limit:g} s simulated, "
+          f"{res.results['stats']['operations']} ops, valid={res.valid} ({time.perf_counter() - t0:.2f} s to simulate)")
+
+    t_import = time.perf_counter()
+    from reports.plots import write_plots
+    from reports.rundata import RunData
+    from reports.run_report import render_run_report, write_run_report
+    t_import = time.perf_counter() - t_import
+
+    totals = []
+    for i in range(args.repeat):
+        t0 = time.perf_counter()
+        run = RunData(res.directory)
+        _ = run.operations, run.windows
+        t1 = time.perf_counter()
+        plots = write_plots(run)
+        t2 = time.perf_counter()
+        page = render_run_report(run.dir, plots, run=run)
+        (run.dir / "report.html").write_text(page, encoding="utf-8")
+        t3 = time.perf_counter()
+        totals.append(t3 - t0)
+        label = "cold" if i == 0 else "warm"
+        print(f"report {i + 1} ({label}): {t3 - t0:.3f} s = load {t1 - t0:.3f} + plots {t2 - t1:.3f} "
+              f"({len(plots)} PNGs) + page {t3 - t2:.3f} ({len(page) / 1024:.0f} KiB)")
+    # the public entry point, for completeness (same work as above)
+    t0 = time.perf_counter()
+    write_run_report(res.directory)
+    one = time.perf_counter() - t0
+    print(f"imports (reports, matplotlib, jinja2): {t_import:.3f} s, paid once per process")
+    print(f"write_run_report: {one:.3f} s; median of {args.repeat}: {statistics.median(totals):.3f} s; "
+          f"cold incl. imports: {t_import + totals[0]:.3f} s; target < 1 s")
+    if args.keep:
+        print(f"kept: {res.directory}")
+    else:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
