@@ -162,10 +162,16 @@ class Commit:
 @dataclass(frozen=True, slots=True)
 class Ping:
     """Leader to follower every half tick; ``round`` numbers it so a quorum round can be
-    recognised (what ``sync`` waits for)."""
+    recognised (what ``sync`` waits for). ``committed_zxid`` is the leader's latest
+    commit, so a follower that lost a COMMIT catches up, and ``last_zxid`` its latest
+    proposal, so a follower that lost PROPOSALs notices (links are FIFO, so all of them
+    came before this ping) and resyncs. ZooKeeper relies on TCP never to lose a packet
+    inside a live connection; our network may, so the protocol checks."""
 
     conn: int
     round: int
+    committed_zxid: int = 0
+    last_zxid: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -145,8 +145,10 @@ class LearnerHandler:
     conn: int
     accepted_epoch: int
     last_seen: int
+    since: int = 0  # when it connected
     stage: str = INFO
     peer_last: int = 0
+    sent_upto: int = 0  # the last txn its sync payload carried
     ping_round: int = 0  # latest ping round this follower answered
 
 
@@ -498,6 +500,7 @@ class ZabServer(Node):
         self.leader_id = leader
         self.conn = self.rng.getrandbits(48)
         self.last_heard = now
+        self.deadline = now + self.init_limit * self.tick_time  # to get UPTODATE
         # FOLLOWERINFO carries the epoch we promised, the highest we ever wrote
         return [Send(leader, m.FollowerInfo(self.conn, make_zxid(self.accepted_epoch, 0, self.bits)))]
 
@@ -521,7 +524,12 @@ class ZabServer(Node):
 
     def _follower_process(self, msg: Any, now: int) -> list[Effect]:
         if isinstance(msg, m.Ping):
-            return [Send(self.leader_id, m.PingAck(self.conn, msg.round))]
+            if msg.last_zxid > self.last_logged_zxid:
+                return self._sync_error(now, "proposals lost")
+            effects: list[Effect] = [Send(self.leader_id, m.PingAck(self.conn, msg.round))]
+            if self.newleader_acked and msg.committed_zxid > self.tree.last_processed_zxid:
+                effects += self._apply_up_to(msg.committed_zxid, now)
+            return effects
         if isinstance(msg, m.Proposal):
             return self._follower_proposal(msg, now)
         if isinstance(msg, m.Commit):
@@ -549,7 +557,7 @@ class ZabServer(Node):
         if isinstance(msg, m.UpToDate):
             return self._follower_uptodate(msg, now)
         if isinstance(msg, m.SyncDone):
-            return self._follower_sync_done(msg)
+            return self._follower_sync_done(msg, now)
         if isinstance(msg, m.RequestRejected):
             conn = self.pending_writes.pop((msg.txn.session, msg.txn.cxid), None)
             if conn is None:
@@ -640,7 +648,14 @@ class ZabServer(Node):
         return effects
 
     def _follower_proposal(self, msg: m.Proposal, now: int) -> list[Effect]:
-        if msg.zxid <= self.last_logged_zxid:
+        # a leader's proposals are contiguous within an epoch (counter 1, 2, ...), and so is
+        # every log; a gap means messages were lost on the way: resync
+        last = self.last_logged_zxid
+        if epoch_of(msg.zxid, self.bits) == epoch_of(last, self.bits):
+            in_order = counter_of(msg.zxid, self.bits) == counter_of(last, self.bits) + 1
+        else:
+            in_order = msg.zxid > last and counter_of(msg.zxid, self.bits) == 1
+        if not in_order:
             return self._sync_error(now, "proposal out of order")
         if epoch_of(msg.zxid, self.bits) > self.accepted_epoch:
             return self._sync_error(now, "proposal from a future epoch")
@@ -678,13 +693,16 @@ class ZabServer(Node):
         i = bisect.bisect_left(self.log_zxids, make_zxid(self.leader_epoch, 0, self.bits))
         return self.log_zxids[i - 1] if i > 0 else 0
 
-    def _follower_sync_done(self, msg: m.SyncDone) -> list[Effect]:
+    def _follower_sync_done(self, msg: m.SyncDone, now: int) -> list[Effect]:
+        # the leader answers only once ``zxid`` is committed: apply up to it (a COMMIT
+        # may have been lost)
+        effects = self._apply_up_to(msg.zxid, now) if self.newleader_acked else []
         entry = self.pending_client_syncs.pop(msg.sync_id, None)
         if entry is None:
-            return []
+            return effects
         client, conn, cxid = entry
         self.sync_waits.append((msg.zxid, client, conn, cxid))
-        return self._answer_sync_waits()
+        return effects + self._answer_sync_waits()
 
     def _answer_sync_waits(self) -> list[Effect]:
         effects: list[Effect] = []
@@ -734,7 +752,7 @@ class ZabServer(Node):
         if src not in self.servers or src == self.node_id:
             return []
         accepted = epoch_of(msg.zxid, self.bits)
-        h = LearnerHandler(src, msg.conn, accepted, now)
+        h = LearnerHandler(src, msg.conn, accepted, now, now)
         self.learners[src] = h  # a new connection replaces the old one
         if not self.epoch:
             self.connecting[src] = accepted
@@ -823,6 +841,7 @@ class ZabServer(Node):
         for zxid, txn in self.log[start:]:
             effects.append(Send(h.sid, m.Proposal(h.conn, zxid, txn)))
         effects.append(Send(h.sid, m.NewLeader(h.conn, make_zxid(self.epoch, 0, self.bits))))
+        h.sent_upto = self.last_logged_zxid
         h.stage = NEWLEADER_SENT  # forwarding from here on
         return effects
 
@@ -832,14 +851,21 @@ class ZabServer(Node):
                 return []
             h.stage = NEWLEADER_ACKED
             if self.established:
+                # a late joiner: it logged (durably) the proposals its sync carried
                 h.stage = SYNCED
-                return [Send(h.sid, m.UpToDate(h.conn, self.last_committed))]
+                effects = self._ack_upto(h.sid, h.sent_upto, now)
+                return effects + [Send(h.sid, m.UpToDate(h.conn, self.last_committed))]
             self.newleader_ackers.add(h.sid)
             return self._maybe_establish(now)
-        acks = self.outstanding.get(msg.zxid)
-        if acks is None:
-            return []
-        acks.add(h.sid)
+        return self._ack_upto(h.sid, msg.zxid, now)
+
+    def _ack_upto(self, sid: str, zxid: int, now: int) -> list[Effect]:
+        """A follower logs in zxid order and ACKs once durable, so an ACK of ``zxid``
+        vouches for every outstanding proposal up to it (this survives a lost ACK)."""
+        for z, acks in self.outstanding.items():
+            if z > zxid:
+                break
+            acks.add(sid)
         return self._try_commit(now)
 
     def _maybe_establish(self, now: int) -> list[Effect]:
@@ -937,7 +963,11 @@ class ZabServer(Node):
 
     def _ping_round(self) -> list[Effect]:
         self.ping_round += 1
-        return [Send(h.sid, m.Ping(h.conn, self.ping_round)) for h in self.learners.values() if h.stage in FORWARDING]
+        return [
+            Send(h.sid, m.Ping(h.conn, self.ping_round, self.last_committed, self.last_logged_zxid))
+            for h in self.learners.values()
+            if h.stage in FORWARDING
+        ]
 
     def _try_finish_syncs(self) -> list[Effect]:
         if not self.pending_syncs:
@@ -975,6 +1005,8 @@ class ZabServer(Node):
             limit = self.sync_limit if self.zab_state == BROADCAST else self.init_limit
             if now - self.last_heard > limit * self.tick_time:
                 return self._go_looking(now, "leader silent")
+            if self.zab_state != BROADCAST and now > self.deadline:
+                return self._go_looking(now, "initLimit passed before UPTODATE")
             return []
         if self.state != LEADING:
             return []
@@ -986,8 +1018,11 @@ class ZabServer(Node):
         sync_window = self.sync_limit * self.tick_time
         for sid in sorted(self.learners):
             h = self.learners[sid]
-            window = sync_window if h.stage in (NEWLEADER_ACKED, SYNCED) else self.init_limit * self.tick_time
-            if now - h.last_seen > window:
+            if h.stage in (NEWLEADER_ACKED, SYNCED):
+                gone = now - h.last_seen > sync_window
+            else:  # still connecting or syncing: initLimit for the whole of it
+                gone = now - h.since > self.init_limit * self.tick_time
+            if gone:
                 del self.learners[sid]
         synced = 1 + sum(1 for h in self.learners.values() if h.stage in (NEWLEADER_ACKED, SYNCED))
         if synced < self.quorum:
