@@ -90,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--initial", metavar="JSON", default=None, help="initial model state as JSON (default null)")
     c.add_argument("--time-limit", metavar="S", default=None, help="seconds of search per file; past it: unknown")
     c.add_argument("--json", action="store_true", help="one JSON object per file per line")
+    c.add_argument("--no-final-drain", action="store_true",
+                   help="queue: the history has no final drain, so unseen values are not lost writes")
     c.add_argument("files", nargs="+", metavar="FILE", help="history files (.jsonl or Jepsen .edn)")
 
     sub.add_parser("bugs", help="list the planted bugs")
