@@ -127,7 +127,6 @@ def _enrich(row: RunRow, campaign_dir: Path) -> None:
     if isinstance(results, dict):
         if not row.in_index:
             row.valid = results.get("valid", "unknown")
-            row.seed = results.get("seed", row.seed)
         if not row.anomalies and row.valid is False:
             row.anomalies = anomaly_names(results)
         stats = results.get("stats") if isinstance(results.get("stats"), dict) else {}

@@ -1,0 +1,388 @@
+"""Reports: run pages, campaign pages, plots, the `harness report` command, escaping, and
+a look at the pages through headless Chromium (skipped when it is not installed).
+
+Runs are toy runs (tests/toysystem.py): milliseconds each. Seed 3 with the bug
+``toy-async-backup-reads`` fails linearizability (a stale read); seed 1 without it passes.
+Set REPORT_SCREENSHOT_DIR to keep the Chromium screenshots somewhere you can look at.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.config import ConfigError, RunConfig
+from harness.runner import run_test
+from reports.campaign_report import write_campaign_report
+from reports.explain import build_views
+from reports.plots import leader_segments, plot_leaders, plot_log_offsets, write_plots
+from reports.rundata import RunData, describe_fault, fault_windows, reach_groups
+from reports.run_report import repro_command, write_run_report
+
+XSS = "<script>alert(1)</script>"
+XSS_ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
+
+FAILING = RunConfig(system="toy", nodes=3, time_limit=10, seed=3, bugs=("toy-async-backup-reads",),
+                    nemesis=("partition", "kill"))
+PASSING = RunConfig(system="toy", nodes=3, time_limit=10, seed=1, nemesis=("partition", "kill"))
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    base = tmp_path_factory.mktemp("runs")
+    fail = run_test(FAILING, directory=base / "fail")
+    ok = run_test(PASSING, directory=base / "pass")
+    local = run_test(FAILING.replace(reads="local"), directory=base / "local")
+    assert fail.valid is False and ok.valid is True and local.valid is True
+    return {"fail": fail.directory, "pass": ok.directory, "local": local.directory}
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    return dst
+
+
+# ----------------------------------------------------------------------------- run pages
+
+
+def test_passing_run_report(runs, tmp_path):
+    d = _copy(runs["pass"], tmp_path / "pass")
+    out = write_run_report(d)
+    assert out == d / "report.html"
+    page = out.read_text()
+    assert 'id="verdict">valid<' in page
+    assert repro_command(d) in page
+    assert "linearizable" in page and "liveness" in page
+    for png in ("latency.png", "throughput.png"):
+        assert (d / png).stat().st_size > 1000
+        assert f'src="{png}"' in page
+    for raw in ("history.jsonl", "trace.jsonl", "faults.jsonl", "results.json", "config.json", "schedule.json"):
+        assert f'href="{raw}"' in page
+    assert "<script" not in page  # readable without JavaScript, and none to inject into
+
+
+def test_failing_run_report_explains_the_linearizability_failure(runs, tmp_path):
+    d = _copy(runs["fail"], tmp_path / "fail")
+    res = json.loads((d / "results.json").read_text())["checkers"]["linearizable"]
+    page = write_run_report(d).read_text()
+    assert 'id="verdict">INVALID<' in page
+    assert "nonlinearizable" in page
+    op = res["op"]
+    # the failing operation with its history indices, in the sentence and in the tables
+    assert f"history {op['invoke_index']}–{op['complete_index']}" in page
+    assert f"{op['invoke_index']}–{op['complete_index']}" in page
+    # the Porcupine-style view: the prefix's length, its tail numbered, the model state
+    assert f"The prefix has {len(res['prefix'])} operations" in page
+    assert f"#{len(res['prefix'])} " in page
+    assert "cannot be linearized after it" in page
+    assert "operations around the linearizability failure" in page
+    # the failing op is flagged on the per-process timeline and links to its explanation
+    assert 'href="#checker-linearizable-a1"' in page
+
+
+def test_lin_view_replays_prefix_states(runs):
+    run = RunData(runs["fail"])
+    (lin_view,) = [v for v in build_views(run) if v.lin is not None]
+    lin = lin_view.lin
+    res = run.checkers["linearizable"]
+    assert lin.prefix_len == len(res["prefix"])
+    assert lin.states_replayed
+    assert lin.steps[-1].state == res["state"]
+    assert lin.failing is not None and lin.failing.invoke_index == res["op"]["invoke_index"]
+    assert lin.failing in lin.window
+    assert all(s.op is not None for s in lin.steps)
+    # positions are the order of the prefix
+    assert [lin.position[s.op.invoke_index] for s in lin.steps] == [s.position for s in lin.steps]
+
+
+def test_local_reads_are_expected_not_counted(runs, tmp_path):
+    d = _copy(runs["local"], tmp_path / "local")
+    page = write_run_report(d).read_text()
+    assert 'id="verdict">valid<' in page
+    assert "expected, not counted" in page
+    assert "stale-read (expected)" in page
+    assert "sequentially consistent" in page
+
+
+def test_run_report_escapes_everything(runs, tmp_path):
+    d = _copy(runs["fail"], tmp_path / "xss")
+    lines = (d / "history.jsonl").read_text().splitlines()
+    events = [json.loads(x) for x in lines]
+    res = json.loads((d / "results.json").read_text())
+    fail_idx = res["checkers"]["linearizable"]["op"]["complete_index"]
+    for e in events:
+        if e["type"] == "ok" and e["f"] == "write":
+            e["value"] = XSS  # every op's tooltip shows its value
+        if e["index"] == fail_idx:
+            e["value"] = XSS  # the failing read, shown in the anomaly's table
+            e["node"] = "$n$" + XSS  # and a mathtext-looking node name, for the plots
+    (d / "history.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    cfg = json.loads((d / "config.json").read_text())
+    cfg["settings"] = {"x": XSS}
+    cfg["bugs"] = cfg["bugs"] + [XSS]
+    (d / "config.json").write_text(json.dumps(cfg))
+    res["checkers"]["linearizable"]["note"] = XSS
+    res["checkers"][XSS] = {"valid": False, "explanation": XSS,
+                            "anomalies": {XSS: [{"explanation": XSS, "indices": [0, 1], XSS: XSS}]}}
+    (d / "results.json").write_text(json.dumps(res))
+    with open(d / "faults.jsonl", "a") as f:
+        f.write(json.dumps({"time": 1, "kind": "kill", "args": [XSS], "episode": 99, "node": XSS}) + "\n")
+    page = write_run_report(d).read_text()
+    assert XSS not in page
+    assert "<script" not in page
+    assert page.count(XSS_ESCAPED) >= 8
+
+
+def test_report_of_a_bare_run_directory(tmp_path):
+    """Only results.json: the page still comes out, saying what it lacks."""
+    d = tmp_path / "bare"
+    d.mkdir()
+    (d / "results.json").write_text(json.dumps({"valid": "unknown", "checkers": {
+        "linearizable": {"valid": "unknown", "model": "cas-register", "prefix": [], "reason": "time limit",
+                         "max_prefix": 12, "partitions": 3, "partitions_done": 1,
+                         "unfinished": [{"key": "x1", "ops": 40, "max_prefix": 12, "reason": "time limit"}]}}}))
+    (d / "history.jsonl").write_text('{"index": 0, "time": 5, "process": 0, "type": "invoke", "f": "read"}\nnot json\n')
+    page = write_run_report(d).read_text()
+    assert 'id="verdict">unknown<' in page
+    assert "undecided: the search stopped (time limit)" in page
+    assert "history.jsonl 1" in page  # the skipped line is reported
+
+
+def test_generic_anomalies_get_sentences_and_operations(runs, tmp_path):
+    """Queue (durability) and ZAB (quorum) shapes: each anomaly a sentence and its ops."""
+    d = _copy(runs["pass"], tmp_path / "generic")
+    res = json.loads((d / "results.json").read_text())
+    res["valid"] = False
+    res["checkers"]["durability"] = {
+        "valid": False, "counts": {"lost-write": 1},
+        "anomalies": {"lost-write": [{"kind": "lost-write", "key": "k1", "offsets": [12], "values": [7],
+                                      "indices": [2, 3], "explanation": "the send of 7 was acknowledged"}]},
+        "allowed": {"poll-skip": [{"kind": "poll-skip", "indices": [0], "explanation": "across a rebalance"}]},
+    }
+    res["checkers"]["quorum"] = {
+        "valid": False, "counts": {"I7-one-leader-per-epoch": 1},
+        "violations": {"I7-one-leader-per-epoch": [{"property": "I7-one-leader-per-epoch", "epoch": 3,
+                                                    "servers": ["n1", "n2"],
+                                                    "explanation": "n1 and n2 both led epoch 3"}]},
+    }
+    (d / "results.json").write_text(json.dumps(res))
+    page = write_run_report(d).read_text()
+    assert "A value known to be committed was never read" in page
+    assert "Here, the send of 7 was acknowledged" in page
+    assert "poll-skip (allowed)" in page and "not counted" in page
+    assert "Two servers were established leaders of the same epoch. Here, n1 and n2 both led epoch 3" in page
+    run = RunData(d)
+    lost = [a for v in build_views(run) for a in v.anomalies if a.kind == "lost-write"][0]
+    assert {o.invoke_index for o in lost.ops} | {o.complete_index for o in lost.ops} >= {2, 3}
+
+
+# ----------------------------------------------------------------------------- plots
+
+
+def test_plots_written_and_stale_ones_removed(runs, tmp_path):
+    d = _copy(runs["fail"], tmp_path / "plots")
+    (d / "log-offsets.png").write_bytes(b"stale")
+    written = write_plots(d)
+    assert {"latency", "throughput", "partitions"} <= set(written)
+    assert "log_offsets" not in written and not (d / "log-offsets.png").exists()
+    for p in written.values():
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _zab_like_trace() -> list[dict]:
+    s = 1_000_000_000
+    return [
+        {"time": 0, "node": "n1", "kind": "looking"}, {"time": 0, "node": "n2", "kind": "looking"},
+        {"time": 0, "node": "n3", "kind": "looking"},
+        {"time": 1 * s, "node": "n1", "kind": "leader_established", "epoch": 1},
+        {"time": 1 * s, "node": "n2", "kind": "following", "leader": "n1", "epoch": 1},
+        {"time": 1 * s, "node": "n3", "kind": "following", "leader": "n1", "epoch": 1},
+        {"time": 4 * s, "node": "n1", "kind": "crash", "reason": "nemesis"},
+        {"time": 4 * s, "node": "n2", "kind": "looking"}, {"time": 4 * s, "node": "n3", "kind": "looking"},
+        {"time": 5 * s, "node": "n3", "kind": "leader_established", "epoch": 2},
+        {"time": 5 * s, "node": "n2", "kind": "following", "leader": "n3", "epoch": 2},
+        {"time": 6 * s, "node": "n1", "kind": "restart"},
+        {"time": 7 * s, "node": "n1", "kind": "following", "leader": "n3", "epoch": 2},
+        {"time": 7 * s, "node": "n1", "kind": "log_end", "partition": "t-0", "log_end_offset": 3, "high_watermark": 2},
+        {"time": 8 * s, "node": "n2", "kind": "log_end", "partition": "t-0", "leo": 4, "hw": 4},
+    ]
+
+
+def test_leaders_and_log_offsets_from_a_trace(runs, tmp_path):
+    d = _copy(runs["pass"], tmp_path / "zablike")
+    (d / "trace.jsonl").write_text("".join(json.dumps(r) + "\n" for r in _zab_like_trace()))
+    run = RunData(d)
+    segs = leader_segments(run)
+    assert [(r, e) for _, _, r, e in segs["n1"]] == [("looking", None), ("leading", 1), ("down", None),
+                                                     ("up", None), ("following", 2)]
+    assert plot_leaders(run, d / "leaders.png") is not None
+    assert plot_log_offsets(run, d / "log-offsets.png") is not None
+    page = write_run_report(d).read_text()
+    assert 'src="leaders.png"' in page and 'src="log-offsets.png"' in page
+    assert "Leaders by epoch" in page
+    # no Kafka fields, no Kafka plot, no error
+    assert plot_log_offsets(RunData(runs["pass"]), tmp_path / "none.png") is None
+
+
+def test_fault_windows_and_partition_words():
+    faults = [
+        {"time": 10, "kind": "partition", "episode": 1, "mode": "halves", "cut": [["n1", "n3"], ["n2", "n3"]]},
+        {"time": 20, "kind": "kill", "episode": 2, "node": "n1", "changed": True},
+        {"time": 30, "kind": "heal", "episode": 1},
+        {"time": 35, "kind": "pause", "episode": 3, "node": "n2", "changed": False},
+        {"time": 50, "kind": "heal-all"},
+    ]
+    ws = fault_windows(faults, 100, ["n1", "n2", "n3"])
+    assert [(w.name, w.kind, w.start, w.end) for w in ws] == [("F1", "partition", 10, 30), ("F2", "kill", 20, 50),
+                                                             ("F3", "pause", 35, 50)]
+    assert not ws[2].changed
+    assert "split into n1 n2 | n3" in ws[0].detail
+    assert sorted(map(sorted, reach_groups([["n2", "n3"]], ["n1", "n2", "n3"]))) == [["n1", "n2"], ["n1", "n3"]]
+    ring = describe_fault({"kind": "partition", "mode": "majority-ring",
+                           "cut": [["n1", "n3"], ["n1", "n5"], ["n2", "n3"], ["n2", "n4"], ["n4", "n5"]]},
+                          ["n1", "n2", "n3", "n4", "n5"])[1]
+    assert "n1 → n2 n4" in ring
+
+
+# ----------------------------------------------------------------------------- campaigns
+
+
+def _fake_campaign(tmp_path: Path, runs: dict) -> Path:
+    c = tmp_path / "camp"
+    (c / "runs").mkdir(parents=True)
+    shutil.copytree(runs["fail"], c / "runs" / "3")
+    shutil.copytree(runs["pass"], c / "runs" / "1")
+    shutil.copytree(runs["local"], c / "runs" / "77")  # finished, but its index line was lost
+    (c / "campaign.json").write_text(json.dumps({"name": XSS, "seed": 1, "runs": 4, "swarm": True,
+                                                 "config": {"system": "toy", "nemesis": ["partition", XSS]}}))
+    lines = [
+        {"run": 0, "seed": 1, "valid": True, "failed": [], "anomalies": [], "wall_s": 0.02, "run_dir": "runs/1"},
+        {"run": 1, "seed": 3, "valid": False, "failed": ["linearizable"], "anomalies": ["linearizable", XSS],
+         "wall_s": 0.03, "run_dir": "runs/3"},
+        {"run": 2, "seed": 5, "valid": "unknown", "error": XSS},  # crashed: no run dir, few fields
+    ]
+    (c / "index.jsonl").write_text("".join(json.dumps(e) + "\n" for e in lines) + '{"run": 3, "se')
+    return c
+
+
+def test_campaign_report(runs, tmp_path):
+    c = _fake_campaign(tmp_path, runs)
+    page = write_campaign_report(c, run_reports="failing").read_text()
+    assert (c / "index.html").exists() and (c / "anomalies.png").exists()
+    assert (c / "runs" / "3" / "report.html").exists()  # failing: rebuilt
+    assert not (c / "runs" / "1" / "report.html").exists()  # passing: left alone
+    assert XSS not in page and "<script" not in page and XSS_ESCAPED in page
+    # failures first: the invalid seed, then the crashed one, then the valid ones
+    body = page[page.index("<tbody>"):]
+    assert body.index('id="seed-3"') < body.index('id="seed-5"') < body.index('id="seed-1"')
+    assert 'id="seed-77"' in body and "(not in index)" in body
+    assert "1 unreadable line(s)" in page
+    # filter links for each anomaly kind, CSS-only
+    assert 'href="#only-failing"' in page and 'href="#only-k0"' in page
+    assert "#only-k0:target ~ table.runs tbody tr:not(.k0)" in page
+    assert 'href="runs/3/report.html"' in page and 'href="runs/1/results.json"' in page
+    assert "harness repro " + str((c / "runs" / "3").resolve()) in page
+    assert "partition" in body and "kill" in body  # fault kinds of the runs
+
+
+def test_campaign_made_by_the_harness(tmp_path, capsys):
+    rc = main(["campaign", "--system", "toy", "--nodes", "3", "--time-limit", "5", "--bug",
+               "toy-async-backup-reads", "--nemesis", "partition,kill", "--runs", "4", "--jobs", "1",
+               "--store", str(tmp_path), "--name", "c"])
+    assert rc in (0, 1)
+    capsys.readouterr()
+    c = tmp_path / "campaigns" / "c"
+    assert main(["report", str(c), "--no-plots"]) == 0
+    assert capsys.readouterr().out.strip() == str(c / "index.html")
+    entries = [json.loads(x) for x in (c / "index.jsonl").read_text().splitlines()]
+    page = (c / "index.html").read_text()
+    for e in entries:
+        assert f'id="seed-{e["seed"]}"' in page
+        has_report = (c / e["run_dir"] / "report.html").exists()
+        assert has_report == (e["valid"] is not True)
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def test_cli_report_run_dir(runs, tmp_path, capsys):
+    d = _copy(runs["fail"], tmp_path / "cli")
+    assert main(["report", str(d)]) == 0
+    assert capsys.readouterr().out.strip() == str(d / "report.html")
+    assert (d / "latency.png").exists()
+
+
+def test_cli_report_bad_input(tmp_path, capsys):
+    assert main(["report", str(tmp_path / "missing")]) == 254
+    assert "no such directory" in capsys.readouterr().err
+    assert main(["report", str(tmp_path)]) == 254
+    err = capsys.readouterr().err
+    assert "neither a run directory" in err and err.count("\n") == 1
+    with pytest.raises(ConfigError):
+        write_campaign_report(tmp_path)
+
+
+# ----------------------------------------------------------------------------- in a browser
+
+
+def _chromium() -> str | None:
+    for name in ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def _browse(page: Path, tmp: Path, shot: Path, size: str = "1400,2000") -> str:
+    """Dump the DOM of ``page`` (after layout) and save a screenshot of it."""
+    exe = _chromium()
+    flags = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             "--hide-scrollbars", f"--user-data-dir={tmp / 'chromium-profile'}"]
+    url = page.resolve().as_uri()
+    dom = subprocess.run(flags + ["--dump-dom", url], capture_output=True, text=True, timeout=90)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    shotrun = subprocess.run(flags + [f"--screenshot={shot}", f"--window-size={size}", url],
+                             capture_output=True, text=True, timeout=90)
+    assert shotrun.returncode == 0 and shot.exists(), shotrun.stderr[-2000:]
+    keep = os.environ.get("REPORT_SCREENSHOT_DIR")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, Path(keep) / shot.name)
+    return dom.stdout
+
+
+needs_chromium = pytest.mark.skipif(_chromium() is None, reason="chromium is not installed "
+                                    "(Debian: apt-get install -y chromium)")
+
+
+@needs_chromium
+def test_failing_report_in_chromium(runs, tmp_path):
+    d = _copy(runs["fail"], tmp_path / "browse")
+    write_run_report(d)
+    dom = _browse(d / "report.html", tmp_path, tmp_path / "run-report.png")
+    assert "INVALID" in dom
+    assert repro_command(d) in dom
+    run = RunData(d)
+    for v in build_views(run):
+        for a in v.anomalies:
+            assert a.kind in dom
+            for o in a.ops:
+                assert f"{o.invoke_index}–{o.complete_index}" in dom
+    assert "<svg" in dom and "operations around the linearizability failure" in dom
+    assert (tmp_path / "run-report.png").stat().st_size > 20_000
+
+
+@needs_chromium
+def test_campaign_report_in_chromium(runs, tmp_path):
+    c = _fake_campaign(tmp_path, runs)
+    write_campaign_report(c)
+    dom = _browse(c / "index.html", tmp_path, tmp_path / "campaign-report.png", size="1400,1200")
+    assert "INVALID" in dom and XSS not in dom and "alert(1)" in dom  # shown as text, escaped
+    assert "harness repro" in dom
