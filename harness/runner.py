@@ -38,6 +38,12 @@ class SimOutput:
 
 
 def servers_for(config: RunConfig) -> list[str]:
+    """Server ids of a run: ``n1..nN``, unless the system names its own (e.g. Kafka's
+    ZooKeeper ensemble beside its brokers) through ``server_ids(config)``."""
+    spec = get_system(config.system)
+    ids = getattr(spec, "server_ids", None)
+    if ids is not None:
+        return list(ids(config))
     return [f"n{i + 1}" for i in range(config.nodes)]
 
 

@@ -254,8 +254,10 @@ class Simulator:
         heapq.heappush(self._heap, (t, self._seq, _DELIVER, dst, slot.incarnation, (src, msg), None))
 
     def _persist(self, slot: NodeSlot, p: Persist) -> None:
-        if p.file not in slot.files:
-            raise KeyError(f"{slot.node_id} wrote unknown file {p.file!r}")
+        if p.file not in slot.files:  # files come into being on their first write
+            slot.files[p.file] = []
+            slot.pending[p.file] = deque()
+            slot.last_done[p.file] = 0
         lo, hi = self.fsync_range_ns
         done = self.now + self.disk_rng.randrange(lo, hi)
         last = slot.last_done[p.file]

@@ -65,8 +65,11 @@ def system_names() -> list[str]:
 
 
 def _load_builtin() -> None:
-    if "zab" not in _REGISTRY:
-        try:
-            import systems.zab.spec  # noqa: F401  (registers itself)
-        except ImportError:
-            pass
+    import importlib
+
+    for name in ("zab", "kafka"):
+        if name not in _REGISTRY:
+            try:
+                importlib.import_module(f"systems.{name}.spec")  # registers itself
+            except ImportError:
+                pass

@@ -21,13 +21,26 @@ class Workload(Protocol):
         """The operations each client performs after healing (final reads)."""
 
 
+#: workload name -> "module:Class"; each class is built as ``Class(config, rng)``
+WORKLOADS = {
+    "register": "workloads.register:RegisterWorkload",
+    "election": "workloads.election:ElectionWorkload",
+    "queue": "workloads.queue:QueueWorkload",
+}
+
+
 def workload_names() -> list[str]:
-    return ["register"]
+    """The workloads whose module is present (others are being written)."""
+    import importlib.util
+
+    return [n for n, target in WORKLOADS.items()
+            if importlib.util.find_spec(target.split(":")[0]) is not None]
 
 
 def make_workload(name: str, config: Any, rng: Any) -> Workload:
-    if name == "register":
-        from workloads.register import RegisterWorkload
+    import importlib
 
-        return RegisterWorkload(config, rng)
-    raise KeyError(f"unknown workload {name!r} (known: {', '.join(workload_names())})")
+    if name not in workload_names():
+        raise KeyError(f"unknown workload {name!r} (known: {', '.join(workload_names())})")
+    module, cls = WORKLOADS[name].split(":")
+    return getattr(importlib.import_module(module), cls)(config, rng)
