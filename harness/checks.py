@@ -87,7 +87,19 @@ def run_checkers(out: Any) -> dict[str, dict[str, Any]]:
                              "sequentially consistent, not linearizable. A stale read here is "
                              "documented behaviour, not a bug; use --reads sync for linearizable reads.")
             results["linearizable-local-reads"] = stale
-    if cfg.system == "zab":
+    if cfg.workload == "queue":
+        from checkers.durability import check_queue
+
+        results["durability"] = check_queue(out.history, final_drain=True)
+    if cfg.workload == "election":
+        from checkers.mutex import check_mutex
+
+        results["mutex"] = check_mutex(out)
+    if cfg.system == "kafka":
+        from checkers.replicas import check_replicas
+
+        results["replicas"] = check_replicas(out)
+    if cfg.system == "zab" and cfg.workload in ("register", "election"):
         from checkers.quorum import check_quorum
         from harness.runner import servers_for
 
