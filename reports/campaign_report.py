@@ -204,6 +204,10 @@ def plot_campaign(rows: list[RunRow], kinds: list[tuple[str, int]], path: Path) 
         for y, (_, n) in enumerate(vs[::-1]):
             ax2.text(n, y, f" {n}", va="center", fontsize=8)
         ax2.set_title("Runs by verdict", loc="left")
+        from matplotlib.ticker import MaxNLocator
+
+        for a in (ax, ax2):
+            a.xaxis.set_major_locator(MaxNLocator(integer=True))
         return _save(fig, path)
 
 

@@ -229,16 +229,22 @@ class RunData:
 
     @cached_property
     def end_time(self) -> int:
-        """The last time anything happened (at least 1 ns, so scales never divide by 0)."""
+        """The last operation or fault (at least 1 ns, so scales never divide by 0).
+
+        Not the simulator's stop time: a run may idle long after its last final read
+        (waiting out the recovery period), and drawing that would squeeze the run into
+        a corner of every timeline.
+        """
         t = 0
         for rows in (self.history, self.faults):
             for r in rows:
                 v = r.get("time")
                 if isinstance(v, int) and v > t:
                     t = v
-        stats = self.results.get("stats")
-        if isinstance(stats, dict) and isinstance(stats.get("simulated_ns"), int):
-            t = max(t, stats["simulated_ns"])
+        if t == 0:
+            stats = self.results.get("stats")
+            if isinstance(stats, dict) and isinstance(stats.get("simulated_ns"), int):
+                t = stats["simulated_ns"]
         return max(t, 1)
 
     @cached_property

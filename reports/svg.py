@@ -111,7 +111,8 @@ def fault_timeline(run: RunData) -> Markup | None:
         body.append(f'<rect x="{x:.1f}" y="{top}" width="{sc.x0 + sc.width - x:.1f}" height="{h - top}" '
                     f'fill="#f4f4f4"><title>after the main phase: every fault healed, final reads'
                     f'</title></rect>')
-        body.append(f'<text x="{x + 3:.1f}" y="{h - 4}" fill="#888">healed</text>')
+        body.append(f'<text x="{sc.x0 + sc.width - 3:.1f}" y="{top + 11}" text-anchor="end" fill="#888" '
+                    f'font-size="10">healed</text>')
     for i, fam in enumerate(fams):
         y = top + i * lane_h
         body.append(f'<text x="{LABEL_W - 8}" y="{y + 17}" text-anchor="end" fill="#333">{escape(fam)}</text>')
@@ -134,6 +135,9 @@ def fault_timeline(run: RunData) -> Markup | None:
             if fit >= 2:
                 shown = text if len(text) <= fit else text[: max(fit - 1, 1)] + "…"
                 body.append(f'<text x="{x0 + 4:.1f}" y="{y + 17}" fill="#111">{escape(shown)}</text>')
+            else:  # too narrow for a label inside: its F-number beside it
+                body.append(f'<text x="{x0 + wd + 2:.1f}" y="{y + 17}" fill="#333" font-size="10">'
+                            f'{escape(w.name)}</text>')
             body.append("</g>")
     return _svg(LABEL_W + PLOT_W + 10, h + 32, body, "fault timeline")
 
