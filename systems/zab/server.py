@@ -254,6 +254,7 @@ class ZabServer(Node):
         self.next_counter = 1
         self.ping_round = 0
         self.pending_syncs: list[_PendingSync] = []
+        self.last_cxid: dict[str, int] = {}  # per session: the last request proposed
 
     # ================================================================ public views
     @property
@@ -651,6 +652,8 @@ class ZabServer(Node):
         # a leader's proposals are contiguous within an epoch (counter 1, 2, ...), and so is
         # every log; a gap means messages were lost on the way: resync
         last = self.last_logged_zxid
+        if msg.zxid <= last and (msg.zxid <= self.snap_zxid or msg.zxid in self._logged_set()):
+            return []  # a duplicate (the network may duplicate; TCP would not)
         if epoch_of(msg.zxid, self.bits) == epoch_of(last, self.bits):
             in_order = counter_of(msg.zxid, self.bits) == counter_of(last, self.bits) + 1
         else:
@@ -664,6 +667,10 @@ class ZabServer(Node):
         ack = "follower" if self.newleader_acked else None
         # bug: zab-ack-before-fsync would send the ACK here
         return self._log_append(msg.zxid, msg.txn, ack)
+
+    def _logged_set(self) -> set[int]:
+        # only for the rare duplicate; the log is short between snapshots
+        return set(self.log_zxids)
 
     def _follower_newleader(self, msg: m.NewLeader, now: int) -> list[Effect]:
         e = epoch_of(msg.zxid, self.bits)
@@ -752,6 +759,9 @@ class ZabServer(Node):
         if src not in self.servers or src == self.node_id:
             return []
         accepted = epoch_of(msg.zxid, self.bits)
+        old = self.learners.get(src)
+        if old is not None and old.conn == msg.conn:
+            return []  # a duplicate
         h = LearnerHandler(src, msg.conn, accepted, now, now)
         self.learners[src] = h  # a new connection replaces the old one
         if not self.epoch:
@@ -924,6 +934,10 @@ class ZabServer(Node):
         return [Send(txn.session, m.ClientOpResponse(conn, txn.cxid, "rejected:" + reason))]
 
     def _propose(self, txn: Txn, now: int) -> list[Effect]:
+        # a request duplicated by the network must not become a second txn
+        if txn.cxid <= self.last_cxid.get(txn.session, 0):
+            return []
+        self.last_cxid[txn.session] = txn.cxid
         zxid = make_zxid(self.epoch, self.next_counter, self.bits)
         self.next_counter += 1
         self.outstanding[zxid] = set()
@@ -1056,6 +1070,8 @@ class ZabServer(Node):
         assert isinstance(msg, m.ClientOp)
         if (src, msg.conn) not in self.client_conns or not self.serving:
             return [Send(src, m.ClientOpResponse(msg.conn, msg.cxid, "not connected"))]
+        if msg.cxid <= self.client_conns[(src, msg.conn)]:
+            return []  # a duplicate: cxids grow on a connection
         self.client_conns[(src, msg.conn)] = msg.cxid
         if msg.op == m.GET_DATA:
             node = self.tree.get(msg.path)

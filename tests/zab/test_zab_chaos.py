@@ -21,7 +21,14 @@ from systems.zab.datatree import DataTree, Txn
 
 def chaos(seed: int, n: int = 5, duration: int = 12_000 * MS) -> Sim:
     rnd = random.Random(seed)
-    sim = Sim(n, n_clients=3, seed=seed, settings={"snap_count": 6}, fsync=rnd.choice([1, 4, 9]) * MS)
+    sim = Sim(
+        n,
+        n_clients=3,
+        seed=seed,
+        settings={"snap_count": 6},
+        fsync=rnd.choice([1, 4, 9]) * MS,
+        duplicate=rnd.choice([0.0, 0.0, 0.05]),
+    )
     sim.start()
     end = sim.now + duration
     next_fault = sim.now + 500 * MS
@@ -44,6 +51,10 @@ def chaos(seed: int, n: int = 5, duration: int = 12_000 * MS) -> Sim:
                 sim.restart(rnd.choice(down))
             elif r < 0.6 and sim.leaders():
                 sim.crash(sim.leaders()[0])
+            elif r < 0.65:
+                for s in sim.servers:  # a power cut: every unsynced write is lost
+                    if sim.nodes.get(s) is not None:
+                        sim.crash(s)
             elif r < 0.8:
                 members = list(sim.servers)
                 rnd.shuffle(members)

@@ -42,6 +42,7 @@ class Sim:
     settings: dict = field(default_factory=dict)
     client_settings: dict = field(default_factory=dict)
     bugs: frozenset = frozenset()
+    duplicate: float = 0.0  # probability that a message is delivered twice
 
     def __post_init__(self) -> None:
         self.spec = ZabSpec()
@@ -64,6 +65,7 @@ class Sim:
         # clock offsets per node: each node's monotonic clock differs from true time
         rnd = random.Random(self.seed)
         self.offset = {n: rnd.randrange(-10**12, 10**12) for n in self.servers + self.clients}
+        self.net_rnd = random.Random(f"{self.seed}/net")
 
     # --------------------------------------------------------------- lifecycle
     def ctx(self, node: str, servers: tuple[str, ...], settings: dict) -> NodeContext:
@@ -143,6 +145,8 @@ class Sim:
                 t = max(self.now + lat, self.link_busy_until.get((n, e.dst), 0))
                 self.link_busy_until[(n, e.dst)] = t
                 self._push(t, ("msg", n, e.dst, self.inc.get(e.dst, 0), e.msg))
+                if self.duplicate and self.net_rnd.random() < self.duplicate:
+                    self._push(t, ("msg", n, e.dst, self.inc.get(e.dst, 0), e.msg))
             elif isinstance(e, SetTimer):
                 v = self.timer_version.get((n, e.name), 0) + 1
                 self.timer_version[(n, e.name)] = v
