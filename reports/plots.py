@@ -63,6 +63,7 @@ FILES = {
     "leaders": "leaders.png",
     "partitions": "partitions.png",
     "log_offsets": "log-offsets.png",
+    "unseen": "unseen.png",
 }
 
 
@@ -452,12 +453,57 @@ def plot_log_offsets(run: RunData | Path | str, path: Path | str) -> Path | None
         return _save(fig, Path(path))
 
 
+def plot_unseen(run: RunData | Path | str, path: Path | str) -> Path | None:
+    """Queue: acknowledged values no poll has returned yet, per key, over time.
+
+    From a checker result's ``unseen_over_time`` (the durability checker's: a list of
+    ``{"time", "unseen": {key: count}}``). A curve that falls back to zero was only late;
+    one that stays up through the final drain is lost writes (ANOMALIES.md).
+    """
+    run = _load(run)
+    points = None
+    for res in run.checkers.values():
+        u = res.get("unseen_over_time")
+        if isinstance(u, list) and u:
+            points = u
+            break
+    if not points:
+        return None
+    series: dict[str, tuple[list[float], list[float]]] = {}
+    for p in points:
+        if not isinstance(p, dict):
+            continue
+        t, counts = p.get("time"), p.get("unseen")
+        if not isinstance(t, (int, float)) or not isinstance(counts, dict):
+            continue
+        for key in set(series) | set(counts):
+            xs, ys = series.setdefault(str(key), ([], []))
+            v = counts.get(key, 0)
+            xs.append(t / NS)
+            ys.append(v if isinstance(v, (int, float)) else 0)
+    if not series:
+        return None
+    with matplotlib.rc_context(STYLE):
+        fig, ax, fam_handles = _time_frame(run, 2.0, "Unseen acknowledged writes by key", name_windows=False)
+        for key, (xs, ys) in sorted(series.items()):
+            ax.step(xs, ys, where="post", lw=1.2, label=key)
+        ax.set_xlim(0, run.end_time / NS)
+        ax.set_ylim(bottom=0)
+        ax.set_xlabel("time (simulated s)")
+        ax.set_ylabel("values")
+        _phase_line(ax, run)
+        handles, _ = ax.get_legend_handles_labels()
+        _legend_right(ax, handles[:20] + fam_handles)
+        return _save(fig, Path(path))
+
+
 PLOTTERS: dict[str, Callable[[RunData, Path], Path | None]] = {
     "latency": plot_latency,
     "throughput": plot_throughput,
     "leaders": plot_leaders,
     "partitions": plot_partitions,
     "log_offsets": plot_log_offsets,
+    "unseen": plot_unseen,
 }
 
 

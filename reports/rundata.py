@@ -12,6 +12,7 @@ Times are simulated nanoseconds since the run started, in every file.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -20,6 +21,9 @@ from typing import Any
 from harness.config import ConfigError
 
 NS = 1_000_000_000
+
+_CLIENT = re.compile(r"^c\d+$")  # the simulator's client nodes: c0, c1...
+_NUMBERED = re.compile(r"^n\d+$")
 
 #: fault kinds that open a window, and the kind that closes it (same episode)
 WINDOW_END = {
@@ -203,18 +207,30 @@ class RunData:
 
     @cached_property
     def servers(self) -> list[str]:
-        """Server names: n1..nN from the config, plus any node the trace or faults name."""
-        names: list[str] = []
-        n = self.config.get("nodes")
-        if isinstance(n, int) and not isinstance(n, bool) and 0 < n < 100:
-            names = [f"n{i + 1}" for i in range(n)]
-        seen = set(names)
+        """Server names, from what the run shows: trace nodes, fault targets and cuts,
+        the nodes that answered clients. A system may name its own servers (Kafka's
+        brokers beside its ZooKeeper), so n1..nN from the config only fills in servers
+        that never appear (when the names seen are of that form). Natural order."""
+        seen: set[str] = set()
+
+        def add(x: Any) -> None:
+            if isinstance(x, str) and x and not _CLIENT.match(x):
+                seen.add(x)
+
         for rec in self.trace:
-            node = rec.get("node")
-            if isinstance(node, str) and node not in seen and not node.startswith("c"):
-                seen.add(node)
-                names.append(node)
-        return names
+            add(rec.get("node"))
+        for rec in self.faults:
+            add(rec.get("node"))
+            for a, b in _pairs(rec.get("cut")):
+                add(a)
+                add(b)
+        for e in self.history:
+            if e.get("type") == "ok":
+                add(e.get("node"))
+        n = self.config.get("nodes")
+        if all(_NUMBERED.match(x) for x in seen) and isinstance(n, int) and not isinstance(n, bool) and 0 < n < 100:
+            seen.update(f"n{i + 1}" for i in range(n))
+        return sorted(seen, key=natural_key)
 
     @cached_property
     def main_end(self) -> int | None:
@@ -250,6 +266,11 @@ class RunData:
     @cached_property
     def windows(self) -> list[FaultWindow]:
         return fault_windows(self.faults, self.end_time, self.servers)
+
+
+def natural_key(name: str) -> tuple:
+    """Sort key putting n2 before n10."""
+    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name))
 
 
 def pair(history: list[dict]) -> list[Operation]:

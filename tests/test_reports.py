@@ -164,6 +164,8 @@ def test_generic_anomalies_get_sentences_and_operations(runs, tmp_path):
         "anomalies": {"lost-write": [{"kind": "lost-write", "key": "k1", "offsets": [12], "values": [7],
                                       "indices": [2, 3], "explanation": "the send of 7 was acknowledged"}]},
         "allowed": {"poll-skip": [{"kind": "poll-skip", "indices": [0], "explanation": "across a rebalance"}]},
+        "unseen_over_time": [{"index": 3, "time": 10**9, "unseen": {"k1": 2}},
+                             {"index": 9, "time": 3 * 10**9, "unseen": {"k1": 1, "k2": 1}}],
     }
     res["checkers"]["quorum"] = {
         "valid": False, "counts": {"I7-one-leader-per-epoch": 1},
@@ -177,6 +179,7 @@ def test_generic_anomalies_get_sentences_and_operations(runs, tmp_path):
     assert "Here, the send of 7 was acknowledged" in page
     assert "poll-skip (allowed)" in page and "not counted" in page
     assert "Two servers were established leaders of the same epoch. Here, n1 and n2 both led epoch 3" in page
+    assert 'src="unseen.png"' in page
     run = RunData(d)
     lost = [a for v in build_views(run) for a in v.anomalies if a.kind == "lost-write"][0]
     assert {o.invoke_index for o in lost.ops} | {o.complete_index for o in lost.ops} >= {2, 3}
