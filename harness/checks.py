@@ -54,13 +54,24 @@ def check_convergence(out: Any) -> dict[str, Any]:
             + "; ".join(f"{p['servers']} at {p['state']}" for p in parts)[:300], "groups": parts}
 
 
+#: errors that are answers, not unavailability: the system served the request and said no
+SEMANTIC_ERRORS = frozenset({"value mismatch", "BadVersion", "NoNode", "NodeExists"})
+
+
 def availability(history: list[dict]) -> dict[str, Any]:
+    """How many operations the system served. A cas that failed because the value differed
+    was served; a request that timed out or was refused for want of a leader was not."""
     n = {"ok": 0, "fail": 0, "info": 0}
+    served = 0
     for ev in history:
-        if ev["type"] in n:
-            n[ev["type"]] += 1
+        t = ev["type"]
+        if t in n:
+            n[t] += 1
+            if t == "ok" or (t == "fail" and ev.get("error") in SEMANTIC_ERRORS):
+                served += 1
     total = sum(n.values())
-    return {**n, "ok_fraction": round(n["ok"] / total, 4) if total else None}
+    return {**n, "ok_fraction": round(n["ok"] / total, 4) if total else None,
+            "served_fraction": round(served / total, 4) if total else None}
 
 
 def _epoch_shift(out: Any) -> int:

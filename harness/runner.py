@@ -62,7 +62,7 @@ def simulate(config: RunConfig) -> SimOutput:
     spec = get_system(config.system)
     settings = dict(spec.default_settings())
     settings.update(config.settings)
-    settings.setdefault("reads", config.reads)
+    settings["reads"] = config.reads  # the run option wins over the system default
     servers = servers_for(config)
     clients = [f"c{i}" for i in range(config.clients)]
     sim = Simulator(spec, config.seed, servers, clients, settings, frozenset(config.bugs))
