@@ -101,6 +101,43 @@ def test_lin_view_replays_prefix_states(runs):
     assert [lin.position[s.op.invoke_index] for s in lin.steps] == [s.position for s in lin.steps]
 
 
+def test_lin_view_maps_op_ids_of_a_writes_only_check(tmp_path):
+    """With --reads local the checker judges writes and cas only, so its op ids count
+    operations of the filtered history; the page must still point at the right ones."""
+    from checkers.linearizable import check
+
+    ev = []
+
+    def op(p, f, v, out, t):
+        ev.append({"index": len(ev), "time": t, "process": p, "type": "invoke", "f": f, "key": "x",
+                   "value": None if f == "read" else v})
+        ev.append({"index": len(ev), "time": t + 5, "process": p, "type": "ok", "f": f, "key": "x",
+                   "value": out, "node": "n1"})
+
+    op(0, "read", None, None, 10)
+    op(1, "read", None, None, 20)
+    op(0, "write", 1, 1, 30)
+    op(1, "read", None, 1, 40)
+    op(2, "cas", [2, 3], [2, 3], 50)  # succeeds although the register holds 1
+    writes = [e for e in ev if e["f"] != "read"]
+    res = check(writes, "cas-register", time_limit=10).to_json()
+    assert res["valid"] is False
+    res["scope"] = "writes and cas only (reads are local)"
+    d = tmp_path / "w"
+    d.mkdir()
+    (d / "history.jsonl").write_text("".join(json.dumps(e) + "\n" for e in ev))
+    (d / "results.json").write_text(json.dumps({"valid": False, "checkers": {"linearizable": res}}))
+    run = RunData(d)
+    (view,) = build_views(run)
+    lin = view.lin
+    assert lin.failing.f == "cas" and lin.failing.invoke_index == 8
+    assert [(s.op.f, s.op.invoke_index) for s in lin.steps] == [("write", 4)]
+    assert lin.states_replayed and lin.steps[-1].state == 1
+    assert "A compare-and-set succeeded against the wrong value" in view.anomalies[0].sentence
+    page = write_run_report(d).read_text()
+    assert "history 8–9" in page
+
+
 def test_local_reads_are_expected_not_counted(runs, tmp_path):
     d = _copy(runs["local"], tmp_path / "local")
     page = write_run_report(d).read_text()
