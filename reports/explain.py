@@ -238,7 +238,7 @@ def _linearizable(run: RunData, name: str, res: dict, v: CheckerView) -> None:
     v.lin = lin
 
 
-def _checked_events(run: RunData, res: dict, reads: bool) -> list[dict]:
+def _checked_events(run: RunData, reads: bool) -> list[dict]:
     if reads:
         return run.history
     return [e for e in run.history if e.get("f") != "read"]
@@ -273,7 +273,7 @@ def lin_failure(run: RunData, res: dict, before: int = 12, max_window: int = 60)
         orders = (False, True) if scope.startswith("writes") else (True, False)
         for reads in orders:
             try:
-                cops = pair_operations(_checked_events(run, res, reads))
+                cops = pair_operations(_checked_events(run, reads))
             except Exception:
                 continue
             oid = op_json.get("id")

@@ -297,20 +297,34 @@ def linearizability_view(run: RunData, lin: Any) -> Markup | None:
         body.append(f'<rect x="{x0:.1f}" y="{top}" width="{max(x1 - x0, 1):.1f}" height="{row_h * len(procs)}" '
                     f'fill="{FAMILY_COLOURS[w.family]}" fill-opacity="0.14"><title>{escape(_window_tip(w))}'
                     f'</title></rect>')
+    # Each label may run until the next operation of its row starts; past that it is cut
+    # to its mark (#n, ✗, ?): the tooltip and the table below have the rest.
+    next_x: dict[int, float] = {}
+    by_row: dict[Any, list[Operation]] = {}
+    for o in window:
+        by_row.setdefault(o.process, []).append(o)
+    for ops_ in by_row.values():
+        ops_.sort(key=lambda o: o.start)
+        for a, b in zip(ops_, ops_[1:]):
+            next_x[id(a)] = sc(b.start)
     for o in window:
         y = top + row[o.process] * row_h
         pos = lin.position.get(o.invoke_index) if o.invoke_index is not None else None
         if o is lin.failing:
-            cat, label = "failing", "✗ " + _short_op(o)
+            cat, mark = "failing", "✗"
         elif pos is not None:
-            cat, label = "prefix", f"#{pos} " + _short_op(o)
+            cat, mark = "prefix", f"#{pos}"
         elif id(o) in pending:
-            cat, label = "pending", "? " + _short_op(o)
+            cat, mark = "pending", "?"
         else:
-            cat, label = "other", _short_op(o)
+            cat, mark = "other", ""
+        label = (mark + " " + _short_op(o)).strip()
         x0 = sc(o.start)
         x1 = sc(o.end if o.end is not None else open_end)
         w = max(x1 - x0, 3)
+        room = next_x.get(id(o), LABEL_W + PLOT_W + 200) - x0 - 4
+        if len(label) * 6.6 > room:
+            label = mark if mark and len(mark) * 6.6 <= room + 12 else (mark or label[: max(int(room / 6.6) - 1, 1)] + "…")
         stroke = ' stroke="#000" stroke-width="2"' if cat == "failing" else ""
         body.append(f'<g><title>{escape(_op_tip(o))}</title>'
                     f'<rect x="{x0:.1f}" y="{y + 18}" width="{w:.1f}" height="12" rx="2" '
