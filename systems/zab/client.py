@@ -44,11 +44,13 @@ from harness.node import (
 )
 from harness.system import NodeContext
 from systems.zab import messages as m
+from systems.zab.api import CONNECTION_LOSS, TIMER_PREFIX
 from systems.zab.settings import merged
 
-OP_TIMER = "op_deadline"
-CONNECT_TIMER = "connect"
-RETRY_TIMER = "retry"
+# names start with api.TIMER_PREFIX, so a host node embedding a client can route them
+OP_TIMER = TIMER_PREFIX + "op_deadline"
+CONNECT_TIMER = TIMER_PREFIX + "connect"
+RETRY_TIMER = TIMER_PREFIX + "retry"
 
 
 def key_path(key: Any) -> str:
@@ -109,8 +111,8 @@ class ZabClient(Node):
             # the server did not answer in time: give up on it, and on the operation
             effects = self._abandon_server()
             if op.write_sent:
-                return effects + self._finish(now, "info", error="timeout")
-            return effects + self._finish(now, "fail", error="timeout")
+                return effects + self._finish(now, "info", error=CONNECTION_LOSS)
+            return effects + self._finish(now, "fail", error=CONNECTION_LOSS)
         if name == CONNECT_TIMER and op.stage == "connect":
             return self._retry_elsewhere(now)
         if name == RETRY_TIMER and op.stage == "retry_wait":
@@ -173,7 +175,7 @@ class ZabClient(Node):
         op.write_sent = False
         op.cxid = 0
         if now + self.retry_delay >= op.deadline:
-            return effects + self._finish(now, "fail", error="no server available")
+            return effects + self._finish(now, "fail", error=CONNECTION_LOSS)
         op.stage = "retry_wait"
         return effects + [SetTimer(RETRY_TIMER, now + self.retry_delay)]
 
@@ -185,7 +187,7 @@ class ZabClient(Node):
         if op.write_sent and op.cxid <= msg.last_cxid:
             # the server read our write before it closed: it may have reached the leader
             effects = self._abandon_server()
-            return effects + self._finish(now, "info", error="connection lost")
+            return effects + self._finish(now, "info", error=CONNECTION_LOSS)
         return self._retry_elsewhere(now)
 
     # ============================================================= operations

@@ -641,9 +641,11 @@ class ZabServer(Node):
         self._log_skip = keep
         self._inbox.appendleft(_Step("snap_store", msg.tree))
         if removed:
-            # (a) first cut logged txns after the snapshot point: they are not in the
-            # leader's history, and must not survive next to the new snapshot
-            effects.append(trace("truncate", to_zxid=z, removed=list(removed)))
+            # (a) first cut logged txns after the snapshot point: they must not survive
+            # next to the new snapshot. Those in the leader's history come back as the
+            # proposals after the SNAP; the others were never committed. Not a "truncate"
+            # for the checker: snapshot_received already restarts our delivered history.
+            effects.append(trace("snap_log_cut", to_zxid=z, removed=list(removed)))
             effects += self._log_truncate(keep)
             self._blocked = (LOG, self._log_seq)
         return effects

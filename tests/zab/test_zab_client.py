@@ -101,7 +101,7 @@ def test_read_from_dead_server_fails_write_is_info() -> None:
     assert sim.do("c1", "read", "x").value is None
     sim.crash(follower)
     r = sim.do("c1", "read", "x")
-    assert (r.type, r.error) == ("fail", "timeout")
+    assert (r.type, r.error) == ("fail", "ConnectionLoss")
     # the client moved on: the next operation goes to a live server
     w = sim.do("c1", "write", "x", 1)
     assert w.type == "ok"
