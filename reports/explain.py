@@ -168,7 +168,7 @@ def checker_view(run: RunData, name: str, res: dict) -> CheckerView:
     if _is_linearizability(res):
         _linearizable(run, name, res, v)
     elif name == "liveness":
-        _liveness(res, v)
+        _liveness(run, res, v)
     elif name == "availability" or {"ok", "fail", "info"} <= set(res):
         _availability(res, v)
     else:
@@ -342,15 +342,32 @@ def lin_failure(run: RunData, res: dict, before: int = 12, max_window: int = 60)
 # --------------------------------------------------------------------------- others
 
 
-def _liveness(res: dict, v: CheckerView) -> None:
+def _liveness(run: RunData, res: dict, v: CheckerView) -> None:
     v.summary = str(res.get("explanation") or "")
     for n, u in enumerate(res.get("unserved") or [], 1):
         if isinstance(u, dict):
             sentence = (f"Client {u.get('client')} never completed its final {u.get('f')} of "
-                        f"{fmt_value(u.get('key'))} after every fault was healed.")
+                        f"{key_words(u.get('key'))} after every fault was healed.")
         else:
             sentence = f"A final operation never succeeded: {fmt_value(u)}."
-        v.anomalies.append(Anomaly(kind="no-recovery", sentence=sentence, anchor=f"{v.anchor}-a{n}"))
+        a = Anomaly(kind="no-recovery", sentence=sentence, anchor=f"{v.anchor}-a{n}")
+        if isinstance(u, dict):
+            a.ops = _final_attempts(run, u)[-10:]
+            if a.ops:
+                a.sentence += f" Its last {len(a.ops)} attempt(s) after healing are below."
+        v.anomalies.append(a)
+
+
+def _final_attempts(run: RunData, u: dict) -> list[Operation]:
+    """The final-phase attempts of client ``cN`` (worker N: process N, N + clients...)
+    at ``f`` on ``key`` that did not succeed."""
+    client, clients, start = u.get("client"), run.clients, run.main_end
+    if not (isinstance(client, str) and client[1:].isdigit() and clients and start is not None):
+        return []
+    worker = int(client[1:])
+    return [o for o in run.operations
+            if o.start >= start and isinstance(o.process, int) and o.process % clients == worker
+            and o.f == u.get("f") and o.key == u.get("key") and o.type != "ok"]
 
 
 def _availability(res: dict, v: CheckerView) -> None:

@@ -222,6 +222,25 @@ def test_generic_anomalies_get_sentences_and_operations(runs, tmp_path):
     assert {o.invoke_index for o in lost.ops} | {o.complete_index for o in lost.ops} >= {2, 3}
 
 
+def test_liveness_failure_shows_the_final_attempts(runs, tmp_path):
+    d = _copy(runs["pass"], tmp_path / "live")
+    run = RunData(d)
+    o = next(o for o in run.operations if o.start >= run.main_end)
+    events = [json.loads(x) for x in (d / "history.jsonl").read_text().splitlines()]
+    for e in events:
+        if e["index"] == o.complete_index:
+            e["type"] = "fail"
+    (d / "history.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    res = json.loads((d / "results.json").read_text())
+    res["valid"] = False
+    res["checkers"]["liveness"] = {"valid": False, "explanation": "the cluster did not serve again",
+                                   "unserved": [{"client": f"c{o.process % 10}", "f": o.f, "key": o.key}]}
+    (d / "results.json").write_text(json.dumps(res))
+    page = write_run_report(d).read_text()
+    assert f"Client c{o.process % 10} never completed its final {o.f} of {o.key}" in page
+    assert f"{o.invoke_index}–{o.complete_index}" in page
+
+
 # ----------------------------------------------------------------------------- plots
 
 
