@@ -679,12 +679,13 @@ class ZabServer(Node):
         if e != self.accepted_epoch:
             return self._sync_error(now, "NEWLEADER epoch is not the accepted one")
         self.leader_epoch = e
+        effects: list[Effect] = [trace("newleader_received", epoch=e, zxid=self.last_logged_zxid)]
         # 1-2. every txn of the sync durable first, 3. then currentEpoch, 4. then ACK
         # bug: zab-newleader-ack-before-durable / zab-epoch-before-log reorder these
         self._inbox.appendleft(_Step("newleader_epoch", e))
         if self._log_durable_seq < self._log_seq:
             self._blocked = (LOG, self._log_seq)
-        return []
+        return effects
 
     def _follower_uptodate(self, msg: m.UpToDate, now: int) -> list[Effect]:
         if not self.newleader_acked:

@@ -19,6 +19,23 @@ class ZabSpec:
     name = "zab"
     #: the txn log, the two epoch files, the snapshot (see server.py, "What is persisted")
     files = FILES
+    #: trace kinds the nemesis may crash a server at (the effects after it are lost):
+    #: each marks a step between two writes or between a write and a message
+    crash_points = (
+        "propose",  # the leader crashes before logging and sending a proposal
+        "logged",  # a txn is durable, its ACK not yet sent
+        "acks_quorum",  # a quorum ACKed, the commit not yet sent
+        "commit",  # committed at the leader, COMMIT not sent, not applied
+        "epoch_accepted",  # acceptedEpoch durable, LEADERINFO/ACKEPOCH not sent
+        "current_epoch",  # currentEpoch durable, NEWLEADER's ACK (or the sync) not sent
+        "newleader_received",  # a follower got NEWLEADER, nothing persisted for it yet
+        "sync_mode",  # the leader chose how to sync a follower, sent nothing yet
+        "truncate",  # a follower truncates its log: before the write
+        "snapshot_received",  # a follower got a SNAP: before any write
+        "snapshot_persisted",  # the snapshot is durable, the old log not yet cut
+        "leader_established",  # a NEWLEADER quorum, UPTODATE not yet sent
+        "following",  # a follower synced and serving (crash right after UPTODATE)
+    )
 
     def default_settings(self) -> dict:
         return dict(DEFAULT_SETTINGS)
