@@ -96,7 +96,7 @@ def _families(run: RunData) -> list[str]:
 
 
 def _time_frame(run: RunData, axes_h: float, title: str, name_windows: bool,
-                numbered: bool = False) -> tuple[Figure, Any, list[Any]]:
+                numbered: bool = False, shade_alpha: float = 0.22) -> tuple[Figure, Any, list[Any]]:
     """A figure with one time axes, room above it for the F-number lanes and, with
     ``name_windows``, a legend below it naming every fault window.
 
@@ -121,7 +121,7 @@ def _time_frame(run: RunData, axes_h: float, title: str, name_windows: bool,
     # An explicit y turns off matplotlib's automatic title placement, which measures the
     # tight bounding box of the axis decorations on every draw.
     ax.set_title(title, loc="left", y=1.0, pad=4 + 11.5 * lanes)
-    _shade(ax, run)
+    _shade(ax, run, shade_alpha)
     if numbered:
         lane = {f: i for i, f in enumerate(fams)}
         trans = ax.get_xaxis_transform()
@@ -136,7 +136,7 @@ def _time_frame(run: RunData, axes_h: float, title: str, name_windows: bool,
                    columnspacing=1.2, borderaxespad=0,
                    bbox_to_anchor=(LEFT_IN / WIDTH_IN, (bottom_in - 0.45) / h))
         return fig, ax, []
-    return fig, ax, [Patch(color=FAMILY_COLOURS[f], alpha=0.45, label=f"{f} window") for f in fams]
+    return fig, ax, [Patch(color=FAMILY_COLOURS[f], alpha=min(2 * shade_alpha, 1), label=f"{f} window") for f in fams]
 
 
 def _shade(ax: Any, run: RunData, alpha: float = 0.22) -> None:
@@ -304,13 +304,16 @@ def plot_leaders(run: RunData | Path | str, path: Path | str) -> Path | None:
     title = ("Who leads (epoch), follows, looks, is down" if leads
              else "Servers up and down (the trace names no leader)")
     with matplotlib.rc_context(STYLE):
-        fig, ax, fam_handles = _time_frame(run, 0.3 * nrow + 0.25, title, name_windows=False)
+        # Lighter fault shading here: the following bars are pastel too.
+        fig, ax, fam_handles = _time_frame(run, 0.3 * nrow + 0.25, title, name_windows=False, shade_alpha=0.1)
         ax.grid(False, axis="y")
         for (role, epoch, i), xs in bars.items():
             if role == "leading":
                 ax.broken_barh(xs, (i - 0.38, 0.76), facecolors=[ecol.get(epoch, "#333")], zorder=2)
             elif role == "following":
-                ax.broken_barh(xs, (i - 0.2, 0.4), facecolors=[ecol.get(epoch, "#888")], alpha=0.4, zorder=2)
+                c = ecol.get(epoch, "#888")
+                ax.broken_barh(xs, (i - 0.2, 0.4), facecolors=[(*matplotlib.colors.to_rgb(c), 0.45)],
+                               edgecolors=[c], lw=0.6, zorder=2)
             elif role == "looking":
                 ax.broken_barh(xs, (i - 0.2, 0.4), facecolors="white", edgecolors="#999", hatch="////",
                                lw=0.4, zorder=2)
@@ -331,7 +334,8 @@ def plot_leaders(run: RunData | Path | str, path: Path | str) -> Path | None:
         handles = []
         if epochs:
             handles.append(Patch(color=ecol[epochs[0]], label="leading (colour: epoch eN)"))
-            handles.append(Patch(color=ecol[epochs[0]], alpha=0.4, label="following (leader's epoch colour)"))
+            handles.append(Patch(facecolor=(*matplotlib.colors.to_rgb(ecol[epochs[0]]), 0.45), edgecolor=ecol[epochs[0]],
+                                 label="following (leader's epoch colour)"))
         if "looking" in roles:
             handles.append(Patch(facecolor="white", edgecolor="#999", hatch="////", label="looking"))
         handles.append(Patch(color="#333", label="down (crashed)"))
