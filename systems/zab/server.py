@@ -48,7 +48,19 @@ applies; followers apply committed txns in zxid order. Liveness: the leader PING
 half tick; followers answer. A leader without a quorum heard from within ``sync_limit``
 ticks steps down; a follower that hears nothing from its leader within ``sync_limit`` ticks
 (``init_limit`` while syncing) goes LOOKING. Discovery and synchronization must finish
-within ``init_limit`` ticks.
+within ``init_limit`` ticks. A zxid counter about to roll over makes the leader refuse the
+write and step down, forcing a new epoch (ZOOKEEPER-1277).
+
+Lost and duplicated messages. ZooKeeper runs on TCP: inside a live connection nothing is
+lost, duplicated or reordered, and a broken connection is noticed. Our network keeps
+per-link FIFO but drops messages across a partition without "closing" anything (and may
+duplicate). So the protocol checks what TCP would have guaranteed, without changing what
+it decides: a follower requires each epoch's proposals to be contiguous (counter + 1) and
+resyncs on a gap; PINGs carry the leader's latest proposal and commit, so a follower
+notices lost PROPOSALs (resync) and lost COMMITs (apply up to the commit); an ACK of z
+counts for every outstanding proposal up to z (a follower logs and ACKs in order), so a
+lost ACK does not stall commits; duplicated proposals, FOLLOWERINFOs and client requests
+are ignored. A connection is a random ``conn`` id (messages.py).
 
 Clients (client.py) connect to any serving server; reads are served locally, writes are
 forwarded to the leader, proposed, and answered by the server the client is connected to
@@ -72,10 +84,12 @@ What is persisted, and when (file: records):
   append); TRUNC and SNAP cut it (mode truncate). Records at the head that are not after
   the snapshot are ignored at recovery (left by a crash in the middle of a SNAP).
 - ``acceptedEpoch``, ``currentEpoch``: one int each (mode replace).
-- ``snapshot``: ``DataTree.to_record()`` of committed txns (mode replace), written only
-  when a SNAP is received. SNAP order: cut the log's txns after the snapshot point, then
-  the snapshot, then the rest of the log; each step waits for the previous one's fsync,
-  since a crash may lose, file by file, whatever is not durable.
+- ``snapshot``: ``DataTree.to_record()`` of committed txns (mode replace), written when
+  a SNAP is received, and every ``snap_count`` applied txns while serving; once a periodic
+  snapshot is durable the log is rewritten without the txns it covers (mode replace), so
+  a server far behind gets a SNAP. SNAP order: cut the log's txns after the snapshot
+  point, then the snapshot, then the rest of the log; each step waits for the previous
+  one's fsync, since a crash may lose, file by file, whatever is not durable.
 Recovery (``on_start``): tree = snapshot; log = records after the snapshot; epochs from
 their files; the logged txns are applied only once a leader says they are committed.
 
@@ -83,6 +97,16 @@ A follower's work on its leader's messages is a queue (``_inbox``) processed in 
 a step that must wait for an fsync blocks it (``_blocked``) and resumes in
 ``on_persisted``. Role-specific persist completions carry the role generation, so a
 completion that arrives after the server changed role only records durability.
+
+Trace (what checkers/quorum.py reads; zxids are ints): recovered, looking, vote_decided,
+epoch_accepted (when durable), current_epoch (when durable), sync_mode (leader, per
+follower), newleader_received, truncate (TRUNC only), snapshot_received, snap_log_cut,
+snapshot_persisted, log_compacted, leader_established (with the NEWLEADER ackers),
+following (a follower got UPTODATE and serves), propose, logged (a record is durable),
+ack_sent, acks_quorum, commit (``initial=True`` for the history a new leader commits by
+being established), deliver (applied to the tree, at every server), sync_error,
+missing_proposal, abandon. After ``recovered`` (applied_zxid = the snapshot's) or
+``snapshot_received`` a server's delivered history restarts from that zxid.
 
 Planted bugs (BUGS.md) are meant as one-line switches at the marked ``# bug:`` spots.
 """
