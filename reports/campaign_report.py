@@ -32,6 +32,9 @@ from reports.explain import anomaly_names, verdict_words
 from reports.rundata import FAMILY, FAMILY_COLOURS, NS, _read_json, _read_jsonl
 
 
+_MISSING: Any = object()  # an index line without a verdict: take the run's results.json
+
+
 @dataclass
 class RunRow:
     seed: Any
@@ -99,7 +102,7 @@ def load_rows(campaign_dir: Path) -> tuple[list[RunRow], int]:
         seen.add(str(seed))
         rd = e.get("run_dir") or e.get("dir") or e.get("directory")
         run_dir = (campaign_dir / rd) if isinstance(rd, str) else campaign_dir / "runs" / str(seed)
-        row = RunRow(seed=seed, run=e.get("run"), valid=e.get("valid", e.get("verdict", "unknown")),
+        row = RunRow(seed=seed, run=e.get("run"), valid=e.get("valid", e.get("verdict", _MISSING)),
                      anomalies=[str(a) for a in e.get("anomalies") or [] if a is not None],
                      failed=[str(a) for a in e.get("failed") or []],
                      wall_s=_num(e.get("wall_s", e.get("wall"))), sha=e.get("history_sha256"),
@@ -115,6 +118,8 @@ def load_rows(campaign_dir: Path) -> tuple[list[RunRow], int]:
                 seen.add(d.name)
     for row in rows:
         _enrich(row, campaign_dir)
+        if row.valid is _MISSING:
+            row.valid = "unknown"
     return rows, bad
 
 
@@ -125,7 +130,7 @@ def _enrich(row: RunRow, campaign_dir: Path) -> None:
     results = _read_json(d / "results.json", None)
     config = _read_json(d / "config.json", {})
     if isinstance(results, dict):
-        if not row.in_index:
+        if not row.in_index or row.valid is _MISSING:
             row.valid = results.get("valid", "unknown")
         if not row.anomalies and row.valid is False:
             row.anomalies = anomaly_names(results)
