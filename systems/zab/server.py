@@ -115,11 +115,10 @@ from __future__ import annotations
 
 import bisect
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from harness.node import (
-    CancelTimer,
     Effect,
     Node,
     Persist,
