@@ -151,7 +151,7 @@ def run_test(config: RunConfig, store: Path | None = None, name: str | None = No
     t1 = time.perf_counter()
     checks = run_checkers(out)
     t2 = time.perf_counter()
-    valid = merge_verdicts(c["valid"] for c in checks.values() if c.get("counts", True))
+    valid = merge_verdicts(c["valid"] for c in checks.values() if c.get("counts", True) is not False)
     results = {
         "valid": valid,
         "seed": config.seed,

@@ -19,7 +19,7 @@ def print_run_summary(res: Any) -> None:
         why = c.get("explanation") or c.get("reason") or c.get("note") or ""
         if name == "availability":
             why = f"ok {c['ok']}, fail {c['fail']}, info {c['info']} (served {c['served_fraction']})"
-        rows.append([name, _verdict(c["valid"]) + ("" if c.get("counts", True) else " (not counted)"), why[:100]])
+        rows.append([name, _verdict(c["valid"]) + ("" if c.get("counts", True) is not False else " (not counted)"), why[:100]])
     print(f"{cfg.system} / {cfg.workload}  seed {cfg.seed}  nemesis {','.join(cfg.nemesis) or 'none'}  "
           f"{cfg.nodes} servers, {cfg.clients} clients, {cfg.time_limit:g} s"
           + (f"  bugs {','.join(cfg.bugs)}" if cfg.bugs else ""))
