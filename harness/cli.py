@@ -79,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(r)
     r.add_argument("--seed", type=int, default=1, help="run seed (default %(default)s)")
     r.add_argument("--json", action="store_true", help="print results.json instead of the table")
+    r.add_argument("--no-report", action="store_true", help="skip report.html and the plots")
 
     rp = sub.add_parser("repro", help="re-run a run directory and compare its history byte for byte")
     rp.add_argument("run_dir", type=Path)
@@ -122,6 +123,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     config = _config_from(args, seed=args.seed)
     res = run_test(config, store=args.store)
+    if res.directory is not None and not args.no_report:
+        from reports.run_report import write_run_report
+
+        write_run_report(res.directory)
     if args.json:
         print(json.dumps(res.results, indent=1, default=str))
     else:

@@ -30,4 +30,6 @@ def print_run_summary(res: Any) -> None:
     print(f"verdict: {_verdict(r['valid'])}")
     if res.directory is not None:
         print(f"results: {res.directory}")
+        if (res.directory / "report.html").exists():
+            print(f"report:  {res.directory / 'report.html'}")
         print(f"repro:   harness repro {res.directory}")
