@@ -352,6 +352,12 @@ class ZabServer(Node):
             _, _, epoch, gen = token
             self.current_epoch = max(self.current_epoch, epoch)
             effects.append(trace("current_epoch", epoch=epoch))
+            if gen == self._gen and self.current_vote is not None:
+                # QuorumPeer.updateElectionVote (ZOOKEEPER-1732): the vote we show LOOKING
+                # peers carries the epoch we now hold, so that every member of the
+                # ensemble shows the same (leader, peerEpoch) and a newcomer can join
+                v = self.current_vote
+                self.current_vote = Vote(v.leader, v.zxid, epoch, v.election_epoch)
             if gen == self._gen and self.state == LEADING:
                 effects += self._lead_current_epoch_durable(now)
         elif kind == SNAPSHOT:

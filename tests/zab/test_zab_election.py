@@ -41,6 +41,8 @@ def test_fresh_ensemble_elects_exactly_one_leader(n: int) -> None:
     est = sim.traces_of("leader_established")
     assert len(est) == 1 and est[0].fields["epoch"] == 1
     assert all(s.current_epoch == 1 for s in sim.live_servers())
+    # every member shows LOOKING peers the same (leader, peerEpoch) (ZOOKEEPER-1732)
+    assert {(s.current_vote.leader, s.current_vote.peer_epoch) for s in sim.live_servers()} == {(leader, 1)}
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
