@@ -22,14 +22,25 @@ class BugInfo:
 
 
 def all_bugs() -> list[BugInfo]:
-    out: list[BugInfo] = []
-    try:
-        from systems.zab.bugs import BUGS as zab_bugs
+    import importlib
 
-        out.extend(zab_bugs)
-    except ImportError:
-        pass
+    out: list[BugInfo] = []
+    for system in ("zab", "kafka"):
+        try:
+            out.extend(importlib.import_module(f"systems.{system}.bugs").BUGS)
+        except ImportError:
+            pass
     return out
+
+
+def known_bug_names(system: str) -> set[str]:
+    """Bug names a run of ``system`` accepts: the catalogue's, plus any the system's spec
+    lists as ``bug_names`` (test systems)."""
+    from harness.system import get_system
+
+    names = {b.name for b in all_bugs() if b.system == system}
+    names |= set(getattr(get_system(system), "bug_names", ()))
+    return names
 
 
 def print_bugs() -> int:

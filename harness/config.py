@@ -79,6 +79,14 @@ class RunConfig:
             raise ConfigError(f"--reads must be sync or local, not {self.reads!r}")
         if self.keys < 1:
             raise ConfigError(f"--keys must be at least 1, not {self.keys}")
+        if self.bugs:
+            from harness.bugs import known_bug_names
+
+            known = known_bug_names(self.system)
+            unknown = [b for b in self.bugs if b not in known]
+            if unknown:
+                raise ConfigError(f"unknown bug {unknown[0]!r} for system {self.system} "
+                                  f"(see `harness bugs`; known: {', '.join(sorted(known)) or 'none yet'})")
         if self.seed < 0:
             raise ConfigError(f"--seed must be non-negative, not {self.seed}")
         return self

@@ -30,6 +30,7 @@ def run_cli(args, capsys):
         (["run", "--system", "toy", "--time-limit", "-1"], "--time-limit must be positive"),
         (["run", "--system", "toy", "--nodes", "4"], "--nodes"),
         (["run", "--system", "toy", "--rate", "abc"], "invalid float"),
+        (["run", "--system", "toy", "--bug", "no-such-bug"], "unknown bug"),
         (["repro", "/nonexistent/run"], "no run directory"),
         (["frobnicate"], "invalid choice"),
     ],

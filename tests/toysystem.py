@@ -110,6 +110,7 @@ class ToySpec:
     name = "toy"
     files = ("data",)
     crash_points = ("write",)
+    bug_names = ("toy-async-backup-reads",)
 
     def default_settings(self):
         return {}
