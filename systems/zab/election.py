@@ -56,12 +56,24 @@ class Vote:
 
 
 def total_order_predicate(
-    new: Vote | Notification, cur: Vote, rank: dict[str, int]
+    new: Vote | Notification, cur: Vote, rank: dict[str, int], bugs: frozenset = frozenset()
 ) -> bool:
     """True when ``new`` beats ``cur``: higher peerEpoch, then higher zxid, then higher sid.
 
     This is the total order fixed by ZOOKEEPER-1419 (a planted bug may break it).
     """
+    if "zab-vote-by-id-only" in bugs:
+        # bug: zab-vote-by-id-only: the server id alone decides, epoch and zxid ignored
+        return rank[new.leader] > rank[cur.leader]
+    if "zab-vote-order-not-total" in bugs:
+        # bug: zab-vote-order-not-total (ZOOKEEPER-1419, before 3.4.4): the last clause
+        # compares zxid and sid but not the epoch, so a lower-epoch vote with the same
+        # zxid and a higher sid beats a higher-epoch one, which beats it back
+        return (
+            new.peer_epoch > cur.peer_epoch
+            or (new.peer_epoch == cur.peer_epoch and new.zxid > cur.zxid)
+            or (new.zxid == cur.zxid and rank[new.leader] > rank[cur.leader])
+        )
     return (new.peer_epoch, new.zxid, rank[new.leader]) > (cur.peer_epoch, cur.zxid, rank[cur.leader])
 
 
@@ -77,8 +89,10 @@ class FastLeaderElection:
         max_notification_interval: int,
         rng: Any,
         jitter: float = 0.1,
+        bugs: frozenset = frozenset(),
     ) -> None:
         self.me = me
+        self.bugs = frozenset(bugs)
         self.servers = tuple(servers)
         self.rank = sid_rank(servers)
         self.quorum = len(self.servers) // 2 + 1
@@ -140,7 +154,7 @@ class FastLeaderElection:
         if self.finalizing:
             # ZooKeeper's inner finalize loop: only a better vote interrupts it; anything
             # else is consumed and dropped
-            if not total_order_predicate(n, self.proposal, self.rank):
+            if not total_order_predicate(n, self.proposal, self.rank, self.bugs):
                 return effects, None
             self.finalizing = False
             effects.append(CancelTimer(FINALIZE_TIMER))
@@ -157,14 +171,14 @@ class FastLeaderElection:
         if n.election_epoch > self.logicalclock:
             self.logicalclock = n.election_epoch
             self.recvset = {}
-            best = n if total_order_predicate(n, self.my_vote, self.rank) else self.my_vote
+            best = n if total_order_predicate(n, self.my_vote, self.rank, self.bugs) else self.my_vote
             self.proposal = Vote(best.leader, best.zxid, best.peer_epoch)
             effects += self._send_notifications()
         elif n.election_epoch < self.logicalclock:
             # a laggard: tell it where we are, otherwise ignore
             effects.append(Send(src, self._notification()))
             return effects, None
-        elif total_order_predicate(n, self.proposal, self.rank):
+        elif total_order_predicate(n, self.proposal, self.rank, self.bugs):
             self.proposal = Vote(n.leader, n.zxid, n.peer_epoch)
             effects += self._send_notifications()
         self.recvset[src] = Vote(n.leader, n.zxid, n.peer_epoch, n.election_epoch, LOOKING)

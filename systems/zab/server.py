@@ -222,6 +222,7 @@ class ZabServer(Node):
             finalize_wait=s["finalize_wait"],
             max_notification_interval=s["max_notification_interval"],
             rng=self.rng,
+            bugs=self.bugs,
         )
         # --- persistent state (in-memory mirrors of the files)
         self.accepted_epoch = 0  # highest ever written (we act only once durable)
@@ -601,8 +602,11 @@ class ZabServer(Node):
             return []
         if e > self.accepted_epoch:
             self.accepted_epoch = e  # promised now, acted on only once durable
+            if "zab-volatile-accepted-epoch" in self.bugs:
+                # bug: zab-volatile-accepted-epoch (ZOOKEEPER-335): the promise is kept in
+                # memory only, so a restart forgets it
+                return [trace("epoch_accepted", epoch=e, persisted=False)] + self._send_ackepoch(self.current_epoch)
             effects, token = self._persist_epoch(ACCEPTED_EPOCH, e)
-            # bug: zab-volatile-accepted-epoch would skip the wait (and the file)
             self._blocked = token
             self._inbox.appendleft(_Step("ackepoch", self.current_epoch))
             return effects
@@ -637,6 +641,11 @@ class ZabServer(Node):
             self._inbox.appendleft(_Step("newleader_ack", step.arg))
             return effects
         if step.kind == "newleader_ack":
+            if "zab-epoch-before-log" in self.bugs and self._log_durable_seq < self._log_seq:
+                # bug: zab-epoch-before-log: the log is flushed only now, after currentEpoch
+                self._blocked = (LOG, self._log_seq)
+                self._inbox.appendleft(step)
+                return []
             self.newleader_acked = True
             z = make_zxid(step.arg, 0, self.bits)
             return [Send(self.leader_id, m.Ack(self.conn, z)), trace("ack_sent", zxid=z)]
@@ -696,7 +705,10 @@ class ZabServer(Node):
         # after NEWLEADER was ACKed proposals are live: ACK each once durable. Before,
         # they are the sync payload, which NEWLEADER's ACK covers.
         ack = "follower" if self.newleader_acked else None
-        # bug: zab-ack-before-fsync would send the ACK here
+        if ack and "zab-ack-before-fsync" in self.bugs:
+            # bug: zab-ack-before-fsync: ACK now, while the record is only being written
+            z = msg.zxid
+            return [Send(self.leader_id, m.Ack(self.conn, z)), trace("ack_sent", zxid=z)] + self._log_append(z, msg.txn, None)
         return self._log_append(msg.zxid, msg.txn, ack)
 
     def _logged_set(self) -> set[int]:
@@ -710,9 +722,12 @@ class ZabServer(Node):
         self.leader_epoch = e
         effects: list[Effect] = [trace("newleader_received", epoch=e, zxid=self.last_logged_zxid)]
         # 1-2. every txn of the sync durable first, 3. then currentEpoch, 4. then ACK
-        # bug: zab-newleader-ack-before-durable / zab-epoch-before-log reorder these
         self._inbox.appendleft(_Step("newleader_epoch", e))
-        if self._log_durable_seq < self._log_seq:
+        # bug: zab-newleader-ack-before-durable (ZOOKEEPER-3911/3023/4646): currentEpoch,
+        # then ACK, while the synced txns may be only in memory; zab-epoch-before-log
+        # (ZOOKEEPER-4643): currentEpoch is written before the log is flushed
+        early_epoch = self.bugs & {"zab-newleader-ack-before-durable", "zab-epoch-before-log"}
+        if self._log_durable_seq < self._log_seq and not early_epoch:
             self._blocked = (LOG, self._log_seq)
         return effects
 
@@ -871,8 +886,12 @@ class ZabServer(Node):
         if plan.mode == DIFF:
             effects.append(Send(h.sid, m.Diff(h.conn, plan.zxid)))
             start = plan.start
+        elif plan.mode == TRUNC and "zab-no-trunc" in self.bugs:
+            # bug: zab-no-trunc (ZOOKEEPER-1154): a DIFF from the follower's last zxid, so
+            # the txns it logged and we never had stay in its log
+            effects.append(Send(h.sid, m.Diff(h.conn, h.peer_last)))
+            start = plan.start
         elif plan.mode == TRUNC:
-            # bug: zab-no-trunc would send a DIFF here
             effects.append(Send(h.sid, m.Trunc(h.conn, plan.zxid)))
             start = plan.start
         else:
@@ -948,9 +967,10 @@ class ZabServer(Node):
             if h is None:
                 return self._reject_local(txn, "not established")
             return [Send(h.sid, m.RequestRejected(h.conn, txn, "not established"))]
-        if self.next_counter >= max_counter(self.bits):
+        # bug: zab-zxid-overflow (ZOOKEEPER-1277): no rollover check; _propose carries
+        # the counter into the epoch bits
+        if self.next_counter >= max_counter(self.bits) and "zab-zxid-overflow" not in self.bugs:
             # ZOOKEEPER-1277: the counter would roll over: refuse, force a new epoch
-            # bug: zab-zxid-overflow would let make_zxid carry into the epoch bits
             effects = (
                 self._reject_local(txn, "zxid rollover")
                 if h is None
@@ -970,7 +990,10 @@ class ZabServer(Node):
         if txn.cxid <= self.last_cxid.get(txn.session, 0):
             return []
         self.last_cxid[txn.session] = txn.cxid
-        zxid = make_zxid(self.epoch, self.next_counter, self.bits)
+        if "zab-zxid-overflow" in self.bugs:
+            zxid = (self.epoch << self.bits) + self.next_counter  # bug: zab-zxid-overflow
+        else:
+            zxid = make_zxid(self.epoch, self.next_counter, self.bits)
         self.next_counter += 1
         self.outstanding[zxid] = set()
         effects: list[Effect] = [trace("propose", epoch=self.epoch, zxid=zxid, digest=txn.digest())]
@@ -985,8 +1008,12 @@ class ZabServer(Node):
         effects: list[Effect] = []
         while self.outstanding:
             zxid, acks = next(iter(self.outstanding.items()))
-            # bug: zab-commit-without-quorum would accept the leader's own ACK alone
-            if len(acks) < self.quorum:
+            if "zab-commit-without-quorum" in self.bugs:
+                # bug: zab-commit-without-quorum: the leader's own durable ACK is enough
+                enough = self.node_id in acks
+            else:
+                enough = len(acks) >= self.quorum
+            if not enough:
                 break
             del self.outstanding[zxid]
             effects.append(trace("acks_quorum", zxid=zxid, acks=sorted(acks)))
@@ -1003,8 +1030,12 @@ class ZabServer(Node):
     # ---------------------------------------------------------------- sync
     def _add_sync(self, requester: str, sync_id: int) -> list[Effect]:
         # wait for a ping round started now, and for everything proposed so far
+        if "zk-sync-not-quorum" in self.bugs:
+            # bug: zk-sync-not-quorum (before ZOOKEEPER-1675): no quorum round; answered
+            # once what we proposed so far is committed (round 0: no ping needed)
+            self.pending_syncs.append(_PendingSync(0, self.last_logged_zxid, requester, sync_id))
+            return self._try_finish_syncs()
         self.pending_syncs.append(_PendingSync(self.ping_round + 1, self.last_logged_zxid, requester, sync_id))
-        # bug: zk-sync-not-quorum would answer here at once
         return self._ping_round() + self._try_finish_syncs()
 
     def _ping_round(self) -> list[Effect]:
@@ -1094,8 +1125,8 @@ class ZabServer(Node):
             if not self.serving:
                 return [Send(src, m.ConnectResponse(msg.conn, False, self.last_processed_zxid, "not serving"))]
             # single system image: never let a session see an older state
-            # bug: zk-reconnect-ignores-lastzxid would skip this check
-            if self.last_processed_zxid < msg.last_zxid:
+            # bug: zk-reconnect-ignores-lastzxid skips this check
+            if self.last_processed_zxid < msg.last_zxid and "zk-reconnect-ignores-lastzxid" not in self.bugs:
                 return [Send(src, m.ConnectResponse(msg.conn, False, self.last_processed_zxid, "server behind client"))]
             self.client_conns[(src, msg.conn)] = 0
             return [Send(src, m.ConnectResponse(msg.conn, True, self.last_processed_zxid))]
