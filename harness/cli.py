@@ -59,7 +59,23 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="register reads through sync (linearizable) or local (default %(default)s)")
     p.add_argument("--bug", action="append", default=[], metavar="NAME",
                    help="switch on a planted bug (repeatable; see `harness bugs`)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings",
+                   help="override a system setting, e.g. counter_bits=6 (repeatable; VALUE is "
+                        "JSON if it parses, else a string)")
     p.add_argument("--store", type=Path, default=Path("store"), help="store directory (default %(default)s)")
+
+
+def _settings(items: list[str]) -> dict:
+    out: dict = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--set takes KEY=VALUE, not {item!r}")
+        try:
+            out[key.strip()] = json.loads(value)
+        except ValueError:
+            out[key.strip()] = value
+    return out
 
 
 def _config_from(args: argparse.Namespace, **extra) -> RunConfig:
@@ -67,7 +83,7 @@ def _config_from(args: argparse.Namespace, **extra) -> RunConfig:
         system=args.system, workload=args.workload, nemesis=tuple(args.nemesis), nodes=args.nodes,
         clients=args.clients, rate=args.rate, time_limit=args.time_limit,
         recovery_time=args.recovery_time, nemesis_interval=args.nemesis_interval, keys=args.keys,
-        reads=args.reads, bugs=tuple(args.bug), **extra,
+        reads=args.reads, bugs=tuple(args.bug), settings=_settings(args.settings), **extra,
     ).validate()
 
 
