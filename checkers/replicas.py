@@ -1,0 +1,175 @@
+"""Kafka replica safety, judged from the brokers' trace and their state after healing.
+
+What must hold (BUGS.md, "What the checkers need to see these"):
+
+1. **One leader per leader epoch** of a partition: no two brokers become leader of a
+   partition in the same epoch (``become-leader``), and no two controllers write different
+   leaders for the same epoch (``elect``).
+2. **A leader's high watermark never moves back** within its term (``hw`` of one broker,
+   partition and leader epoch).
+3. **Committed offsets keep their value**: once a leader's high watermark passes offset o
+   of partition p (``commit``, with the record's value), no later commit of (p, o) carries
+   another value, and no replica that knows the committing leader's epoch appends another
+   value at (p, o) afterwards (``append``) -- it has diverged below the high watermark. (A
+   replica still in an older epoch, such as a deposed leader that has not heard yet, may
+   append there: it truncates once it learns of the newer epoch.)
+4. **After healing, replicas agree below the high watermark**: from each broker's final
+   state (``out.replica_digests``: per partition its high watermark, log end, epochs and
+   a hash of the log below the high watermark), replicas with the same high watermark hold
+   the same records below it.
+
+Returns ``{"valid", "explanation", "violations", "stats"}``; each violation has ``kind``,
+``partition``, ``replicas``, ``offsets``, ``epochs`` and a one-sentence ``explanation``.
+Cost: one pass over the trace, linear in its length.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: violations listed per kind (the count is always given)
+MAX_PER_KIND = 20
+
+
+def check_replicas(out: Any) -> dict[str, Any]:
+    trace = out.trace if hasattr(out, "trace") else out["trace"]
+    digests = getattr(out, "replica_digests", None) or {}
+    return check_trace(trace, digests)
+
+
+def check_trace(trace: list[dict], digests: dict | None = None) -> dict[str, Any]:
+    found: dict[str, list[dict]] = {}
+    counts: dict[str, int] = {}
+
+    def add(kind: str, v: dict) -> None:
+        counts[kind] = counts.get(kind, 0) + 1
+        lst = found.setdefault(kind, [])
+        if len(lst) < MAX_PER_KIND:
+            lst.append({"kind": kind, **v})
+
+    leaders: dict[tuple[int, int], tuple[str, int]] = {}      # (p, epoch) -> (node, time)
+    elected: dict[tuple[int, int], tuple[Any, str, int]] = {}  # (p, epoch) -> (leader, controller, time)
+    hws: dict[tuple[str, int, int], int] = {}                  # (node, p, epoch) -> last hw
+    committed: dict[tuple[int, int], tuple[str, str, int, int]] = {}  # (p, o) -> (value, node, epoch, time)
+    stats = {"elections": 0, "commits": 0, "appends": 0, "truncations": 0, "isr_changes": 0}
+
+    for ev in trace:
+        kind = ev.get("kind")
+        if kind == "append":
+            stats["appends"] += 1
+            p, o = ev["partition"], ev["offset"]
+            c = committed.get((p, o))
+            # A replica still in an older epoch than the commit (a deposed leader, a
+            # follower not yet told) may append there: it truncates once it learns.
+            if c is not None and c[0] != ev["value"] and ev.get("replica_epoch", ev["leader_epoch"]) >= c[2]:
+                add("diverged-below-hw", {
+                    "partition": p, "replicas": [ev["node"], c[1]], "offsets": [o], "epochs": [ev["leader_epoch"], c[2]],
+                    "time": ev["time"],
+                    "explanation": f"replica {ev['node']} appended {ev['value']} at offset {o} of partition {p} "
+                                   f"(epoch {ev['leader_epoch']}, as {ev.get('role')}) after that offset had been "
+                                   f"committed as {c[0]} by leader {c[1]} in epoch {c[2]} at time {c[3]}.",
+                })
+        elif kind == "commit":
+            stats["commits"] += 1
+            p, o = ev["partition"], ev["offset"]
+            c = committed.get((p, o))
+            if c is None:
+                committed[(p, o)] = (ev["value"], ev["node"], ev["leader_epoch"], ev["time"])
+            elif c[0] != ev["value"]:
+                add("committed-value-changed", {
+                    "partition": p, "replicas": [c[1], ev["node"]], "offsets": [o], "epochs": [c[2], ev["leader_epoch"]],
+                    "time": ev["time"],
+                    "explanation": f"offset {o} of partition {p} was committed as {c[0]} by leader {c[1]} in epoch "
+                                   f"{c[2]}, then as {ev['value']} by leader {ev['node']} in epoch "
+                                   f"{ev['leader_epoch']}: a committed record was lost and its offset reused.",
+                })
+        elif kind == "hw":
+            key = (ev["node"], ev["partition"], ev["leader_epoch"])
+            last = hws.get(key)
+            if last is not None and ev["hw"] < last:
+                add("hw-moved-back", {
+                    "partition": ev["partition"], "replicas": [ev["node"]], "offsets": [last, ev["hw"]],
+                    "epochs": [ev["leader_epoch"]], "time": ev["time"],
+                    "explanation": f"leader {ev['node']} of partition {ev['partition']} moved its high watermark back "
+                                   f"from {last} to {ev['hw']} in epoch {ev['leader_epoch']}.",
+                })
+            hws[key] = ev["hw"]
+        elif kind == "become-leader":
+            key = (ev["partition"], ev["leader_epoch"])
+            prev = leaders.get(key)
+            if prev is None:
+                leaders[key] = (ev["node"], ev["time"])
+            elif prev[0] != ev["node"]:
+                add("two-leaders-one-epoch", {
+                    "partition": ev["partition"], "replicas": [prev[0], ev["node"]], "offsets": [],
+                    "epochs": [ev["leader_epoch"]], "time": ev["time"],
+                    "explanation": f"brokers {prev[0]} (at time {prev[1]}) and {ev['node']} (at time {ev['time']}) "
+                                   f"both became leader of partition {ev['partition']} in leader epoch "
+                                   f"{ev['leader_epoch']}.",
+                })
+        elif kind == "elect":
+            stats["elections"] += 1
+            key = (ev["partition"], ev["leader_epoch"])
+            prev = elected.get(key)
+            if prev is None:
+                elected[key] = (ev["leader"], ev["node"], ev["time"])
+            elif prev[0] != ev["leader"]:
+                add("two-leaders-one-epoch", {
+                    "partition": ev["partition"], "replicas": [prev[0], ev["leader"]], "offsets": [],
+                    "epochs": [ev["leader_epoch"]], "time": ev["time"],
+                    "explanation": f"controller {prev[1]} wrote leader {prev[0]} for partition {ev['partition']} in "
+                                   f"epoch {ev['leader_epoch']} (time {prev[2]}), and controller {ev['node']} wrote "
+                                   f"leader {ev['leader']} for the same epoch (time {ev['time']}).",
+                })
+        elif kind == "truncate":
+            stats["truncations"] += 1
+        elif kind == "isr":
+            stats["isr_changes"] += 1
+
+    notes = _final_agreement(digests or {}, add)
+    violations = [v for kind in sorted(found) for v in found[kind]]
+    valid = not violations
+    if valid:
+        explanation = (f"replicas agree: one leader per leader epoch ({len(leaders)} leaderships), high watermarks "
+                       f"only moved forward, {len(committed)} committed offsets kept their values, and replicas "
+                       f"agree below the high watermark after healing")
+    else:
+        explanation = " ".join(f"{kind} ({counts[kind]}): {found[kind][0]['explanation']}" for kind in sorted(found))
+    if notes:
+        explanation += " Note: " + " ".join(notes)
+    return {"valid": valid, "explanation": explanation, "violations": violations, "counts": counts,
+            "notes": notes, "stats": {**stats, "leaderships": len(leaders), "committed_offsets": len(committed)}}
+
+
+def _final_agreement(digests: dict, add) -> list[str]:
+    """Replicas with the same high watermark must hold the same records below it."""
+    by_partition: dict[str, dict[str, dict]] = {}
+    for node, d in sorted(digests.items()):
+        if not isinstance(d, dict):
+            continue
+        for p, st in d.items():
+            if isinstance(st, dict) and "below_hw" in st:
+                by_partition.setdefault(p, {})[node] = st
+    notes: list[str] = []
+    for p, reps in sorted(by_partition.items()):
+        groups: dict[int, list[str]] = {}
+        for node, st in reps.items():
+            groups.setdefault(st["hw"], []).append(node)
+        for hw, nodes in sorted(groups.items()):
+            hashes: dict[str, list[str]] = {}
+            for node in nodes:
+                hashes.setdefault(reps[node]["below_hw"], []).append(node)
+            if len(hashes) > 1:
+                parts = list(hashes.values())
+                a, b = parts[0][0], parts[1][0]
+                add("replicas-disagree-after-healing", {
+                    "partition": int(p), "replicas": sorted(nodes), "offsets": [hw],
+                    "epochs": [reps[a]["epochs"], reps[b]["epochs"]],
+                    "explanation": f"after healing, replicas {a} and {b} of partition {p} both have high watermark "
+                                   f"{hw} but hold different records below it (epoch starts {reps[a]['epochs']} "
+                                   f"vs {reps[b]['epochs']}).",
+                })
+        if len(groups) > 1:
+            desc = ", ".join(f"{n} at {reps[n]['hw']}" for n in sorted(reps))
+            notes.append(f"partition {p}'s replicas had not all caught up after healing ({desc}).")
+    return notes

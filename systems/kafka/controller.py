@@ -1,0 +1,341 @@
+"""The controller: elected through ZooKeeper, it owns leader election for every partition.
+
+Theory of operation
+===================
+
+Election of the controller (every broker, after registering ``/brokers/ids/<id>``):
+create the ephemeral ``/controller``; whoever succeeds is controller, the others watch it
+and try again when it is deleted (its holder's session ended). The new controller bumps
+``/controller_epoch`` with a versioned setData; brokers ignore requests from a controller
+with an epoch below the highest they have seen, so a deposed controller cannot steer them.
+
+Work is a queue of jobs run one at a time (Kafka's ControllerEventManager), each a ZooKeeper
+task (zk.py):
+
+- ``startup``: bump the controller epoch; read the live brokers; read every partition's
+  state (creating it with the first live replicas if absent); elect where the leader is
+  gone; tell every broker.
+- ``broker change`` (a watch on ``/brokers/ids``): re-read the live brokers with their
+  broker epochs. A broker that vanished or came back with a new broker epoch (a bounce)
+  is offline for its old incarnation: every partition it led gets a new leader, every ISR
+  it was in loses it. New incarnations get every partition's state; offline partitions
+  that one of them can now lead are elected.
+
+Leader election (Kafka's OfflinePartitionLeaderElectionStrategy): the first replica in
+assignment order that is live and in the ISR; the new ISR is the old one without dead
+brokers. No live ISR member: with unclean election enabled, the first live replica leads
+alone; otherwise the partition goes offline (leader None, ISR kept, so a returning member
+of the last ISR can lead again). Every change bumps the leader epoch.
+
+Every write of a partition's state is a setData conditional on the znode version in the
+controller's cache; a BadVersion (the leader changed the ISR meanwhile) makes the
+controller re-read the znode and decide again from what it finds. After a write, the new
+state goes to every live broker (``LeaderAndIsr``, which also carries client metadata),
+and the controller re-sends all states every ``controller_resend_interval`` as Kafka's
+controller channel retries; brokers act only on a newer leader epoch.
+
+Losing the ZooKeeper session ends the controller's term at once: it resigns (drops its
+queue, stops re-sending) and competes again with a new session.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any, Callable
+
+from harness.node import CancelTimer, Effect, Send, SetTimer, trace
+from systems.kafka import bugs as B
+from systems.kafka import messages as m
+from systems.kafka import znodes as z
+from systems.kafka.zk import Call, Sleep
+
+RESEND_TIMER = "ctrl-resend"
+#: re-read the live brokers every this many re-sends (2 s by default)
+RECONCILE_EVERY = 4
+
+
+def elect_leader(replicas: tuple[str, ...], isr: tuple[str, ...], live: set[str] | dict,
+                 unclean: bool) -> tuple[str | None, tuple[str, ...], bool]:
+    """(leader, new ISR, was it unclean) for an offline leader."""
+    live_isr = [r for r in replicas if r in isr and r in live]
+    if live_isr:
+        return live_isr[0], tuple(sorted(r for r in isr if r in live)), False
+    if unclean:
+        live_replicas = [r for r in replicas if r in live]
+        if live_replicas:
+            return live_replicas[0], (live_replicas[0],), True
+    return None, tuple(sorted(isr)), False
+
+
+class Controller:
+    def __init__(self, broker: Any) -> None:
+        self.b = broker
+        self.active = False
+        self.gen = 0  # bumped on every change of term, so old jobs stop
+        self.epoch = 0
+        self.live: dict[str, int] = {}  # broker -> broker epoch
+        self.states: dict[int, m.PartitionState] = {}
+        self.jobs: deque[Callable[[], Any]] = deque()
+        self.running = False
+        self.resends = 0
+
+    # --------------------------------------------------------------- term
+    def start_term(self, now: int) -> list[Effect]:
+        self.active = True
+        self.gen += 1
+        self.live = {}
+        self.states = {}
+        self.jobs.clear()
+        self.running = False
+        return self.enqueue(self._startup, now)
+
+    def resign(self, why: str) -> list[Effect]:
+        if not self.active:
+            return []
+        self.active = False
+        self.gen += 1
+        self.jobs.clear()
+        self.running = False
+        return [CancelTimer(RESEND_TIMER), trace("controller-resign", controller_epoch=self.epoch, why=why)]
+
+    def _current(self, gen: int) -> bool:
+        return self.active and self.gen == gen
+
+    # ---------------------------------------------------------------- jobs
+    def enqueue(self, job: Callable[[int], Any], now: int) -> list[Effect]:
+        gen = self.gen
+        self.jobs.append(lambda: job(gen))
+        return self._run_next(now)
+
+    def _run_next(self, now: int) -> list[Effect]:
+        if self.running or not self.jobs or not self.active:
+            return []
+        self.running = True
+        job = self.jobs.popleft()
+        return self.b.spawn(self._wrap(job(), self.gen))
+
+    def _wrap(self, task, gen: int):
+        yield from task
+        if self.gen == gen:
+            self.running = False
+            yield self._run_next(self.b.now)
+
+    def on_broker_change(self, now: int) -> list[Effect]:
+        if not self.active:
+            return []
+        return self.enqueue(self._broker_change, now)
+
+    # ------------------------------------------------------------- startup
+    def _startup(self, gen: int):
+        b = self.b
+        while self._current(gen):
+            r = yield Call("getData", z.CONTROLLER_EPOCH, {"watch": False})
+            if not self._current(gen):
+                return
+            if r.type == "ok":
+                epoch = int(z.decode(r.value["data"]) or 0) + 1
+                w = yield Call("setData", z.CONTROLLER_EPOCH, {"data": z.encode(epoch), "version": r.value["stat"]["version"]})
+            elif r.error == "NoNode":
+                epoch = 1
+                w = yield Call("create", z.CONTROLLER_EPOCH, {"data": z.encode(epoch), "ephemeral": False, "sequential": False})
+            else:
+                yield Sleep(b.s["zk_retry_delay"])
+                continue
+            if w.type == "ok":
+                self.epoch = epoch
+                break
+            if w.error in ("BadVersion", "NodeExists"):
+                continue
+            yield Sleep(b.s["zk_retry_delay"])
+        if not self._current(gen):
+            return
+        b.max_controller_epoch = max(b.max_controller_epoch, self.epoch)
+        yield [trace("controller", controller_epoch=self.epoch)]
+        yield from self._read_brokers(gen)
+        for p in sorted(b.assignment):
+            yield from self._load_partition(p, gen)
+        for p in sorted(b.assignment):
+            yield from self._update(p, gen, self._elect_if_offline)
+        if not self._current(gen):
+            return
+        yield self.send_all(self.b.now)
+
+    def _read_brokers(self, gen: int):
+        b = self.b
+        while self._current(gen):
+            r = yield Call("getChildren", z.BROKER_IDS, {"watch": True})
+            if r.type != "ok":
+                yield Sleep(b.s["zk_retry_delay"])
+                continue
+            live: dict[str, int] = {}
+            for child in sorted(r.value):
+                g = yield Call("getData", z.broker_path(child), {"watch": False})
+                if g.type == "ok":
+                    live[child] = int((z.decode(g.value["data"]) or {}).get("broker_epoch", -1))
+            if self._current(gen):
+                self.live = live
+                yield [trace("live-brokers", brokers=sorted(live), controller_epoch=self.epoch)]
+            return
+
+    def _load_partition(self, p: int, gen: int):
+        b = self.b
+        replicas = b.assignment[p]
+        path = z.partition_path(p)
+        while self._current(gen):
+            r = yield Call("getData", path, {"watch": False})
+            if not self._current(gen):
+                return
+            if r.type == "ok":
+                st = z.decode(r.value["data"]) or {}
+                self.states[p] = m.PartitionState(p, st.get("leader"), int(st.get("leader_epoch", 0)),
+                                                  tuple(st.get("isr", ())), r.value["stat"]["version"], replicas,
+                                                  int(st.get("leader_broker_epoch", -1)))
+                return
+            if r.error == "NoNode":
+                live = [x for x in replicas if x in self.live]
+                leader = live[0] if live else None
+                isr = tuple(sorted(live)) if live else tuple(sorted(replicas))
+                lbe = self.live.get(leader, -1) if leader is not None else -1
+                data = z.encode_state(leader, 0, isr, self.epoch, lbe)
+                c = yield Call("create", path, {"data": data, "ephemeral": False, "sequential": False})
+                if c.type == "ok":
+                    self.states[p] = m.PartitionState(p, leader, 0, isr, 0, replicas, lbe)
+                    yield [trace("elect", partition=p, leader=leader, leader_epoch=0, isr=list(isr),
+                                 unclean=False, controller_epoch=self.epoch, why="topic created")]
+                    return
+                if c.error == "NodeExists":
+                    continue
+            yield Sleep(b.s["zk_retry_delay"])
+
+    # ------------------------------------------------------------ decisions
+    def _leader_alive(self, st: m.PartitionState) -> bool:
+        """The leader is registered, in the incarnation that was elected (a new controller
+        cannot otherwise tell a leader that restarted, and lost its unflushed tail, from
+        one that did not; leading the same epoch again would fork the log)."""
+        return st.leader is not None and self.live.get(st.leader) == st.leader_broker_epoch
+
+    def _elect_if_offline(self, st: m.PartitionState) -> tuple[str | None, tuple[str, ...], bool, str] | None:
+        """For a partition whose leader is not live (or None): a new leader, if any."""
+        if self._leader_alive(st):
+            return None
+        leader, isr, unclean = elect_leader(st.replicas, st.isr, self.live, self._unclean())
+        if leader is None and st.leader is None:
+            return None  # still offline, nothing to write
+        return leader, isr, unclean, f"leader {st.leader} offline"
+
+    def _unclean(self) -> bool:
+        # bug: elect out-of-ISR replicas whatever the setting says
+        return bool(self.b.s["unclean_leader_election_enable"]) or B.UNCLEAN_ELECTION in self.b.bugs
+
+    def _offline_replicas(self, dead: set[str]):
+        def decide(st: m.PartitionState):
+            if st.leader in dead or not self._leader_alive(st):
+                return self._elect_if_offline(st)
+            gone = [r for r in st.isr if r in dead]
+            if not gone or st.leader is None:
+                return None
+            return st.leader, tuple(r for r in st.isr if r not in dead), False, f"replicas {gone} offline"
+        return decide
+
+    def _update(self, p: int, gen: int, decide):
+        """Decide from the cached state, write it conditionally, re-read on conflict."""
+        b = self.b
+        path = z.partition_path(p)
+        while self._current(gen):
+            st = self.states.get(p)
+            if st is None:
+                yield from self._load_partition(p, gen)
+                continue
+            choice = decide(st)
+            if choice is None:
+                return
+            leader, isr, unclean, why = choice
+            epoch = st.leader_epoch + 1
+            lbe = self.live.get(leader, -1) if leader is not None else -1
+            data = z.encode_state(leader, epoch, isr, self.epoch, lbe)
+            version = st.zk_version
+            if B.ZOMBIE_CONTROLLER in b.bugs:
+                version = -1  # bug: write whatever the cache says, unconditionally
+            w = yield Call("setData", path, {"data": data, "version": version})
+            if not self._current(gen):
+                return
+            if w.type == "ok":
+                self.states[p] = m.PartitionState(p, leader, epoch, isr, w.value["version"], st.replicas, lbe)
+                yield [trace("elect", partition=p, leader=leader, leader_epoch=epoch, isr=list(isr), unclean=unclean,
+                             controller_epoch=self.epoch, why=why)]
+                yield self.send_partition(p, b.now)
+                return
+            if w.error == "BadVersion" or w.error == "NoNode":
+                yield from self._load_partition(p, gen)
+                continue
+            yield Sleep(b.s["zk_retry_delay"])
+            yield from self._load_partition(p, gen)
+
+    # --------------------------------------------------------- broker change
+    def _broker_change(self, gen: int):
+        before = dict(self.live)
+        yield from self._read_brokers(gen)
+        if not self._current(gen):
+            return
+        dead = {x for x, e in before.items() if self.live.get(x) != e}
+        born = sorted(x for x, e in self.live.items() if before.get(x) != e)
+        if dead:
+            # A bounced broker is offline in its old incarnation first (KIP-380), so that
+            # it is not re-elected as though nothing had happened; then it starts anew.
+            full = self.live
+            self.live = {x: e for x, e in full.items() if x not in dead}
+            for p in sorted(self.b.assignment):
+                yield from self._update(p, gen, self._offline_replicas(dead))
+            if not self._current(gen):
+                return
+            self.live = full
+        if born:
+            for p in sorted(self.b.assignment):
+                yield from self._update(p, gen, self._elect_if_offline)
+            if self._current(gen):
+                yield self.send_all(self.b.now, only=born)
+
+    # ------------------------------------------------------------ messages
+    def _request(self, broker: str) -> m.LeaderAndIsr | None:
+        if broker not in self.live:
+            return None
+        states = tuple(self.states[p] for p in sorted(self.states))
+        return m.LeaderAndIsr(self.epoch, self.live[broker], states)
+
+    def send_all(self, now: int, only: list[str] | None = None) -> list[Effect]:
+        if not self.active:
+            return []
+        effects: list[Effect] = []
+        for broker in (only if only is not None else sorted(self.live)):
+            req = self._request(broker)
+            if req is not None:
+                effects += self._deliver(broker, req, now)
+        if only is None:
+            effects.append(SetTimer(RESEND_TIMER, now + self.b.s["controller_resend_interval"]))
+        return effects
+
+    def send_partition(self, p: int, now: int) -> list[Effect]:
+        effects: list[Effect] = []
+        for broker in sorted(self.live):
+            req = self._request(broker)
+            if req is not None:
+                effects += self._deliver(broker, m.LeaderAndIsr(req.controller_epoch, req.broker_epoch,
+                                                                (self.states[p],)), now)
+        return effects
+
+    def _deliver(self, broker: str, req: m.LeaderAndIsr, now: int) -> list[Effect]:
+        if broker == self.b.node_id:
+            return self.b.on_leader_and_isr(broker, req, now)
+        return [Send(broker, req)]
+
+    def on_resend_timer(self, now: int) -> list[Effect]:
+        if not self.active or not self.states:
+            return []
+        effects = self.send_all(now)
+        # A safety net under the /brokers/ids watch: every few re-sends, re-read the live
+        # brokers anyway, in case a watch was lost with a ZooKeeper server that restarted
+        # (a client that re-registers its watches makes this a no-op).
+        self.resends += 1
+        if self.resends % RECONCILE_EVERY == 0 and not self.jobs and not self.running:
+            effects += self.enqueue(self._broker_change, now)
+        return effects

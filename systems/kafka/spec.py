@@ -1,0 +1,73 @@
+"""The Kafka system as the harness sees it: servers, files, settings, node builders.
+
+Servers are ZooKeeper's (``z1``..``zK``, ``zk_nodes``; one ``z1`` with
+``zookeeper="mini"``) and the brokers (``b1``..``bN``, N = ``--nodes``). ZooKeeper servers
+are built by ``systems.zab`` with a context that lists only the ZooKeeper ids, so the ZAB
+ensemble never hears of brokers; brokers and clients get the broker list. Client nodes
+are ``client.KafkaClient``. Importing this module registers ``"kafka"``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.node import Node
+from harness.system import NodeContext, register_system
+from systems.kafka.broker import HW_FILE, Broker
+from systems.kafka.client import KafkaClient
+from systems.kafka.minizk import MiniZkServer
+from systems.kafka.settings import DEFAULT_SETTINGS
+
+
+def _zk_ids(settings: dict) -> tuple[str, ...]:
+    if settings.get("zookeeper", "zab") == "mini":
+        return ("z1",)
+    return tuple(f"z{i}" for i in range(1, int(settings.get("zk_nodes", 3)) + 1))
+
+
+def _split(servers: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    zk = tuple(s for s in servers if s.startswith("z"))
+    brokers = tuple(s for s in servers if s.startswith("b"))
+    return zk, brokers
+
+
+class KafkaSpec:
+    name = "kafka"
+    #: per-partition logs are "log-p<P>" (created on first write), the HW checkpoint, and
+    #: the ZooKeeper servers' files
+    files = (HW_FILE, "log-p0", "log-p1", "log-p2")
+    #: trace kinds after which a crash is interesting: right after a produce is acked,
+    #: after a follower appended fetched records, after a leader or ISR change, after a
+    #: truncation
+    crash_points = ("ack", "append", "become-leader", "isr", "truncate", "hw")
+
+    def default_settings(self) -> dict:
+        from systems.zab.settings import DEFAULT_SETTINGS as ZAB
+
+        return {**ZAB, **DEFAULT_SETTINGS}
+
+    def server_ids(self, config: Any) -> list[str]:
+        settings = {**self.default_settings(), **config.settings}
+        return list(_zk_ids(settings)) + [f"b{i}" for i in range(1, config.nodes + 1)]
+
+    def make_server(self, ctx: NodeContext) -> Node:
+        zk, brokers = _split(ctx.servers)
+        if ctx.node_id.startswith("z"):
+            zctx = NodeContext(ctx.node_id, zk, ctx.rng, ctx.settings, ctx.bugs)
+            if ctx.settings.get("zookeeper", "zab") == "mini":
+                return MiniZkServer(zctx)
+            from systems.zab.server import ZabServer
+
+            return ZabServer(zctx)
+        return Broker(ctx, zk, brokers)
+
+    def make_client(self, ctx: NodeContext) -> Node:
+        _, brokers = _split(ctx.servers)
+        return KafkaClient(ctx, brokers)
+
+    def is_leader(self, server: Node) -> bool:
+        """The controller (the nemesis's "leader" target)."""
+        return isinstance(server, Broker) and server.controller.active
+
+
+register_system("kafka", KafkaSpec)
