@@ -109,8 +109,14 @@ def generate_schedule(
     interval_s: float,
     crash_points: tuple[str, ...] = (),
     swarm: dict | None = None,
+    clients: list[str] | tuple[str, ...] = (),
 ) -> list[Fault]:
-    """The fault schedule of one run: each family on its own timeline and random stream."""
+    """The fault schedule of one run: each family on its own timeline and random stream.
+
+    ``clients`` are client nodes the ``pause`` and ``clock`` families may target besides
+    the servers (workloads whose clients hold leases ask for it); empty, the draws and so
+    the schedule are exactly those of servers alone.
+    """
     faults: list[Fault] = []
     episode = 0
     swarm = swarm or {}
@@ -125,7 +131,7 @@ def generate_schedule(
             dur = rng.uniform(0.3, 1.2) * mean * SECOND
             end = min(t + dur, time_limit_ns - 1)
             episode += 1
-            start_f, end_f = _episode(family, rng, servers, crash_points)
+            start_f, end_f = _episode(family, rng, servers, crash_points, list(clients))
             if start_f is not None:
                 faults.append(Fault(int(t), start_f[0], start_f[1], episode))
                 faults.append(Fault(int(end), end_f[0], end_f[1], episode))
@@ -134,9 +140,10 @@ def generate_schedule(
     return faults
 
 
-def _episode(family: str, rng, servers: list[str], crash_points: tuple[str, ...]):
-    def target() -> str:
-        return "leader" if rng.random() < 0.3 else rng.choice(servers)
+def _episode(family: str, rng, servers: list[str], crash_points: tuple[str, ...],
+             clients: list[str] | None = None):
+    def target(pool: list[str] = servers) -> str:
+        return "leader" if rng.random() < 0.3 else rng.choice(pool)
 
     if family == "partition":
         mode = rng.choice(PARTITION_MODES)
@@ -146,10 +153,10 @@ def _episode(family: str, rng, servers: list[str], crash_points: tuple[str, ...]
         t = target()
         return ("kill", (t,)), ("restart", (t,))
     if family == "pause":
-        t = target()
+        t = target(servers + (clients or []))
         return ("pause", (t,)), ("resume", (t,))
     if family == "clock":
-        node = rng.choice(servers)
+        node = rng.choice(servers + (clients or []))
         how = rng.choice(("bump", "skew", "strobe"))
         if how == "bump":
             delta = int(rng.choice((-1, 1)) * rng.uniform(0.1, 30.0) * SECOND)

@@ -114,7 +114,7 @@ class Nemesis:
         sim = self.sim
         sim.set_cut(())
         self.active_cut = ()
-        for nid in sim.servers:
+        for nid in sim.servers + sim.clients:  # clients: paused or skewed by pause/clock
             slot = sim.slots[nid]
             slot.crash_points.clear()
             self._strobe_gen[nid] = self._strobe_gen.get(nid, 0) + 1

@@ -52,8 +52,28 @@ def schedule_for(config: RunConfig, crash_points: tuple[str, ...] = ()) -> list[
         return sorted((Fault.from_json(d) for d in config.schedule), key=lambda f: (f.at, f.episode, f.kind))
     return generate_schedule(
         config.seed, config.nemesis, servers_for(config), int(config.time_limit * SECOND),
-        config.nemesis_interval, crash_points, config.swarm,
+        config.nemesis_interval, crash_points, config.swarm, faulty_clients(config),
     )
+
+
+def faulty_clients(config: RunConfig) -> list[str]:
+    """Client nodes the pause and clock faults may hit: those of a workload whose class
+    says ``faulty_clients = True`` (the election's candidates hold leases)."""
+    import importlib
+
+    from workloads import WORKLOADS
+
+    target = WORKLOADS.get(config.workload)
+    if target is None:
+        return []
+    module, cls = target.split(":")
+    try:
+        wcls = getattr(importlib.import_module(module), cls)
+    except (ImportError, AttributeError):
+        return []
+    if not getattr(wcls, "faulty_clients", False):
+        return []
+    return [f"c{i}" for i in range(config.clients)]
 
 
 def simulate(config: RunConfig) -> SimOutput:
@@ -63,17 +83,19 @@ def simulate(config: RunConfig) -> SimOutput:
     settings = dict(spec.default_settings())
     settings.update(config.settings)
     settings["reads"] = config.reads  # the run option wins over the system default
+    settings["workload"] = config.workload  # e.g. zab builds election candidates as clients
     servers = servers_for(config)
     clients = [f"c{i}" for i in range(config.clients)]
-    sim = Simulator(spec, config.seed, servers, clients, settings, frozenset(config.bugs))
+    workload = make_workload(config.workload, config, stream(config.seed, "workload"))
+    services = list(getattr(workload, "services", ()))  # e.g. the election's storage
+    sim = Simulator(spec, config.seed, servers, clients, settings, frozenset(config.bugs), services=services)
     schedule = schedule_for(config, tuple(getattr(spec, "crash_points", ())))
     nemesis = Nemesis(sim, schedule, config.seed)
-    workload = make_workload(config.workload, config, stream(config.seed, "workload"))
     pool = ClientPool(sim, config, workload, stream(config.seed, "clients"))
 
     for nid in servers:
         sim.boot(nid)
-    for nid in clients:
+    for nid in clients + services:
         sim.boot(nid)
     nemesis.install()
     pool.start()

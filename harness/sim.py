@@ -45,8 +45,8 @@ from harness.node import (
 from harness.rng import stream
 from harness.system import NodeContext, SystemSpec
 
-# event kinds
-_DELIVER, _TIMER, _PERSISTED, _CALL = 0, 1, 2, 3
+# event kinds (_REQUEST: a client request stashed while its node was paused)
+_DELIVER, _TIMER, _PERSISTED, _CALL, _REQUEST = 0, 1, 2, 3, 4
 
 PPM = 1_000_000
 
@@ -108,6 +108,7 @@ class Simulator:
         bugs: frozenset = frozenset(),
         latency_mean_ns: int = 1_500_000,
         fsync_range_ns: tuple[int, int] = (1_000_000, 8_000_000),
+        services: list[str] | tuple[str, ...] = (),
     ):
         self.spec = spec
         self.seed = seed
@@ -115,6 +116,9 @@ class Simulator:
         self.bugs = bugs
         self.servers = list(servers)
         self.clients = list(clients)
+        # Nodes built like clients (make_client) that no worker drives and no fault hits,
+        # e.g. the election workload's storage service.
+        self.services = list(services)
         boot = stream(seed, "boot")
         # A large seeded start: code that mixes in the real clock fails loudly.
         self.start = 10**15 + boot.randrange(10**15)
@@ -130,7 +134,7 @@ class Simulator:
         self.slots: dict[str, NodeSlot] = {}
         for nid in self.servers:
             self.slots[nid] = NodeSlot(nid, True, self.start + boot.randrange(10**12), spec.files)
-        for nid in self.clients:
+        for nid in self.clients + self.services:
             self.slots[nid] = NodeSlot(nid, False, self.start + boot.randrange(10**12), ())
         self.trace: list[dict] = []
         self.on_reply: Callable[[str, ClientResponse], None] = lambda c, r: None
@@ -350,10 +354,17 @@ class Simulator:
                     self._apply(slot, slot.node.on_timer(c, m))
             elif kind == _PERSISTED:
                 self._apply(slot, slot.node.on_persisted(c, m))
+            elif kind == _REQUEST:
+                self._apply(slot, slot.node.on_client(c, m))
         return True
 
     def client_request(self, nid: str, request: ClientRequest) -> None:
         slot = self.slots[nid]
+        if not slot.up:
+            return  # nobody to ask: the harness times the operation out
+        if slot.paused:  # a paused process takes the request when it resumes
+            slot.stash.append((_REQUEST, request, None))
+            return
         self._apply(slot, slot.node.on_client(request, slot.mono(self.now)))
 
     # ------------------------------------------------------------------ network

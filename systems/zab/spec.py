@@ -44,6 +44,10 @@ class ZabSpec:
         return ZabServer(ctx)
 
     def make_client(self, ctx: NodeContext) -> Node:
+        if ctx.settings.get("workload") == "election":  # candidates embedding a ZabClient
+            from systems.zab.recipes import make_election_candidate
+
+            return make_election_candidate(ctx)
         return ZabClient(ctx)
 
     def is_leader(self, server: Node) -> bool:
