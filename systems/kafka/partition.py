@@ -161,7 +161,8 @@ class Partition:
     def become_leader(self, st: m.PartitionState, now: int) -> list[Effect]:
         # Still the leader in a newer epoch (the controller dropped a dead follower): the
         # waiting produce requests stay, to be answered by this epoch's high watermark.
-        effects = self._leave_role(stay_leader=self.role == LEADER)
+        stay = self.role == LEADER
+        effects = self._leave_role(stay_leader=stay)
         self.role = LEADER
         self.leader = self.me
         self.leader_epoch = st.leader_epoch
@@ -171,6 +172,8 @@ class Partition:
         self.replicas = st.replicas
         self.log.assign_epoch(st.leader_epoch)
         self.epoch_start = self.log.end
+        if B.PRODUCER_STATE_LOST in self.b.bugs and not stay:
+            self.log.producers = {}  # bug: a new leader starts with no producer state
         clock = self.b.clock(now)
         self.followers = {r: FollowerState(clock) for r in self.replicas if r != self.me}
         effects.append(trace("become-leader", partition=self.p, leader_epoch=self.leader_epoch,
@@ -194,6 +197,10 @@ class Partition:
             effects += self._truncate(self.hw, "high watermark")
             return effects + self._send_fetch(now)
         if self.log.end == 0:
+            return effects + self._send_fetch(now)
+        if B.HW_DIVERGENCE in self.b.bugs and self.log.end <= self.hw:
+            # bug: "my log ends at my high watermark, so all of it is committed": skip the
+            # epoch check (KIP-101 scenario 2: equal high watermarks, different records)
             return effects + self._send_fetch(now)
         return effects + self._send_epoch_request(now)
 
