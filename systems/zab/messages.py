@@ -176,10 +176,13 @@ class Ping:
 
 @dataclass(frozen=True, slots=True)
 class PingAck:
-    """The follower's answer to a Ping (ZooKeeper's follower answers PING with PING)."""
+    """The follower's answer to a Ping (ZooKeeper's follower answers PING with PING).
+    ``sessions``: the client sessions it heard from since its last answer (ZooKeeper's
+    LearnerSessionTracker touch table), so that the leader's session tracker sees them."""
 
     conn: int
     round: int
+    sessions: tuple = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,32 +226,51 @@ class SyncDone:
 @dataclass(frozen=True, slots=True)
 class ConnectRequest:
     """A client (re)connects; ``last_zxid`` is the newest zxid it has seen. A server that
-    has applied less refuses (single system image)."""
+    has applied less refuses (single system image). ``session`` 0 asks for a new session
+    with ``session_timeout`` (ns; the server clamps it); otherwise the client reattaches
+    to that session."""
 
     conn: int
     last_zxid: int
     session_timeout: int = 0
+    session: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class ConnectResponse:
+    """``ok``: connected to ``session`` (whose negotiated timeout is ``timeout``);
+    otherwise ``error`` says why: ``SessionExpired`` (the session is gone: the client
+    must not retry it), or a reason to try another server."""
+
     conn: int
     ok: bool
     zxid: int = 0
     error: str | None = None
+    session: int = 0
+    timeout: int = 0
 
 
 #: client operation kinds
 GET_DATA = "getData"
 SET_DATA = "setData"
 CREATE = "create"
+DELETE = "delete"
+EXISTS = "exists"
+GET_CHILDREN = "getChildren"
 SYNC = "sync"
-CLIENT_OPS = (GET_DATA, SET_DATA, CREATE, SYNC)
+CLOSE_SESSION = "closeSession"
+CLIENT_OPS = (GET_DATA, SET_DATA, CREATE, DELETE, EXISTS, GET_CHILDREN, SYNC, CLOSE_SESSION)
+#: answered by the connected server from its tree, at once
+READ_OPS = (GET_DATA, EXISTS, GET_CHILDREN)
+#: txns through the leader, answered once the connected server applies them
+WRITE_OPS = (SET_DATA, CREATE, DELETE, CLOSE_SESSION)
 
 
 @dataclass(frozen=True, slots=True)
 class ClientOp:
-    """A request on a client connection. ``version`` is setData's expected version."""
+    """A request on a client connection. ``version`` is setData's and delete's expected
+    version, ``flags`` the txn flags (datatree: EPHEMERAL, SEQUENTIAL, SET_EXISTING),
+    ``watch`` leaves a one-shot watch (exists, getData: data; getChildren: children)."""
 
     conn: int
     cxid: int
@@ -256,6 +278,8 @@ class ClientOp:
     path: str = "/"
     data: Any = None
     version: int = -1
+    flags: int = 0
+    watch: bool = False
 
     def __post_init__(self) -> None:
         if self.op not in CLIENT_OPS:
@@ -265,7 +289,10 @@ class ClientOp:
 @dataclass(frozen=True, slots=True)
 class ClientOpResponse:
     """Reply to a ClientOp. ``error`` None means success; ``zxid`` is the server's last
-    processed zxid when it answered (for a write: the write's own zxid)."""
+    processed zxid when it answered (for a write: the write's own zxid). ``data``,
+    ``version``, ``exists`` describe the znode of a getData (the register workload's
+    view); ``value`` is the client API's result (api.py: a path, a stat dict,
+    ``{"data", "stat"}``, a list of children)."""
 
     conn: int
     cxid: int
@@ -274,11 +301,51 @@ class ClientOpResponse:
     version: int = -1
     exists: bool = False
     zxid: int = 0
+    value: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientPing:
+    """An idle client keeps its session alive (and checks its server is there)."""
+
+    conn: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClientPong:
+    conn: int
+    zxid: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class WatchEvent:
+    """A one-shot watch fired: ``type`` is a ZooKeeper event type (api.py), at the
+    server's apply of ``zxid`` (0 for an event fired by SetWatches)."""
+
+    conn: int
+    type: str
+    path: str
+    zxid: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SetWatches:
+    """After reconnecting, the client re-registers its watches as of ``zxid`` (its last
+    seen): the server fires those whose znode changed since, and keeps the others.
+    ``data``: getData/exists watches on existing znodes, ``exist``: exists watches on
+    absent ones, ``child``: getChildren watches."""
+
+    conn: int
+    zxid: int
+    data: tuple = ()
+    exist: tuple = ()
+    child: tuple = ()
 
 
 @dataclass(frozen=True, slots=True)
 class Disconnect:
-    """Either side closes the client connection (server stopped serving, client left).
+    """Either side closes the client connection (server stopped serving, client left,
+    session closed).
 
     From a server, ``last_cxid`` is the last request it read on the connection: a request
     sent after it was never read, and never will be (the server refuses it), so the client
@@ -288,3 +355,7 @@ class Disconnect:
     conn: int
     reason: str = ""
     last_cxid: int = 0
+
+
+#: what a client sends to a server
+CLIENT_TO_SERVER = (ConnectRequest, ClientOp, ClientPing, SetWatches, Disconnect)

@@ -128,11 +128,13 @@ from harness.node import (
 )
 from harness.system import NodeContext
 from systems.zab import messages as m
-from systems.zab.datatree import DataTree, Txn
+from systems.zab.datatree import CLOSE_SESSION, CREATE, CREATE_SESSION, NO_NODE, SESSION_EXPIRED, ZNODE_TXNS, DataTree, Txn, TxnResult
 from systems.zab.election import FINALIZE_TIMER, RESEND_TIMER, FastLeaderElection, Vote
 from systems.zab.messages import FOLLOWING, LEADING, LOOKING
+from systems.zab.sessions import SessionTracker
 from systems.zab.settings import merged
 from systems.zab.sync import DIFF, SNAP, TRUNC, choose_sync
+from systems.zab.watches import WatchManager
 from systems.zab.zxid import counter_of, epoch_of, make_zxid, max_counter
 
 # zab_state values
@@ -173,6 +175,14 @@ class LearnerHandler:
     peer_last: int = 0
     sent_upto: int = 0  # the last txn its sync payload carried
     ping_round: int = 0  # latest ping round this follower answered
+
+
+@dataclass(slots=True)
+class ClientConn:
+    """A client connection to this server: its session and the last request read."""
+
+    session: int
+    last_cxid: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,8 +256,14 @@ class ZabServer(Node):
         self._gen = 0  # role generation: bumped whenever the server changes role
         self._reset_role()
         # client connections and requests in progress at this server
-        self.client_conns: dict[tuple[str, int], int] = {}  # -> last cxid read
-        self.pending_writes: dict[tuple[str, int], int] = {}  # (session, cxid) -> conn
+        self.client_conns: dict[tuple[str, int], ClientConn] = {}  # by (client, conn)
+        self.pending_writes: dict[tuple[str, int], int] = {}  # (client, cxid) -> conn
+        self.pending_connects: dict[int, tuple[str, int]] = {}  # new session -> (client, conn)
+        self.watches = WatchManager()
+        self.touched: set[int] = set()  # follower: sessions heard of since the last PingAck
+        self.wall_offset = 0  # wall clock = now + wall_offset; correct code never reads it
+        self.min_session_timeout: int = s["min_session_ticks"] * self.tick_time
+        self.max_session_timeout: int = s["max_session_ticks"] * self.tick_time
         self.pending_client_syncs: dict[int, tuple[str, int, int]] = {}
         self.sync_waits: list[tuple[int, str, int, int]] = []  # (zxid, client, conn, cxid)
         self._sync_seq = 0
@@ -278,7 +294,8 @@ class ZabServer(Node):
         self.next_counter = 1
         self.ping_round = 0
         self.pending_syncs: list[_PendingSync] = []
-        self.last_cxid: dict[str, int] = {}  # per session: the last request proposed
+        self.last_cxid: dict[int, int] = {}  # per session: the last request proposed
+        self.session_tracker = SessionTracker()  # live once established
 
     # ================================================================ public views
     @property
@@ -317,7 +334,7 @@ class ZabServer(Node):
     def on_message(self, src: str, msg: Any, now: int) -> list[Effect]:
         if isinstance(msg, m.Notification):
             return self._on_notification(src, msg, now)
-        if isinstance(msg, (m.ConnectRequest, m.ClientOp, m.Disconnect)):
+        if isinstance(msg, m.CLIENT_TO_SERVER):
             return self._on_client_message(src, msg, now)
         if self.state == FOLLOWING:
             if src != self.leader_id or getattr(msg, "conn", None) != self.conn:
@@ -337,6 +354,10 @@ class ZabServer(Node):
             if vote is not None:
                 effects += self._decided(vote, now)
             return effects
+        return []
+
+    def on_wallclock(self, wall_offset: int, now: int) -> list[Effect]:
+        self.wall_offset = wall_offset
         return []
 
     def on_persisted(self, token: Any, now: int) -> list[Effect]:
@@ -471,24 +492,8 @@ class ZabServer(Node):
         while i < len(self.log) and self.log_zxids[i] <= zxid:
             z, txn = self.log[i]
             result = self.tree.apply(z, txn)
-            effects.append(trace("deliver", zxid=z, digest=txn.digest()))
-            if txn.origin == self.node_id:
-                conn = self.pending_writes.pop((txn.session, txn.cxid), None)
-                if conn is not None and (txn.session, conn) in self.client_conns:
-                    effects.append(
-                        Send(
-                            txn.session,
-                            m.ClientOpResponse(
-                                conn,
-                                txn.cxid,
-                                result.error,
-                                None,
-                                -1 if result.version is None else result.version,
-                                result.ok,
-                                z,
-                            ),
-                        )
-                    )
+            effects.append(trace("deliver", zxid=z, digest=txn.digest(), **self._delivered(txn, result)))
+            effects += self._applied(z, txn, result, now)
             i += 1
             self._txns_since_snapshot += 1
         if self.sync_waits:
@@ -557,7 +562,7 @@ class ZabServer(Node):
         if isinstance(msg, m.Ping):
             if msg.last_zxid > self.last_logged_zxid:
                 return self._sync_error(now, "proposals lost")
-            effects: list[Effect] = [Send(self.leader_id, m.PingAck(self.conn, msg.round))]
+            effects: list[Effect] = [Send(self.leader_id, m.PingAck(self.conn, msg.round, self._take_touched()))]
             if self.newleader_acked and msg.committed_zxid > self.tree.last_processed_zxid:
                 effects += self._apply_up_to(msg.committed_zxid, now)
             return effects
@@ -590,10 +595,7 @@ class ZabServer(Node):
         if isinstance(msg, m.SyncDone):
             return self._follower_sync_done(msg, now)
         if isinstance(msg, m.RequestRejected):
-            conn = self.pending_writes.pop((msg.txn.session, msg.txn.cxid), None)
-            if conn is None:
-                return []
-            return [Send(msg.txn.session, m.ClientOpResponse(conn, msg.txn.cxid, "rejected:" + msg.reason))]
+            return self._reject_local(msg.txn, msg.reason)
         return []
 
     def _follower_leaderinfo(self, msg: m.LeaderInfo, now: int) -> list[Effect]:
@@ -791,6 +793,7 @@ class ZabServer(Node):
             return self._lead_ack(h, msg, now)
         if isinstance(msg, m.PingAck):
             h.ping_round = max(h.ping_round, msg.round)
+            self._touch_relayed(msg.sessions, now)
             return self._try_finish_syncs()
         if isinstance(msg, m.AckEpoch):
             return self._lead_ackepoch(h, msg, now)
@@ -954,6 +957,8 @@ class ZabServer(Node):
         for zxid in self.log_zxids[bisect.bisect_right(self.log_zxids, self.tree.last_processed_zxid) :]:
             effects.append(trace("commit", zxid=zxid, initial=True))
         effects += self._apply_up_to(last, now)
+        # sessions survive a leader change: track every live one afresh
+        self.session_tracker.track_all(self.tree.sessions, self._session_clock(now), now)
         self.last_committed = last
         self.next_counter = 1
         for h in self.learners.values():
@@ -980,16 +985,24 @@ class ZabServer(Node):
         return self._propose(txn, now)
 
     def _reject_local(self, txn: Txn, reason: str) -> list[Effect]:
-        conn = self.pending_writes.pop((txn.session, txn.cxid), None)
+        """The leader did not propose our client's request: tell the client."""
+        if txn.type == CREATE_SESSION:
+            key = self.pending_connects.pop(txn.session, None)
+            if key is None:
+                return []
+            return [Send(key[0], m.ConnectResponse(key[1], False, self.last_processed_zxid, "rejected:" + reason))]
+        conn = self.pending_writes.pop((txn.client, txn.cxid), None)
         if conn is None:
             return []
-        return [Send(txn.session, m.ClientOpResponse(conn, txn.cxid, "rejected:" + reason))]
+        return [Send(txn.client, m.ClientOpResponse(conn, txn.cxid, "rejected:" + reason))]
 
     def _propose(self, txn: Txn, now: int) -> list[Effect]:
         # a request duplicated by the network must not become a second txn
-        if txn.cxid <= self.last_cxid.get(txn.session, 0):
-            return []
-        self.last_cxid[txn.session] = txn.cxid
+        if txn.client:  # (the session tracker's closeSession has no client)
+            last = self.last_cxid.get(txn.session)
+            if last is not None and txn.cxid <= last:
+                return []
+            self.last_cxid[txn.session] = txn.cxid
         if "zab-zxid-overflow" in self.bugs:
             zxid = (self.epoch << self.bits) + self.next_counter  # bug: zab-zxid-overflow
         else:
@@ -1104,54 +1117,205 @@ class ZabServer(Node):
         synced = 1 + sum(1 for h in self.learners.values() if h.stage in (NEWLEADER_ACKED, SYNCED))
         if synced < self.quorum:
             return self._go_looking(now, "not sufficient followers synced")
-        return self._ping_round()
+        return self._ping_round() + self._expire_sessions(now)
+
+    # ================================================================ sessions
+    def _session_clock(self, now: int) -> int:
+        """The clock session expiry is measured on: the monotonic one, as ZooKeeper's
+        since ZOOKEEPER-1366 (sessions.py)."""
+        # bug: zk-wallclock-session-expiry would return the wall clock, now + self.wall_offset
+        return now
+
+    def _touch(self, session: int, now: int) -> None:
+        """A client of ``session`` was heard from here."""
+        if self.state == LEADING:
+            self.session_tracker.touch(session, self._session_clock(now), now)
+        else:
+            self.touched.add(session)
+
+    def _take_touched(self) -> tuple:
+        touched, self.touched = tuple(sorted(self.touched)), set()
+        return touched
+
+    def _touch_relayed(self, sessions: tuple, now: int) -> None:
+        clock = self._session_clock(now)
+        for s in sessions:
+            self.session_tracker.touch(s, clock, now)
+
+    def _expire_sessions(self, now: int) -> list[Effect]:
+        """The established leader closes every session not heard of within its timeout."""
+        effects: list[Effect] = []
+        for session, t in self.session_tracker.expire(self._session_clock(now)):
+            effects.append(
+                trace(
+                    "session_expired",
+                    session=session,
+                    last_ping=t.touched_mono,
+                    now=now,
+                    idle=now - t.touched_mono,
+                    timeout=t.timeout,
+                )
+            )
+            effects += self._lead_request(None, Txn(CLOSE_SESSION, "/", None, -1, self.node_id, "", 0, session), now)
+            if not self.serving:
+                break  # (the counter rolled over: we stepped down)
+        return effects
+
+    def _new_session_id(self) -> int:
+        """Unique in the ensemble: the server's index in the top bits (as ZooKeeper's sid
+        in the top byte), random below; under 2**53 so that JSON readers keep it exact."""
+        return (self.servers.index(self.node_id) + 1) << 40 | self.rng.getrandbits(40)
+
+    def _delivered(self, txn: Txn, result: TxnResult) -> dict:
+        """Trace fields of a ``deliver``: the znode a create/delete/setData acted on and
+        its data once applied (None: absent), which checkers/session.py reads."""
+        if txn.type not in ZNODE_TXNS:
+            return {"session": txn.session}
+        path = result.path or txn.path
+        node = self.tree.get(path)
+        return {"path": path, "data": None if node is None else node.data}
+
+    def _applied(self, z: int, txn: Txn, result: TxnResult, now: int) -> list[Effect]:
+        """After the tree applied ``txn`` as ``z``: fire the watches it hit, keep the
+        session tracker in step, answer our client who asked."""
+        effects: list[Effect] = [
+            Send(client, m.WatchEvent(conn, type_, path, z)) for (client, conn), type_, path in self.watches.trigger(result.triggers)
+        ]
+        if txn.type == CREATE_SESSION:
+            timeout = int(txn.data or 0)
+            if self.state == LEADING and self.established:
+                self.session_tracker.track(txn.session, timeout, self._session_clock(now), now)
+                effects.append(trace("session_created", session=txn.session, client=txn.client, timeout=timeout, zxid=z))
+            key = self.pending_connects.pop(txn.session, None) if txn.origin == self.node_id else None
+            if key is not None:
+                self.client_conns[key] = ClientConn(txn.session)
+                effects.append(Send(key[0], m.ConnectResponse(key[1], True, z, None, txn.session, timeout)))
+            return effects
+        if txn.type == CLOSE_SESSION:
+            self.session_tracker.remove(txn.session)
+            effects += [trace("ephemeral_deleted", session=txn.session, path=p, zxid=z) for p in result.deleted]
+            effects += self._answer_write(z, txn, result)
+            # the session is over: close its connections here (its client learns on reconnect)
+            for key in sorted(k for k, cc in self.client_conns.items() if cc.session == txn.session):
+                cc = self.client_conns.pop(key)
+                self.watches.remove_watcher(key)
+                effects.append(Send(key[0], m.Disconnect(key[1], "session closed", cc.last_cxid)))
+            return effects
+        return effects + self._answer_write(z, txn, result)
+
+    def _answer_write(self, z: int, txn: Txn, result: TxnResult) -> list[Effect]:
+        if txn.origin != self.node_id:
+            return []
+        conn = self.pending_writes.pop((txn.client, txn.cxid), None)
+        if conn is None or (txn.client, conn) not in self.client_conns:
+            return []
+        value = (result.path if txn.type == CREATE else result.stat) if result.ok else None
+        version = -1 if result.version is None else result.version
+        return [Send(txn.client, m.ClientOpResponse(conn, txn.cxid, result.error, None, version, result.ok, z, value))]
 
     # ================================================================= clients
     def _drop_clients(self, reason: str) -> list[Effect]:
         effects: list[Effect] = [
-            Send(c, m.Disconnect(conn, reason, last_cxid)) for (c, conn), last_cxid in self.client_conns.items()
+            Send(c, m.Disconnect(conn, reason, cc.last_cxid)) for (c, conn), cc in self.client_conns.items()
+        ]
+        effects += [
+            Send(c, m.ConnectResponse(conn, False, self.last_processed_zxid, reason))
+            for c, conn in self.pending_connects.values()
         ]
         self.client_conns = {}
         self.pending_writes = {}
+        self.pending_connects = {}
         self.pending_client_syncs = {}
         self.sync_waits = []
+        self.watches.clear()
+        self.touched = set()
         return effects
 
     def _on_client_message(self, src: str, msg: Any, now: int) -> list[Effect]:
+        key = (src, msg.conn)
         if isinstance(msg, m.Disconnect):
-            self.client_conns.pop((src, msg.conn), None)
+            if self.client_conns.pop(key, None) is not None:
+                self.watches.remove_watcher(key)
             return []
         if isinstance(msg, m.ConnectRequest):
+            if key in self.client_conns or key in self.pending_connects.values():
+                return []  # a duplicate
             if not self.serving:
                 return [Send(src, m.ConnectResponse(msg.conn, False, self.last_processed_zxid, "not serving"))]
             # single system image: never let a session see an older state
             # bug: zk-reconnect-ignores-lastzxid skips this check
             if self.last_processed_zxid < msg.last_zxid and "zk-reconnect-ignores-lastzxid" not in self.bugs:
                 return [Send(src, m.ConnectResponse(msg.conn, False, self.last_processed_zxid, "server behind client"))]
-            self.client_conns[(src, msg.conn)] = 0
-            return [Send(src, m.ConnectResponse(msg.conn, True, self.last_processed_zxid))]
+            return self._connect_session(src, msg, now)
+        cc = self.client_conns.get(key)
+        if cc is None or not self.serving:
+            if isinstance(msg, m.ClientOp):
+                return [Send(src, m.ClientOpResponse(msg.conn, msg.cxid, "not connected"))]
+            if isinstance(msg, m.ClientPing):
+                # we do not know what we read on it: -1, the client must assume anything
+                return [Send(src, m.Disconnect(msg.conn, "not connected", -1))]
+            return []
+        self._touch(cc.session, now)
+        if isinstance(msg, m.ClientPing):
+            return [Send(src, m.ClientPong(msg.conn, self.last_processed_zxid))]
+        if isinstance(msg, m.SetWatches):
+            fire = self.watches.set_watches(self.tree, key, msg.zxid, msg.data, msg.exist, msg.child)
+            return [Send(src, m.WatchEvent(msg.conn, type_, path, 0)) for type_, path in fire]
         assert isinstance(msg, m.ClientOp)
-        if (src, msg.conn) not in self.client_conns or not self.serving:
-            return [Send(src, m.ClientOpResponse(msg.conn, msg.cxid, "not connected"))]
-        if msg.cxid <= self.client_conns[(src, msg.conn)]:
+        if msg.cxid <= cc.last_cxid:
             return []  # a duplicate: cxids grow on a connection
-        self.client_conns[(src, msg.conn)] = msg.cxid
-        if msg.op == m.GET_DATA:
-            node = self.tree.get(msg.path)
-            if node is None:
-                return [Send(src, m.ClientOpResponse(msg.conn, msg.cxid, None, None, -1, False, self.last_processed_zxid))]
-            return [
-                Send(src, m.ClientOpResponse(msg.conn, msg.cxid, None, node.data, node.version, True, self.last_processed_zxid))
-            ]
+        cc.last_cxid = msg.cxid
+        if msg.op in m.READ_OPS:
+            return [Send(src, self._read(key, msg))]
         if msg.op == m.SYNC:
             self._sync_seq += 1
             self.pending_client_syncs[self._sync_seq] = (src, msg.conn, msg.cxid)
             if self.state == LEADING:
                 return self._add_sync(self.node_id, self._sync_seq)
             return [Send(self.leader_id, m.SyncRequest(self.conn, self._sync_seq))]
-        # a write: setData or create
-        txn = Txn(msg.op, msg.path, msg.data, msg.version, self.node_id, src, msg.cxid)
+        # a write: create, delete, setData, closeSession
+        txn = Txn(msg.op, msg.path, msg.data, msg.version, self.node_id, src, msg.cxid, cc.session, msg.flags)
         self.pending_writes[(src, msg.cxid)] = msg.conn
         if self.state == LEADING:
             return self._lead_request(None, txn, now)
         return [Send(self.leader_id, m.Request(self.conn, txn))]
+
+    def _connect_session(self, src: str, msg: m.ConnectRequest, now: int) -> list[Effect]:
+        """A new session is a createSession txn, answered once applied here; an existing
+        one is taken back if it is still live (here: in our tree; at the leader: also not
+        being closed)."""
+        if msg.session == 0:
+            timeout = min(max(msg.session_timeout, self.min_session_timeout), self.max_session_timeout)
+            session = self._new_session_id()
+            self.pending_connects[session] = (src, msg.conn)
+            txn = Txn(CREATE_SESSION, "/", timeout, -1, self.node_id, src, 0, session)
+            if self.state == LEADING:
+                return self._lead_request(None, txn, now)
+            return [Send(self.leader_id, m.Request(self.conn, txn))]
+        timeout = self.tree.sessions.get(msg.session)
+        if timeout is None or (self.state == LEADING and not self.session_tracker.is_live(msg.session)):
+            return [Send(src, m.ConnectResponse(msg.conn, False, self.last_processed_zxid, SESSION_EXPIRED, msg.session))]
+        self.client_conns[(src, msg.conn)] = ClientConn(msg.session)
+        self._touch(msg.session, now)
+        return [Send(src, m.ConnectResponse(msg.conn, True, self.last_processed_zxid, None, msg.session, timeout))]
+
+    def _read(self, key: tuple[str, int], msg: m.ClientOp) -> m.ClientOpResponse:
+        """exists / getData / getChildren from our tree, leaving the watch asked for."""
+        node = self.tree.get(msg.path)
+        z = self.last_processed_zxid
+        if msg.op == m.EXISTS:
+            if msg.watch:
+                self.watches.add_data(msg.path, key)
+            if node is None:
+                return m.ClientOpResponse(msg.conn, msg.cxid, None, None, -1, False, z, None)
+            return m.ClientOpResponse(msg.conn, msg.cxid, None, node.data, node.version, True, z, node.stat())
+        if node is None:
+            return m.ClientOpResponse(msg.conn, msg.cxid, NO_NODE, None, -1, False, z)
+        if msg.op == m.GET_DATA:
+            if msg.watch:
+                self.watches.add_data(msg.path, key)
+            value = {"data": node.data, "stat": node.stat()}
+            return m.ClientOpResponse(msg.conn, msg.cxid, None, node.data, node.version, True, z, value)
+        if msg.watch:
+            self.watches.add_child(msg.path, key)
+        return m.ClientOpResponse(msg.conn, msg.cxid, None, None, -1, True, z, self.tree.get_children(msg.path))

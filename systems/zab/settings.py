@@ -35,6 +35,10 @@ DEFAULT_SETTINGS: dict = {
     "snap_count": 200,
     # Client session timeout. ZooKeeper clamps it to [2, 20] ticks; 20 ticks = 2 s.
     "session_timeout": 2000 * MS,
+    # The server's bounds on a session timeout, in ticks: zoo.cfg's minSessionTimeout and
+    # maxSessionTimeout default to 2 and 20 tickTimes.
+    "min_session_ticks": 2,
+    "max_session_ticks": 20,
     # A client gives up on a request (and on its server) after 2/3 of the session timeout,
     # ZooKeeper's readTimeout; the operation ends fail (nothing sent) or info (unknown).
     "client_timeout": 1333 * MS,

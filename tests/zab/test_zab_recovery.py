@@ -27,7 +27,7 @@ def test_writes_commit_on_quorum_in_the_same_order_everywhere() -> None:
     assert all(sim.replies[o][1].type == "ok" for o in ops)
     sim.run_for(100 * MS)
     ref = sim.delivered(leader)
-    assert len(ref) == 30
+    assert len([d for _, d in ref if d.startswith("setData")]) == 30  # (and 3 createSession)
     for n in sim.servers:
         assert sim.delivered(n) == ref
     # every commit had a quorum of ACKs, the leader's own among them, and came in order
@@ -49,11 +49,13 @@ def test_no_commit_without_quorum() -> None:
     sim = Sim(3, n_clients=1).start()
     leader = sim.wait_stable()
     sim.start_client("c1", server=leader)
+    assert sim.do("c1", "read", "x").type == "ok"  # connected: its session exists
     sim.isolate(leader)
     r = sim.do("c1", "write", "x", 1)
     assert r.type == "info"  # sent, never answered
-    assert sim.traces_of("propose", leader) and not sim.traces_of("commit", leader)
-    assert all(not sim.delivered(n) for n in sim.servers)
+    (p,) = [t.fields["zxid"] for t in sim.traces_of("propose", leader) if t.fields["digest"].startswith("setData")]
+    assert p not in [t.fields["zxid"] for t in sim.traces_of("commit", leader)]
+    assert all(p not in [z for z, _ in sim.delivered(n)] for n in sim.servers)
 
 
 def test_follower_restart_recovers_log_and_rejoins_via_diff() -> None:
@@ -69,12 +71,13 @@ def test_follower_restart_recovers_log_and_rejoins_via_diff() -> None:
         assert sim.do("c1", "write", "x", i).type == "ok"
     sim.restart(f)
     rec = sim.traces_of("recovered", f)[-1].fields
-    assert rec["last_zxid"] == make_zxid(1, 3) and rec["current_epoch"] == 1
+    # (1, 1) is c1's createSession, then the writes
+    assert rec["last_zxid"] == make_zxid(1, 4) and rec["current_epoch"] == 1
     sim.wait_stable()
     mode = [t.fields for t in sim.traces_of("sync_mode") if t.fields["peer"] == f][-1]
-    assert mode["mode"] == "DIFF" and mode["peer_zxid"] == make_zxid(1, 3)
+    assert mode["mode"] == "DIFF" and mode["peer_zxid"] == make_zxid(1, 4)
     sim.run_for(50 * MS)
-    assert zxids(sim, f) == [make_zxid(1, i) for i in range(1, 7)]
+    assert zxids(sim, f) == [make_zxid(1, i) for i in range(1, 8)]
     assert sim.nodes[f].state_digest() == sim.nodes[leader].state_digest()
 
 
@@ -84,9 +87,11 @@ def test_returning_server_with_uncommitted_txn_gets_trunc() -> None:
     assert sim.do("c1", "write", "x", 1).type == "ok"
     # the leader logs a proposal nobody else sees
     sim.start_client("c2", server=old)
+    assert sim.do("c2", "read", "x").type == "ok"  # connected: its session exists
+    logged = len(sim.traces_of("logged", old))
     sim.isolate(old)
     op = sim.op("c2", "write", "x", "phantom")
-    assert sim.run_until(lambda: bool(sim.traces_of("logged", old)[1:]), 500 * MS)
+    assert sim.run_until(lambda: len(sim.traces_of("logged", old)) > logged, 500 * MS)
     phantom = sim.traces_of("propose", old)[-1].fields["zxid"]
     sim.crash(old)
     others = tuple(n for n in sim.servers if n != old)
@@ -98,7 +103,8 @@ def test_returning_server_with_uncommitted_txn_gets_trunc() -> None:
     sim.restart(old)
     sim.wait_stable()
     mode = [t.fields for t in sim.traces_of("sync_mode") if t.fields["peer"] == old][-1]
-    assert mode["mode"] == "TRUNC" and mode["zxid"] == make_zxid(1, 1)
+    # (1, 1) c1's createSession, (1, 2) its write, (1, 3) c2's createSession
+    assert mode["mode"] == "TRUNC" and mode["zxid"] == make_zxid(1, 3)
     assert sim.traces_of("truncate", old)[-1].fields["removed"] == [phantom]
     sim.run_for(50 * MS)
     assert_prefix_consistent(sim)

@@ -101,7 +101,7 @@ def test_messages_validate() -> None:
     with pytest.raises(ValueError):
         m.Notification("n1", 0, 1, 1, "CONFUSED")
     with pytest.raises(ValueError):
-        m.ClientOp(1, 1, "delete")
+        m.ClientOp(1, 1, "frobnicate")
     with pytest.raises(ValueError):
         Txn("setData", "x")
 
