@@ -229,3 +229,152 @@ class FakeZkSpec:
 
 
 register_system("fakezk", FakeZkSpec)
+
+
+# =============================================================================== tests
+# (the fake above is in this file so that the election's tests stand alone)
+
+from harness.config import SECOND, RunConfig  # noqa: E402
+from harness.faults import Fault, generate_schedule  # noqa: E402
+from harness.runner import faulty_clients, run_test, schedule_for, simulate  # noqa: E402
+from checkers.mutex import master_intervals  # noqa: E402
+from workloads.election import ElectionWorkload  # noqa: E402
+
+
+def fake(seed: int = 1, fencing: bool = False, **kw) -> RunConfig:
+    base = dict(system="fakezk", workload="election", nodes=1, nemesis=(), time_limit=20, seed=seed,
+                recovery_time=5, settings={"fencing": fencing})
+    base.update(kw)
+    return RunConfig(**base)
+
+
+def a_master(out, after: int) -> tuple[int, dict]:
+    """A mastership of a run that begins after ``after`` and lasts a second: (a time 0.3 s
+    into it, the mastership)."""
+    for iv in master_intervals(out.trace):
+        if iv["begin"] > after and iv["end"] - iv["begin"] > SECOND:
+            return iv["begin"] + 300_000_000, iv
+    raise AssertionError(f"no mastership of a second after {after / SECOND} s")
+
+
+def test_workload_sends_every_kind_and_checks_at_the_end():
+    import random
+
+    w = ElectionWorkload(fake(), random.Random(1))
+    ops = [w.next_op(0) for _ in range(2000)]
+    kinds = {f for f, _, _ in ops}
+    assert kinds == {"acquire", "write", "release"}
+    values = [v for f, _, v in ops if f == "write"]
+    assert len(values) == len(set(values))  # unique: the storage's record is traceable
+    assert w.final_ops() == [("check", None, None)]
+
+
+def test_pause_and_clock_faults_may_hit_candidates_and_only_for_election():
+    cfg = RunConfig(workload="election", nemesis=("pause", "clock", "partition", "kill"), time_limit=120)
+    assert faulty_clients(cfg) == [f"c{i}" for i in range(cfg.clients)]
+    faults = schedule_for(cfg)
+    hit = {f.args[0] for f in faults if f.kind in ("pause", "clock-skew", "clock-bump", "clock-strobe")}
+    assert any(n.startswith("c") for n in hit)
+    assert not any(str(a).startswith("c") for f in faults if f.kind in ("kill", "partition") for a in f.args[:1])
+    reg = RunConfig(workload="register", nemesis=("pause", "clock"), time_limit=120)
+    assert faulty_clients(reg) == []
+    # without client targets the schedule is exactly the servers-only one
+    assert schedule_for(reg) == generate_schedule(reg.seed, reg.nemesis, [f"n{i}" for i in range(1, 6)],
+                                                  120 * SECOND, reg.nemesis_interval)
+
+
+def test_without_faults_one_master_at_a_time_and_the_storage_takes_its_writes():
+    for fencing in (False, True):
+        res = run_test(fake(seed=3, fencing=fencing))
+        m = res.results["checkers"]["mutex"]
+        assert res.valid is True, m["explanation"]
+        assert m["masters"] >= 3 and m["overlaps"] == [] and m["stale_writes"] == []
+        assert m["writes"]["accepted"] >= 10 and m["writes"]["rejected"] == 0
+        oks = [e for e in res.out.history if e["f"] == "acquire" and e["type"] == "ok"]
+        assert all(isinstance(e["token"], int) for e in oks)
+        assert res.results["checkers"]["liveness"]["valid"] is True
+        fences = [e for e in res.out.trace if e["kind"] == "storage_fence"]
+        assert bool(fences) is fencing  # a new master registers its token only with fencing
+
+
+def test_a_paused_candidate_takes_its_request_when_it_resumes():
+    from harness.node import ClientRequest
+    from harness.sim import Simulator
+    from harness.system import get_system
+
+    sim = Simulator(get_system("fakezk"), 1, ["z1"], ["c0"], {"workload": "election"}, services=["storage"])
+    for n in ("z1", "c0", "storage"):
+        sim.boot(n)
+    replies = []
+    sim.on_reply = lambda node, r: replies.append(r)
+    sim.run_until(sim.now + SECOND)
+    sim.pause("c0")
+    sim.client_request("c0", ClientRequest(7, "write", None, 1))
+    sim.run_until(sim.now + SECOND)
+    assert replies == []
+    sim.resume("c0")
+    assert [(r.op_id, r.type, r.error) for r in replies] == [(7, "fail", "not master")]
+
+
+def test_master_paused_past_its_session_timeout_overlaps_a_new_master():
+    # Find a master in a run without faults, then pause it 0.3 s into its mastership for
+    # 4 s (twice the session timeout): everything before the pause is the same run.
+    for fencing in (False, True):
+        t, iv = a_master(simulate(fake(seed=2, fencing=fencing)), 3 * SECOND)
+        res = run_test(fake(seed=2, fencing=fencing, schedule=[
+            Fault(t, "pause", (iv["node"],), 1).to_json(), Fault(t + 4 * SECOND, "resume", (iv["node"],), 1).to_json()]))
+        m = res.results["checkers"]["mutex"]
+        assert m["overlaps"], m["explanation"]
+        o = m["overlaps"][0]
+        assert o["old_master"] == iv["node"] and "pause" in o["causes"]
+        assert f"{iv['node']} was paused from {t / SECOND:.3f} s to {t / SECOND + 4:.3f} s" in o["explanation"]
+        assert "longer than the 2.000 s session timeout" in o["explanation"]
+        assert "ZooKeeper ended" in o["explanation"]
+        if fencing:
+            assert res.valid is True and m["stale_writes"] == [] and "overlapping-masters" in m["allowed"]
+        else:
+            assert res.valid is False and "overlapping-masters" in m["anomalies"]
+
+
+def test_a_pause_between_the_lease_check_and_the_write_is_caught_by_fencing():
+    # Kleppmann's example: the master checks its lease, pauses, and sends its write after a
+    # new master took over. Pause the master 10 ms into one of its writes (write_work is 50 ms).
+    for fencing in (False, True):
+        base = simulate(fake(seed=4, fencing=fencing))
+        masters = master_intervals(base.trace)
+        when = None
+        for ev in base.history:
+            if ev["type"] == "invoke" and ev["f"] == "write" and ev["time"] > 3 * SECOND:
+                node = f"c{ev['process'] % 10}"
+                if any(iv["node"] == node and iv["begin"] < ev["time"] < iv["end"] - SECOND for iv in masters):
+                    when = (ev["time"] + 10_000_000, node, ev["value"])
+                    break
+        assert when is not None
+        t, node, value = when
+        res = run_test(fake(seed=4, fencing=fencing, schedule=[
+            Fault(t, "pause", (node,), 1).to_json(), Fault(t + 5 * SECOND, "resume", (node,), 1).to_json()]))
+        m = res.results["checkers"]["mutex"]
+        (w,) = [e for e in res.out.trace if e["kind"] == "storage_write" and e["value"] == value]
+        if fencing:
+            assert w["accepted"] is False and res.valid is True, m["explanation"]
+            done = [e for e in res.out.history if e["f"] == "write" and e["value"] == value and e["type"] != "invoke"]
+            assert [e["error"] for e in done if e["type"] == "fail"] == ["stale token"] or \
+                all(e["type"] == "info" for e in done)
+        else:
+            assert w["accepted"] is True and res.valid is False
+            (s,) = [s for s in m["stale_writes"] if s["value"] == value]
+            assert s["candidate"] == node
+
+
+def test_campaign_without_fencing_finds_two_masters_and_with_fencing_no_stale_write():
+    found = []
+    for seed in range(1, 21):
+        res = run_test(fake(seed=seed, nemesis=("pause", "clock"), time_limit=30))
+        m = res.results["checkers"]["mutex"]
+        if m["overlaps"]:
+            assert res.valid is False
+            found.append(seed)
+        fenced = run_test(fake(seed=seed, fencing=True, nemesis=("pause", "clock"), time_limit=30))
+        fm = fenced.results["checkers"]["mutex"]
+        assert fm["stale_writes"] == [] and fenced.valid is True, (seed, fm["explanation"])
+    assert len(found) >= 2, found
