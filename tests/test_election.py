@@ -156,6 +156,7 @@ class FakeZkClient(Node):
         self.pending: dict[int, tuple[int, str]] = {}  # cid -> (host op id, f)
         self.cid = 0
         self.expired = False
+        self.connected: str | None = None
 
     def on_start(self, stored, now):
         return [SetTimer(api.TIMER_PREFIX + "ping", now + self.timeout // 3)]
@@ -199,8 +200,11 @@ class FakeZkClient(Node):
         p = self.pending.pop(msg.cid, None)
         if p is None:
             return []
-        return [CancelTimer(f"{api.TIMER_PREFIX}op.{msg.cid}"),
-                Reply(ClientResponse(p[0], msg.type, msg.value, msg.error, SERVER))]
+        effects = [CancelTimer(f"{api.TIMER_PREFIX}op.{msg.cid}")]
+        if msg.error != api.SESSION_EXPIRED_ERROR and self.connected != self.session:
+            self.connected = self.session  # the first answer on a session: connected
+            effects.append(Reply(ClientResponse(api.EVENT_OP_ID, "ok", {"type": api.SYNC_CONNECTED, "path": None})))
+        return effects + [Reply(ClientResponse(p[0], msg.type, msg.value, msg.error, SERVER))]
 
 
 class FakeZkSpec:

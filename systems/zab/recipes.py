@@ -237,6 +237,12 @@ class ElectionCandidate(Node):
         self.wseq = 0
         self.fence_wid: str | None = None
         self.write: tuple | None = None  # (req, wid, value, token, checked_mono)
+        # Closing our session: requests wait until the close is answered and a new session
+        # is asked for (a reopen while the close is in flight would abandon the close).
+        self.closing = False
+        self.deferred: list[tuple] = []
+        # A new session not yet connected: an Expired event now is about the old one.
+        self.fresh = False
 
     # ================================================================ plumbing
     def _new_tag(self) -> str:
@@ -254,6 +260,9 @@ class ElectionCandidate(Node):
 
     def _call(self, f: str, args: dict | None, purpose: str, now: int,
               path: str | None = MASTER_PATH, op_id: int | None = None) -> list[Effect]:
+        if self.closing and purpose != "close":
+            self.deferred.append((f, args, purpose, path, op_id))
+            return []
         cid = self.next_call
         self.next_call += 1
         self.calls[cid] = _Call(purpose, now, self.gen, op_id)
@@ -400,12 +409,26 @@ class ElectionCandidate(Node):
         return effects
 
     def _new_session(self, now: int, close: bool) -> list[Effect]:
-        """Open a new session (after closing ours, when ``close``); a new tag goes with it."""
+        """Open a new session (after closing ours, when ``close``); a new tag goes with it.
+
+        Answers to requests of the old session are ignored from here on (``gen``)."""
         self.gen += 1
         self.tag = self._new_tag()
         self.unknown_create = False
-        effects = self._call("close", {}, "close", now, path=None) if close else []
-        return effects + self._call("reopen", {}, "reopen", now, path=None)
+        if close and not self.closing:
+            self.closing = True
+            return self._call("close", {}, "close", now, path=None)
+        if self.closing:
+            return []  # the reopen follows the close's answer
+        return self._reopen(now)
+
+    def _reopen(self, now: int) -> list[Effect]:
+        self.fresh = True
+        effects = self._call("reopen", {}, "reopen", now, path=None)
+        deferred, self.deferred = self.deferred, []
+        for f, args, purpose, path, op_id in deferred:
+            effects += self._call(f, args, purpose, now, path=path, op_id=op_id)
+        return effects
 
     # ==================================================================== lease
     def _renew(self, now: int) -> list[Effect]:
@@ -425,7 +448,11 @@ class ElectionCandidate(Node):
             self.create_out = False
         elif p == "inspect":
             self.inspect_out = False
-        if r.error == api.SESSION_EXPIRED_ERROR and p not in ("close", "reopen"):
+        if p == "close":
+            # Closed (or not: then the old session is left to expire). Now a new one.
+            self.closing = False
+            return self._reopen(now)
+        if r.error == api.SESSION_EXPIRED_ERROR and p != "reopen":
             effects = self._session_expired(now) if call.gen == self.gen else []
             if p == "check":
                 effects += self._reply("fail", error=r.error, op_id=call.op_id)
@@ -488,7 +515,12 @@ class ElectionCandidate(Node):
 
     def _on_event(self, ev: dict, now: int) -> list[Effect]:
         t = ev.get("type")
+        if t == api.SYNC_CONNECTED:
+            self.fresh = False
+            return []
         if t == api.SESSION_EXPIRED:
+            if self.fresh or self.closing:
+                return []  # about a session we have already left
             return self._session_expired(now)
         if ev.get("path") != MASTER_PATH:
             return []
