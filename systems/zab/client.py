@@ -297,6 +297,7 @@ class ZabClient(Node):
                 return effects + self._expire(now)
             return effects + self._retry_elsewhere(now)
         reattached = self.session_id != 0
+        seen = self.last_zxid  # what our watches are as of (not the server's zxid)
         self.state = CONNECTED
         self.session_id = msg.session
         self.negotiated_timeout = msg.timeout or self.session_timeout
@@ -309,7 +310,7 @@ class ZabClient(Node):
                     self.server,
                     m.SetWatches(
                         self.conn,
-                        self.last_zxid,
+                        seen,
                         tuple(sorted(self.data_watches)),
                         tuple(sorted(self.exist_watches)),
                         tuple(sorted(self.child_watches)),

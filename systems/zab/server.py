@@ -68,6 +68,18 @@ once it applies the txn. ``sync`` makes the leader confirm its leadership with a
 ping round (ZOOKEEPER-1675) before the server may answer the client, and only after that
 server has applied everything the leader had proposed when the sync arrived.
 
+Sessions and watches (PROTOCOLS.md section 2). A client's first CONNECT becomes a
+``createSession`` txn (timeout clamped to [min_session_ticks, max_session_ticks]),
+answered once applied; a reconnect names its session and is accepted while the session
+is in our tree (at the leader: and not being closed). The established leader's session
+tracker (sessions.py) expires a session not heard of within its timeout, on the monotonic
+clock: its own clients' requests and pings touch it, followers relay theirs in PingAck;
+it proposes ``closeSession``, whose apply deletes the session's ephemerals everywhere and
+closes its connections (the client learns "Expired" when it reconnects). A new leader
+tracks every live session afresh. Watches (watches.py) live on the server the client is
+connected to and fire when that server applies the change, before it answers anything
+later on that connection; a reconnecting client re-registers them (SetWatches).
+
 Invariants this code keeps (and the trace lets the quorum checker verify):
 - acceptedEpoch and currentEpoch only grow, and each is durable before anyone acts on it
   (LEADERINFO, ACKEPOCH, NEWLEADER ACK are sent only after ``on_persisted``).
@@ -104,9 +116,15 @@ follower), newleader_received, truncate (TRUNC only), snapshot_received, snap_lo
 snapshot_persisted, log_compacted, leader_established (with the NEWLEADER ackers),
 following (a follower got UPTODATE and serves), propose, logged (a record is durable),
 ack_sent, acks_quorum, commit (``initial=True`` for the history a new leader commits by
-being established), deliver (applied to the tree, at every server), sync_error,
-missing_proposal, abandon. After ``recovered`` (applied_zxid = the snapshot's) or
-``snapshot_received`` a server's delivered history restarts from that zxid.
+being established), deliver (applied to the tree, at every server; for create, delete
+and setData also ``path`` and its ``data`` once applied, None if absent, which
+checkers/session.py reads; for session txns ``session``), sync_error, missing_proposal,
+abandon. After ``recovered`` (applied_zxid = the snapshot's) or ``snapshot_received`` a
+server's delivered history restarts from that zxid. Sessions: session_created (the leader,
+on applying createSession; may repeat after a leader change), session_expired (the
+leader's tracker: ``session``, ``last_ping`` and ``now`` on its monotonic clock, ``idle``,
+``timeout``), ephemeral_deleted (every server, on applying closeSession: ``session``,
+``path``, ``zxid``).
 
 Planted bugs (BUGS.md) are meant as one-line switches at the marked ``# bug:`` spots.
 """
@@ -491,6 +509,9 @@ class ZabServer(Node):
         i = bisect.bisect_right(self.log_zxids, self.tree.last_processed_zxid)
         while i < len(self.log) and self.log_zxids[i] <= zxid:
             z, txn = self.log[i]
+            # bug: zk-ephemeral-lingers (ZOOKEEPER-2355) would skip a closeSession that a
+            # follower applies at the end of its sync (zab_state != BROADCAST), counting it
+            # applied (last_processed_zxid = z) and delivered all the same
             result = self.tree.apply(z, txn)
             effects.append(trace("deliver", zxid=z, digest=txn.digest(), **self._delivered(txn, result)))
             effects += self._applied(z, txn, result, now)
