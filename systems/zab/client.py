@@ -534,12 +534,16 @@ class ZabClient(Node):
     def _on_watch_event(self, ev: m.WatchEvent) -> list[Effect]:
         self.last_zxid = max(self.last_zxid, ev.zxid)
         p = ev.path
+        held = False
         if ev.type in (NODE_CREATED, NODE_DATA_CHANGED, NODE_DELETED):
+            held = p in self.data_watches or p in self.exist_watches
             self.data_watches.discard(p)
             self.exist_watches.discard(p)
         if ev.type in (NODE_CHILDREN_CHANGED, NODE_DELETED):
+            held = held or p in self.child_watches
             self.child_watches.discard(p)
-        return [_event(ev.type, p)]
+        # a watch fires once: an event for a watch we no longer hold is a duplicate
+        return [_event(ev.type, p)] if held else []
 
     # =================================================== register operations
     def _op_step(self, now: int, stage: str, kind: str, data: Any = None, version: int = -1) -> list[Effect]:

@@ -120,8 +120,8 @@ being established), deliver (applied to the tree, at every server; for create, d
 and setData also ``path`` and its ``data`` once applied, None if absent, which
 checkers/session.py reads; for session txns ``session``), sync_error, missing_proposal,
 abandon. After ``recovered`` (applied_zxid = the snapshot's) or ``snapshot_received`` a
-server's delivered history restarts from that zxid. Sessions: session_created (the leader,
-on applying createSession; may repeat after a leader change), session_expired (the
+server's delivered history restarts from that zxid. Sessions: session_created (the server
+the client asked, when it applies createSession and answers the client), session_expired (the
 leader's tracker: ``session``, ``last_ping`` and ``now`` on its monotonic clock, ``idle``,
 ``timeout``), ephemeral_deleted (every server, on applying closeSession: ``session``,
 ``path``, ``zxid``).
@@ -1206,10 +1206,10 @@ class ZabServer(Node):
             timeout = int(txn.data or 0)
             if self.state == LEADING and self.established:
                 self.session_tracker.track(txn.session, timeout, self._session_clock(now), now)
-                effects.append(trace("session_created", session=txn.session, client=txn.client, timeout=timeout, zxid=z))
             key = self.pending_connects.pop(txn.session, None) if txn.origin == self.node_id else None
             if key is not None:
                 self.client_conns[key] = ClientConn(txn.session)
+                effects.append(trace("session_created", session=txn.session, client=txn.client, timeout=timeout, zxid=z))
                 effects.append(Send(key[0], m.ConnectResponse(key[1], True, z, None, txn.session, timeout)))
             return effects
         if txn.type == CLOSE_SESSION:

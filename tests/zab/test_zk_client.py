@@ -183,3 +183,19 @@ def test_close_ends_the_session_and_reopen_starts_a_new_one() -> None:
     deleted = [t.fields for t in sim.traces_of("ephemeral_deleted")]
     assert {(d["session"], d["path"]) for d in deleted} == {(old, "/e")}
     assert len(deleted) == 3  # once per server
+
+
+def test_duplicated_messages_do_not_duplicate_txns_events_or_answers() -> None:
+    sim = ZkSim(3, n_clients=2, duplicate=0.5, seed=3).start()
+    sim.wait_stable()
+    ok(sim.call("c1", "create", "/d", data=0))
+    for i in range(5):
+        ok(sim.call("c2", "getData", "/d", watch=True))
+        ok(sim.call("c1", "setData", "/d", data=i + 1))
+    sim.run_for(50 * MS)
+    assert sim.events("c2", NODE_DATA_CHANGED) == [{"type": NODE_DATA_CHANGED, "path": "/d"}] * 5
+    assert ok(sim.call("c2", "exists", "/d"))["version"] == 5
+    sessions = [t for t in sim.traces_of("deliver", sim.servers[0]) if t.fields["digest"].startswith("createSession")]
+    assert len(sessions) == 2
+    answers = [r.op_id for r in sim.log["c1"] if r.op_id != -1]
+    assert len(answers) == len(set(answers))
