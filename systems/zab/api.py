@@ -20,8 +20,13 @@ unchanged and consumes the ``Reply`` effects itself:
   ``SYNC_CONNECTED``; ``path`` None).
 
 Several requests may be outstanding at once; they are sent and answered in order
-(ZooKeeper's per-session FIFO). Requests (``ClientRequest.f``, ``key`` = znode path,
-``value`` = a dict of arguments):
+(ZooKeeper's per-session FIFO). Answers carry ``extra = (("zxid", z),)``, the zxid they
+were answered at. A request not answered within ``settings["client_timeout"]`` ends with
+``ConnectionLoss`` (the client then moves to another server); when a connection is lost,
+every request made before ends with ``ConnectionLoss`` at once (as in ZooKeeper), while
+requests made during the reconnect wait for it, up to that timeout. Requests (``ClientRequest.f``,
+``key`` = znode path, ``value`` = a dict of arguments; a missing argument takes its
+default: no data, not ephemeral, not sequential, no watch, version -1):
 
 ================  =====================================  ==============================
 f                 value                                  ok result (``ClientResponse.value``)
@@ -48,7 +53,9 @@ The session: created on the first connect with the timeout ``settings["session_t
 id and its last seen zxid. Expiry is decided by the leader and committed as a
 ``closeSession`` txn, which deletes the session's ephemeral znodes; the client learns it
 (``SESSION_EXPIRED``) when it reconnects, after which every request fails with
-``SessionExpired`` until the host calls ``on_client`` with ``f="reopen"`` for a new session.
+``SessionExpired`` until the host calls ``on_client`` with ``f="reopen"`` for a new session
+(answered ``ok`` at once; requests after it wait for the new session). ``close`` too ends
+the session (its ephemerals go at once); ``reopen`` starts another.
 """
 
 from __future__ import annotations
