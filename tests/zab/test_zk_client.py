@@ -199,3 +199,31 @@ def test_duplicated_messages_do_not_duplicate_txns_events_or_answers() -> None:
     assert len(sessions) == 2
     answers = [r.op_id for r in sim.log["c1"] if r.op_id != -1]
     assert len(answers) == len(set(answers))
+
+
+def test_deliver_trace_carries_the_znode_and_its_data_after_the_txn() -> None:
+    from checkers.session import committed_values
+
+    sim = ZkSim(3, n_clients=1).start()
+    sim.wait_stable()
+    ok(sim.call("c1", "create", "/k", data="a"))
+    ok(sim.call("c1", "setData", "/k", data="b"))
+    assert sim.call("c1", "setData", "/k", data="c", version=0).error == BAD_VERSION
+    seq = ok(sim.call("c1", "create", "/k/s-", data=1, sequential=True))
+    ok(sim.call("c1", "delete", seq))
+    assert sim.do("c1", "write", "x", 5).type == "ok"  # the register's put
+    sim.run_for(20 * MS)
+    for n in sim.servers:
+        ds = [t.fields for t in sim.traces_of("deliver", n)]
+        assert "path" not in ds[0] and ds[0]["session"] == sim.session_of("c1")  # createSession
+        assert [(d["path"], d["data"]) for d in ds[1:]] == [
+            ("/k", "a"),
+            ("/k", "b"),
+            ("/k", "b"),  # a failed version check: the data unchanged
+            (seq, 1),
+            (seq, None),  # deleted
+            ("/x", 5),
+        ]
+    trace = [{"kind": t.kind, **t.fields} for t in sim.traces]
+    values = committed_values(trace)
+    assert values["/k"][1] == ["a", "b", "b"] and values["/x"][1] == [5]
