@@ -197,10 +197,13 @@ def explain_overlap(a: dict, b: dict, lo: int, hi: int, trace: list[dict], fault
     causes: list[str] = []
     why: list[str] = []
     expiries = [e for e in session_expiries(trace, a.get("session")) if e["time"] <= hi]
+    deleted = [e for e in trace if e.get("kind") == "ephemeral_deleted" and e.get("session") == a.get("session")
+               and e.get("path") == "/master" and a.get("session") is not None]
     if expiries:
         e = expiries[0]
         why.append(f"ZooKeeper ended {a['node']}'s session at {_s(e['time'])}"
                    + (f" (server {e['node']})" if e.get("node") else "")
+                   + (f" and deleted its /master at {_s(deleted[0]['time'])}" if deleted else "")
                    + f", yet {a['node']} went on believing it was master until {_s(a['end'])}")
         leader = e.get("node")
         for frm, to, ppm in _skews(faults, leader, a["begin"], e["time"]) if leader else []:

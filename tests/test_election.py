@@ -238,6 +238,8 @@ register_system("fakezk", FakeZkSpec)
 # =============================================================================== tests
 # (the fake above is in this file so that the election's tests stand alone)
 
+import pytest  # noqa: E402
+
 from harness.config import SECOND, RunConfig  # noqa: E402
 from harness.faults import Fault, generate_schedule  # noqa: E402
 from harness.runner import faulty_clients, run_test, schedule_for, simulate  # noqa: E402
@@ -250,6 +252,17 @@ def fake(seed: int = 1, fencing: bool = False, **kw) -> RunConfig:
                 recovery_time=5, settings={"fencing": fencing})
     base.update(kw)
     return RunConfig(**base)
+
+
+def zab(seed: int = 1, fencing: bool = False, **kw) -> RunConfig:
+    """The real thing: candidates embedding ZabClient against a five-server ZAB ensemble."""
+    base = dict(system="zab", workload="election", nemesis=(), time_limit=30, seed=seed,
+                settings={"fencing": fencing})
+    base.update(kw)
+    return RunConfig(**base)
+
+
+BOTH = pytest.mark.parametrize("config", [fake, zab], ids=["fakezk", "zab"])
 
 
 def a_master(out, after: int) -> tuple[int, dict]:
@@ -320,12 +333,13 @@ def test_a_paused_candidate_takes_its_request_when_it_resumes():
     assert [(r.op_id, r.type, r.error) for r in replies] == [(7, "fail", "not master")]
 
 
-def test_master_paused_past_its_session_timeout_overlaps_a_new_master():
+@BOTH
+def test_master_paused_past_its_session_timeout_overlaps_a_new_master(config):
     # Find a master in a run without faults, then pause it 0.3 s into its mastership for
     # 4 s (twice the session timeout): everything before the pause is the same run.
     for fencing in (False, True):
-        t, iv = a_master(simulate(fake(seed=2, fencing=fencing)), 3 * SECOND)
-        res = run_test(fake(seed=2, fencing=fencing, schedule=[
+        t, iv = a_master(simulate(config(seed=2, fencing=fencing)), 3 * SECOND)
+        res = run_test(config(seed=2, fencing=fencing, schedule=[
             Fault(t, "pause", (iv["node"],), 1).to_json(), Fault(t + 4 * SECOND, "resume", (iv["node"],), 1).to_json()]))
         m = res.results["checkers"]["mutex"]
         assert m["overlaps"], m["explanation"]
@@ -340,11 +354,12 @@ def test_master_paused_past_its_session_timeout_overlaps_a_new_master():
             assert res.valid is False and "overlapping-masters" in m["anomalies"]
 
 
-def test_a_pause_between_the_lease_check_and_the_write_is_caught_by_fencing():
+@BOTH
+def test_a_pause_between_the_lease_check_and_the_write_is_caught_by_fencing(config):
     # Kleppmann's example: the master checks its lease, pauses, and sends its write after a
     # new master took over. Pause the master 10 ms into one of its writes (write_work is 50 ms).
     for fencing in (False, True):
-        base = simulate(fake(seed=4, fencing=fencing))
+        base = simulate(config(seed=4, fencing=fencing))
         masters = master_intervals(base.trace)
         when = None
         for ev in base.history:
@@ -355,7 +370,7 @@ def test_a_pause_between_the_lease_check_and_the_write_is_caught_by_fencing():
                     break
         assert when is not None
         t, node, value = when
-        res = run_test(fake(seed=4, fencing=fencing, schedule=[
+        res = run_test(config(seed=4, fencing=fencing, schedule=[
             Fault(t, "pause", (node,), 1).to_json(), Fault(t + 5 * SECOND, "resume", (node,), 1).to_json()]))
         m = res.results["checkers"]["mutex"]
         (w,) = [e for e in res.out.trace if e["kind"] == "storage_write" and e["value"] == value]
@@ -382,3 +397,48 @@ def test_campaign_without_fencing_finds_two_masters_and_with_fencing_no_stale_wr
         fm = fenced.results["checkers"]["mutex"]
         assert fm["stale_writes"] == [] and fenced.valid is True, (seed, fm["explanation"])
     assert len(found) >= 2, found
+
+
+# ----------------------------------------------------------- on the real ZooKeeper (ZAB)
+
+
+def test_zab_without_faults_passes_every_checker():
+    for fencing in (False, True):
+        res = run_test(zab(seed=1, fencing=fencing))
+        ch = res.results["checkers"]
+        assert res.valid is True, {k: v.get("explanation") for k, v in ch.items()}
+        assert {"mutex", "quorum", "convergence", "liveness"} <= set(ch)
+        m = ch["mutex"]
+        assert m["masters"] >= 2 and m["overlaps"] == [] and m["writes"]["accepted"] >= 20
+        # tokens are czxids: zxids of epoch >= 1, growing from master to master
+        tokens = [iv["token"] for iv in master_intervals(res.out.trace)]
+        assert all(t >> 32 >= 1 for t in tokens) and tokens == sorted(tokens)
+        checks = [e for e in res.out.history if e["f"] == "check" and e["type"] == "ok"]
+        assert len(checks) == 10 and all("master" in e["value"] for e in checks)
+
+
+def test_zab_pauses_and_clock_faults_find_two_masters_without_fencing_and_no_stale_write_with_it():
+    found = None
+    for seed in range(1, 16):
+        res = run_test(zab(seed=seed, nemesis=("pause", "clock")))
+        m = res.results["checkers"]["mutex"]
+        if m["overlaps"]:
+            found = (seed, res)
+            break
+    assert found is not None, "no overlapping masters in 15 seeds with pauses and clock faults"
+    seed, res = found
+    assert res.valid is False
+    o = res.results["checkers"]["mutex"]["overlaps"][0]
+    assert "Why:" in o["explanation"] and o["causes"] != ["unexplained"]
+    assert "ZooKeeper ended" in o["explanation"]  # the leader expired the old master's session
+    for s in range(1, seed + 1):
+        fenced = run_test(zab(seed=s, fencing=True, nemesis=("pause", "clock")))
+        fm = fenced.results["checkers"]["mutex"]
+        assert fenced.valid is True and fm["stale_writes"] == [], (s, fm["explanation"])
+
+
+def test_zab_every_fault_family_with_fencing_passes_every_checker():
+    for seed in range(1, 9):
+        res = run_test(zab(seed=seed, fencing=True, nemesis=("partition", "kill", "pause", "clock")))
+        ch = res.results["checkers"]
+        assert res.valid is True, (seed, {k: v.get("explanation") for k, v in ch.items() if v["valid"] is not True})
