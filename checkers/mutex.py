@@ -366,8 +366,9 @@ def check_mutex_trace(trace: list[dict], faults: list[dict], history: list[dict]
     if valid and not overlaps:
         expl = f"one master at a time and no stale write accepted: {head}"
     elif valid:
-        expl = (f"{len(overlaps)} overlap(s) of masters, not counted: with fencing the storage "
-                f"rejected every stale master's write ({head}). First: {overlaps[0]['explanation']}")
+        expl = (f"{len(overlaps)} overlap(s) of masters, not counted: with fencing an overlap is "
+                f"harmless, and the storage accepted no write from a stale master ({head}). "
+                f"First: {overlaps[0]['explanation']}")
     else:
         parts = []
         if overlaps and not fencing:

@@ -43,7 +43,10 @@ own state is one of::
   sees ``/master`` deleted or taken, or its session expired. It does *not* step down on
   ``Disconnected``: the lease decides.
 - **Why the lease is not safe.** The lease runs on the candidate's clock; expiry runs on
-  the leader's. A candidate whose clock runs slow, or which is *paused* (a GC pause, a
+  the leader's. (What campaigns show: against rate skew alone, up to the nemesis's ±20%,
+  the one-third margin holds, since a live master keeps its session alive and a master cut
+  off from the ensemble sees its lease run out ~0.8 s before a new master can begin;
+  pauses break it in about a third of the runs.) A candidate whose clock runs slow, or which is *paused* (a GC pause, a
   SIGSTOP) past the session timeout, still believes it is master after ZooKeeper has
   expired its session, deleted ``/master`` and let another candidate win. A renewal
   read may also be answered by a follower cut off from the leader, which keeps serving
@@ -115,7 +118,7 @@ MS = 1_000_000
 
 #: election settings, overridable through the run's settings
 ELECTION_DEFAULTS: dict = {
-    # Fencing tokens checked by the storage (``--fencing``).
+    # Fencing tokens checked by the storage (``harness run --set fencing=true``).
     "fencing": False,
     # The lease as a fraction of the session timeout: ZooKeeper's readTimeout, 2/3.
     "lease_fraction": 2 / 3,
