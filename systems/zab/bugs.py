@@ -85,11 +85,24 @@ BUGS: tuple[BugInfo, ...] = (
         "before the old leader steps down (a slow leader clock widens the window)",
     ),
     BugInfo(
+        "zk-wallclock-session-expiry", "zab",
+        "ZOOKEEPER-1366: sessions expire by the leader's wall clock, so a forward jump expires every session",
+        "session checker: no expiry while pings arrive within the timeout; mutex (election workload)",
+        "jump the leader's wall clock forward by more than the session timeout",
+    ),
+    BugInfo(
         "zk-reconnect-ignores-lastzxid", "zab",
         "a server accepts a reconnecting session whose last seen zxid is ahead of its own, so reads "
         "go back in time",
         "session: monotonic-reads (--reads local)",
         "cut a lagging follower off; fail a client over to it",
+    ),
+    BugInfo(
+        "zk-ephemeral-lingers", "zab",
+        "ZOOKEEPER-2355: a follower skips a closeSession that reaches it in its sync; the expired "
+        "session and its ephemeral znodes live on there",
+        "convergence (all data trees equal after healing); mutex (election workload)",
+        "cut a follower off while a session expires; heal (its DIFF carries the closeSession)",
     ),
 )
 

@@ -509,10 +509,19 @@ class ZabServer(Node):
         i = bisect.bisect_right(self.log_zxids, self.tree.last_processed_zxid)
         while i < len(self.log) and self.log_zxids[i] <= zxid:
             z, txn = self.log[i]
-            # bug: zk-ephemeral-lingers (ZOOKEEPER-2355) would skip a closeSession that a
-            # follower applies at the end of its sync (zab_state != BROADCAST), counting it
-            # applied (last_processed_zxid = z) and delivered all the same
-            result = self.tree.apply(z, txn)
+            if (
+                "zk-ephemeral-lingers" in self.bugs
+                and txn.type == CLOSE_SESSION
+                and self.state == FOLLOWING
+                and self.zab_state != BROADCAST
+            ):
+                # bug: zk-ephemeral-lingers (ZOOKEEPER-2355): a closeSession a follower
+                # applies at the end of its sync is skipped, yet counted applied (and
+                # delivered): the session and its ephemerals linger here
+                self.tree.last_processed_zxid = z
+                result = TxnResult(True)
+            else:
+                result = self.tree.apply(z, txn)
             effects.append(trace("deliver", zxid=z, digest=txn.digest(), **self._delivered(txn, result)))
             effects += self._applied(z, txn, result, now)
             i += 1
@@ -1065,9 +1074,11 @@ class ZabServer(Node):
     def _add_sync(self, requester: str, sync_id: int) -> list[Effect]:
         # wait for a ping round started now, and for everything proposed so far
         if "zk-sync-not-quorum" in self.bugs:
-            # bug: zk-sync-not-quorum (before ZOOKEEPER-1675): no quorum round; answered
-            # once what we proposed so far is committed (round 0: no ping needed)
-            self.pending_syncs.append(_PendingSync(0, self.last_logged_zxid, requester, sync_id))
+            # bug: zk-sync-not-quorum (ZOOKEEPER-1675): no quorum round (round 0 needs no
+            # ping): answered at once, up to what this leader believes committed. (Before
+            # 1675 the leader also waited for its outstanding proposals; a deposed leader
+            # with clients writing to it has some forever, which hides the stale answer.)
+            self.pending_syncs.append(_PendingSync(0, self.last_committed, requester, sync_id))
             return self._try_finish_syncs()
         self.pending_syncs.append(_PendingSync(self.ping_round + 1, self.last_logged_zxid, requester, sync_id))
         return self._ping_round() + self._try_finish_syncs()
@@ -1144,7 +1155,10 @@ class ZabServer(Node):
     def _session_clock(self, now: int) -> int:
         """The clock session expiry is measured on: the monotonic one, as ZooKeeper's
         since ZOOKEEPER-1366 (sessions.py)."""
-        # bug: zk-wallclock-session-expiry would return the wall clock, now + self.wall_offset
+        if "zk-wallclock-session-expiry" in self.bugs:
+            # bug: zk-wallclock-session-expiry (ZOOKEEPER-1366): the wall clock, which a
+            # forward jump moves past every session's timeout
+            return now + self.wall_offset
         return now
 
     def _touch(self, session: int, now: int) -> None:
