@@ -358,8 +358,8 @@ class ElectionCandidate(Node):
         return self._call("getData", {"watch": True}, "inspect", now)
 
     def _acquire_deadline(self, now: int) -> list[Effect]:
-        if self.state not in (CAMPAIGN, FENCING):
-            return []
+        if self.state != CAMPAIGN:
+            return []  # (FENCING: /master is ours; the storage's answer is a round trip away)
         self.state = IDLE
         effects: list[Effect] = []
         if self.create_out or self.unknown_create:
