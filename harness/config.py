@@ -15,7 +15,7 @@ SECOND = 1_000_000_000
 MILLI = 1_000_000
 
 #: fault families the nemesis knows; see harness.nemesis
-NEMESIS_KINDS = ("partition", "kill", "pause", "clock", "crash")
+NEMESIS_KINDS = ("partition", "kill", "pause", "clock", "crash", "power", "slow")
 
 
 class ConfigError(ValueError):

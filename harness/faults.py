@@ -19,6 +19,15 @@ Families (``--nemesis``):
 - ``crash``: arm a crash at a named point of a node's code (a trace kind the system lists
   in ``crash_points``, e.g. right after a follower logs NEWLEADER's txns); the node
   crashes there, then ``restart``.
+- ``power``: a power cut. A majority of the servers, or all of them, crash at the same
+  instant, each losing its unsynced writes; the current leader is always among them. The
+  cut comes at a random time or (half the time, when the system lists crash points) when
+  one server, a random one or the leader, reaches a crash point: then it catches that
+  server between two of its writes. ``power-on`` brings them back one at a time in a
+  random order, 0.05-1.5 s apart, so the first ones may elect a leader without the rest.
+- ``slow``: the clock of a server (a random one or the leader) runs at 5-50% of true
+  speed (``clock-skew``), as a starved process's timers fire late: a deposed leader
+  notices late that it lost its quorum. ``clock-reset`` later.
 
 ``target`` values ``"leader"`` are resolved when the fault fires; the resolution is logged.
 """
@@ -174,4 +183,17 @@ def _episode(family: str, rng, servers: list[str], crash_points: tuple[str, ...]
         t = target()
         point = rng.choice(crash_points)
         return ("crash-at", (t, point)), ("restart", (t,))
+    if family == "power":
+        n = len(servers) if rng.random() < 0.5 else len(servers) // 2 + 1
+        pool = list(servers)
+        rng.shuffle(pool)
+        trigger = (target(), rng.choice(crash_points)) if crash_points and rng.random() < 0.5 else ()
+        order = list(range(n))
+        rng.shuffle(order)
+        gaps = tuple(int(rng.uniform(0.05, 1.5) * SECOND) for _ in range(n - 1))
+        return ("power-off", (n, tuple(pool), trigger)), ("power-on", (tuple(order), gaps))
+    if family == "slow":
+        t = target()
+        ppm = -int(rng.uniform(500_000, 950_000))
+        return ("clock-skew", (t, ppm)), ("clock-reset", (t,))
     raise ValueError(f"unknown fault family {family!r}")

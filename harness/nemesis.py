@@ -3,6 +3,8 @@
 The schedule itself is data (``harness.faults``). Here each fault fires at its time,
 ``"leader"`` targets are resolved against the live cluster, and every action, with what
 it resolved to and whether it changed anything, goes to the fault log (faults.jsonl).
+A power cut armed at a crash point watches the trace (``sim.on_trace``): when its trigger
+server reaches the point, the other victims crash at the same instant.
 At the end of the main phase ``heal_all`` undoes everything: partitions healed, crashed
 nodes restarted, paused nodes resumed, clocks reset, crash points disarmed.
 """
@@ -25,8 +27,14 @@ class Nemesis:
         self._episode_target: dict[int, str] = {}
         self._strobe_gen: dict[str, int] = {}
         self.active_cut: tuple = ()
+        self._power_armed: dict[str, tuple[Fault, str]] = {}  # trigger node -> (power-off, point)
+        self._power_victims: dict[int, list[str]] = {}  # episode -> servers it cut
+        self._prev_on_trace = None
 
     def install(self) -> None:
+        if any(f.kind == "power-off" and f.args[2] for f in self.schedule):
+            self._prev_on_trace = self.sim.on_trace
+            self.sim.on_trace = self._on_trace
         for f in self.schedule:
             self.sim.call_at(self.sim.start + f.at, lambda f=f: self.apply(f))
 
@@ -85,7 +93,7 @@ class Nemesis:
             sim.set_wall_offset(node, sim.slots[node].wall_offset + int(delta))
             self._log(f, k, node=node, delta_ns=int(delta))
         elif k == "clock-skew":
-            node, ppm = f.args
+            node, ppm = self._target(f, f.args[0]), f.args[1]
             sim.set_clock_rate(node, int(ppm))
             self._log(f, k, node=node, ppm=int(ppm))
         elif k == "clock-strobe":
@@ -95,13 +103,77 @@ class Nemesis:
             self._log(f, k, node=node, delta_ns=int(delta), period_ns=int(period))
             self._strobe(node, int(delta), int(period), gen, True)
         elif k == "clock-reset":
-            node = f.args[0]
+            node = self._target(f, f.args[0])
             self._strobe_gen[node] = self._strobe_gen.get(node, 0) + 1
             sim.set_clock_rate(node, 0)
             sim.set_wall_offset(node, 0)
             self._log(f, k, node=node)
+        elif k == "power-off":
+            self._power_off(f)
+        elif k == "power-on":
+            self._power_on(f)
         else:
             raise ValueError(f"unknown fault kind {k!r}")
+
+    # ------------------------------------------------------------------ power cuts
+    def _power_off(self, f: Fault) -> None:
+        n, pool, trigger = f.args
+        if not trigger:
+            victims = self._power_cut(f, n, pool, None)
+            self._log(f, "power-off", nodes=victims)
+            return
+        node, point = self._target(f, trigger[0]), trigger[1]
+        slot = self.sim.slots[node]
+        if slot.up:
+            slot.crash_points.append(point)
+            self._power_armed[node] = (f, point)
+        self._log(f, "power-off", node=node, point=point, armed=slot.up)
+
+    def _on_trace(self, nid: str, e: Any) -> None:
+        armed = self._power_armed.get(nid)
+        if armed is not None and armed[1] == e.kind and e.kind in self.sim.slots[nid].crash_points:
+            # the trigger reached its point: the simulator crashes it right after this
+            # trace; every other victim goes down at the same instant
+            del self._power_armed[nid]
+            f = armed[0]
+            victims = self._power_cut(f, f.args[0], f.args[1], nid)
+            self._log(f, "power-cut", node=nid, point=e.kind, nodes=victims)
+        if self._prev_on_trace is not None:
+            self._prev_on_trace(nid, e)
+
+    def _power_cut(self, f: Fault, n: int, pool, trigger: str | None) -> list[str]:
+        """Crash ``n`` servers now: the trigger (crashed by its crash point), the leader,
+        then ``pool`` in order. Returns them, in that order."""
+        sim = self.sim
+        leader = sim.leader()
+        victims: list[str] = []
+        for s in [trigger, leader, *pool]:
+            if s is not None and s not in victims and len(victims) < n:
+                victims.append(s)
+        for s in victims:
+            if s != trigger:
+                sim.crash(s, reason="power")
+        self._power_victims[f.episode] = victims
+        return victims
+
+    def _power_on(self, f: Fault) -> None:
+        order, gaps = f.args
+        victims = self._power_victims.pop(f.episode, None)
+        if victims is None:  # the trigger never reached its point: disarm it
+            for node, (g, point) in list(self._power_armed.items()):
+                if g.episode == f.episode:
+                    del self._power_armed[node]
+                    if point in self.sim.slots[node].crash_points:
+                        self.sim.slots[node].crash_points.remove(point)
+            self._log(f, "power-on", nodes=[], changed=False)
+            return
+        seq = [victims[i] for i in order if i < len(victims)]
+        self._log(f, "power-on", nodes=seq)
+        t = self.sim.now
+        for i, node in enumerate(seq):
+            if i:
+                t += int(gaps[i - 1]) if i - 1 < len(gaps) else 0
+            self.sim.call_at(t, lambda node=node: self._log(f, "restart", node=node, changed=self.sim.restart(node)))
 
     def _strobe(self, node: str, delta: int, period: int, gen: int, high: bool) -> None:
         if self._strobe_gen.get(node) != gen:
@@ -114,6 +186,7 @@ class Nemesis:
         sim = self.sim
         sim.set_cut(())
         self.active_cut = ()
+        self._power_armed.clear()
         for nid in sim.servers + sim.clients:  # clients: paused or skewed by pause/clock
             slot = sim.slots[nid]
             slot.crash_points.clear()
