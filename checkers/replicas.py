@@ -13,7 +13,14 @@ What must hold (BUGS.md, "What the checkers need to see these"):
    value at (p, o) afterwards (``append``) -- it has diverged below the high watermark. (A
    replica still in an older epoch, such as a deposed leader that has not heard yet, may
    append there: it truncates once it learns of the newer epoch.)
-4. **After healing, replicas agree below the high watermark**: from each broker's final
+4. **acks=all means committed, on enough replicas**: a leader acknowledges an acks=all
+   produce (``ack`` without error) only once its high watermark is past the record, and
+   only while its ISR has at least min.insync.replicas members (the trace carries both).
+5. **No spurious ISR shrink**: a leader drops a follower from the ISR only if, on its
+   monotonic clock, the follower had not been caught up for longer than
+   replica.lag.time.max (the ``isr`` trace of a shrink carries each dropped follower's
+   lag, as ZooKeeper's ``session_expired`` carries the session's silence).
+6. **After healing, replicas agree below the high watermark**: from each broker's final
    state (``out.replica_digests``: per partition its high watermark, log end, epochs and
    a hash of the log below the high watermark), replicas with the same high watermark hold
    the same records below it.
@@ -51,7 +58,7 @@ def check_trace(trace: list[dict], digests: dict | None = None) -> dict[str, Any
     elected: dict[tuple[int, int], tuple[Any, str, int]] = {}  # (p, epoch) -> (leader, controller, time)
     hws: dict[tuple[str, int, int], int] = {}                  # (node, p, epoch) -> last hw
     committed: dict[tuple[int, int], tuple[str, str, int, int]] = {}  # (p, o) -> (value, node, epoch, time)
-    stats = {"elections": 0, "commits": 0, "appends": 0, "truncations": 0, "isr_changes": 0}
+    stats = {"elections": 0, "commits": 0, "appends": 0, "acks": 0, "truncations": 0, "isr_changes": 0}
 
     for ev in trace:
         kind = ev.get("kind")
@@ -121,10 +128,41 @@ def check_trace(trace: list[dict], digests: dict | None = None) -> dict[str, Any
                                    f"epoch {ev['leader_epoch']} (time {prev[2]}), and controller {ev['node']} wrote "
                                    f"leader {ev['leader']} for the same epoch (time {ev['time']}).",
                 })
+        elif kind == "ack":
+            stats["acks"] += 1
+            if ev.get("acks") == "all" and ev.get("error") is None:
+                p, o = ev["partition"], ev["offset"]
+                if ev["hw"] <= o:
+                    add("acked-uncommitted", {
+                        "partition": p, "replicas": [ev["node"]], "offsets": [o, ev["hw"]],
+                        "epochs": [ev["leader_epoch"]], "time": ev["time"],
+                        "explanation": f"leader {ev['node']} acknowledged offset {o} of partition {p} to an acks=all "
+                                       f"producer (epoch {ev['leader_epoch']}) while its high watermark was {ev['hw']}: "
+                                       f"the record was not yet committed.",
+                    })
+                if ev.get("isr_size", ev.get("min_isr", 0)) < ev.get("min_isr", 0):
+                    add("acked-below-min-isr", {
+                        "partition": p, "replicas": [ev["node"]], "offsets": [o], "epochs": [ev["leader_epoch"]],
+                        "time": ev["time"],
+                        "explanation": f"leader {ev['node']} acknowledged offset {o} of partition {p} to an acks=all "
+                                       f"producer (epoch {ev['leader_epoch']}) with {ev['isr_size']} replica(s) in sync, "
+                                       f"fewer than min.insync.replicas={ev['min_isr']}.",
+                    })
         elif kind == "truncate":
             stats["truncations"] += 1
         elif kind == "isr":
             stats["isr_changes"] += 1
+            lag_max = ev.get("lag_max_ns")
+            for r, lag in sorted((ev.get("lag_ns") or {}).items()):
+                if lag_max is not None and lag <= lag_max:
+                    add("spurious-isr-shrink", {
+                        "partition": ev["partition"], "replicas": [ev["node"], r], "offsets": [],
+                        "epochs": [ev["leader_epoch"]], "time": ev["time"],
+                        "explanation": f"leader {ev['node']} dropped {r} from the ISR of partition {ev['partition']} "
+                                       f"(epoch {ev['leader_epoch']}) though, by its monotonic clock, {r} had been "
+                                       f"caught up {lag / 1e6:.0f} ms before, within replica.lag.time.max "
+                                       f"({lag_max / 1e6:.0f} ms): lag was judged by a clock that jumped.",
+                    })
 
     notes = _final_agreement(digests or {}, add)
     violations = [v for kind in sorted(found) for v in found[kind]]

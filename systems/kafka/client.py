@@ -256,7 +256,7 @@ class KafkaClient(Node):
         return effects + [SetTimer(ATTEMPT_TIMER, now + self.s["request_timeout"])]
 
     def _on_produce(self, r: m.ProduceResponse, now: int) -> list[Effect]:
-        if self.stage != "send" or r.req_id != self.produce_req:
+        if self.stage != "send" or r.req_id != self.produce_req or self.produce_req == 0:
             return []
         effects: list[Effect] = [CancelTimer(ATTEMPT_TIMER)]
         self.in_flight = False
@@ -358,7 +358,7 @@ class KafkaClient(Node):
                 SetTimer(ATTEMPT_TIMER, now + self.s["request_timeout"])]
 
     def _on_offsets(self, r: m.OffsetFetchResponse, now: int) -> list[Effect]:
-        if self.stage not in ("offsets", "drain-offsets") or r.req_id != self.offset_req:
+        if self.stage not in ("offsets", "drain-offsets") or r.req_id != self.offset_req or not r.req_id:
             return []
         drain = self.stage == "drain-offsets"
         effects: list[Effect] = [CancelTimer(ATTEMPT_TIMER)]
@@ -388,7 +388,7 @@ class KafkaClient(Node):
         return [Send(self.controller, m.OffsetCommit(self.commit_req, GROUP, member, gen, offs))]
 
     def _on_commit(self, r: m.OffsetCommitResponse, now: int) -> list[Effect]:
-        if self.stage not in ("commit", "poll-commit") or r.req_id != self.commit_req:
+        if self.stage not in ("commit", "poll-commit") or r.req_id != self.commit_req or not r.req_id:
             return []
         if r.error is None:
             return self._finish("ok", value=self.commit_value)
@@ -470,6 +470,8 @@ class KafkaClient(Node):
         self.stage = ""
         self.waiting_meta = False
         self.fetches = {}
+        # answers to this operation's requests that arrive later must match nothing
+        self.produce_req = self.offset_req = self.commit_req = 0
         effects: list[Effect] = [CancelTimer(OP_TIMER), CancelTimer(ATTEMPT_TIMER), CancelTimer(POLL_TIMER)]
         pending = self.pending_assignment
         if pending is not None:

@@ -14,7 +14,7 @@ task (zk.py):
 
 - ``startup``: bump the controller epoch; read the live brokers; read every partition's
   state (creating it with the first live replicas if absent); elect where the leader is
-  gone; tell every broker.
+  gone, drop brokers that are not live from every ISR; tell every broker.
 - ``broker change`` (a watch on ``/brokers/ids``): re-read the live brokers with their
   broker epochs. A broker that vanished or came back with a new broker epoch (a bounce)
   is offline for its old incarnation: every partition it led gets a new leader, every ISR
@@ -41,6 +41,7 @@ queue, stops re-sending) and competes again with a new session.
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import replace
 from typing import Any, Callable
 
 from harness.node import CancelTimer, Effect, Send, SetTimer, trace
@@ -154,8 +155,12 @@ class Controller:
         yield from self._read_brokers(gen)
         for p in sorted(b.assignment):
             yield from self._load_partition(p, gen)
+        # Replicas on brokers that are not live now are offline (Kafka's
+        # ReplicaStateMachine.startup): leaders among them are replaced, and they leave
+        # the ISR, so a broker that died during the controller change and restarts with
+        # a shorter log is not counted in sync.
         for p in sorted(b.assignment):
-            yield from self._update(p, gen, self._elect_if_offline)
+            yield from self._update(p, gen)
         if not self._current(gen):
             return
         yield self.send_all(self.b.now)
@@ -186,20 +191,18 @@ class Controller:
             if not self._current(gen):
                 return
             if r.type == "ok":
-                st = z.decode(r.value["data"]) or {}
-                self.states[p] = m.PartitionState(p, st.get("leader"), int(st.get("leader_epoch", 0)),
-                                                  tuple(st.get("isr", ())), r.value["stat"]["version"], replicas,
-                                                  int(st.get("leader_broker_epoch", -1)))
+                self.states[p] = z.decode_state(p, r.value["data"], r.value["stat"]["version"], replicas)
                 return
             if r.error == "NoNode":
                 live = [x for x in replicas if x in self.live]
                 leader = live[0] if live else None
                 isr = tuple(sorted(live)) if live else tuple(sorted(replicas))
-                lbe = self.live.get(leader, -1) if leader is not None else -1
-                data = z.encode_state(leader, 0, isr, self.epoch, lbe)
-                c = yield Call("create", path, {"data": data, "ephemeral": False, "sequential": False})
+                st = m.PartitionState(p, leader, 0, isr, 0, replicas, self.live.get(leader, -1),
+                                      tuple((x, self.live.get(x, -1)) for x in isr))
+                c = yield Call("create", path, {"data": z.encode_state(st, self.epoch), "ephemeral": False,
+                                                "sequential": False})
                 if c.type == "ok":
-                    self.states[p] = m.PartitionState(p, leader, 0, isr, 0, replicas, lbe)
+                    self.states[p] = st
                     yield [trace("elect", partition=p, leader=leader, leader_epoch=0, isr=list(isr),
                                  unclean=False, controller_epoch=self.epoch, why="topic created")]
                     return
@@ -214,31 +217,41 @@ class Controller:
         one that did not; leading the same epoch again would fork the log)."""
         return st.leader is not None and self.live.get(st.leader) == st.leader_broker_epoch
 
-    def _elect_if_offline(self, st: m.PartitionState) -> tuple[str | None, tuple[str, ...], bool, str] | None:
-        """For a partition whose leader is not live (or None): a new leader, if any."""
-        if self._leader_alive(st):
-            return None
-        leader, isr, unclean = elect_leader(st.replicas, st.isr, self.live, self._unclean())
-        if leader is None and st.leader is None:
-            return None  # still offline, nothing to write
-        return leader, isr, unclean, f"leader {st.leader} offline"
+    def _member_alive(self, st: m.PartitionState, r: str) -> bool:
+        """An ISR member is in sync only in the registration it joined with (KIP-903): one
+        that restarted since may have lost what it had acknowledged."""
+        e = dict(st.isr_epochs).get(r)
+        return e is not None and self.live.get(r) == e
 
     def _unclean(self) -> bool:
         # bug: elect out-of-ISR replicas whatever the setting says
         return bool(self.b.s["unclean_leader_election_enable"]) or B.UNCLEAN_ELECTION in self.b.bugs
 
-    def _offline_replicas(self, dead: set[str]):
-        def decide(st: m.PartitionState):
-            if st.leader in dead or not self._leader_alive(st):
-                return self._elect_if_offline(st)
-            gone = [r for r in st.isr if r in dead]
-            if not gone or st.leader is None:
+    def _reconcile(self, st: m.PartitionState) -> tuple[str | None, tuple[str, ...], bool, str] | None:
+        """What the partition's state must become for the live brokers: ``(leader, ISR,
+        unclean, why)``, or None if it is fine as it is."""
+        alive_isr = tuple(r for r in st.isr if self._member_alive(st, r))
+        if self._leader_alive(st):
+            gone = [r for r in st.isr if r not in alive_isr]
+            if not gone:
                 return None
-            return st.leader, tuple(r for r in st.isr if r not in dead), False, f"replicas {gone} offline"
-        return decide
+            return st.leader, alive_isr, False, f"replicas {gone} offline"
+        why = f"leader {st.leader} offline" if st.leader is not None else "partition offline"
+        leader, isr, unclean = elect_leader(st.replicas, alive_isr, self.live, self._unclean())
+        if leader is None:
+            # The last ISR members all restarted: Kafka keeps broker ids in the ISR, so one
+            # of them may lead again, in a new epoch ("last replica standing", KIP-966).
+            back = [r for r in st.replicas if r in st.isr and r in self.live]
+            if back:
+                leader, isr, why = back[0], (back[0],), f"{why}; {back[0]} of the last ISR is back"
+        if leader is None and st.leader is None:
+            return None  # still offline, nothing to write
+        if leader is None:
+            isr = st.isr  # kept, so that a returning member can lead again
+        return leader, isr, unclean, why
 
-    def _update(self, p: int, gen: int, decide):
-        """Decide from the cached state, write it conditionally, re-read on conflict."""
+    def _update(self, p: int, gen: int):
+        """Reconcile the cached state, write it conditionally, re-read on conflict."""
         b = self.b
         path = z.partition_path(p)
         while self._current(gen):
@@ -246,23 +259,25 @@ class Controller:
             if st is None:
                 yield from self._load_partition(p, gen)
                 continue
-            choice = decide(st)
+            choice = self._reconcile(st)
             if choice is None:
                 return
             leader, isr, unclean, why = choice
-            epoch = st.leader_epoch + 1
-            lbe = self.live.get(leader, -1) if leader is not None else -1
-            data = z.encode_state(leader, epoch, isr, self.epoch, lbe)
+            old_epochs = dict(st.isr_epochs)
+            isr_epochs = tuple((r, self.live[r] if r in self.live and leader is not None else old_epochs.get(r, -1))
+                               for r in isr)
+            new = m.PartitionState(p, leader, st.leader_epoch + 1, isr, st.zk_version, st.replicas,
+                                   self.live.get(leader, -1) if leader is not None else -1, isr_epochs)
             version = st.zk_version
             if B.ZOMBIE_CONTROLLER in b.bugs:
                 version = -1  # bug: write whatever the cache says, unconditionally
-            w = yield Call("setData", path, {"data": data, "version": version})
+            w = yield Call("setData", path, {"data": z.encode_state(new, self.epoch), "version": version})
             if not self._current(gen):
                 return
             if w.type == "ok":
-                self.states[p] = m.PartitionState(p, leader, epoch, isr, w.value["version"], st.replicas, lbe)
-                yield [trace("elect", partition=p, leader=leader, leader_epoch=epoch, isr=list(isr), unclean=unclean,
-                             controller_epoch=self.epoch, why=why)]
+                self.states[p] = replace(new, zk_version=w.value["version"])
+                yield [trace("elect", partition=p, leader=leader, leader_epoch=new.leader_epoch, isr=list(isr),
+                             unclean=unclean, controller_epoch=self.epoch, why=why)]
                 yield self.send_partition(p, b.now)
                 return
             if w.error == "BadVersion" or w.error == "NoNode":
@@ -277,23 +292,13 @@ class Controller:
         yield from self._read_brokers(gen)
         if not self._current(gen):
             return
-        dead = {x for x, e in before.items() if self.live.get(x) != e}
+        # A broker that vanished or came back with a new broker epoch (a bounce, KIP-380)
+        # no longer matches the registrations recorded in the partition states.
         born = sorted(x for x, e in self.live.items() if before.get(x) != e)
-        if dead:
-            # A bounced broker is offline in its old incarnation first (KIP-380), so that
-            # it is not re-elected as though nothing had happened; then it starts anew.
-            full = self.live
-            self.live = {x: e for x, e in full.items() if x not in dead}
-            for p in sorted(self.b.assignment):
-                yield from self._update(p, gen, self._offline_replicas(dead))
-            if not self._current(gen):
-                return
-            self.live = full
-        if born:
-            for p in sorted(self.b.assignment):
-                yield from self._update(p, gen, self._elect_if_offline)
-            if self._current(gen):
-                yield self.send_all(self.b.now, only=born)
+        for p in sorted(self.b.assignment):
+            yield from self._update(p, gen)
+        if born and self._current(gen):
+            yield self.send_all(self.b.now, only=born)
 
     # ------------------------------------------------------------ messages
     def _request(self, broker: str) -> m.LeaderAndIsr | None:

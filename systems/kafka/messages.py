@@ -55,6 +55,9 @@ class PartitionState:
     #: the registration (broker epoch) of the leader when it was elected: a new controller
     #: tells a leader that restarted since (and must not lead this epoch again) by it
     leader_broker_epoch: int = -1
+    #: (broker, broker epoch) of each ISR member when it joined (KIP-903): a member that
+    #: restarted since is no longer in sync
+    isr_epochs: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +82,7 @@ class ReplicaFetch:
     partition: int
     leader_epoch: int
     fetch_offset: int
+    broker_epoch: int = -1  # the follower's registration (KIP-903)
 
 
 @dataclass(frozen=True, slots=True)

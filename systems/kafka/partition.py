@@ -67,7 +67,7 @@ from systems.kafka import bugs as B
 from systems.kafka import messages as m
 from systems.kafka.log import NO_PRODUCER, OFFSET, ReplicaLog, value_digest
 from systems.kafka.zk import Call, Sleep
-from systems.kafka.znodes import decode, encode_state, partition_path
+from systems.kafka.znodes import decode_state, encode_state, partition_path
 
 LEADER, FOLLOWER, NONE = "leader", "follower", "none"
 
@@ -78,12 +78,17 @@ FETCH_MAX_RECORDS = 200
 class FollowerState:
     """What the leader knows of one follower (Kafka's Replica on the leader)."""
 
-    __slots__ = ("leo", "caught_up", "last_fetch_time", "last_fetch_leader_end")
+    __slots__ = ("leo", "caught_up", "last_fetch_time", "last_fetch_leader_end", "broker_epoch",
+                 "caught_up_mono", "last_fetch_mono")
 
-    def __init__(self, now: int) -> None:
+    def __init__(self, clock: int, now: int) -> None:
         self.leo = -1  # unknown until its first fetch in this epoch
-        self.caught_up = now
-        self.last_fetch_time = now
+        self.broker_epoch = -1
+        # on the clock ISR lag is judged by (broker.clock), and on the monotonic clock,
+        # which the trace reports so that a checker can see a shrink of a follower that
+        # was in fact caught up
+        self.caught_up = self.last_fetch_time = clock
+        self.caught_up_mono = self.last_fetch_mono = now
         self.last_fetch_leader_end = -1
 
 
@@ -111,6 +116,7 @@ class Partition:
         self.isr: tuple[str, ...] = ()
         self.zk_version = -1
         self.leader_broker_epoch = -1
+        self.isr_epochs: dict[str, int] = {}
         self.controller_epoch = 0
         self.hw = 0
         # leader side
@@ -169,13 +175,14 @@ class Partition:
         self.isr = tuple(sorted(st.isr))
         self.zk_version = st.zk_version
         self.leader_broker_epoch = st.leader_broker_epoch
+        self.isr_epochs = dict(st.isr_epochs)
         self.replicas = st.replicas
         self.log.assign_epoch(st.leader_epoch)
         self.epoch_start = self.log.end
         if B.PRODUCER_STATE_LOST in self.b.bugs and not stay:
             self.log.producers = {}  # bug: a new leader starts with no producer state
         clock = self.b.clock(now)
-        self.followers = {r: FollowerState(clock) for r in self.replicas if r != self.me}
+        self.followers = {r: FollowerState(clock, now) for r in self.replicas if r != self.me}
         effects.append(trace("become-leader", partition=self.p, leader_epoch=self.leader_epoch,
                              isr=list(self.isr), log_end=self.log.end, hw=self.hw))
         return effects + self._advance_hw(now)
@@ -263,7 +270,8 @@ class Partition:
     def _ack(self, w: _Waiting, error: str | None) -> list[Effect]:
         resp = m.ProduceResponse(w.req.req_id, self.p, error, w.offset)
         return [Send(w.src, resp), trace("ack", partition=self.p, offset=w.offset, leader_epoch=self.leader_epoch,
-                                         hw=self.hw, error=error)]
+                                         hw=self.hw, error=error, acks=w.req.acks, isr_size=len(self.isr),
+                                         min_isr=self.b.min_isr)]
 
     def replica_fetch(self, src: str, f: m.ReplicaFetch, now: int) -> list[Effect]:
         def answer(error: str) -> list[Effect]:
@@ -281,11 +289,12 @@ class Partition:
             return answer(m.OFFSET_OUT_OF_RANGE)
         clock = self.b.clock(now)
         st.leo = fo
-        if fo >= self.log.end:
-            st.caught_up = clock
+        st.broker_epoch = f.broker_epoch
+        if fo >= self.log.end:  # Kafka's Replica.updateFetchState
+            st.caught_up, st.caught_up_mono = max(st.caught_up, clock), now
         elif fo >= st.last_fetch_leader_end:
-            st.caught_up = max(st.caught_up, st.last_fetch_time)
-        st.last_fetch_time = clock
+            st.caught_up, st.caught_up_mono = max(st.caught_up, st.last_fetch_time), st.last_fetch_mono
+        st.last_fetch_time, st.last_fetch_mono = clock, now
         st.last_fetch_leader_end = self.log.end
         effects = self._maybe_expand_isr(src, st)
         effects += self._advance_hw(now)
@@ -362,6 +371,8 @@ class Partition:
             return []
         if st.leo < self.epoch_start and B.PREMATURE_ISR_JOIN not in self.b.bugs:
             return []  # KAFKA-7128: it must hold everything the leader had when elected
+        if st.broker_epoch < 0:
+            return []
         return self._change_isr(tuple(sorted(set(self.isr) | {src})))
 
     def isr_check(self, now: int) -> list[Effect]:
@@ -375,26 +386,32 @@ class Partition:
                and (r not in self.followers or clock - self.followers[r].caught_up > lag_max)]
         if not out:
             return []
-        return self._change_isr(tuple(r for r in self.isr if r not in out))
+        lags = {r: now - self.followers[r].caught_up_mono for r in out if r in self.followers}
+        return self._change_isr(tuple(r for r in self.isr if r not in out), lags)
 
-    def _change_isr(self, target: tuple[str, ...]) -> list[Effect]:
+    def _change_isr(self, target: tuple[str, ...], lags: dict | None = None) -> list[Effect]:
         self.pending_isr = target
-        return self.b.spawn(self._isr_task(target, self.leader_epoch))
+        return self.b.spawn(self._isr_task(target, self.leader_epoch, lags or {}))
 
-    def _isr_task(self, target: tuple[str, ...], epoch: int):
+    def _isr_task(self, target: tuple[str, ...], epoch: int, lags: dict):
         path = partition_path(self.p)
 
         def leading() -> bool:
             return self.role == LEADER and self.leader_epoch == epoch
 
         while leading():
-            data = encode_state(self.me, epoch, target, self.controller_epoch, self.leader_broker_epoch)
-            r = yield Call("setData", path, {"data": data, "version": self.zk_version})
+            epochs = tuple((r, self.isr_epochs[r] if r in self.isr_epochs else self.followers[r].broker_epoch)
+                           for r in target)
+            state = m.PartitionState(self.p, self.me, epoch, target, self.zk_version, self.replicas,
+                                     self.leader_broker_epoch, epochs)
+            r = yield Call("setData", path, {"data": encode_state(state, self.controller_epoch),
+                                             "version": self.zk_version})
             if not leading():
                 break
             if r.type == "ok":
                 self.zk_version = r.value["version"]
-                yield self._set_isr(target, epoch)
+                self.isr_epochs = dict(epochs)
+                yield self._set_isr(target, epoch, lags)
                 break
             if r.error == "BadVersion":
                 g = yield Call("getData", path, {"watch": False})
@@ -403,23 +420,28 @@ class Partition:
                 if g.type != "ok":
                     yield Sleep(self.b.s["zk_retry_delay"])
                     continue
-                state = decode(g.value["data"]) or {}
-                if state.get("leader") != self.me or state.get("leader_epoch") != epoch:
+                now_st = decode_state(self.p, g.value["data"], g.value["stat"]["version"], self.replicas)
+                if now_st.leader != self.me or now_st.leader_epoch != epoch:
                     break  # the controller moved on; its LeaderAndIsr will tell us
-                self.zk_version = g.value["stat"]["version"]
-                if tuple(sorted(state.get("isr", ()))) == target:
-                    yield self._set_isr(target, epoch)  # our earlier write had landed
+                self.zk_version = now_st.zk_version
+                if now_st.isr == target:
+                    self.isr_epochs = dict(now_st.isr_epochs)
+                    yield self._set_isr(target, epoch, lags)  # our earlier write had landed
                     break
                 continue
             yield Sleep(self.b.s["zk_retry_delay"])
         if leading() and self.pending_isr == target:
             self.pending_isr = None
 
-    def _set_isr(self, target: tuple[str, ...], epoch: int) -> list[Effect]:
+    def _set_isr(self, target: tuple[str, ...], epoch: int, lags: dict) -> list[Effect]:
         old, self.isr = self.isr, target
         self.pending_isr = None
+        # a shrink says how long each dropped follower had not been caught up, measured
+        # on the monotonic clock, and the limit
         effects: list[Effect] = [trace("isr", partition=self.p, isr=list(target), old_isr=list(old),
-                                       leader_epoch=epoch, zk_version=self.zk_version)]
+                                       leader_epoch=epoch, zk_version=self.zk_version,
+                                       lag_ns={r: lags[r] for r in sorted(lags)},
+                                       lag_max_ns=self.b.s["replica_lag_time_max"])]
         return effects + self._advance_hw(self.b.now)
 
     # =============================================================== follower
@@ -430,7 +452,8 @@ class Partition:
 
     def _send_fetch(self, now: int) -> list[Effect]:
         self.fstate = "fetching"
-        f = m.ReplicaFetch(self.p, self.leader_epoch, self.log.end)
+        be = self.b.broker_epoch
+        f = m.ReplicaFetch(self.p, self.leader_epoch, self.log.end, -1 if be is None else be)
         return [Send(self.leader, f), SetTimer(self.fetch_timer, now + self.b.s["replica_fetch_timeout"])]
 
     def _from_leader(self, src: str, epoch: int) -> bool:

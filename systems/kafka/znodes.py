@@ -9,9 +9,10 @@ Layout (Kafka before KRaft, flattened where Kafka nests deeper):
 - ``/controller_epoch``: persistent; the controller epoch, bumped with a versioned setData
   by each new controller.
 - ``/partitions/<p>``: persistent; ``{"leader", "leader_epoch", "isr", "controller_epoch",
-  "leader_broker_epoch"}`` written by the controller (elections) and by the partition
-  leader (ISR changes), always conditional on the znode version the writer last saw.
-  ``leader_broker_epoch`` is the leader's registration when it was elected.
+  "leader_broker_epoch", "isr_broker_epochs"}`` written by the controller (elections) and
+  by the partition leader (ISR changes), always conditional on the znode version the
+  writer last saw. The broker epochs say which registration of the leader was elected and
+  in which registration each ISR member joined (KIP-380, KIP-903).
 - ``/consumer_offsets/<group>-<p>``: persistent; the group's committed offset.
 
 Data is JSON text, as Kafka writes it, so it is hashable and canonical in any ZooKeeper.
@@ -60,10 +61,21 @@ def decode(data: Any) -> Any:
     return data
 
 
-def encode_state(leader: str | None, leader_epoch: int, isr: tuple[str, ...] | list[str], controller_epoch: int,
-                 leader_broker_epoch: int) -> str:
-    return encode({"leader": leader, "leader_epoch": leader_epoch, "isr": sorted(isr),
-                   "controller_epoch": controller_epoch, "leader_broker_epoch": leader_broker_epoch})
+def encode_state(st: Any, controller_epoch: int) -> str:
+    """A ``messages.PartitionState`` as the partition znode's data."""
+    return encode({"leader": st.leader, "leader_epoch": st.leader_epoch, "isr": sorted(st.isr),
+                   "controller_epoch": controller_epoch, "leader_broker_epoch": st.leader_broker_epoch,
+                   "isr_broker_epochs": {b: e for b, e in sorted(st.isr_epochs)}})
+
+
+def decode_state(p: int, data: Any, version: int, replicas: tuple[str, ...]) -> Any:
+    from systems.kafka.messages import PartitionState
+
+    d = decode(data) or {}
+    isr = tuple(sorted(d.get("isr", ())))
+    epochs = d.get("isr_broker_epochs") or {}
+    return PartitionState(p, d.get("leader"), int(d.get("leader_epoch", 0)), isr, version, replicas,
+                          int(d.get("leader_broker_epoch", -1)), tuple((b, int(epochs.get(b, -1))) for b in isr))
 
 
 def assignment(partitions: int, brokers: tuple[str, ...], rf: int) -> dict[int, tuple[str, ...]]:
