@@ -61,6 +61,8 @@ def check_trace(trace: list[dict], digests: dict | None = None) -> dict[str, Any
     stats = {"elections": 0, "commits": 0, "appends": 0, "acks": 0, "truncations": 0, "isr_changes": 0}
 
     for ev in trace:
+        if "partition" not in ev:
+            continue  # not a broker's replica event (ZooKeeper servers trace too)
         kind = ev.get("kind")
         if kind == "append":
             stats["appends"] += 1

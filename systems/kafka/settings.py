@@ -17,7 +17,7 @@ DEFAULT_SETTINGS: dict = {
     # Which ZooKeeper the brokers use: "zab" (systems/zab, a real ZAB ensemble) or "mini"
     # (systems/kafka/minizk.py: one in-memory server speaking the same client API; for
     # fast protocol tests, and a stand-in while the ZAB client API is being built).
-    "zookeeper": "mini",
+    "zookeeper": "zab",
     # One topic "t" with this many partitions; the queue workload's key "k<i>" goes to
     # partition i mod partitions (one to one when --keys equals this, as by default).
     "partitions": 3,
