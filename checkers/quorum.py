@@ -146,8 +146,7 @@ def check_quorum(
                       f"{sorted(set(acks or []))}, fewer than a quorum of {quorum}",
                       node=node, zxid=z, acks=sorted(set(acks or [])))
             else:
-                not_durable = sorted(a for a in set(acks) if a in logged and z not in logged[a])
-                not_durable = [a for a in not_durable if a in H]
+                not_durable = sorted(a for a in set(acks) if a in H and z not in logged[a])
                 if len(set(acks)) - len(not_durable) < quorum:
                     v.add("quorum-commit", f"{node} committed {_hex(z)} counting ACKs from {not_durable}, "
                           "which had not durably logged it", node=node, zxid=z, not_durable=not_durable)
@@ -175,8 +174,17 @@ def check_quorum(
                         v.add("committed-log-durability", f"{node} truncated to {_hex(to)} below txns it had "
                               f"delivered: {[_hex(z) for z in cut][:10]}", node=node, zxids=cut)
                     H[node] = [(z, d) for z, d in H[node] if z <= to]
+        elif kind == "snap_log_cut":
+            # the log cut that comes with a SNAP: what it removes was never committed
+            # (the snapshot holds what was), but it is no longer logged either
+            for x in ev.get("removed", []):
+                logged[node].discard(int(x))
         elif kind == "snapshot_received":
             z = int(ev["zxid"])
+            beyond = [x for x, _ in H[node] if x > z]
+            if beyond:
+                v.add("committed-log-durability", f"{node} took a snapshot at {_hex(z)} that rolls back "
+                      f"txn(s) it had delivered: {[_hex(x) for x in beyond][:10]}", node=node, zxids=beyond[:10])
             base = [(x, d) for x, d in longest() if x <= z]
             H[node] = base
             replay_pos[node] = None

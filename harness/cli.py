@@ -170,10 +170,11 @@ def cmd_repro(args: argparse.Namespace) -> int:
             return 0
     old_lines, new_lines = old.decode().splitlines(), new.decode().splitlines()
     first = next((i for i, (a, b) in enumerate(zip(old_lines, new_lines)) if a != b), min(len(old_lines), len(new_lines)))
-    print(f"DIFFERENT: {args.run_dir} re-ran from seed {config.seed}; history differs first at line {first + 1}")
+    print(f"DIFFERENT: {args.run_dir} re-ran from seed {config.seed}; history differs first at line {first + 1} "
+          f"(exit {EXIT_CRASH}: a run that does not reproduce is a bug in the harness or the code changed)")
     print(f"  stored: {old_lines[first] if first < len(old_lines) else '<end>'}")
     print(f"  re-run: {new_lines[first] if first < len(new_lines) else '<end>'}")
-    return 1
+    return EXIT_CRASH
 
 
 def cmd_check(args: argparse.Namespace) -> int:

@@ -24,6 +24,9 @@ from harness.node import ClientRequest, ClientResponse
 from harness.sim import Simulator
 
 
+_RESERVED = frozenset({"index", "time", "process", "type", "f", "key", "value", "node", "error"})
+
+
 class Worker:
     __slots__ = ("index", "node", "process", "op", "final", "final_done", "final_failed")
 
@@ -111,7 +114,9 @@ class ClientPool:
         self.sim.client_request(w.node, ClientRequest(op_id, f, key, value))
 
     def _on_reply(self, node: str, r: ClientResponse) -> None:
-        w = self._by_node[node]
+        w = self._by_node.get(node)
+        if w is None:
+            return  # a service node's reply: not an operation of the pool
         if w.op is None or w.op["_op_id"] != r.op_id:
             return  # a late answer to an operation already recorded as info
         self._complete(w, r.type, r.value, r.error, r.node, r.extra)
@@ -137,7 +142,8 @@ class ClientPool:
         if error is not None:
             ev["error"] = error
         for k, v in extra:
-            ev[k] = v
+            if k not in _RESERVED:  # a system's facts never overwrite the operation itself
+                ev[k] = v
         ev["_final"] = inv["_final"]
         self.history.append(ev)
         w.op = None

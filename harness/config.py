@@ -8,6 +8,7 @@ with a one-line message, which the CLI turns into exit code 254.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,6 +70,13 @@ class RunConfig:
             raise ConfigError(f"--nodes must be 1, 3, 5 or 7, not {self.nodes}")
         if self.clients < 1:
             raise ConfigError(f"--clients must be at least 1, not {self.clients}")
+        for name in ("rate", "time_limit", "recovery_time", "nemesis_interval", "op_timeout"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+                raise ConfigError(f"--{name.replace('_', '-')} must be a positive finite number, not {v}")
+        for fam, scale in self.swarm.items():
+            if not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale < 0:
+                raise ConfigError(f"swarm scale of {fam!r} must be a non-negative number, not {scale!r}")
         if not self.rate > 0:
             raise ConfigError(f"--rate must be positive, not {self.rate}")
         if not self.time_limit > 0:

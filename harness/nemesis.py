@@ -26,6 +26,7 @@ class Nemesis:
         self.log: list[dict] = []
         self._episode_target: dict[int, str] = {}
         self._strobe_gen: dict[str, int] = {}
+        self._armed_points: dict[int, str] = {}  # crash-at episode -> armed point
         self.active_cut: tuple = ()
         self._power_armed: dict[str, tuple[Fault, str]] = {}  # trigger node -> (power-off, point)
         self._power_victims: dict[int, list[str]] = {}  # episode -> servers it cut
@@ -75,6 +76,11 @@ class Nemesis:
             self._log(f, k, node=node, changed=sim.crash(node))
         elif k == "restart":
             node = self._target(f, f.args[0])
+            # The episode is over: a crash point it armed and that was never reached is
+            # disarmed, so no crash happens outside the episode (the shrinker relies on it).
+            point = self._armed_points.pop(f.episode, None)
+            if point is not None and point in sim.slots[node].crash_points:
+                sim.slots[node].crash_points.remove(point)
             self._log(f, k, node=node, changed=sim.restart(node))
         elif k == "pause":
             node = self._target(f, f.args[0])
@@ -87,6 +93,7 @@ class Nemesis:
             slot = sim.slots[node]
             if slot.up:
                 slot.crash_points.append(f.args[1])
+                self._armed_points[f.episode] = f.args[1]
             self._log(f, k, node=node, point=f.args[1], changed=slot.up)
         elif k == "clock-bump":
             node, delta = f.args

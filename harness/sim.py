@@ -57,7 +57,7 @@ class NodeSlot:
     __slots__ = (
         "node_id", "is_server", "node", "up", "paused", "incarnation", "stash",
         "m0", "tb", "ppm", "wall_offset", "timers", "timer_gen", "files", "pending",
-        "last_done", "crash_points",
+        "last_done", "crash_points", "announced_wall",
     )
 
     def __init__(self, node_id: str, is_server: bool, mono_start: int, files: tuple[str, ...]):
@@ -79,6 +79,7 @@ class NodeSlot:
         self.pending: dict[str, deque] = {f: deque() for f in files}
         self.last_done: dict[str, int] = {f: 0 for f in files}
         self.crash_points: list[str] = []
+        self.announced_wall = 0  # the wall offset the running node was last told
 
     def mono(self, t: int) -> int:
         if self.ppm == 0:
@@ -300,7 +301,11 @@ class Simulator:
         slot.timers.clear()
         slot.stash.clear()
         stored = {f: tuple(r) for f, r in slot.files.items()}
+        slot.announced_wall = 0
+        inc = slot.incarnation
         self._apply(slot, slot.node.on_start(stored, slot.mono(self.now)))
+        if slot.up and slot.incarnation == inc:
+            self._announce_wall(slot)
 
     def crash(self, nid: str, reason: str = "kill") -> bool:
         slot = self.slots[nid]
@@ -341,6 +346,7 @@ class Simulator:
         slot.paused = False
         stash, slot.stash = slot.stash, []
         inc = slot.incarnation
+        self._announce_wall(slot)
         for kind, c, d in stash:
             if not slot.up or slot.incarnation != inc:
                 break
@@ -386,14 +392,24 @@ class Simulator:
         self._rebase(slot)
         slot.ppm = ppm
         if slot.up:
-            for name, (gen, at) in list(slot.timers.items()):
-                self._push(slot.true_time_of(at, self.now), _TIMER, nid, slot.incarnation, name, gen)
+            # A new generation per timer: the event queued under the old rate must not
+            # fire (early, if the clock slowed down).
+            for name, (_, at) in list(slot.timers.items()):
+                slot.timer_gen += 1
+                slot.timers[name] = (slot.timer_gen, at)
+                self._push(slot.true_time_of(at, self.now), _TIMER, nid, slot.incarnation, name, slot.timer_gen)
 
     def set_wall_offset(self, nid: str, offset: int) -> None:
         slot = self.slots[nid]
         slot.wall_offset = offset
-        if slot.up and not slot.paused:
-            self._apply(slot, slot.node.on_wallclock(offset, slot.mono(self.now)))
+        self._announce_wall(slot)
+
+    def _announce_wall(self, slot: NodeSlot) -> None:
+        """Tell a running node its wall offset if it believes another one. A paused or
+        down node hears of it when it resumes or boots."""
+        if slot.up and not slot.paused and slot.announced_wall != slot.wall_offset:
+            slot.announced_wall = slot.wall_offset
+            self._apply(slot, slot.node.on_wallclock(slot.wall_offset, slot.mono(self.now)))
 
     def leader(self) -> str | None:
         """The established leader, if exactly one live server claims it (else the first)."""

@@ -27,10 +27,12 @@ def run_cli(args, capsys):
         (["run", "--system", "nosuch"], "unknown system"),
         (["run", "--system", "toy", "--workload", "nosuch"], "unknown workload"),
         (["run", "--system", "toy", "--nemesis", "partition,meteor"], "unknown fault"),
-        (["run", "--system", "toy", "--time-limit", "-1"], "--time-limit must be positive"),
+        (["run", "--system", "toy", "--time-limit", "-1"], "--time-limit must be a positive"),
         (["run", "--system", "toy", "--nodes", "4"], "--nodes"),
         (["run", "--system", "toy", "--rate", "abc"], "invalid float"),
         (["run", "--system", "toy", "--bug", "no-such-bug"], "unknown bug"),
+        (["run", "--system", "toy", "--nemesis-interval", "-1"], "--nemesis-interval must be a positive"),
+        (["run", "--system", "toy", "--rate", "inf"], "--rate must be a positive finite"),
         (["repro", "/nonexistent/run"], "no run directory"),
         (["frobnicate"], "invalid choice"),
     ],
@@ -59,7 +61,7 @@ def test_run_writes_a_run_directory_and_repro_is_identical(capsys, tmp_path):
     h = run_dir / "history.jsonl"
     h.write_text(h.read_text().replace('"value":1', '"value":2', 1))
     code, out, err = run_cli(["repro", str(run_dir)], capsys)
-    assert code == 1 and out.startswith("DIFFERENT"), out
+    assert code == 255 and out.startswith("DIFFERENT"), out
 
 
 def test_invalid_run_exits_1(capsys, tmp_path):

@@ -135,3 +135,42 @@ def test_pause_holds_messages_until_resume():
 def test_seeded_start_is_large_and_seed_dependent():
     a, b = make(1), make(2)
     assert a.start >= 10**15 and a.start != b.start
+
+
+class WallWatcher(Recorder):
+    def on_wallclock(self, wall_offset, now):
+        self.timers.append(("wall", wall_offset))
+        return []
+
+
+class WallSpec(Spec):
+    def make_server(self, ctx):
+        return WallWatcher(ctx)
+
+
+def test_slowing_a_clock_does_not_fire_old_timers_early():
+    sim = make()
+    b = sim.slots["b"]
+    at = b.mono(sim.now) + 1_000_000_000
+    sim._apply(b, [SetTimer("t", at)])
+    sim.run_until(sim.now + 500_000_000)
+    sim.set_clock_rate("b", -900_000)  # 10% speed from here on
+    sim.run_until(sim.now + 1_000_000_000)
+    assert b.node.timers == []  # its clock has only reached ~0.6 s
+    sim.run_until(sim.now + 5_000_000_000)
+    assert [n for n, _ in b.node.timers] == ["t"] and b.node.timers[0][1] >= at
+
+
+def test_paused_or_restarted_nodes_learn_their_wall_clock():
+    sim = Simulator(WallSpec(), 1, ["a", "b"], [], {})
+    for n in ("a", "b"):
+        sim.boot(n)
+    sim.set_wall_offset("a", 20 * 10**9)
+    sim.pause("a")
+    sim.set_wall_offset("a", 0)  # healed while paused
+    sim.resume("a")
+    assert [v for k, v in sim.slots["a"].node.timers if k == "wall"] == [20 * 10**9, 0]
+    sim.set_wall_offset("b", 5 * 10**9)
+    sim.crash("b")
+    sim.restart("b")  # a fresh node hears the offset still in force
+    assert [v for k, v in sim.slots["b"].node.timers if k == "wall"] == [5 * 10**9]
