@@ -191,30 +191,107 @@ def session_expiries(trace: list[dict], session: Any) -> list[dict]:
     return out
 
 
-def explain_overlap(a: dict, b: dict, lo: int, hi: int, trace: list[dict], faults: list[dict],
-                    session_timeout: int | None) -> tuple[str, list[str]]:
-    """The sentence for one overlap, and the short names of the causes found."""
-    causes: list[str] = []
+def _wall_jumps(faults: list[dict], node: str, upto: int) -> list[tuple[int, int]]:
+    """(time, wall offset after) of the wall-clock changes of ``node`` up to ``upto`` that
+    left its wall clock off true time: bumps, and strobes (their high offset)."""
+    out: list[tuple[int, int]] = []
+    offset = 0
+    for f in faults:
+        if f["time"] > upto:
+            break
+        k = f.get("kind")
+        if k == "clock-bump" and f.get("node") == node:
+            offset += int(f.get("delta_ns", 0))
+            out.append((f["time"], offset))
+        elif k == "clock-strobe" and f.get("node") == node:
+            out.append((f["time"], int(f.get("delta_ns", 0))))
+        elif (k == "clock-reset" and f.get("node") == node) or k == "heal-all":
+            offset = 0
+            out = []
+    return out
+
+
+def why_session_ended(iv: dict, trace: list[dict], faults: list[dict], until: int) -> tuple[list[str], list[str]]:
+    """What the trace says about the end of ``iv``'s session before ``until``: who expired
+    it, when, after how long a silence, and what was off with that server's clock."""
     why: list[str] = []
-    expiries = [e for e in session_expiries(trace, a.get("session")) if e["time"] <= hi]
-    deleted = [e for e in trace if e.get("kind") == "ephemeral_deleted" and e.get("session") == a.get("session")
-               and e.get("path") == "/master" and a.get("session") is not None]
-    if expiries:
-        e = expiries[0]
-        why.append(f"ZooKeeper ended {a['node']}'s session at {_s(e['time'])}"
-                   + (f" (server {e['node']})" if e.get("node") else "")
-                   + (f" and deleted its /master at {_s(deleted[0]['time'])}" if deleted else "")
-                   + f", yet {a['node']} went on believing it was master until {_s(a['end'])}")
-        leader = e.get("node")
-        for frm, to, ppm in _skews(faults, leader, a["begin"], e["time"]) if leader else []:
-            if ppm > 0:
-                causes.append("fast-leader-clock")
-                why.append(f"{leader}'s clock ran {ppm / 1e4:.1f}% fast (from {_s(frm)}), so its "
-                           f"session timeout ran out early in true time")
-    else:
-        why.append(f"{a['node']}'s /master (token {_hex(a['token'])}) was gone by {_s(b['begin'])}, "
-                   f"when {b['node']} created its own, yet {a['node']} went on believing it was "
-                   f"master until {_s(a['end'])}")
+    causes: list[str] = []
+    node = iv["node"]
+    expiries = [e for e in session_expiries(trace, iv.get("session")) if e["time"] <= until]
+    deleted = [e for e in trace if e.get("kind") == "ephemeral_deleted" and iv.get("session") is not None
+               and e.get("session") == iv.get("session") and e.get("path") == "/master" and e["time"] <= until]
+    gone = f" and deleted its /master at {_s(deleted[0]['time'])}" if deleted else ""
+    if not expiries:
+        if deleted:
+            why.append(f"ZooKeeper deleted {node}'s /master at {_s(deleted[0]['time'])}")
+        return why, causes
+    e = expiries[0]
+    leader = e.get("node")
+    why.append(f"ZooKeeper ended {node}'s session at {_s(e['time'])}" + (f" (server {leader})" if leader else "") + gone)
+    idle, timeout = e.get("idle"), e.get("timeout")
+    if isinstance(idle, int) and isinstance(timeout, int) and idle < timeout:
+        causes.append("premature-expiry")
+        why.append(f"{leader} had heard of the session {_s(idle)} before on its own monotonic clock, "
+                   f"within the {_s(timeout)} timeout: the expiry was premature")
+        jumps = [j for j in _wall_jumps(faults, leader, e["time"]) if j[1] > 0] if leader else []
+        if jumps:
+            causes.append("leader-wall-clock-jump")
+            t, off = jumps[-1]
+            why.append(f"{leader}'s wall clock had jumped {_s(off)} ahead at {_s(t)}: expiry measured on "
+                       f"the wall clock (ZOOKEEPER-1366) ends every session at once")
+    for frm, to, ppm in _skews(faults, leader, iv["begin"], e["time"]) if leader else []:
+        if ppm > 0:
+            causes.append("fast-leader-clock")
+            why.append(f"{leader}'s clock ran {ppm / 1e4:.1f}% fast (from {_s(frm)}), so its "
+                       f"session timeout ran out early in true time")
+    return why, causes
+
+
+def _why_stale_renewal(a: dict, trace: list[dict], faults: list[dict]) -> tuple[list[str], list[str]]:
+    """Who vouched for ``a``'s last lease renewal? A server answering after the deletion of
+    ``a``'s /master answered from an old state; a server cut off from the leader that
+    expired the session vouched for a session that leader no longer heard of. Either way
+    the server was cut off, or its clock too slow to notice it had lost the leader."""
+    renewals = [e for e in trace if e.get("kind") == "lease_renewed" and e.get("node") == a["node"]
+                and e.get("token") == a["token"] and a["begin"] <= e["time"] <= a["end"]]
+    if not renewals:
+        return [], []
+    r = renewals[-1]
+    server = r.get("server")
+    deleted = [e for e in trace if e.get("kind") == "ephemeral_deleted" and a.get("session") is not None
+               and e.get("session") == a.get("session") and e.get("path") == "/master"]
+    expired = session_expiries(trace, a.get("session"))
+    leader = expired[0].get("node") if expired else None
+    why: list[str] = []
+    causes: list[str] = []
+    if deleted and r["time"] > deleted[0]["time"]:
+        d = deleted[0]
+        causes.append("stale-renewal")
+        why.append(f"{a['node']} renewed its lease at {_s(r['time'])}, after the deletion, on a read that "
+                   f"{server} answered from its state as of zxid {_hex(r.get('zxid'))}, older than the "
+                   f"deletion (zxid {_hex(d.get('zxid'))})")
+    cut = None
+    for p in _partitions(faults, r["time"] - 1, r["time"]):
+        if server and leader and server != leader and any(
+                server in pair and leader in pair for pair in p.get("cut", [])):
+            cut = p
+    if cut is not None:
+        causes.append("partition")
+        why.append(f"its last renewal, at {_s(r['time'])}, was answered by {server}, cut off from {leader} "
+                   f"(the leader that expired the session) by a partition ({cut.get('mode')}) from "
+                   f"{_s(cut['from'])}: {server} vouched for a session {leader} no longer heard of")
+    if causes and server:
+        for frm, to, ppm in _skews(faults, server, r["time"] - 1, r["time"]):
+            if ppm < 0:
+                causes.append("slow-server-clock")
+                why.append(f"{server}'s clock ran at {100 + ppm / 1e4:.0f}% speed from {_s(frm)}, so it "
+                           f"noticed late that it had lost the leader, and went on serving reads")
+    return why, causes
+
+
+def _why_master_went_on(a: dict, faults: list[dict], session_timeout: int | None) -> tuple[list[str], list[str]]:
+    why: list[str] = []
+    causes: list[str] = []
     for p_from, p_to in _pauses(faults, a["node"], a["begin"], a["end"]):
         causes.append("pause")
         dur = (p_to if p_to is not None else a["end"]) - p_from
@@ -231,6 +308,25 @@ def explain_overlap(a: dict, b: dict, lo: int, hi: int, trace: list[dict], fault
         else:
             causes.append("fast-master-clock")
             why.append(f"{a['node']}'s clock ran {ppm / 1e4:.1f}% fast from {_s(frm)}")
+    return why, causes
+
+
+def explain_overlap(a: dict, b: dict, lo: int, hi: int, trace: list[dict], faults: list[dict],
+                    session_timeout: int | None) -> tuple[str, list[str]]:
+    """The sentence for one overlap, and the short names of the causes found."""
+    why, causes = why_session_ended(a, trace, faults, hi)
+    if why:
+        why[0] += f", yet {a['node']} went on believing it was master until {_s(a['end'])}"
+    else:
+        why.append(f"{a['node']}'s /master (token {_hex(a['token'])}) was gone by {_s(b['begin'])}, "
+                   f"when {b['node']} created its own, yet {a['node']} went on believing it was "
+                   f"master until {_s(a['end'])}")
+    w2, c2 = _why_master_went_on(a, faults, session_timeout)
+    why += w2
+    causes += c2
+    w3, c3 = _why_stale_renewal(a, trace, faults)
+    why += w3
+    causes += c3
     parts = _partitions(faults, a["begin"], a["end"])
     if parts and not causes:
         causes.append("partition")
@@ -245,6 +341,40 @@ def explain_overlap(a: dict, b: dict, lo: int, hi: int, trace: list[dict], fault
                 f"{_hex(b['token'])}) from {_s(b['begin'])}: two masters for {_s(hi - lo)}. Why: "
                 + "; ".join(why) + ".")
     return sentence, causes
+
+
+def explain_stale_write(w: dict, trace: list[dict], faults: list[dict], intervals: list[dict],
+                        write_sent: dict | None, write_checked: dict | None = None) -> tuple[str, list[str]]:
+    """Why a stale master's write reached the storage: when it checked its lease and sent
+    the write, what happened to its session, and whether it was paused in between."""
+    who, tok, t = w["candidate"], w["token"], w["time"]
+    mine = [iv for iv in intervals if iv["node"] == who and iv["token"] == tok and iv["begin"] <= t]
+    why: list[str] = []
+    causes: list[str] = []
+    if write_sent is not None:
+        sent = write_sent["time"]
+        if write_checked is not None:
+            checked = write_checked["time"]
+            why.append(f"{who} checked its lease at {_s(checked)} and sent the write at {_s(sent)}")
+        else:  # on its own clock: close enough for a sentence
+            checked = sent - (write_sent.get("mono", 0) - write_sent.get("checked_mono", 0))
+            why.append(f"{who} checked its lease about {_s(checked)} and sent the write at {_s(sent)}")
+        for p_from, p_to in _pauses(faults, who, checked, sent + 1):
+            causes.append("pause")
+            why.append(f"{who} was paused from {_s(p_from)} to {_s(p_to) if p_to is not None else 'the end'}, "
+                       f"between its lease check and its send")
+    if mine:
+        iv = mine[-1]
+        w2, c2 = why_session_ended(iv, trace, faults, t)
+        why += w2
+        causes += c2
+        if iv["end"] <= t:
+            why.append(f"{who} itself stopped believing it was master at {_s(iv['end'])} ({iv.get('reason')}), "
+                       f"a write already on its way")
+    if not causes:
+        causes.append("check-then-act")
+        why.append("the write left between the lease check and the loss of /master")
+    return "; ".join(why), causes
 
 
 # ---------------------------------------------------------------------- stale writes
@@ -347,8 +477,14 @@ def check_mutex_trace(trace: list[dict], faults: list[dict], history: list[dict]
         overlaps.append(rec)
 
     stale = find_stale_writes(trace, intervals)
+    sent_by_wid = {ev.get("wid"): ev for ev in trace if ev.get("kind") == "write_sent"}
+    checked_by_wid = {ev.get("wid"): ev for ev in trace if ev.get("kind") == "write_checked"}
     for rec in stale:
         rec["indices"] = [i for i in (by_wid.get(rec.get("wid")),) if i is not None]
+        why, causes = explain_stale_write(rec, trace, faults, intervals, sent_by_wid.get(rec.get("wid")),
+                                          checked_by_wid.get(rec.get("wid")))
+        rec["explanation"] += f". Why: {why}."
+        rec["causes"] = causes
 
     writes = [ev for ev in trace if ev.get("kind") == STORAGE_WRITE]
     accepted = sum(1 for ev in writes if ev.get("accepted"))

@@ -76,8 +76,10 @@ check      the final operation: ``sync`` and read ``/master``; ok (value: who ho
 Completions carry ``token``, ``lease_deadline`` (the candidate's clock), ``session`` and,
 for writes, ``wid`` (the write's id, also in the storage's trace). Trace kinds (true time
 is added by the simulator): ``master_begin`` (token, tag, session, lease_ns,
-lease_deadline, mono), ``master_end`` (token, reason, mono), ``write_sent`` (token, wid,
-value, checked_mono, mono), ``orphan_released``; and from the storage ``storage_write``
+lease_deadline, mono), ``master_end`` (token, reason, mono), ``write_checked`` (token,
+wid, mono, lease_deadline: the lease was valid), ``write_sent`` (token, wid, value,
+checked_mono, mono), ``lease_renewed`` (token, server: who answered, zxid: its state,
+sent_mono, lease_deadline, mono), ``orphan_released``; and from the storage ``storage_write``
 (wid, candidate, token, value, accepted, max_token, fencing) and ``storage_fence``.
 
 The storage service
@@ -507,10 +509,15 @@ class ElectionCandidate(Node):
             stat = (r.value or {}).get("stat") or {}
             if data == self.tag and stat.get("czxid") == self.token:
                 deadline = call.sent_at + self.lease_ns
+                # which server vouched, from its state as of which zxid (a server cut off from
+                # the leader, or slow to notice it, answers from an old state)
+                effects: list[Effect] = [trace("lease_renewed", token=self.token, server=r.node,
+                                               zxid=dict(r.extra).get("zxid"), sent_mono=call.sent_at,
+                                               lease_deadline=max(deadline, self.lease_deadline), mono=now)]
                 if deadline > self.lease_deadline:
                     self.lease_deadline = deadline
-                    return [SetTimer(T_LEASE, deadline)]
-                return []
+                    effects.append(SetTimer(T_LEASE, deadline))
+                return effects
             return self._step_down(now, f"/master is held by {_owner(data)}")
         if r.error == api.NO_NODE:
             return self._step_down(now, "/master is gone")
@@ -559,8 +566,10 @@ class ElectionCandidate(Node):
             return self._reply("fail", error="not master")
         # The lease is valid now; the write leaves after write_work, without looking again.
         self.wseq += 1
-        self.write = (req, f"{self.node_id}:{self.wseq}", req.value, self.token, now)
-        return [SetTimer(T_WORK, now + self.write_work)]
+        wid = f"{self.node_id}:{self.wseq}"
+        self.write = (req, wid, req.value, self.token, now)
+        return [trace("write_checked", token=self.token, wid=wid, mono=now, lease_deadline=self.lease_deadline),
+                SetTimer(T_WORK, now + self.write_work)]
 
     def _send_write(self, now: int) -> list[Effect]:
         if self.write is None:
