@@ -442,3 +442,25 @@ def test_zab_every_fault_family_with_fencing_passes_every_checker():
         res = run_test(zab(seed=seed, fencing=True, nemesis=("partition", "kill", "pause", "clock")))
         ch = res.results["checkers"]
         assert res.valid is True, (seed, {k: v.get("explanation") for k, v in ch.items() if v["valid"] is not True})
+
+
+def test_zab_planted_wallclock_expiry_with_clock_jumps_lets_a_deposed_master_write():
+    # zk-wallclock-session-expiry (ZOOKEEPER-1366): a forward jump of the leader's wall clock
+    # expires live sessions; a master's write already past its lease check lands after a
+    # new master began. Fencing rejects it.
+    bug = ("zk-wallclock-session-expiry",)
+    found = None
+    for seed in range(1, 11):
+        res = run_test(zab(seed=seed, nemesis=("clock",), time_limit=60, bugs=bug))
+        if res.results["checkers"]["mutex"]["valid"] is False:
+            found = (seed, res)
+            break
+    assert found is not None
+    seed, res = found
+    m = res.results["checkers"]["mutex"]
+    rec = (m["stale_writes"] or m["overlaps"])[0]
+    assert "premature-expiry" in rec["causes"], rec["explanation"]
+    fenced = run_test(zab(seed=seed, fencing=True, nemesis=("clock",), time_limit=60, bugs=bug))
+    assert fenced.results["checkers"]["mutex"]["valid"] is True
+    # and with the correct ZooKeeper, clock faults alone never end a live master's session
+    assert run_test(zab(seed=seed, nemesis=("clock",), time_limit=60)).results["checkers"]["mutex"]["valid"] is True

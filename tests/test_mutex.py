@@ -183,3 +183,64 @@ def test_no_master_at_all_is_valid_and_says_so():
     res = check_mutex_trace([], [])
     assert res["valid"] is True and res["masters"] == 0
     assert "no candidate ever became master" in res["explanation"]
+
+
+def test_stale_write_says_the_writer_was_paused_between_check_and_send():
+    trace = [
+        begin(1 * S, "c1", 5),
+        {"time": 2 * S, "node": "c1", "kind": "write_checked", "token": 5, "wid": "c1:3", "mono": 0},
+        expired(int(4.5 * S), "c1/0"),
+        begin(int(4.6 * S), "c2", 9),
+        write(5 * S, "c2", 9, 2),
+        sent(7 * S, "c1", 5, 3),
+        end(7 * S, "c1", 5, "lease expired"),
+        write(7 * S + 2 * MS, "c1", 5, 3),
+    ]
+    faults = [{"time": int(2.01 * S), "kind": "pause", "node": "c1", "changed": True},
+              {"time": 7 * S, "kind": "resume", "node": "c1", "changed": True}]
+    (w,) = check_mutex_trace(trace, faults)["stale_writes"]
+    assert "pause" in w["causes"]
+    assert "c1 checked its lease at 2.000 s and sent the write at 7.000 s" in w["explanation"]
+    assert "c1 was paused from 2.010 s to 7.000 s, between its lease check and its send" in w["explanation"]
+
+
+def test_premature_expiry_after_a_leader_wall_clock_jump_is_named():
+    # zk-wallclock-session-expiry: the leader's wall clock jumps 6 s; it expires a session
+    # it heard of 0.3 s before (on its monotonic clock).
+    trace = [begin(1 * S, "c1", 5),
+             {"time": 3 * S, "node": "n5", "kind": "session_expired", "session": "c1/0",
+              "idle": 300 * MS, "timeout": 2 * S},
+             {"time": 3 * S + 10 * MS, "node": "n1", "kind": "ephemeral_deleted", "session": "c1/0",
+              "path": "/master", "zxid": 77},
+             end(3 * S + 12 * MS, "c1", 5, "/master deleted"),
+             begin(3 * S + 20 * MS, "c2", 9),
+             write(3 * S + 30 * MS, "c1", 5, 1)]
+    faults = [{"time": int(2.5 * S), "kind": "clock-bump", "node": "n5", "delta_ns": 6 * S}]
+    res = check_mutex_trace(trace, faults)
+    (w,) = res["stale_writes"]
+    assert w["kind"] == "deposed-writer"
+    assert {"premature-expiry", "leader-wall-clock-jump"} <= set(w["causes"])
+    assert "n5 had heard of the session 0.300 s before" in w["explanation"]
+    assert "n5's wall clock had jumped 6.000 s ahead at 2.500 s" in w["explanation"]
+    assert "deleted its /master at 3.010 s" in w["explanation"]
+    assert res["overlaps"] == []
+
+
+def test_overlap_from_a_renewal_by_a_slow_server_after_the_deletion():
+    trace = [begin(1 * S, "c1", 5),
+             expired(3 * S, "c1/0", server="n5"),
+             {"time": 3 * S + 10 * MS, "node": "n1", "kind": "ephemeral_deleted", "session": "c1/0",
+              "path": "/master", "zxid": 0x500000010},
+             begin(int(3.1 * S), "c2", 9),
+             {"time": int(3.2 * S), "node": "c1", "kind": "lease_renewed", "token": 5, "server": "n3",
+              "zxid": 0x500000002},
+             end(int(4.5 * S), "c1", 5, "lease expired")]
+    faults = [{"time": 2 * S, "kind": "clock-skew", "node": "n3", "ppm": -900_000},
+              {"time": int(2.5 * S), "kind": "partition", "mode": "isolate-one",
+               "cut": [["n3", "n5"], ["n1", "n3"]]}]
+    (o,) = check_mutex_trace(trace, faults)["overlaps"]
+    assert {"stale-renewal", "partition", "slow-server-clock"} <= set(o["causes"])
+    assert "n3 answered from its state as of zxid 0x500000002, older than the deletion (zxid 0x500000010)" \
+        in o["explanation"]
+    assert "n3's clock ran at 10% speed" in o["explanation"]
+    assert "cut off from n5 (the leader that expired the session)" in o["explanation"]
