@@ -1041,8 +1041,11 @@ class ZabServer(Node):
         self.outstanding[zxid] = set()
         effects: list[Effect] = [trace("propose", epoch=self.epoch, zxid=zxid, digest=txn.digest())]
         effects += self._log_append(zxid, txn, "leader")
+        # bug: zab-propose-only-synced (protocol spec, found by TLC): only to followers
+        # that got UPTODATE, not to those between NEWLEADER and its ACK
+        to = (SYNCED,) if "zab-propose-only-synced" in self.bugs else FORWARDING
         for h in self.learners.values():
-            if h.stage in FORWARDING:
+            if h.stage in to:
                 effects.append(Send(h.sid, m.Proposal(h.conn, zxid, txn)))
         return effects
 
