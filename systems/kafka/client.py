@@ -174,10 +174,14 @@ class KafkaClient(Node):
             return self._give_up(now)
         if name == ATTEMPT_TIMER and self.stage == "send":
             self.maybe_appended |= self.in_flight  # the request went out; we cannot know
-            return self._produce(now)
+            self.in_flight = False
+            # the leader said nothing: it may be gone, so ask who leads before retrying
+            self.leaders.pop(partition_of(self.op.key, self.partitions), None)
+            return self._need_metadata(now)
         if name == POLL_TIMER and self.stage in ("poll", "drain"):
             return self._poll_done(now)
         if name == ATTEMPT_TIMER and self.stage in ("offsets", "drain-offsets"):
+            self.controller = None  # silent coordinator: ask who it is now
             return self._offsets(now, drain=self.stage == "drain-offsets")
         return []
 
