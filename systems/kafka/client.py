@@ -75,7 +75,8 @@ class KafkaClient(Node):
         # metadata
         self.leaders: dict[int, tuple[str | None, int]] = {}
         self.controller: str | None = None
-        self.meta_req = 0  # the metadata request in flight (0: none)
+        self.meta_req = 0  # the metadata request in flight (0: none, -1: waiting to ask)
+        self.last_metadata = -(10**18)  # when the last metadata answer came
         # the operation in progress
         self.op: ClientRequest | None = None
         self.stage = ""
@@ -208,6 +209,10 @@ class KafkaClient(Node):
     def _refresh_metadata(self, now: int) -> list[Effect]:
         if self.meta_req:
             return []
+        wait = self.last_metadata + self.s["retry_backoff"]
+        if now < wait:  # metadata.max.age / retry.backoff: not more often than this
+            self.meta_req = -1
+            return [SetTimer(META_TIMER, wait)]
         self.meta_req = self._next_req()
         broker = self.rng.choice(self.brokers)
         return [Send(broker, m.MetadataRequest(self.meta_req)),
@@ -217,6 +222,7 @@ class KafkaClient(Node):
         if r.req_id != self.meta_req:
             return []
         self.meta_req = 0
+        self.last_metadata = now
         if not r.leaders:
             return [SetTimer(META_TIMER, now + self.s["retry_backoff"])]  # that broker knows nothing yet
         for p, leader, epoch in r.leaders:
