@@ -59,6 +59,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="register reads through sync (linearizable) or local (default %(default)s)")
     p.add_argument("--bug", action="append", default=[], metavar="NAME",
                    help="switch on a planted bug (repeatable; see `harness bugs`)")
+    p.add_argument("--fencing", action="store_true",
+                   help="election: the storage service rejects writes with a fencing token older "
+                        "than one it has seen (same as --set fencing=true)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings",
                    help="override a system setting, e.g. counter_bits=6 (repeatable; VALUE is "
                         "JSON if it parses, else a string)")
@@ -83,7 +86,8 @@ def _config_from(args: argparse.Namespace, **extra) -> RunConfig:
         system=args.system, workload=args.workload, nemesis=tuple(args.nemesis), nodes=args.nodes,
         clients=args.clients, rate=args.rate, time_limit=args.time_limit,
         recovery_time=args.recovery_time, nemesis_interval=args.nemesis_interval, keys=args.keys,
-        reads=args.reads, bugs=tuple(args.bug), settings=_settings(args.settings), **extra,
+        reads=args.reads, bugs=tuple(args.bug),
+        settings={**_settings(args.settings), **({"fencing": True} if args.fencing else {})}, **extra,
     ).validate()
 
 
