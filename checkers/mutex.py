@@ -26,17 +26,23 @@ a storage service until its lease says it may have lost the session. What must h
 What counts. Without fencing (the default) both overlapping masters and stale writes make
 the run invalid: mutual exclusion rests on the lease alone, and clock skew and pauses
 break leases (the lease problem). With fencing (``--set fencing=true``, i.e. the run's
-``settings["fencing"]``) the storage rejects tokens
-lower than the highest it has seen, and a new master registers its token with the storage
-before it believes it is master; then overlapping beliefs are harmless (Kleppmann's point:
-the resource, not the lock holder, enforces the order), so overlaps are reported under
-``allowed`` and do not count, while any stale write accepted still does.
+``settings["fencing"]``) the storage rejects tokens lower than the highest it has seen, and
+a new master registers its token with the storage before it believes it is master; then
+overlapping beliefs are harmless (Kleppmann's point: the resource, not the lock holder,
+enforces the order), so overlaps are reported under ``allowed`` and do not count, while
+any stale write accepted still does.
 
-Each overlap says who, when and for how long in true time, and why the older master still
-believed: the trace and fault log tell whether ZooKeeper expired its session while it was
-paused, while its clock ran slow (its lease lasted longer in true time), while the
-expiring leader's clock ran fast (sessions expired early in true time), or while a
-partition left it renewing its lease through a cut-off server.
+Each record says who, when and for how long in true time, and why (``causes``, and in
+words): from the trace and the fault log, whether ZooKeeper expired the old master's
+session (``session_expired``, ``ephemeral_deleted``) prematurely (the leader had heard of
+it within the timeout: ``premature-expiry``, e.g. after a ``leader-wall-clock-jump``) or
+with its clock running fast (``fast-leader-clock``); whether the old master was paused
+(``pause``) or its clock ran slow (``slow-master-clock``); whether its last lease renewal
+was answered after the deletion from an old state (``stale-renewal``) or by a server cut
+off from the expiring leader (``partition``), maybe one whose clock ran too slow to notice
+it had lost the leader (``slow-server-clock``). A stale write also says when its writer
+checked its lease and sent it (``write_checked``, ``write_sent``), and whether it was
+paused in between (Kleppmann's example).
 
 Result: ``{"valid", "explanation", "overlaps", "stale_writes", "anomalies", "allowed",
 "masters", "writes", "fencing"}``; ``anomalies``/``allowed`` map kinds
