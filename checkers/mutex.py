@@ -40,7 +40,9 @@ with its clock running fast (``fast-leader-clock``); whether the old master was 
 (``pause``) or its clock ran slow (``slow-master-clock``); whether its last lease renewal
 was answered after the deletion from an old state (``stale-renewal``) or by a server cut
 off from the expiring leader (``partition``), maybe one whose clock ran too slow to notice
-it had lost the leader (``slow-server-clock``). A stale write also says when its writer
+it had lost the leader (``slow-server-clock``); or whether no server deleted its /master at
+all before another was created (``znode-not-deleted``: replicas that disagree, as with
+the planted ``zk-ephemeral-lingers``). A stale write also says when its writer
 checked its lease and sent it (``write_checked``, ``write_sent``), and whether it was
 paused in between (Kleppmann's example).
 
@@ -323,6 +325,12 @@ def explain_overlap(a: dict, b: dict, lo: int, hi: int, trace: list[dict], fault
     why, causes = why_session_ended(a, trace, faults, hi)
     if why:
         why[0] += f", yet {a['node']} went on believing it was master until {_s(a['end'])}"
+    elif a.get("session") is not None and any(e.get("kind") == "ephemeral_deleted" for e in trace):
+        # the servers trace deletions, and none removed a's /master before b created its own
+        causes.append("znode-not-deleted")
+        why.append(f"no server deleted {a['node']}'s /master (token {_hex(a['token'])}) before {b['node']} "
+                   f"created its own at {_s(b['begin'])}: ZooKeeper let two creates of /master succeed "
+                   f"(replicas that disagree? see the convergence checker)")
     else:
         why.append(f"{a['node']}'s /master (token {_hex(a['token'])}) was gone by {_s(b['begin'])}, "
                    f"when {b['node']} created its own, yet {a['node']} went on believing it was "

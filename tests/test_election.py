@@ -464,3 +464,19 @@ def test_zab_planted_wallclock_expiry_with_clock_jumps_lets_a_deposed_master_wri
     assert fenced.results["checkers"]["mutex"]["valid"] is True
     # and with the correct ZooKeeper, clock faults alone never end a live master's session
     assert run_test(zab(seed=seed, nemesis=("clock",), time_limit=60)).results["checkers"]["mutex"]["valid"] is True
+
+
+def test_zab_planted_ephemeral_lingers_breaks_mutual_exclusion_without_fencing():
+    # zk-ephemeral-lingers (ZOOKEEPER-2355): replicas disagree about /master, and two
+    # candidates' creates of it succeed. Fencing keeps the storage safe all the same.
+    bug = ("zk-ephemeral-lingers",)
+    found = None
+    for seed in range(1, 6):
+        res = run_test(zab(seed=seed, nemesis=("partition", "kill"), time_limit=60, bugs=bug))
+        if res.results["checkers"]["mutex"]["valid"] is False:
+            found = seed
+            break
+    assert found is not None
+    fenced = run_test(zab(seed=found, fencing=True, nemesis=("partition", "kill"), time_limit=60, bugs=bug))
+    assert fenced.results["checkers"]["mutex"]["valid"] is True
+    assert fenced.results["checkers"]["convergence"]["valid"] is False  # the bug itself shows there
