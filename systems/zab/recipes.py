@@ -43,18 +43,22 @@ own state is one of::
   sees ``/master`` deleted or taken, or its session expired. It does *not* step down on
   ``Disconnected``: the lease decides.
 - **Why the lease is not safe.** The lease runs on the candidate's clock; expiry runs on
-  the leader's. (What campaigns show: against rate skew alone, up to the nemesis's ±20%,
-  the one-third margin holds, since a live master keeps its session alive and a master cut
-  off from the ensemble sees its lease run out ~0.8 s before a new master can begin;
-  pauses break it in about a third of the runs.) A candidate whose clock runs slow, or which is *paused* (a GC pause, a
+  the leader's. A candidate whose clock runs slow, or which is *paused* (a GC pause, a
   SIGSTOP) past the session timeout, still believes it is master after ZooKeeper has
-  expired its session, deleted ``/master`` and let another candidate win. A renewal
-  read may also be answered by a follower cut off from the leader, which keeps serving
-  for up to ``syncLimit`` ticks. Checking the lease before each action does not close
-  the gap either: a master **checks its lease, then spends ``write_work`` ns preparing a
-  write, then sends it without looking again** (the gap between ``if lease.valid()`` and
-  ``storage.write()`` that every real program has). A pause in that gap is Kleppmann's
-  example: the write leaves after the lease ran out. Only fencing makes that harmless.
+  expired its session, deleted ``/master`` and let another candidate win. A renewal read
+  may also be answered by a server cut off from the leader, which goes on serving until
+  it notices (``syncLimit`` ticks of *its* clock: late, if that clock is slow). What
+  campaigns showed (5 servers, 60 s, no fencing): clock faults alone (the ``clock``
+  family's +-20% rate skew, wall-clock bumps and strobes) never broke it in 300 seeds: a
+  live master keeps its session alive, and one cut off sees its lease run out first;
+  pauses of candidates broke it in about a third of the runs; servers running at 5-50%
+  speed (``slow``) with partitions in a few percent, by vouching for renewals after they
+  had lost the leader; so did the planted ``zk-wallclock-session-expiry`` with clock
+  bumps. Checking the lease before each action does not close the gap either: a master
+  **checks its lease, then spends ``write_work`` ns preparing a write, then sends it
+  without looking again** (the gap between ``if lease.valid()`` and ``storage.write()``
+  that every real program has). A pause in that gap is Kleppmann's example: the write
+  leaves after the lease ran out. Only fencing makes that harmless.
 - **Release** (``release``): the master stops believing, then closes its ZooKeeper
   session, which deletes ``/master`` (only its own: an ephemeral belongs to its session,
   so a stale master can never delete a newer master's znode, as a plain ``delete`` could),
