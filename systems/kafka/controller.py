@@ -12,27 +12,35 @@ with an epoch below the highest they have seen, so a deposed controller cannot s
 Work is a queue of jobs run one at a time (Kafka's ControllerEventManager), each a ZooKeeper
 task (zk.py):
 
-- ``startup``: bump the controller epoch; read the live brokers; read every partition's
-  state (creating it with the first live replicas if absent); elect where the leader is
-  gone, drop brokers that are not live from every ISR; tell every broker.
-- ``broker change`` (a watch on ``/brokers/ids``): re-read the live brokers with their
-  broker epochs. A broker that vanished or came back with a new broker epoch (a bounce)
-  is offline for its old incarnation: every partition it led gets a new leader, every ISR
-  it was in loses it. New incarnations get every partition's state; offline partitions
-  that one of them can now lead are elected.
+- ``startup``: bump the controller epoch; read the live brokers (with their broker
+  epochs); read every partition's state (creating it with the first live replicas if
+  absent); reconcile every partition; tell every broker.
+- ``broker change`` (a watch on ``/brokers/ids``, and every few seconds as a safety net):
+  re-read the live brokers, reconcile every partition, and send every partition's state to
+  the brokers that are new or came back with a new broker epoch.
 
-Leader election (Kafka's OfflinePartitionLeaderElectionStrategy): the first replica in
-assignment order that is live and in the ISR; the new ISR is the old one without dead
-brokers. No live ISR member: with unclean election enabled, the first live replica leads
-alone; otherwise the partition goes offline (leader None, ISR kept, so a returning member
-of the last ISR can lead again). Every change bumps the leader epoch.
+Reconciling a partition compares its state with the live registrations. Each state names
+the broker epoch its leader was elected in and the broker epoch each ISR member joined in
+(KIP-380, KIP-903): a broker that restarted, or whose session expired, comes back with a
+new epoch and no longer counts as that leader or that ISR member -- it may have lost what
+it had not flushed, and a new controller could not tell otherwise. So:
 
-Every write of a partition's state is a setData conditional on the znode version in the
-controller's cache; a BadVersion (the leader changed the ISR meanwhile) makes the
-controller re-read the znode and decide again from what it finds. After a write, the new
-state goes to every live broker (``LeaderAndIsr``, which also carries client metadata),
-and the controller re-sends all states every ``controller_resend_interval`` as Kafka's
-controller channel retries; brokers act only on a newer leader epoch.
+- leader live (same epoch) and every ISR member live: nothing to do;
+- leader live, some ISR members not: drop them from the ISR (a new leader epoch);
+- leader not live: elect the first replica in assignment order that is a live ISR member
+  (Kafka's OfflinePartitionLeaderElectionStrategy); the new ISR is the live ISR members.
+  None: if a broker of the last ISR is registered again (restarted), it leads alone, as
+  Kafka keeps broker ids in the ISR ("last replica standing", KIP-966 territory: safe when
+  every append is flushed before it counts); else, with unclean election enabled, the
+  first live replica leads alone; else the partition goes offline (leader None, ISR kept).
+
+Every change bumps the leader epoch, and every write of a partition's state is a setData
+conditional on the znode version in the controller's cache; a BadVersion (the leader
+changed the ISR meanwhile) makes the controller re-read the znode and decide again. After
+a write the new state goes to every live broker (``LeaderAndIsr``, which also carries
+client metadata), and the controller re-sends all states every
+``controller_resend_interval``, as Kafka's controller channel retries; brokers act only on
+a newer leader epoch.
 
 Losing the ZooKeeper session ends the controller's term at once: it resigns (drops its
 queue, stops re-sending) and competes again with a new session.

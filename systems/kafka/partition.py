@@ -27,7 +27,8 @@ It never moves back, and does not move while the ISR is smaller than min.insync.
 (KIP-966 part 1). Everything below the HW is committed: consumers read only below it.
 
 ISR changes are the leader's, written to the partition znode with a setData conditional on
-the znode version it knows, as Kafka did before KIP-497. Shrink: a follower not caught up
+the znode version it knows, as Kafka did before KIP-497; each member is written with the
+broker epoch it fetched with (KIP-903), so the controller can tell a member that restarted. Shrink: a follower not caught up
 to the leader's log end for replica.lag.time.max (on the leader's *monotonic* clock) is
 dropped. Expand: a follower rejoins once its log end reaches the HW *and* the start of the
 leader's current epoch (KAFKA-7128). A failed conditional write means someone else (the

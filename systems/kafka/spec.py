@@ -39,7 +39,7 @@ class KafkaSpec:
     #: trace kinds after which a crash is interesting: right after a produce is acked,
     #: after a follower appended fetched records, after a leader or ISR change, after a
     #: truncation
-    crash_points = ("ack", "append", "become-leader", "isr", "truncate", "hw")
+    crash_points = ("ack", "become-leader", "isr", "truncate")
 
     def default_settings(self) -> dict:
         from systems.zab.settings import DEFAULT_SETTINGS as ZAB

@@ -103,18 +103,24 @@ class ZkTasks:
 
     def route(self, effects: list[Effect], now: int) -> list[Effect]:
         """Effects of the ZooKeeper client: replies go to tasks and events to the host."""
+        # The client's own effects go first, all of them, and only then do replies resume
+        # tasks: a resumed task calls the client again, and the effects of that call (a
+        # new request timer, say) must come after, not before, the ones the client
+        # returned here, or a stale SetTimer/CancelTimer would override the newer one.
         out: list[Effect] = []
+        replies: list[ClientResponse] = []
         for e in effects:
             if type(e) is Reply:
-                r: ClientResponse = e.response
-                if r.op_id == EVENT_OP_ID:
-                    out += self.on_event(r.value, now)
-                else:
-                    task = self._waiting.pop(r.op_id, None)
-                    if task is not None:
-                        out += self._step(task, r, now)
+                replies.append(e.response)
             else:
                 out.append(e)
+        for r in replies:
+            if r.op_id == EVENT_OP_ID:
+                out += self.on_event(r.value, now)
+            else:
+                task = self._waiting.pop(r.op_id, None)
+                if task is not None:
+                    out += self._step(task, r, now)
         return out
 
     def on_timer(self, name: str, now: int) -> list[Effect]:
