@@ -120,3 +120,12 @@ def test_local_primary_order_gap():
         t.append(ev("n1", "propose", epoch=1, zxid=z(1, c), digest=f"d{c}"))
     t.append(ev("n2", "deliver", zxid=z(1, 2), digest="d2"))
     assert "I4-local-primary-order" in kinds(check_quorum(t, S))
+
+
+def test_snap_below_what_was_delivered_must_redeliver_the_same():
+    t = good_epoch(n=2)
+    t += [ev("n3", "snapshot_received", zxid=0), ev("n3", "deliver", zxid=z(1, 1), digest="d1.1"),
+          ev("n3", "deliver", zxid=z(1, 2), digest="d1.2")]
+    assert check_quorum(t, S)["valid"] is True
+    t2 = good_epoch(n=2) + [ev("n3", "snapshot_received", zxid=0), ev("n3", "deliver", zxid=z(1, 2), digest="d1.2")]
+    assert "committed-log-durability" in kinds(check_quorum(t2, S))
