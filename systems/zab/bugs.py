@@ -53,22 +53,26 @@ BUGS: tuple[BugInfo, ...] = (
     ),
     BugInfo(
         "zab-vote-by-id-only", "zab",
-        "election orders votes by server id alone, ignoring epoch and zxid",
-        "liveness (the discovery-phase check 'follower more recent than leader' keeps safety: "
-        "a stale top-id server is elected, abandons, is elected again)",
+        "election orders votes by server id alone, ignoring epoch and zxid, so a stale server "
+        "can lead and roll back committed txns",
+        "quorum: committed-log-durability / I6-primary-integrity (leader-log completeness), I9; "
+        "or liveness (the leader's 'follower more recent' check makes a stale top-id server "
+        "abandon, be elected again, forever)",
         "kill the up-to-date server, restart a lagging high-id one",
     ),
     BugInfo(
         "zab-vote-order-not-total", "zab",
         "ZOOKEEPER-1419: the vote comparison is not a total order; election never settles",
-        "liveness",
+        "liveness (when the votes cycle, the re-broadcasts grow without bound: the run does not end)",
         "five servers with mixed epochs and zxids after staggered restarts",
     ),
     BugInfo(
         "zab-propose-only-synced", "zab",
         "protocol spec (TLC): new proposals go only to fully synced followers; a follower between "
         "NEWLEADER and its ACK later gets a COMMIT for a zxid it never saw",
-        "quorum: I1-integrity / I3-agreement (masked here: the follower's loss checks resync it)",
+        "quorum: I1-integrity / I3-agreement; masked in this implementation: the follower's checks for "
+        "lost messages (contiguous proposals, COMMIT of an unknown zxid, PING's last zxid) resync it "
+        "(sync_error, missing_proposal in the trace) before a hole is applied",
         "a follower joins while the leader is broadcasting",
     ),
     BugInfo(
@@ -82,12 +86,13 @@ BUGS: tuple[BugInfo, ...] = (
         "ZOOKEEPER-1675: a deposed leader that does not know it yet answers sync, so sync+read is stale",
         "linearizable",
         "cut the old leader (and a follower) off; write on the majority; sync+read on the minority "
-        "before the old leader steps down (a slow leader clock widens the window)",
+        "before the old leader steps down: a slow leader clock (nemesis 'slow') opens the window",
     ),
     BugInfo(
         "zk-wallclock-session-expiry", "zab",
         "ZOOKEEPER-1366: sessions expire by the leader's wall clock, so a forward jump expires every session",
-        "session checker: no expiry while pings arrive within the timeout; mutex (election workload)",
+        "mutex (election workload); the session checker's 'no expiry while pings arrive within the "
+        "timeout' would see it on the trace (session_expired with idle <= timeout)",
         "jump the leader's wall clock forward by more than the session timeout",
     ),
     BugInfo(
