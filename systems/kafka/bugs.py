@@ -27,26 +27,29 @@ WALLCLOCK_ISR_LAG = "kafka-wallclock-isr-lag"
 BUGS: tuple[BugInfo, ...] = (
     BugInfo(ACKS_ALL_AS_ONE, "kafka",
             "the leader answers acks=all once it alone has the record, before the high watermark covers it",
-            "durability: lost-write", "--nemesis partition,kill"),
+            "durability: lost-write; replicas: acked-uncommitted", "--nemesis partition,kill"),
     BugInfo(UNCLEAN_ELECTION, "kafka",
             "with no live ISR member, a replica outside the ISR is elected and overwrites offsets",
             "durability: lost-write, inconsistent-offsets", "--nemesis partition,kill"),
     BugInfo(IGNORE_MIN_ISR, "kafka",
             "acks=all succeeds (and the high watermark moves) with the ISR shrunk to the leader alone "
             "[Jepsen 2013]",
-            "durability: lost-write", "--nemesis partition,kill --set unclean_leader_election_enable=true"),
+            "replicas: acked-below-min-isr; durability: lost-write once another replica is promoted "
+            "(unclean_leader_election_enable=true, as in 2013)",
+            "--nemesis partition,kill [--set unclean_leader_election_enable=true]"),
     BugInfo(HW_TRUNCATION, "kafka",
             "a replica becoming follower truncates to its own, lagging, high watermark [KIP-101 scenario 1]",
             "durability: lost-write", "--nemesis partition,kill"),
     BugInfo(HW_DIVERGENCE, "kafka",
-            "a replica becoming follower whose log ends at its high watermark skips the leader-epoch check; "
-            "after unflushed tails are lost, equal offsets hold different records [KIP-101 scenario 2]",
-            "replicas: replica divergence; durability: inconsistent-offsets",
-            "--nemesis partition,kill --set flush_interval=100000000"),
+            "a replica becoming follower whose log ends at its high watermark skips the leader-epoch check, "
+            "so when the new leader lacks records below it, equal offsets keep different records "
+            "[KIP-101 scenario 2]",
+            "replicas: replicas-disagree-after-healing; durability: inconsistent-offsets",
+            "--nemesis partition,kill --set unclean_leader_election_enable=true"),
     BugInfo(EPOCH_ANSWER_UNKNOWN, "kafka",
             "a follower takes the leader's end offset for an epoch the leader never had as its truncation "
             "point [KIP-279]",
-            "replicas: replica divergence; durability: inconsistent-offsets", "--nemesis partition,kill"),
+            "replicas: replica divergence; durability: inconsistent-offsets", "--nemesis partition,kill,crash"),
     BugInfo(PREMATURE_ISR_JOIN, "kafka",
             "a follower rejoins the ISR once past a new leader's lagging high watermark, without the "
             "records of the leader's epoch start [KAFKA-7128]",
@@ -54,11 +57,11 @@ BUGS: tuple[BugInfo, ...] = (
     BugInfo(NO_EPOCH_FENCING, "kafka",
             "fetches are not fenced by leader epoch: a deposed leader keeps serving, and a follower takes "
             "a stale leader's answer [KIP-320]",
-            "replicas: replica divergence; durability: poll-skip, nonmonotonic-poll", "--nemesis partition,kill"),
+            "replicas: replica divergence", "--nemesis pause,partition"),
     BugInfo(ZOMBIE_CONTROLLER, "kafka",
             "a controller whose ZooKeeper session expired keeps acting on a new session and writes "
             "partition state without versions [KAFKA-6082]",
-            "replicas: one leader per leader epoch; durability: lost-write", "--nemesis pause,partition"),
+            "replicas: two-leaders-one-epoch; durability: lost-write", "--nemesis pause,partition"),
     BugInfo(NON_IDEMPOTENT_RETRY, "kafka",
             "the producer retries without idempotence (no producer id) when an answer is lost",
             "durability: duplicate", "--nemesis partition,kill"),
@@ -71,7 +74,9 @@ BUGS: tuple[BugInfo, ...] = (
             "loses them for the group",
             "durability: lost-write (the group's final drain)", "--nemesis partition,kill"),
     BugInfo(WALLCLOCK_ISR_LAG, "kafka",
-            "ISR lag is measured on the leader's wall clock, so a forward jump drops every follower",
-            "durability: lost-write",
-            "--nemesis clock,kill --set min_insync_replicas=1 --set unclean_leader_election_enable=true"),
+            "ISR lag is measured on the leader's wall clock, so a forward jump drops caught-up followers",
+            "replicas: spurious-isr-shrink; durability: lost-write only with min_insync_replicas=1 and a "
+            "leader that loses its unflushed tail while alone in the ISR (rare: the ISR re-expands at the "
+            "followers' next fetch)",
+            "--nemesis clock,kill"),
 )
