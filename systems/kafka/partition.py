@@ -32,8 +32,11 @@ broker epoch it fetched with (KIP-903), so the controller can tell a member that
 to the leader's log end for replica.lag.time.max (on the leader's *monotonic* clock) is
 dropped. Expand: a follower rejoins once its log end reaches the HW *and* the start of the
 leader's current epoch (KAFKA-7128). A failed conditional write means someone else (the
-controller) changed the partition: re-read it, and stop if this replica no longer leads
-in this epoch (the controller's LeaderAndIsr follows).
+controller) changed the partition: re-read it; if this replica no longer leads in this
+epoch there, it is *fenced*: no more appends and no high-watermark progress until the
+controller's LeaderAndIsr arrives (its in-memory ISR may be stale, and a write of its own
+whose answer was lost may have landed). While an ISR write's fate is unknown its target
+counts in the maximal ISR, so the high watermark never runs ahead of it.
 
 Follower::
 
@@ -123,6 +126,9 @@ class Partition:
         # leader side
         self.followers: dict[str, FollowerState] = {}
         self.pending_isr: tuple[str, ...] | None = None
+        # ZooKeeper showed that the controller moved this partition on: stop acting as
+        # leader (no high watermark progress, no appends) until LeaderAndIsr arrives
+        self.fenced = False
         self.epoch_start = 0
         self.purgatory: list[_Waiting] = []
         self.parked: dict[str, tuple[m.ReplicaFetch, int]] = {}
@@ -162,6 +168,7 @@ class Partition:
         self.parked = {}
         self.followers = {}
         self.pending_isr = None
+        self.fenced = False
         self.fstate = "idle"
         return effects
 
@@ -214,7 +221,7 @@ class Partition:
 
     # ================================================================= leader
     def produce(self, src: str, req: m.ProduceRequest, now: int) -> list[Effect]:
-        if self.role != LEADER:
+        if self.role != LEADER or self.fenced:
             return [Send(src, m.ProduceResponse(req.req_id, self.p, m.NOT_LEADER))]
         bugs = self.b.bugs
         if req.acks == "all" and len(self.isr) < self.b.min_isr and B.IGNORE_MIN_ISR not in bugs:
@@ -278,7 +285,7 @@ class Partition:
         def answer(error: str) -> list[Effect]:
             return [Send(src, m.ReplicaFetchResponse(self.p, f.leader_epoch, f.fetch_offset, error))]
 
-        if self.role != LEADER:
+        if self.role != LEADER or self.fenced:
             return answer(m.NOT_LEADER)
         if f.leader_epoch != self.leader_epoch and B.NO_EPOCH_FENCING not in self.b.bugs:
             return answer(m.FENCED_LEADER_EPOCH if f.leader_epoch < self.leader_epoch else m.UNKNOWN_LEADER_EPOCH)
@@ -341,7 +348,7 @@ class Partition:
         return answer(None, self.log.records_from(f.offset, f.max_records, upto=self.hw))
 
     def _advance_hw(self, now: int) -> list[Effect]:
-        if self.role != LEADER:
+        if self.role != LEADER or self.fenced:
             return []
         members = set(self.isr)
         if self.pending_isr is not None:
@@ -379,7 +386,7 @@ class Partition:
     def isr_check(self, now: int) -> list[Effect]:
         """Drop followers not caught up within replica.lag.time.max (Kafka's
         maybeShrinkIsr, run every half of it)."""
-        if self.role != LEADER or self.pending_isr is not None:
+        if self.role != LEADER or self.pending_isr is not None or self.fenced:
             return []
         clock = self.b.clock(now)
         lag_max = self.b.s["replica_lag_time_max"]
@@ -423,7 +430,13 @@ class Partition:
                     continue
                 now_st = decode_state(self.p, g.value["data"], g.value["stat"]["version"], self.replicas)
                 if now_st.leader != self.me or now_st.leader_epoch != epoch:
-                    break  # the controller moved on; its LeaderAndIsr will tell us
+                    # The controller moved on (its LeaderAndIsr will tell us). Our ISR
+                    # may be stale either way, and a write of ours may have landed:
+                    # acting on it could commit what the new leader does not have.
+                    self.fenced = True
+                    yield [trace("fenced", partition=self.p, leader_epoch=epoch, zk_leader=now_st.leader,
+                                 zk_leader_epoch=now_st.leader_epoch)]
+                    break
                 self.zk_version = now_st.zk_version
                 if now_st.isr == target:
                     self.isr_epochs = dict(now_st.isr_epochs)
@@ -431,8 +444,8 @@ class Partition:
                     break
                 continue
             yield Sleep(self.b.s["zk_retry_delay"])
-        if leading() and self.pending_isr == target:
-            self.pending_isr = None
+        # pending_isr stays set unless the write is known to have landed (``_set_isr``):
+        # while its fate is unknown, the maximal ISR keeps the high watermark honest
 
     def _set_isr(self, target: tuple[str, ...], epoch: int, lags: dict) -> list[Effect]:
         old, self.isr = self.isr, target
