@@ -94,6 +94,16 @@ def check_sessions(history: list[dict], trace: list[dict], limit: int = 50) -> d
                     value=ev.get("value"), expected=expected,
                     explanation=f"process {p} read {ev.get('value')!r} from {ev['key']} at zxid 0x{z:x} "
                                 f"(index {ev['index']}), but the committed value there is {expected!r}")
+    # No session may expire while its client keeps in touch (ZOOKEEPER-1366): the leader
+    # traces how long it had not heard of the session, on its own clock.
+    for ev in trace:
+        if ev.get("kind") == "session_expired" and ev.get("idle") is not None and ev.get("timeout") is not None:
+            idle, timeout = int(ev["idle"]), int(ev["timeout"])
+            if idle <= timeout:
+                add("expired-while-live", session=ev.get("session"), node=ev.get("node"), time=ev.get("time"),
+                    idle=idle, timeout=timeout,
+                    explanation=f"{ev.get('node')} expired session {ev.get('session')} {idle / 1e9:.3f} s after "
+                                f"last hearing of it, within its timeout {timeout / 1e9:.3f} s")
     counts = {k: len(v) for k, v in found.items()}
     kept = {k: [x for x in v if x is not None] for k, v in found.items()}
     if counts:

@@ -111,10 +111,6 @@ def run_checkers(out: Any) -> dict[str, dict[str, Any]]:
                              "sequentially consistent, not linearizable. A stale read here is "
                              "documented behaviour, not a bug; use --reads sync for linearizable reads.")
             results["linearizable-local-reads"] = stale
-            if cfg.system == "zab":
-                from checkers.session import check_sessions
-
-                results["session"] = check_sessions(out.history, out.trace)
     if cfg.workload == "queue":
         from checkers.durability import check_queue
 
@@ -134,6 +130,9 @@ def run_checkers(out: Any) -> dict[str, dict[str, Any]]:
         results["quorum"] = check_quorum(out.trace, servers_for(cfg), history=out.history,
                                          epoch_shift=_epoch_shift(out))
         results["convergence"] = check_convergence(out)
+        from checkers.session import check_sessions
+
+        results["session"] = check_sessions(out.history, out.trace)
     results["liveness"] = check_liveness(out)
     results["availability"] = {"valid": True, "counts": False, **availability(out.history)}
     return results

@@ -48,7 +48,7 @@ def _kinds(result: dict) -> list[str | None]:
         v = result.get(key)
         if isinstance(v, str):
             return [v]
-    for key in ("anomaly_types", "anomaly-types", "anomalies"):
+    for key in ("anomaly_types", "anomaly-types", "anomalies", "violations"):
         v = result.get(key)
         if isinstance(v, dict) and v:
             return sorted(str(k) for k in v)

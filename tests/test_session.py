@@ -48,3 +48,11 @@ def test_value_that_was_never_the_state_fails():
 def test_other_sessions_may_lag():
     h = [ok(0, 1, "write", 2, 2), ok(1, 2, "read", 1, 1)]
     assert check_sessions(h, TRACE)["valid"] is True
+
+
+def test_session_expired_while_its_client_was_in_touch():
+    t = TRACE + [{"kind": "session_expired", "node": "n1", "session": 7, "idle": 300_000_000, "timeout": 2_000_000_000}]
+    res = check_sessions([], t)
+    assert set(res["anomaly_counts"]) == {"expired-while-live"}
+    t = TRACE + [{"kind": "session_expired", "node": "n1", "session": 7, "idle": 2_100_000_000, "timeout": 2_000_000_000}]
+    assert check_sessions([], t)["valid"] is True
