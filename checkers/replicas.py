@@ -16,11 +16,15 @@ What must hold (BUGS.md, "What the checkers need to see these"):
 4. **acks=all means committed, on enough replicas**: a leader acknowledges an acks=all
    produce (``ack`` without error) only once its high watermark is past the record, and
    only while its ISR has at least min.insync.replicas members (the trace carries both).
-5. **No spurious ISR shrink**: a leader drops a follower from the ISR only if, on its
+5. **ISR members hold every committed record**: a leader admits a follower to the ISR
+   (``isr-expand``, with the follower's log end) only if that log reaches past every offset
+   committed so far (KAFKA-7128: a new leader's lagging high watermark must not let a
+   follower in early).
+6. **No spurious ISR shrink**: a leader drops a follower from the ISR only if, on its
    monotonic clock, the follower had not been caught up for longer than
    replica.lag.time.max (the ``isr`` trace of a shrink carries each dropped follower's
    lag, as ZooKeeper's ``session_expired`` carries the session's silence).
-6. **After healing, replicas agree below the high watermark**: from each broker's final
+7. **After healing, replicas agree below the high watermark**: from each broker's final
    state (``out.replica_digests``: per partition its high watermark, log end, epochs and
    a hash of the log below the high watermark), replicas with the same high watermark hold
    the same records below it.
@@ -58,6 +62,7 @@ def check_trace(trace: list[dict], digests: dict | None = None) -> dict[str, Any
     elected: dict[tuple[int, int], tuple[Any, str, int]] = {}  # (p, epoch) -> (leader, controller, time)
     hws: dict[tuple[str, int, int], int] = {}                  # (node, p, epoch) -> last hw
     committed: dict[tuple[int, int], tuple[str, str, int, int]] = {}  # (p, o) -> (value, node, epoch, time)
+    committed_end: dict[int, int] = {}  # p -> 1 + the highest offset ever committed
     stats = {"elections": 0, "commits": 0, "appends": 0, "acks": 0, "truncations": 0, "isr_changes": 0}
 
     for ev in trace:
@@ -82,6 +87,7 @@ def check_trace(trace: list[dict], digests: dict | None = None) -> dict[str, Any
             stats["commits"] += 1
             p, o = ev["partition"], ev["offset"]
             c = committed.get((p, o))
+            committed_end[p] = max(committed_end.get(p, 0), o + 1)
             if c is None:
                 committed[(p, o)] = (ev["value"], ev["node"], ev["leader_epoch"], ev["time"])
             elif c[0] != ev["value"]:
@@ -150,6 +156,19 @@ def check_trace(trace: list[dict], digests: dict | None = None) -> dict[str, Any
                                        f"producer (epoch {ev['leader_epoch']}) with {ev['isr_size']} replica(s) in sync, "
                                        f"fewer than min.insync.replicas={ev['min_isr']}.",
                     })
+        elif kind == "isr-expand":
+            p, r, leo = ev["partition"], ev["follower"], ev["leo"]
+            top = committed_end.get(p, 0)
+            if leo < top:
+                add("isr-join-without-committed", {
+                    "partition": p, "replicas": [ev["node"], r], "offsets": [leo, top],
+                    "epochs": [ev["leader_epoch"]], "time": ev["time"],
+                    "explanation": f"leader {ev['node']} admitted {r} to the ISR of partition {p} (epoch "
+                                   f"{ev['leader_epoch']}) with its log ending at {leo}, though offsets up to "
+                                   f"{top - 1} were already committed (the leader's high watermark was {ev['hw']}, "
+                                   f"its epoch started at {ev['epoch_start']}): an ISR member lacking committed "
+                                   f"records loses them if it is elected.",
+                })
         elif kind == "truncate":
             stats["truncations"] += 1
         elif kind == "isr":

@@ -314,7 +314,7 @@ class Partition:
         return effects + [SetTimer(self.park_timer, min(d for _, d in self.parked.values()))]
 
     def _fetch_answer(self, src: str, f: m.ReplicaFetch) -> Send:
-        recs = self.log.records_from(f.fetch_offset, FETCH_MAX_RECORDS)
+        recs = self.log.records_from(f.fetch_offset, self.b.s.get("replica_fetch_max_records", FETCH_MAX_RECORDS))
         return Send(src, m.ReplicaFetchResponse(self.p, self.leader_epoch, f.fetch_offset, None, recs, self.hw))
 
     def _wake_parked(self, now: int) -> list[Effect]:
@@ -381,7 +381,11 @@ class Partition:
             return []  # KAFKA-7128: it must hold everything the leader had when elected
         if st.broker_epoch < 0:
             return []
-        return self._change_isr(tuple(sorted(set(self.isr) | {src})))
+        # the trace says which log end the follower joins with (checked against what
+        # was committed: KAFKA-7128)
+        return [trace("isr-expand", partition=self.p, follower=src, leo=st.leo, hw=self.hw,
+                      epoch_start=self.epoch_start, leader_epoch=self.leader_epoch)] + \
+            self._change_isr(tuple(sorted(set(self.isr) | {src})))
 
     def isr_check(self, now: int) -> list[Effect]:
         """Drop followers not caught up within replica.lag.time.max (Kafka's

@@ -41,6 +41,9 @@ DEFAULT_SETTINGS: dict = {
     "replica_lag_time_max": 1500 * MS,
     # A follower's fetch waits at most this long at the leader for new data (500 ms).
     "replica_fetch_wait_max": 100 * MS,
+    # Records one replica fetch answer carries at most (replica.fetch.max.bytes, counted
+    # in records): a follower far behind catches up this many per round trip.
+    "replica_fetch_max_records": 200,
     # A follower whose fetch gets no answer retries after this (replica.fetch.backoff).
     "replica_fetch_timeout": 300 * MS,
     # flush policy: 0 = fsync every append before it counts (log.flush.interval.messages=1);

@@ -97,3 +97,13 @@ def test_final_state_disagreement_after_healing():
     lag = {"b1": {"0": st(5, "aa", [[0, 0]])}, "b2": {"0": st(3, "cc", [[0, 0]])}}
     res = check_trace(CLEAN, lag)
     assert res["valid"] is True and res["notes"]
+
+
+def test_isr_join_without_committed_records():
+    early = CLEAN + [ev(6, "b1", "isr-expand", partition=0, follower="b3", leo=0, hw=0, epoch_start=1,
+                        leader_epoch=0)]
+    res = check_trace(early)
+    assert kinds(res) == ["isr-join-without-committed"] and "b3" in res["explanation"]
+    fair = CLEAN + [ev(6, "b1", "isr-expand", partition=0, follower="b3", leo=1, hw=1, epoch_start=1,
+                       leader_epoch=0)]
+    assert check_trace(fair)["valid"] is True
