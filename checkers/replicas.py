@@ -16,10 +16,10 @@ What must hold (BUGS.md, "What the checkers need to see these"):
 4. **acks=all means committed, on enough replicas**: a leader acknowledges an acks=all
    produce (``ack`` without error) only once its high watermark is past the record, and
    only while its ISR has at least min.insync.replicas members (the trace carries both).
-5. **ISR members hold every committed record**: a leader admits a follower to the ISR
-   (``isr-expand``, with the follower's log end) only if that log reaches past every offset
-   committed so far (KAFKA-7128: a new leader's lagging high watermark must not let a
-   follower in early).
+5. **ISR members hold every committed record**: a follower that joins the ISR (an
+   ``isr-expand`` proposal, with its log end, that lands as an ``isr`` change) reached past
+   every offset committed when it was proposed (KAFKA-7128: a new leader's lagging high
+   watermark must not let a follower in early).
 6. **No spurious ISR shrink**: a leader drops a follower from the ISR only if, on its
    monotonic clock, the follower had not been caught up for longer than
    replica.lag.time.max (the ``isr`` trace of a shrink carries each dropped follower's
@@ -63,6 +63,7 @@ def check_trace(trace: list[dict], digests: dict | None = None) -> dict[str, Any
     hws: dict[tuple[str, int, int], int] = {}                  # (node, p, epoch) -> last hw
     committed: dict[tuple[int, int], tuple[str, str, int, int]] = {}  # (p, o) -> (value, node, epoch, time)
     committed_end: dict[int, int] = {}  # p -> 1 + the highest offset ever committed
+    pending_joins: dict[tuple, tuple[dict, int]] = {}  # (leader, p, epoch, follower) -> (isr-expand, committed end)
     stats = {"elections": 0, "commits": 0, "appends": 0, "acks": 0, "truncations": 0, "isr_changes": 0}
 
     for ev in trace:
@@ -157,22 +158,30 @@ def check_trace(trace: list[dict], digests: dict | None = None) -> dict[str, Any
                                        f"fewer than min.insync.replicas={ev['min_isr']}.",
                     })
         elif kind == "isr-expand":
-            p, r, leo = ev["partition"], ev["follower"], ev["leo"]
-            top = committed_end.get(p, 0)
-            if leo < top:
-                add("isr-join-without-committed", {
-                    "partition": p, "replicas": [ev["node"], r], "offsets": [leo, top],
-                    "epochs": [ev["leader_epoch"]], "time": ev["time"],
-                    "explanation": f"leader {ev['node']} admitted {r} to the ISR of partition {p} (epoch "
-                                   f"{ev['leader_epoch']}) with its log ending at {leo}, though offsets up to "
-                                   f"{top - 1} were already committed (the leader's high watermark was {ev['hw']}, "
-                                   f"its epoch started at {ev['epoch_start']}): an ISR member lacking committed "
-                                   f"records loses them if it is elected.",
-                })
+            # judged when (if) the expansion lands, against what was committed when it was
+            # proposed: a deposed leader's proposal never lands, and records committed
+            # while the write is in flight are the joiner's to fetch
+            pending_joins[(ev["node"], ev["partition"], ev["leader_epoch"], ev["follower"])] = (
+                ev, committed_end.get(ev["partition"], 0))
         elif kind == "truncate":
             stats["truncations"] += 1
         elif kind == "isr":
             stats["isr_changes"] += 1
+            p = ev["partition"]
+            for r in sorted(set(ev.get("isr", ())) - set(ev.get("old_isr", ()))):
+                pj = pending_joins.pop((ev["node"], p, ev["leader_epoch"], r), None)
+                if pj is None or pj[0]["leo"] >= pj[1]:
+                    continue
+                x, top = pj
+                add("isr-join-without-committed", {
+                    "partition": p, "replicas": [ev["node"], r], "offsets": [x["leo"], top],
+                    "epochs": [ev["leader_epoch"]], "time": ev["time"],
+                    "explanation": f"leader {ev['node']} admitted {r} to the ISR of partition {p} (epoch "
+                                   f"{ev['leader_epoch']}) with its log ending at {x['leo']}, though offsets up to "
+                                   f"{top - 1} were already committed (the leader's high watermark was {x['hw']}, "
+                                   f"its epoch started at {x['epoch_start']}): an ISR member lacking committed "
+                                   f"records loses them if it is elected.",
+                })
             lag_max = ev.get("lag_max_ns")
             for r, lag in sorted((ev.get("lag_ns") or {}).items()):
                 if lag_max is not None and lag <= lag_max:

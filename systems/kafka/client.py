@@ -442,8 +442,8 @@ class KafkaClient(Node):
         return effects + [Send(self.controller, m.GroupHeartbeat(GROUP, self.member, self.generation))]
 
     def _on_heartbeat(self, r: m.GroupHeartbeatResponse, now: int) -> list[Effect]:
-        if self.mode != "subscribe" or r.member != self.member and self.member != "":
-            return []
+        if self.mode != "subscribe" or (self.member != "" and r.member != self.member):
+            return []  # not in the group, or about an earlier membership
         if r.error == m.NOT_COORDINATOR:
             self.controller = None
             return self._refresh_metadata(now)

@@ -15,8 +15,8 @@ DEFAULT_SETTINGS: dict = {
     # ZooKeeper servers "z1".."zN" beside the brokers "b1".."bM" (M = --nodes).
     "zk_nodes": 3,
     # Which ZooKeeper the brokers use: "zab" (systems/zab, a real ZAB ensemble) or "mini"
-    # (systems/kafka/minizk.py: one in-memory server speaking the same client API; for
-    # fast protocol tests, and a stand-in while the ZAB client API is being built).
+    # (systems/kafka/minizk.py: one durable server speaking the same client API; for fast
+    # protocol tests, and to tell a Kafka failure from a ZooKeeper one).
     "zookeeper": "zab",
     # One topic "t" with this many partitions; the queue workload's key "k<i>" goes to
     # partition i mod partitions (one to one when --keys equals this, as by default).

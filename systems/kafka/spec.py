@@ -36,9 +36,10 @@ class KafkaSpec:
     #: per-partition logs are "log-p<P>" (created on first write), the HW checkpoint, and
     #: the ZooKeeper servers' files
     files = (HW_FILE, "log-p0", "log-p1", "log-p2")
-    #: trace kinds after which a crash is interesting: right after a produce is acked,
-    #: after a follower appended fetched records, after a leader or ISR change, after a
-    #: truncation
+    #: trace kinds after which a crash is interesting (the ``crash`` nemesis): right after
+    #: a produce is acknowledged, a replica becomes leader, an ISR change is committed, a
+    #: follower truncates. Frequent kinds (append, hw) are left out: a crash there is just
+    #: a random crash, which ``kill`` already gives.
     crash_points = ("ack", "become-leader", "isr", "truncate")
 
     def default_settings(self) -> dict:
