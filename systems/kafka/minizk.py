@@ -43,23 +43,25 @@ from harness.system import NodeContext
 
 MS = 1_000_000
 
-# The api.py names, repeated so this module stands alone (they are the contract's values).
-EVENT_OP_ID = -1
-TIMER_PREFIX = "zk."
-NODE_CREATED = "NodeCreated"
-NODE_DELETED = "NodeDeleted"
-NODE_DATA_CHANGED = "NodeDataChanged"
-NODE_CHILDREN_CHANGED = "NodeChildrenChanged"
-SESSION_EXPIRED = "Expired"
-DISCONNECTED = "Disconnected"
-SYNC_CONNECTED = "SyncConnected"
-NO_NODE = "NoNode"
-NODE_EXISTS = "NodeExists"
-BAD_VERSION = "BadVersion"
-NOT_EMPTY = "NotEmpty"
-NO_CHILDREN_FOR_EPHEMERALS = "NoChildrenForEphemerals"
-SESSION_EXPIRED_ERROR = "SessionExpired"
-CONNECTION_LOSS = "ConnectionLoss"
+# The contract's names, from the contract itself (api.py imports nothing else of zab).
+from systems.zab.api import (  # noqa: E402
+    BAD_VERSION,
+    CONNECTION_LOSS,
+    DISCONNECTED,
+    EVENT_OP_ID,
+    NO_CHILDREN_FOR_EPHEMERALS,
+    NO_NODE,
+    NODE_CHILDREN_CHANGED,
+    NODE_CREATED,
+    NODE_DATA_CHANGED,
+    NODE_DELETED,
+    NODE_EXISTS,
+    NOT_EMPTY,
+    SESSION_EXPIRED,
+    SESSION_EXPIRED_ERROR,
+    SYNC_CONNECTED,
+    TIMER_PREFIX,
+)
 
 WRITES = ("create", "delete", "setData")
 READS = ("exists", "getData", "getChildren", "sync")
