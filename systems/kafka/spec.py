@@ -9,6 +9,7 @@ are ``client.KafkaClient``. Importing this module registers ``"kafka"``.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from harness.node import Node
@@ -65,6 +66,21 @@ class KafkaSpec:
     def make_client(self, ctx: NodeContext) -> Node:
         _, brokers = _split(ctx.servers)
         return KafkaClient(ctx, brokers)
+
+    def converged(self, digests: dict[str, Any]) -> bool:
+        """The settle phase's end: ZooKeeper's servers hold the same tree, and every
+        partition's live replicas agree on leader epoch, high watermark and log (a broker's
+        digest and a ZooKeeper server's are different things, so the default "all digests
+        equal" would never hold and every run would settle until its deadline)."""
+        zk = {json.dumps(d, sort_keys=True, default=str) for n, d in digests.items() if n.startswith("z")}
+        if len(zk) > 1:
+            return False
+        replicas: dict[str, set[tuple]] = {}
+        for n, d in digests.items():
+            if n.startswith("b") and isinstance(d, dict):
+                for p, st in d.items():
+                    replicas.setdefault(p, set()).add((st["leader_epoch"], st["hw"], st["end"], st["log"]))
+        return all(len(states) == 1 for states in replicas.values())
 
     def is_leader(self, server: Node) -> bool:
         """The controller (the nemesis's "leader" target)."""

@@ -53,3 +53,21 @@ def test_workload_shape():
     assert {o[1] for o in sends} <= {"k0", "k1", "k2"}
     assert {o[0] for o in ops} == {"send", "poll", "commit", "assign", "subscribe"}
     assert w.final_ops() == [("assign", None, ["k0", "k1", "k2"]), ("poll", None, "drain")]
+
+
+def test_settle_ends_when_zookeeper_and_every_partition_agree():
+    from systems.kafka.spec import KafkaSpec
+
+    spec = KafkaSpec()
+    part = {"role": "leader", "leader_epoch": 2, "hw": 7, "end": 7, "epochs": [[0, 0]], "below_hw": "h", "log": "h"}
+    follower = {**part, "role": "follower"}
+    zk = {"zxid": 5, "tree": "t"}
+    agreed = {"z1": zk, "z2": zk, "b1": {"0": part}, "b2": {"0": follower}, "b3": {"1": part}}
+    assert spec.converged(agreed)
+    assert not spec.converged({**agreed, "z2": {"zxid": 4, "tree": "u"}})
+    assert not spec.converged({**agreed, "b2": {"0": {**follower, "hw": 6}}})
+    assert not spec.converged({**agreed, "b2": {"0": {**follower, "end": 8, "log": "i"}}})
+    # a real run: settling stops as soon as the replicas agree, well before its bound
+    res = run_test(cfg(settings={"zookeeper": "zab"}, nemesis=("partition", "kill")))
+    bound = (20 + 10 + 1) * 1e9
+    assert res.results["stats"]["simulated_ns"] < bound
