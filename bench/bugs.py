@@ -1,5 +1,5 @@
-"""Hunt the planted bugs (ZAB/ZooKeeper and Kafka): for each, a randomized campaign until the first failing seed,
-then shrink that run.
+"""Hunt the planted bugs (ZAB/ZooKeeper and Kafka): for each, a randomized campaign until
+the first failing seed, then shrink that run.
 
     python bench/bugs.py                      # every bug of the table below
     python bench/bugs.py zab-no-trunc zab-ack-before-fsync
