@@ -11,6 +11,20 @@ def _verdict(v: Any) -> str:
     return {True: "valid", False: "INVALID"}.get(v, "unknown") if isinstance(v, bool) else str(v)
 
 
+def describe_servers(config: Any) -> str:
+    """"5 servers", or for a system with several kinds of server "8 servers (z1-z3, b1-b5)"."""
+    from harness.runner import servers_for
+
+    ids = servers_for(config)
+    groups: dict[str, list[str]] = {}
+    for nid in ids:
+        groups.setdefault(nid.rstrip("0123456789"), []).append(nid)
+    if len(groups) <= 1:
+        return f"{len(ids)} servers"
+    spans = ", ".join(g[0] if len(g) == 1 else f"{g[0]}-{g[-1]}" for g in groups.values())
+    return f"{len(ids)} servers ({spans})"
+
+
 def print_run_summary(res: Any) -> None:
     r = res.results
     cfg = res.config
@@ -19,11 +33,12 @@ def print_run_summary(res: Any) -> None:
         why = c.get("explanation") or c.get("reason") or c.get("note") or ""
         if name == "availability":
             why = f"ok {c['ok']}, fail {c['fail']}, info {c['info']} (served {c['served_fraction']})"
-        rows.append([name, _verdict(c["valid"]) + ("" if c.get("counts", True) is not False else " (not counted)"), why[:100]])
+        rows.append([name, _verdict(c["valid"]) + ("" if c.get("counts", True) is not False else " (not counted)"),
+                     why if len(why) <= 400 else why[:400] + " ..."])
     print(f"{cfg.system} / {cfg.workload}  seed {cfg.seed}  nemesis {','.join(cfg.nemesis) or 'none'}  "
-          f"{cfg.nodes} servers, {cfg.clients} clients, {cfg.time_limit:g} s"
+          f"{describe_servers(cfg)}, {cfg.clients} clients, {cfg.time_limit:g} s"
           + (f"  bugs {','.join(cfg.bugs)}" if cfg.bugs else ""))
-    print(tabulate(rows, headers=["checker", "verdict", "why"], tablefmt="simple"))
+    print(tabulate(rows, headers=["checker", "verdict", "why"], tablefmt="simple", maxcolwidths=[None, None, 90]))
     s = r["stats"]
     print(f"{s['operations']} operations, {s['events']} events, {res.wall_s:.2f} s wall "
           f"(simulate {s['wall_simulate_s']:.2f} s, check {s['wall_check_s']:.2f} s)")

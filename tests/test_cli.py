@@ -95,3 +95,11 @@ def test_same_seed_same_history_across_hash_seeds(system):
         assert r.returncode == 0, r.stderr
         digests.add(r.stdout)
     assert len(digests) == 1
+
+
+def test_run_summary_names_every_kind_of_server():
+    from harness.config import RunConfig
+    from harness.summary import describe_servers
+
+    assert describe_servers(RunConfig(system="zab", nodes=5)) == "5 servers"
+    assert describe_servers(RunConfig(system="kafka", workload="queue", nodes=5)) == "8 servers (z1-z3, b1-b5)"
