@@ -29,7 +29,7 @@ from typing import Any
 
 from harness.config import ConfigError
 from reports.explain import anomaly_names, verdict_words
-from reports.rundata import FAMILY, FAMILY_COLOURS, NS, _read_json, _read_jsonl
+from reports.rundata import FAMILY_COLOURS, NS, _read_json, _read_jsonl, fault_family
 
 
 _MISSING: Any = object()  # an index line without a verdict: take the run's results.json
@@ -76,7 +76,7 @@ def _num(x: Any) -> float | None:
 def _fault_kinds(run_dir: Path, config: dict) -> list[str]:
     """Fault families that actually fired in a run (faults.jsonl), else the config's."""
     rows, _ = _read_jsonl(run_dir / "faults.jsonl")
-    fams = {FAMILY[r["kind"]] for r in rows if r.get("kind") in FAMILY}
+    fams = {f for f in map(fault_family, rows) if f is not None}
     if rows or (run_dir / "faults.jsonl").exists():
         return sorted(fams)
     nem = config.get("nemesis") if isinstance(config, dict) else None

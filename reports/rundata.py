@@ -34,9 +34,14 @@ WINDOW_END = {
     "clock-bump": "clock-reset",
     "clock-skew": "clock-reset",
     "clock-strobe": "clock-reset",
+    # a power cut: its servers come back one at a time after power-on (a restart record
+    # each, same episode); the window ends when the last one is back
+    "power-off": "power-on",
 }
 
-#: the nemesis family of each opening fault kind (the lanes of the fault timeline)
+#: the nemesis family of each opening fault kind (the lanes of the fault timeline).
+#: ``clock-skew`` is ``slow`` when it slows a clock to half speed or less (the ``slow``
+#: family's -50%..-95%; the ``clock`` family skews by at most 20%): see `fault_family`.
 FAMILY = {
     "partition": "partition",
     "kill": "kill",
@@ -45,8 +50,15 @@ FAMILY = {
     "clock-bump": "clock",
     "clock-skew": "clock",
     "clock-strobe": "clock",
+    "power-off": "power",
 }
-FAMILIES = ("partition", "kill", "crash", "pause", "clock")
+#: lane order; ``other`` holds fault kinds this module has not heard of (a newer nemesis)
+FAMILIES = ("partition", "kill", "crash", "power", "pause", "clock", "slow", "other")
+#: fault-log kinds that never open a window: ends, the final heal, a power cut firing
+#: (it moves its power-off window), and the nemesis's own bookkeeping
+NOT_OPENING = {"heal", "restart", "resume", "clock-reset", "power-on", "power-cut", "heal-all"}
+#: a clock-skew at or below this many ppm is the ``slow`` family's starved process
+SLOW_PPM = -500_000
 
 #: shading colour of each family, shared by the HTML timelines and the PNG plots.
 #: Chosen away from the outcome colours (green / red / orange) so a shaded window never
@@ -55,9 +67,29 @@ FAMILY_COLOURS = {
     "partition": "#6baed6",
     "kill": "#9e9ac8",
     "crash": "#c994c7",
+    "power": "#b07c4f",
     "pause": "#a6a6a6",
     "clock": "#e6c34a",
+    "slow": "#66c2a4",
+    "other": "#bdbdbd",
 }
+
+
+def fault_family(rec: dict) -> str | None:
+    """The family of a fault-log record that opens a window (None for one that does not)."""
+    kind = rec.get("kind")
+    if not isinstance(kind, str) or kind in NOT_OPENING:
+        return None
+    if kind == "clock-skew":
+        ppm = rec.get("ppm")
+        if ppm is None:
+            args = rec.get("args") or []
+            ppm = args[1] if len(args) > 1 else None
+        if isinstance(ppm, (int, float)) and ppm <= SLOW_PPM:
+            return "slow"
+    return FAMILY.get(kind, "other")
+
+
 OUTCOME_COLOURS = {"ok": "#2ca02c", "fail": "#d62728", "info": "#ff7f0e", None: "#7f7f7f"}
 
 
@@ -354,7 +386,24 @@ def describe_fault(rec: dict, servers: list[str] | None = None) -> tuple[str, st
         return f"clock {node} {sign}{_fmt_s(d)}", f"bump the wall clock of {node} by {sign}{_fmt_s(d)}"
     if kind == "clock-skew":
         ppm = rec.get("ppm", args[1] if len(args) > 1 else None)
+        if fault_family(rec) == "slow" and isinstance(ppm, (int, float)):
+            pct = 100 + ppm / 10_000
+            return (f"slow {node} {pct:.0f}% speed",
+                    f"slow server {node} down: its clock, so its timers, runs at {pct:.0f}% of true speed "
+                    f"({ppm} ppm), as a starved process's would")
         return f"skew {node} {ppm} ppm", f"make the clock of {node} run at {ppm} ppm off true rate"
+    if kind == "power-off":
+        nodes = rec.get("nodes")
+        if isinstance(nodes, list):  # cut at once
+            names = " ".join(sorted(map(str, nodes), key=natural_key))
+            if not nodes:
+                return "power off (nobody)", "power cut that found no server to crash"
+            return (f"power off {names}",
+                    f"power cut: servers {names} crash at the same instant, each losing its unsynced writes")
+        point = rec.get("point") or "?"
+        return (f"power cut armed at {node} {point}",
+                f"power cut armed: when server {node} reaches {point} it and the other victims crash "
+                f"at the same instant (it never fired)")
     if kind == "clock-strobe":
         d = rec.get("delta_ns", args[1] if len(args) > 1 else None)
         p = rec.get("period_ns", args[2] if len(args) > 2 else None)
@@ -401,43 +450,99 @@ def reach_groups(cut: Any, servers: list[str] | None = None) -> list[set[str]]:
 
 
 def fault_windows(faults: list[dict], end_time: int, servers: list[str] | None = None) -> list[FaultWindow]:
-    """Pair each opening fault with its closing one (same episode) into windows."""
+    """Pair each opening fault with its closing one (same episode) into windows, numbered
+    F1, F2... in start order.
+
+    A power cut armed at a crash point opens its window when it fires (``power-cut``), not
+    when it was armed; one that never fires is a window without effect. A power cut's
+    window closes when the last of its servers is back up (the restarts after
+    ``power-on``). A fault kind this module does not know opens an ``other`` window that
+    the next record of its episode closes, so a newer nemesis is still drawn.
+    """
     open_w: dict[Any, FaultWindow] = {}
     windows: list[FaultWindow] = []
+    waiting: dict[Any, set] = {}  # power episode -> servers not yet back up
     for rec in faults:
         kind = rec.get("kind")
         t = rec.get("time")
         if not isinstance(t, int):
             continue
-        if kind in WINDOW_END:
+        key = rec.get("episode")
+        fam = fault_family(rec)
+        prev = open_w.get(key) if key is not None else None
+        if fam == "other" and prev is not None and prev.family == "other":
+            fam = None  # the second record of an unknown episode ends it (below)
+        if fam is not None:
             label, detail = describe_fault(rec, servers)
             w = FaultWindow(
-                number=len(windows) + 1, episode=rec.get("episode"), kind=kind, family=FAMILY[kind],
-                start=t, end=end_time, label=label, detail=detail, start_record=rec,
-                changed=rec.get("changed", True) is not False,
+                number=0, episode=key, kind=str(kind), family=fam,
+                start=t, end=end_time if kind in WINDOW_END else t, label=label, detail=detail,
+                start_record=rec, changed=rec.get("changed", True) is not False,
                 cut=[list(p) for p in _pairs(rec.get("cut"))],
             )
+            if kind == "power-off":
+                nodes = rec.get("nodes")
+                w.changed = bool(nodes) if isinstance(nodes, list) else False
             windows.append(w)
-            key = rec.get("episode")
             if key is None:
                 key = ("anon", len(windows))
             prev = open_w.pop(key, None)
             if prev is not None:  # a new fault of the same episode: the old one ends here
                 prev.end = t
             open_w[key] = w
-        elif kind in ("heal", "restart", "resume", "clock-reset"):
-            key = rec.get("episode")
-            w = open_w.get(key)
-            if w is not None and WINDOW_END[w.kind] == kind:
-                w.end = max(t, w.start)
-                w.end_record = rec
-                del open_w[key]
-        elif kind == "heal-all":
+            continue
+        w = open_w.get(key) if key is not None else None
+        if kind == "heal-all":
             for w in open_w.values():
-                w.end = max(t, w.start)
-                w.end_record = rec
+                if w.kind in WINDOW_END:  # an unknown kind stays as long as it was
+                    w.end = max(t, w.start)
+                    w.end_record = rec
             open_w.clear()
+            waiting.clear()
+        elif w is None:
+            continue
+        elif w.kind not in WINDOW_END:  # an unknown fault kind: the next record of its episode ends it
+            w.end = max(t, w.start)
+            w.end_record = rec
+            del open_w[key]
+        elif w.kind == "power-off":
+            _power_record(w, rec, t, waiting, open_w, key)
+        elif WINDOW_END[w.kind] == kind:
+            w.end = max(t, w.start)
+            w.end_record = rec
+            del open_w[key]
+    windows.sort(key=lambda w: w.start)  # stable: same-instant faults keep log order
+    for i, w in enumerate(windows, 1):
+        w.number = i
     return windows
+
+
+def _power_record(w: FaultWindow, rec: dict, t: int, waiting: dict, open_w: dict, key: Any) -> None:
+    """A power-cut, power-on or restart record of an open power window."""
+    kind = rec.get("kind")
+    nodes = [str(n) for n in rec.get("nodes") or []] if isinstance(rec.get("nodes"), list) else []
+    names = " ".join(sorted(nodes, key=natural_key))
+    if kind == "power-cut":  # an armed cut fired: the outage starts now
+        trig, point = rec.get("node"), rec.get("point")
+        w.start, w.changed = t, bool(nodes)
+        w.label = f"power off {names} ({trig} at {point})"
+        w.detail = (f"power cut: when server {trig} reached {point}, servers {names} crashed at the same "
+                    f"instant, each losing its unsynced writes (armed at {_fmt_s(w.start_record.get('time'))})")
+    elif kind == "power-on":
+        w.end_record = rec
+        if not nodes or rec.get("changed") is False:
+            w.end = max(t, w.start)
+            del open_w[key]
+            return
+        w.end = max(t, w.start)
+        waiting[key] = set(nodes)
+        w.detail += f"; power back on {_fmt_s(t)}, servers up one at a time: {' '.join(nodes)}"
+    elif kind == "restart" and key in waiting:
+        waiting[key].discard(str(rec.get("node")))
+        w.end = max(t, w.start)
+        if not waiting[key]:
+            del waiting[key]
+            del open_w[key]
 
 
 def fmt_value(v: Any, limit: int = 120) -> str:

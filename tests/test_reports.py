@@ -15,14 +15,26 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from markupsafe import escape
 
 from harness.cli import main
-from harness.config import ConfigError, RunConfig
+from harness.config import NEMESIS_KINDS, ConfigError, RunConfig
+from harness.faults import generate_schedule
 from harness.runner import run_test
 from reports.campaign_report import write_campaign_report
 from reports.explain import build_views
 from reports.plots import leader_segments, plot_leaders, plot_log_offsets, write_plots
-from reports.rundata import RunData, describe_fault, fault_windows, reach_groups
+from reports.rundata import (
+    FAMILIES,
+    FAMILY_COLOURS,
+    NOT_OPENING,
+    WINDOW_END,
+    RunData,
+    describe_fault,
+    fault_family,
+    fault_windows,
+    reach_groups,
+)
 from reports.run_report import repro_command, write_run_report
 
 XSS = "<script>alert(1)</script>"
@@ -307,6 +319,64 @@ def test_fault_windows_and_partition_words():
                            "cut": [["n1", "n3"], ["n1", "n5"], ["n2", "n3"], ["n2", "n4"], ["n4", "n5"]]},
                           ["n1", "n2", "n3", "n4", "n5"])[1]
     assert "n1 → n2 n4" in ring
+
+
+def test_power_cuts_and_slow_clocks_are_windows():
+    s = 1_000_000_000
+    faults = [
+        {"time": 1 * s, "kind": "power-off", "episode": 1, "nodes": ["n3", "n1"]},
+        {"time": 2 * s, "kind": "power-on", "episode": 1, "nodes": ["n1", "n3"]},
+        {"time": 2 * s, "kind": "restart", "episode": 1, "node": "n1", "changed": True},
+        {"time": 3 * s, "kind": "restart", "episode": 1, "node": "n3", "changed": True},
+        # armed at a crash point, fires later: the window starts when it fires
+        {"time": 4 * s, "kind": "power-off", "episode": 2, "node": "n2", "point": "commit", "armed": True},
+        {"time": 6 * s, "kind": "power-cut", "episode": 2, "node": "n2", "point": "commit", "nodes": ["n2", "n1"]},
+        {"time": 7 * s, "kind": "power-on", "episode": 2, "nodes": ["n2", "n1"]},
+        {"time": 7 * s, "kind": "restart", "episode": 2, "node": "n2", "changed": True},
+        # armed, never fired: a window without effect
+        {"time": 5 * s, "kind": "power-off", "episode": 3, "node": "n3", "point": "ack", "armed": True},
+        {"time": 8 * s, "kind": "power-on", "episode": 3, "nodes": [], "changed": False},
+        {"time": 9 * s, "kind": "clock-skew", "episode": 4, "node": "n2", "ppm": -800_000},
+        {"time": 9 * s, "kind": "clock-skew", "episode": 5, "node": "n3", "ppm": 50_000},
+        {"time": 10 * s, "kind": "frobnicate", "episode": 6, "node": "n1"},  # a kind from a newer nemesis
+        {"time": 11 * s, "kind": "unfrobnicate", "episode": 6, "node": "n1"},
+        {"time": 12 * s, "kind": "heal-all"},
+    ]
+    ws = fault_windows(faults, 20 * s, ["n1", "n2", "n3"])
+    got = [(w.name, w.family, w.start // s, w.end // s, w.changed) for w in ws]
+    assert got == [("F1", "power", 1, 3, True), ("F2", "power", 5, 8, False), ("F3", "power", 6, 12, True),
+                   ("F4", "slow", 9, 12, True), ("F5", "clock", 9, 12, True), ("F6", "other", 10, 11, True)]
+    assert ws[0].label == "power off n1 n3" and "up one at a time: n1 n3" in ws[0].detail
+    assert ws[2].label == "power off n1 n2 (n2 at commit)"
+    assert "never fired" in ws[1].detail
+    assert ws[3].label == "slow n2 20% speed"
+    assert all(w.family in FAMILIES and w.family in FAMILY_COLOURS for w in ws)
+
+
+def test_every_fault_kind_the_nemesis_makes_is_drawn(tmp_path):
+    """Every fault kind harness.faults schedules opens a window of a known family (not
+    "other") or closes one; a run with every nemesis family draws them all, named."""
+    kinds = set()
+    for seed in range(30):
+        for f in generate_schedule(seed, NEMESIS_KINDS, ["n1", "n2", "n3", "n4", "n5"], 60 * 10**9, 6.0,
+                                   crash_points=("a", "b")):
+            kinds.add(f.kind)
+    for k in kinds:
+        fam = fault_family({"kind": k, "args": ["n1", -800_000 if k == "clock-skew" else 1]})
+        assert (fam in FAMILIES and fam != "other") or k in NOT_OPENING, k
+    assert {"power-off", "power-on"} <= kinds
+    res = run_test(RunConfig(system="toy", nodes=3, time_limit=20, seed=2, nemesis=NEMESIS_KINDS),
+                   directory=tmp_path / "all")
+    run = RunData(res.directory)
+    fams = {w.family for w in run.windows}
+    assert {"power", "slow", "partition"} <= fams and "other" not in fams
+    assert {r["kind"] for r in run.faults} <= set(WINDOW_END) | NOT_OPENING
+    page = write_run_report(res.directory).read_text()
+    for w in run.windows:
+        assert f"{w.name} " in page and str(escape(w.detail)) in page
+    for fam in fams:
+        assert f">{fam}</text>" in page  # a lane of the fault timeline
+    assert (res.directory / "latency.png").exists()
 
 
 # ----------------------------------------------------------------------------- campaigns
