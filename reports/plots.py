@@ -23,13 +23,43 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+
+def _quick_import() -> None:
+    """Import the parts of matplotlib the plots use, without building the docstrings of
+    the ``set`` methods of its artist classes.
+
+    On import, each `Artist` subclass writes a docstring for its generated ``set`` listing
+    every property (``matplotlib.artist.kwdoc``): about a fifth of matplotlib's import
+    time, spent on text only ``help()`` reads. A report is often the only thing a process
+    draws (``harness report DIR``), so this matters. The docstrings of the classes
+    imported here say "Properties:" with no list; nothing else changes, and when
+    matplotlib's figure module was already imported this does nothing.
+    """
+    import sys
+
+    if "matplotlib.figure" in sys.modules:
+        return
+    import matplotlib.artist as martist
+
+    kwdoc = martist.kwdoc
+    martist.kwdoc = lambda artist: "Properties:\n    (see the matplotlib documentation)"
+    try:
+        import matplotlib.backends.backend_agg  # noqa: F401
+        import matplotlib.collections  # noqa: F401
+        import matplotlib.figure  # noqa: F401
+    finally:
+        martist.kwdoc = kwdoc
+
+
+_quick_import()
+
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FuncFormatter, NullLocator  # noqa: E402
 
-from reports.rundata import FAMILIES, FAMILY_COLOURS, NS, OUTCOME_COLOURS, RunData  # noqa: E402
+from reports.rundata import FAMILIES, FAMILY_COLOURS, NS, OUTCOME_COLOURS, RunData, natural_key  # noqa: E402
 
 DPI = 90
 
@@ -132,9 +162,8 @@ def _time_frame(run: RunData, axes_h: float, title: str, name_windows: bool,
     if named:
         handles = [Patch(color=FAMILY_COLOURS[w.family], alpha=0.45,
                          label=f"{w.name} {w.label} ({w.start / NS:.1f}–{w.end / NS:.1f} s)") for w in windows]
-        fig.legend(handles=handles, loc="upper left", ncol=WINDOW_LEGEND_COLS, fontsize=7, handlelength=1.0,
-                   columnspacing=1.2, borderaxespad=0,
-                   bbox_to_anchor=(LEFT_IN / WIDTH_IN, (bottom_in - 0.45) / h))
+        _key(fig, handles, LEFT_IN, h - bottom_in + 0.5, ncol=WINDOW_LEGEND_COLS, fontsize=7, row_in=0.155,
+             col_w_in=(WIDTH_IN - LEFT_IN - 0.2) / WINDOW_LEGEND_COLS, max_chars=54)
         return fig, ax, []
     return fig, ax, [Patch(color=FAMILY_COLOURS[f], alpha=min(2 * shade_alpha, 1), label=f"{f} window") for f in fams]
 
@@ -160,10 +189,57 @@ def _dark(hex_colour: str) -> str:
     return f"#{int(r * 0.6):02x}{int(g * 0.6):02x}{int(b * 0.6):02x}"
 
 
+def _key(fig: Figure, handles: list[Any], x_in: float, top_in: float, ncol: int = 1,
+         col_w_in: float = 2.0, row_in: float = 0.17, fontsize: float = 8, max_chars: int = 0) -> None:
+    """A legend drawn as plain figure artists: a swatch (a copy of each handle's style:
+    patch, marker or line) and one text per entry, filled down each column in turn as
+    matplotlib's legend does. ``x_in``/``top_in``: top-left corner, in inches from the
+    figure's left and top edges.
+
+    Why not ``Figure.legend``: its offset-box layout measured every text several times
+    and cost about a third of the drawing time of a run's plots.
+    """
+    from matplotlib.patches import Rectangle
+
+    if not handles:
+        return
+    w_in, h_in = fig.get_size_inches()
+    nrow = -(-len(handles) // ncol)
+    tf = fig.transFigure
+    for k, h in enumerate(handles):
+        col, row = divmod(k, nrow)
+        x = x_in + col * col_w_in
+        yc = h_in - (top_in + (row + 0.5) * row_in)
+        if isinstance(h, Line2D):
+            if h.get_marker() not in (None, "", "None", "none"):
+                art = Line2D([(x + 0.08) / w_in], [yc / h_in], transform=tf)
+                art.update_from(h)
+                art.set_linestyle("")
+                art.set_markersize(5)
+            else:
+                art = Line2D([x / w_in, (x + 0.22) / w_in], [yc / h_in, yc / h_in], transform=tf)
+                art.update_from(h)
+            text_x = x + (0.2 if h.get_marker() not in (None, "", "None", "none") else 0.28)
+        else:
+            art = Rectangle((x / w_in, (yc - 0.05) / h_in), 0.16 / w_in, 0.1 / h_in, transform=tf)
+            art.update_from(h)
+            text_x = x + 0.22
+        fig.add_artist(art)
+        label = h.get_label()
+        if max_chars and len(label) > max_chars:
+            label = label[: max_chars - 1] + "…"
+        fig.text(text_x / w_in, yc / h_in, label, va="center", ha="left", fontsize=fontsize)
+
+
 def _legend_right(ax: Any, handles: list[Any]) -> None:
+    """The legend to the right of ``ax``, its top level with the axes' top."""
     if handles:
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0,
-                  handlelength=1.2, fontsize=7 if len(handles) > 12 else 8)
+        fig = ax.figure
+        w_in, h_in = fig.get_size_inches()
+        pos = ax.get_position()
+        small = len(handles) > 12
+        _key(fig, handles, pos.x1 * w_in + 0.1, (1 - pos.y1) * h_in, fontsize=7 if small else 8,
+             row_in=0.15 if small else 0.17, max_chars=int((w_in - pos.x1 * w_in - 0.3) / 0.05))
 
 
 def _phase_line(ax: Any, run: RunData) -> None:
@@ -307,20 +383,37 @@ def plot_leaders(run: RunData | Path | str, path: Path | str) -> Path | None:
         # Lighter fault shading here: the following bars are pastel too.
         fig, ax, fam_handles = _time_frame(run, 0.3 * nrow + 0.25, title, name_windows=False, shade_alpha=0.1)
         ax.grid(False, axis="y")
+        # One collection per role (rectangles with their own colours), not per bar row:
+        # each collection is a draw call and an autoscale.
+        from matplotlib.collections import PolyCollection
+        from matplotlib.colors import to_rgb
+
+        half = {"leading": 0.38, "following": 0.2, "looking": 0.2, "down": 0.12}
+        polys: dict[str, tuple[list, list, list]] = {}
         for (role, epoch, i), xs in bars.items():
-            if role == "leading":
-                ax.broken_barh(xs, (i - 0.38, 0.76), facecolors=[ecol.get(epoch, "#333")], zorder=2)
-            elif role == "following":
-                c = ecol.get(epoch, "#888")
-                ax.broken_barh(xs, (i - 0.2, 0.4), facecolors=[(*matplotlib.colors.to_rgb(c), 0.45)],
-                               edgecolors=[c], lw=0.6, zorder=2)
-            elif role == "looking":
-                ax.broken_barh(xs, (i - 0.2, 0.4), facecolors="white", edgecolors="#999", hatch="////",
-                               lw=0.4, zorder=2)
-            elif role == "down":
-                ax.broken_barh(xs, (i - 0.12, 0.24), facecolors="#333", zorder=2)
-            else:
-                ax.broken_barh(xs, (i - 0.06, 0.12), facecolors="#bbb", zorder=2)
+            hh = half.get(role, 0.06)
+            c = ecol.get(epoch, "#333" if role == "leading" else "#888")
+            ps, fcs, ecs = polys.setdefault(role, ([], [], []))
+            for x, w in xs:
+                ps.append([(x, i - hh), (x + w, i - hh), (x + w, i + hh), (x, i + hh)])
+                if role == "following":
+                    fcs.append((*to_rgb(c), 0.45))
+                    ecs.append(c)
+                elif role == "leading":
+                    fcs.append(c)
+        style = {
+            "leading": {"edgecolors": "none"},
+            "following": {"linewidths": 0.6},
+            "looking": {"facecolors": "white", "edgecolors": "#999", "hatch": "////", "linewidths": 0.4},
+            "down": {"facecolors": "#333", "edgecolors": "none"},
+        }
+        for role, (ps, fcs, ecs) in polys.items():
+            kw = dict(style.get(role, {"facecolors": "#bbb", "edgecolors": "none"}))
+            if fcs:
+                kw["facecolors"] = fcs
+            if ecs:
+                kw["edgecolors"] = ecs
+            ax.add_collection(PolyCollection(ps, zorder=2, **kw), autolim=False)
         for x, y, text, inside in labels:
             if inside:
                 ax.text(x, y, text, ha="center", va="center", fontsize=7, color="white", zorder=3)
@@ -345,18 +438,38 @@ def plot_leaders(run: RunData | Path | str, path: Path | str) -> Path | None:
         return _save(fig, Path(path))
 
 
+def _components(servers: list[str], cut: set[frozenset]) -> list[list[str]]:
+    """Connected groups of ``servers`` when the links in ``cut`` are down, biggest first."""
+    left = list(servers)
+    comps = []
+    while left:
+        comp, todo = [], [left.pop(0)]
+        while todo:
+            a = todo.pop()
+            comp.append(a)
+            for b in [b for b in left if frozenset((a, b)) not in cut]:
+                left.remove(b)
+                todo.append(b)
+        comps.append(sorted(comp, key=natural_key))
+    return sorted(comps, key=lambda c: (-len(c), c))
+
+
 def plot_partitions(run: RunData | Path | str, path: Path | str, limit: int = 8) -> Path | None:
-    """For each partition window (the first ``limit``), who can reach whom (networkx).
+    """For each partition window (the first ``limit``), who can reach whom.
 
     Servers are drawn on a circle in a fixed order, so panels compare at a glance; an
     edge joins two servers that can talk; colours mark connected groups. All panels share
-    one axes (each shifted along x), which draws several times faster than one axes each.
+    one axes (each shifted along x), one collection for every edge and one for every
+    node: a handful of draw calls whatever the number of panels. (Plain matplotlib: the
+    graphs have at most a few servers, not worth networkx's import time.)
     """
     run = _load(run)
     parts = [w for w in run.windows if w.kind == "partition"]
     if not parts:
         return None
-    import networkx as nx
+    import math
+
+    from matplotlib.collections import LineCollection
 
     parts = parts[:limit]
     servers = list(run.servers)
@@ -365,34 +478,37 @@ def plot_partitions(run: RunData | Path | str, path: Path | str, limit: int = 8)
             for s in (a, b):
                 if s not in servers:
                     servers.append(s)
-    circle = nx.circular_layout(servers)
+    n = len(servers)
+    # the circle networkx's circular_layout draws: first server at angle 0, counter-clockwise
+    circle = {s: (math.cos(2 * math.pi * k / n), math.sin(2 * math.pi * k / n)) for k, s in enumerate(servers)}
     palette = ("#6baed6", "#fd8d3c", "#74c476", "#9e9ac8", "#fdd0a2", "#c7e9c0", "#bcbddc")
     step = 3.2
-    g_all = nx.Graph()
-    pos, colours, labels = {}, [], {}
+    segments, xs, ys, colours, labels = [], [], [], [], []
     for i, w in enumerate(parts):
-        g = nx.complete_graph(servers)
-        g.remove_edges_from([tuple(p) for p in w.cut])
+        cut = {frozenset(p) for p in w.cut}
         colour = {}
-        comps = sorted(nx.connected_components(g), key=lambda c: (-len(c), sorted(c)))
-        for k, comp in enumerate(comps):
+        for k, comp in enumerate(_components(servers, cut)):
             for s in comp:
                 colour[s] = palette[k % len(palette)]
+        dx = i * step
+        for j, a in enumerate(servers):
+            for b in servers[j + 1:]:
+                if frozenset((a, b)) not in cut:
+                    (xa, ya), (xb, yb) = circle[a], circle[b]
+                    segments.append(((xa + dx, ya), (xb + dx, yb)))
         for s in servers:
-            node = (i, s)
-            g_all.add_node(node)
             x, y = circle[s]
-            pos[node] = (x + i * step, y)
+            xs.append(x + dx)
+            ys.append(y)
             colours.append(colour[s])
-            labels[node] = s
-        g_all.add_edges_from(((i, a), (i, b)) for a, b in g.edges)
+            labels.append((x + dx, y, s))
     with matplotlib.rc_context(STYLE):
         fig = _figure(min(1.6 + 2.3 * len(parts), 12.4), 2.3)
         ax = fig.add_axes((0.0, 0.0, 1.0, 0.8))
-        nx.draw_networkx_edges(g_all, pos, ax=ax, edge_color="#555", width=1.2)
-        nx.draw_networkx_nodes(g_all, pos, ax=ax, nodelist=list(pos), node_color=colours, node_size=380,
-                               edgecolors="#333", linewidths=0.8)
-        nx.draw_networkx_labels(g_all, pos, labels=labels, ax=ax, font_size=8)
+        ax.add_collection(LineCollection(segments, colors="#555", linewidths=1.2, zorder=1))
+        ax.scatter(xs, ys, s=380, c=colours, edgecolors="#333", linewidths=0.8, zorder=2)
+        for x, y, s in labels:
+            ax.text(x, y, s, ha="center", va="center", fontsize=8, zorder=3)
         for i, w in enumerate(parts):
             fig.text((0.5 + i) / len(parts), 0.98, f"{w.name} {w.label}\n{w.start / NS:.1f}–{w.end / NS:.1f} s",
                      ha="center", va="top", fontsize=8)
@@ -511,20 +627,102 @@ PLOTTERS: dict[str, Callable[[RunData, Path], Path | None]] = {
 }
 
 
-def write_plots(run: RunData | Path | str, out_dir: Path | str | None = None) -> dict[str, Path]:
+#: plots drawn in a forked child when `write_plots` runs two processes: the two with the
+#: most points, about half the drawing time
+CHILD_PLOTS = ("latency", "throughput")
+
+
+def write_plots(run: RunData | Path | str, out_dir: Path | str | None = None,
+                jobs: int | None = None) -> dict[str, Path]:
     """Draw every plot that has data into ``out_dir`` (default: the run directory).
 
     Returns plot name -> path of what was written; a stale PNG of a plot that now has
     no data is removed, so the page never shows a picture of another run.
+
+    ``jobs=2`` draws `CHILD_PLOTS` in a forked child process while this one draws the
+    rest: each PNG is drawn from the same data by the same code whichever process draws
+    it, so the files are byte for byte those of ``jobs=1``. Default: 2 when the machine
+    has more than one CPU, ``fork`` exists and this process runs no other thread (the
+    environment variable ``REPORT_JOBS=1`` turns it off). If the child fails, its plots
+    are drawn here, so an error surfaces as it would without the child.
     """
     run = _load(run)
     out = Path(out_dir) if out_dir is not None else run.dir
+    if jobs is None:
+        jobs = default_jobs()
+    child = _fork_plots(run, out, CHILD_PLOTS) if jobs > 1 else None
     written: dict[str, Path] = {}
-    for name, fn in PLOTTERS.items():
-        path = out / FILES[name]
-        p = fn(run, path)
-        if p is not None:
-            written[name] = p
-        elif path.exists():
-            path.unlink()
-    return written
+    mine = [n for n in PLOTTERS if child is None or n not in CHILD_PLOTS]
+    for name in mine:
+        _draw_one(run, out, name, written)
+    if child is not None:
+        done = _join_child(*child)
+        for name in CHILD_PLOTS:
+            if done is None:  # the child failed: draw its plots here
+                _draw_one(run, out, name, written)
+            elif name in done:
+                written[name] = out / FILES[name]
+    return {name: written[name] for name in PLOTTERS if name in written}
+
+
+def default_jobs() -> int:
+    import os
+    import threading
+
+    if os.environ.get("REPORT_JOBS", "").strip() == "1":
+        return 1
+    if not hasattr(os, "fork") or threading.active_count() > 1:
+        return 1
+    return 2 if (os.cpu_count() or 1) > 1 else 1
+
+
+def _draw_one(run: RunData, out: Path, name: str, written: dict[str, Path]) -> None:
+    path = out / FILES[name]
+    p = PLOTTERS[name](run, path)
+    if p is not None:
+        written[name] = p
+    elif path.exists():
+        path.unlink()
+
+
+def _fork_plots(run: RunData, out: Path, names: tuple[str, ...]) -> tuple[int, int] | None:
+    """Fork a child that draws ``names``; returns (pid, read end of its pipe), or None
+    when fork fails. The child writes the names it drew, one a line, then ``ok``."""
+    import os
+
+    # what the child needs, loaded once here rather than in both processes
+    _ = run.operations, run.windows, run.trace, run.checkers
+    try:
+        r, w = os.pipe()
+        pid = os.fork()
+    except OSError:
+        return None
+    if pid == 0:  # the child: draw, report, leave without running the parent's exit code
+        code = 1
+        try:
+            os.close(r)
+            written: dict[str, Path] = {}
+            for name in names:
+                _draw_one(run, out, name, written)
+            os.write(w, ("".join(n + "\n" for n in written) + "ok\n").encode())
+            code = 0
+        except BaseException:  # noqa: BLE001 - reported as a failure; the parent redraws
+            pass
+        finally:
+            os._exit(code)
+    os.close(w)
+    return pid, r
+
+
+def _join_child(pid: int, r: int) -> set[str] | None:
+    """Wait for the child; the plot names it drew, or None if it failed."""
+    import os
+
+    chunks = []
+    with os.fdopen(r, "rb") as f:
+        chunks.append(f.read())
+    _, status = os.waitpid(pid, 0)
+    lines = b"".join(chunks).decode(errors="replace").splitlines()
+    if status != 0 or not lines or lines[-1] != "ok":
+        return None
+    return set(lines[:-1])

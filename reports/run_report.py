@@ -45,8 +45,13 @@ def environment() -> jinja2.Environment:
     """The Jinja2 environment of the reports: autoescape on, undefined names are errors."""
     global _env
     if _env is None:
+        try:  # compiled templates kept between processes (keyed by the template's source)
+            cache = jinja2.FileSystemBytecodeCache()
+        except Exception:  # no usable temporary directory: compile each time
+            cache = None
         _env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+            bytecode_cache=cache,
             autoescape=True,
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,
