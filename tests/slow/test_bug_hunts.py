@@ -1,4 +1,4 @@
-"""Bug hunts: for each planted ZAB bug, a randomized campaign (bench/bugs.py's nemesis for
+"""Bug hunts: for each planted ZAB and Kafka bug, a randomized campaign (bench/bugs.py's nemesis for
 it) finds a failing run, and the checker that fails is the one the bug names.
 
 Slow (``pytest -m slow tests/slow``): each hunt runs its campaign's seeds in order, up to
@@ -37,6 +37,19 @@ WITHIN = {
     "zk-wallclock-session-expiry": 20,
     "zk-reconnect-ignores-lastzxid": 15,
     "zk-ephemeral-lingers": 25,
+    "kafka-acks-all-as-one": 5,
+    "kafka-unclean-election": 30,
+    "kafka-ignore-min-isr": 5,
+    "kafka-hw-truncation": 15,
+    "kafka-hw-divergence": 120,
+    "kafka-epoch-answer-unknown": 70,
+    "kafka-premature-isr-join": 30,
+    "kafka-no-epoch-fencing": 70,
+    "kafka-zombie-controller": 15,
+    "kafka-non-idempotent-retry": 5,
+    "kafka-producer-state-lost": 10,
+    "kafka-commit-before-process": 5,
+    "kafka-wallclock-isr-lag": 10,
 }
 
 #: bugs no checker catches yet, and why (see the report of bench/bugs.py)
@@ -57,4 +70,4 @@ def test_hunt_finds_bug(bug: str, tmp_path: Path) -> None:
     assert r["found"] is not None, f"{bug}: no failing run in {WITHIN[bug]} seeds"
     kinds = bench.failure_kinds(Path(r["run_dir"]))
     assert bench.matches(h.expect, kinds), f"{bug}: caught by {kinds}, expected {h.expect}"
-    assert bench.control(Path(r["run_dir"])), f"{bug}: the failing seed fails without the bug too"
+    assert bench.control(Path(r["run_dir"]), h.expect), f"{bug}: the failing seed fails without the bug too"
