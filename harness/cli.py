@@ -110,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--workload", choices=("queue",), help="check queue (Kafka) histories for durability anomalies")
     c.add_argument("--initial", metavar="JSON", default=None, help="initial model state as JSON (default null)")
     c.add_argument("--time-limit", metavar="S", default=None, help="seconds of search per file; past it: unknown")
+    c.add_argument("--max-steps", metavar="N", default=None,
+                   help="search steps per file instead of --time-limit: the same verdict on any machine")
     c.add_argument("--json", action="store_true", help="one JSON object per file per line")
     c.add_argument("--no-final-drain", action="store_true",
                    help="queue: the history has no final drain, so unseen values are not lost writes")

@@ -353,6 +353,8 @@ def test_cli_exit_codes_and_json(tmp_path: Path, capsys) -> None:
     assert code == 2 and json.loads(out.splitlines()[1])["valid"] == "unknown"
     code, out, _ = run_cli(capsys, "--model", "register", "--time-limit", "0.2", bad, hard)
     assert code == 1 and "INVALID" in out and "read" in out
+    code, out, _ = run_cli(capsys, "--model", "register", "--max-steps", "50000", "--json", hard)
+    assert code == 2 and json.loads(out)["reason"] == "step budget"
 
 
 @pytest.mark.parametrize(
@@ -362,6 +364,8 @@ def test_cli_exit_codes_and_json(tmp_path: Path, capsys) -> None:
         (["--model", "register", "--initial", "{{", "{good}"], "--initial"),
         (["--model", "register", "--time-limit", "0", "{good}"], "--time-limit"),
         (["--model", "register", "--time-limit", "x", "{good}"], "--time-limit"),
+        (["--model", "register", "--max-steps", "0", "{good}"], "--max-steps"),
+        (["--model", "register", "--max-steps", "5", "--time-limit", "1", "{good}"], "not both"),
         (["--model", "register", "{good}", "{tmp}/missing.jsonl"], "missing.jsonl"),
         (["--model", "register", "{malformed}"], "malformed.jsonl:2"),
         (["--model", "mutex", "{good}"], "does not support"),
@@ -529,3 +533,31 @@ def test_checker_agrees_with_brute_force(model: str, data) -> None:
 def test_models_are_all_covered_by_the_property() -> None:
     assert set(INITIALS) == {"register", "cas-register", "kv", "multi-register", "mutex", "set", "fifo-queue"}
     assert set(INITIALS) <= set(MODELS)
+
+
+def test_step_budget_gives_the_same_unknown_everywhere() -> None:
+    """A budget in search steps, not seconds: the verdict and where the search stopped do
+    not depend on the machine or its load."""
+    events = exploding(40)
+    a = check(events, "register", initial=0, max_steps=200_000)
+    b = check(events, "register", initial=0, max_steps=200_000)
+    assert a.valid == b.valid == "unknown" and a.reason == "step budget"
+    assert a.to_json() == b.to_json()
+    more = check(events, "register", initial=0, max_steps=400_000)
+    assert more.valid == "unknown" and more.max_prefix >= a.max_prefix
+    # an easy counterexample beside the hard partition is still found within the budget
+    stale = H()
+    for i in range(30):
+        stale.op(100, "write", i, key="easy")
+    stale.op(101, "read", None, 3, key="easy")
+    for e in stale.events:
+        e["index"] += 1000
+    res = check(exploding(40, key="hard") + stale.events, "register", initial=0, max_steps=300_000)
+    assert res.valid is False and res.key == "easy"
+    # and a valid history is valid under any budget
+    ok = H().op(1, "write", 1).op(2, "read", None, 1)
+    assert check(ok.events, "register", initial=0, max_steps=1).valid is True
+    with pytest.raises(ValueError):
+        check(events, "register", max_steps=10, time_limit=1.0)
+    with pytest.raises(ValueError):
+        check(events, "register", max_steps=0)

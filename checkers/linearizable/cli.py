@@ -53,6 +53,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="seconds of search per file (> 0); past it the verdict is unknown",
     )
+    parser.add_argument(
+        "--max-steps",
+        metavar="N",
+        default=None,
+        help="search steps per file (> 0), instead of --time-limit: the same verdict on any machine",
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object per file per line")
     parser.add_argument("files", nargs="+", metavar="FILE", help="history files (.jsonl or .edn)")
 
@@ -61,7 +67,7 @@ class _BadInput(Exception):
     pass
 
 
-def _options(args: argparse.Namespace) -> tuple[str, object, float | None]:
+def _options(args: argparse.Namespace) -> tuple[str, object, float | None, int | None]:
     try:
         model = get_model(args.model).name
     except ModelError as exc:
@@ -80,20 +86,30 @@ def _options(args: argparse.Namespace) -> tuple[str, object, float | None]:
             raise _BadInput(f"--time-limit wants seconds > 0, got {args.time_limit!r}") from None
         if not (limit > 0 and math.isfinite(limit)):
             raise _BadInput(f"--time-limit wants seconds > 0, got {args.time_limit!r}")
+    steps = getattr(args, "max_steps", None)
+    if steps is not None:
+        try:
+            steps = int(steps)
+        except (TypeError, ValueError):
+            raise _BadInput(f"--max-steps wants an integer > 0, got {args.max_steps!r}") from None
+        if steps <= 0:
+            raise _BadInput(f"--max-steps wants an integer > 0, got {args.max_steps!r}")
+        if limit is not None:
+            raise _BadInput("give --time-limit or --max-steps, not both")
     for name in args.files:
         path = Path(name)
         if not path.exists():
             raise _BadInput(f"{name}: no such file")
         if path.is_dir():
             raise _BadInput(f"{name}: is a directory")
-    return model, initial, limit
+    return model, initial, limit, steps
 
 
 def run(args: argparse.Namespace) -> int:
     """Check every file; print one line each; return the exit code (0, 1, 2 or 254)."""
     out = sys.stdout
     try:
-        model, initial, limit = _options(args)
+        model, initial, limit, steps = _options(args)
     except _BadInput as exc:
         return _error(str(exc))
     any_invalid = any_unknown = False
@@ -101,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
         started = time.monotonic()
         try:
             events = load_history(name)
-            result = check(events, model, initial=initial, time_limit=limit)
+            result = check(events, model, initial=initial, time_limit=limit, max_steps=steps)
         except (HistoryError, ModelError) as exc:
             text = str(exc)
             return _error(text if text.startswith(name) else f"{name}: {text}")

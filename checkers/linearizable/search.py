@@ -59,6 +59,27 @@ MEMORY_BUDGET = 768 * 1024 * 1024
 #: search steps, so that with many partitions each still makes progress between the
 #: clock checks instead of pausing right after starting.
 MIN_SLICE = 0.005
+#: The same, in search steps, when the budget is counted in steps (``max_steps``).
+MIN_SLICE_STEPS = 20_000
+
+
+class StepClock:
+    """A deterministic clock: it advances by `CHECK_EVERY` each time a search looks at it,
+    that is once per `CHECK_EVERY` search steps. With it in place of ``time.monotonic``
+    the budget is a number of steps, and the verdict (and where an unknown stopped) is the
+    same on every machine under any load."""
+
+    __slots__ = ("steps",)
+
+    def __init__(self) -> None:
+        self.steps = 0
+
+    def tick(self) -> int:
+        self.steps += CHECK_EVERY
+        return self.steps
+
+    def now(self) -> int:
+        return self.steps
 
 
 #: Estimated bytes of one cache entry, besides its state and info bitset: a set slot at
@@ -133,12 +154,12 @@ class Result:
 # --------------------------------------------------------------------------- the search
 
 
-def _search(ops: Sequence[Op], fns: list, init_state: Any, limits: list):
+def _search(ops: Sequence[Op], fns: list, init_state: Any, limits: list, clock=time.monotonic):
     """Generator: the search over one partition (``ops`` sorted by call).
 
     ``limits`` is ``[deadline, max_entries, max_bytes]``, updated by the caller between
-    resumptions. Yields ``(max_depth, entries, bytes)`` when ``time.monotonic()`` passes
-    the deadline (resume with ``next``); returns ``("ok", max_depth, None)``, ``("fail",
+    resumptions. Yields ``(max_depth, entries, bytes)`` when ``clock()`` (wall clock, or a
+    `StepClock`'s ``tick``) passes the deadline (resume with ``next``); returns ``("ok", max_depth, None)``, ``("fail",
     max_depth, (prefix, state, op, pending))`` or ``("memory", max_depth, None)`` when
     the cache holds more than ``max_entries`` entries or an estimated ``max_bytes``.
 
@@ -190,7 +211,7 @@ def _search(ops: Sequence[Op], fns: list, init_state: Any, limits: list):
     best = None
     cache: set = set()
     cache_add = cache.add
-    monotonic = time.monotonic
+    monotonic = clock
     getsizeof = sys.getsizeof
     steps = 0
     if not remaining:
@@ -321,12 +342,13 @@ class _Task:
 
     __slots__ = ("key", "ops", "n_checked", "gen", "limits", "max_depth", "entries", "bytes", "outcome")
 
-    def __init__(self, key: Any, ops: list[Op], fns: list, init_state: Any, n_checked: int) -> None:
+    def __init__(self, key: Any, ops: list[Op], fns: list, init_state: Any, n_checked: int,
+                 clock=time.monotonic) -> None:
         self.key = key
         self.ops = ops
         self.n_checked = n_checked
         self.limits = [math.inf, math.inf, math.inf]
-        self.gen = _search(ops, fns, init_state, self.limits)
+        self.gen = _search(ops, fns, init_state, self.limits, clock)
         self.max_depth = 0
         self.entries = 0
         self.bytes = 0
@@ -361,6 +383,7 @@ def check(
     initial: Any = None,
     time_limit: float | None = None,
     max_cache_entries: int | None = None,
+    max_steps: int | None = None,
 ) -> Result:
     """Is the history linearizable with respect to ``model`` started from ``initial``?
 
@@ -368,11 +391,22 @@ def check(
     ``time_limit``: seconds of wall clock for the search (None: no limit).
     ``max_cache_entries``: cap on the search caches, all live partitions together
     (default: no cap on entries; their estimated size is capped at `MEMORY_BUDGET`).
-    Past either limit the verdict is "unknown".
+    ``max_steps``: a budget of search steps instead of seconds (about a microsecond each):
+    the verdict no longer depends on the machine or its load. Not with ``time_limit``.
+    Past any limit the verdict is "unknown".
     Raises `HistoryError` / `ModelError` on malformed input.
     """
     if time_limit is not None and not time_limit > 0:
         raise ValueError(f"time_limit must be > 0, got {time_limit!r}")
+    if max_steps is not None:
+        if time_limit is not None:
+            raise ValueError("give time_limit or max_steps, not both")
+        if not (isinstance(max_steps, int) and max_steps > 0):
+            raise ValueError(f"max_steps must be an int > 0, got {max_steps!r}")
+        steps = StepClock()
+        clock, now_fn, budget, min_slice, limit_reason = steps.tick, steps.now, max_steps, MIN_SLICE_STEPS, "step budget"
+    else:
+        clock, now_fn, budget, min_slice, limit_reason = time.monotonic, time.monotonic, time_limit, MIN_SLICE, "time limit"
     mdl = get_model(model)
     ops = _as_ops(events_or_ops)
     parts = mdl.partition(ops) or {None: ops}
@@ -383,7 +417,7 @@ def check(
         fns = [mdl.compile(op) for op in part]  # raises ModelError on unknown ops first
         kept = [(op, fn) for op, fn in zip(part, fns) if fn is not IDENTITY]
         init_state = mdl.init(mdl.initial_for(key, initial))
-        tasks.append(_Task(key, [op for op, _ in kept], [fn for _, fn in kept], init_state, len(part)))
+        tasks.append(_Task(key, [op for op, _ in kept], [fn for _, fn in kept], init_state, len(part), clock))
     tasks.sort(key=lambda t: len(t.ops))
 
     max_entries: float = math.inf if max_cache_entries is None else max_cache_entries
@@ -422,16 +456,16 @@ def check(
     done = 0
     paused: list[_Task] = []
     out_of_memory: list[_Task] = []
-    start = time.monotonic()
-    deadline_total = start + time_limit if time_limit is not None else math.inf
+    start = now_fn()
+    deadline_total = start + budget if budget is not None else math.inf
 
     # Phase 1: smallest partition first, each with an equal share of the time left.
     for n, task in enumerate(tasks):
-        now = time.monotonic()
-        if time_limit is None:
+        now = now_fn()
+        if budget is None:
             deadline = math.inf
         else:
-            deadline = min(deadline_total, now + max((deadline_total - now) / (len(tasks) - n), MIN_SLICE))
+            deadline = min(deadline_total, now + max((deadline_total - now) / (len(tasks) - n), min_slice))
         status = run(task, deadline)
         if status == "fail":
             return failure(task)
@@ -443,12 +477,12 @@ def check(
             out_of_memory.append(task)
 
     # Phase 2: resume the partitions that ran out, round robin, until time is up.
-    while paused and time.monotonic() < deadline_total:
+    while paused and now_fn() < deadline_total:
         for task in list(paused):
-            now = time.monotonic()
+            now = now_fn()
             if now >= deadline_total:
                 break
-            deadline = min(deadline_total, now + max((deadline_total - now) / len(paused), MIN_SLICE))
+            deadline = min(deadline_total, now + max((deadline_total - now) / len(paused), min_slice))
             status = run(task, deadline)
             if status == "paused":
                 continue
@@ -467,14 +501,14 @@ def check(
     return result(
         "unknown",
         key=first.key,
-        reason="time limit" if paused else "memory",
+        reason=limit_reason if paused else "memory",
         max_prefix=first.max_depth,
         unfinished=tuple(
             {
                 "key": thaw(t.key),
                 "ops": len(t.ops),
                 "max_prefix": t.max_depth,
-                "reason": "time limit" if t in paused else "memory",
+                "reason": limit_reason if t in paused else "memory",
             }
             for t in unfinished
         ),
