@@ -43,9 +43,40 @@ KIND_SENTENCES = {
     "I9-acked-write-durability": "A write a client saw succeed is not delivered, with its zxid, by every server at the end.",
     "quorum-commit": "A transaction was committed without durable ACKs from a quorum.",
     "committed-log-durability": "A truncation removed a transaction that had been delivered (committed).",
-    # the election workload
+    # the election workload (checkers/mutex.py)
     "overlapping-masters": "Two clients believed they were master at the same time.",
+    "token-regression": "The storage accepted a write whose fencing token is lower than one it had already "
+                        "accepted: an older master overwrote a newer one's work.",
+    "deposed-writer": "The storage accepted a write from a master after a newer master had begun.",
+    # ZooKeeper sessions (checkers/session.py)
+    "read-matches-state": "A read returned a value other than the key's committed value at the zxid the "
+                          "server said it read at.",
+    "monotonic-reads": "A session's read saw an older state (a lower zxid) than its previous read.",
+    "read-your-writes": "A session's read saw a state from before its own acknowledged write.",
+    "expired-while-live": "A server expired a session although it had heard from its client within the "
+                          "session timeout (ZOOKEEPER-1366).",
+    # Kafka replicas (checkers/replicas.py)
+    "two-leaders-one-epoch": "Two brokers led one partition in the same leader epoch.",
+    "hw-moved-back": "A leader's high watermark moved back within its term.",
+    "committed-value-changed": "A committed offset later carried another value.",
+    "diverged-below-hw": "A replica appended another value below a committed offset it should hold.",
+    "acked-uncommitted": "A leader acknowledged an acks=all produce before the record was committed.",
+    "acked-below-min-isr": "A leader acknowledged an acks=all produce while its ISR was below "
+                           "min.insync.replicas.",
+    "isr-join-without-committed": "A follower joined the ISR without every committed record (KAFKA-7128).",
+    "spurious-isr-shrink": "A leader dropped a follower from the ISR that had not lagged for "
+                           "replica.lag.time.max.",
+    "replicas-disagree-after-healing": "After healing, replicas with the same high watermark hold different "
+                                       "records below it.",
 }
+
+#: fields holding a zxid (an int: epoch in the high 32 bits, counter in the low 32),
+#: shown the way ZooKeeper writes them, 0x<epoch><counter>
+ZXID_FIELDS = re.compile(r"(^|_)zxids?$")
+#: fields holding simulated nanoseconds, shown in seconds
+NS_FIELDS = re.compile(r"^(time|at|start|end|idle|timeout|lag|duration|since|until)$|_(ns|time)$")
+#: anomalies listed in full per kind; the rest of a kind folds away
+SHOWN_PER_KIND = 3
 
 #: fields of an anomaly record that hold history indices of the operations involved
 INDEX_FIELDS = ("index", "indices", "op", "ops", "op_index", "op_indices", "history_indices",
@@ -63,6 +94,33 @@ class Anomaly:
     fields: list[tuple[str, str]] = field(default_factory=list)
     missing_indices: list[int] = field(default_factory=list)
     expected: bool = False  # reported, allowed by the checker, not counted against the run
+    own: str = ""  # the checker's own words for this one (the sentence has the kind's words first)
+    time: int | None = None  # ns: when it happened, if the record or its operations say
+
+    @property
+    def own_sentence(self) -> str:
+        return _capital(self.own)
+
+
+@dataclass
+class KindGroup:
+    """The anomalies of one kind in a checker's card: a few shown, the rest folded."""
+
+    kind: str
+    count: int  # as the checker counted them (it may list fewer)
+    shown: list[Anomaly]
+    folded: list[Anomaly]
+    expected: bool = False
+    listed: int = 0  # how many the checker listed in results.json (the page may show fewer)
+
+    @property
+    def sentence(self) -> str:
+        """What the kind means, when this module knows it."""
+        return KIND_SENTENCES.get(self.kind, "")
+
+    @property
+    def on_page(self) -> int:
+        return len(self.shown) + len(self.folded)
 
 
 @dataclass
@@ -103,6 +161,27 @@ class CheckerView:
     facts: list[tuple[str, str]] = field(default_factory=list)
     lin: LinFailure | None = None
     raw: str = ""
+    counts: dict[str, int] = field(default_factory=dict)  # kind -> how many the checker found
+    listed: dict[str, int] = field(default_factory=dict)  # kind -> how many results.json lists
+
+    @property
+    def groups(self) -> list[KindGroup]:
+        out: dict[tuple[str, bool], KindGroup] = {}
+        for a in self.anomalies:
+            g = out.get((a.kind, a.expected))
+            if g is None:
+                g = out[(a.kind, a.expected)] = KindGroup(a.kind, 0, [], [], a.expected)
+            (g.shown if len(g.shown) < SHOWN_PER_KIND else g.folded).append(a)
+        for g in out.values():
+            g.listed = max(self.listed.get(g.kind, 0), g.on_page)
+            c = self.counts.get(g.kind)
+            g.count = c if isinstance(c, int) and c > g.listed else g.listed
+        return list(out.values())
+
+    @property
+    def total(self) -> int:
+        """Anomalies found (counted), as the checker counted them."""
+        return sum(g.count for g in self.groups if not g.expected)
 
 
 def slug(text: str) -> str:
@@ -233,7 +312,8 @@ def _linearizable(run: RunData, name: str, res: dict, v: CheckerView) -> None:
     kind = "nonlinearizable" if v.counted else "stale-read (expected)"
     ops = [failing] if failing is not None else []
     ops += [o for o in lin.pending if o is not failing]
-    v.anomalies.append(Anomaly(kind=kind, sentence=sentence, anchor=v.anchor + "-a1", ops=ops))
+    v.anomalies.append(Anomaly(kind=kind, sentence=sentence, anchor=v.anchor + "-a1", ops=ops,
+                               time=failing.start if failing is not None else None))
     v.summary = f"not linearizable{keytxt}: {what} cannot be placed after a linearizable prefix of {lin.prefix_len} operations"
     v.lin = lin
 
@@ -378,33 +458,46 @@ def _availability(res: dict, v: CheckerView) -> None:
 
 
 def _generic(run: RunData, name: str, res: dict, v: CheckerView) -> None:
-    v.summary = str(res.get("explanation") or res.get("reason") or res.get("summary") or "")
+    v.summary = tidy(str(res.get("explanation") or res.get("reason") or res.get("summary") or ""))
+    for key in ("violation_counts", "anomaly_counts", "counts"):
+        c = res.get(key)
+        if isinstance(c, dict) and all(isinstance(x, int) and not isinstance(x, bool) for x in c.values()):
+            v.counts = {str(k): x for k, x in c.items()}
+            break
     n = 0
+    per_kind: dict[str, int] = {}
     for kind, rec in _anomaly_records(res.get("anomalies"), res.get("violations")):
+        per_kind[kind] = v.listed[kind] = per_kind.get(kind, 0) + 1
+        if per_kind[kind] > 50:  # a page, not a dump: the raw result below has the rest
+            continue
         n += 1
         sentence = KIND_SENTENCES.get(kind, f"Anomaly {kind}.")
         a = Anomaly(kind=kind, sentence=sentence, anchor=f"{v.anchor}-a{n}")
         if isinstance(rec, dict):
             own = rec.get("explanation") or rec.get("message") or rec.get("description")
             if isinstance(own, str) and own:
-                a.sentence = f"{sentence} Here, {own}" if kind in KIND_SENTENCES else own[:1].upper() + own[1:]
+                a.own = tidy(own)
+                a.sentence = f"{sentence} Here, {a.own}" if kind in KIND_SENTENCES else _capital(a.own)
             for k, val in rec.items():
                 if k in QUIET_FIELDS or k in INDEX_FIELDS:
                     continue
-                a.fields.append((str(k), fmt_value(val, 200)))
+                a.fields.append((str(k), field_value(str(k), val)))
             for idx in _indices(rec):
                 op = run.op_by_index.get(idx)
                 if op is None:
                     a.missing_indices.append(idx)
                 elif op not in a.ops:
                     a.ops.append(op)
+            t = rec.get("time")
+            if isinstance(t, int) and not isinstance(t, bool):
+                a.time = t
         elif isinstance(rec, int) and not isinstance(rec, bool):
             a.fields.append(("count", str(rec)))
         elif rec is not None:
             a.fields.append(("detail", fmt_value(rec, 200)))
+        if a.time is None and a.ops:
+            a.time = min(o.start for o in a.ops)
         v.anomalies.append(a)
-        if n >= 200:  # a page, not a dump: the raw result below has the rest
-            break
     # Anomalies the checker allows (e.g. a poll jump across a reassignment the consumer
     # was told about): shown, marked, not counted.
     for kind, rec in _records(res.get("allowed")):
@@ -471,6 +564,45 @@ def _indices(rec: dict) -> list[int]:
     return [i for i in out if not (i in seen or seen.add(i))]
 
 
+@dataclass
+class Why:
+    """One line of the "why it failed" box: a kind of anomaly a counted checker found,
+    in words, with its first instance (what, when, during which faults) and a link."""
+
+    checker: str
+    kind: str
+    count: int
+    sentence: str  # what the kind means
+    example: str  # the first instance, in the checker's words (or "")
+    anchor: str
+    time: int | None
+    faults: list  # FaultWindow active at ``time``
+    ops: list[Operation]
+
+
+def why_failed(run: RunData, views: list[CheckerView]) -> list[Why]:
+    """Each kind of anomaly that makes the run invalid, client-visible ones first (they
+    name operations of the history), then as the checkers list them."""
+    out = []
+    for v in views:
+        if not v.counted or v.valid is not False:
+            continue
+        groups = [g for g in v.groups if not g.expected]
+        if not groups:
+            out.append(Why(v.name, v.name, 0, v.summary, "", v.anchor, None, [], []))
+            continue
+        for g in groups:
+            a = g.shown[0]
+            sentence = KIND_SENTENCES.get(g.kind, "")
+            example = a.own if sentence else a.sentence
+            faults = []
+            if a.time is not None:
+                faults = [w for w in run.windows if w.start <= a.time <= w.end]
+            out.append(Why(v.name, g.kind, g.count, sentence, example, a.anchor, a.time, faults, a.ops[:3]))
+    out.sort(key=lambda w: not w.ops)  # stable: client-visible first
+    return out
+
+
 def anomaly_names(results: dict) -> list[str]:
     """``checker`` or ``checker:kind`` for each failed (counted) checker and anomaly kind:
     the names ``harness campaign`` triages by (harness.shrink's failure signature)."""
@@ -490,6 +622,49 @@ def anomaly_names(results: dict) -> list[str]:
             else:
                 out.add(str(name))
         return sorted(out)
+
+
+_PY_LIST = re.compile(r"\[((?:'[^'\[\]]*'(?:, )?)+)\]")
+
+
+def tidy(text: str) -> str:
+    """A checker's sentence as a reader wants it: Python list reprs such as
+    ``['n1', 'n2']`` become ``{n1, n2}``."""
+    return _PY_LIST.sub(lambda m: "{" + ", ".join(x.strip("'") for x in m.group(1).split(", ")) + "}", text)
+
+
+def _capital(text: str) -> str:
+    """Capitalise a sentence unless it starts with a name (n5, b2, c10, 0x...)."""
+    first = text.split(" ", 1)[0]
+    if any(ch.isdigit() for ch in first) or not first[:1].islower():
+        return text
+    return text[:1].upper() + text[1:]
+
+
+def zxid_words(z: int) -> str:
+    """``0x200000004`` (epoch 2, counter 4): a zxid the way ZooKeeper logs it."""
+    return f"0x{z:x} (epoch {z >> 32}, counter {z & 0xFFFFFFFF})"
+
+
+def field_value(key: str, val: Any) -> str:
+    """An anomaly record's field for the page: zxids in hex, nanoseconds in seconds."""
+    def is_int(x: Any) -> bool:
+        return isinstance(x, int) and not isinstance(x, bool)
+
+    if ZXID_FIELDS.search(key):
+        if is_int(val):
+            return zxid_words(val)
+        if isinstance(val, list) and val and all(is_int(x) for x in val):
+            shown = ", ".join(f"0x{x:x}" for x in val[:20])
+            return shown + (f", … ({len(val)} in all)" if len(val) > 20 else "")
+    if NS_FIELDS.search(key) and is_int(val) and abs(val) >= 1000:
+        return f"{val / NS:.3f} s"
+    if isinstance(val, str):
+        return val if len(val) <= 200 else val[:199] + "…"
+    if (isinstance(val, list) and val and len(val) <= 20
+            and all(isinstance(x, (str, int)) and not isinstance(x, bool) for x in val)):
+        return ", ".join(map(str, val))
+    return fmt_value(val, 200)
 
 
 def seconds(ns: Any) -> str:

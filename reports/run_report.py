@@ -24,7 +24,16 @@ from typing import Any
 
 import jinja2
 
-from reports.explain import CheckerView, build_views, key_words, op_where, seconds, verdict_words
+from reports.explain import (
+    CheckerView,
+    build_views,
+    key_words,
+    op_where,
+    op_words,
+    seconds,
+    verdict_words,
+    why_failed,
+)
 from reports.rundata import FAMILY_COLOURS, NS, RunData, fmt_value
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -60,6 +69,7 @@ def environment() -> jinja2.Environment:
         _env.filters["secs"] = seconds
         _env.filters["val"] = fmt_value
         _env.filters["where"] = op_where
+        _env.filters["opw"] = op_words
         _env.filters["keyw"] = key_words
         _env.filters["fam_colour"] = lambda fam: FAMILY_COLOURS.get(fam, "#cccccc")
         _env.globals["verdict_words"] = verdict_words
@@ -161,6 +171,7 @@ def render_run_report(run_dir: Path | str, plots: dict[str, Path] | None = None,
         "config_rows": _config_rows(cfg),
         "stats_rows": _stats_rows(run),
         "views": views,
+        "why": why_failed(run, views),
         "lin_svgs": lin_svgs,
         "windows": run.windows,
         "fault_svg": fault_timeline(run),

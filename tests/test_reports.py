@@ -234,6 +234,53 @@ def test_generic_anomalies_get_sentences_and_operations(runs, tmp_path):
     assert {o.invoke_index for o in lost.ops} | {o.complete_index for o in lost.ops} >= {2, 3}
 
 
+def test_why_it_failed_comes_first_and_repeats_fold(runs, tmp_path):
+    """A failing page says why near the top (each kind in a sentence, its first instance,
+    operations, when and during which faults), client-visible kinds first; a kind found
+    hundreds of times shows a few and folds the rest; zxids in hex, times in seconds."""
+    d = _copy(runs["fail"], tmp_path / "why")
+    run = RunData(d)
+    op = run.operations[5]
+    res = json.loads((d / "results.json").read_text())
+    res["checkers"]["quorum"] = {
+        "valid": False, "violation_counts": {"quorum-commit": 725, "I9-acked-write-durability": 1},
+        "violations": {
+            "quorum-commit": [{"property": "quorum-commit", "node": "n5", "zxid": (1 << 32) + i, "acks": ["n5"],
+                               "explanation": f"n5 committed 0x{(1 << 32) + i:x} with ACKs from ['n5'], fewer "
+                                              f"than a quorum of 3"} for i in range(1, 51)],
+            "I9-acked-write-durability": [{"property": "I9-acked-write-durability", "index": op.complete_index,
+                                           "zxid": (2 << 32) + 4, "nodes": ["n1", "n2"],
+                                           "explanation": "the write is missing from the final history"}],
+        },
+    }
+    res["checkers"]["session"] = {
+        "valid": False, "anomaly_counts": {"expired-while-live": 1},
+        "anomalies": {"expired-while-live": [{"kind": "expired-while-live", "session": 7, "node": "n2",
+                                              "time": 2_500_000_000, "idle": 598_668_415, "timeout": 2 * 10**9,
+                                              "explanation": "n2 expired session 7 0.599 s after hearing of it"}]},
+    }
+    (d / "results.json").write_text(json.dumps(res))
+    page = write_run_report(d).read_text()
+    top = page[:page.index('id="repro"')]
+    assert "Why it is invalid" in top and "quorum</a> found 726 anomalies of 2 kinds" in top
+    # client-visible first: the lost acknowledged write names its operation
+    assert top.index("I9-acked-write-durability") < top.index("quorum-commit")
+    assert f"history {op.invoke_index}–{op.complete_index}" in top
+    assert "725 found" in top and "First: n5 committed 0x100000001 with ACKs from {n5}" in top
+    # the session expiry: when, and which fault windows were active then
+    assert "At 2.500 s, " in top
+    active = [w for w in run.windows if w.start <= 2_500_000_000 <= w.end]
+    assert all(f'href="#fault-{w.name}"' in top for w in active)
+    if not active:
+        assert "with no fault active" in top
+    assert "N2 expired" not in page and "n2 expired session 7" in page  # a name keeps its case
+    # the card: three shown, the rest of the listed ones folded, the count the checker gave
+    card = page[page.index('id="checker-quorum"'):]
+    assert "× 725" in card and "47 more quorum-commit listed" in card
+    assert "0x100000001 (epoch 1, counter 1)" in card and "0x200000004 (epoch 2, counter 4)" in card
+    assert ">0.599 s<" in page and ">2.000 s<" in page
+
+
 def test_liveness_failure_shows_the_final_attempts(runs, tmp_path):
     d = _copy(runs["pass"], tmp_path / "live")
     run = RunData(d)
