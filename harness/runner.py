@@ -20,7 +20,7 @@ from harness.config import SECOND, RunConfig
 from harness.faults import Fault, generate_schedule
 from harness.nemesis import Nemesis
 from harness.rng import stream
-from harness.sim import Simulator
+from harness.sim import STORM_EVENTS, MessageStorm, Simulator
 from harness.system import get_system
 from workloads import make_workload
 
@@ -88,14 +88,52 @@ def simulate(config: RunConfig) -> SimOutput:
     clients = [f"c{i}" for i in range(config.clients)]
     workload = make_workload(config.workload, config, stream(config.seed, "workload"))
     services = list(getattr(workload, "services", ()))  # e.g. the election's storage
-    sim = Simulator(spec, config.seed, servers, clients, settings, frozenset(config.bugs), services=services)
+    # the storm budget grows with the client rate past the default rate's
+    storm_events = int(STORM_EVENTS * max(1.0, config.rate / RunConfig.rate))
+    sim = Simulator(spec, config.seed, servers, clients, settings, frozenset(config.bugs), services=services,
+                    storm_events=storm_events)
     schedule = schedule_for(config, tuple(getattr(spec, "crash_points", ())))
     nemesis = Nemesis(sim, schedule, config.seed)
     pool = ClientPool(sim, config, workload, stream(config.seed, "clients"))
 
+    def digests_now() -> dict[str, Any]:
+        return {nid: node.state_digest() for nid, node in sorted(sim.live_server_nodes().items())}
+
+    storm = None
+    try:
+        digests = _phases(config, spec, sim, nemesis, pool, servers, clients + services, digests_now)
+    except MessageStorm as e:
+        # the run cannot go on (its message rate grows without bound): it ends here, and
+        # the checkers judge what happened so far (liveness reports the storm)
+        storm = e.info
+        digests = digests_now()
+    stats = {
+        "events": sim.events,
+        "messages_sent": sim.messages_sent,
+        "messages_dropped": sim.messages_dropped,
+        "simulated_ns": sim.now - sim.start,
+    }
+    if storm is not None:
+        stats["storm"] = storm
+    return SimOutput(
+        config=config,
+        history=pool.public_history(),
+        trace=sim.trace,
+        faults=nemesis.log,
+        schedule=schedule,
+        final_failures=pool.final_failures(),
+        replica_digests=digests,
+        stats=stats,
+    )
+
+
+def _phases(config: RunConfig, spec: Any, sim: Simulator, nemesis: Nemesis, pool: ClientPool,
+            servers: list[str], others: list[str], digests_now: Any) -> dict[str, Any]:
+    """Boot, main phase, heal, final reads, convergence: the run; returns the replicas'
+    digests at the end."""
     for nid in servers:
         sim.boot(nid)
-    for nid in clients + services:
+    for nid in others:
         sim.boot(nid)
     nemesis.install()
     pool.start()
@@ -118,31 +156,13 @@ def simulate(config: RunConfig) -> SimOutput:
 
     # Let replicas converge before judging them (I9, replica convergence): a server may
     # still be re-syncing when the last final read returns. Bounded by the recovery period.
-    def digests_now() -> dict[str, Any]:
-        return {nid: node.state_digest() for nid, node in sorted(sim.live_server_nodes().items())}
-
     settle_deadline = max(deadline, sim.now) + SECOND
     digests = digests_now()
     converged = getattr(spec, "converged", None) or _all_equal
     while not converged(digests) and sim.now < settle_deadline:
         sim.run_until(sim.now + step)
         digests = digests_now()
-    stats = {
-        "events": sim.events,
-        "messages_sent": sim.messages_sent,
-        "messages_dropped": sim.messages_dropped,
-        "simulated_ns": sim.now - sim.start,
-    }
-    return SimOutput(
-        config=config,
-        history=pool.public_history(),
-        trace=sim.trace,
-        faults=nemesis.log,
-        schedule=schedule,
-        final_failures=pool.final_failures(),
-        replica_digests=digests,
-        stats=stats,
-    )
+    return digests
 
 
 def _all_equal(digests: dict[str, Any]) -> bool:

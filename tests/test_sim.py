@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pytest
+
 from harness.node import Node, Persist, Send, SetTimer, trace
 from harness.sim import Simulator
 from harness.system import NodeContext
@@ -174,3 +176,54 @@ def test_paused_or_restarted_nodes_learn_their_wall_clock():
     sim.crash("b")
     sim.restart("b")  # a fresh node hears the offset still in force
     assert [v for k, v in sim.slots["b"].node.timers if k == "wall"] == [5 * 10**9]
+
+
+class Echo(Recorder):
+    """Answers every message with ``fanout`` messages to the others: a storm when > 1,
+    a steady ping-pong at 1."""
+
+    fanout = 2
+
+    def on_message(self, src, msg, now):
+        others = [p for p in self.ctx.servers if p != self.node_id]
+        return [Send(others[i % len(others)], Num(msg.n + 1)) for i in range(self.fanout)]
+
+
+class EchoSpec(Spec):
+    def make_server(self, ctx):
+        return Echo(ctx)
+
+    make_client = make_server
+
+
+def test_a_message_storm_stops_the_run_within_the_budget():
+    from harness.sim import MessageStorm
+
+    sim = Simulator(EchoSpec(), 1, ["a", "b", "c"], [], {}, storm_events=5_000, storm_window_ns=100_000_000)
+    for n in ("a", "b", "c"):
+        sim.boot(n)
+    sim._apply(sim.slots["a"], [Send("b", Num(0))])
+    with pytest.raises(MessageStorm) as e:
+        sim.run_until(sim.now + 60 * 10**9)
+    info = e.value.info
+    # stopped at the first look after the rate went past the budget, not 60 s later
+    assert sim.events % 5_000 == 0 and sim.events <= 20_000
+    assert info["span_ns"] < 100_000_000 and info["events"] == 5_000
+    assert info["in_flight"] > 1_000 and set(info["in_flight_by_type"]) == {"Num"}
+    assert info["explanation"].startswith("message storm: 5000 events")
+    assert sim.now - sim.start < 10**9  # simulated time: the storm took well under a second
+
+
+def test_a_steady_exchange_is_not_a_storm():
+    from harness.sim import MessageStorm
+
+    sim = Simulator(EchoSpec(), 1, ["a", "b", "c"], [], {}, storm_events=5_000, storm_window_ns=100_000_000)
+    for n in ("a", "b", "c"):
+        sim.boot(n)
+        sim.slots[n].node.fanout = 1
+    sim._apply(sim.slots["a"], [Send("b", Num(0))])
+    try:
+        sim.run_until(sim.now + 60 * 10**9)  # one message in flight at a time, ~1.8 ms apiece
+    except MessageStorm:  # pragma: no cover - the failure this test is about
+        pytest.fail("a steady exchange hit the storm budget")
+    assert sim.events > 20_000
