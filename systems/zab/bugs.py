@@ -63,17 +63,21 @@ BUGS: tuple[BugInfo, ...] = (
     BugInfo(
         "zab-vote-order-not-total", "zab",
         "ZOOKEEPER-1419: the vote comparison is not a total order; election never settles",
-        "liveness (when the votes cycle, the re-broadcasts grow without bound: the run does not end)",
+        "liveness: a message storm (when the votes cycle, each notification is answered by "
+        "re-broadcasts to every peer, so the election's messages multiply without bound and it "
+        "never settles; the simulator's storm budget stops the run and liveness reports it)",
         "five servers with mixed epochs and zxids after staggered restarts",
     ),
     BugInfo(
         "zab-propose-only-synced", "zab",
         "protocol spec (TLC): new proposals go only to fully synced followers; a follower between "
         "NEWLEADER and its ACK later gets a COMMIT for a zxid it never saw",
-        "quorum: I1-integrity / I3-agreement; masked in this implementation: the follower's checks for "
-        "lost messages (contiguous proposals, COMMIT of an unknown zxid, PING's last zxid) resync it "
-        "(sync_error, missing_proposal in the trace) before a hole is applied",
-        "a follower joins while the leader is broadcasting",
+        "quorum: I3-agreement, I4-local-primary-order (the follower delivers a later txn without "
+        "the one it never got). With the bug the follower trusts its link as ZooKeeper trusts TCP: "
+        "a gap in proposals is only noted (proposal_gap) and a COMMIT of a txn it never got is "
+        "ignored when nothing is pending (missing_proposal, ignored) or, as ZooKeeper's exit, "
+        "makes it resync, keeping the hole in its log",
+        "a follower joins while the leader is broadcasting (at start-up, after a restart)",
     ),
     BugInfo(
         "zab-zxid-overflow", "zab",

@@ -60,7 +60,9 @@ resyncs on a gap; PINGs carry the leader's latest proposal and commit, so a foll
 notices lost PROPOSALs (resync) and lost COMMITs (apply up to the commit); an ACK of z
 counts for every outstanding proposal up to z (a follower logs and ACKs in order), so a
 lost ACK does not stall commits; duplicated proposals, FOLLOWERINFOs and client requests
-are ignored. A connection is a random ``conn`` id (messages.py).
+are ignored. A connection is a random ``conn`` id (messages.py). (The planted
+zab-propose-only-synced turns the first two checks back into ZooKeeper's: a gap is only
+noted, and a COMMIT of a txn never received is ignored when nothing is pending.)
 
 Clients (client.py) connect to any serving server; reads are served locally, writes are
 forwarded to the leader, proposed, and answered by the server the client is connected to
@@ -119,6 +121,7 @@ ack_sent, acks_quorum, commit (``initial=True`` for the history a new leader com
 being established), deliver (applied to the tree, at every server; for create, delete
 and setData also ``path`` and its ``data`` once applied, None if absent, which
 checkers/session.py reads; for session txns ``session``), sync_error, missing_proposal,
+proposal_gap (only with zab-propose-only-synced),
 abandon. After ``recovered`` (applied_zxid = the snapshot's) or ``snapshot_received`` a
 server's delivered history restarts from that zxid. Sessions: session_created (the server
 the client asked, when it applies createSession and answers the client), session_expired (the
@@ -294,6 +297,7 @@ class ZabServer(Node):
         self._blocked: tuple | None = None
         self.last_heard = 0
         self.newleader_acked = False
+        self.newleader_zxid = 0
         self.leader_epoch = 0
         # leader side
         self.learners: dict[str, LearnerHandler] = {}
@@ -603,7 +607,11 @@ class ZabServer(Node):
                 return []
             i = bisect.bisect_left(self.log_zxids, msg.zxid)
             if i == len(self.log_zxids) or self.log_zxids[i] != msg.zxid:
-                # bug: zab-propose-only-synced shows here
+                if "zab-propose-only-synced" in self.bugs and not self._pending_txns():
+                    # bug: zab-propose-only-synced: the leader never sent us this proposal;
+                    # as FollowerZooKeeperServer.commit, with no pending txn the COMMIT is
+                    # only logged ("without seeing txn") and ignored: the hole stays
+                    return [trace("missing_proposal", zxid=msg.zxid, ignored=True)]
                 return [trace("missing_proposal", zxid=msg.zxid)] + self._sync_error(now, "commit of unknown zxid")
             return self._apply_up_to(msg.zxid, now)
         if isinstance(msg, m.LeaderInfo):
@@ -730,10 +738,16 @@ class ZabServer(Node):
             in_order = counter_of(msg.zxid, self.bits) == counter_of(last, self.bits) + 1
         else:
             in_order = msg.zxid > last and counter_of(msg.zxid, self.bits) == 1
-        if not in_order:
+        # bug: zab-propose-only-synced: a proposal the leader skipped us for leaves a gap;
+        # as Follower.processPacket, the gap is only noted ("Got zxid ... expected ...")
+        gap = not in_order and "zab-propose-only-synced" in self.bugs and msg.zxid > last
+        if not in_order and not gap:
             return self._sync_error(now, "proposal out of order")
         if epoch_of(msg.zxid, self.bits) > self.accepted_epoch:
             return self._sync_error(now, "proposal from a future epoch")
+        if gap:
+            return [trace("proposal_gap", zxid=msg.zxid, last=last)] + self._log_append(
+                msg.zxid, msg.txn, "follower" if self.newleader_acked else None)
         # after NEWLEADER was ACKed proposals are live: ACK each once durable. Before,
         # they are the sync payload, which NEWLEADER's ACK covers.
         ack = "follower" if self.newleader_acked else None
@@ -742,6 +756,12 @@ class ZabServer(Node):
             z = msg.zxid
             return [Send(self.leader_id, m.Ack(self.conn, z)), trace("ack_sent", zxid=z)] + self._log_append(z, msg.txn, None)
         return self._log_append(msg.zxid, msg.txn, ack)
+
+    def _pending_txns(self) -> list[int]:
+        """Logged, not yet applied txns that came after NEWLEADER (ZooKeeper's pendingTxns:
+        those a COMMIT must match; the sync payload before NEWLEADER is not among them)."""
+        after = max(self.tree.last_processed_zxid, self.newleader_zxid)
+        return self.log_zxids[bisect.bisect_right(self.log_zxids, after):]
 
     def _logged_set(self) -> set[int]:
         # only for the rare duplicate; the log is short between snapshots
@@ -752,6 +772,7 @@ class ZabServer(Node):
         if e != self.accepted_epoch:
             return self._sync_error(now, "NEWLEADER epoch is not the accepted one")
         self.leader_epoch = e
+        self.newleader_zxid = self.last_logged_zxid  # the end of the sync payload
         effects: list[Effect] = [trace("newleader_received", epoch=e, zxid=self.last_logged_zxid)]
         # 1-2. every txn of the sync durable first, 3. then currentEpoch, 4. then ACK
         self._inbox.appendleft(_Step("newleader_epoch", e))
