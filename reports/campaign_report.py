@@ -216,6 +216,25 @@ def plot_campaign(rows: list[RunRow], kinds: list[tuple[str, int]], path: Path) 
         return _save(fig, path)
 
 
+def _what(meta: dict) -> str:
+    """``zab / register, bug zab-no-trunc, faults partition, kill, crash; 20 runs from seed 1
+    (swarm)``: what the campaign ran, in a line."""
+    cfg = meta.get("config") if isinstance(meta.get("config"), dict) else {}
+    parts = [f"{cfg.get('system', '?')} / {cfg.get('workload', '?')}"]
+    bugs = cfg.get("bugs")
+    if isinstance(bugs, list) and bugs:
+        parts.append(("bugs " if len(bugs) > 1 else "planted bug ") + ", ".join(map(str, bugs)))
+    nem = cfg.get("nemesis")
+    if isinstance(nem, list):
+        parts.append("faults " + (", ".join(map(str, nem)) if nem else "none"))
+    text = ", ".join(parts)
+    runs, seed = meta.get("runs"), meta.get("seed")
+    if runs is not None:
+        text += f"; {runs} runs from seed {seed}" + (" (swarm: each run draws its own fault mix)"
+                                                     if meta.get("swarm") else "")
+    return text
+
+
 def render_campaign_report(campaign_dir: Path | str, plot: bool = True) -> tuple[str, list[RunRow]]:
     from reports.run_report import environment
 
@@ -251,7 +270,12 @@ def render_campaign_report(campaign_dir: Path | str, plot: bool = True) -> tuple
     valid = False if n_fail else ("unknown" if n_unknown else True)
     text, css = verdict_words(valid)
     walls = [r.wall_s for r in rows if r.wall_s is not None]
+    # the failing run to start from: the one with the fewest operations (quickest to read)
+    failing = [r for r in rows if r.rank == 0 and r.repro]
+    first = min(failing, key=lambda r: (r.operations if r.operations is not None else 1 << 62)) if failing else None
     ctx = {
+        "what": _what(meta),
+        "first": first,
         "title": f"campaign {meta.get('name', d.name)}: {len(rows)} runs, {n_fail} invalid",
         "name": meta.get("name", d.name),
         "meta_rows": _config_rows(meta),

@@ -588,8 +588,9 @@ def why_failed(run: RunData, views: list[CheckerView]) -> list[Why]:
         if not v.counted or v.valid is not False:
             continue
         groups = [g for g in v.groups if not g.expected]
-        if not groups:
-            out.append(Why(v.name, v.name, 0, v.summary, "", v.anchor, None, [], []))
+        if not groups:  # a verdict without listed anomalies: its summary, cut to a line or two
+            summary = v.summary if len(v.summary) <= 240 else v.summary[:239] + "… (see below)"
+            out.append(Why(v.name, v.name, 0, summary, "", v.anchor, None, [], []))
             continue
         for g in groups:
             a = g.shown[0]

@@ -160,12 +160,25 @@ def _time_frame(run: RunData, axes_h: float, title: str, name_windows: bool,
                         textcoords="offset points", fontsize=7, color=_dark(FAMILY_COLOURS[w.family]),
                         annotation_clip=False)
     if named:
-        handles = [Patch(color=FAMILY_COLOURS[w.family], alpha=0.45,
-                         label=f"{w.name} {w.label} ({w.start / NS:.1f}–{w.end / NS:.1f} s)") for w in windows]
+        handles = [Patch(color=FAMILY_COLOURS[w.family], alpha=0.45 if w.changed else 0.2,
+                         label=_window_label(w)) for w in windows]
         _key(fig, handles, LEFT_IN, h - bottom_in + 0.5, ncol=WINDOW_LEGEND_COLS, fontsize=7, row_in=0.155,
-             col_w_in=(WIDTH_IN - LEFT_IN - 0.2) / WINDOW_LEGEND_COLS, max_chars=54)
+             col_w_in=(WIDTH_IN - LEFT_IN - 0.2) / WINDOW_LEGEND_COLS)
         return fig, ax, []
     return fig, ax, [Patch(color=FAMILY_COLOURS[f], alpha=min(2 * shade_alpha, 1), label=f"{f} window") for f in fams]
+
+
+#: characters of a window's name in the legend below a plot (a column is ~2.9 in at 7 pt)
+WINDOW_LABEL_CHARS = 46
+
+
+def _window_label(w: Any) -> str:
+    """``F3 power cut armed at n5 leader_… (11.9–17.1 s)``: the label cut to fit its
+    column, the times kept."""
+    times = f" ({w.start / NS:.1f}–{w.end / NS:.1f} s)"
+    room = WINDOW_LABEL_CHARS - len(times) - len(w.name) - 1
+    label = w.label if len(w.label) <= room else w.label[: max(room - 1, 1)] + "…"
+    return f"{w.name} {label}{times}"
 
 
 def _shade(ax: Any, run: RunData, alpha: float = 0.22) -> None:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup, escape
 
 from reports.explain import (
     CheckerView,
@@ -70,6 +71,8 @@ def environment() -> jinja2.Environment:
         _env.filters["val"] = fmt_value
         _env.filters["where"] = op_where
         _env.filters["opw"] = op_words
+        # a path that may wrap after each slash (copying it still gives one line)
+        _env.filters["wbr"] = lambda text: Markup(str(escape(text)).replace("/", "/<wbr>"))
         _env.filters["keyw"] = key_words
         _env.filters["fam_colour"] = lambda fam: FAMILY_COLOURS.get(fam, "#cccccc")
         _env.globals["verdict_words"] = verdict_words

@@ -95,16 +95,38 @@ def _window_tip(w: FaultWindow) -> str:
     return f"{w.name} {w.detail}{eff}: {w.start / NS:.3f}–{w.end / NS:.3f} s"
 
 
+def _pack(windows: list[FaultWindow], sc: Scale, label_px: float = 0) -> list[list[FaultWindow]]:
+    """Rows of windows that do not overlap on screen (greedy, in start order): windows of
+    one family that overlap in time (a second power cut before the first one's servers
+    are all back, two kills) get rows of their own instead of hiding each other."""
+    rows: list[list[FaultWindow]] = []
+    ends: list[float] = []
+    for w in sorted(windows, key=lambda w: (w.start, w.number)):
+        x0 = sc(w.start)
+        x1 = max(sc(w.end), x0 + 2.0, x0 + label_px)
+        for i, e in enumerate(ends):
+            if x0 >= e + 1:
+                rows[i].append(w)
+                ends[i] = x1
+                break
+        else:
+            rows.append([w])
+            ends.append(x1)
+    return rows
+
+
 def fault_timeline(run: RunData) -> Markup | None:
-    """One lane per fault family; each window a bar labelled F<n> and its short label."""
+    """One lane per fault family; each window a bar labelled F<n> and its short label.
+    Windows of a family that overlap in time stack in rows of the lane."""
     windows = run.windows
     if not windows:
         return None
     sc = Scale(0, run.end_time)
     fams = [f for f in FAMILIES if any(w.family == f for w in windows)]
-    lane_h, top = 26, 6
+    row_h, top = 22, 6
+    packed = {f: _pack([w for w in windows if w.family == f], sc, label_px=22) for f in fams}
     body: list[str] = []
-    h = top + lane_h * len(fams)
+    h = top + sum(row_h * len(packed[f]) + 4 for f in fams)
     body += _axis(sc, top, h - top)
     if run.main_end is not None and run.main_end < run.end_time:
         x = sc(run.main_end)
@@ -113,32 +135,36 @@ def fault_timeline(run: RunData) -> Markup | None:
                     f'</title></rect>')
         body.append(f'<text x="{sc.x0 + sc.width - 3:.1f}" y="{top + 11}" text-anchor="end" fill="#888" '
                     f'font-size="10">healed</text>')
-    for i, fam in enumerate(fams):
-        y = top + i * lane_h
-        body.append(f'<text x="{LABEL_W - 8}" y="{y + 17}" text-anchor="end" fill="#333">{escape(fam)}</text>')
+    y = top
+    for fam in fams:
+        rows = packed[fam]
+        lane_h = row_h * len(rows) + 4
+        body.append(f'<text x="{LABEL_W - 8}" y="{y + lane_h / 2 + 4:.1f}" text-anchor="end" fill="#333">'
+                    f'{escape(fam)}</text>')
         body.append(f'<line x1="{LABEL_W}" y1="{y + lane_h:.1f}" x2="{LABEL_W + PLOT_W}" y2="{y + lane_h:.1f}" '
                     f'stroke="#ddd"/>')
-        for w in windows:
-            if w.family != fam:
-                continue
-            x0, x1 = sc(w.start), sc(w.end)
-            wd = max(x1 - x0, 2.0)
-            op = "0.85" if w.changed else "0.35"
-            body.append(
-                f'<g><title>{escape(_window_tip(w))}</title>'
-                f'<rect x="{x0:.1f}" y="{y + 4}" width="{wd:.1f}" height="{lane_h - 8}" rx="3" '
-                f'fill="{FAMILY_COLOURS[fam]}" fill-opacity="{op}" stroke="#555" stroke-width="0.5"/>'
-            )
-            text = f"{w.name} {w.label}"
-            # ~6 px per character at 11 px: print what fits, the tooltip has the rest
-            fit = int((wd - 6) / 6.2)
-            if fit >= 2:
-                shown = text if len(text) <= fit else text[: max(fit - 1, 1)] + "…"
-                body.append(f'<text x="{x0 + 4:.1f}" y="{y + 17}" fill="#111">{escape(shown)}</text>')
-            else:  # too narrow for a label inside: its F-number beside it
-                body.append(f'<text x="{x0 + wd + 2:.1f}" y="{y + 17}" fill="#333" font-size="10">'
-                            f'{escape(w.name)}</text>')
-            body.append("</g>")
+        for r, row in enumerate(rows):
+            ry = y + 2 + r * row_h
+            for k, w in enumerate(row):
+                x0, x1 = sc(w.start), sc(w.end)
+                wd = max(x1 - x0, 2.0)
+                op = "0.85" if w.changed else "0.35"
+                body.append(
+                    f'<g><title>{escape(_window_tip(w))}</title>'
+                    f'<rect x="{x0:.1f}" y="{ry + 2}" width="{wd:.1f}" height="{row_h - 4}" rx="3" '
+                    f'fill="{FAMILY_COLOURS[fam]}" fill-opacity="{op}" stroke="#555" stroke-width="0.5"/>'
+                )
+                text = f"{w.name} {w.label}"
+                # ~6 px per character at 11 px: print what fits, the tooltip has the rest
+                fit = int((wd - 6) / 6.2)
+                if fit >= 2:
+                    shown = text if len(text) <= fit else text[: max(fit - 1, 1)] + "…"
+                    body.append(f'<text x="{x0 + 4:.1f}" y="{ry + 15}" fill="#111">{escape(shown)}</text>')
+                else:  # too narrow for a label inside: its F-number beside it
+                    body.append(f'<text x="{x0 + wd + 2:.1f}" y="{ry + 15}" fill="#333" font-size="10">'
+                                f'{escape(w.name)}</text>')
+                body.append("</g>")
+        y += lane_h
     return _svg(LABEL_W + PLOT_W + 10, h + 32, body, "fault timeline")
 
 

@@ -464,6 +464,12 @@ def test_campaign_report(runs, tmp_path):
     assert "#only-k0:target ~ table.runs tbody tr:not(.k0)" in page
     assert 'href="runs/3/report.html"' in page and 'href="runs/1/results.json"' in page
     assert "harness repro " + str((c / "runs" / "3").resolve()) in page
+    # the failing run to start from, copyable in one piece near the top; the table's
+    # commands may wrap after a slash
+    top = page[:page.index('id="runs"')]
+    assert f'<pre class="cmd" id="repro">harness repro {(c / "runs" / "3").resolve()}</pre>' in top
+    assert "toy / ?, faults partition, " in top and "4 runs from seed 1" in top
+    assert "/<wbr>" in body
     assert "partition" in body and "kill" in body  # fault kinds of the runs
 
 
