@@ -46,7 +46,8 @@ def check_liveness(out: Any) -> dict[str, Any]:
     if storm is not None:
         # the run was stopped: the cluster's messages multiplied without bound, so it did
         # not get to heal, let alone serve the final reads
-        return {"valid": False, "explanation": storm["explanation"], "storm": storm}
+        return {"valid": False, "explanation": storm["explanation"],
+                "anomalies": {"message-storm": 1}, "storm": storm}
     failures = out.final_failures
     rt = out.config.recovery_time
     if not failures:

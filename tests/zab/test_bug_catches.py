@@ -71,6 +71,7 @@ def test_vote_cycle_storm_ends_the_run_as_a_liveness_failure() -> None:
     assert by_type["Notification"] > 0.9 * storm["in_flight"] > 10_000
     live = r.results["checkers"]["liveness"]
     assert live["valid"] is False and live["explanation"].startswith("message storm: ")
+    assert live["anomalies"] == {"message-storm": 1}
     assert r.valid is False
     # the end state is not judged: the run stopped before healing
     assert r.results["checkers"]["convergence"]["valid"] == "unknown"
