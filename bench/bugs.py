@@ -101,9 +101,13 @@ HUNTS: dict[str, Hunt] = {
         note="liveness: a stale top-id server is elected and abandons (a follower is more recent), "
              "again and again, until the others happen to time out together while it waits"),
     "zab-vote-order-not-total": Hunt(
-        ("power", "partition", "kill"), (("liveness", ()),)),
+        ("power", "partition", "kill"), (("liveness", ()),),
+        note="liveness: a message storm (the votes cycle, each re-broadcast begets more) "
+             "that the simulator's storm budget stops"),
     "zab-propose-only-synced": Hunt(
-        ("partition", "kill", "crash"), ((Q, ("I1-integrity", "I3-agreement")),)),
+        ("kill", "crash", "pause"), ((Q, ("I3-agreement", "I4-local-primary-order")),),
+        note="no partitions: no message is lost inside a live connection, so the hole in "
+             "a follower's history is the leader's doing, not the network's"),
     "zab-zxid-overflow": Hunt(
         ("partition", "kill"), ((Q, ("I8-zxid-sanity", "I5-global-primary-order")),),
         settings={"counter_bits": 6}),
