@@ -313,6 +313,18 @@ def test_plots_written_and_stale_ones_removed(runs, tmp_path):
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_plots_in_two_processes_are_the_same_files(runs, tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    a = write_plots(runs["fail"], one, jobs=1)
+    b = write_plots(runs["fail"], two, jobs=2)
+    assert list(a) == list(b) and {"latency", "partitions"} <= set(b)
+    for name in a:
+        assert a[name].read_bytes() == b[name].read_bytes(), name
+
+
 def _zab_like_trace() -> list[dict]:
     s = 1_000_000_000
     return [
