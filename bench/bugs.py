@@ -335,19 +335,34 @@ def _guard_run_test(limit_s: float) -> None:
 
 
 def _after(run_dir: str, budget_s: float, run_limit_s: float, shrink_it: bool, expect=None) -> dict:
-    """Control and shrink, in a child process (bounded memory, runs under a time limit)."""
+    """Control and shrink, in a child process (bounded memory, runs under a time limit).
+
+    The shrink keeps what caught the bug: the checker ``expect`` names and the first of its
+    kinds the run shows (every kind the checker shows when ``expect`` names none)."""
     import resource
 
-    from harness.shrink import shrink_run, sizes
+    import harness.runner as runner
+    from harness.shrink import anomaly_names, failure_signature, shrink_run, sizes
 
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+    real_run_test = runner.run_test
     _guard_run_test(run_limit_s)
     out: dict = {"control": control(Path(run_dir), expect)}
+    runner.run_test = real_run_test  # the shrinker bounds its runs itself (budget, run limit)
     if not shrink_it:
         return out
+    keep = None
+    results = json.loads((Path(run_dir) / "results.json").read_text())
+    hit = matches(expect, kinds_of(results)) if expect is not None else None
+    if hit is not None:
+        sig = failure_signature(results)
+        wanted = next(w for c, w in expect if c == hit[0])
+        first = hit[1].split(",")[0] if wanted else None
+        keep = {p for p in sig if p[0] == hit[0] and (first is None or p[1] in (first, None))} or None
     t0 = time.perf_counter()
     try:
-        out_dir, sh = shrink_run(Path(run_dir), budget_s, Path(run_dir + ".shrunk"))
+        out_dir, sh = shrink_run(Path(run_dir), budget_s, Path(run_dir + ".shrunk"), run_limit_s=run_limit_s,
+                                 keep=keep)
     except Exception as e:  # a run that does not reproduce, or out of memory
         out["shrink_error"] = f"{type(e).__name__}: {str(e)[:160]}"
         return out
@@ -355,7 +370,7 @@ def _after(run_dir: str, budget_s: float, run_limit_s: float, shrink_it: bool, e
     out.update({"faults_before": before["faults"], "faults_after": after["faults"],
                 "ops_before": before["operations"], "ops_after": after["operations"],
                 "shrink_s": round(time.perf_counter() - t0, 1), "shrunk_dir": str(out_dir),
-                "out_of_budget": sh.out_of_budget})
+                "out_of_budget": sh.out_of_budget, "shrink_kept": anomaly_names(sh.target)})
     return out
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.config import SECOND, RunConfig
+from harness.config import SECOND, ConfigError, RunConfig
 from harness.runner import run_test
-from harness.shrink import (anomaly_names, ddmin, episodes_of, failure_signature, shrink_int,
-                            trim_schedule)
+from harness.shrink import (anomaly_names, ddmin, episodes_of, failure_signature, inert_episodes,
+                            shrink_int, shrink_run, trim_schedule)
 from harness.store import load_config, load_results
 
 BUG = "toy-async-backup-reads"
@@ -89,13 +89,65 @@ def test_shrink_int_bisects_to_the_threshold():
     assert shrink_int(1, 1, lambda v: True) == 1
 
 
-def test_trim_schedule_drops_late_episodes_and_clamps_ends():
+def test_trim_schedule_drops_late_episodes_and_leaves_late_ends_to_the_final_heal():
     s = [{"at": 1 * SECOND, "kind": "kill", "args": ["n1"], "episode": 1},
          {"at": 4 * SECOND, "kind": "restart", "args": ["n1"], "episode": 1},
          {"at": 3 * SECOND, "kind": "partition", "args": [], "episode": 2},
-         {"at": 5 * SECOND, "kind": "heal", "args": [], "episode": 2}]
+         {"at": 5 * SECOND, "kind": "heal", "args": [], "episode": 2},
+         {"at": SECOND // 2, "kind": "pause", "args": ["n2"], "episode": 3},
+         {"at": SECOND, "kind": "resume", "args": ["n2"], "episode": 3}]
     t = trim_schedule(s, 2)
-    assert [(f["kind"], f["at"]) for f in t] == [("kill", SECOND), ("restart", 2 * SECOND - 1)]
+    assert [(f["kind"], f["at"]) for f in t] == [("kill", SECOND), ("pause", SECOND // 2), ("resume", SECOND)]
+
+
+def test_batched_search_chooses_as_sequential_search_does():
+    """With ``first`` judging a round's candidates together (as a process pool does), ddmin
+    and the integer search keep exactly what one-by-one evaluation keeps."""
+    def first_of(pred):
+        return lambda cands: next((i for i, c in enumerate(cands) if pred(c)), None)
+
+    for need in ({3, 11}, {0}, {19}, {2, 5, 17}, set()):
+        pred = lambda xs, need=need: need <= set(xs)
+        assert ddmin(range(20), first=first_of(pred)) == ddmin(range(20), pred) == sorted(need)
+    for threshold in (1, 2, 17, 49, 50):
+        pred = lambda v, t=threshold: v >= t
+        for width in (1, 2, 3):
+            for hints in ((), (18,), (3, 40)):
+                assert shrink_int(50, 1, first=first_of(pred), width=width, hints=hints) == threshold
+
+
+def test_inert_episodes_are_those_that_changed_nothing():
+    log = [
+        {"time": 1, "kind": "kill", "episode": 1, "node": "n1", "changed": True},
+        {"time": 2, "kind": "kill", "episode": 2, "node": "n1", "changed": False},
+        {"time": 3, "kind": "restart", "episode": 2, "node": "n1", "changed": False},
+        {"time": 4, "kind": "restart", "episode": 1, "node": "n1", "changed": True},
+        {"time": 5, "kind": "power-off", "episode": 3, "node": "n2", "point": "logged", "armed": True},
+        {"time": 6, "kind": "power-on", "episode": 3, "nodes": [], "changed": False},
+        {"time": 7, "kind": "power-off", "episode": 4, "node": "n2", "point": "logged", "armed": True},
+        {"time": 8, "kind": "power-cut", "episode": 4, "node": "n2", "nodes": ["n2", "n3"]},
+        {"time": 9, "kind": "crash-at", "episode": 5, "node": "n3", "point": "logged", "changed": True},
+        {"time": 10, "kind": "restart", "episode": 5, "node": "n3", "changed": False},
+        {"time": 11, "kind": "partition", "episode": 6, "mode": "halves", "cut": []},
+        {"time": 12, "kind": "heal-all"},
+    ]
+    assert inert_episodes(log) == [2, 3, 5]
+
+
+def test_shrink_in_parallel_keeps_what_sequential_shrinking_keeps(failing_run, tmp_path):
+    one, sh1 = shrink_run(failing_run, 120, tmp_path / "one", jobs=1)
+    two, sh2 = shrink_run(failing_run, 120, tmp_path / "two", jobs=2)
+    assert not sh1.out_of_budget and not sh2.out_of_budget
+    assert load_config(one) == load_config(two)
+    assert (one / "history.jsonl").read_bytes() == (two / "history.jsonl").read_bytes()
+
+
+def test_keep_names_what_must_still_fail(failing_run, tmp_path):
+    out, sh = shrink_run(failing_run, 60, tmp_path / "kept", keep=[("linearizable", None)])
+    assert sh.target == frozenset({("linearizable", None)})
+    with pytest.raises(ConfigError, match="--keep quorum"):
+        shrink_run(failing_run, 60, tmp_path / "bad", keep=[("quorum", None)])
+    assert main(["shrink", str(failing_run), "--keep", "linearizable:lost", "--budget", "5"]) == 254
 
 
 def test_failure_signature_ignores_what_does_not_count():
