@@ -182,7 +182,10 @@ def test_run_report_escapes_everything(runs, tmp_path):
     (d / "results.json").write_text(json.dumps(res))
     with open(d / "faults.jsonl", "a") as f:
         f.write(json.dumps({"time": 1, "kind": "kill", "args": [XSS], "episode": 99, "node": XSS}) + "\n")
+        f.write(json.dumps({"time": 2, "kind": "power-off", "episode": 98, "nodes": [XSS, "n1"]}) + "\n")
+        f.write(json.dumps({"time": 3, "kind": XSS, "episode": 97, "node": XSS}) + "\n")  # unknown kind
     page = write_run_report(d).read_text()
+    assert "Why it is invalid" in page
     assert XSS not in page
     assert "<script" not in page
     assert page.count(XSS_ESCAPED) >= 8
