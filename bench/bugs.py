@@ -18,7 +18,9 @@ whose run is invalid. Then:
 Resumable: finished runs are in each campaign's ``index.jsonl`` (a rerun continues where
 it stopped), and each finished hunt's row is kept in ``STORE/bug-hunts.json``; ``--redo``
 hunts again. A run that crashes the harness, or exceeds ``--run-timeout`` seconds of wall
-clock (a message storm), is recorded as an error and the hunt goes on.
+clock, is recorded as an error and the hunt goes on. (A message storm does not get there:
+the simulator's storm budget stops it, and liveness reports ``message-storm``; the
+timeout is only a backstop.)
 
 Prints: bug, checker that caught it (with the kinds of violation), seeds until the first
 failure, wall time of the hunt, shrunk faults before -> after, shrink time, control.
@@ -160,7 +162,7 @@ class RunTimeout(Exception):
 
 
 def _alarm(signum, frame):  # pragma: no cover - only on a runaway run
-    raise RunTimeout("run exceeded its wall-clock limit (message storm?)")
+    raise RunTimeout("run exceeded its wall-clock limit")
 
 
 def guarded_run(config: RunConfig, run_dir: str, limit_s: float) -> dict:
