@@ -316,15 +316,21 @@ def plot_throughput(run: RunData | Path | str, path: Path | str) -> Path | None:
             counts[o.type][min(o.end // NS, nbins - 1)] += 1
     with matplotlib.rc_context(STYLE):
         fig, ax, fam_handles = _time_frame(run, 2.0, "Throughput by outcome", name_windows=False)
-        # Stacked steps (one patch per outcome) rather than bars (one patch per bar and
-        # outcome): the same picture at a fraction of the drawing time.
-        edges = list(range(nbins + 1))
+        # Stacked steps, one polygon per outcome, rather than bars (one patch per bar and
+        # outcome) or ``stairs`` (whose data-limit update walks every step): the same
+        # picture at a fraction of the drawing time.
+        from matplotlib.collections import PolyCollection
+
         bottom = [0] * nbins
         for t in ("ok", "fail", "info"):
             top = [a + b for a, b in zip(bottom, counts[t])]
             if any(counts[t]):
-                ax.stairs(top, edges, baseline=bottom, fill=True, color=OUTCOME_COLOURS[t], lw=0, zorder=2)
+                upper = [(x, top[i]) for i in range(nbins) for x in (i, i + 1)]
+                lower = [(x, bottom[i]) for i in reversed(range(nbins)) for x in (i + 1, i)]
+                ax.add_collection(PolyCollection([upper + lower], facecolors=OUTCOME_COLOURS[t], edgecolors="none",
+                                                 zorder=2), autolim=False)
             bottom = top
+        ax.set_ylim(0, max(max(bottom) * 1.05, 1))
         ax.set_xlim(0, run.end_time / NS)
         ax.set_xlabel("time (simulated s) at completion")
         ax.set_ylabel("operations / s")
