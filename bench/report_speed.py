@@ -8,7 +8,7 @@ is simulated first (not timed); then:
   the split between loading the run, the plots and the page;
 - fresh process: ``harness report RUN_DIR`` is run ``--fresh`` times as a new process each,
   end to end (interpreter start, imports, plots, page), with the plots in two processes
-  (``REPORT_JOBS=2``; the default when the machine has a CPU to spare) and in one
+  (``REPORT_JOBS=2``; the default unless the machine is oversubscribed) and in one
   (``REPORT_JOBS=1``). Wall time is the target; CPU time (user+sys of the child) is
   printed too, as it is steadier on a busy machine, along with the load average.
 
@@ -91,7 +91,7 @@ def main() -> None:
           f"first build incl. imports {t_import + totals[0]:.3f} s")
     from reports.plots import default_jobs
 
-    print(f"plots here would be drawn in {default_jobs()} process(es) (2 only with a CPU to spare)")
+    print(f"plots here would be drawn in {default_jobs()} process(es) (2 unless the machine is oversubscribed)")
     for jobs in ("2", "1"):
         walls, cpus = fresh_process(res.directory, args.fresh, jobs)
         label = "REPORT_JOBS=2, plots in 2 processes" if jobs == "2" else "REPORT_JOBS=1, one process"

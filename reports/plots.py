@@ -671,8 +671,8 @@ def write_plots(run: RunData | Path | str, out_dir: Path | str | None = None,
     ``jobs=2`` draws `CHILD_PLOTS` in a forked child process while this one draws the
     rest: each PNG is drawn from the same data by the same code whichever process draws
     it, so the files are byte for byte those of ``jobs=1``. Default: 2 when ``fork``
-    exists, this process runs no other thread and the machine has a CPU to spare (more
-    than one CPU, load average at most CPUs - 1); ``REPORT_JOBS=1`` or ``=2`` in the
+    exists, this process runs no other thread and the machine is not oversubscribed (more
+    than one CPU, load average below twice their number); ``REPORT_JOBS=1`` or ``=2`` in the
     environment decides instead. If the child fails, its plots are drawn here, so an
     error surfaces as it would without the child.
     """
@@ -711,9 +711,11 @@ def default_jobs() -> int:
         busy = os.getloadavg()[0]
     except OSError:
         busy = 0.0
-    # A second process pays only with a CPU to spare: on a busy machine the copy-on-write
-    # faults of the fork cost more than the overlap gains (measured on 2 CPUs at load 4).
-    return 2 if cpus > 1 and busy <= cpus - 1 else 1
+    # A second process pays while the machine is not oversubscribed: on 2 CPUs it took a
+    # fresh `harness report` from 1.06 s to 0.92 s at load 2.4, but at load 4 and more
+    # (other processes on both CPUs) it gained nothing or lost, the fork's copy-on-write
+    # faults costing more than the overlap.
+    return 2 if cpus > 1 and busy < 2 * cpus else 1
 
 
 def _draw_one(run: RunData, out: Path, name: str, written: dict[str, Path]) -> None:
