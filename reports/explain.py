@@ -576,7 +576,7 @@ class Why:
     example: str  # the first instance, in the checker's words (or "")
     anchor: str
     time: int | None
-    faults: list  # FaultWindow active at ``time``
+    faults: list  # (FaultWindow active at ``time``, note such as "n5 was the leader")
     ops: list[Operation]
 
 
@@ -598,10 +598,33 @@ def why_failed(run: RunData, views: list[CheckerView]) -> list[Why]:
             example = a.own if sentence else a.sentence
             faults = []
             if a.time is not None:
-                faults = [w for w in run.windows if w.start <= a.time <= w.end]
+                faults = [(w, _leader_note(run, w)) for w in run.windows if w.start <= a.time <= w.end]
             out.append(Why(v.name, g.kind, g.count, sentence, example, a.anchor, a.time, faults, a.ops[:3]))
     out.sort(key=lambda w: not w.ops)  # stable: client-visible first
     return out
+
+
+def _leader_note(run: RunData, w: Any) -> str:
+    """``n5 led epoch 1 then`` when the window's fault hit the server that led when it
+    began (from the trace's ``leader_established``), else ""."""
+    node = w.start_record.get("node") if isinstance(w.start_record, dict) else None
+    if not isinstance(node, str):
+        return ""
+    leader, epoch = None, None
+    for rec in _established(run):
+        if rec["time"] > w.start:
+            break
+        leader, epoch = rec["node"], rec.get("epoch")
+    return f"{node} led epoch {epoch} then" if leader == node else ""
+
+
+def _established(run: RunData) -> list[dict]:
+    cached = run.__dict__.get("_established")
+    if cached is None:
+        cached = sorted((r for r in run.trace if r.get("kind") == "leader_established"
+                         and isinstance(r.get("time"), int)), key=lambda r: r["time"])
+        run.__dict__["_established"] = cached
+    return cached
 
 
 def anomaly_names(results: dict) -> list[str]:

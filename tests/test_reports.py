@@ -566,6 +566,7 @@ def test_failing_report_in_chromium(runs, tmp_path):
     dom = _browse(d / "report.html", tmp_path, tmp_path / "run-report.png")
     assert "INVALID" in dom
     assert repro_command(d) in dom
+    assert dom.index("Why it is invalid") < dom.index(repro_command(d))  # why first, then how to re-run
     run = RunData(d)
     for v in build_views(run):
         for a in v.anomalies:
