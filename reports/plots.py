@@ -672,7 +672,7 @@ def write_plots(run: RunData | Path | str, out_dir: Path | str | None = None,
     rest: each PNG is drawn from the same data by the same code whichever process draws
     it, so the files are byte for byte those of ``jobs=1``. Default: 2 when ``fork``
     exists, this process runs no other thread and the machine is not oversubscribed (more
-    than one CPU, load average below twice their number); ``REPORT_JOBS=1`` or ``=2`` in the
+    than one CPU, load average below their number + 0.5); ``REPORT_JOBS=1`` or ``=2`` in the
     environment decides instead. If the child fails, its plots are drawn here, so an
     error surfaces as it would without the child.
     """
@@ -712,10 +712,10 @@ def default_jobs() -> int:
     except OSError:
         busy = 0.0
     # A second process pays while the machine is not oversubscribed: on 2 CPUs it took a
-    # fresh `harness report` from 1.06 s to 0.92 s at load 2.4, but at load 4 and more
-    # (other processes on both CPUs) it gained nothing or lost, the fork's copy-on-write
-    # faults costing more than the overlap.
-    return 2 if cpus > 1 and busy < 2 * cpus else 1
+    # fresh `harness report` from 1.06 s to 0.92 s at load 2.4, but at load 3 and more
+    # (other processes on both CPUs) it gained nothing or lost a little, the fork's
+    # copy-on-write faults costing more than the overlap.
+    return 2 if cpus > 1 and busy < cpus + 0.5 else 1
 
 
 def _draw_one(run: RunData, out: Path, name: str, written: dict[str, Path]) -> None:
