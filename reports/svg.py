@@ -132,9 +132,7 @@ def fault_timeline(run: RunData) -> Markup | None:
         x = sc(run.main_end)
         body.append(f'<rect x="{x:.1f}" y="{top}" width="{sc.x0 + sc.width - x:.1f}" height="{h - top}" '
                     f'fill="#f4f4f4"><title>after the main phase: every fault healed, final reads'
-                    f'</title></rect>')
-        body.append(f'<text x="{sc.x0 + sc.width - 3:.1f}" y="{top + 11}" text-anchor="end" fill="#888" '
-                    f'font-size="10">healed</text>')
+                    f'</title></rect>')  # the page's caption says what the grey is
     y = top
     for fam in fams:
         rows = packed[fam]
