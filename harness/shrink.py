@@ -8,22 +8,32 @@ original one, or, with ``--keep``, the pairs named (say the one a planted bug is
 
 Each candidate is a run with an explicit ``schedule`` in its config, re-run
 deterministically with ``run_test``. A run's cost dominates, so the passes go from cheap
-big cuts to fine ones, and shorter runs come first:
+big cuts to fine ones. A fault can change everything after it (which server leads, which
+write is in flight), so a failure is often lost by removing an early fault and rarely by
+removing a late one: cutting the end comes first.
 
-1. a shorter time limit (the main phase): the first guess is just after the time the
-   anomaly first shows (the checkers name the operation, or, for the quorum checker, a
-   prefix of the trace shows it), then a search between; episodes that would start after
+1. a shorter time limit (the main phase): the first guesses are just after the time the
+   anomaly first shows (the checkers name the operation, or, for the quorum checker, the
+   shortest prefix of the trace shows it), then a search; episodes that would start after
    the limit are dropped, and ends after it are left to the final heal. This alone
    usually removes most faults, and it makes every later candidate cheaper.
-2. whole fault families (only one family, or all but one);
-3. ddmin (Zeller's delta debugging) over the fault schedule's episodes: a fault's start
+
+Then, in rounds:
+
+2. inert episodes: one candidate without the episodes that did nothing in the best run
+   (by its fault log: a kill of a node already down, a crash point never reached...);
+3. the earliest episodes (a search for the fewest last ones that still fail);
+4. whole fault families (only one family, or all but one);
+5. ddmin (Zeller's delta debugging) over the fault schedule's episodes: a fault's start
    and its end share an ``episode`` and go together, so no candidate restarts a node it
    never killed. The empty schedule is tried first: some bugs need no faults.
-4. episode ends: an episode whose end is not needed lasts until the final heal (the main
+6. episode ends: an episode whose end is not needed lasts until the final heal (the main
    phase ends by healing everything, so the start alone is a complete fault);
-5. fewer clients, 6. a lower rate (so fewer operations), then the time limit again.
+7. fewer clients, 8. a lower rate (so fewer operations), 9. the time limit again;
+10. once a round changes nothing: each episode alone, then each pair (at most
+    ``SUBSETS`` candidates), since a schedule ddmin cannot cut may hold a smaller one.
 
-The passes repeat until a round changes nothing or the budget is spent. With ``--jobs``
+Rounds repeat until one changes nothing or the budget is spent. With ``--jobs``
 above 1 a round's candidates run in a process pool, yet the candidate kept is always the
 one sequential evaluation would keep (the first in the pass's order that fails the same
 way, not whichever finishes first), so the result does not depend on timing; only how far
@@ -39,6 +49,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
+import itertools
 import json
 import math
 import os
@@ -58,6 +69,9 @@ T = TypeVar("T")
 DEFAULT_BUDGET_S = 300.0
 
 Signature = frozenset  # of (checker name, anomaly kind or None)
+
+#: at most this many small subsets of the episodes are tried once the passes are stuck
+SUBSETS = 200
 
 
 # ----------------------------------------------------------------------------- signatures
@@ -460,8 +474,8 @@ class Shrinker:
     # -------------------------------------------------------------- passes
     def shrink(self) -> Any:
         """Run the passes until nothing changes or the budget is spent; the best RunResult."""
-        passes = (self.shrink_inert, self.shrink_prefix, self.shrink_families, self.shrink_episodes, self.shrink_ends, self.shrink_clients,
-                  self.shrink_rate, self.shrink_time_limit)
+        passes = (self.shrink_inert, self.shrink_prefix, self.shrink_families, self.shrink_episodes,
+                  self.shrink_ends, self.shrink_clients, self.shrink_rate, self.shrink_time_limit)
         try:
             self.shrink_time_limit(hint=True)
             while True:
@@ -469,7 +483,9 @@ class Shrinker:
                 for p in passes:
                     p()
                 if self.config == before:
-                    break
+                    self.shrink_subsets()
+                    if self.config == before:
+                        break
         except OutOfBudget:
             self.out_of_budget = True
             self.log("budget spent; keeping the smallest failing run so far")
@@ -545,6 +561,17 @@ class Shrinker:
         keep = ddmin(eps, first=lambda cands: self.first_of([self._with_episodes(cfg, c) for c in cands]))
         self._changed("episodes", len(eps), len(keep), cfg)
 
+    def shrink_subsets(self) -> None:
+        """Every single episode alone, then every pair: a schedule 1-minimal for ddmin may
+        still hold a smaller failing one, since a fault moves everything after it."""
+        cfg = self.config
+        eps = episodes_of(cfg.schedule or [])
+        cands = [[e] for e in eps] + [list(p) for p in itertools.combinations(eps, 2)]
+        cands = [c for c in cands if len(c) < len(eps)][:SUBSETS]
+        i = self.first_of([self._with_episodes(cfg, c) for c in cands]) if cands else None
+        if i is not None:
+            self._changed("episodes (small subsets)", len(eps), len(cands[i]), cfg)
+
     def shrink_ends(self) -> None:
         """Leave an episode's end to the final heal, where its end is not needed."""
         cfg = self.config
@@ -610,7 +637,7 @@ def shrink_run(run_dir: Path, budget_s: float = DEFAULT_BUDGET_S, out_dir: Path 
         schedule = json.loads((run_dir / "schedule.json").read_text())
     except (OSError, ValueError) as e:
         raise ConfigError(f"{run_dir}: incomplete run directory ({e})") from None
-    target = failure_signature(results)
+    target = signature = failure_signature(results)
     if not target:
         raise ConfigError(f"{run_dir} did not fail (verdict {results.get('valid')}): nothing to shrink")
     if keep is not None:
@@ -632,7 +659,8 @@ def shrink_run(run_dir: Path, budget_s: float = DEFAULT_BUDGET_S, out_dir: Path 
     out_dir = Path(out_dir) if out_dir is not None else run_dir.with_name(run_dir.name + ".shrunk")
     write_run(best.out, best.results, directory=out_dir)
     (out_dir / "shrink.json").write_text(json.dumps({
-        "from": str(run_dir), "signature": anomaly_names(target), "candidates": shrinker.candidates,
+        "from": str(run_dir), "signature": anomaly_names(signature), "kept": anomaly_names(target),
+        "candidates": shrinker.candidates,
         "jobs": shrinker.jobs, "seconds": round(time.monotonic() - t0, 1),
         "out_of_budget": shrinker.out_of_budget, "before": sizes(shrinker.first), "after": sizes(best),
         "passes": shrinker.passes,

@@ -162,3 +162,11 @@ def test_failure_signature_ignores_what_does_not_count():
     sig = failure_signature(results)
     assert anomaly_names(sig) == ["durability:duplicate", "durability:lost-write", "linearizable", "mutex:overlap"]
     assert failure_signature({"checkers": {"liveness": {"valid": True}}}) == frozenset()
+
+
+def test_anomaly_time_is_within_the_run(failing_run):
+    from harness.shrink import anomaly_time
+
+    res = run_test(load_config(failing_run))
+    t = anomaly_time(res, failure_signature(res.results))
+    assert t is not None and 0 < t <= res.config.time_limit + res.config.recovery_time
