@@ -72,8 +72,69 @@ def check_convergence(out: Any) -> dict[str, Any]:
     if len(groups) <= 1:
         return {"valid": True, "explanation": f"all {len(d)} servers hold the same data tree after healing"}
     parts = [{"servers": nids, "state": json.loads(k)} for k, nids in groups.items()]
-    return {"valid": False, "explanation": f"servers disagree after healing: "
-            + "; ".join(f"{p['servers']} at {p['state']}" for p in parts)[:300], "groups": parts}
+    # the biggest group (ties: the one with the first server) is the reference the others
+    # are described against
+    parts.sort(key=lambda p: (-len(p["servers"]), p["servers"]))
+    ref = parts[0]
+    sentences = []
+    for p in parts[1:]:
+        diffs = state_differences(ref["state"], p["state"], _names(ref["servers"]), _names(p["servers"]))
+        shown = "; ".join(diffs[:4]) + (f"; and {len(diffs) - 4} more" if len(diffs) > 4 else "")
+        verb = "differs" if len(p["servers"]) == 1 else "differ"
+        sentences.append(f"{_names(p['servers'])} {verb} from {_names(ref['servers'])}: {shown}")
+    return {"valid": False, "explanation": "servers disagree after healing: " + ". ".join(sentences) + ".",
+            "groups": parts}
+
+
+def _names(nodes: list[str]) -> str:
+    return ", ".join(nodes)
+
+
+def state_differences(a: Any, b: Any, on_a: str, on_b: str) -> list[str]:
+    """What differs between two servers' replicated states, in words: the last zxid, each
+    znode (data and version) and the live sessions of a ZooKeeper data tree; any other
+    state is compared field by field."""
+    if not (isinstance(a, dict) and isinstance(b, dict)):
+        return [f"{a!r} on {on_a} but {b!r} on {on_b}"]
+    out: list[str] = []
+    for key in sorted(set(a) | set(b)):
+        x, y = a.get(key), b.get(key)
+        if x == y:
+            continue
+        if key == "zxid" and isinstance(x, int) and isinstance(y, int):
+            out.append(f"last applied zxid {x:#x} on {on_a} but {y:#x} on {on_b}")
+        elif key == "tree" and isinstance(x, dict) and isinstance(y, dict):
+            out.extend(_tree_differences(x, y, on_a, on_b))
+        else:
+            out.append(f"{key} is {json.dumps(x, default=str)[:80]} on {on_a} but "
+                       f"{json.dumps(y, default=str)[:80]} on {on_b}")
+    return out
+
+
+def _tree_differences(x: dict, y: dict, on_a: str, on_b: str) -> list[str]:
+    out = []
+    za = {z[0]: z for z in x.get("znodes", [])}
+    zb = {z[0]: z for z in y.get("znodes", [])}
+
+    def znode(z: list) -> str:
+        owner = f", ephemeral of session {z[4]:#x}" if len(z) > 4 and z[4] else ""
+        return f"{json.dumps(z[1], default=str)} (version {z[2]}{owner})"
+
+    for path in sorted(set(za) | set(zb)):
+        if za.get(path) == zb.get(path):
+            continue
+        if path not in zb:
+            out.append(f"{path} exists on {on_a} only, holding {znode(za[path])}")
+        elif path not in za:
+            out.append(f"{path} exists on {on_b} only, holding {znode(zb[path])}")
+        else:
+            out.append(f"{path} holds {znode(za[path])} on {on_a} but {znode(zb[path])} on {on_b}")
+    sa, sb = set(x.get("sessions", [])), set(y.get("sessions", []))
+    if sa - sb:
+        out.append(f"session(s) {', '.join(f'{s:#x}' for s in sorted(sa - sb))} live on {on_a} only")
+    if sb - sa:
+        out.append(f"session(s) {', '.join(f'{s:#x}' for s in sorted(sb - sa))} live on {on_b} only")
+    return out
 
 
 #: errors that are answers, not unavailability: the system served the request and said no
