@@ -371,6 +371,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "its parameters come from its campaign.json")
     p.add_argument("--no-swarm", action="store_true",
                    help="every run uses every --nemesis family at the configured rate")
+    p.add_argument("--no-report", action="store_true",
+                   help="skip index.html and the failing runs' report pages at the end")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -424,7 +426,20 @@ def _run(args: argparse.Namespace, name: str, directory: Path, base: RunConfig |
               f"harness campaign --store {args.store} --name {name} --resume", file=sys.stderr)
         raise
     print_summary(campaign, entries, len(entries) - before, time.perf_counter() - t0)
+    if not args.no_report:
+        from reports.campaign_report import write_campaign_report
+
+        page = write_campaign_report(directory, run_reports="failing", max_run_reports=REPORTED_FAILURES)
+        failing = sum(1 for e in entries if e["valid"] is not True)
+        more = (f" (report pages for the first {REPORTED_FAILURES} of {failing} failing runs; "
+                f"`harness report DIR` builds any other)") if failing > REPORTED_FAILURES else ""
+        print(f"report: {page}{more}")
     return campaign_exit_code(entries)
+
+
+#: failing runs whose report pages a campaign builds at its end (each takes about half a
+#: second); the rest are a `harness report RUN_DIR` away
+REPORTED_FAILURES = 20
 
 
 def _base_config(args: argparse.Namespace) -> RunConfig:

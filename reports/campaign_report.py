@@ -296,11 +296,13 @@ def render_campaign_report(campaign_dir: Path | str, plot: bool = True) -> tuple
     return environment().get_template("campaign.html").render(ctx), rows
 
 
-def write_campaign_report(campaign_dir: Path | str, run_reports: str = "none", plots: bool = True) -> Path:
+def write_campaign_report(campaign_dir: Path | str, run_reports: str = "none", plots: bool = True,
+                          max_run_reports: int | None = None) -> Path:
     """Write ``campaign_dir/index.html`` (and ``anomalies.png``).
 
     ``run_reports``: "none", "failing" (invalid, unknown or crashed runs) or "all" — also
-    (re)build those runs' own report pages first, so the index links to them.
+    (re)build those runs' own report pages first, so the index links to them; at most
+    ``max_run_reports`` of them, in the index's order (failures first).
     """
     d = Path(campaign_dir)
     if not (d / "campaign.json").exists():
@@ -311,11 +313,15 @@ def write_campaign_report(campaign_dir: Path | str, run_reports: str = "none", p
         from reports.run_report import write_run_report
 
         rows, _ = load_rows(d)
+        built = 0
         for r in rows:
             if r.run_dir is None or not (r.run_dir / "results.json").exists():
                 continue
+            if max_run_reports is not None and built >= max_run_reports:
+                break
             if run_reports == "all" or r.rank < 2:
                 write_run_report(r.run_dir, plots=plots)
+                built += 1
     page, _ = render_campaign_report(d, plot=plots)
     out = d / "index.html"
     tmp = d / ".index.html.tmp"

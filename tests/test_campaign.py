@@ -187,3 +187,18 @@ def test_an_existing_campaign_is_not_overwritten(tmp_path, capsys):
     assert main(args(tmp_path, 1, "--jobs", "1")) == 254
     err = capsys.readouterr().err
     assert "already exists" in err and err.count("\n") == 1
+
+
+def test_a_campaign_ends_with_its_page_and_the_failing_runs_pages(local_jobs1, tmp_path, capsys):
+    d = campaign_dir(local_jobs1)
+    assert (d / "index.html").exists()
+    entries = index(local_jobs1)
+    failing = [e for e in entries if e["valid"] is not True]
+    assert failing, "the planted bug fails some of the 12 runs"
+    for e in entries:
+        page = d / e["run_dir"] / "report.html"
+        assert page.exists() == (e["valid"] is not True), e
+    assert main(["campaign", "--system", "toy", "--time-limit", "2", "--runs", "2", "--jobs", "1",
+                 "--store", str(tmp_path), "--no-report"]) == 0
+    assert not (tmp_path / "campaigns" / "toy-register-seed1" / "index.html").exists()
+    assert "report:" not in capsys.readouterr().out
