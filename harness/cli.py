@@ -91,7 +91,9 @@ def _config_from(args: argparse.Namespace, **extra) -> RunConfig:
     ).validate()
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser; given the ``command`` about to run, the other plugged commands'
+    modules are not imported (``harness report`` need not load the campaign machinery)."""
     p = _Parser(prog="harness", description="Deterministic fault-injection tests of ZAB/ZooKeeper and a Kafka-style log.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -121,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     # Commands that live in their own modules register their own options.
     for name, module, helptext in _PLUGGED:
+        if command is not None and name != command:
+            sub.add_parser(name, help=helptext)
+            continue
         try:
             mod = __import__(module, fromlist=["add_arguments"])
         except ImportError:
@@ -208,7 +213,9 @@ COMMANDS = {"run": cmd_run, "repro": cmd_repro, "check": cmd_check, "bugs": cmd_
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        args = build_parser().parse_args(argv)
+        argv = list(sys.argv[1:] if argv is None else argv)
+        first = next((a for a in argv if not a.startswith("-")), None)
+        args = build_parser(first if first in COMMANDS or first in {n for n, _, _ in _PLUGGED} else None).parse_args(argv)
         plugged = getattr(args, "_plugged", None)
         if plugged is not None:
             return plugged.run(args)
