@@ -294,6 +294,21 @@ def _why_stale_renewal(a: dict, trace: list[dict], faults: list[dict]) -> tuple[
                 causes.append("slow-server-clock")
                 why.append(f"{server}'s clock ran at {100 + ppm / 1e4:.0f}% speed from {_s(frm)}, so it "
                            f"noticed late that it had lost the leader, and went on serving reads")
+    if not causes and server and server != leader:
+        # no stale answer, no partition: the server answering the master's renewals had
+        # lost the leader that expired the session (typically: it *was* the leader, and
+        # its slow clock let the others depose it before its own timers noticed), so the
+        # master's pings reached a server whose word no longer counted
+        until = expired[0]["time"] if expired else r["time"]
+        for frm, to, ppm in _skews(faults, server, r["time"] - 1, until):
+            if ppm < 0:
+                causes.append("slow-server-clock")
+                why.append(f"its renewals (the last at {_s(r['time'])}) were answered by {server}, whose clock ran "
+                           f"at {100 + ppm / 1e4:.0f}% speed from {_s(frm)}: the others moved on to "
+                           f"{leader or 'a new leader'} before {server}'s timers noticed, so {a['node']}'s pings "
+                           f"reached only a server {leader or 'the leader'} no longer heard, and {server} went on "
+                           f"vouching for a session {leader or 'the leader'} expired")
+                break
     return why, causes
 
 

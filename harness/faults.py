@@ -25,9 +25,10 @@ Families (``--nemesis``):
   one server, a random one or the leader, reaches a crash point: then it catches that
   server between two of its writes. ``power-on`` brings them back one at a time in a
   random order, 0.05-1.5 s apart, so the first ones may elect a leader without the rest.
-- ``slow``: the clock of a server (a random one or the leader) runs at 5-50% of true
-  speed (``clock-skew``), as a starved process's timers fire late: a deposed leader
-  notices late that it lost its quorum. ``clock-reset`` later.
+- ``slow``: the clock of a server (a random one or the leader), or of a client that holds
+  a lease, runs at 5-50% of true speed (``clock-skew``), as a starved process's timers
+  fire late: a deposed leader notices late that it lost its quorum; a master database's
+  lease outlives its ZooKeeper session. ``clock-reset`` later.
 
 ``target`` values ``"leader"`` are resolved when the fault fires; the resolution is logged.
 """
@@ -122,7 +123,7 @@ def generate_schedule(
 ) -> list[Fault]:
     """The fault schedule of one run: each family on its own timeline and random stream.
 
-    ``clients`` are client nodes the ``pause`` and ``clock`` families may target besides
+    ``clients`` are client nodes the ``pause``, ``clock`` and ``slow`` families may target besides
     the servers (workloads whose clients hold leases ask for it); empty, the draws and so
     the schedule are exactly those of servers alone.
     """
@@ -193,7 +194,7 @@ def _episode(family: str, rng, servers: list[str], crash_points: tuple[str, ...]
         gaps = tuple(int(rng.uniform(0.05, 1.5) * SECOND) for _ in range(n - 1))
         return ("power-off", (n, tuple(pool), trigger)), ("power-on", (tuple(order), gaps))
     if family == "slow":
-        t = target()
+        t = target(servers + (clients or []))
         ppm = -int(rng.uniform(500_000, 950_000))
         return ("clock-skew", (t, ppm)), ("clock-reset", (t,))
     raise ValueError(f"unknown fault family {family!r}")
