@@ -221,4 +221,7 @@ def run_checkers(out: Any) -> dict[str, dict[str, Any]]:
         results["session"] = check_sessions(out.history, out.trace)
     results["liveness"] = check_liveness(out)
     results["availability"] = {"valid": True, "counts": False, **availability(out.history)}
+    from checkers.perf import check_perf
+
+    results["perf"] = check_perf(out.history, out.faults, int(cfg.time_limit * 1e9), SEMANTIC_ERRORS)
     return results

@@ -1,0 +1,127 @@
+"""Performance under faults: availability and latency by what was going on.
+
+Each operation is put in the periods it was *invoked* in: "no fault" (the main phase with
+no fault active), each fault family with a fault active then (an operation invoked during
+a partition and a kill counts for both), and "after healing" (the recovery period and the
+final reads). For each period: how many operations, what fraction the system served (ok,
+or a refusal that is an answer, such as a cas whose value differed), and the latency of
+the ok ones (median and 99th percentile). It answers "how unavailable was ZooKeeper while
+partitioned, and for how long did a kill stall writes", which one number for the whole run
+cannot. Informational: it never decides a run.
+
+A fault is active from the first record of its episode in the fault log to the last one
+(a partition to its heal, a kill to its restart, a power cut to the last server's
+restart); ``heal-all`` ends every fault.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+#: fault-log kinds -> family; a clock skew to 50% speed or slower is the ``slow`` family
+FAMILY = {
+    "partition": "partition", "kill": "kill", "crash-at": "crash", "pause": "pause",
+    "clock-bump": "clock", "clock-skew": "clock", "clock-strobe": "clock",
+    "power-off": "power", "power-cut": "power",
+}
+SLOW_PPM = -500_000
+
+NO_FAULT = "no fault"
+AFTER = "after healing"
+
+
+def fault_intervals(faults: Iterable[dict]) -> list[tuple[str, int, int | None]]:
+    """(family, start, end or None) of every fault episode, in start order."""
+    episodes: dict[Any, list] = {}
+    order: list[Any] = []
+    for rec in faults:
+        t, kind = rec.get("time"), rec.get("kind")
+        if not isinstance(t, int):
+            continue
+        if kind == "heal-all":
+            for ep in episodes.values():
+                if ep[2] is None:
+                    ep[2] = t
+            continue
+        key = rec.get("episode")
+        if key is None:
+            continue
+        ep = episodes.get(key)
+        if ep is None:
+            fam = FAMILY.get(kind)
+            if fam is None:
+                continue
+            if kind == "clock-skew":
+                ppm = rec.get("ppm", (rec.get("args") or [None, 0])[1])
+                if isinstance(ppm, (int, float)) and ppm <= SLOW_PPM:
+                    fam = "slow"
+            episodes[key] = [fam, t, None]
+            order.append(key)
+        elif kind == "power-cut":
+            ep[1] = t  # a power cut armed at a crash point starts when it fires
+        else:
+            ep[2] = t  # the last record of the episode ends it (heal, restart, resume...)
+    return [tuple(episodes[k]) for k in order]  # type: ignore[misc]
+
+
+def _percentile(sorted_values: list[int], q: float) -> int | None:
+    if not sorted_values:
+        return None
+    i = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
+    return sorted_values[i]
+
+
+def check_perf(history: list[dict], faults: list[dict], main_end_ns: int,
+               semantic_errors: frozenset = frozenset()) -> dict[str, Any]:
+    """Availability and latency per period (see the module docstring)."""
+    intervals = fault_intervals(faults)
+    invokes: dict[Any, dict] = {}
+    stats: dict[str, dict[str, Any]] = {}
+
+    def row(name: str) -> dict[str, Any]:
+        return stats.setdefault(name, {"ops": 0, "served": 0, "latencies": []})
+
+    for ev in history:
+        p, t = ev.get("process"), ev.get("type")
+        if t == "invoke":
+            invokes[p] = ev
+            continue
+        if t not in ("ok", "fail", "info") or p not in invokes:
+            continue
+        inv = invokes.pop(p)
+        at = inv["time"]
+        if at >= main_end_ns:
+            periods = [AFTER]
+        else:
+            periods = sorted({fam for fam, s, e in intervals if s <= at and (e is None or at < e)}) or [NO_FAULT]
+        served = t == "ok" or (t == "fail" and ev.get("error") in semantic_errors)
+        for name in periods:
+            r = row(name)
+            r["ops"] += 1
+            r["served"] += served
+            if t == "ok":
+                r["latencies"].append(ev["time"] - at)
+    out_rows = []
+    for name in [NO_FAULT] + sorted(k for k in stats if k not in (NO_FAULT, AFTER)) + [AFTER]:
+        r = stats.get(name)
+        if r is None:
+            continue
+        lat = sorted(r["latencies"])
+        p50, p99 = _percentile(lat, 0.5), _percentile(lat, 0.99)
+        out_rows.append({
+            "period": name, "ops": r["ops"],
+            "served_fraction": round(r["served"] / r["ops"], 4) if r["ops"] else None,
+            "latency_p50_ms": None if p50 is None else round(p50 / 1e6, 2),
+            "latency_p99_ms": None if p99 is None else round(p99 / 1e6, 2),
+        })
+    parts = [f"{r['period']} {100 * r['served_fraction']:.1f}% of {r['ops']}"
+             + (f" (p50 {r['latency_p50_ms']:g} ms, p99 {r['latency_p99_ms']:g} ms)"
+                if r["latency_p50_ms"] is not None else "")
+             for r in out_rows if r["served_fraction"] is not None]
+    return {
+        "valid": True,
+        "counts": False,
+        "explanation": "operations served, by what was going on when they were invoked: " + "; ".join(parts),
+        "by_period": out_rows,
+        "fault_episodes": len(intervals),
+    }
