@@ -455,6 +455,11 @@ def _availability(res: dict, v: CheckerView) -> None:
     frac = res.get("ok_fraction")
     pct = f"{100 * frac:.1f}%" if isinstance(frac, (int, float)) else "?"
     v.summary = f"{pct} of completed operations ok ({ok} ok, {fail} fail, {info} info)"
+    served = res.get("served_fraction")
+    if isinstance(served, (int, float)):
+        v.summary = (f"{100 * served:.1f}% of completed operations served; {v.summary[0].lower()}{v.summary[1:]}. "
+                     f"Served counts a refusal that is an answer (a cas whose expected value differed) "
+                     f"as served, a timeout or a request refused for want of a leader as not.")
 
 
 def _generic(run: RunData, name: str, res: dict, v: CheckerView) -> None:
