@@ -77,20 +77,24 @@ import sys
 sys.path.insert(0, {tests!r})
 import toysystem
 from harness.config import RunConfig
-from harness.runner import simulate, history_bytes
-import hashlib
-out = simulate(RunConfig(system={system!r}, nodes=3 if {system!r} == "toy" else 5, time_limit=8, seed=11,
-                         nemesis=("partition", "kill", "pause", "clock", "crash")))
-sys.stdout.write(hashlib.sha256(history_bytes(out.history)).hexdigest())
+from harness.runner import run_test, history_bytes
+import hashlib, json
+res = run_test(RunConfig(system={system!r}, workload={workload!r}, nodes=3 if {system!r} == "toy" else 5,
+                         time_limit=8, seed=11, nemesis=("partition", "kill", "pause", "clock", "crash")))
+trace = json.dumps(res.out.trace, sort_keys=True, default=str).encode()
+verdicts = json.dumps({{k: v["valid"] for k, v in res.results["checkers"].items()}}, sort_keys=True).encode()
+sys.stdout.write(hashlib.sha256(history_bytes(res.out.history) + trace + verdicts).hexdigest())
 """
 
 
-@pytest.mark.parametrize("system", ["toy", "zab"])
-def test_same_seed_same_history_across_hash_seeds(system):
+@pytest.mark.parametrize("system,workload", [("toy", "register"), ("zab", "register"), ("zab", "election"),
+                                             ("kafka", "queue")])
+def test_same_seed_same_history_across_hash_seeds(system, workload):
+    """History, trace and verdicts are the same in processes with different hash seeds."""
     digests = set()
     for hs in ("0", "1", "12345"):
         env = dict(os.environ, PYTHONHASHSEED=hs)
-        code = SNIPPET.format(tests=str(ROOT / "tests"), system=system)
+        code = SNIPPET.format(tests=str(ROOT / "tests"), system=system, workload=workload)
         r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=ROOT)
         assert r.returncode == 0, r.stderr
         digests.add(r.stdout)
