@@ -19,7 +19,7 @@ from __future__ import annotations
 import random
 
 from harness.config import RunConfig
-from harness.node import Persist, Send, Trace
+from harness.node import Persist, Send
 from harness.runner import run_test
 from harness.sim import STORM_EVENTS
 from harness.system import NodeContext
@@ -28,6 +28,7 @@ from systems.zab.datatree import Txn
 from systems.zab.election import Vote, sid_rank, total_order_predicate
 from systems.zab.server import ZabServer
 from systems.zab.zxid import make_zxid
+from zabsim import persist_all, traces
 
 VOTE_ORDER = "zab-vote-order-not-total"
 PROPOSE = "zab-propose-only-synced"
@@ -91,20 +92,6 @@ def server(bugs: frozenset = frozenset()) -> ZabServer:
     s = ZabServer(NodeContext("n2", ("n1", "n2", "n3"), random.Random(1), {}, bugs))
     s.on_start({}, 0)
     return s
-
-
-def traces(effects: list, kind: str) -> list[dict]:
-    return [e.as_dict() for e in effects if isinstance(e, Trace) and e.kind == kind]
-
-
-def persist_all(s: ZabServer, effects: list, now: int = 1) -> list:
-    out = list(effects)
-    queue = [e for e in effects if isinstance(e, Persist)]
-    while queue:
-        more = s.on_persisted(queue.pop(0).token, now)
-        out += more
-        queue += [e for e in more if isinstance(e, Persist)]
-    return out
 
 
 def synced_follower(bugs: frozenset = frozenset()) -> ZabServer:

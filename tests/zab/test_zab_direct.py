@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import random
 
-from harness.node import Persist, Send, Trace
+from harness.node import Persist, Send
 from harness.system import NodeContext
 from systems.zab import messages as m
 from systems.zab.datatree import Txn
 from systems.zab.election import Vote
 from systems.zab.server import ZabServer
 from systems.zab.zxid import make_zxid
+from zabsim import persist_all, traces
 
 SERVERS = ("n1", "n2", "n3")
 
@@ -22,22 +23,6 @@ def server(node: str = "n1", stored: dict | None = None) -> tuple[ZabServer, lis
 
 def sends(effects: list, typ: type) -> list:
     return [e for e in effects if isinstance(e, Send) and isinstance(e.msg, typ)]
-
-
-def traces(effects: list, kind: str) -> list[dict]:
-    return [e.as_dict() for e in effects if isinstance(e, Trace) and e.kind == kind]
-
-
-def persist_all(s: ZabServer, effects: list, now: int = 1) -> list:
-    """Complete every Persist in ``effects`` (and those they cause), in order."""
-    out = list(effects)
-    queue = [e for e in effects if isinstance(e, Persist)]
-    while queue:
-        p = queue.pop(0)
-        more = s.on_persisted(p.token, now)
-        out += more
-        queue += [e for e in more if isinstance(e, Persist)]
-    return out
 
 
 def leader_in_discovery(stored: dict | None = None) -> ZabServer:

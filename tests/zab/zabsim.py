@@ -278,3 +278,22 @@ class Sim:
                     f"applied={s.last_processed_zxid:#x}"
                 )
         return "\n".join(rows)
+
+
+# ------------------------------------------------- helpers for driving one server directly
+
+def traces(effects: list, kind: str) -> list[dict]:
+    """The Trace effects of ``kind`` among ``effects``, as dicts."""
+    return [e.as_dict() for e in effects if isinstance(e, Trace) and e.kind == kind]
+
+
+def persist_all(s: Any, effects: list, now: int = 1) -> list:
+    """Complete every Persist in ``effects`` (and those they cause), in order."""
+    out = list(effects)
+    queue = [e for e in effects if isinstance(e, Persist)]
+    while queue:
+        p = queue.pop(0)
+        more = s.on_persisted(p.token, now)
+        out += more
+        queue += [e for e in more if isinstance(e, Persist)]
+    return out
