@@ -417,16 +417,17 @@ def test_zab_without_faults_passes_every_checker():
         assert len(checks) == 10 and all("master" in e["value"] for e in checks)
 
 
+def first_overlap(nemesis: tuple[str, ...], seeds: int):
+    """(seed, result) of the first zab election run without fencing with two masters."""
+    for seed in range(1, seeds + 1):
+        res = run_test(zab(seed=seed, nemesis=nemesis))
+        if res.results["checkers"]["mutex"]["overlaps"]:
+            return seed, res
+    raise AssertionError(f"no overlapping masters in {seeds} seeds with {nemesis}")
+
+
 def test_zab_pauses_and_clock_faults_find_two_masters_without_fencing_and_no_stale_write_with_it():
-    found = None
-    for seed in range(1, 16):
-        res = run_test(zab(seed=seed, nemesis=("pause", "clock")))
-        m = res.results["checkers"]["mutex"]
-        if m["overlaps"]:
-            found = (seed, res)
-            break
-    assert found is not None, "no overlapping masters in 15 seeds with pauses and clock faults"
-    seed, res = found
+    seed, res = first_overlap(("pause", "clock"), 15)
     assert res.valid is False
     o = res.results["checkers"]["mutex"]["overlaps"][0]
     assert "Why:" in o["explanation"] and o["causes"] != ["unexplained"]
@@ -440,14 +441,7 @@ def test_zab_pauses_and_clock_faults_find_two_masters_without_fencing_and_no_sta
 def test_zab_slow_candidate_clocks_alone_find_two_masters_without_fencing():
     """Clock faults alone: a candidate whose clock runs at 5-50% speed (``slow``) keeps
     believing in its lease after ZooKeeper expired its session. Fencing makes it harmless."""
-    found = None
-    for seed in range(1, 25):
-        res = run_test(zab(seed=seed, nemesis=("slow",)))
-        if res.results["checkers"]["mutex"]["overlaps"]:
-            found = (seed, res)
-            break
-    assert found is not None, "no overlapping masters in 24 seeds with slow candidate clocks"
-    seed, res = found
+    seed, res = first_overlap(("slow",), 24)
     assert res.valid is False
     o = res.results["checkers"]["mutex"]["overlaps"][0]
     assert "Why:" in o["explanation"] and o["causes"] != ["unexplained"], o
