@@ -250,6 +250,8 @@ def checker_view(run: RunData, name: str, res: dict) -> CheckerView:
         _liveness(run, res, v)
     elif name == "availability" or {"ok", "fail", "info"} <= set(res):
         _availability(res, v)
+    elif name == "perf" and isinstance(res.get("by_period"), list):
+        _perf(res, v)
     else:
         _generic(run, name, res, v)
     if not v.summary:
@@ -460,6 +462,19 @@ def _availability(res: dict, v: CheckerView) -> None:
         v.summary = (f"{100 * served:.1f}% of completed operations served; {v.summary[0].lower()}{v.summary[1:]}. "
                      f"Served counts a refusal that is an answer (a cas whose expected value differed) "
                      f"as served, a timeout or a request refused for want of a leader as not.")
+
+
+def _perf(res: dict, v: CheckerView) -> None:
+    """One row per period: served fraction and ok latencies."""
+    v.summary = "Operations served, and the latency of the ok ones, by what was going on when they were invoked."
+    for r in res["by_period"]:
+        if not isinstance(r, dict):
+            continue
+        served = r.get("served_fraction")
+        text = f"{100 * served:.1f}% served of {r.get('ops')} operations" if isinstance(served, (int, float)) else "-"
+        if r.get("latency_p50_ms") is not None:
+            text += f"; ok latency p50 {r['latency_p50_ms']:g} ms, p99 {r.get('latency_p99_ms'):g} ms"
+        v.facts.append((str(r.get("period")), text))
 
 
 def _generic(run: RunData, name: str, res: dict, v: CheckerView) -> None:

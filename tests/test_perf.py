@@ -66,3 +66,13 @@ def test_a_zab_run_reports_perf_beside_availability():
     total = res.results["checkers"]["availability"]
     assert sum(r["ops"] for r in perf["by_period"] if r["period"] in (NO_FAULT, AFTER)) <= \
         total["ok"] + total["fail"] + total["info"]
+
+
+def test_the_report_shows_one_row_per_period():
+    from reports.explain import checker_view
+
+    res = check_perf(op(1, 1 * S, 1 * S + 10_000_000) + op(2, 11 * S, 11 * S + 2_000_000), FAULTS, 10 * S)
+    v = checker_view(None, "perf", res)  # type: ignore[arg-type]  # perf needs no run data
+    assert v.status == "valid (not counted)"
+    assert v.facts == [(NO_FAULT, "100.0% served of 1 operations; ok latency p50 10 ms, p99 10 ms"),
+                       (AFTER, "100.0% served of 1 operations; ok latency p50 2 ms, p99 2 ms")]
