@@ -681,6 +681,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "and kind the run fails with)")
     p.add_argument("--store", type=Path, default=None,
                    help="write the result to STORE/runs/NAME.shrunk (default: RUN_DIR.shrunk beside the run)")
+    p.add_argument("--no-report", action="store_true", help="skip the shrunk run's report.html")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -706,5 +707,9 @@ def run(args: argparse.Namespace) -> int:
           + (" (budget spent)" if sh.out_of_budget else ""))
     print(tabulate([[k, before[k], after[k]] for k in before], headers=["", "before", "after"], tablefmt="simple"))
     print(f"results: {out}")
+    if not getattr(args, "no_report", False):
+        from reports.run_report import write_run_report
+
+        print(f"report:  {write_run_report(out)}")
     print(f"repro:   harness repro {out}")
     return 0

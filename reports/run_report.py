@@ -184,10 +184,26 @@ def render_run_report(run_dir: Path | str, plots: dict[str, Path] | None = None,
         "files": files,
         "leaders": _leaders(run),
         "skipped": run.skipped_lines,
+        "shrunk": _shrunk(run.dir),
         "generated": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "NS": NS,
     }
     return environment().get_template("run.html").render(ctx)
+
+
+def _shrunk(run_dir: Path) -> dict | None:
+    """What ``harness shrink`` wrote beside a shrunk run (shrink.json): where it came
+    from and the sizes before and after, for a line under the title."""
+    p = Path(run_dir) / "shrink.json"
+    try:
+        d = json.loads(p.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(d, dict) or not isinstance(d.get("before"), dict) or not isinstance(d.get("after"), dict):
+        return None
+    sizes = [(k, d["before"].get(k), d["after"].get(k)) for k in d["after"]]
+    return {"from": str(d.get("from", "?")), "kept": [str(k) for k in d.get("kept") or []],
+            "sizes": sizes, "seconds": d.get("seconds"), "out_of_budget": bool(d.get("out_of_budget"))}
 
 
 def write_run_report(run_dir: Path | str, plots: bool = True) -> Path:

@@ -45,17 +45,22 @@ def test_shrink_reduces_the_schedule_and_still_fails(failing_run, capsys):
     assert info["after"]["episodes"] == len(episodes_of(after)) and info["signature"] == ["linearizable"]
     for word in ("faults", "episodes", "clients", "operations", "time limit", f"harness repro {shrunk}"):
         assert word in out
+    # its report says where it came from and what shrinking did
+    page = (shrunk / "report.html").read_text()
+    assert f"report:  {shrunk / 'report.html'}" in out
+    assert 'id="shrunk"' in page and str(failing_run) in page and "faults" in page
     # the shrunk run is a normal run directory: repro re-runs it byte for byte from its config
     assert main(["repro", str(shrunk)]) == 1
     assert "identical" in capsys.readouterr().out
 
 
 def test_shrink_to_the_store_and_within_a_spent_budget(failing_run, tmp_path, capsys):
-    assert main(["shrink", str(failing_run), "--store", str(tmp_path), "--budget", "1e-9"]) == 0
+    assert main(["shrink", str(failing_run), "--store", str(tmp_path), "--budget", "1e-9", "--no-report"]) == 0
     out = tmp_path / "runs" / (failing_run.name + ".shrunk")
     assert load_results(out)["valid"] is False  # at worst, the original run again
     assert json.loads((out / "shrink.json").read_text())["out_of_budget"] is True
     assert "budget spent" in capsys.readouterr().out
+    assert not (out / "report.html").exists()
 
 
 def test_bad_input_is_one_line_and_exit_254(failing_run, tmp_path, capsys):
