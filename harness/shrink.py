@@ -31,7 +31,13 @@ Then, in rounds:
    phase ends by healing everything, so the start alone is a complete fault);
 7. fewer clients, 8. a lower rate (so fewer operations), 9. the time limit again;
 10. once a round changes nothing: each episode alone, then each pair (at most
-    ``SUBSETS`` candidates), since a schedule ddmin cannot cut may hold a smaller one.
+    ``SUBSETS`` candidates), since a schedule ddmin cannot cut may hold a smaller one;
+11. still stuck above 3 faults: the rounds again, each candidate also tried with 3, then
+    10, then 30 other run seeds (in a fixed order). The schedule is explicit in the
+    config, so the seed only moves latencies and the clients' choices; removing a fault
+    changes everything after it anyway, and a smaller schedule that fails with another
+    seed is a smaller failing run. (Measured: zab-newleader-ack-before-durable 10 -> 4
+    faults, kafka-unclean-election 6 -> 2, kafka-no-epoch-fencing 19 -> 9.)
 
 Rounds repeat until one changes nothing or the budget is spent. With ``--jobs``
 above 1 a round's candidates run in a process pool, yet the candidate kept is always the
@@ -61,6 +67,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 from harness.config import SECOND, ConfigError, RunConfig
+from harness.rng import derive_seed
 
 T = TypeVar("T")
 
@@ -106,6 +113,12 @@ def anomaly_names(sig: Signature) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- reductions
+
+#: once the passes stall above this many faults, candidates are also tried with other seeds
+RESEED_ABOVE_FAULTS = 3
+#: how many other seeds, each time the passes stall again
+RESEEDS = (3, 10, 30)
+
 
 class OutOfBudget(Exception):
     pass
@@ -373,6 +386,8 @@ class Shrinker:
         self.out_of_budget = False
         self.passes: list[str] = []
         self._pool: cf.ProcessPoolExecutor | None = None
+        # other run seeds each candidate is also tried with (0 until the passes stall)
+        self.reseeds = 0
         # The original run, re-run with this code: it must still fail the same way. It is
         # run to the end whatever the budget (the result is at worst the original run).
         status, res = attempt(config, target, None, run_limit_s)
@@ -401,7 +416,27 @@ class Shrinker:
             self.tried[key] = status == "same"
             self.candidates += 1
 
+    def _variants(self, cfg: RunConfig) -> list[RunConfig]:
+        """``cfg``, then (once the passes have stalled) the same run with ``reseeds`` other
+        seeds: the schedule is explicit, so the seed only moves latencies and the clients'
+        choices, and a smaller schedule that fails with another seed is a smaller failing run."""
+        return [cfg] + [cfg.replace(seed=derive_seed(cfg.seed, "shrink-reseed", i)) for i in range(1, self.reseeds + 1)]
+
     def first_of(self, configs: list[RunConfig]) -> int | None:
+        """The index of the first of ``configs`` (in order) that fails with the target,
+        each tried with its seed variants in order; the failing variant becomes the best run."""
+        if not self.reseeds:
+            return self._first_of(configs)
+        flat: list[RunConfig] = []
+        owner: list[int] = []
+        for i, c in enumerate(configs):
+            for v in self._variants(c):
+                flat.append(v)
+                owner.append(i)
+        j = self._first_of(flat)
+        return None if j is None else owner[j]
+
+    def _first_of(self, configs: list[RunConfig]) -> int | None:
         """The index of the first of ``configs`` (in order) that fails with the target; it
         becomes the best run. Up to ``jobs`` run at once; a later one that fails the same
         way is kept only once every earlier one has been seen not to."""
@@ -485,7 +520,15 @@ class Shrinker:
                 if self.config == before:
                     self.shrink_subsets()
                     if self.config == before:
-                        break
+                        more = [n for n in RESEEDS if n > self.reseeds]
+                        if not more or sizes(self.best)["faults"] <= RESEED_ABOVE_FAULTS:
+                            break
+                        # Stalled: every smaller schedule changes what follows it (which
+                        # server leads, which write is in flight) and the failure with it.
+                        # Try each candidate with other seeds as well, more each time.
+                        self.reseeds = more[0]
+                        self.log(f"stalled at {sizes(self.best)['faults']} faults; trying each candidate "
+                                 f"with {self.reseeds} other seeds too")
         except OutOfBudget:
             self.out_of_budget = True
             self.log("budget spent; keeping the smallest failing run so far")

@@ -175,3 +175,16 @@ def test_anomaly_time_is_within_the_run(failing_run):
     res = run_test(load_config(failing_run))
     t = anomaly_time(res, failure_signature(res.results))
     assert t is not None and 0 < t <= res.config.time_limit + res.config.recovery_time
+
+
+def test_stalled_shrinking_tries_other_seeds_in_a_fixed_order(failing_run, tmp_path):
+    from harness import shrink as sm
+
+    cfg = load_config(failing_run)
+    sh = sm.Shrinker(cfg, failure_signature(load_results(failing_run)), 60)
+    assert sh._variants(cfg) == [cfg]  # none until the passes stall
+    sh.reseeds = 3
+    seeds = [c.seed for c in sh._variants(cfg)]
+    assert seeds[0] == cfg.seed and len(set(seeds)) == 4
+    assert [c.seed for c in sh._variants(cfg)] == seeds  # deterministic
+    assert all(c.replace(seed=cfg.seed) == cfg for c in sh._variants(cfg))  # only the seed differs
