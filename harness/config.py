@@ -95,6 +95,15 @@ class RunConfig:
             if unknown:
                 raise ConfigError(f"unknown bug {unknown[0]!r} for system {self.system} "
                                   f"(see `harness bugs`; known: {', '.join(sorted(known)) or 'none yet'})")
+        if self.settings:
+            from harness.system import get_system
+
+            known_settings = getattr(get_system(self.system), "known_settings", None)
+            known = set(known_settings()) if known_settings is not None else None
+            unknown = sorted(k for k in self.settings if known is not None and k not in known)
+            if unknown:
+                raise ConfigError(f"unknown setting {unknown[0]!r} for system {self.system} "
+                                  f"(known: {', '.join(sorted(known))})")
         if self.seed < 0:
             raise ConfigError(f"--seed must be non-negative, not {self.seed}")
         return self

@@ -31,6 +31,10 @@ def run_cli(args, capsys):
         (["run", "--system", "toy", "--nodes", "4"], "--nodes"),
         (["run", "--system", "toy", "--rate", "abc"], "invalid float"),
         (["run", "--system", "toy", "--bug", "no-such-bug"], "unknown bug"),
+        (["run", "--system", "zab", "--set", "sesion_timeout=1"], "unknown setting 'sesion_timeout'"),
+        (["run", "--system", "kafka", "--workload", "queue", "--set", "unclean_leader_election=true"],
+         "unknown setting 'unclean_leader_election'"),
+        (["campaign", "--system", "zab", "--runs", "2", "--set", "fencingg=true"], "unknown setting 'fencingg'"),
         (["run", "--system", "toy", "--nemesis-interval", "-1"], "--nemesis-interval must be a positive"),
         (["run", "--system", "toy", "--rate", "inf"], "--rate must be a positive finite"),
         (["repro", "/nonexistent/run"], "no run directory"),
@@ -38,7 +42,7 @@ def run_cli(args, capsys):
     ],
 )
 def test_bad_input_is_one_line_and_254(args, needle, capsys, tmp_path):
-    code, out, err = run_cli(args + (["--store", str(tmp_path)] if args[0] == "run" else []), capsys)
+    code, out, err = run_cli(args + (["--store", str(tmp_path)] if args[0] in ("run", "campaign") else []), capsys)
     assert code == 254
     lines = [l for l in err.splitlines() if l.strip()]
     assert len(lines) == 1 and needle in lines[0], err

@@ -48,6 +48,10 @@ class KafkaSpec:
 
         return {**ZAB, **DEFAULT_SETTINGS}
 
+    def known_settings(self) -> set[str]:
+        """What ``--set`` may name: Kafka's settings and its ZooKeeper's."""
+        return set(self.default_settings())
+
     def server_ids(self, config: Any) -> list[str]:
         settings = {**self.default_settings(), **config.settings}
         return list(_zk_ids(settings)) + [f"b{i}" for i in range(1, config.nodes + 1)]

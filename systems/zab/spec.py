@@ -40,6 +40,13 @@ class ZabSpec:
     def default_settings(self) -> dict:
         return dict(DEFAULT_SETTINGS)
 
+    def known_settings(self) -> set[str]:
+        """What ``--set`` may name: ZAB's settings and the election recipe's (a typo is an
+        error, not a setting silently ignored)."""
+        from systems.zab.recipes import ELECTION_DEFAULTS
+
+        return set(DEFAULT_SETTINGS) | set(ELECTION_DEFAULTS)
+
     def make_server(self, ctx: NodeContext) -> Node:
         return ZabServer(ctx)
 
