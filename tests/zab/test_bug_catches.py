@@ -16,19 +16,15 @@ seed 1): each is checked with and without its bug.
 
 from __future__ import annotations
 
-import random
-
 from harness.config import RunConfig
-from harness.node import Persist, Send
+from harness.node import Send
 from harness.runner import run_test
 from harness.sim import STORM_EVENTS
-from harness.system import NodeContext
 from systems.zab import messages as m
 from systems.zab.datatree import Txn
 from systems.zab.election import Vote, sid_rank, total_order_predicate
-from systems.zab.server import ZabServer
 from systems.zab.zxid import make_zxid
-from zabsim import persist_all, traces
+from zabsim import persist_all, synced_follower, traces
 
 VOTE_ORDER = "zab-vote-order-not-total"
 PROPOSE = "zab-propose-only-synced"
@@ -87,25 +83,6 @@ def test_same_seed_without_the_bug_settles_and_passes() -> None:
 
 
 # -------------------------------------------------------------- zab-propose-only-synced
-
-def server(bugs: frozenset = frozenset()) -> ZabServer:
-    s = ZabServer(NodeContext("n2", ("n1", "n2", "n3"), random.Random(1), {}, bugs))
-    s.on_start({}, 0)
-    return s
-
-
-def synced_follower(bugs: frozenset = frozenset()) -> ZabServer:
-    """n2 following n1 in epoch 1, serving, with an empty log."""
-    s = server(bugs)
-    s._decided(Vote("n1", 0, 0, 1), 0)
-    c = s.conn
-    persist_all(s, s.on_message("n1", m.LeaderInfo(c, 1), 1))
-    s.on_message("n1", m.Diff(c, 0), 2)
-    persist_all(s, s.on_message("n1", m.NewLeader(c, make_zxid(1, 0)), 3))
-    s.on_message("n1", m.UpToDate(c, 0), 4)
-    assert s.serving
-    return s
-
 
 def test_with_the_bug_the_follower_applies_the_hole_the_leader_left() -> None:
     s = synced_follower(frozenset({PROPOSE}))

@@ -11,7 +11,7 @@ from systems.zab.datatree import Txn
 from systems.zab.election import Vote
 from systems.zab.server import ZabServer
 from systems.zab.zxid import make_zxid
-from zabsim import persist_all, traces
+from zabsim import persist_all, synced_follower, traces
 
 SERVERS = ("n1", "n2", "n3")
 
@@ -108,13 +108,8 @@ def test_follower_acks_newleader_only_after_log_then_epoch_are_durable() -> None
 
 
 def test_follower_resyncs_on_a_gap_in_proposals() -> None:
-    s, _ = server("n2")
-    s._decided(Vote("n1", 0, 0, 1), 0)
+    s = synced_follower()
     c = s.conn
-    persist_all(s, s.on_message("n1", m.LeaderInfo(c, 1), 1))
-    s.on_message("n1", m.Diff(c, 0), 2)
-    persist_all(s, s.on_message("n1", m.NewLeader(c, make_zxid(1, 0)), 3))
-    s.on_message("n1", m.UpToDate(c, 0), 4)
     persist_all(s, s.on_message("n1", m.Proposal(c, make_zxid(1, 1), Txn("setData", "/x", 1)), 5))
     assert s.on_message("n1", m.Proposal(c, make_zxid(1, 1), Txn("setData", "/x", 1)), 5) == []  # duplicate
     eff = s.on_message("n1", m.Proposal(c, make_zxid(1, 3), Txn("setData", "/x", 3)), 6)

@@ -297,3 +297,23 @@ def persist_all(s: Any, effects: list, now: int = 1) -> list:
         out += more
         queue += [e for e in more if isinstance(e, Persist)]
     return out
+
+
+def synced_follower(bugs: frozenset = frozenset()) -> Any:
+    """A ZabServer n2 (of n1..n3) following n1 in epoch 1, synced by an empty DIFF and
+    serving, driven directly message by message."""
+    from systems.zab import messages as m
+    from systems.zab.election import Vote
+    from systems.zab.server import ZabServer
+    from systems.zab.zxid import make_zxid
+
+    s = ZabServer(NodeContext("n2", ("n1", "n2", "n3"), random.Random(1), {}, bugs))
+    s.on_start({}, 0)
+    s._decided(Vote("n1", 0, 0, 1), 0)
+    c = s.conn
+    persist_all(s, s.on_message("n1", m.LeaderInfo(c, 1), 1))
+    s.on_message("n1", m.Diff(c, 0), 2)
+    persist_all(s, s.on_message("n1", m.NewLeader(c, make_zxid(1, 0)), 3))
+    s.on_message("n1", m.UpToDate(c, 0), 4)
+    assert s.serving
+    return s
