@@ -18,13 +18,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-#: fault-log kinds -> family; a clock skew to 50% speed or slower is the ``slow`` family
-FAMILY = {
-    "partition": "partition", "kill": "kill", "crash-at": "crash", "pause": "pause",
-    "clock-bump": "clock", "clock-skew": "clock", "clock-strobe": "clock",
-    "power-off": "power", "power-cut": "power",
-}
-SLOW_PPM = -500_000
+from harness.faults import fault_family
 
 NO_FAULT = "no fault"
 AFTER = "after healing"
@@ -48,13 +42,9 @@ def fault_intervals(faults: Iterable[dict]) -> list[tuple[str, int, int | None]]
             continue
         ep = episodes.get(key)
         if ep is None:
-            fam = FAMILY.get(kind)
+            fam = fault_family(rec)
             if fam is None:
                 continue
-            if kind == "clock-skew":
-                ppm = rec.get("ppm", (rec.get("args") or [None, 0])[1])
-                if isinstance(ppm, (int, float)) and ppm <= SLOW_PPM:
-                    fam = "slow"
             episodes[key] = [fam, t, None]
             order.append(key)
         elif kind == "power-cut":

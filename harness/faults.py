@@ -42,6 +42,42 @@ from harness.config import MILLI, SECOND
 from harness.rng import stream
 
 
+#: the family of each fault-log kind that opens a fault (a report's lanes, the perf
+#: checker's periods). ``clock-skew`` is ``slow`` when it slows a clock to half speed or
+#: less (the ``slow`` family's -50%..-95%; the ``clock`` family skews by at most 20%).
+FAULT_FAMILY = {
+    "partition": "partition",
+    "kill": "kill",
+    "crash-at": "crash",
+    "pause": "pause",
+    "clock-bump": "clock",
+    "clock-skew": "clock",
+    "clock-strobe": "clock",
+    "power-off": "power",
+}
+#: fault-log kinds that never open a fault: ends, the final heal, a power cut firing (it
+#: moves its power-off's start), and the nemesis's own bookkeeping
+NOT_OPENING = frozenset({"heal", "restart", "resume", "clock-reset", "power-on", "power-cut", "heal-all"})
+#: a clock-skew at or below this many ppm is the ``slow`` family's starved process
+SLOW_PPM = -500_000
+
+
+def fault_family(rec: dict) -> str | None:
+    """The family of a fault-log record that opens a fault; None for one that does not
+    (an end, the final heal); ``"other"`` for a kind this module has not heard of."""
+    kind = rec.get("kind")
+    if not isinstance(kind, str) or kind in NOT_OPENING:
+        return None
+    if kind == "clock-skew":
+        ppm = rec.get("ppm")
+        if ppm is None:
+            args = rec.get("args") or []
+            ppm = args[1] if len(args) > 1 else None
+        if isinstance(ppm, (int, float)) and ppm <= SLOW_PPM:
+            return "slow"
+    return FAULT_FAMILY.get(kind, "other")
+
+
 @dataclass(frozen=True, slots=True)
 class Fault:
     """One nemesis action at ``at`` ns after the run started.

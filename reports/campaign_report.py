@@ -29,7 +29,8 @@ from typing import Any
 
 from harness.config import ConfigError
 from reports.explain import anomaly_names, verdict_words
-from reports.rundata import FAMILY_COLOURS, NS, _read_json, _read_jsonl, fault_family
+from harness.faults import fault_family
+from reports.rundata import FAMILY_COLOURS, NS, _read_json, _read_jsonl
 
 
 _MISSING: Any = object()  # an index line without a verdict: take the run's results.json

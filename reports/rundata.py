@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.config import ConfigError
+from harness.faults import fault_family  # a record's family: one definition for lanes and perf periods
 
 NS = 1_000_000_000
 
@@ -39,27 +40,8 @@ WINDOW_END = {
     "power-off": "power-on",
 }
 
-#: the nemesis family of each opening fault kind (the lanes of the fault timeline).
-#: ``clock-skew`` is ``slow`` when it slows a clock to half speed or less (the ``slow``
-#: family's -50%..-95%; the ``clock`` family skews by at most 20%): see `fault_family`.
-FAMILY = {
-    "partition": "partition",
-    "kill": "kill",
-    "crash-at": "crash",
-    "pause": "pause",
-    "clock-bump": "clock",
-    "clock-skew": "clock",
-    "clock-strobe": "clock",
-    "power-off": "power",
-}
 #: lane order; ``other`` holds fault kinds this module has not heard of (a newer nemesis)
 FAMILIES = ("partition", "kill", "crash", "power", "pause", "clock", "slow", "other")
-#: fault-log kinds that never open a window: ends, the final heal, a power cut firing
-#: (it moves its power-off window), and the nemesis's own bookkeeping
-NOT_OPENING = {"heal", "restart", "resume", "clock-reset", "power-on", "power-cut", "heal-all"}
-#: a clock-skew at or below this many ppm is the ``slow`` family's starved process
-SLOW_PPM = -500_000
-
 #: shading colour of each family, shared by the HTML timelines and the PNG plots.
 #: Chosen away from the outcome colours (green / red / orange) so a shaded window never
 #: reads as an outcome.
@@ -73,21 +55,6 @@ FAMILY_COLOURS = {
     "slow": "#66c2a4",
     "other": "#bdbdbd",
 }
-
-
-def fault_family(rec: dict) -> str | None:
-    """The family of a fault-log record that opens a window (None for one that does not)."""
-    kind = rec.get("kind")
-    if not isinstance(kind, str) or kind in NOT_OPENING:
-        return None
-    if kind == "clock-skew":
-        ppm = rec.get("ppm")
-        if ppm is None:
-            args = rec.get("args") or []
-            ppm = args[1] if len(args) > 1 else None
-        if isinstance(ppm, (int, float)) and ppm <= SLOW_PPM:
-            return "slow"
-    return FAMILY.get(kind, "other")
 
 
 OUTCOME_COLOURS = {"ok": "#2ca02c", "fail": "#d62728", "info": "#ff7f0e", None: "#7f7f7f"}

@@ -24,14 +24,13 @@ from harness.runner import run_test
 from reports.campaign_report import write_campaign_report
 from reports.explain import build_views
 from reports.plots import leader_segments, plot_leaders, plot_log_offsets, write_plots
+from harness.faults import NOT_OPENING, fault_family
 from reports.rundata import (
     FAMILIES,
     FAMILY_COLOURS,
-    NOT_OPENING,
     WINDOW_END,
     RunData,
     describe_fault,
-    fault_family,
     fault_windows,
     reach_groups,
 )
