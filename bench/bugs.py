@@ -182,13 +182,15 @@ def failure_kinds(run_dir: Path) -> dict[str, list[str]]:
 
 
 def kinds_of(res: dict) -> dict[str, list[str]]:
+    """checker -> kinds, from the failure signature campaigns and shrink use."""
+    from harness.shrink import failure_signature
+
     out: dict[str, list[str]] = {}
-    for name, c in res.get("checkers", {}).items():
-        if c.get("valid") is False and c.get("counts", True) is not False:
-            counts = c.get("counts") if isinstance(c.get("counts"), dict) else None
-            kinds = c.get("violation_counts") or c.get("anomaly_counts") or c.get("anomalies") or counts or {}
-            out[name] = sorted(kinds) if isinstance(kinds, dict) else []
-    return out
+    for checker, kind in failure_signature(res):
+        out.setdefault(checker, [])
+        if kind is not None:
+            out[checker].append(kind)
+    return {c: sorted(k) for c, k in sorted(out.items())}
 
 
 def matches(expect, kinds: dict[str, list[str]]) -> tuple[str, str] | None:
