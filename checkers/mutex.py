@@ -465,24 +465,14 @@ def _op_indices(history: list[dict]) -> tuple[dict, dict]:
     return by_token, by_wid
 
 
-def check_mutex(out: Any) -> dict[str, Any]:
-    """Judge one election run (a ``harness.runner.SimOutput``)."""
-    settings = _settings(out.config)
+def check_mutex(out: Any, settings: dict | None = None) -> dict[str, Any]:
+    """Judge one election run (a ``harness.runner.SimOutput``). ``settings`` are the run's
+    settings over its system's defaults (``harness.system.run_settings``); without them,
+    the run config's own ``settings``."""
+    if settings is None:
+        settings = dict(getattr(out.config, "settings", None) or {})
     return check_mutex_trace(out.trace, out.faults, out.history, fencing=bool(settings.get("fencing")),
                              session_timeout=settings.get("session_timeout"))
-
-
-def _settings(cfg: Any) -> dict:
-    """The run's settings over its system's defaults."""
-    out: dict = {}
-    try:
-        from harness.system import get_system
-
-        out.update(get_system(cfg.system).default_settings())
-    except (KeyError, ImportError, AttributeError):
-        pass
-    out.update(getattr(cfg, "settings", None) or {})
-    return out
 
 
 def check_mutex_trace(trace: list[dict], faults: list[dict], history: list[dict] | None = None,

@@ -1,45 +1,43 @@
 """The catalogue of planted bugs: name, system, what it breaks, who must catch it.
 
-Each system lists its bugs as ``BUGS`` (a tuple of :class:`BugInfo`) in its package; a
-bug is a named switch (``--bug NAME``) read by the system's code through ``ctx.bugs``.
-The correct code is the default; a bug never changes anything when it is off.
+Each built-in system lists its bugs as ``BUGS`` (a tuple of :class:`BugInfo`) in
+``systems/<name>/bugs.py``; an installed package adds its own through a ``harness.bugs``
+entry point naming such a tuple (see ``harness.plugins``). A bug is a named switch
+(``--bug NAME``) read by the system's code through ``ctx.bugs``. The correct code is the
+default; a bug never changes anything when it is off.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import importlib
 
 from tabulate import tabulate
 
+from harness import plugins
+from harness.system import BugInfo, _builtin_dir, get_system
 
-@dataclass(frozen=True, slots=True)
-class BugInfo:
-    name: str
-    system: str
-    breaks: str
-    caught_by: str
-    exposed_by: str = ""
+__all__ = ["BugInfo", "all_bugs", "known_bug_names", "print_bugs"]
 
 
 def all_bugs() -> list[BugInfo]:
-    import importlib
-
+    """Built-in systems' bugs (by system name), then plug-ins' (by entry point name)."""
     out: list[BugInfo] = []
-    for system in ("zab", "kafka"):
-        try:
-            out.extend(importlib.import_module(f"systems.{system}.bugs").BUGS)
-        except ImportError:
-            pass
+    for module in _builtin_dir("systems", "bugs").values():
+        out.extend(importlib.import_module(module).BUGS)
+    for name in plugins.declared(plugins.BUGS):
+        bugs = list(plugins.load(plugins.BUGS, name))
+        wrong = [b for b in bugs if not isinstance(b, BugInfo)]
+        if wrong:
+            raise plugins.PluginError(f"plug-in {name!r} of {plugins.BUGS}: {wrong[0]!r} is not a BugInfo")
+        out.extend(bugs)
     return out
 
 
 def known_bug_names(system: str) -> set[str]:
     """Bug names a run of ``system`` accepts: the catalogue's, plus any the system's spec
     lists as ``bug_names`` (test systems)."""
-    from harness.system import get_system
-
     names = {b.name for b in all_bugs() if b.system == system}
-    names |= set(getattr(get_system(system), "bug_names", ()))
+    names |= set(get_system(system).bug_names)
     return names
 
 

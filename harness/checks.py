@@ -9,7 +9,11 @@ stale local reads are shown as expected behaviour, not called a bug.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Callable
+
+from harness import plugins
+from harness.system import get_system, run_settings, servers_for
+from workloads import workload_class
 
 #: search steps (about a microsecond each, so ~30 s) the linearizability search may take
 #: per run before answering "unknown". A budget of steps, not seconds, so that a run's
@@ -157,71 +161,134 @@ def availability(history: list[dict]) -> dict[str, Any]:
             "served_fraction": round(served / total, 4) if total else None}
 
 
-def _epoch_shift(out: Any) -> int:
-    from systems.zab.spec import ZabSpec
-
-    settings = {**ZabSpec().default_settings(), **out.config.settings}
+def _epoch_shift(out: Any, settings: dict | None = None) -> int:
+    """Bits of a zxid below its epoch (ZAB's ``counter_bits`` setting)."""
+    if settings is None:
+        settings = run_settings(out.config)
     return int(settings.get("counter_bits", 32))
 
 
-def run_checkers(out: Any) -> dict[str, dict[str, Any]]:
-    cfg = out.config
+# Each checker below is ``fn(out, settings) -> {result name: result}``: it gets the run's
+# SimOutput and merged settings (harness.system.run_settings) and passes its checker in
+# checkers/ only what that one needs. A run whose message storm stopped it ends mid-fault:
+# safety checks judge what happened so far; what needs the healed end state (acked writes
+# held everywhere, converged replicas, drained queues) is not judged (liveness reports it).
+
+
+def _linearizable(out: Any, settings: dict) -> dict[str, dict[str, Any]]:
+    if out.config.reads == "sync":
+        return {"linearizable": check_linearizable(out.history)}
     results: dict[str, dict[str, Any]] = {}
-    # A run stopped by a message storm ends mid-fault: the safety checks judge what happened
-    # so far; what needs the healed end state (acked writes held everywhere, converged
-    # replicas, drained queues) is not judged (liveness reports the storm)
-    stopped = storm_of(out)
-    if cfg.workload == "register":
-        if cfg.reads == "sync":
-            results["linearizable"] = check_linearizable(out.history)
-        else:
-            # Local reads: only writes and cas must linearize. If the whole history
-            # linearizes, so does its write part (restrict the linearization); checking the
-            # whole first is also faster, since reads prune the search that many
-            # indeterminate blind writes would otherwise blow up.
-            stale = check_linearizable(out.history, max_steps=LOCAL_READS_STEPS)
-            if stale["valid"] is True:
-                results["linearizable"] = dict(stale, scope="writes and cas only (reads are local); "
-                                               "implied by the whole history linearizing")
-            else:
-                writes = [e for e in out.history if e["f"] != "read"]
-                results["linearizable"] = check_linearizable(writes)
-                results["linearizable"]["scope"] = "writes and cas only (reads are local)"
-            stale = dict(stale)
-            stale["counts"] = False
-            stale["scope"] = "all operations, local reads included"
-            stale["note"] = ("ZooKeeper serves plain reads from the connected server: they are "
-                             "sequentially consistent, not linearizable. A stale read here is "
-                             "documented behaviour, not a bug; use --reads sync for linearizable reads.")
-            results["linearizable-local-reads"] = stale
-    if cfg.workload == "queue":
-        from checkers.durability import check_queue
+    # Local reads: only writes and cas must linearize. If the whole history
+    # linearizes, so does its write part (restrict the linearization); checking the
+    # whole first is also faster, since reads prune the search that many
+    # indeterminate blind writes would otherwise blow up.
+    stale = check_linearizable(out.history, max_steps=LOCAL_READS_STEPS)
+    if stale["valid"] is True:
+        results["linearizable"] = dict(stale, scope="writes and cas only (reads are local); "
+                                       "implied by the whole history linearizing")
+    else:
+        writes = [e for e in out.history if e["f"] != "read"]
+        results["linearizable"] = check_linearizable(writes)
+        results["linearizable"]["scope"] = "writes and cas only (reads are local)"
+    stale = dict(stale)
+    stale["counts"] = False
+    stale["scope"] = "all operations, local reads included"
+    stale["note"] = ("ZooKeeper serves plain reads from the connected server: they are "
+                     "sequentially consistent, not linearizable. A stale read here is "
+                     "documented behaviour, not a bug; use --reads sync for linearizable reads.")
+    results["linearizable-local-reads"] = stale
+    return results
 
-        # a run stopped by a storm never drained the queues: unconsumed writes are not lost
-        results["durability"] = check_queue(out.history, final_drain=stopped is None)
-    if cfg.workload == "election":
-        from checkers.mutex import check_mutex
 
-        results["mutex"] = check_mutex(out)
-    if cfg.system == "kafka":
-        from checkers.replicas import check_replicas, check_trace
+def _durability(out: Any, settings: dict) -> dict[str, dict[str, Any]]:
+    from checkers.durability import check_queue
 
-        # stopped by a storm: no final agreement of the replicas' end state to judge
-        results["replicas"] = check_replicas(out) if stopped is None else check_trace(out.trace, {})
-    if cfg.system == "zab" and cfg.workload in ("register", "election"):
-        from checkers.quorum import check_quorum
-        from harness.runner import servers_for
+    # a run stopped by a storm never drained the queues: unconsumed writes are not lost
+    return {"durability": check_queue(out.history, final_drain=storm_of(out) is None)}
 
-        results["quorum"] = check_quorum(out.trace, servers_for(cfg),
-                                         history=out.history if stopped is None else None,
-                                         epoch_shift=_epoch_shift(out))
-        results["convergence"] = check_convergence(out)
-        from checkers.session import check_sessions
 
-        results["session"] = check_sessions(out.history, out.trace)
-    results["liveness"] = check_liveness(out)
-    results["availability"] = {"valid": True, "counts": False, **availability(out.history)}
+def _mutex(out: Any, settings: dict) -> dict[str, dict[str, Any]]:
+    from checkers.mutex import check_mutex
+
+    return {"mutex": check_mutex(out, settings)}
+
+
+def _replicas(out: Any, settings: dict) -> dict[str, dict[str, Any]]:
+    from checkers.replicas import check_replicas, check_trace
+
+    # stopped by a storm: no final agreement of the replicas' end state to judge
+    return {"replicas": check_replicas(out) if storm_of(out) is None else check_trace(out.trace, {})}
+
+
+def _quorum(out: Any, settings: dict) -> dict[str, dict[str, Any]]:
+    from checkers.quorum import check_quorum
+
+    return {"quorum": check_quorum(out.trace, servers_for(out.config),
+                                   history=out.history if storm_of(out) is None else None,
+                                   epoch_shift=_epoch_shift(out, settings))}
+
+
+def _convergence(out: Any, settings: dict) -> dict[str, dict[str, Any]]:
+    return {"convergence": check_convergence(out)}
+
+
+def _session(out: Any, settings: dict) -> dict[str, dict[str, Any]]:
+    from checkers.session import check_sessions
+
+    return {"session": check_sessions(out.history, out.trace)}
+
+
+def _liveness(out: Any, settings: dict) -> dict[str, dict[str, Any]]:
+    return {"liveness": check_liveness(out)}
+
+
+def _availability(out: Any, settings: dict) -> dict[str, dict[str, Any]]:
+    return {"availability": {"valid": True, "counts": False, **availability(out.history)}}
+
+
+def _perf(out: Any, settings: dict) -> dict[str, dict[str, Any]]:
     from checkers.perf import check_perf
 
-    results["perf"] = check_perf(out.history, out.faults, int(cfg.time_limit * 1e9), SEMANTIC_ERRORS)
+    return {"perf": check_perf(out.history, out.faults, int(out.config.time_limit * 1e9), SEMANTIC_ERRORS)}
+
+
+Checker = Callable[[Any, dict], "dict[str, dict[str, Any]]"]
+
+#: the checkers a workload (``Workload.checkers``) or a system (``SystemSpec.checkers``)
+#: may name; installed packages add theirs as ``harness.checkers`` entry points
+CHECKERS: dict[str, Checker] = {
+    "linearizable": _linearizable,
+    "durability": _durability,
+    "mutex": _mutex,
+    "replicas": _replicas,
+    "quorum": _quorum,
+    "convergence": _convergence,
+    "session": _session,
+}
+#: what judges every run, after the declared ones
+ALWAYS = (_liveness, _availability, _perf)
+
+
+def checker(name: str) -> Checker:
+    if name in CHECKERS:
+        return CHECKERS[name]
+    if name in plugins.declared(plugins.CHECKERS):
+        return plugins.load(plugins.CHECKERS, name)
+    raise KeyError(f"unknown checker {name!r} (known: "
+                   f"{', '.join(sorted(set(CHECKERS) | set(plugins.declared(plugins.CHECKERS))))})")
+
+
+def checkers_for(config: Any) -> list[str]:
+    """The checkers a run declares: its workload's, then its system's."""
+    names = list(workload_class(config.workload).checkers)
+    names += [n for n in get_system(config.system).checkers if n not in names]
+    return names
+
+
+def run_checkers(out: Any) -> dict[str, dict[str, Any]]:
+    settings = run_settings(out.config)
+    results: dict[str, dict[str, Any]] = {}
+    for fn in [checker(n) for n in checkers_for(out.config)] + list(ALWAYS):
+        results.update(fn(out, settings))
     return results

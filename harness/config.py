@@ -87,23 +87,33 @@ class RunConfig:
             raise ConfigError(f"--reads must be sync or local, not {self.reads!r}")
         if self.keys < 1:
             raise ConfigError(f"--keys must be at least 1, not {self.keys}")
+        from harness.plugins import PluginError
+        from harness.system import get_system
+
+        try:
+            spec = get_system(self.system)
+        except PluginError as e:
+            raise ConfigError(str(e)) from None
+        if spec.workloads is not None and self.workload not in spec.workloads:
+            raise ConfigError(f"system {self.system} does not serve the {self.workload} workload "
+                              f"(it serves: {', '.join(spec.workloads)})")
         if self.bugs:
             from harness.bugs import known_bug_names
 
-            known = known_bug_names(self.system)
+            try:
+                known = known_bug_names(self.system)
+            except PluginError as e:
+                raise ConfigError(str(e)) from None
             unknown = [b for b in self.bugs if b not in known]
             if unknown:
                 raise ConfigError(f"unknown bug {unknown[0]!r} for system {self.system} "
                                   f"(see `harness bugs`; known: {', '.join(sorted(known)) or 'none yet'})")
         if self.settings:
-            from harness.system import get_system
-
-            known_settings = getattr(get_system(self.system), "known_settings", None)
-            known = set(known_settings()) if known_settings is not None else None
-            unknown = sorted(k for k in self.settings if known is not None and k not in known)
+            known = spec.known_settings()
+            unknown = sorted(k for k in self.settings if k not in known)
             if unknown:
                 raise ConfigError(f"unknown setting {unknown[0]!r} for system {self.system} "
-                                  f"(known: {', '.join(sorted(known))})")
+                                  f"(known: {', '.join(sorted(known)) or 'none'})")
         if self.seed < 0:
             raise ConfigError(f"--seed must be non-negative, not {self.seed}")
         return self

@@ -8,8 +8,6 @@ succeed within the recovery period or the run is a liveness failure.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,8 +19,12 @@ from harness.faults import Fault, generate_schedule
 from harness.nemesis import Nemesis
 from harness.rng import stream
 from harness.sim import STORM_EVENTS, MessageStorm, Simulator
-from harness.system import get_system
-from workloads import make_workload
+from harness.store import history_bytes, history_digest, write_run
+from harness.system import SystemSpec, get_system, run_settings, servers_for
+from workloads import make_workload, workload_class
+
+__all__ = ["SimOutput", "RunResult", "simulate", "run_test", "servers_for", "schedule_for",
+           "faulty_clients", "history_bytes", "history_digest", "merge_verdicts", "exit_code"]
 
 
 @dataclass
@@ -37,16 +39,6 @@ class SimOutput:
     stats: dict[str, Any] = field(default_factory=dict)
 
 
-def servers_for(config: RunConfig) -> list[str]:
-    """Server ids of a run: ``n1..nN``, unless the system names its own (e.g. Kafka's
-    ZooKeeper ensemble beside its brokers) through ``server_ids(config)``."""
-    spec = get_system(config.system)
-    ids = getattr(spec, "server_ids", None)
-    if ids is not None:
-        return list(ids(config))
-    return [f"n{i + 1}" for i in range(config.nodes)]
-
-
 def schedule_for(config: RunConfig, crash_points: tuple[str, ...] = ()) -> list[Fault]:
     if config.schedule is not None:
         return sorted((Fault.from_json(d) for d in config.schedule), key=lambda f: (f.at, f.episode, f.kind))
@@ -57,21 +49,9 @@ def schedule_for(config: RunConfig, crash_points: tuple[str, ...] = ()) -> list[
 
 
 def faulty_clients(config: RunConfig) -> list[str]:
-    """Client nodes the pause and clock faults may hit: those of a workload whose class
-    says ``faulty_clients = True`` (the election's candidates hold leases)."""
-    import importlib
-
-    from workloads import WORKLOADS
-
-    target = WORKLOADS.get(config.workload)
-    if target is None:
-        return []
-    module, cls = target.split(":")
-    try:
-        wcls = getattr(importlib.import_module(module), cls)
-    except (ImportError, AttributeError):
-        return []
-    if not getattr(wcls, "faulty_clients", False):
+    """Client nodes the pause and clock faults may hit: those of a workload that declares
+    ``faulty_clients = True`` (the election's candidates hold leases)."""
+    if not workload_class(config.workload).faulty_clients:
         return []
     return [f"c{i}" for i in range(config.clients)]
 
@@ -80,19 +60,16 @@ def simulate(config: RunConfig) -> SimOutput:
     """Run the simulation of ``config``: deterministic in (config, seed, code)."""
     config.validate()
     spec = get_system(config.system)
-    settings = dict(spec.default_settings())
-    settings.update(config.settings)
-    settings["reads"] = config.reads  # the run option wins over the system default
-    settings["workload"] = config.workload  # e.g. zab builds election candidates as clients
+    settings = run_settings(config)
     servers = servers_for(config)
     clients = [f"c{i}" for i in range(config.clients)]
     workload = make_workload(config.workload, config, stream(config.seed, "workload"))
-    services = list(getattr(workload, "services", ()))  # e.g. the election's storage
+    services = list(workload.services)  # e.g. the election's storage
     # the storm budget grows with the client rate past the default rate's
     storm_events = int(STORM_EVENTS * max(1.0, config.rate / RunConfig.rate))
     sim = Simulator(spec, config.seed, servers, clients, settings, frozenset(config.bugs), services=services,
                     storm_events=storm_events)
-    schedule = schedule_for(config, tuple(getattr(spec, "crash_points", ())))
+    schedule = schedule_for(config, tuple(spec.crash_points))
     nemesis = Nemesis(sim, schedule, config.seed)
     pool = ClientPool(sim, config, workload, stream(config.seed, "clients"))
 
@@ -127,7 +104,7 @@ def simulate(config: RunConfig) -> SimOutput:
     )
 
 
-def _phases(config: RunConfig, spec: Any, sim: Simulator, nemesis: Nemesis, pool: ClientPool,
+def _phases(config: RunConfig, spec: SystemSpec, sim: Simulator, nemesis: Nemesis, pool: ClientPool,
             servers: list[str], others: list[str], digests_now: Any) -> dict[str, Any]:
     """Boot, main phase, heal, final reads, convergence: the run; returns the replicas'
     digests at the end."""
@@ -158,26 +135,10 @@ def _phases(config: RunConfig, spec: Any, sim: Simulator, nemesis: Nemesis, pool
     # still be re-syncing when the last final read returns. Bounded by the recovery period.
     settle_deadline = max(deadline, sim.now) + SECOND
     digests = digests_now()
-    converged = getattr(spec, "converged", None) or _all_equal
-    while not converged(digests) and sim.now < settle_deadline:
+    while not spec.converged(digests) and sim.now < settle_deadline:
         sim.run_until(sim.now + step)
         digests = digests_now()
     return digests
-
-
-def _all_equal(digests: dict[str, Any]) -> bool:
-    """Default convergence: every server's replicated state is the same. A system whose
-    servers are of several kinds (Kafka: ZooKeeper and brokers) gives its own
-    ``converged(digests)``."""
-    return len({json.dumps(d, sort_keys=True, default=str) for d in digests.values()}) <= 1
-
-
-def history_bytes(history: list[dict]) -> bytes:
-    return "".join(json.dumps(ev, separators=(",", ":")) + "\n" for ev in history).encode()
-
-
-def history_digest(history: list[dict]) -> str:
-    return hashlib.sha256(history_bytes(history)).hexdigest()
 
 
 @dataclass
@@ -194,7 +155,6 @@ def run_test(config: RunConfig, store: Path | None = None, name: str | None = No
              directory: Path | None = None) -> RunResult:
     """Simulate, check and (when a store or directory is given) write the run directory."""
     from harness.checks import run_checkers
-    from harness.store import write_run
 
     t0 = time.perf_counter()
     out = simulate(config)

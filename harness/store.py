@@ -15,6 +15,7 @@ of the harness never leaves a half-written run that looks complete.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -29,6 +30,16 @@ def _jsonl(rows) -> str:
     return "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in rows)
 
 
+def history_bytes(history: list[dict]) -> bytes:
+    """history.jsonl's bytes: one compact JSON event a line (what ``history_sha256`` and
+    ``harness repro`` compare)."""
+    return _jsonl(history).encode()
+
+
+def history_digest(history: list[dict]) -> str:
+    return hashlib.sha256(history_bytes(history)).hexdigest()
+
+
 def default_run_name(config: RunConfig) -> str:
     bugs = ("-" + "+".join(config.bugs)) if config.bugs else ""
     return f"{config.system}-{config.workload}{bugs}-seed{config.seed}"
@@ -36,8 +47,6 @@ def default_run_name(config: RunConfig) -> str:
 
 def write_run(out: Any, results: dict, store: Path | None = None, name: str | None = None,
               directory: Path | None = None) -> Path:
-    from harness.runner import history_bytes
-
     if directory is None:
         assert store is not None
         runs = Path(store) / "runs"

@@ -1,15 +1,31 @@
-"""How the harness finds a system under test: servers, client-library nodes, settings.
+"""How the harness finds a system under test: the plug-in API and the system registry.
 
-A system (``systems/zab``, later ``systems/kafka``) registers one :class:`SystemSpec`.
-The simulator builds server nodes and client nodes through it and never looks inside
-them; everything they do reaches the harness as effects (see ``harness.node``).
+A system is a :class:`SystemSpec` subclass: it builds server nodes and client nodes (see
+``harness.node``) and declares what the harness needs to know about it (its files, crash
+points, settings, server ids, the checkers that judge its servers, its planted bugs). The
+simulator builds nodes through it and never looks inside them; everything they do reaches
+the harness as effects.
+
+This module and ``harness.node`` are the whole API a system may import (the layering
+test, ``tests/test_layering.py``, holds ``systems/`` to ``NodeContext``, ``SystemSpec``
+and ``BugInfo`` from here).
+
+Systems are found in two places, by name: ``systems/<name>/spec.py`` in this project
+(its ``SYSTEM`` attribute is the spec class; ``systems/<name>/bugs.py``'s ``BUGS`` lists
+its planted bugs) and the ``harness.systems`` entry points of installed packages (see
+``harness.plugins``). ``register_system`` adds one by hand (tests' toy systems).
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import json
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from pathlib import Path
+from typing import Any, Callable
 
+from harness import plugins
 from harness.node import Node
 
 
@@ -30,46 +46,122 @@ class NodeContext:
     bugs: frozenset = frozenset()
 
 
-class SystemSpec(Protocol):
+@dataclass(frozen=True, slots=True)
+class BugInfo:
+    """A planted bug: a named switch (``--bug NAME``) the system's code reads through
+    ``ctx.bugs``, what it breaks, the checker that must catch it (``checker: kinds``) and
+    the kind of fault schedule that exposes it."""
+
     name: str
-    #: the files each server keeps on disk (reported and used by disk faults)
-    files: tuple[str, ...]
+    system: str
+    breaks: str
+    caught_by: str
+    exposed_by: str = ""
 
-    def default_settings(self) -> dict: ...
 
-    def make_server(self, ctx: NodeContext) -> Node: ...
+class SystemSpec:
+    """A system under test as the harness sees it. Subclass it, set ``name`` and
+    override ``make_server`` and ``make_client``; every other hook has a default."""
 
-    def make_client(self, ctx: NodeContext) -> Node: ...
+    name: str = ""
+    #: the files each server keeps on disk (reported, and lost or kept by disk faults)
+    files: tuple[str, ...] = ()
+    #: trace kinds a server may be crashed right after (the ``crash`` fault family): the
+    #: effects that follow the trace event in the same handler are lost
+    crash_points: tuple[str, ...] = ()
+    #: checkers (names in ``harness.checks``) that judge the servers, beside the
+    #: workload's own: e.g. ZAB's trace invariants, replica convergence
+    checkers: tuple[str, ...] = ()
+    #: the workloads whose operations the system's clients serve (None: any)
+    workloads: tuple[str, ...] | None = None
+    #: bug switches accepted beside the catalogue's (``BugInfo``) ones: test systems
+    bug_names: tuple[str, ...] = ()
 
-    def is_leader(self, server: Node) -> bool: ...
+    def default_settings(self) -> dict:
+        """The system's settings (plain values); ``--set`` overrides them per run."""
+        return {}
+
+    def known_settings(self) -> set[str]:
+        """What ``--set`` may name (a typo is an error, not a setting silently ignored)."""
+        return set(self.default_settings())
+
+    def server_ids(self, nodes: int, settings: dict) -> list[str]:
+        """The server ids of a run of ``nodes`` servers: ``n1..nN`` unless the system has
+        servers of several kinds (Kafka: its ZooKeeper ensemble beside the brokers)."""
+        return [f"n{i + 1}" for i in range(nodes)]
+
+    def make_server(self, ctx: NodeContext) -> Node:
+        raise NotImplementedError(f"system {self.name!r} builds no servers")
+
+    def make_client(self, ctx: NodeContext) -> Node:
+        raise NotImplementedError(f"system {self.name!r} builds no clients")
+
+    def is_leader(self, server: Node) -> bool:
+        """Whether ``server`` leads now (the nemesis's "leader" target); default never."""
+        return False
+
+    def converged(self, digests: dict[str, Any]) -> bool:
+        """Whether the servers' ``state_digest()``s show a settled cluster after healing
+        (the run waits for this, within a bound, before judging replicas). Default: all
+        equal."""
+        return len({json.dumps(d, sort_keys=True, default=str) for d in digests.values()}) <= 1
 
 
 _REGISTRY: dict[str, Callable[[], SystemSpec]] = {}
 
 
-def register_system(name: str, factory: Callable[[], SystemSpec]) -> None:
-    _REGISTRY[name] = factory
+def register_system(name: str, factory: type[SystemSpec]) -> None:
+    """Add a system by hand (tests' toy systems); packages use the entry point."""
+    _REGISTRY[name] = _checked(name, factory)
+
+
+def _checked(name: str, factory: Any) -> type[SystemSpec]:
+    if not (isinstance(factory, type) and issubclass(factory, SystemSpec)):
+        raise plugins.PluginError(f"system {name!r}: {factory!r} is not a harness.system.SystemSpec subclass")
+    return factory
+
+
+def _builtin_dir(package: str, module: str) -> dict[str, str]:
+    """``{name: "package.name.module"}`` for each ``package/<name>/<module>.py`` of this
+    project, found without importing any of them."""
+    spec = importlib.util.find_spec(package)
+    out: dict[str, str] = {}
+    for loc in (spec.submodule_search_locations or []) if spec else []:
+        for d in sorted(Path(loc).iterdir()):
+            if d.is_dir() and (d / f"{module}.py").is_file():
+                out.setdefault(d.name, f"{package}.{d.name}.{module}")
+    return out
 
 
 def get_system(name: str) -> SystemSpec:
-    _load_builtin()
-    try:
-        return _REGISTRY[name]()
-    except KeyError:
-        raise KeyError(f"unknown system {name!r} (known: {', '.join(sorted(_REGISTRY))})") from None
+    """A fresh spec of the system ``name`` (KeyError if there is none)."""
+    factory = _REGISTRY.get(name)
+    if factory is None:
+        builtin = _builtin_dir("systems", "spec")
+        if name in builtin:
+            factory = _checked(name, getattr(importlib.import_module(builtin[name]), "SYSTEM"))
+        elif name in plugins.declared(plugins.SYSTEMS):
+            factory = _checked(name, plugins.load(plugins.SYSTEMS, name))
+        else:
+            raise KeyError(f"unknown system {name!r} (known: {', '.join(system_names())})")
+        _REGISTRY[name] = factory
+    return factory()
 
 
 def system_names() -> list[str]:
-    _load_builtin()
-    return sorted(_REGISTRY)
+    return sorted(set(_REGISTRY) | set(_builtin_dir("systems", "spec")) | set(plugins.declared(plugins.SYSTEMS)))
 
 
-def _load_builtin() -> None:
-    import importlib
+def run_settings(config: Any) -> dict:
+    """The settings a run's nodes see: the system's defaults, the run's ``--set``
+    overrides, and the run options every node may need (``reads``, ``workload``)."""
+    settings = dict(get_system(config.system).default_settings())
+    settings.update(config.settings)
+    settings["reads"] = config.reads  # the run option wins over the system default
+    settings["workload"] = config.workload  # e.g. zab builds election candidates as clients
+    return settings
 
-    for name in ("zab", "kafka"):
-        if name not in _REGISTRY:
-            try:
-                importlib.import_module(f"systems.{name}.spec")  # registers itself
-            except ImportError:
-                pass
+
+def servers_for(config: Any) -> list[str]:
+    """Server ids of a run (see ``SystemSpec.server_ids``)."""
+    return list(get_system(config.system).server_ids(config.nodes, run_settings(config)))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.node import CancelTimer, ClientResponse, Node, Reply, Send, SetTimer, trace
-from harness.system import NodeContext, register_system
+from harness.system import NodeContext, SystemSpec, register_system
 from systems.zab import api
 
 MS = 1_000_000
@@ -207,14 +207,14 @@ class FakeZkClient(Node):
         return effects + [Reply(ClientResponse(p[0], msg.type, msg.value, msg.error, SERVER))]
 
 
-class FakeZkSpec:
+class FakeZkSpec(SystemSpec):
     name = "fakezk"
     files = ()
 
     def default_settings(self) -> dict:
-        return {"session_timeout": 2000 * MS}
+        return {"session_timeout": 2000 * MS, "fencing": False}
 
-    def server_ids(self, config) -> list[str]:
+    def server_ids(self, nodes: int, settings: dict) -> list[str]:
         return [SERVER]
 
     def make_server(self, ctx: NodeContext) -> Node:

@@ -172,7 +172,8 @@ def test_check_mutex_reads_fencing_from_settings_and_links_operations():
     for fencing, valid in ((False, False), (True, False)):
         out = SimpleNamespace(config=SimpleNamespace(system="zab", settings={"fencing": fencing}),
                               history=history, trace=PAUSED_TRACE, faults=PAUSED_FAULTS)
-        res = check_mutex(out)
+        # the run's settings over the system's defaults, as harness.checks passes them
+        res = check_mutex(out, {"session_timeout": 2 * S, **out.config.settings})
         assert res["fencing"] is fencing and res["valid"] is valid
         assert res["overlaps"][0]["indices"] == [1, 3]
         assert res["stale_writes"][0]["indices"] == [5]

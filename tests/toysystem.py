@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.node import ClientResponse, Node, Persist, Reply, Send, SetTimer, CancelTimer, trace
-from harness.system import NodeContext, register_system
+from harness.system import NodeContext, SystemSpec, register_system
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +106,7 @@ class ToyClient(Node):
         return [Reply(ClientResponse(op.op_id, "fail" if op.f == "read" else "info", error="timeout"))]
 
 
-class ToySpec:
+class ToySpec(SystemSpec):
     name = "toy"
     files = ("data",)
     crash_points = ("write",)

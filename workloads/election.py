@@ -34,10 +34,12 @@ from __future__ import annotations
 from typing import Any
 
 from systems.zab.recipes import STORAGE_ID
+from workloads import Workload
 
 
-class ElectionWorkload:
+class ElectionWorkload(Workload):
     name = "election"
+    checkers = ("mutex",)
     #: extra nodes the runner builds beside the clients (never faulted, not workers)
     services = (STORAGE_ID,)
     #: the nemesis may pause the candidates and skew their clocks (lease holders)

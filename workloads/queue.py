@@ -33,9 +33,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from workloads import Workload
 
-class QueueWorkload:
+
+class QueueWorkload(Workload):
     name = "queue"
+    checkers = ("durability",)
 
     #: operation mix, after a process's first (re)assignment
     P_SEND = 0.5

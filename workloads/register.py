@@ -18,9 +18,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from workloads import Workload
 
-class RegisterWorkload:
+
+class RegisterWorkload(Workload):
     name = "register"
+    checkers = ("linearizable",)
 
     #: values are drawn from 0..VALUES-1: few enough that a cas has a fair chance
     VALUES = 5

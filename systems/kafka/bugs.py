@@ -8,7 +8,7 @@ non-default configuration to do harm, as BUGS.md says).
 
 from __future__ import annotations
 
-from harness.bugs import BugInfo
+from harness.system import BugInfo
 
 ACKS_ALL_AS_ONE = "kafka-acks-all-as-one"
 UNCLEAN_ELECTION = "kafka-unclean-election"

@@ -4,7 +4,7 @@ Servers are ZooKeeper's (``z1``..``zK``, ``zk_nodes``; one ``z1`` with
 ``zookeeper="mini"``) and the brokers (``b1``..``bN``, N = ``--nodes``). ZooKeeper servers
 are built by ``systems.zab`` with a context that lists only the ZooKeeper ids, so the ZAB
 ensemble never hears of brokers; brokers and clients get the broker list. Client nodes
-are ``client.KafkaClient``. Importing this module registers ``"kafka"``.
+are ``client.KafkaClient``. ``harness.system`` finds ``SYSTEM`` here.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from harness.node import Node
-from harness.system import NodeContext, register_system
+from harness.system import NodeContext, SystemSpec
 from systems.kafka.broker import HW_FILE, Broker
 from systems.kafka.client import KafkaClient
 from systems.kafka.minizk import MiniZkServer
@@ -32,7 +32,7 @@ def _split(servers: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return zk, brokers
 
 
-class KafkaSpec:
+class KafkaSpec(SystemSpec):
     name = "kafka"
     #: per-partition logs are "log-p<P>" (created on first write), the HW checkpoint, and
     #: the ZooKeeper servers' files
@@ -42,6 +42,9 @@ class KafkaSpec:
     #: follower truncates. Frequent kinds (append, hw) are left out: a crash there is just
     #: a random crash, which ``kill`` already gives.
     crash_points = ("ack", "become-leader", "isr", "truncate")
+    #: replica agreement below the high watermark, beside the queue's durability checker
+    checkers = ("replicas",)
+    workloads = ("queue",)
 
     def default_settings(self) -> dict:
         from systems.zab.settings import DEFAULT_SETTINGS as ZAB
@@ -52,9 +55,8 @@ class KafkaSpec:
         """What ``--set`` may name: Kafka's settings and its ZooKeeper's."""
         return set(self.default_settings())
 
-    def server_ids(self, config: Any) -> list[str]:
-        settings = {**self.default_settings(), **config.settings}
-        return list(_zk_ids(settings)) + [f"b{i}" for i in range(1, config.nodes + 1)]
+    def server_ids(self, nodes: int, settings: dict) -> list[str]:
+        return list(_zk_ids(settings)) + [f"b{i}" for i in range(1, nodes + 1)]
 
     def make_server(self, ctx: NodeContext) -> Node:
         zk, brokers = _split(ctx.servers)
@@ -91,4 +93,5 @@ class KafkaSpec:
         return isinstance(server, Broker) and server.controller.active
 
 
-register_system("kafka", KafkaSpec)
+#: what harness.system looks for in systems/<name>/spec.py
+SYSTEM = KafkaSpec

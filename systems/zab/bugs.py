@@ -9,7 +9,7 @@ violation) that must flag a run; ``exposed_by`` the kind of fault schedule that 
 
 from __future__ import annotations
 
-from harness.bugs import BugInfo
+from harness.system import BugInfo
 
 BUGS: tuple[BugInfo, ...] = (
     BugInfo(

@@ -1,19 +1,19 @@
 """The ZAB system as the harness sees it: files, settings, and how to build its nodes.
 
-Importing this module registers ``"zab"`` with ``harness.system``.
+``harness.system`` finds ``SYSTEM`` here.
 """
 
 from __future__ import annotations
 
 from harness.node import Node
-from harness.system import NodeContext, register_system
+from harness.system import NodeContext, SystemSpec
 from systems.zab.client import ZabClient
 from systems.zab.messages import LEADING
 from systems.zab.server import BROADCAST, FILES, ZabServer
 from systems.zab.settings import DEFAULT_SETTINGS
 
 
-class ZabSpec:
+class ZabSpec(SystemSpec):
     """``harness.system.SystemSpec`` for ZooKeeper's ZAB and a small ZooKeeper on top."""
 
     name = "zab"
@@ -36,6 +36,11 @@ class ZabSpec:
         "leader_established",  # a NEWLEADER quorum, UPTODATE not yet sent
         "following",  # a follower synced and serving (crash right after UPTODATE)
     )
+
+    #: ZAB's safety invariants on the trace, replicas converged after healing, and
+    #: ZooKeeper's session guarantees, beside the workload's own checkers
+    checkers = ("quorum", "convergence", "session")
+    workloads = ("register", "election")
 
     def default_settings(self) -> dict:
         return dict(DEFAULT_SETTINGS)
@@ -67,4 +72,5 @@ class ZabSpec:
         )
 
 
-register_system("zab", ZabSpec)
+#: what harness.system looks for in systems/<name>/spec.py
+SYSTEM = ZabSpec
