@@ -1,0 +1,40 @@
+"""The primary-backup register as the harness sees it (the ``harness.systems`` entry
+point names ``PBRegisterSpec``, the ``harness.bugs`` one ``BUGS``)."""
+
+from __future__ import annotations
+
+from harness.node import Node
+from harness.system import BugInfo, NodeContext, SystemSpec
+from pbregister.client import PBClient
+from pbregister.server import STALE_PROMOTION, PBServer
+
+
+class PBRegisterSpec(SystemSpec):
+    name = "pbregister"
+    files = ("pb",)
+    #: a new primary about to send its first state; a primary about to answer commits
+    crash_points = ("start_view", "commit")
+    #: beside the register workload's linearizability: replicas agree after healing
+    checkers = ("convergence",)
+    workloads = ("register",)
+
+    def default_settings(self) -> dict:
+        return {"heartbeat_ms": 50, "election_timeout_ms": 400}
+
+    def make_server(self, ctx: NodeContext) -> Node:
+        return PBServer(ctx)
+
+    def make_client(self, ctx: NodeContext) -> Node:
+        return PBClient(ctx)
+
+    def is_leader(self, server: Node) -> bool:
+        return isinstance(server, PBServer) and server.active
+
+
+BUGS = (
+    BugInfo(STALE_PROMOTION, "pbregister",
+            "a new primary starts its view from its own state, not the newest of a majority's: "
+            "a backup that missed writes is promoted and acknowledged writes are lost",
+            "linearizable: a read misses an acknowledged write",
+            "partition a backup away during writes, then kill or isolate the primary"),
+)
