@@ -74,7 +74,7 @@ def check_convergence(out: Any) -> dict[str, Any]:
     for nid, dig in d.items():
         groups.setdefault(json.dumps(dig, sort_keys=True, default=str), []).append(nid)
     if len(groups) <= 1:
-        return {"valid": True, "explanation": f"all {len(d)} servers hold the same data tree after healing"}
+        return {"valid": True, "explanation": f"all {len(d)} servers hold the same replicated state after healing"}
     parts = [{"servers": nids, "state": json.loads(k)} for k, nids in groups.items()]
     # the biggest group (ties: the one with the first server) is the reference the others
     # are described against
