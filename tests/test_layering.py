@@ -122,6 +122,22 @@ def test_systems_import_only_the_node_api() -> None:
     assert _offenders("systems", allowed) == []
 
 
+def test_the_example_system_imports_only_the_node_api() -> None:
+    # examples/pbregister is held to the rule of systems/, with its own package in place
+    # of systems (and it is sans-IO, like them)
+    banned = {"socket", "time", "random", "threading", "asyncio"}
+    pkg = ROOT / "examples" / "pbregister" / "pbregister"
+    bad = []
+    for path in sorted(pkg.glob("*.py")):
+        for target, name, line in _imports(f"pbregister.{path.stem}", path):
+            top = target.split(".")[0]
+            ok = (_in(target, "pbregister", "harness.node") or (target == "harness.system" and name in NODE_API_NAMES)
+                  or top == "__future__" or (top in sys.stdlib_module_names and top not in banned))
+            if not ok:
+                bad.append(f"{path.name}:{line} imports {target}{'.' + name if name else ''}")
+    assert len(list(pkg.glob("*.py"))) >= 4 and bad == []
+
+
 def test_checkers_never_import_the_runner_a_system_or_reports() -> None:
     def allowed(module: str, target: str, name: str | None) -> bool:
         return not _in(target, "harness.runner", "harness.system", "harness.checks", "harness.campaign",
