@@ -90,8 +90,11 @@ class RunConfig:
         from harness.plugins import PluginError
         from harness.system import get_system
 
+        from workloads import workload_class
+
         try:
             spec = get_system(self.system)
+            workload_class(self.workload)
         except PluginError as e:
             raise ConfigError(str(e)) from None
         if spec.workloads is not None and self.workload not in spec.workloads:

@@ -1,0 +1,57 @@
+"""The registries' entry-point side (harness.plugins), with entry points faked in place of
+an installed package (tests/test_example_plugin.py installs a real one)."""
+
+from __future__ import annotations
+
+from importlib.metadata import EntryPoint
+
+import pytest
+
+from harness import plugins, system
+from harness.config import ConfigError, RunConfig
+from harness.system import SystemSpec, get_system, system_names
+
+
+class ShySpec(SystemSpec):
+    name = "shy"
+
+
+NOT_A_SPEC = object()
+
+
+@pytest.fixture
+def declared(monkeypatch):
+    eps = [EntryPoint("zz-broken", "no_such_module_here:Spec", plugins.SYSTEMS),
+           EntryPoint("shy", f"{__name__}:ShySpec", plugins.SYSTEMS),
+           EntryPoint("wrong", f"{__name__}:NOT_A_SPEC", plugins.SYSTEMS),
+           # the same name declared by a second package: the first by value is taken
+           EntryPoint("shy", "zzz_no_such_module:Later", plugins.SYSTEMS)]
+    monkeypatch.setattr(plugins, "entry_points", lambda group: [e for e in eps if e.group == group])
+    plugins.declared.cache_clear()
+    yield
+    plugins.declared.cache_clear()
+    system._REGISTRY.pop("shy", None)  # loaded plug-ins are kept: forget the fake one
+
+
+def test_entry_points_are_listed_without_importing_them(declared):
+    names = system_names()
+    assert {"zab", "kafka", "shy", "wrong", "zz-broken"} <= set(names) and names == sorted(names)
+
+
+def test_a_declared_system_is_built_from_its_entry_point(declared):
+    spec = get_system("shy")
+    assert isinstance(spec, ShySpec) and spec.server_ids(3, {}) == ["n1", "n2", "n3"]
+    assert spec.known_settings() == set() and spec.crash_points == ()
+
+
+@pytest.mark.parametrize("name, why", [("zz-broken", "No module named 'no_such_module_here'"),
+                                       ("wrong", "is not a harness.system.SystemSpec subclass")])
+def test_a_plugin_that_cannot_load_is_one_line_of_bad_input(declared, name, why):
+    with pytest.raises(ConfigError) as e:
+        RunConfig(system=name).validate()
+    assert why in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_system_refuses_a_workload_it_does_not_serve():
+    with pytest.raises(ConfigError, match="system kafka does not serve the register workload"):
+        RunConfig(system="kafka", workload="register").validate()
