@@ -4,6 +4,10 @@ Each checker returns a dict with ``valid`` (True, False or "unknown") and enough
 explain itself. ``counts: False`` marks a result that is reported but does not decide the
 run: ZooKeeper's plain local reads are documented as only sequentially consistent, so
 stale local reads are shown as expected behaviour, not called a bug.
+
+Which checkers run is declared, not decided here: the workload's ``checkers``, then the
+system's (``SystemSpec.checkers``), each a name in ``CHECKERS`` (or a ``harness.checkers``
+entry point), then those that judge every run (``ALWAYS``).
 """
 
 from __future__ import annotations

@@ -9,7 +9,9 @@ import pytest
 
 from harness import plugins, system
 from harness.config import ConfigError, RunConfig
+from harness.checks import checker, checkers_for
 from harness.system import SystemSpec, get_system, system_names
+from workloads import Workload, workload_class, workload_names
 
 
 class ShySpec(SystemSpec):
@@ -55,3 +57,29 @@ def test_a_plugin_that_cannot_load_is_one_line_of_bad_input(declared, name, why)
 def test_a_system_refuses_a_workload_it_does_not_serve():
     with pytest.raises(ConfigError, match="system kafka does not serve the register workload"):
         RunConfig(system="kafka", workload="register").validate()
+
+
+class EchoWorkload(Workload):
+    name = "echo"
+    checkers = ("echo-check",)
+
+    def next_op(self, process):
+        return ("read", "x0", None)
+
+
+def echo_check(out, settings):
+    return {"echo-check": {"valid": True, "explanation": f"saw {len(out.history)} events"}}
+
+
+def test_workloads_and_checkers_plug_in_by_entry_point_too(monkeypatch):
+    eps = [EntryPoint("echo", f"{__name__}:EchoWorkload", plugins.WORKLOADS),
+           EntryPoint("echo-check", f"{__name__}:echo_check", plugins.CHECKERS)]
+    monkeypatch.setattr(plugins, "entry_points", lambda group: [e for e in eps if e.group == group])
+    plugins.declared.cache_clear()
+    try:
+        assert "echo" in workload_names() and workload_class("echo") is EchoWorkload
+        config = RunConfig(system="toy", workload="echo").validate()
+        assert checkers_for(config) == ["echo-check"]
+        assert checker("echo-check") is echo_check
+    finally:
+        plugins.declared.cache_clear()
