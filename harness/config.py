@@ -97,9 +97,9 @@ class RunConfig:
             workload_class(self.workload)
         except PluginError as e:
             raise ConfigError(str(e)) from None
-        if spec.workloads is not None and self.workload not in spec.workloads:
-            raise ConfigError(f"system {self.system} does not serve the {self.workload} workload "
-                              f"(it serves: {', '.join(spec.workloads)})")
+        if spec.WORKLOADS is not None and self.workload not in spec.WORKLOADS:
+            raise ConfigError(f"system {self.system} does not serve workload {self.workload} "
+                              f"(it serves: {', '.join(spec.WORKLOADS)})")
         if self.bugs:
             from harness.bugs import known_bug_names
 

@@ -73,7 +73,7 @@ class SystemSpec:
     #: workload's own: e.g. ZAB's trace invariants, replica convergence
     checkers: tuple[str, ...] = ()
     #: the workloads whose operations the system's clients serve (None: any)
-    workloads: tuple[str, ...] | None = None
+    WORKLOADS: tuple[str, ...] | None = None
     #: bug switches accepted beside the catalogue's (``BugInfo``) ones: test systems
     bug_names: tuple[str, ...] = ()
 

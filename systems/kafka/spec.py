@@ -44,7 +44,7 @@ class KafkaSpec(SystemSpec):
     crash_points = ("ack", "become-leader", "isr", "truncate")
     #: replica agreement below the high watermark, beside the queue's durability checker
     checkers = ("replicas",)
-    workloads = ("queue",)
+    WORKLOADS = ("queue",)
 
     def default_settings(self) -> dict:
         from systems.zab.settings import DEFAULT_SETTINGS as ZAB

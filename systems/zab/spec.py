@@ -40,7 +40,7 @@ class ZabSpec(SystemSpec):
     #: ZAB's safety invariants on the trace, replicas converged after healing, and
     #: ZooKeeper's session guarantees, beside the workload's own checkers
     checkers = ("quorum", "convergence", "session")
-    workloads = ("register", "election")
+    WORKLOADS = ("register", "election")
 
     def default_settings(self) -> dict:
         return dict(DEFAULT_SETTINGS)

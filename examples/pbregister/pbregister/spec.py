@@ -16,7 +16,7 @@ class PBRegisterSpec(SystemSpec):
     crash_points = ("start_view", "commit")
     #: beside the register workload's linearizability: replicas agree after healing
     checkers = ("convergence",)
-    workloads = ("register",)
+    WORKLOADS = ("register",)
 
     def default_settings(self) -> dict:
         return {"heartbeat_ms": 50, "election_timeout_ms": 400}
