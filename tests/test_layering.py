@@ -135,8 +135,9 @@ def test_the_example_system_imports_only_the_node_api() -> None:
     for path in sorted(pkg.glob("*.py")):
         for target, name, line in _imports(f"pbregister.{path.stem}", path):
             top = target.split(".")[0]
-            ok = (_in(target, "pbregister", *NODE_API_MODULES) or (target == "harness.system" and name in NODE_API_NAMES)
-                  or top == "__future__" or (top in sys.stdlib_module_names and top not in banned))
+            ok = (_in(target, "pbregister", *NODE_API_MODULES)
+                  or (target == "harness.system" and name in NODE_API_NAMES) or top == "__future__"
+                  or (top in sys.stdlib_module_names and top not in banned))
             if not ok:
                 bad.append(f"{path.name}:{line} imports {target}{'.' + name if name else ''}")
     assert len(list(pkg.glob("*.py"))) >= 4 and bad == []
