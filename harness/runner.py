@@ -19,7 +19,7 @@ from harness.faults import Fault, generate_schedule
 from harness.nemesis import Nemesis
 from harness.rng import stream
 from harness.sim import STORM_EVENTS, MessageStorm, Simulator
-from harness.store import history_bytes, history_digest, write_run
+from harness.store import history_bytes, history_digest
 from harness.system import SystemSpec, get_system, run_settings, servers_for
 from workloads import make_workload, workload_class
 
@@ -155,6 +155,7 @@ def run_test(config: RunConfig, store: Path | None = None, name: str | None = No
              directory: Path | None = None) -> RunResult:
     """Simulate, check and (when a store or directory is given) write the run directory."""
     from harness.checks import run_checkers
+    from harness.store import write_run  # looked up per run (tests replace it: a full disk)
 
     t0 = time.perf_counter()
     out = simulate(config)
