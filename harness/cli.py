@@ -13,7 +13,8 @@ import traceback
 from pathlib import Path
 from typing import Sequence
 
-from harness.config import NEMESIS_KINDS, ConfigError, RunConfig
+from harness.config import ConfigError, RunConfig
+from harness.faults import family_names
 
 EXIT_BAD_INPUT = 254
 EXIT_CRASH = 255
@@ -33,8 +34,8 @@ def _nemesis_list(s: str) -> tuple[str, ...]:
         return ()
     out = tuple(x.strip() for x in s.split(",") if x.strip())
     for x in out:
-        if x not in NEMESIS_KINDS:
-            raise argparse.ArgumentTypeError(f"unknown fault {x!r} (known: {', '.join(NEMESIS_KINDS)}, or none)")
+        if x not in family_names():
+            raise argparse.ArgumentTypeError(f"unknown fault {x!r} (known: {', '.join(family_names())}, or none)")
     return out
 
 
@@ -43,7 +44,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--system", default=d.system, help="system under test (default %(default)s)")
     p.add_argument("--workload", default=d.workload, help="workload (default %(default)s)")
     p.add_argument("--nemesis", type=_nemesis_list, default=d.nemesis,
-                   help=f"comma list of fault families ({','.join(NEMESIS_KINDS)}) or none "
+                   help=f"comma list of fault families ({','.join(family_names())}) or none "
                         f"(default {','.join(d.nemesis)})")
     p.add_argument("--nodes", type=int, default=d.nodes, help="servers (default %(default)s)")
     p.add_argument("--clients", type=int, default=d.clients, help="client processes (default %(default)s)")

@@ -15,9 +15,6 @@ from typing import Any
 SECOND = 1_000_000_000
 MILLI = 1_000_000
 
-#: fault families the nemesis knows; see harness.nemesis
-NEMESIS_KINDS = ("partition", "kill", "pause", "clock", "crash", "power", "slow")
-
 
 class ConfigError(ValueError):
     """Bad user input: unknown names, impossible numbers. One line, no traceback."""
@@ -63,9 +60,11 @@ class RunConfig:
             raise ConfigError(
                 f"unknown workload {self.workload!r} (known: {', '.join(workload_names())})"
             )
+        from harness.faults import family_names  # the fault-family registry (imports this module)
+
         for n in self.nemesis:
-            if n not in NEMESIS_KINDS:
-                raise ConfigError(f"unknown fault {n!r} (known: {', '.join(NEMESIS_KINDS)}, or none)")
+            if n not in family_names():
+                raise ConfigError(f"unknown fault {n!r} (known: {', '.join(family_names())}, or none)")
         if self.nodes not in (1, 3, 5, 7):
             raise ConfigError(f"--nodes must be 1, 3, 5 or 7, not {self.nodes}")
         if self.clients < 1:

@@ -67,6 +67,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 from harness.config import SECOND, ConfigError, RunConfig
+from harness.faults import fault_family
 from harness.rng import derive_seed
 
 T = TypeVar("T")
@@ -206,9 +207,9 @@ def _starts(schedule: list[dict]) -> dict[int, dict]:
     return out
 
 
-def family_of(kind: str) -> str:
-    """The fault family an episode's start belongs to (clock-bump, -skew, -strobe: clock)."""
-    return "clock" if kind.startswith("clock-") else kind
+def _family(start: dict) -> str:
+    """The fault family of an episode's start (a schedule entry), by the registry."""
+    return fault_family(start) or "other"
 
 
 def trim_schedule(schedule: list[dict], time_limit: float) -> list[dict]:
@@ -582,16 +583,16 @@ class Shrinker:
             cfg = self.config
             schedule = cfg.schedule or []
             starts = _starts(schedule)
-            fams = sorted({family_of(f["kind"]) for f in starts.values()})
+            fams = sorted({_family(f) for f in starts.values()})
             if len(fams) < 2:
                 return
-            only = [[e for e, f in starts.items() if family_of(f["kind"]) == fam] for fam in fams]
-            without = [[e for e, f in starts.items() if family_of(f["kind"]) != fam] for fam in fams]
+            only = [[e for e, f in starts.items() if _family(f) == fam] for fam in fams]
+            without = [[e for e, f in starts.items() if _family(f) != fam] for fam in fams]
             cands = sorted(only, key=len) + sorted(without, key=len)
             i = self.first_of([self._with_episodes(cfg, eps) for eps in cands])
             if i is None:
                 return
-            self._changed("families", len(fams), len({family_of(starts[e]["kind"]) for e in cands[i]}), cfg)
+            self._changed("families", len(fams), len({_family(starts[e]) for e in cands[i]}), cfg)
 
     @staticmethod
     def _with_episodes(cfg: RunConfig, keep: Iterable[int]) -> RunConfig:

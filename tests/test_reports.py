@@ -18,17 +18,16 @@ import pytest
 from markupsafe import escape
 
 from harness.cli import main
-from harness.config import NEMESIS_KINDS, ConfigError, RunConfig
+from harness.config import ConfigError, RunConfig
 from harness.faults import generate_schedule
 from harness.runner import run_test
 from reports.campaign_report import write_campaign_report
 from reports.explain import build_views
 from reports.plots import leader_segments, plot_leaders, plot_log_offsets, write_plots
-from harness.faults import NOT_OPENING, fault_family
+from harness.faults import family_names, fault_family, not_opening, window_end
 from reports.rundata import (
     FAMILIES,
     FAMILY_COLOURS,
-    WINDOW_END,
     RunData,
     describe_fault,
     fault_windows,
@@ -419,19 +418,19 @@ def test_every_fault_kind_the_nemesis_makes_is_drawn(tmp_path):
     "other") or closes one; a run with every nemesis family draws them all, named."""
     kinds = set()
     for seed in range(30):
-        for f in generate_schedule(seed, NEMESIS_KINDS, ["n1", "n2", "n3", "n4", "n5"], 60 * 10**9, 6.0,
+        for f in generate_schedule(seed, family_names(), ["n1", "n2", "n3", "n4", "n5"], 60 * 10**9, 6.0,
                                    crash_points=("a", "b")):
             kinds.add(f.kind)
     for k in kinds:
         fam = fault_family({"kind": k, "args": ["n1", -800_000 if k == "clock-skew" else 1]})
-        assert (fam in FAMILIES and fam != "other") or k in NOT_OPENING, k
+        assert (fam in FAMILIES and fam != "other") or k in not_opening(), k
     assert {"power-off", "power-on"} <= kinds
-    res = run_test(RunConfig(system="toy", nodes=3, time_limit=20, seed=2, nemesis=NEMESIS_KINDS),
+    res = run_test(RunConfig(system="toy", nodes=3, time_limit=20, seed=2, nemesis=family_names()),
                    directory=tmp_path / "all")
     run = RunData(res.directory)
     fams = {w.family for w in run.windows}
     assert {"power", "slow", "partition"} <= fams and "other" not in fams
-    assert {r["kind"] for r in run.faults} <= set(WINDOW_END) | NOT_OPENING
+    assert {r["kind"] for r in run.faults} <= set(window_end()) | not_opening()
     page = write_run_report(res.directory).read_text()
     for w in run.windows:
         assert f"{w.name} " in page and str(escape(w.detail)) in page
