@@ -183,7 +183,7 @@ def failure_kinds(run_dir: Path) -> dict[str, list[str]]:
 
 def kinds_of(res: dict) -> dict[str, list[str]]:
     """checker -> kinds, from the failure signature campaigns and shrink use."""
-    from harness.shrink import failure_signature
+    from checkers.result import failure_signature
 
     out: dict[str, list[str]] = {}
     for checker, kind in failure_signature(res):
@@ -346,7 +346,8 @@ def _after(run_dir: str, budget_s: float, run_limit_s: float, shrink_it: bool, e
     import resource
 
     import harness.runner as runner
-    from harness.shrink import anomaly_names, failure_signature, shrink_run, sizes
+    from checkers.result import anomaly_names, failure_signature
+    from harness.shrink import shrink_run, sizes
 
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
     real_run_test = runner.run_test

@@ -51,10 +51,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from checkers.result import anomaly_names, failure_signature
 from harness.config import ConfigError, RunConfig
 from harness.rng import derive_seed, stream
 from harness.runner import run_test
-from harness.shrink import anomaly_names, failure_signature
 
 #: chance that a fault family is on in a swarm run: FoundationDB-style swarm testing finds
 #: the most with most families on most of the time, and each one off now and then

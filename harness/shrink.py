@@ -2,8 +2,8 @@
 
 ``harness shrink RUN_DIR [--budget SECONDS] [--jobs N] [--keep CHECKER[:KIND]] [--store DIR]``.
 The failure to keep is the run's *signature*: the set of (checker, anomaly kind) that
-failed in results.json (checkers marked ``counts: false`` do not decide a run and are
-ignored). A candidate is kept only if its signature still contains every pair of the
+failed in results.json (``checkers.result.failure_signature``: results that do not decide
+a run are ignored). A candidate is kept only if its signature still contains every pair of the
 original one, or, with ``--keep``, the pairs named (say the one a planted bug is known by).
 
 Each candidate is a run with an explicit ``schedule`` in its config, re-run
@@ -66,6 +66,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence, TypeVar
 
+from checkers.result import Signature, anomaly_names, checker_results, failure_signature
 from harness.config import SECOND, ConfigError, RunConfig
 from harness.faults import fault_family
 from harness.rng import derive_seed
@@ -76,41 +77,8 @@ T = TypeVar("T")
 #: about a second, so this allows a few hundred candidates
 DEFAULT_BUDGET_S = 300.0
 
-Signature = frozenset  # of (checker name, anomaly kind or None)
-
 #: at most this many small subsets of the episodes are tried once the passes are stuck
 SUBSETS = 200
-
-
-# ----------------------------------------------------------------------------- signatures
-
-def _kinds(result: dict) -> list[str | None]:
-    for key in ("anomaly", "kind"):
-        v = result.get(key)
-        if isinstance(v, str):
-            return [v]
-    for key in ("anomaly_types", "anomaly-types", "anomalies", "violations", "violation_counts",
-                "anomaly_counts", "counts"):
-        v = result.get(key)
-        if isinstance(v, dict) and v:
-            return sorted(str(k) for k in v)
-        if isinstance(v, list) and v and all(isinstance(x, str) for x in v):
-            return sorted(set(v))
-    return [None]
-
-
-def failure_signature(results: dict) -> Signature:
-    """The (checker, anomaly kind) pairs that failed in a results.json dict."""
-    sig = set()
-    for name, c in results.get("checkers", {}).items():
-        if c.get("valid") is False and c.get("counts", True) is not False:
-            sig.update((name, kind) for kind in _kinds(c))
-    return frozenset(sig)
-
-
-def anomaly_names(sig: Signature) -> list[str]:
-    """``checker`` or ``checker:kind`` for each pair, sorted."""
-    return sorted(c if k is None else f"{c}:{k}" for c, k in sig)
 
 
 # ----------------------------------------------------------------------------- reductions
@@ -248,26 +216,23 @@ def anomaly_time(res: Any, target: Signature) -> float | None:
     from the operations the checkers name (history indices), or, for the quorum checker's
     trace properties, the shortest prefix of the trace that shows them. None if no checker
     says (liveness and convergence are judged at the end)."""
-    out, checks = res.out, res.results.get("checkers", {})
+    out, checks = res.out, checker_results(res.results)
     if out is None:
         return None
     when = {e["index"]: e["time"] for e in out.history}
     times = []
     trace_kinds = set()
     for checker, kind in target:
-        c = checks.get(checker) or {}
+        c = checks.get(checker)
+        if c is None:
+            continue
         if checker == "quorum" and kind != "I9-acked-write-durability":
             trace_kinds.add(kind)
             continue
-        recs: Any = c
-        for key in ("violations", "anomalies", "overlaps"):
-            v = c.get(key)
-            if isinstance(v, dict) and kind in v:
-                recs = v[kind]
-            elif isinstance(v, list) and any(isinstance(x, dict) and x.get("kind") == kind for x in v):
-                recs = [x for x in v if isinstance(x, dict) and x.get("kind") == kind]
-        ts = [t for t in (_record_time(r, when) for r in (recs if isinstance(recs, list) else [recs]))
-              if t is not None]
+        # the kind's records; for a failure without kinds (linearizability, liveness) the
+        # operations its details name
+        recs = list(c.anomalies[kind]) if kind in c.anomalies else [dict(c.details)]
+        ts = [t for t in (_record_time(r, when) for r in recs) if t is not None]
         if ts:
             times.append(min(ts))
     if trace_kinds:
@@ -308,7 +273,7 @@ def _trace_time(out: Any, kinds: set[str]) -> int | None:
     trace, servers, shift = out.trace, servers_for(out.config), _epoch_shift(out)
 
     def shows(k: int) -> bool:
-        return kinds <= set(check_quorum(trace[:k], servers, None, shift)["violation_counts"])
+        return kinds <= set(check_quorum(trace[:k], servers, None, shift).kinds)
 
     if not trace or not shows(len(trace)):
         return None

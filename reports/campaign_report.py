@@ -27,9 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from checkers.result import anomaly_names, failure_signature
 from harness.config import ConfigError
-from reports.explain import anomaly_names, verdict_words
 from harness.faults import fault_family
+from reports.explain import verdict_words
 from reports.rundata import FAMILY_COLOURS, NS, _read_json, _read_jsonl
 
 
@@ -134,7 +135,7 @@ def _enrich(row: RunRow, campaign_dir: Path) -> None:
         if not row.in_index or row.valid is _MISSING:
             row.valid = results.get("valid", "unknown")
         if not row.anomalies and row.valid is False:
-            row.anomalies = anomaly_names(results)
+            row.anomalies = anomaly_names(failure_signature(results))
         stats = results.get("stats") if isinstance(results.get("stats"), dict) else {}
         sim = _num(stats.get("simulated_ns"))
         row.simulated_s = sim / NS if sim is not None else None

@@ -614,7 +614,7 @@ def plot_unseen(run: RunData | Path | str, path: Path | str) -> Path | None:
     run = _load(run)
     points = None
     for res in run.checkers.values():
-        u = res.get("unseen_over_time")
+        u = res.details.get("unseen_over_time")
         if isinstance(u, list) and u:
             points = u
             break

@@ -18,6 +18,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from checkers.result import CheckResult, checker_results
 from harness.config import ConfigError
 from harness.faults import FAMILIES as FAULT_FAMILIES, fault_family, family_names, window_end
 
@@ -189,11 +190,9 @@ class RunData:
         return self._jsonl("faults.jsonl")
 
     @cached_property
-    def checkers(self) -> dict[str, dict]:
-        c = self.results.get("checkers")
-        if not isinstance(c, dict):
-            return {}
-        return {str(k): v for k, v in c.items() if isinstance(v, dict)}
+    def checkers(self) -> dict[str, CheckResult]:
+        """Each checker's result (results.json written before CheckResult read as well)."""
+        return checker_results(self.results)
 
     @cached_property
     def events_by_index(self) -> dict[int, dict]:

@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from checkers import durability_cli
-from checkers.durability import KINDS, QueueHistoryError, check_queue
+from checkers.durability import ALLOWED_KINDS, KINDS, QueueHistoryError, check_queue
+from checkers.result import CheckResult
 
 
 class H:
@@ -56,20 +57,21 @@ class H:
     def rebalance(self, p) -> int:
         return self._add(p, "info", "rebalance", value=None)
 
-    def check(self, **kw) -> dict:
+    def check(self, **kw) -> CheckResult:
         result = check_queue(self.events, **kw)
-        json.dumps(result)  # always JSON-able
+        json.dumps(result.to_json())  # always JSON-able
         return result
 
 
-def one(result: dict, kind: str) -> dict:
-    items = result["anomalies"].get(kind, [])
-    assert len(items) == 1, (kind, result["anomalies"])
+def one(result: CheckResult, kind: str) -> dict:
+    items = result.anomalies.get(kind, [])
+    assert len(items) == 1, (kind, result.anomalies)
     return items[0]
 
 
-def kinds(result: dict) -> set[str]:
-    return set(result["anomalies"])
+def kinds(result: CheckResult) -> set[str]:
+    """Every kind found, counted or (unseen) allowed; not the jumps across a reassignment."""
+    return set(result.anomalies) | (set(result.allowed) & ALLOWED_KINDS)
 
 
 def sends(h: H, key, values_offsets, p=0) -> list[int]:
@@ -85,7 +87,7 @@ def test_lost_write_when_polls_read_past_an_acknowledged_offset():
     h.poll(1, {"k": [[0, 1]]})
     last = h.poll(2, {"k": [[2, 3]]})  # a fresh consumer starting at offset 2
     r = h.check()
-    assert r["valid"] is False and kinds(r) == {"lost-write"}
+    assert r.valid is False and kinds(r) == {"lost-write"}
     a = one(r, "lost-write")
     assert (a["key"], a["offsets"], a["values"]) == ("k", [1], [2])
     assert a["indices"] == [s[1], last]
@@ -99,7 +101,7 @@ def test_lost_write_variant_every_value_polled_is_valid():
     h.poll(3, {"k": [[1, 2]]})
     h.poll(2, {"k": [[2, 3]]})
     r = h.check()
-    assert r["valid"] is True and r["anomalies"] == {} and r["unseen"] == {}
+    assert r.valid is True and kinds(r) == set() and r.details["unseen"] == {}
 
 
 def test_unseen_after_final_drain_is_a_lost_write_with_a_note():
@@ -108,10 +110,10 @@ def test_unseen_after_final_drain_is_a_lost_write_with_a_note():
     h.poll(1, {"k": [[0, 1]]})
     r = h.check(final_drain=True)
     a = one(r, "lost-write")
-    assert r["valid"] is False and "unseen" not in r["anomalies"]
+    assert r.valid is False and "unseen" not in kinds(r)
     assert (a["offsets"], a["values"], a["indices"]) == ([1], [2], [s[1]])
     assert "final drain" in a["note"]
-    assert r["unseen"] == {"k": 1}
+    assert r.details["unseen"] == {"k": 1}
 
 
 # ----------------------------------------------------------------------------- unseen
@@ -122,14 +124,14 @@ def test_unseen_without_final_drain_is_reported_but_allowed():
     s = sends(h, "k", [(1, 0), (2, 1), (3, 2)])
     h.poll(1, {"k": [[0, 1]]})
     r = h.check(final_drain=False)
-    assert r["valid"] is True
-    assert r["counts"] == {"unseen": 2} and r["bad_kinds"] == []
-    assert [(a["offsets"], a["values"], a["indices"]) for a in r["anomalies"]["unseen"]] == \
+    assert r.valid is True
+    assert kinds(r) == {"unseen"} and len(r.allowed["unseen"]) == 2 and r.anomalies == {}
+    assert [(a["offsets"], a["values"], a["indices"]) for a in r.allowed["unseen"]] == \
         [([1], [2], [s[1]]), ([2], [3], [s[2]])]
-    assert r["unseen"] == {"k": 2}
+    assert r.details["unseen"] == {"k": 2}
     # over time: 1, 2, 3 acknowledged and unseen, then the poll of value 1
-    assert [p["unseen"]["k"] for p in r["unseen_over_time"]] == [1, 2, 3, 2]
-    assert [p["index"] for p in r["unseen_over_time"]] == [s[0], s[1], s[2], s[2] + 2]
+    assert [p["unseen"]["k"] for p in r.details["unseen_over_time"]] == [1, 2, 3, 2]
+    assert [p["index"] for p in r.details["unseen_over_time"]] == [s[0], s[1], s[2], s[2] + 2]
 
 
 def test_unseen_variant_all_polled_has_no_unseen():
@@ -137,8 +139,8 @@ def test_unseen_variant_all_polled_has_no_unseen():
     sends(h, "k", [(1, 0), (2, 1)])
     h.poll(1, {"k": [[0, 1], [1, 2]]})
     r = h.check(final_drain=False)
-    assert r["valid"] is True and r["anomalies"] == {} and r["unseen"] == {}
-    assert r["unseen_over_time"][-1]["unseen"] == {"k": 0}
+    assert r.valid is True and kinds(r) == set() and r.details["unseen"] == {}
+    assert r.details["unseen_over_time"][-1]["unseen"] == {"k": 0}
 
 
 def test_final_drain_without_any_successful_poll_is_unknown():
@@ -146,8 +148,8 @@ def test_final_drain_without_any_successful_poll_is_unknown():
     sends(h, "k", [(1, 0)])
     h.poll(1, outcome="fail")
     r = h.check(final_drain=True)
-    assert r["valid"] == "unknown" and kinds(r) == {"unseen"}
-    assert "cannot be judged" in r["explanation"]
+    assert r.valid == "unknown" and kinds(r) == {"unseen"}
+    assert "cannot be judged" in r.explanation
 
 
 def test_late_polled_value_is_not_unseen_at_the_end():
@@ -156,7 +158,7 @@ def test_late_polled_value_is_not_unseen_at_the_end():
     h.poll(1, {"k": [[0, 1]]})  # polled before the send's ack arrives
     h._add(0, "ok", "send", key="k", value=1, offset=0)
     r = h.check()
-    assert r["valid"] is True and r["unseen_over_time"][-1]["unseen"] == {"k": 0}
+    assert r.valid is True and r.details["unseen_over_time"][-1]["unseen"] == {"k": 0}
 
 
 # ----------------------------------------------------------------------------- duplicate
@@ -170,7 +172,7 @@ def test_duplicate_value_at_two_offsets():
     a = one(r, "duplicate")
     assert (a["key"], a["values"], a["offsets"]) == ("k", [1], [0, 2])
     assert a["indices"] == [s[0], p]
-    assert r["valid"] is False
+    assert r.valid is False
 
 
 def test_duplicate_variant_rereading_the_same_offset_is_not_a_duplicate():
@@ -179,7 +181,7 @@ def test_duplicate_variant_rereading_the_same_offset_is_not_a_duplicate():
     h.poll(1, {"k": [[0, 1], [1, 2]]})
     h.poll(2, {"k": [[0, 1], [1, 2]]})  # another consumer reads the same records
     r = h.check()
-    assert r["valid"] is True and r["anomalies"] == {}
+    assert r.valid is True and kinds(r) == set()
 
 
 # ----------------------------------------------------------------------------- inconsistent-offsets
@@ -195,7 +197,7 @@ def test_inconsistent_offsets_send_and_poll_disagree():
     a = one(r, "inconsistent-offsets")
     assert (a["key"], a["offsets"], sorted(a["values"])) == ("k", [0], [1, 2])
     assert a["indices"] == [s1, p1, p2]
-    assert r["valid"] is False and kinds(r) == {"inconsistent-offsets"}
+    assert r.valid is False and kinds(r) == {"inconsistent-offsets"}
 
 
 def test_inconsistent_offsets_variant_info_send_at_the_next_offset_is_valid():
@@ -205,7 +207,7 @@ def test_inconsistent_offsets_variant_info_send_at_the_next_offset_is_valid():
     h.poll(1, {"k": [[0, 1]]})
     h.poll(2, {"k": [[1, 2]]})
     r = h.check()
-    assert r["valid"] is True and r["anomalies"] == {}
+    assert r.valid is True and kinds(r) == set()
 
 
 # ----------------------------------------------------------------------------- aborted-read
@@ -218,7 +220,7 @@ def test_aborted_read_of_a_failed_send():
     r = h.check()
     a = one(r, "aborted-read")
     assert (a["key"], a["offsets"], a["values"], a["indices"]) == ("k", [0], [1], [f, p])
-    assert r["valid"] is False and kinds(r) == {"aborted-read"}
+    assert r.valid is False and kinds(r) == {"aborted-read"}
 
 
 def test_info_send_showing_up_in_a_poll_is_allowed():
@@ -227,7 +229,7 @@ def test_info_send_showing_up_in_a_poll_is_allowed():
     h.send(1, "k", 2, outcome=None)  # never completes: indeterminate too
     h.poll(2, {"k": [[0, 1], [1, 2]]})
     r = h.check()
-    assert r["valid"] is True and r["anomalies"] == {}
+    assert r.valid is True and kinds(r) == set()
 
 
 def test_info_send_never_showing_up_is_not_unseen():
@@ -236,7 +238,7 @@ def test_info_send_never_showing_up_is_not_unseen():
     h.send(1, "k", 2, outcome="fail")
     h.poll(2, {"k": []})
     r = h.check(final_drain=True)
-    assert r["valid"] is True and r["unseen"] == {}
+    assert r.valid is True and r.details["unseen"] == {}
 
 
 # ----------------------------------------------------------------------------- poll-skip
@@ -257,7 +259,7 @@ def test_poll_skip_between_a_consumers_polls():
     a = one(r, "poll-skip")
     assert (a["key"], a["offsets"], a["values"], a["indices"]) == ("k", [0, 2], [1, 3], [p1, p2])
     assert a["skipped"] == [[1, 2]] and a["skipped_count"] == 1 and a["process"] == 1
-    assert r["valid"] is False and kinds(r) == {"poll-skip"}
+    assert r.valid is False and kinds(r) == {"poll-skip"}
 
 
 def test_poll_skip_variant_contiguous_polls_are_valid():
@@ -265,7 +267,7 @@ def test_poll_skip_variant_contiguous_polls_are_valid():
     _three(h)
     h.poll(1, {"k": [[0, 1]]})
     h.poll(1, {"k": [[1, 2], [2, 3]]})
-    assert h.check()["valid"] is True
+    assert h.check().valid is True
 
 
 def test_poll_skip_over_an_unknown_offset_is_not_a_skip():
@@ -273,7 +275,7 @@ def test_poll_skip_over_an_unknown_offset_is_not_a_skip():
     sends(h, "k", [(1, 0), (3, 2)])
     h.poll(1, {"k": [[0, 1]]})
     h.poll(1, {"k": [[2, 3]]})
-    assert h.check()["valid"] is True
+    assert h.check().valid is True
 
 
 @pytest.mark.parametrize("how", ["subscribe", "assign", "rebalance"])
@@ -286,8 +288,8 @@ def test_poll_skip_across_a_rebalance_the_consumer_was_told_about_is_allowed(how
     h.poll(1, {"k": [[2, 3]]})
     h.poll(2, {"k": [[1, 2]]})
     r = h.check()
-    assert r["valid"] is True and r["anomalies"] == {}
-    a = r["allowed"]["poll-skip"][0]
+    assert r.valid is True and kinds(r) == set()
+    a = r.allowed["poll-skip"][0]
     assert a["allowed"] is True and a["rebalance_index"] == told and a["offsets"] == [0, 2]
 
 
@@ -300,7 +302,7 @@ def test_poll_skip_across_a_failed_assign_or_another_consumers_rebalance_counts(
     h.poll(1, {"k": [[2, 3]]})
     h.poll(2, {"k": [[1, 2]]})
     r = h.check()
-    assert r["valid"] is False and kinds(r) == {"poll-skip"} and r["allowed"] == {}
+    assert r.valid is False and kinds(r) == {"poll-skip"} and r.allowed == {}
 
 
 def test_rebalance_event_with_processes_list_and_nemesis_process():
@@ -312,7 +314,7 @@ def test_rebalance_event_with_processes_list_and_nemesis_process():
     h.poll(1, {"k": [[2, 3]]})
     h.poll(2, {"k": [[1, 2]]})
     r = h.check()
-    assert r["valid"] is True and "poll-skip" in r["allowed"]
+    assert r.valid is True and "poll-skip" in r.allowed
 
 
 # ----------------------------------------------------------------------------- nonmonotonic-poll
@@ -327,7 +329,7 @@ def test_nonmonotonic_poll_a_consumer_goes_back():
     a = one(r, "nonmonotonic-poll")
     assert (a["key"], a["offsets"], a["values"], a["indices"]) == ("k", [1, 1], [2, 2], [p1, p2])
     assert a["process"] == 1
-    assert r["valid"] is False and kinds(r) == {"nonmonotonic-poll"}
+    assert r.valid is False and kinds(r) == {"nonmonotonic-poll"}
 
 
 def test_nonmonotonic_poll_variant_next_offset_is_valid():
@@ -335,7 +337,7 @@ def test_nonmonotonic_poll_variant_next_offset_is_valid():
     _three(h)
     h.poll(1, {"k": [[0, 1], [1, 2]]})
     h.poll(1, {"k": [[2, 3]]})
-    assert h.check()["valid"] is True
+    assert h.check().valid is True
 
 
 def test_nonmonotonic_poll_across_subscribe_is_allowed_and_new_process_starts_fresh():
@@ -349,8 +351,8 @@ def test_nonmonotonic_poll_across_subscribe_is_allowed_and_new_process_starts_fr
     h.poll(1, outcome="info")  # process 1 retires
     h.poll(5, {"k": [[0, 1]]})  # its successor starts over: not compared with process 1
     r = h.check()
-    assert r["valid"] is True and r["anomalies"] == {}
-    assert len(r["allowed"]["nonmonotonic-poll"]) == 1
+    assert r.valid is True and kinds(r) == set()
+    assert len(r.allowed["nonmonotonic-poll"]) == 1
 
 
 # ----------------------------------------------------------------------------- int-poll-skip
@@ -365,7 +367,7 @@ def test_int_poll_skip_inside_one_poll():
     a = one(r, "int-poll-skip")
     assert (a["key"], a["offsets"], a["values"], a["indices"]) == ("k", [0, 2], [1, 3], [p])
     assert a["skipped"] == [[1, 2]]
-    assert r["valid"] is False and kinds(r) == {"int-poll-skip"}
+    assert r.valid is False and kinds(r) == {"int-poll-skip"}
 
 
 def test_int_poll_skip_variant_gap_nobody_saw_is_valid():
@@ -373,7 +375,7 @@ def test_int_poll_skip_variant_gap_nobody_saw_is_valid():
     sends(h, "k", [(1, 0), (3, 2)])
     h.send(0, "k", 2, outcome="fail")
     h.poll(1, {"k": [[0, 1], [2, 3]]})
-    assert h.check()["valid"] is True
+    assert h.check().valid is True
 
 
 # ----------------------------------------------------------------------------- int-nonmonotonic-poll
@@ -388,14 +390,14 @@ def test_int_nonmonotonic_poll_backwards_or_repeated(records, offsets):
     r = h.check()
     a = one(r, "int-nonmonotonic-poll")
     assert (a["key"], a["offsets"], a["indices"]) == ("k", offsets, [p])
-    assert r["valid"] is False and "int-nonmonotonic-poll" in r["bad_kinds"]
+    assert r.valid is False and "int-nonmonotonic-poll" in r.anomalies
 
 
 def test_int_nonmonotonic_poll_variant_in_order_is_valid():
     h = H()
     sends(h, "k", [(1, 0), (2, 1)])
     h.poll(1, {"k": [[0, 1], [1, 2]]})
-    assert h.check()["valid"] is True
+    assert h.check().valid is True
 
 
 # ----------------------------------------------------------------------------- nonmonotonic-send
@@ -409,7 +411,7 @@ def test_nonmonotonic_send_a_later_send_lands_before():
     r = h.check()
     a = one(r, "nonmonotonic-send")
     assert (a["key"], a["offsets"], a["values"], a["indices"], a["process"]) == ("k", [5, 3], [1, 2], [s1, s2], 0)
-    assert r["valid"] is False and kinds(r) == {"nonmonotonic-send"}
+    assert r.valid is False and kinds(r) == {"nonmonotonic-send"}
 
 
 def test_nonmonotonic_send_variant_other_producer_or_later_offset_is_valid():
@@ -419,7 +421,7 @@ def test_nonmonotonic_send_variant_other_producer_or_later_offset_is_valid():
     h.send(0, "k", 3, 6)
     h.send(0, "j", 4, 0)  # another key
     h.poll(2, {"k": [[3, 2], [5, 1], [6, 3]], "j": [[0, 4]]})
-    assert h.check()["valid"] is True
+    assert h.check().valid is True
 
 
 # ----------------------------------------------------------------------------- unexpected-value
@@ -431,18 +433,18 @@ def test_unexpected_value_nobody_sent():
     h.send(0, "j", 7, 0)
     p = h.poll(1, {"k": [[0, 1], [1, 99], [2, 7]]})
     r = h.check()
-    items = r["anomalies"]["unexpected-value"]
+    items = r.anomalies["unexpected-value"]
     assert [(a["key"], a["offsets"], a["values"], a["indices"]) for a in items] == \
         [("k", [1], [99], [p]), ("k", [2], [7], [p])]
     assert "no send anywhere" in items[0]["explanation"] and "sent to key(s) \"j\"" in items[1]["explanation"]
-    assert r["valid"] is False
+    assert r.valid is False
 
 
 def test_unexpected_value_variant_pending_send_may_have_happened():
     h = H()
     h.send(0, "k", 99, outcome=None)
     h.poll(1, {"k": [[0, 99]]})
-    assert h.check()["valid"] is True
+    assert h.check().valid is True
 
 
 # ----------------------------------------------------------------------------- pairing, input
@@ -460,7 +462,7 @@ def test_events_are_ordered_by_index_and_integer_keys_match_string_poll_keys():
     h.poll(2, {"1": [[0, 10], [1, 11]]})
     shuffled = list(reversed(h.events))
     r = check_queue(shuffled)
-    assert r["valid"] is True and r["unseen"] == {}
+    assert r.valid is True and r.details["unseen"] == {}
 
 
 def test_completions_without_invokes_and_nemesis_events():
@@ -470,7 +472,7 @@ def test_completions_without_invokes_and_nemesis_events():
         {"index": 2, "process": 1, "type": "ok", "f": "poll", "value": {"k": [[0, 1]]}},
     ]
     r = check_queue(events)
-    assert r["valid"] is True and r["stats"]["sends"]["ok"] == 1
+    assert r.valid is True and r.details["stats"]["sends"]["ok"] == 1
 
 
 @pytest.mark.parametrize("bad", [
@@ -493,7 +495,7 @@ def test_unseen_over_time_is_thinned_but_keeps_the_end():
         h.send(0, "k", i, i)
     h.poll(1, {"k": [[i, i] for i in range(3000)]})
     r = h.check()
-    series = r["unseen_over_time"]
+    series = r.details["unseen_over_time"]
     assert len(series) <= 1001 and series[-1]["unseen"] == {"k": 0}
     assert max(p["unseen"]["k"] for p in series) == 3000
 
@@ -728,8 +730,8 @@ sim_params = st.fixed_dictionaries({
 @given(params=sim_params, final_drain=st.booleans())
 def test_correct_log_histories_are_valid(params, final_drain):
     r = check_queue(simulate(**params, final_drain=final_drain), final_drain=final_drain)
-    assert r["valid"] is True, r["explanation"]
-    assert set(r["anomalies"]) <= ({"unseen"} if not final_drain else set())
+    assert r.valid is True, r.explanation
+    assert kinds(r) <= ({"unseen"} if not final_drain else set())
 
 
 def _records(events: list[dict]):
@@ -761,8 +763,8 @@ def test_mutation_drop_a_polled_value_is_caught(params, data):
         if e["f"] == "poll" and e["type"] == "ok" and key in e["value"]:
             e["value"][key] = [r for r in e["value"][key] if r[1] != value]
     r = check_queue(events)
-    assert r["valid"] is False
-    assert any(a["key"] == key and a["values"] == [value] for a in r["anomalies"]["lost-write"])
+    assert r.valid is False
+    assert any(a["key"] == key and a["values"] == [value] for a in r.anomalies["lost-write"])
 
 
 @MUTATION_SETTINGS
@@ -780,9 +782,9 @@ def test_mutation_drop_a_record_inside_a_poll_is_an_int_poll_skip(params, data):
     r = check_queue(events)
     event(f"offset observed elsewhere: {observed > 1}")
     if observed > 1:  # the offset is still known to exist from someone else
-        skips = r["anomalies"]["int-poll-skip"]
+        skips = r.anomalies["int-poll-skip"]
         assert any(a["indices"] == [index] and a["offsets"] == [records[i - 1][0], records[i][0]] for a in skips)
-    assert r["valid"] is False or observed == 1
+    assert r.valid is False or observed == 1
 
 
 @MUTATION_SETTINGS
@@ -798,9 +800,9 @@ def test_mutation_duplicate_a_value_at_a_second_offset_is_caught(params, data):
     offset_b = events[ib]["value"][key][jb][0]
     events[ib]["value"][key][jb] = [offset_b, value]
     r = check_queue(events)
-    assert r["valid"] is False
+    assert r.valid is False
     assert any(a["key"] == key and a["values"] == [value] and {offset_a, offset_b} <= set(a["offsets"])
-               for a in r["anomalies"]["duplicate"])
+               for a in r.anomalies["duplicate"])
 
 
 @MUTATION_SETTINGS
@@ -820,8 +822,8 @@ def test_mutation_swap_two_values_is_caught(params, data):
     (oi, vi), (oj, vj) = recs[i], recs[j]
     recs[i], recs[j] = [oi, vj], [oj, vi]
     r = check_queue(events)
-    assert r["valid"] is False
-    bad = {a["offsets"][0] for a in r["anomalies"]["inconsistent-offsets"] if a["key"] == key}
+    assert r.valid is False
+    bad = {a["offsets"][0] for a in r.anomalies["inconsistent-offsets"] if a["key"] == key}
     assert {oi, oj} <= bad
 
 
@@ -832,11 +834,11 @@ def test_simulated_histories_exercise_the_interesting_paths():
     for seed in range(60):
         events = simulate(seed, steps=120, consumers=3, p_info=0.2)
         r = check_queue(events)
-        assert r["valid"] is True
+        assert r.valid is True
         info_values = {(e["key"], e["value"]) for e in events if e["f"] == "send" and e["type"] == "info"}
         polled = {(k, rec[1]) for e, k, i in _records(events) for rec in [e["value"][k][i]]}
         seen["info-send-polled"] += bool(info_values & polled)
-        seen["allowed"] += bool(r["allowed"])
+        seen["allowed"] += bool(r.allowed)
         invokes = sum(e["type"] == "invoke" for e in events)
         seen["pending"] += invokes > len(events) - invokes - sum(e["f"] == "rebalance" for e in events)
     assert all(n >= 3 for n in seen.values()), seen
@@ -876,7 +878,7 @@ def test_twenty_thousand_events_check_quickly():
     started = time.perf_counter()
     r = check_queue(events, final_drain=False)
     assert time.perf_counter() - started < 5
-    assert r["valid"] is True
+    assert r.valid is True
 
 
 @pytest.mark.slow
@@ -885,4 +887,4 @@ def test_hundred_thousand_events_in_a_few_seconds():
     started = time.perf_counter()
     r = check_queue(events, final_drain=False)
     assert time.perf_counter() - started < 10
-    assert r["valid"] is True
+    assert r.valid is True

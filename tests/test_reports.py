@@ -18,6 +18,7 @@ import pytest
 from markupsafe import escape
 
 from harness.cli import main
+from checkers.result import CheckResult
 from harness.config import ConfigError, RunConfig
 from harness.faults import generate_schedule
 from harness.runner import run_test
@@ -79,7 +80,7 @@ def test_passing_run_report(runs, tmp_path):
 
 def test_failing_run_report_explains_the_linearizability_failure(runs, tmp_path):
     d = _copy(runs["fail"], tmp_path / "fail")
-    res = json.loads((d / "results.json").read_text())["checkers"]["linearizable"]
+    res = json.loads((d / "results.json").read_text())["checkers"]["linearizable"]["details"]
     page = write_run_report(d).read_text()
     assert 'id="verdict">INVALID<' in page
     assert "nonlinearizable" in page
@@ -100,7 +101,7 @@ def test_lin_view_replays_prefix_states(runs):
     run = RunData(runs["fail"])
     (lin_view,) = [v for v in build_views(run) if v.lin is not None]
     lin = lin_view.lin
-    res = run.checkers["linearizable"]
+    res = run.checkers["linearizable"].details
     assert lin.prefix_len == len(res["prefix"])
     assert lin.states_replayed
     assert lin.steps[-1].state == res["state"]
@@ -162,7 +163,7 @@ def test_run_report_escapes_everything(runs, tmp_path):
     lines = (d / "history.jsonl").read_text().splitlines()
     events = [json.loads(x) for x in lines]
     res = json.loads((d / "results.json").read_text())
-    fail_idx = res["checkers"]["linearizable"]["op"]["complete_index"]
+    fail_idx = res["checkers"]["linearizable"]["details"]["op"]["complete_index"]
     for e in events:
         if e["type"] == "ok" and e["f"] == "write":
             e["value"] = XSS  # every op's tooltip shows its value
@@ -175,8 +176,8 @@ def test_run_report_escapes_everything(runs, tmp_path):
     cfg["bugs"] = cfg["bugs"] + [XSS]
     (d / "config.json").write_text(json.dumps(cfg))
     res["checkers"]["linearizable"]["note"] = XSS
-    res["checkers"][XSS] = {"valid": False, "explanation": XSS,
-                            "anomalies": {XSS: [{"explanation": XSS, "indices": [0, 1], XSS: XSS}]}}
+    res["checkers"][XSS] = CheckResult(False, XSS, anomalies={XSS: [{"explanation": XSS, "indices": [0, 1],
+                                                                     XSS: XSS}]}).to_json()
     (d / "results.json").write_text(json.dumps(res))
     with open(d / "faults.jsonl", "a") as f:
         f.write(json.dumps({"time": 1, "kind": "kill", "args": [XSS], "episode": 99, "node": XSS}) + "\n")
@@ -190,7 +191,8 @@ def test_run_report_escapes_everything(runs, tmp_path):
 
 
 def test_report_of_a_bare_run_directory(tmp_path):
-    """Only results.json: the page still comes out, saying what it lacks."""
+    """Only results.json, written before CheckResult: the page still comes out, saying what
+    it lacks."""
     d = tmp_path / "bare"
     d.mkdir()
     (d / "results.json").write_text(json.dumps({"valid": "unknown", "checkers": {
@@ -209,20 +211,19 @@ def test_generic_anomalies_get_sentences_and_operations(runs, tmp_path):
     d = _copy(runs["pass"], tmp_path / "generic")
     res = json.loads((d / "results.json").read_text())
     res["valid"] = False
-    res["checkers"]["durability"] = {
-        "valid": False, "counts": {"lost-write": 1},
-        "anomalies": {"lost-write": [{"kind": "lost-write", "key": "k1", "offsets": [12], "values": [7],
-                                      "indices": [2, 3], "explanation": "the send of 7 was acknowledged"}]},
-        "allowed": {"poll-skip": [{"kind": "poll-skip", "indices": [0], "explanation": "across a rebalance"}]},
-        "unseen_over_time": [{"index": 3, "time": 10**9, "unseen": {"k1": 2}},
-                             {"index": 9, "time": 3 * 10**9, "unseen": {"k1": 1, "k2": 1}}],
-    }
-    res["checkers"]["quorum"] = {
-        "valid": False, "counts": {"I7-one-leader-per-epoch": 1},
-        "violations": {"I7-one-leader-per-epoch": [{"property": "I7-one-leader-per-epoch", "epoch": 3,
-                                                    "servers": ["n1", "n2"],
-                                                    "explanation": "n1 and n2 both led epoch 3"}]},
-    }
+    res["checkers"]["durability"] = CheckResult(
+        False,
+        anomalies={"lost-write": [{"kind": "lost-write", "key": "k1", "offsets": [12], "values": [7],
+                                   "indices": [2, 3], "explanation": "the send of 7 was acknowledged"}]},
+        allowed={"poll-skip": [{"kind": "poll-skip", "indices": [0], "explanation": "across a rebalance"}]},
+        details={"unseen_over_time": [{"index": 3, "time": 10**9, "unseen": {"k1": 2}},
+                                      {"index": 9, "time": 3 * 10**9, "unseen": {"k1": 1, "k2": 1}}]},
+    ).to_json()
+    res["checkers"]["quorum"] = CheckResult(
+        False, anomalies={"I7-one-leader-per-epoch": [{"property": "I7-one-leader-per-epoch", "epoch": 3,
+                                                       "servers": ["n1", "n2"],
+                                                       "explanation": "n1 and n2 both led epoch 3"}]},
+    ).to_json()
     (d / "results.json").write_text(json.dumps(res))
     page = write_run_report(d).read_text()
     assert "A value known to be committed was never read" in page
@@ -243,9 +244,9 @@ def test_why_it_failed_comes_first_and_repeats_fold(runs, tmp_path):
     run = RunData(d)
     op = run.operations[5]
     res = json.loads((d / "results.json").read_text())
-    res["checkers"]["quorum"] = {
-        "valid": False, "violation_counts": {"quorum-commit": 725, "I9-acked-write-durability": 1},
-        "violations": {
+    res["checkers"]["quorum"] = CheckResult(
+        False, anomaly_counts={"quorum-commit": 725, "I9-acked-write-durability": 1},
+        anomalies={
             "quorum-commit": [{"property": "quorum-commit", "node": "n5", "zxid": (1 << 32) + i, "acks": ["n5"],
                                "explanation": f"n5 committed 0x{(1 << 32) + i:x} with ACKs from ['n5'], fewer "
                                               f"than a quorum of 3"} for i in range(1, 51)],
@@ -253,13 +254,12 @@ def test_why_it_failed_comes_first_and_repeats_fold(runs, tmp_path):
                                            "zxid": (2 << 32) + 4, "nodes": ["n1", "n2"],
                                            "explanation": "the write is missing from the final history"}],
         },
-    }
-    res["checkers"]["session"] = {
-        "valid": False, "anomaly_counts": {"expired-while-live": 1},
-        "anomalies": {"expired-while-live": [{"kind": "expired-while-live", "session": 7, "node": "n2",
-                                              "time": 2_500_000_000, "idle": 598_668_415, "timeout": 2 * 10**9,
-                                              "explanation": "n2 expired session 7 0.599 s after hearing of it"}]},
-    }
+    ).to_json()
+    res["checkers"]["session"] = CheckResult(
+        False, anomalies={"expired-while-live": [{"kind": "expired-while-live", "session": 7, "node": "n2",
+                                                  "time": 2_500_000_000, "idle": 598_668_415, "timeout": 2 * 10**9,
+                                                  "explanation": "n2 expired session 7 0.599 s after hearing of it"}]},
+    ).to_json()
     (d / "results.json").write_text(json.dumps(res))
     page = write_run_report(d).read_text()
     top = page[:page.index('id="repro"')]
@@ -293,8 +293,9 @@ def test_liveness_failure_shows_the_final_attempts(runs, tmp_path):
     (d / "history.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
     res = json.loads((d / "results.json").read_text())
     res["valid"] = False
-    res["checkers"]["liveness"] = {"valid": False, "explanation": "the cluster did not serve again",
-                                   "unserved": [{"client": f"c{o.process % 10}", "f": o.f, "key": o.key}]}
+    res["checkers"]["liveness"] = CheckResult(
+        False, "the cluster did not serve again",
+        details={"unserved": [{"client": f"c{o.process % 10}", "f": o.f, "key": o.key}]}).to_json()
     (d / "results.json").write_text(json.dumps(res))
     page = write_run_report(d).read_text()
     assert f"Client c{o.process % 10} never completed its final {o.f} of {o.key}" in page

@@ -47,6 +47,7 @@ from checkers.durability.reads import (
     unseen_over_time,
     unseen_sends,
 )
+from checkers.result import CheckResult
 
 __all__ = ["check_queue", "QueueHistoryError", "KINDS", "ALLOWED_KINDS"]
 
@@ -75,17 +76,18 @@ _LEADS = {
 }
 
 
-def check_queue(events: list[dict], final_drain: bool = True) -> dict[str, Any]:
+def check_queue(events: list[dict], final_drain: bool = True) -> CheckResult:
     """Check a queue history (events as dicts, in any order; sorted by "index") for every
     anomaly of ANOMALIES.md. ``final_drain`` says the history ends with polls that read
     every key to its end after all faults healed, so that unseen writes are lost writes.
 
-    Returns a JSON-able dict: ``valid`` (True, False or "unknown"), ``anomalies`` ({kind:
-    [anomaly, ...]}, each with key, offsets, values, indices and explanation), ``counts``
-    ({kind: n}), ``explanation`` (one sentence per kind found), ``unseen`` ({key: count} of
-    acknowledged values never polled), ``unseen_over_time`` ([{index, time, unseen}]),
-    ``allowed`` (jumps across a reassignment, by kind), ``bad_kinds``, ``final_drain`` and
-    ``stats``. Raises `QueueHistoryError` on malformed input.
+    Returns a `CheckResult`: ``valid`` (True, False or "unknown"), ``anomalies`` ({kind:
+    [anomaly, ...]}, each with key, offsets, values, indices and explanation) of the kinds
+    that count, ``explanation`` (one sentence per kind found), ``allowed`` (jumps across a
+    reassignment by kind, and ``unseen`` writes when they may only be late); ``details``:
+    ``unseen`` ({key: count} of acknowledged values never polled), ``unseen_over_time``
+    ([{index, time, unseen}]), ``final_drain`` and ``stats``. Raises `QueueHistoryError`
+    on malformed input.
     """
     keys = KeyTable()
     stream = pair_queue_ops(events, keys)
@@ -157,18 +159,17 @@ def check_queue(events: list[dict], final_drain: bool = True) -> dict[str, Any]:
     anomalies = {kind: found[kind] for kind in KINDS if kind in found}
     bad = [kind for kind in anomalies if kind not in ALLOWED_KINDS]
     valid: bool | str = False if bad else ("unknown" if unknown else True)
-    return {
-        "valid": valid,
-        "anomalies": anomalies,
-        "counts": {kind: len(v) for kind, v in anomalies.items()},
-        "explanation": _explain(anomalies, allowed, valid, unknown),
-        "unseen": dict(sorted(unseen_counts.items(), key=lambda kv: str(kv[0]))),
-        "unseen_over_time": unseen_over_time(stream),
-        "allowed": {kind: allowed[kind] for kind in KINDS if kind in allowed},
-        "bad_kinds": bad,
-        "final_drain": final_drain,
-        "stats": {"events": len(events), "keys": len(keys), **stats},
-    }
+    return CheckResult(
+        valid, _explain(anomalies, allowed, valid, unknown),
+        anomalies={kind: anomalies[kind] for kind in bad},
+        allowed={kind: [*(anomalies.get(kind, []) if kind in ALLOWED_KINDS else []), *allowed.get(kind, [])]
+                 for kind in KINDS if (kind in anomalies and kind in ALLOWED_KINDS) or kind in allowed},
+        details={
+            "unseen": dict(sorted(unseen_counts.items(), key=lambda kv: str(kv[0]))),
+            "unseen_over_time": unseen_over_time(stream),
+            "final_drain": final_drain,
+            "stats": {"events": len(events), "keys": len(keys), **stats},
+        })
 
 
 def _merge(into: dict[str, list], more: dict[str, list]) -> None:
