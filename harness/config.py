@@ -12,8 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-SECOND = 1_000_000_000
-MILLI = 1_000_000
+from harness.units import MILLI, SECOND  # noqa: F401  (re-exported: the run's time units)
 
 
 class ConfigError(ValueError):

@@ -41,7 +41,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
-from harness.config import MILLI, SECOND
+from harness.units import MILLI, SECOND
 from harness.rng import stream
 
 
