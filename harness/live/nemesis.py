@@ -19,7 +19,8 @@ from __future__ import annotations
 import heapq
 import threading
 import time
-from typing import Any, Callable, Iterable, Protocol
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
 
 from harness.faults import Fault
 from harness.rng import stream
@@ -114,7 +115,7 @@ class LiveNemesis:
                 _, _, action = heapq.heappop(self._events)
             try:
                 action()
-            except Exception as e:  # a fault that could not be applied is logged, not fatal
+            except Exception as e:  # noqa: BLE001 - a fault that could not be applied is logged, not fatal
                 self.errors.append(f"{type(e).__name__}: {e}")
                 self._log(None, "nemesis-error", error=f"{type(e).__name__}: {e}")
 

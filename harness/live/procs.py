@@ -32,12 +32,13 @@ import subprocess
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import IO, Any, Callable
+from typing import IO, Any, Self
 
 PR_SET_PDEATHSIG = 1
 
-_CONTROLLERS: "weakref.WeakSet[ProcessController]" = weakref.WeakSet()
+_CONTROLLERS: weakref.WeakSet[ProcessController] = weakref.WeakSet()
 
 
 def die_with_parent(sig: int = signal.SIGKILL) -> None:
@@ -133,7 +134,7 @@ class ProcessController:
                     full, cwd=cwd, env=env, stdin=stdin, stdout=stdout, stderr=stderr,
                     start_new_session=True, close_fds=True,
                 )
-            except BaseException as e:  # handed back to the caller's thread
+            except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
                 box["error"] = e
             finally:
                 done.set()
@@ -218,7 +219,7 @@ class ProcessController:
                 self.kill(p)
         self._requests.put(None)
 
-    def __enter__(self) -> "ProcessController":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

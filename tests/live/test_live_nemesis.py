@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Iterable
+from collections.abc import Iterable
 
 from harness.faults import Fault, generate_schedule
 from harness.live.nemesis import LIVE_FAMILIES, LiveNemesis, refuse_unsupported
