@@ -25,8 +25,9 @@ from __future__ import annotations
 import heapq
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from harness.node import CancelTimer, ClientRequest, ClientResponse, Persist, Reply, Send, SetTimer, Trace
 from harness.system import NodeContext

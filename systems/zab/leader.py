@@ -15,7 +15,15 @@ from dataclasses import dataclass
 from harness.node import Effect, Send, trace
 from systems.zab import messages as m
 from systems.zab.datatree import CLOSE_SESSION, Txn
-from systems.zab.learner_handler import EPOCH_ACKED, FORWARDING, INFO, LEADERINFO_SENT, NEWLEADER_ACKED, SYNCED, LearnerHandler
+from systems.zab.learner_handler import (
+    EPOCH_ACKED,
+    FORWARDING,
+    INFO,
+    LEADERINFO_SENT,
+    NEWLEADER_ACKED,
+    SYNCED,
+    LearnerHandler,
+)
 from systems.zab.messages import LEADING
 from systems.zab.phases import BROADCAST, DISCOVERY, SYNCHRONIZATION
 from systems.zab.zk_database import ACCEPTED_EPOCH, CURRENT_EPOCH
