@@ -70,7 +70,7 @@ once it applies the txn. ``sync`` makes the leader confirm its leadership with a
 ping round (ZOOKEEPER-1675) before the server may answer the client, and only after that
 server has applied everything the leader had proposed when the sync arrived.
 
-Sessions and watches (PROTOCOLS.md section 2). A client's first CONNECT becomes a
+Sessions and watches (docs/zookeeper.md). A client's first CONNECT becomes a
 ``createSession`` txn (timeout clamped to [min_session_ticks, max_session_ticks]),
 answered once applied; a reconnect names its session and is accepted while the session
 is in our tree (at the leader: and not being closed). The established leader's session
@@ -123,7 +123,7 @@ leader's tracker, as it proposes closeSession, which a leader change may lose: `
 ``last_ping`` and ``now`` on its monotonic clock, ``idle``, ``timeout``), ephemeral_deleted (every server, on applying closeSession: ``session``,
 ``path``, ``zxid``).
 
-Planted bugs (BUGS.md) are meant as one-line switches at the marked ``# bug:`` spots.
+Planted bugs (docs/zab.md §9) are meant as one-line switches at the marked ``# bug:`` spots.
 """
 
 from __future__ import annotations
