@@ -18,8 +18,8 @@ from typing import Any
 from checkers.result import CheckResult
 from reports.rundata import NS, Operation, RunData, fmt_value
 
-#: one sentence per anomaly kind: the queue taxonomy (ANOMALIES.md, after Jepsen's Kafka
-#: test), ZAB safety (DESIGN.md's quorum checker) and the election workload
+#: one sentence per anomaly kind: the queue taxonomy (docs/anomalies.md, after Jepsen's Kafka
+#: test), ZAB safety (docs/zab.md §7, checkers/quorum.py) and the election workload
 KIND_SENTENCES = {
     "lost-write": "A value known to be committed was never read, although polls read past its offset.",
     "unseen": "Acknowledged values that no poll had returned by the final drain.",
@@ -32,7 +32,7 @@ KIND_SENTENCES = {
     "int-nonmonotonic-poll": "Inside one poll, the offsets of a key went backwards or repeated.",
     "nonmonotonic-send": "A producer's later send to a key landed at an offset before its previous send.",
     "unexpected-value": "A poll returned a value that no one sent.",
-    # ZAB safety on the trace (checkers/quorum.py, PROTOCOLS.md)
+    # ZAB safety on the trace (checkers/quorum.py, docs/zab.md)
     "I1-integrity": "A server delivered a transaction that was never proposed, or with another digest.",
     "I2-total-order": "Two servers delivered the same transactions in different orders.",
     "I3-agreement": "Two servers delivered different transactions at the same place in their histories.",

@@ -27,8 +27,8 @@ brokers: everything it knows about a log comes from these operations.
 Verdict: ``False`` if any anomaly outside `ALLOWED_KINDS` appears. ``"unknown"`` when
 nothing else is wrong but a final drain was claimed and no poll succeeded at all, so the
 unseen writes cannot be judged. Otherwise ``True``. Jumps of a consumer across a
-reassignment it was told about are not anomalies (ANOMALIES.md: "with no assign or
-subscribe between"); they are listed under ``allowed`` so a report can still show them.
+reassignment it was told about are not anomalies (docs/anomalies.md, "Reassignment": the
+key stayed assigned in between); they are listed under ``allowed`` so a report can still show them.
 
 Total cost is O(n log n) in the history size: sorting by index, and bisection per record.
 """
@@ -51,7 +51,7 @@ from checkers.result import CheckResult
 
 __all__ = ["check_queue", "QueueHistoryError", "KINDS", "ALLOWED_KINDS"]
 
-#: Every anomaly kind, in report order (ANOMALIES.md).
+#: Every anomaly kind, in report order (docs/anomalies.md).
 KINDS = (
     "lost-write", "unseen", "duplicate", "inconsistent-offsets", "aborted-read", "poll-skip",
     "nonmonotonic-poll", "int-poll-skip", "int-nonmonotonic-poll", "nonmonotonic-send", "unexpected-value",
@@ -78,7 +78,7 @@ _LEADS = {
 
 def check_queue(events: list[dict], final_drain: bool = True) -> CheckResult:
     """Check a queue history (events as dicts, in any order; sorted by "index") for every
-    anomaly of ANOMALIES.md. ``final_drain`` says the history ends with polls that read
+    anomaly of docs/anomalies.md. ``final_drain`` says the history ends with polls that read
     every key to its end after all faults healed, so that unseen writes are lost writes.
 
     Returns a `CheckResult`: ``valid`` (True, False or "unknown"), ``anomalies`` ({kind:

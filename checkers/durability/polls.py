@@ -15,8 +15,8 @@ one client, sequential, retired after an ``info``):
 
 A consumer told that its assignment changed (its own ``assign`` or ``subscribe`` came back
 ok, or a ``rebalance`` event names it) may legitimately restart from a committed offset,
-forward or back. A jump across such a change is not an anomaly (ANOMALIES.md: "with no
-assign or subscribe between"); it is recorded under ``allowed`` with the index of the
+forward or back. A jump across such a change is not an anomaly (docs/anomalies.md,
+"Reassignment"); it is recorded under ``allowed`` with the index of the
 change, so a report can still show it. A jump the consumer was not told about counts.
 """
 
