@@ -41,8 +41,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
-from harness.units import MILLI, SECOND
 from harness.rng import stream
+from harness.units import MILLI, SECOND
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,6 +65,12 @@ FAMILIES: Sequence[str] = _Lanes()
 FAMILY_COLOURS: Mapping[str, str] = _Colours()
 
 
+def family_description(fam: str) -> str:
+    """What a fault family does, in its record's words (a lane's tooltip)."""
+    spec = FAULT_FAMILIES.get(fam)
+    return spec.description if spec is not None else "fault kinds no fault family of this harness opens"
+
+
 OUTCOME_COLOURS = {"ok": "#2ca02c", "fail": "#d62728", "info": "#ff7f0e", None: "#7f7f7f"}
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from harness import faults
 from harness.config import ConfigError, RunConfig
-from harness.faults import FaultFamily, fault_family, family_names, generate_schedule, register_family
+from harness.faults import FaultFamily, family_names, fault_family, generate_schedule, register_family
 from harness.runner import run_test
 from harness.shrink import _family
 from reports.rundata import FAMILIES, FAMILY_COLOURS, RunData
@@ -93,6 +93,7 @@ def test_a_new_family_reaches_generator_nemesis_shrink_and_report(drop_family, t
 
     page = write_run_report(res.directory).read_text()
     assert ">drop</text>" in page and "#123456" in page  # its lane, in its colour
+    assert "a server&#39;s messages are dropped for a while</title>drop</text>" in page  # and its words
 
 
 def test_a_kind_with_two_appliers_is_refused():
