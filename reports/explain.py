@@ -162,7 +162,7 @@ class CheckerView:
     facts: list[tuple[str, str]] = field(default_factory=list)
     lin: LinFailure | None = None
     raw: str = ""
-    counts: dict[str, int] = field(default_factory=dict)  # kind -> how many the checker found
+    anomaly_counts: dict[str, int] = field(default_factory=dict)  # kind -> how many the checker found
     listed: dict[str, int] = field(default_factory=dict)  # kind -> how many results.json lists
 
     @property
@@ -175,7 +175,7 @@ class CheckerView:
             (g.shown if len(g.shown) < SHOWN_PER_KIND else g.folded).append(a)
         for g in out.values():
             g.listed = max(self.listed.get(g.kind, 0), g.on_page)
-            c = self.counts.get(g.kind)
+            c = self.anomaly_counts.get(g.kind)
             g.count = c if isinstance(c, int) and c > g.listed else g.listed
         return list(out.values())
 
@@ -481,7 +481,7 @@ def _perf(res: dict, v: CheckerView) -> None:
 
 def _generic(run: RunData, name: str, res: CheckResult, v: CheckerView) -> None:
     v.summary = tidy(res.explanation)
-    v.counts = dict(res.anomaly_counts)
+    v.anomaly_counts = dict(res.anomaly_counts)
     n = 0
     per_kind: dict[str, int] = {}
     for kind, rec in ((kind, rec) for kind, recs in res.anomalies.items() for rec in recs):
