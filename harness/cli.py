@@ -78,6 +78,8 @@ def _settings(items: list[str]) -> dict:
             out[key.strip()] = json.loads(value)
         except ValueError:
             out[key.strip()] = value
+        except RecursionError:
+            raise UsageError(f"--set {key.strip()}: value nested too deep") from None
     return out
 
 

@@ -17,7 +17,7 @@ from harness.system import NodeContext, register_system
 from systems.kafka.broker import HW_FILE, Broker
 from systems.kafka.client import KafkaClient
 from systems.kafka.minizk import MiniZkServer
-from systems.kafka.settings import DEFAULT_SETTINGS
+from systems.kafka.settings import DEFAULT_SETTINGS, SETTINGS
 
 
 def _zk_ids(settings: dict) -> tuple[str, ...]:
@@ -34,6 +34,10 @@ def _split(servers: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 class KafkaSpec:
     name = "kafka"
+    #: type and range of each setting (``harness.schema``)
+    SETTINGS = SETTINGS
+    #: the workloads this system serves (register and election need ZooKeeper itself)
+    WORKLOADS = ("queue",)
     #: per-partition logs are "log-p<P>" (created on first write), the HW checkpoint, and
     #: the ZooKeeper servers' files
     files = (HW_FILE, "log-p0", "log-p1", "log-p2")
