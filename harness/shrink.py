@@ -463,7 +463,9 @@ class Shrinker:
                     return i
             return None
         if self._pool is None:
-            self._pool = cf.ProcessPoolExecutor(max_workers=self.jobs)
+            from harness.parentdeath import ProcessPool
+
+            self._pool = ProcessPool(self.jobs)  # its workers die with this process, even on SIGKILL
         pending: dict[cf.Future, int] = {}
         nxt = 0
         try:

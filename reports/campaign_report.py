@@ -30,6 +30,7 @@ from typing import Any
 from harness.config import ConfigError
 from reports.explain import anomaly_names, verdict_words
 from harness.faults import fault_family
+from harness.store import path_inside
 from reports.rundata import FAMILY_COLOURS, NS, _read_json, _read_jsonl
 
 
@@ -103,6 +104,9 @@ def load_rows(campaign_dir: Path) -> tuple[list[RunRow], int]:
         seen.add(str(seed))
         rd = e.get("run_dir") or e.get("dir") or e.get("directory")
         run_dir = (campaign_dir / rd) if isinstance(rd, str) else campaign_dir / "runs" / str(seed)
+        # a path read from the store's own files stays inside the store: a line pointing
+        # elsewhere must not make a report write there
+        run_dir = path_inside(campaign_dir / "runs", run_dir)
         row = RunRow(seed=seed, run=e.get("run"), valid=e.get("valid", e.get("verdict", _MISSING)),
                      anomalies=[str(a) for a in e.get("anomalies") or [] if a is not None],
                      failed=[str(a) for a in e.get("failed") or []],

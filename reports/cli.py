@@ -30,6 +30,9 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"no such directory: {d}")
     if not d.is_dir():
         raise ConfigError(f"{d} is not a directory (give a run or a campaign directory)")
+    from harness.store import check_writable
+
+    check_writable(d, "report directory")
     if (d / "results.json").exists():
         from reports.run_report import write_run_report
 
