@@ -125,6 +125,10 @@ class QueueOp:
     offset: int | None = None
     reads: dict[Any, list[tuple[int | None, Any]]] | None = None
     keys: list[Any] | None = None
+    #: ok polls: the keys whose assignment the group changed during the poll
+    rebalanced: frozenset = frozenset()
+    #: a final-drain poll (invoked with value "drain"): it seeks to the committed offsets
+    drain: bool = False
 
     @property
     def at(self) -> int:
@@ -172,7 +176,8 @@ def _rebalanced_processes(event: dict) -> list[int]:
     p = event.get("process")
     if isinstance(p, int) and not isinstance(p, bool):
         procs.append(p)
-    more = event.get("processes") or ()
+    more = event.get("processes")
+    more = [] if more is None else more
     if not isinstance(more, list):
         raise QueueHistoryError(f"a rebalance's \"processes\" must be a list, got {more!r:.40}")
     for p in more:
@@ -269,8 +274,15 @@ def _op(inv: dict | None, inv_index: int | None, done: dict | None, index: int |
         if typ == "ok":
             op.offset = _int_or_none(done.get("offset"), "a send's offset", where)  # type: ignore[union-attr]
     elif f == "poll":
+        op.drain = inv is not None and inv.get("value") == "drain"
         if typ == "ok":
             op.reads = _reads(done.get("value"), keys, where)  # type: ignore[union-attr]
+            moved = done.get("rebalanced")  # type: ignore[union-attr]
+            if moved is not None:
+                if not isinstance(moved, list):
+                    raise QueueHistoryError(f"{where}: a poll's \"rebalanced\" must be a list of keys, "
+                                            f"got {moved!r:.60}")
+                op.rebalanced = frozenset(keys.canon(k) for k in moved)
     elif f in ("assign", "subscribe"):
         value = field("value")
         op.keys = [keys.canon(k) for k in value] if isinstance(value, list) else []
