@@ -36,6 +36,11 @@ def run(args: argparse.Namespace) -> int:
     if (d / "results.json").exists():
         from reports.run_report import write_run_report
 
+        if (d / "config.json").exists():
+            from harness.store import load_config
+
+            load_config(d)  # the one validation every config goes through: bad input is 254
+
         print(write_run_report(d, plots=plots))
         return 0
     if (d / "campaign.json").exists():

@@ -198,6 +198,8 @@ CASES: list[tuple[str, Callable[[Ctx], list[str]], int, str]] = [
      254, "--nodes"),
     ("shrink-config-wrong-types", lambda c: ["shrink", str(c.run_copy("bad-types-2", _edit_config(
         settings=[1], clients="many")))], 254, "config.json"),
+    ("report-config-wrong-types", lambda c: ["report", "--no-plots", str(c.run_copy("bad-types-3", _edit_config(
+        time_limit="long")))], 254, "--time-limit"),
     ("shrink-budget-inf", lambda c: ["shrink", str(c.failing), "--budget", "inf"], 254, "--budget"),
     ("run-store-is-a-file", lambda c: RUN + ["--store", str(c.a_file)], 254, "not a directory"),
     ("campaign-store-is-a-file", lambda c: ["campaign", "--system", "toy", "--runs", "1", "--store",
