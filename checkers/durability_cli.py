@@ -2,7 +2,7 @@
 
 Also runs alone: ``python -m checkers.durability_cli [--json] [--no-final-drain] FILE...``.
 
-Each FILE is a queue history in JSON lines (one event per line, see ANOMALIES.md). Without
+Each FILE is a queue history in JSON lines (one event per line, see docs/anomalies.md). Without
 ``--json`` it prints, per file, one summary line (file, verdict, time, counts) and one
 indented line per anomaly kind with an example; with ``--json``, one object per file per
 line: ``{"file", "valid", "anomalies": {kind: count}}``.

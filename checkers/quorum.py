@@ -1,6 +1,6 @@
 """ZAB quorum safety, judged on what the servers did (trace.jsonl), not on what clients saw.
 
-The properties are those of PROTOCOLS.md §1.7–1.8 (the Zab paper's, as the TLA+ specs
+The properties are those of docs/zab.md §7 (the Zab paper's, as the TLA+ specs
 state them, plus the implementation-level invariants of Ouyang et al.):
 
 - **I1 integrity**: every delivered ``(zxid, digest)`` was proposed, with that digest.
@@ -135,7 +135,7 @@ def check_quorum(
             acks = quorums.get((node, z))
             if ev.get("initial"):
                 # committed by establishing the epoch: a quorum ACKed NEWLEADER, i.e. had
-                # the leader's log durably (PROTOCOLS.md §1.5)
+                # the leader's log durably (docs/zab.md §5)
                 acks = newleader_acks.get(node, [])
                 if len(set(acks)) < quorum:
                     v.add("quorum-commit", f"{node} committed its initial history up to {_hex(z)} with NEWLEADER "

@@ -1,6 +1,6 @@
 """Kafka replica safety, judged from the brokers' trace and their state after healing.
 
-What must hold (BUGS.md, "What the checkers need to see these"):
+What must hold (docs/kafka.md, "What the replica checker verifies"):
 
 1. **One leader per leader epoch** of a partition: no two brokers become leader of a
    partition in the same epoch (``become-leader``), and no two controllers write different

@@ -2,7 +2,7 @@
 
 ZooKeeper serves reads from the connected server, so they may be stale; they are not
 linearizable and this checker does not pretend they should be. What ZooKeeper promises
-(PROTOCOLS.md §2) is sequential consistency with a single system image: each session
+(docs/zookeeper.md, "Reads, and sync") is sequential consistency with a single system image: each session
 sees a growing prefix of the one committed write order, a prefix that includes its own
 writes. With the zxid ``z`` of the server's state that each read reports, that is
 checkable in linear time:

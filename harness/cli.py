@@ -1,4 +1,4 @@
-"""The ``harness`` command line: run, repro, check, bugs (campaign, shrink, report follow).
+"""The ``harness`` command line: run, repro, check, bugs (campaign, shrink, report, export follow).
 
 Exit codes everywhere, as in Jepsen: 0 valid, 1 invalid, 2 unknown, 254 bad usage or
 input (one clear line on stderr, no traceback), 255 a crash of the harness itself.
@@ -112,6 +112,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=1, help="run seed (default %(default)s)")
     r.add_argument("--json", action="store_true", help="print results.json instead of the table")
     r.add_argument("--no-report", action="store_true", help="skip report.html and the plots")
+    r.add_argument("--edn", action="store_true", help="also write Jepsen's history.edn (see harness export)")
 
     rp = sub.add_parser("repro", help="re-run a run directory and compare its history byte for byte")
     rp.add_argument("run_dir", type=Path)
@@ -151,6 +152,7 @@ _PLUGGED = (
     ("campaign", "harness.campaign", "run many seeds in parallel, with progress and triage"),
     ("shrink", "harness.shrink", "shrink a failing run to a minimal one"),
     ("report", "reports.cli", "(re)build the HTML report of a run or a campaign"),
+    ("export", "harness.export", "write a run's history in Jepsen's EDN (history.edn) for Knossos and Elle"),
 )
 
 
@@ -163,6 +165,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = _config_from(args, seed=args.seed)
     check_writable(args.store)
     res = run_test(config, store=args.store)
+    if res.directory is not None and args.edn:
+        from harness.export import write_history_edn
+
+        write_history_edn(res.directory)
     if res.directory is not None and not args.no_report:
         from reports.run_report import write_run_report
 

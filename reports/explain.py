@@ -3,7 +3,7 @@
 Each checker writes its own shape of result into results.json; this module turns each one
 into a `CheckerView` the page template renders without knowing the checker. Known shapes
 (linearizability counterexamples, liveness, availability, the queue anomalies of
-ANOMALIES.md) get tailored sentences; anything else falls back to the checker's own
+docs/anomalies.md) get tailored sentences; anything else falls back to the checker's own
 ``explanation`` / ``note`` / ``reason`` and a generic rendering of its ``anomalies``, so a
 new checker shows up in the report before anyone teaches this module about it.
 """
@@ -17,8 +17,8 @@ from typing import Any
 
 from reports.rundata import NS, Operation, RunData, fmt_value
 
-#: one sentence per anomaly kind: the queue taxonomy (ANOMALIES.md, after Jepsen's Kafka
-#: test), ZAB safety (DESIGN.md's quorum checker) and the election workload
+#: one sentence per anomaly kind: the queue taxonomy (docs/anomalies.md, after Jepsen's Kafka
+#: test), ZAB safety (docs/zab.md §7, checkers/quorum.py) and the election workload
 KIND_SENTENCES = {
     "lost-write": "A value known to be committed was never read, although polls read past its offset.",
     "unseen": "Acknowledged values that no poll had returned by the final drain.",
@@ -31,7 +31,7 @@ KIND_SENTENCES = {
     "int-nonmonotonic-poll": "Inside one poll, the offsets of a key went backwards or repeated.",
     "nonmonotonic-send": "A producer's later send to a key landed at an offset before its previous send.",
     "unexpected-value": "A poll returned a value that no one sent.",
-    # ZAB safety on the trace (checkers/quorum.py, PROTOCOLS.md)
+    # ZAB safety on the trace (checkers/quorum.py, docs/zab.md)
     "I1-integrity": "A server delivered a transaction that was never proposed, or with another digest.",
     "I2-total-order": "Two servers delivered the same transactions in different orders.",
     "I3-agreement": "Two servers delivered different transactions at the same place in their histories.",

@@ -27,10 +27,10 @@ brokers: everything it knows about a log comes from these operations.
 Verdict: ``False`` if any anomaly outside `ALLOWED_KINDS` appears. ``"unknown"`` when
 nothing else is wrong but a final drain was claimed and no poll succeeded at all, so the
 unseen writes cannot be judged. Otherwise ``True``. Reassignment follows Jepsen's rule
-(see `polls`): an ok or info ``assign``/``subscribe`` forgets the keys it drops and keeps
-checking the ones it keeps; jumps of a consumer across a rebalance it was told about (a
-poll's ``rebalanced`` keys, a ``rebalance`` event) are not anomalies, and are listed under
-``allowed`` so a report can still show them.
+(docs/anomalies.md, "Reassignment"; see `polls`): an ok or info ``assign``/``subscribe``
+forgets the keys it drops and keeps checking the ones it keeps; jumps of a consumer across
+a rebalance it was told about (a poll's ``rebalanced`` keys, a ``rebalance`` event) are not
+anomalies, and are listed under ``allowed`` so a report can still show them.
 
 Total cost is O(n log n) in the history size: sorting by index, and bisection per record.
 """
@@ -52,7 +52,7 @@ from checkers.durability.reads import (
 
 __all__ = ["check_queue", "QueueHistoryError", "KINDS", "ALLOWED_KINDS"]
 
-#: Every anomaly kind, in report order (ANOMALIES.md).
+#: Every anomaly kind, in report order (docs/anomalies.md).
 KINDS = (
     "lost-write", "unseen", "duplicate", "inconsistent-offsets", "aborted-read", "poll-skip",
     "nonmonotonic-poll", "int-poll-skip", "int-nonmonotonic-poll", "nonmonotonic-send", "unexpected-value",
@@ -79,7 +79,7 @@ _LEADS = {
 
 def check_queue(events: list[dict], final_drain: bool = True) -> dict[str, Any]:
     """Check a queue history (events as dicts, in any order; sorted by "index") for every
-    anomaly of ANOMALIES.md. ``final_drain`` says the history ends with polls that read
+    anomaly of docs/anomalies.md. ``final_drain`` says the history ends with polls that read
     every key to its end after all faults healed, so that unseen writes are lost writes.
 
     Returns a JSON-able dict: ``valid`` (True, False or "unknown"), ``anomalies`` ({kind:

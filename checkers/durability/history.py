@@ -1,6 +1,6 @@
 """Queue histories -> operations: the pairing and normalization the durability checks share.
 
-A queue history is a list of events in Jepsen's operation model (see ANOMALIES.md)::
+A queue history is a list of events in Jepsen's operation model (see docs/anomalies.md)::
 
     {"index": 7, "time": 1200, "process": 3, "type": "invoke", "f": "send", "key": "k1", "value": 7}
     {"index": 9, "time": 1900, "process": 3, "type": "ok", "f": "send", "key": "k1", "value": 7, "offset": 12}
@@ -36,7 +36,7 @@ from typing import Any
 __all__ = ["QueueHistoryError", "QueueOp", "KeyTable", "pair_queue_ops", "hashable", "thaw", "show", "show_list", "key_out"]
 
 EVENT_TYPES = frozenset({"invoke", "ok", "fail", "info"})
-#: the operations of a queue client (ANOMALIES.md); anything else is not a queue history
+#: the operations of a queue client (docs/anomalies.md); anything else is not a queue history
 CLIENT_FS = frozenset({"send", "poll", "commit", "assign", "subscribe"})
 _SCALARS = (int, str, float, bool, type(None))
 

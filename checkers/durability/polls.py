@@ -14,10 +14,10 @@ one client, sequential, retired after an ``info``):
 * a producer's next ok send to a key must land after its previous one (else
   ``nonmonotonic-send``). Equal offsets are left to inconsistent-offsets.
 
-Reassignment (Jepsen's rule, ANOMALIES.md): an ``assign`` or ``subscribe`` that ended ok
-or info keeps a process's memory of the keys in its new value and forgets the others (for
-polls and for sends); one that failed, or never completed, changes nothing. A key kept
-across it is still checked; a key dropped and taken back starts afresh.
+Reassignment (Jepsen's rule, docs/anomalies.md): an ``assign`` or ``subscribe`` that ended
+ok or info keeps a process's memory of the keys in its new value and forgets the others
+(for polls and for sends); one that failed, or never completed, changes nothing. A key
+kept across it is still checked; a key dropped and taken back starts afresh.
 
 A final-drain poll (invoked with value ``"drain"``) seeks to the group's committed offsets,
 so it is compared with nothing before it, as Jepsen's final polls come from fresh clients.

@@ -24,7 +24,7 @@ from systems.zab import messages as m
 from systems.zab.datatree import Txn
 from systems.zab.election import Vote, sid_rank, total_order_predicate
 from systems.zab.zxid import make_zxid
-from zabsim import persist_all, synced_follower, traces
+from directsim import persist_all, synced_follower, traces
 
 VOTE_ORDER = "zab-vote-order-not-total"
 PROPOSE = "zab-propose-only-synced"
