@@ -137,6 +137,13 @@ def _queue(*events) -> list:
             *events]
 
 
+def _append_history(line: str):
+    def edit(d: Path) -> None:
+        with open(d / "history.jsonl", "a") as f:
+            f.write(line + "\n")
+    return edit
+
+
 def _corrupt_index(d: Path) -> None:
     with open(d / "index.jsonl", "r+") as f:
         lines = f.read().splitlines()
@@ -200,6 +207,10 @@ CASES: list[tuple[str, Callable[[Ctx], list[str]], int, str]] = [
         settings=[1], clients="many")))], 254, "config.json"),
     ("report-config-wrong-types", lambda c: ["report", "--no-plots", str(c.run_copy("bad-types-3", _edit_config(
         time_limit="long")))], 254, "--time-limit"),
+    ("export-config-wrong-types", lambda c: ["export", str(c.run_copy("bad-types-4", _edit_config(
+        workload=["register"])))], 254, "config.json"),
+    ("export-corrupt-history-line", lambda c: ["export", str(c.run_copy("corrupt-history", _append_history(
+        "{bad")))], 254, "history.jsonl"),
     ("shrink-budget-inf", lambda c: ["shrink", str(c.failing), "--budget", "inf"], 254, "--budget"),
     ("run-store-is-a-file", lambda c: RUN + ["--store", str(c.a_file)], 254, "not a directory"),
     ("campaign-store-is-a-file", lambda c: ["campaign", "--system", "toy", "--runs", "1", "--store",
