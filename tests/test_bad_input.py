@@ -169,6 +169,10 @@ CASES: list[tuple[str, Callable[[Ctx], list[str]], int, str]] = [
     ("queue-on-zab", lambda c: RUN + ["--workload", "queue"], 254, "does not serve workload queue"),
     ("election-on-kafka", lambda c: RUN + ["--system", "kafka", "--workload", "election"], 254, "does not serve"),
     ("register-on-kafka", lambda c: RUN + ["--system", "kafka", "--workload", "register"], 254, "does not serve"),
+    ("replication-above-brokers", lambda c: RUN + ["--system", "kafka", "--workload", "queue", "--nodes", "3",
+                                               "--set", "replication_factor=5"], 254, "at most --nodes"),
+    ("min-isr-above-replication", lambda c: RUN + ["--system", "kafka", "--workload", "queue",
+                                               "--set", "min_insync_replicas=4"], 254, "replication_factor"),
     # bad input accepted silently
     ("set-reads-bogus", lambda c: RUN + ["--set", "reads=bogus"], 254, "reads"),
     ("set-fencing-maybe", lambda c: RUN + ["--workload", "election", "--set", "fencing=maybe"], 254, "true or false"),
