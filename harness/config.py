@@ -82,6 +82,7 @@ class RunConfig:
                 raise ConfigError(f"unknown bug {unknown[0]!r} for system {self.system} "
                                   f"(see `harness bugs`; known: {', '.join(sorted(known)) or 'none yet'})")
         validate_settings(self.system, self.workload, self.settings)
+        validate_relations(self)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -214,3 +215,23 @@ def _unknown_setting(key: str, system: str, workload: str, known: list[str]) -> 
     if owners:
         return f"setting {key!r} belongs to workload {owners[0]}, not {workload}"
     return f"unknown setting {key!r} for system {system} and workload {workload} (known: {', '.join(known)})"
+
+
+def validate_relations(config: "RunConfig") -> None:
+    """The ``AT_MOST`` pairs the system declares (``harness.schema``): e.g. a replication
+    factor above the number of brokers is a run that cannot be served, not a bug found."""
+    from harness.schema import declared_at_most
+    from harness.system import get_system
+
+    spec = get_system(config.system)
+    pairs = declared_at_most(spec)
+    if not pairs:
+        return
+    values = {**spec.default_settings(), **config.settings,
+              "nodes": config.nodes, "clients": config.clients, "keys": config.keys}
+    for a, b in pairs:
+        va, vb = values.get(a), values.get(b)
+        if isinstance(va, (int, float)) and isinstance(vb, (int, float)) and va > vb:
+            what = {"nodes": "--nodes", "clients": "--clients", "keys": "--keys"}
+            raise ConfigError(f"{what.get(a, 'setting ' + a)} ({va}) must be at most "
+                              f"{what.get(b, 'setting ' + b)} ({vb})")

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import ctypes
+import multiprocessing
 import os
 import signal
 import sys
 import threading
+from typing import Any
 
 PR_SET_PDEATHSIG = 1
 
@@ -58,21 +60,31 @@ def die_with_parent(parent_pid: int | None = None, watch_fd: int | None = None) 
         os.kill(os.getpid(), signal.SIGKILL)  # the parent died before the guards were set
 
 
-def _init_worker(parent_pid: int, read_fd: int, write_fd: int) -> None:
-    try:
-        os.close(write_fd)  # the fork copied it; only the parent may hold a write end
-    except OSError:
-        pass
+def _init_worker(parent_pid: int | None, read_fd: int | None, write_fd: int | None) -> None:
+    if write_fd is not None:
+        try:
+            os.close(write_fd)  # the fork copied it; only the parent may hold a write end
+        except OSError:
+            pass
     die_with_parent(parent_pid, read_fd)
 
 
 class ProcessPool(cf.ProcessPoolExecutor):
-    """A ``ProcessPoolExecutor`` whose workers die with this process (see the module)."""
+    """A ``ProcessPoolExecutor`` whose workers die with this process (see the module).
 
-    def __init__(self, max_workers: int) -> None:
-        self._lifeline = os.pipe()
-        r, w = self._lifeline
-        super().__init__(max_workers=max_workers, initializer=_init_worker, initargs=(os.getpid(), r, w))
+    The pipe is only handed down to forked workers: a spawned or forkserver worker does
+    not inherit it (its parent-death signal still holds; a forkserver exits with us)."""
+
+    def __init__(self, max_workers: int, mp_context: Any = None) -> None:
+        ctx = mp_context or multiprocessing.get_context()
+        self._lifeline: tuple[int, ...] = ()
+        r = w = None
+        if ctx.get_start_method() == "fork":
+            self._lifeline = r, w = os.pipe()
+        # a forkserver's workers are its children, not ours: no parent check for them
+        parent = os.getpid() if ctx.get_start_method() in ("fork", "spawn") else None
+        super().__init__(max_workers=max_workers, mp_context=ctx, initializer=_init_worker,
+                         initargs=(parent, r, w))
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         try:

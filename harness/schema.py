@@ -91,6 +91,12 @@ def declared(owner: Any) -> Mapping[str, Setting]:
     return getattr(owner, "SETTINGS", NO_SETTINGS)
 
 
+def declared_at_most(owner: Any) -> tuple[tuple[str, str], ...]:
+    """Pairs ``(a, b)`` a system declares in ``AT_MOST``: the value of ``a`` must not exceed
+    that of ``b`` (settings, or the run's ``nodes``, ``clients``, ``keys``)."""
+    return tuple(getattr(owner, "AT_MOST", ()))
+
+
 def declared_workloads(spec: Any) -> tuple[str, ...] | None:
     """The workloads a system spec says it serves (``WORKLOADS``), or None for any."""
     return getattr(spec, "WORKLOADS", None)

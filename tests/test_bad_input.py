@@ -137,6 +137,13 @@ def _queue(*events) -> list:
             *events]
 
 
+def _append_history(line: str):
+    def edit(d: Path) -> None:
+        with open(d / "history.jsonl", "a") as f:
+            f.write(line + "\n")
+    return edit
+
+
 def _corrupt_index(d: Path) -> None:
     with open(d / "index.jsonl", "r+") as f:
         lines = f.read().splitlines()
@@ -162,6 +169,10 @@ CASES: list[tuple[str, Callable[[Ctx], list[str]], int, str]] = [
     ("queue-on-zab", lambda c: RUN + ["--workload", "queue"], 254, "does not serve workload queue"),
     ("election-on-kafka", lambda c: RUN + ["--system", "kafka", "--workload", "election"], 254, "does not serve"),
     ("register-on-kafka", lambda c: RUN + ["--system", "kafka", "--workload", "register"], 254, "does not serve"),
+    ("replication-above-brokers", lambda c: RUN + ["--system", "kafka", "--workload", "queue", "--nodes", "3",
+                                               "--set", "replication_factor=5"], 254, "at most --nodes"),
+    ("min-isr-above-replication", lambda c: RUN + ["--system", "kafka", "--workload", "queue",
+                                               "--set", "min_insync_replicas=4"], 254, "replication_factor"),
     # bad input accepted silently
     ("set-reads-bogus", lambda c: RUN + ["--set", "reads=bogus"], 254, "reads"),
     ("set-fencing-maybe", lambda c: RUN + ["--workload", "election", "--set", "fencing=maybe"], 254, "true or false"),
@@ -200,6 +211,10 @@ CASES: list[tuple[str, Callable[[Ctx], list[str]], int, str]] = [
         settings=[1], clients="many")))], 254, "config.json"),
     ("report-config-wrong-types", lambda c: ["report", "--no-plots", str(c.run_copy("bad-types-3", _edit_config(
         time_limit="long")))], 254, "--time-limit"),
+    ("export-config-wrong-types", lambda c: ["export", str(c.run_copy("bad-types-4", _edit_config(
+        workload=["register"])))], 254, "config.json"),
+    ("export-corrupt-history-line", lambda c: ["export", str(c.run_copy("corrupt-history", _append_history(
+        "{bad")))], 254, "history.jsonl"),
     ("shrink-budget-inf", lambda c: ["shrink", str(c.failing), "--budget", "inf"], 254, "--budget"),
     ("run-store-is-a-file", lambda c: RUN + ["--store", str(c.a_file)], 254, "not a directory"),
     ("campaign-store-is-a-file", lambda c: ["campaign", "--system", "toy", "--runs", "1", "--store",

@@ -38,6 +38,10 @@ class KafkaSpec:
     SETTINGS = SETTINGS
     #: the workloads this system serves (register and election need ZooKeeper itself)
     WORKLOADS = ("queue",)
+    #: (a, b): a may not exceed b (Kafka refuses a topic with more replicas than brokers;
+    #: min.insync.replicas above the replication factor refuses every acks=all send)
+    AT_MOST = (("replication_factor", "nodes"), ("min_insync_replicas", "replication_factor"),
+               ("min_session_ticks", "max_session_ticks"))
     #: per-partition logs are "log-p<P>" (created on first write), the HW checkpoint, and
     #: the ZooKeeper servers' files
     files = (HW_FILE, "log-p0", "log-p1", "log-p2")

@@ -21,6 +21,8 @@ class ZabSpec:
     SETTINGS = SETTINGS
     #: the workloads this system serves (Kafka's queue needs Kafka)
     WORKLOADS = ("register", "election")
+    #: (a, b): a may not exceed b (zoo.cfg's session bounds, in ticks)
+    AT_MOST = (("min_session_ticks", "max_session_ticks"),)
     #: the txn log, the two epoch files, the snapshot (see server.py, "What is persisted")
     files = FILES
     #: trace kinds the nemesis may crash a server at (the effects after it are lost):
