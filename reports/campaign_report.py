@@ -93,6 +93,9 @@ def _fault_kinds(run_dir: Path, config: dict) -> list[str]:
 def load_rows(campaign_dir: Path) -> tuple[list[RunRow], int]:
     """Every run of the campaign (index lines, then run directories missing from it)."""
     lines, bad = _read_jsonl(campaign_dir / "index.jsonl")
+    # a seed run again (--resume after a harness error) has a later line: the last one counts
+    last = {str(e["seed"]): e for e in lines if e.get("seed") is not None}
+    lines = [e for e in lines if e.get("seed") is None or last[str(e["seed"])] is e]
     rows: list[RunRow] = []
     seen: set[str] = set()
     for e in lines:

@@ -19,6 +19,7 @@ from harness.config import RunConfig
 from harness.runner import run_test
 from harness.shrink import Shrinker
 from harness.store import load_results
+from reports.campaign_report import load_rows
 
 CAMPAIGN = ["campaign", "--system", "toy", "--time-limit", "2", "--jobs", "1", "--name", "c", "--no-report"]
 
@@ -46,6 +47,8 @@ def test_full_disk_runs_are_errors_and_resume_runs_them_again(tmp_path, capsys, 
     assert "0 of 3 runs already done" in out.err and "3 this time" in out.out
     done = done_entries(_campaign(tmp_path))
     assert len(done) == 3 and all(e["valid"] is True for e in done.values())
+    rows, bad = load_rows(tmp_path / "campaigns" / "c")  # the report counts the re-runs, not the errors
+    assert bad == 0 and len(rows) == 3 and all(r.valid is True and r.error is None for r in rows)
 
 
 def test_a_deleted_run_directory_is_run_again(tmp_path, capsys):
