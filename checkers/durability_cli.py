@@ -51,15 +51,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def load_queue_history(path: str | Path) -> list[dict]:
     """Read a JSON-lines history; raise `QueueHistoryError` naming the file and line."""
+    from checkers.history import read_history_text
+
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise QueueHistoryError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise QueueHistoryError(f"{path}: is a directory") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise QueueHistoryError(f"{path}: cannot read: {exc}") from None
+    text = read_history_text(path, QueueHistoryError)
     events = []
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -69,6 +64,8 @@ def load_queue_history(path: str | Path) -> list[dict]:
         except ValueError as exc:
             msg = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
             raise QueueHistoryError(f"{path}:{lineno}: invalid JSON: {msg}") from None
+        except RecursionError:
+            raise QueueHistoryError(f"{path}:{lineno}: JSON nested too deep") from None
         if not isinstance(event, dict):
             raise QueueHistoryError(f"{path}:{lineno}: an event must be a JSON object, got {line.strip()[:60]}")
         events.append(event)
@@ -88,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
             return _error(f"{name}: no such file")
         if path.is_dir():
             return _error(f"{name}: is a directory")
+        if not path.is_file():
+            return _error(f"{name}: not a regular file")
     out = sys.stdout
     any_invalid = any_unknown = False
     for name in files:

@@ -26,7 +26,6 @@ faults.jsonl. The value of an op, by workload (docs/edn.md):
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -143,10 +142,9 @@ def read_history_edn(path: str | Path, workload: str) -> list[dict]:
 
 
 def _workload_of(run_dir: Path) -> str:
-    try:
-        return str(json.loads((run_dir / "config.json").read_text(encoding="utf-8"))["workload"])
-    except (OSError, ValueError, KeyError) as exc:
-        raise ConfigError(f"{run_dir}: no readable config.json ({exc.__class__.__name__})") from None
+    from harness.store import load_config
+
+    return load_config(run_dir).workload  # the one validation every config goes through
 
 
 def write_history_edn(run_dir: str | Path) -> Path:
@@ -156,7 +154,12 @@ def write_history_edn(run_dir: str | Path) -> Path:
     if not src.is_file():
         raise ConfigError(f"{run_dir} has no history.jsonl")
     workload = _workload_of(run_dir)
-    events = [json.loads(line) for line in src.read_text(encoding="utf-8").splitlines() if line.strip()]
+    from checkers.history import HistoryError, load_history
+
+    try:
+        events = load_history(src)  # a regular file, each line an event, or one line saying why not
+    except HistoryError as exc:
+        raise ConfigError(str(exc)) from None
     out = run_dir / HISTORY_EDN
     out.write_text(history_edn(events, workload), encoding="utf-8")
     return out

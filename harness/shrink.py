@@ -77,6 +77,10 @@ T = TypeVar("T")
 #: about a second, so this allows a few hundred candidates
 DEFAULT_BUDGET_S = 300.0
 
+#: longest budget (a week) and most worker processes: past them the number is a mistake
+MAX_BUDGET_S = 7 * 86_400.0
+MAX_JOBS = 64
+
 #: at most this many small subsets of the episodes are tried once the passes are stuck
 SUBSETS = 200
 
@@ -350,6 +354,8 @@ class Shrinker:
         self.tried: dict[str, bool] = {}
         self.candidates = 0
         self.out_of_budget = False
+        #: Ctrl-C stopped the passes (the best run so far is still written)
+        self.interrupted = False
         self.passes: list[str] = []
         self._pool: cf.ProcessPoolExecutor | None = None
         # other run seeds each candidate is also tried with (0 until the passes stall)
@@ -429,7 +435,9 @@ class Shrinker:
                     return i
             return None
         if self._pool is None:
-            self._pool = cf.ProcessPoolExecutor(max_workers=self.jobs)
+            from harness.parentdeath import ProcessPool
+
+            self._pool = ProcessPool(self.jobs)  # its workers die with this process, even on SIGKILL
         pending: dict[cf.Future, int] = {}
         nxt = 0
         try:
@@ -498,6 +506,9 @@ class Shrinker:
         except OutOfBudget:
             self.out_of_budget = True
             self.log("budget spent; keeping the smallest failing run so far")
+        except KeyboardInterrupt:
+            self.interrupted = True
+            self.log("interrupted; keeping the smallest failing run so far")
         finally:
             self.close()
         return self.best
@@ -662,16 +673,25 @@ def shrink_run(run_dir: Path, budget_s: float = DEFAULT_BUDGET_S, out_dir: Path 
             raise ConfigError("--keep: nothing to keep")
         target = frozenset(chosen)
     config = config.replace(schedule=schedule)
+    out_dir = Path(out_dir) if out_dir is not None else run_dir.with_name(run_dir.name + ".shrunk")
+    from harness.store import check_writable
+
+    check_writable(out_dir.parent, "shrink output")  # before the work, not after it
     shrinker = Shrinker(config, target, budget_s - (time.monotonic() - t0), log,
                         jobs=default_jobs() if jobs is None else jobs, run_limit_s=run_limit_s)
     best = shrinker.shrink()
-    out_dir = Path(out_dir) if out_dir is not None else run_dir.with_name(run_dir.name + ".shrunk")
-    write_run(best.out, best.results, directory=out_dir)
+    try:
+        write_run(best.out, best.results, directory=out_dir)
+    except OSError as e:
+        # the work is not thrown away: the shrunk config (explicit schedule) is the run
+        raise ConfigError(f"cannot write the shrunk run to {out_dir} ({e.strerror or e}); its config, "
+                          f"for a file given to `harness repro`'s config.json: "
+                          f"{json.dumps(best.config.to_dict(), separators=(',', ':'))}") from None
     (out_dir / "shrink.json").write_text(json.dumps({
         "from": str(run_dir), "signature": anomaly_names(signature), "kept": anomaly_names(target),
         "candidates": shrinker.candidates,
         "jobs": shrinker.jobs, "seconds": round(time.monotonic() - t0, 1),
-        "out_of_budget": shrinker.out_of_budget, "before": sizes(shrinker.first), "after": sizes(best),
+        "out_of_budget": shrinker.out_of_budget, "interrupted": shrinker.interrupted, "before": sizes(shrinker.first), "after": sizes(best),
         "passes": shrinker.passes,
     }, indent=1) + "\n")
     return out_dir, shrinker
@@ -696,10 +716,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
-    if not args.budget > 0:
-        raise ConfigError(f"--budget must be positive, not {args.budget}")
-    if args.jobs is not None and args.jobs < 1:
-        raise ConfigError(f"--jobs must be at least 1, not {args.jobs}")
+    if not (math.isfinite(args.budget) and 0 < args.budget <= MAX_BUDGET_S):
+        raise ConfigError(f"--budget must be positive seconds, at most {MAX_BUDGET_S:g}, not {args.budget}")
+    if args.jobs is not None and not 1 <= args.jobs <= MAX_JOBS:
+        raise ConfigError(f"--jobs must be at least 1 and at most {MAX_JOBS}, not {args.jobs}")
     run_dir = Path(args.run_dir)
     out_dir = None
     if args.store is not None:
@@ -713,7 +733,7 @@ def run(args: argparse.Namespace) -> int:
     before, after = sizes(sh.first), sizes(sh.best)
     print(f"shrunk {run_dir}: fails with {', '.join(anomaly_names(sh.target))}; "
           f"{sh.candidates} runs in {time.monotonic() - t0:.1f} s"
-          + (" (budget spent)" if sh.out_of_budget else ""))
+          + (" (budget spent)" if sh.out_of_budget else "") + (" (interrupted)" if sh.interrupted else ""))
     print(tabulate([[k, before[k], after[k]] for k in before], headers=["", "before", "after"], tablefmt="simple"))
     print(f"results: {out}")
     if not getattr(args, "no_report", False):
@@ -721,4 +741,7 @@ def run(args: argparse.Namespace) -> int:
 
         print(f"report:  {write_run_report(out)}")
     print(f"repro:   harness repro {out}")
+    if sh.interrupted:
+        print(f"harness: interrupted; the smallest failing run so far is in {out}", file=sys.stderr)
+        return 130
     return 0

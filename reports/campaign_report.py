@@ -30,6 +30,7 @@ from typing import Any
 from checkers.result import anomaly_names, failure_signature
 from harness.config import ConfigError
 from harness.faults import fault_family
+from harness.store import path_inside
 from reports.explain import verdict_words
 from reports.rundata import FAMILY_COLOURS, NS, _read_json, _read_jsonl
 
@@ -93,6 +94,9 @@ def _fault_kinds(run_dir: Path, config: dict) -> list[str]:
 def load_rows(campaign_dir: Path) -> tuple[list[RunRow], int]:
     """Every run of the campaign (index lines, then run directories missing from it)."""
     lines, bad = _read_jsonl(campaign_dir / "index.jsonl")
+    # a seed run again (--resume after a harness error) has a later line: the last one counts
+    last = {str(e["seed"]): e for e in lines if e.get("seed") is not None}
+    lines = [e for e in lines if e.get("seed") is None or last[str(e["seed"])] is e]
     rows: list[RunRow] = []
     seen: set[str] = set()
     for e in lines:
@@ -104,6 +108,9 @@ def load_rows(campaign_dir: Path) -> tuple[list[RunRow], int]:
         seen.add(str(seed))
         rd = e.get("run_dir") or e.get("dir") or e.get("directory")
         run_dir = (campaign_dir / rd) if isinstance(rd, str) else campaign_dir / "runs" / str(seed)
+        # a path read from the store's own files stays inside the store: a line pointing
+        # elsewhere must not make a report write there
+        run_dir = path_inside(campaign_dir / "runs", run_dir)
         row = RunRow(seed=seed, run=e.get("run"), valid=e.get("valid", e.get("verdict", _MISSING)),
                      anomalies=[str(a) for a in e.get("anomalies") or [] if a is not None],
                      failed=[str(a) for a in e.get("failed") or []],

@@ -37,6 +37,14 @@ def workload_names() -> list[str]:
             if importlib.util.find_spec(target.split(":")[0]) is not None]
 
 
+def workload_class(name: str) -> Any:
+    """The class of workload ``name`` (its ``SETTINGS`` table says what it owns)."""
+    import importlib
+
+    module, cls = WORKLOADS[name].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
 def make_workload(name: str, config: Any, rng: Any) -> Workload:
     import importlib
 

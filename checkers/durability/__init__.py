@@ -26,9 +26,11 @@ brokers: everything it knows about a log comes from these operations.
 
 Verdict: ``False`` if any anomaly outside `ALLOWED_KINDS` appears. ``"unknown"`` when
 nothing else is wrong but a final drain was claimed and no poll succeeded at all, so the
-unseen writes cannot be judged. Otherwise ``True``. Jumps of a consumer across a
-reassignment it was told about are not anomalies (docs/anomalies.md, "Reassignment": the
-key stayed assigned in between); they are listed under ``allowed`` so a report can still show them.
+unseen writes cannot be judged. Otherwise ``True``. Reassignment follows Jepsen's rule
+(docs/anomalies.md, "Reassignment"; see `polls`): an ok or info ``assign``/``subscribe``
+forgets the keys it drops and keeps checking the ones it keeps; jumps of a consumer across
+a rebalance it was told about (a poll's ``rebalanced`` keys, a ``rebalance`` event) are not
+anomalies, and are listed under ``allowed`` so a report can still show them.
 
 Total cost is O(n log n) in the history size: sorting by index, and bisection per record.
 """
@@ -67,8 +69,8 @@ _LEADS = {
     "duplicate": "values sitting at more than one offset of a key",
     "inconsistent-offsets": "offsets of a key holding more than one value",
     "aborted-read": "polls returning values whose send definitely failed",
-    "poll-skip": "consumers whose next poll jumped over offsets known to exist, with no reassignment between",
-    "nonmonotonic-poll": "consumers whose next poll started at or before where the previous one ended, with no reassignment between",
+    "poll-skip": "consumers whose next poll jumped over offsets known to exist, the key staying assigned to them",
+    "nonmonotonic-poll": "consumers whose next poll started at or before where the previous one ended, the key staying assigned to them",
     "int-poll-skip": "polls skipping offsets known to exist between consecutive records of a key",
     "int-nonmonotonic-poll": "polls whose offsets of a key went backwards or repeated",
     "nonmonotonic-send": "producers whose later send to a key landed at an offset before their earlier one",
@@ -190,6 +192,6 @@ def _explain(anomalies: dict[str, list], allowed: dict[str, list], valid: Any, u
         text += " A final drain was expected but no poll succeeded, so the unseen writes cannot be judged."
     n_allowed = sum(len(v) for v in allowed.values())
     if n_allowed:
-        text += (f" {n_allowed} poll jump(s) across a reassignment the consumer was told about are allowed "
+        text += (f" {n_allowed} poll jump(s) across a rebalance the consumer was told about are allowed "
                  f"(see \"allowed\").")
     return text
