@@ -94,6 +94,12 @@ class CheckResult:
                    details=dict(d["details"]) if isinstance(d.get("details"), Mapping) else {})
 
 
+def as_result(x: CheckResult | Mapping[str, Any]) -> CheckResult:
+    """A checker's result as a CheckResult: a checker from outside the package (an entry
+    point) may still return the plain dict results.json holds."""
+    return x if isinstance(x, CheckResult) else CheckResult.from_json(x)
+
+
 def _by_kind(x: Any) -> dict[str, list[dict]]:
     """kind -> records, keeping only what has that shape (a hand-edited or damaged file)."""
     if not isinstance(x, Mapping):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from checkers.result import CheckResult, checker_results
+from checkers.result import CheckResult, as_result, checker_results
 from harness.clients import ClientPool
 from harness.config import SECOND, RunConfig
 from harness.faults import Fault, generate_schedule
@@ -205,7 +205,7 @@ def run_test(config: RunConfig, store: Path | None = None, name: str | None = No
     t0 = time.perf_counter()
     out = simulate(config)
     t1 = time.perf_counter()
-    checks = run_checkers(out)
+    checks = {name: as_result(c) for name, c in run_checkers(out).items()}
     t2 = time.perf_counter()
     valid = merge_verdicts(c.valid for c in checks.values() if c.decides)
     results = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from checkers.result import CheckResult, anomaly_names, checker_results, failure_signature
+from checkers.result import CheckResult, anomaly_names, as_result, checker_results, failure_signature
 
 
 def test_round_trip_through_json():
@@ -59,6 +59,11 @@ def test_results_written_before_check_result_still_read():
     assert anomaly_names(failure_signature(old)) == [
         "durability:lost-write", "linearizable", "liveness:message-storm", "quorum:I3-agreement",
         "replicas:hw-moved-back"]
+
+
+def test_a_plain_dict_from_a_checker_outside_the_package_is_taken():
+    r = as_result({"valid": False, "explanation": "x", "anomalies": {"lost": [{"index": 3}]}})
+    assert r.failed and r.kinds == ["lost"] and as_result(r) is r
 
 
 def test_damaged_entries_read_as_what_they_hold():
