@@ -45,6 +45,7 @@ if str(ROOT) not in sys.path:
 from tabulate import tabulate  # noqa: E402
 
 from harness.campaign import Campaign, load_index, run_one  # noqa: E402
+from harness.parentdeath import ProcessPool  # noqa: E402
 from harness.config import RunConfig  # noqa: E402
 
 
@@ -183,7 +184,7 @@ def failure_kinds(run_dir: Path) -> dict[str, list[str]]:
 
 def kinds_of(res: dict) -> dict[str, list[str]]:
     """checker -> kinds, from the failure signature campaigns and shrink use."""
-    from harness.shrink import failure_signature
+    from checkers.result import failure_signature
 
     out: dict[str, list[str]] = {}
     for checker, kind in failure_signature(res):
@@ -254,7 +255,7 @@ def hunt(bug: str, h: Hunt, store: Path, runs: int, seed: int, jobs: int, run_ti
     todo = [i for i in range(runs) if i not in entries]
     found = first_failure()
     if found is None and todo:
-        ex = cf.ProcessPoolExecutor(max_workers=jobs) if jobs > 1 else None
+        ex = ProcessPool(jobs) if jobs > 1 else None  # workers die with this script
         try:
             pending: dict = {}
             queue = list(todo)
@@ -346,7 +347,8 @@ def _after(run_dir: str, budget_s: float, run_limit_s: float, shrink_it: bool, e
     import resource
 
     import harness.runner as runner
-    from harness.shrink import anomaly_names, failure_signature, shrink_run, sizes
+    from checkers.result import anomaly_names, failure_signature
+    from harness.shrink import shrink_run, sizes
 
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
     real_run_test = runner.run_test
@@ -383,7 +385,7 @@ MEMORY_LIMIT = 6 * 1024**3
 
 
 def after(run_dir: Path, budget_s: float, run_limit_s: float, shrink_it: bool = True, expect=None) -> dict:
-    with cf.ProcessPoolExecutor(max_workers=1) as ex:
+    with ProcessPool(1) as ex:  # dies with this script, even on SIGKILL
         fut = ex.submit(_after, str(run_dir), budget_s, run_limit_s, shrink_it, expect)
         try:
             return fut.result(timeout=budget_s + 4 * run_limit_s + 60)

@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/check_speed.py [--quiet] [--sizes 1000,10000,100000] [--seed 1]
 
-1. The Knossos corpus (../shared/corpus): per-file load and check times, both formats,
-   and totals.
+1. The Knossos corpus (``CORPUS`` below, beside the repository; skipped when absent):
+   per-file load and check times, both formats, and totals.
 2. Generated register histories of 1k, 10k and 100k operations: 10 keys, 5-20
    concurrent processes, about 1% info ops, produced by a simulated linearizable
    register (each op takes effect at a random instant inside its interval), so every one

@@ -2,7 +2,7 @@
 
 Also runs alone: ``python -m checkers.durability_cli [--json] [--no-final-drain] FILE...``.
 
-Each FILE is a queue history in JSON lines (one event per line, see ANOMALIES.md). Without
+Each FILE is a queue history in JSON lines (one event per line, see docs/anomalies.md). Without
 ``--json`` it prints, per file, one summary line (file, verdict, time, counts) and one
 indented line per anomaly kind with an example; with ``--json``, one object per file per
 line: ``{"file", "valid", "anomalies": {kind: count}}``.
@@ -20,7 +20,8 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from checkers.durability import QueueHistoryError, check_queue
+from checkers.durability import ALLOWED_KINDS, KINDS, QueueHistoryError, check_queue
+from checkers.result import CheckResult
 
 __all__ = ["add_arguments", "run", "main", "load_queue_history"]
 
@@ -50,15 +51,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def load_queue_history(path: str | Path) -> list[dict]:
     """Read a JSON-lines history; raise `QueueHistoryError` naming the file and line."""
+    from checkers.history import read_history_text
+
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise QueueHistoryError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise QueueHistoryError(f"{path}: is a directory") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise QueueHistoryError(f"{path}: cannot read: {exc}") from None
+    text = read_history_text(path, QueueHistoryError)
     events = []
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -68,6 +64,8 @@ def load_queue_history(path: str | Path) -> list[dict]:
         except ValueError as exc:
             msg = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
             raise QueueHistoryError(f"{path}:{lineno}: invalid JSON: {msg}") from None
+        except RecursionError:
+            raise QueueHistoryError(f"{path}:{lineno}: JSON nested too deep") from None
         if not isinstance(event, dict):
             raise QueueHistoryError(f"{path}:{lineno}: an event must be a JSON object, got {line.strip()[:60]}")
         events.append(event)
@@ -87,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
             return _error(f"{name}: no such file")
         if path.is_dir():
             return _error(f"{name}: is a directory")
+        if not path.is_file():
+            return _error(f"{name}: not a regular file")
     out = sys.stdout
     any_invalid = any_unknown = False
     for name in files:
@@ -99,10 +99,10 @@ def run(args: argparse.Namespace) -> int:
         except Exception as exc:  # an unforeseen input: still one line, no traceback
             return _error(f"{name}: {type(exc).__name__}: {exc}")
         ms = (time.monotonic() - started) * 1000
-        any_invalid |= result["valid"] is False
-        any_unknown |= result["valid"] == "unknown"
+        any_invalid |= result.valid is False
+        any_unknown |= result.valid == "unknown"
         if as_json:
-            out.write(json.dumps({"file": name, "valid": result["valid"], "anomalies": result["counts"]}) + "\n")
+            out.write(json.dumps({"file": name, "valid": result.valid, "anomalies": _found(result)}) + "\n")
         else:
             out.write(summary(name, result, ms))
         out.flush()
@@ -113,23 +113,34 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_VALID
 
 
-def summary(name: str, result: dict[str, Any], ms: float | None = None) -> str:
+def _found(result: CheckResult) -> dict[str, int]:
+    """kind -> how many, of every anomaly kind found, counted or (unseen) allowed; not the
+    jumps across a reassignment."""
+    found = {**result.anomalies, **{k: v for k, v in result.allowed.items() if k in ALLOWED_KINDS}}
+    return {kind: len(found[kind]) for kind in KINDS if kind in found}
+
+
+def summary(name: str, result: CheckResult, ms: float | None = None) -> str:
     """The human summary of one file's result: a headline and a line per anomaly kind."""
-    verdict = {True: "valid", False: "INVALID"}.get(result["valid"], "unknown")
-    st = result["stats"]
+    verdict = {True: "valid", False: "INVALID"}.get(result.valid, "unknown")
+    st = result.details["stats"]
     s, p = st["sends"], st["polls"]
-    counts = result["counts"]
+    counts = _found(result)
     found = ", ".join(f"{k} {n}" for k, n in counts.items()) or "no anomalies"
     took = f"\t{ms:.0f} ms" if ms is not None else ""
     lines = [f"{name}\t{verdict}{took}\t{found}\t({st['events']} events, {st['keys']} keys; sends "
              f"{s['ok']} ok/{s['info']} info/{s['fail']} fail; polls {p['ok']} ok/{p['info']} info/{p['fail']} fail)"]
-    for kind, items in result["anomalies"].items():
-        tag = " (allowed)" if kind not in result["bad_kinds"] else ""
-        lines.append(f"  {kind}{tag} x{len(items)}: {items[0]['explanation']}")
-    for kind, items in result["allowed"].items():
-        lines.append(f"  {kind} across a reassignment (allowed) x{len(items)}: {items[0]['explanation']}")
-    if result["unseen"]:
-        lines.append("  unseen at the end: " + ", ".join(f"{k}={n}" for k, n in result["unseen"].items()))
+    for kind, items in result.anomalies.items():
+        lines.append(f"  {kind} x{len(items)}: {items[0]['explanation']}")
+    for kind in ALLOWED_KINDS & set(result.allowed):
+        items = result.allowed[kind]
+        lines.append(f"  {kind} (allowed) x{len(items)}: {items[0]['explanation']}")
+    for kind, items in result.allowed.items():
+        if kind not in ALLOWED_KINDS:
+            lines.append(f"  {kind} across a reassignment (allowed) x{len(items)}: {items[0]['explanation']}")
+    unseen = result.details["unseen"]
+    if unseen:
+        lines.append("  unseen at the end: " + ", ".join(f"{k}={n}" for k, n in unseen.items()))
     return "\n".join(lines) + "\n"
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from collections.abc import Mapping, Sequence
@@ -152,17 +153,42 @@ def load_history(path: str | Path) -> list[dict]:
     malformed file, naming the file and the line.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise HistoryError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise HistoryError(f"{path}: is a directory") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise HistoryError(f"{path}: cannot read: {exc}") from None
+    text = read_history_text(path)
     if path.suffix.lower() == ".edn":
         return _load_edn(path, text)
     return _load_jsonl(path, text)
+
+
+#: the largest history file read (a history is read whole; past this it is a mistake,
+#: such as /dev/zero, or needs a machine-sized checker anyway)
+MAX_HISTORY_BYTES = 1 << 30
+
+
+def read_history_text(path: str | Path, error: type[Exception] | None = None) -> str:
+    """The text of a history file: a regular file of at most ``MAX_HISTORY_BYTES``, UTF-8.
+    Anything else raises ``error`` (default `HistoryError`) with a one-line message."""
+    err = error or HistoryError
+    path = Path(path)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise err(f"{path}: no such file") from None
+    except OSError as exc:
+        raise err(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise err(f"{path}: is a directory")
+    if not stat.S_ISREG(st.st_mode):
+        raise err(f"{path}: not a regular file")
+    if st.st_size > MAX_HISTORY_BYTES:
+        raise err(f"{path}: {st.st_size} bytes, more than the {MAX_HISTORY_BYTES} a history may have")
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_HISTORY_BYTES + 1)
+        if len(data) > MAX_HISTORY_BYTES:
+            raise err(f"{path}: more than the {MAX_HISTORY_BYTES} bytes a history may have")
+        return data.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise err(f"{path}: cannot read: {exc}") from None
 
 
 def _check_event(event: Any, where: str) -> dict:
@@ -201,6 +227,8 @@ def _load_jsonl(path: Path, text: str) -> list[dict]:
         except ValueError as exc:
             msg = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
             raise HistoryError(f"{path}:{lineno}: invalid JSON: {msg}") from None
+        except RecursionError:
+            raise HistoryError(f"{path}:{lineno}: JSON nested too deep") from None
         events.append(_check_event(event, f"{path}:{lineno}"))
     return events
 
@@ -388,7 +416,8 @@ def _load_edn(path: Path, text: str) -> list[dict]:
     independent = _looks_independent(events)
     out = []
     for i, event in enumerate(events):
-        if not isinstance(event, dict) or event.get("type") not in EVENT_TYPES or "process" not in event:
+        if not isinstance(event, dict) or event.get("type") not in EVENT_TYPES or "process" not in event \
+                or isinstance(event["process"], bool) or not isinstance(event["process"], (int, str)):
             if starts is None:
                 starts = _edn_form_starts(text)
             where = f"{path}:{_line_of(text, starts[i])}" if i < len(starts) else f"{path}: event {i}"

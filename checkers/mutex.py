@@ -46,14 +46,17 @@ the planted ``zk-ephemeral-lingers``). A stale write also says when its writer
 checked its lease and sent it (``write_checked``, ``write_sent``), and whether it was
 paused in between (Kleppmann's example).
 
-Result: ``{"valid", "explanation", "overlaps", "stale_writes", "anomalies", "allowed",
-"masters", "writes", "fencing"}``; ``anomalies``/``allowed`` map kinds
-(``overlapping-masters``, ``stale-write``) to the same records, the shape the reports read.
+Result: a `CheckResult`; ``anomalies``/``allowed`` map kinds (``overlapping-masters``,
+``stale-write``) to records; ``details`` has ``overlaps`` and ``stale_writes`` (the same
+records, whether counted or allowed), ``masters``, ``writes``, ``fencing`` and
+``overlap_ns``.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from checkers.result import CheckResult
 
 NS = 1_000_000_000
 
@@ -465,7 +468,7 @@ def _op_indices(history: list[dict]) -> tuple[dict, dict]:
     return by_token, by_wid
 
 
-def check_mutex(out: Any, settings: dict | None = None) -> dict[str, Any]:
+def check_mutex(out: Any, settings: dict | None = None) -> CheckResult:
     """Judge one election run (a ``harness.runner.SimOutput``). ``settings`` are the run's
     settings over its system's defaults (``harness.system.run_settings``); without them,
     the run config's own ``settings``."""
@@ -476,7 +479,7 @@ def check_mutex(out: Any, settings: dict | None = None) -> dict[str, Any]:
 
 
 def check_mutex_trace(trace: list[dict], faults: list[dict], history: list[dict] | None = None,
-                      fencing: bool = False, session_timeout: int | None = None) -> dict[str, Any]:
+                      fencing: bool = False, session_timeout: int | None = None) -> CheckResult:
     """The checker on its inputs: the trace (true times), the fault log, the history."""
     history = history or []
     end_time = max([ev.get("time", 0) for ev in trace] + [ev.get("time", 0) for ev in history] + [0])
@@ -535,15 +538,11 @@ def check_mutex_trace(trace: list[dict], faults: list[dict], history: list[dict]
         expl = f"{' and '.join(parts)}: {head}. First: {first}"
     if not intervals:
         expl = f"no candidate ever became master: {head}"
-    return {
-        "valid": valid,
-        "explanation": expl,
+    return CheckResult(valid, expl, anomalies=anomalies, allowed=allowed, details={
         "fencing": fencing,
         "overlaps": overlaps,
         "stale_writes": stale,
-        "anomalies": anomalies,
-        "allowed": allowed,
         "masters": len(intervals),
         "writes": {"sent": len(writes), "accepted": accepted, "rejected": len(writes) - accepted},
         "overlap_ns": sum(o["duration_ns"] for o in overlaps),
-    }
+    })

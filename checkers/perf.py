@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+from checkers.result import CheckResult
 from harness.faults import fault_family
 
 NO_FAULT = "no fault"
@@ -62,8 +63,9 @@ def _percentile(sorted_values: list[int], q: float) -> int | None:
 
 
 def check_perf(history: list[dict], faults: list[dict], main_end_ns: int,
-               semantic_errors: frozenset = frozenset()) -> dict[str, Any]:
-    """Availability and latency per period (see the module docstring)."""
+               semantic_errors: frozenset = frozenset()) -> CheckResult:
+    """Availability and latency per period (see the module docstring): ``details`` has
+    ``by_period`` (one row per period) and ``fault_episodes``. Never decides a run."""
     intervals = fault_intervals(faults)
     invokes: dict[Any, dict] = {}
     stats: dict[str, dict[str, Any]] = {}
@@ -108,10 +110,5 @@ def check_perf(history: list[dict], faults: list[dict], main_end_ns: int,
              + (f" (p50 {r['latency_p50_ms']:g} ms, p99 {r['latency_p99_ms']:g} ms)"
                 if r["latency_p50_ms"] is not None else "")
              for r in out_rows if r["served_fraction"] is not None]
-    return {
-        "valid": True,
-        "counts": False,
-        "explanation": "operations served, by what was going on when they were invoked: " + "; ".join(parts),
-        "by_period": out_rows,
-        "fault_episodes": len(intervals),
-    }
+    return CheckResult(True, "operations served, by what was going on when they were invoked: " + "; ".join(parts),
+                       decides=False, details={"by_period": out_rows, "fault_episodes": len(intervals)})

@@ -1,6 +1,6 @@
 """ZAB quorum safety, judged on what the servers did (trace.jsonl), not on what clients saw.
 
-The properties are those of PROTOCOLS.md §1.7–1.8 (the Zab paper's, as the TLA+ specs
+The properties are those of docs/zab.md §7 (the Zab paper's, as the TLA+ specs
 state them, plus the implementation-level invariants of Ouyang et al.):
 
 - **I1 integrity**: every delivered ``(zxid, digest)`` was proposed, with that digest.
@@ -34,6 +34,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, Iterable
 
+from checkers.result import CheckResult
+
 EPOCH_SHIFT = 32
 
 
@@ -57,7 +59,7 @@ class _Collector:
         else:
             lst.append(None)  # counted, not kept
 
-    def result(self, extra: dict[str, Any]) -> dict[str, Any]:
+    def result(self, details: dict[str, Any]) -> CheckResult:
         counts = {k: len(v) for k, v in self.by_kind.items()}
         kept = {k: [x for x in v if x is not None] for k, v in self.by_kind.items()}
         valid = not counts
@@ -65,7 +67,7 @@ class _Collector:
             expl = "all ZAB safety properties hold on the trace"
         else:
             expl = "; ".join(f"{k}: {n} violation(s)" for k, n in sorted(counts.items()))
-        return {"valid": valid, "explanation": expl, "violations": kept, "violation_counts": counts, **extra}
+        return CheckResult(valid, expl, anomalies=kept, anomaly_counts=counts, details=details)
 
 
 def check_quorum(
@@ -73,8 +75,9 @@ def check_quorum(
     servers: list[str],
     history: list[dict] | None = None,
     epoch_shift: int = EPOCH_SHIFT,
-) -> dict[str, Any]:
-    """Check the ZAB safety properties over a run's trace (and its history, for I9)."""
+) -> CheckResult:
+    """Check the ZAB safety properties over a run's trace (and its history, for I9): each
+    violated property is an anomaly kind (``I3-agreement``...); ``details["stats"]``."""
     quorum = len(servers) // 2 + 1
     v = _Collector()
     H: dict[str, list[tuple[int, str]]] = {s: [] for s in servers}
@@ -135,7 +138,7 @@ def check_quorum(
             acks = quorums.get((node, z))
             if ev.get("initial"):
                 # committed by establishing the epoch: a quorum ACKed NEWLEADER, i.e. had
-                # the leader's log durably (PROTOCOLS.md §1.5)
+                # the leader's log durably (docs/zab.md §5)
                 acks = newleader_acks.get(node, [])
                 if len(set(acks)) < quorum:
                     v.add("quorum-commit", f"{node} committed its initial history up to {_hex(z)} with NEWLEADER "

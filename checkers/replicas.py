@@ -1,6 +1,6 @@
 """Kafka replica safety, judged from the brokers' trace and their state after healing.
 
-What must hold (BUGS.md, "What the checkers need to see these"):
+What must hold (docs/kafka.md, "What the replica checker verifies"):
 
 1. **One leader per leader epoch** of a partition: no two brokers become leader of a
    partition in the same epoch (``become-leader``), and no two controllers write different
@@ -29,8 +29,9 @@ What must hold (BUGS.md, "What the checkers need to see these"):
    a hash of the log below the high watermark), replicas with the same high watermark hold
    the same records below it.
 
-Returns ``{"valid", "explanation", "violations", "stats"}``; each violation has ``kind``,
-``partition``, ``replicas``, ``offsets``, ``epochs`` and a one-sentence ``explanation``.
+Returns a `CheckResult` whose anomalies, by kind, each have ``kind``, ``partition``,
+``replicas``, ``offsets``, ``epochs`` and a one-sentence ``explanation`` (at most
+``MAX_PER_KIND`` listed per kind, all counted); ``details`` has ``notes`` and ``stats``.
 Cost: one pass over the trace, linear in its length.
 """
 
@@ -38,17 +39,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from checkers.result import CheckResult
+
 #: violations listed per kind (the count is always given)
 MAX_PER_KIND = 20
 
 
-def check_replicas(out: Any) -> dict[str, Any]:
+def check_replicas(out: Any) -> CheckResult:
     trace = out.trace if hasattr(out, "trace") else out["trace"]
     digests = getattr(out, "replica_digests", None) or {}
     return check_trace(trace, digests)
 
 
-def check_trace(trace: list[dict], digests: dict | None = None) -> dict[str, Any]:
+def check_trace(trace: list[dict], digests: dict | None = None) -> CheckResult:
     found: dict[str, list[dict]] = {}
     counts: dict[str, int] = {}
 
@@ -195,8 +198,7 @@ def check_trace(trace: list[dict], digests: dict | None = None) -> dict[str, Any
                     })
 
     notes = _final_agreement(digests or {}, add)
-    violations = [v for kind in sorted(found) for v in found[kind]]
-    valid = not violations
+    valid = not found
     if valid:
         explanation = (f"replicas agree: one leader per leader epoch ({len(leaders)} leaderships), high watermarks "
                        f"only moved forward, {len(committed)} committed offsets kept their values, and replicas "
@@ -205,8 +207,10 @@ def check_trace(trace: list[dict], digests: dict | None = None) -> dict[str, Any
         explanation = " ".join(f"{kind} ({counts[kind]}): {found[kind][0]['explanation']}" for kind in sorted(found))
     if notes:
         explanation += " Note: " + " ".join(notes)
-    return {"valid": valid, "explanation": explanation, "violations": violations, "counts": counts,
-            "notes": notes, "stats": {**stats, "leaderships": len(leaders), "committed_offsets": len(committed)}}
+    return CheckResult(valid, explanation, anomalies={kind: found[kind] for kind in sorted(found)},
+                       anomaly_counts=counts,
+                       details={"notes": notes, "stats": {**stats, "leaderships": len(leaders),
+                                                          "committed_offsets": len(committed)}})
 
 
 def _final_agreement(digests: dict, add) -> list[str]:

@@ -2,7 +2,7 @@
 
 ZooKeeper serves reads from the connected server, so they may be stale; they are not
 linearizable and this checker does not pretend they should be. What ZooKeeper promises
-(PROTOCOLS.md §2) is sequential consistency with a single system image: each session
+(docs/zookeeper.md, "Reads, and sync") is sequential consistency with a single system image: each session
 sees a growing prefix of the one committed write order, a prefix that includes its own
 writes. With the zxid ``z`` of the server's state that each read reports, that is
 checkable in linear time:
@@ -27,6 +27,8 @@ import bisect
 from collections import defaultdict
 from typing import Any
 
+from checkers.result import CheckResult
+
 
 def _path(key: Any) -> str:
     k = str(key)
@@ -48,8 +50,9 @@ def committed_values(trace: list[dict]) -> dict[str, tuple[list[int], list[Any]]
     return dict(out)
 
 
-def check_sessions(history: list[dict], trace: list[dict], limit: int = 50) -> dict[str, Any]:
-    """Check every ok read of ``history`` that reports a ``zxid`` against the trace."""
+def check_sessions(history: list[dict], trace: list[dict], limit: int = 50) -> CheckResult:
+    """Check every ok read of ``history`` that reports a ``zxid`` against the trace
+    (``limit`` anomalies listed per kind, all counted; ``details["reads"]``)."""
     values = committed_values(trace)
     has_values = bool(values)
     last_read: dict[Any, tuple[int, int]] = {}  # process -> (zxid, index)
@@ -113,5 +116,4 @@ def check_sessions(history: list[dict], trace: list[dict], limit: int = 50) -> d
                 f"their session's writes")
         if not has_values:
             expl += " (values not checked: the trace carries no written values)"
-    return {"valid": not counts, "explanation": expl, "anomalies": kept, "anomaly_counts": counts,
-            "reads": reads}
+    return CheckResult(not counts, expl, anomalies=kept, anomaly_counts=counts, details={"reads": reads})

@@ -51,10 +51,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from checkers.result import anomaly_names, failure_signature
 from harness.config import ConfigError, RunConfig
 from harness.rng import derive_seed, stream
 from harness.runner import run_test
-from harness.shrink import anomaly_names, failure_signature
+from harness.store import check_writable, path_inside
 
 #: chance that a fault family is on in a swarm run: FoundationDB-style swarm testing finds
 #: the most with most families on most of the time, and each one off now and then
@@ -66,6 +67,13 @@ SWARM_SCALE = (0.5, 2.0)
 IN_FLIGHT_PER_SLOT = 2
 #: seconds to wait for a Dask scheduler before calling its address bad
 SCHEDULER_TIMEOUT_S = 5
+
+#: most local worker processes (each one a whole simulator in memory)
+MAX_JOBS = 64
+#: most runs in one campaign
+MAX_RUNS = 1_000_000
+#: longest campaign name (it is a directory name; file systems allow 255 bytes)
+MAX_NAME = 100
 
 #: config fields that belong to one run, not to the campaign
 _PER_RUN_FIELDS = ("seed", "swarm", "schedule")
@@ -139,16 +147,24 @@ class Campaign:
         p = Path(directory) / "campaign.json"
         try:
             d = json.loads(p.read_text())
-            base = RunConfig.from_dict({**d["config"], "seed": 0})
-            return cls(d["name"], Path(directory), int(d["seed"]), int(d["runs"]), bool(d["swarm"]), base)
+            base = RunConfig.from_dict({**d["config"], "seed": 0}).validate()
+            seed, runs = d["seed"], d["runs"]
+            if not (isinstance(seed, int) and isinstance(runs, int) and 0 <= seed < 2**64
+                    and 1 <= runs <= MAX_RUNS and isinstance(d["swarm"], bool) and isinstance(d["name"], str)):
+                raise ValueError("seed, runs, swarm or name out of range")
+            return cls(d["name"], Path(directory), seed, runs, d["swarm"], base)
         except FileNotFoundError:
             raise ConfigError(f"no campaign at {directory} (no campaign.json)") from None
-        except (ValueError, KeyError, TypeError) as e:
-            raise ConfigError(f"{p}: unreadable campaign: {e}") from None
+        except ConfigError as e:
+            raise ConfigError(f"{p}: {e}") from None
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:
+            raise ConfigError(f"{p}: unreadable campaign: {' '.join(str(e).split())[:200]}") from None
 
 
 def load_index(campaign: Campaign) -> dict[int, dict]:
-    """Finished runs by seed. A torn last line (the harness died writing it) is cut off."""
+    """Recorded runs by seed, the last line of a seed winning (a re-run appends). A torn
+    last line (the harness died writing it) is cut off; any other line that is not a run
+    entry of this campaign is a ConfigError naming it."""
     p = campaign.index_path
     if not p.exists():
         return {}
@@ -157,12 +173,51 @@ def load_index(campaign: Campaign) -> dict[int, dict]:
         data = data[: data.rfind(b"\n") + 1]
         with open(p, "r+b") as f:
             f.truncate(len(data))
+    seeds = set(campaign.seeds())
     entries: dict[int, dict] = {}
-    for line in data.decode().splitlines():
+    for lineno, line in enumerate(data.decode(errors="replace").splitlines(), 1):
         if line.strip():
-            e = json.loads(line)
-            entries.setdefault(int(e["seed"]), e)
+            try:
+                e = json.loads(line)
+            except (ValueError, RecursionError):
+                e = None
+            why = _bad_entry(e, seeds)
+            if why is not None:
+                raise ConfigError(f"{p}:{lineno}: {why}; remove the line and --resume re-runs that seed")
+            entries[e["seed"]] = e
     return entries
+
+
+def _bad_entry(e: Any, seeds: set[int]) -> str | None:
+    """Why ``e`` is not an index entry of a campaign with these seeds, or None."""
+    if not isinstance(e, dict):
+        return "not a JSON object"
+    seed = e.get("seed")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed not in seeds:
+        return f"seed {seed!r:.40} is not a seed of this campaign"
+    if e.get("valid") not in (True, False, "unknown"):
+        return f"valid must be true, false or \"unknown\", not {e.get('valid')!r:.40}"
+    for k in ("failed", "anomalies"):
+        if not isinstance(e.get(k), list) or not all(isinstance(x, str) for x in e[k]):
+            return f"{k} must be a list of names"
+    if e.get("run_dir") is not None and not isinstance(e["run_dir"], str):
+        return "run_dir must be a path or null"
+    return None
+
+
+def is_done(campaign: Campaign, e: dict) -> bool:
+    """A recorded run counts as done if the harness did not fail on it (a full disk, a
+    crash) and its run directory is still there, inside the campaign; else --resume
+    runs it again."""
+    if "error" in e or not isinstance(e.get("run_dir"), str):
+        return False
+    d = path_inside(campaign.directory / "runs", campaign.directory / e["run_dir"])
+    return d is not None and (d / "results.json").is_file()
+
+
+def done_entries(campaign: Campaign) -> dict[int, dict]:
+    """The recorded runs that need not run again (``is_done``), by seed."""
+    return {s: e for s, e in load_index(campaign).items() if is_done(campaign, e)}
 
 
 # ----------------------------------------------------------------------------- workers
@@ -217,7 +272,9 @@ def _executor(jobs: int, client: Any) -> Iterator[tuple[cf.Executor | None, int]
     elif jobs == 1:
         yield None, 1
     else:
-        ex = cf.ProcessPoolExecutor(max_workers=jobs)
+        from harness.parentdeath import ProcessPool
+
+        ex = ProcessPool(jobs)  # its workers die with this process, even on SIGKILL
         try:
             yield ex, jobs * IN_FLIGHT_PER_SLOT
         finally:
@@ -268,7 +325,7 @@ def run_campaign(campaign: Campaign, jobs: int = 1, client: Any = None, progress
 
     ``client``: a ``distributed.Client`` to run on a Dask cluster instead of locally.
     """
-    entries = load_index(campaign)
+    entries = done_entries(campaign)
     seeds = campaign.seeds()
     order = {s: i for i, s in enumerate(seeds)}
     pending = [i for i, s in enumerate(seeds) if s not in entries]
@@ -376,18 +433,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.jobs < 1:
-        raise ConfigError(f"--jobs must be at least 1, not {args.jobs}")
-    if args.runs is not None and args.runs < 1:
-        raise ConfigError(f"--runs must be at least 1, not {args.runs}")
-    if args.seed < 0:
-        raise ConfigError(f"--seed must be non-negative, not {args.seed}")
+    if not 1 <= args.jobs <= MAX_JOBS:
+        raise ConfigError(f"--jobs must be at least 1 and at most {MAX_JOBS}, not {args.jobs}")
+    if args.runs is not None and not 1 <= args.runs <= MAX_RUNS:
+        raise ConfigError(f"--runs must be at least 1 and at most {MAX_RUNS}, not {args.runs}")
+    if not 0 <= args.seed < 2**64:
+        raise ConfigError(f"--seed must be an integer from 0 to {2**64 - 1}, not {args.seed}")
     # Resuming a named campaign needs none of the run options: they are in campaign.json.
     base = None if args.resume and args.name else _base_config(args)
     name = args.name or default_name(base, args.seed)
-    if not name or "/" in name or name.startswith("."):
-        raise ConfigError(f"bad campaign name {name!r}")
+    if not name or "/" in name or name.startswith(".") or len(name) > MAX_NAME or "\0" in name:
+        raise ConfigError(f"bad campaign name {name[:MAX_NAME]!r}{'...' if len(name) > MAX_NAME else ''} "
+                          f"(at most {MAX_NAME} characters, no '/', not starting with '.')")
     directory = Path(args.store) / "campaigns" / name
+    check_writable(directory.parent)
     # Connect before writing anything: a bad address is one line now, not a crash later.
     client = connect(args.scheduler) if args.scheduler is not None else None
     try:
@@ -415,14 +474,14 @@ def _run(args: argparse.Namespace, name: str, directory: Path, base: RunConfig |
                               f"--resume continues it, --name starts another")
         campaign = Campaign(name, directory, args.seed, args.runs, not args.no_swarm, base)
         campaign.save()
-    before = len(load_index(campaign))
+    before = len(done_entries(campaign))
     if args.resume:
         print(f"resuming {name}: {before} of {campaign.runs} runs already done", file=sys.stderr)
     t0 = time.perf_counter()
     try:
         entries = run_campaign(campaign, jobs=args.jobs, client=client)
     except KeyboardInterrupt:
-        print(f"harness: {len(load_index(campaign))} of {campaign.runs} runs recorded; continue with: "
+        print(f"harness: {len(done_entries(campaign))} of {campaign.runs} runs done; continue with: "
               f"harness campaign --store {args.store} --name {name} --resume", file=sys.stderr)
         raise
     print_summary(campaign, entries, len(entries) - before, time.perf_counter() - t0)

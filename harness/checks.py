@@ -1,9 +1,9 @@
 """Which checkers judge a run, and how their verdicts combine.
 
-Each checker returns a dict with ``valid`` (True, False or "unknown") and enough detail to
-explain itself. ``counts: False`` marks a result that is reported but does not decide the
-run: ZooKeeper's plain local reads are documented as only sequentially consistent, so
-stale local reads are shown as expected behaviour, not called a bug.
+Each checker returns a `checkers.result.CheckResult` (verdict, explanation, anomalies by
+kind). ``decides=False`` marks a result that is reported but does not decide the run:
+ZooKeeper's plain local reads are documented as only sequentially consistent, so stale
+local reads are shown as expected behaviour, not called a bug.
 
 Which checkers run is declared, not decided here: the workload's ``checkers``, then the
 system's (``SystemSpec.checkers``), each a name in ``CHECKERS`` (or a ``harness.checkers``
@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
+from checkers.result import CheckResult
 from harness import plugins
 from harness.system import get_system, run_settings, servers_for
 from workloads import workload_class
@@ -29,17 +30,18 @@ LOCAL_READS_STEPS = 2_000_000
 
 
 def check_linearizable(history: list[dict], model: str = "cas-register",
-                       max_steps: int = LINEARIZABLE_STEPS) -> dict[str, Any]:
+                       max_steps: int = LINEARIZABLE_STEPS) -> CheckResult:
+    """A linearizability check; its counterexample (or where an undecided search stopped)
+    is in ``details`` (checkers.linearizable's ``Result.to_json()``)."""
     from checkers.linearizable import check
 
     res = check(history, model, max_steps=max_steps)
     out = res.to_json()
     if res.valid is True:
-        out["explanation"] = (f"all {out.get('ops')} operations linearize, key by key "
-                              f"({out.get('partitions')} keys, model {model})")
+        expl = f"all {out.get('ops')} operations linearize, key by key ({out.get('partitions')} keys, model {model})"
     else:
-        out["explanation"] = res.summary()
-    return out
+        expl = res.summary()
+    return CheckResult(res.valid, expl, details={k: v for k, v in out.items() if k != "valid"})
 
 
 def storm_of(out: Any) -> dict[str, Any] | None:
@@ -49,36 +51,31 @@ def storm_of(out: Any) -> dict[str, Any] | None:
     return stats.get("storm")
 
 
-def check_liveness(out: Any) -> dict[str, Any]:
+def check_liveness(out: Any) -> CheckResult:
     storm = storm_of(out)
     if storm is not None:
         # the run was stopped: the cluster's messages multiplied without bound, so it did
         # not get to heal, let alone serve the final reads
-        return {"valid": False, "explanation": storm["explanation"],
-                "anomalies": {"message-storm": 1}, "storm": storm}
+        return CheckResult(False, storm["explanation"], anomalies={"message-storm": [dict(storm)]})
     failures = out.final_failures
     rt = out.config.recovery_time
     if not failures:
-        return {"valid": True, "explanation": f"every final read succeeded within {rt:g} s of healing"}
-    return {
-        "valid": False,
-        "explanation": f"the cluster did not serve again within {rt:g} s of healing: "
-                       f"{len(failures)} final operation(s) never succeeded",
-        "unserved": [{"client": c, "f": op[0], "key": op[1]} for c, op in failures],
-    }
+        return CheckResult(True, f"every final read succeeded within {rt:g} s of healing")
+    return CheckResult(False, f"the cluster did not serve again within {rt:g} s of healing: "
+                              f"{len(failures)} final operation(s) never succeeded",
+                       details={"unserved": [{"client": c, "f": op[0], "key": op[1]} for c, op in failures]})
 
 
-def check_convergence(out: Any) -> dict[str, Any]:
+def check_convergence(out: Any) -> CheckResult:
     """After healing and the recovery period, every server's replicated state is the same."""
     if storm_of(out) is not None:
-        return {"valid": "unknown", "explanation": "not judged: a message storm stopped the run "
-                "before healing (see liveness)"}
+        return CheckResult("unknown", "not judged: a message storm stopped the run before healing (see liveness)")
     d = out.replica_digests
     groups: dict[str, list[str]] = {}
     for nid, dig in d.items():
         groups.setdefault(json.dumps(dig, sort_keys=True, default=str), []).append(nid)
     if len(groups) <= 1:
-        return {"valid": True, "explanation": f"all {len(d)} servers hold the same replicated state after healing"}
+        return CheckResult(True, f"all {len(d)} servers hold the same replicated state after healing")
     parts = [{"servers": nids, "state": json.loads(k)} for k, nids in groups.items()]
     # the biggest group (ties: the one with the first server) is the reference the others
     # are described against
@@ -90,8 +87,8 @@ def check_convergence(out: Any) -> dict[str, Any]:
         shown = "; ".join(diffs[:4]) + (f"; and {len(diffs) - 4} more" if len(diffs) > 4 else "")
         verb = "differs" if len(p["servers"]) == 1 else "differ"
         sentences.append(f"{_names(p['servers'])} {verb} from {_names(ref['servers'])}: {shown}")
-    return {"valid": False, "explanation": "servers disagree after healing: " + ". ".join(sentences) + ".",
-            "groups": parts}
+    return CheckResult(False, "servers disagree after healing: " + ". ".join(sentences) + ".",
+                       details={"groups": parts})
 
 
 def _names(nodes: list[str]) -> str:
@@ -149,9 +146,10 @@ def _tree_differences(x: dict, y: dict, on_a: str, on_b: str) -> list[str]:
 SEMANTIC_ERRORS = frozenset({"value mismatch", "BadVersion", "NoNode", "NodeExists"})
 
 
-def availability(history: list[dict]) -> dict[str, Any]:
+def availability(history: list[dict]) -> CheckResult:
     """How many operations the system served. A cas that failed because the value differed
-    was served; a request that timed out or was refused for want of a leader was not."""
+    was served; a request that timed out or was refused for want of a leader was not.
+    Informational: it does not decide the run."""
     n = {"ok": 0, "fail": 0, "info": 0}
     served = 0
     for ev in history:
@@ -161,8 +159,10 @@ def availability(history: list[dict]) -> dict[str, Any]:
             if t == "ok" or (t == "fail" and ev.get("error") in SEMANTIC_ERRORS):
                 served += 1
     total = sum(n.values())
-    return {**n, "ok_fraction": round(n["ok"] / total, 4) if total else None,
-            "served_fraction": round(served / total, 4) if total else None}
+    out = {**n, "ok_fraction": round(n["ok"] / total, 4) if total else None,
+           "served_fraction": round(served / total, 4) if total else None}
+    return CheckResult(True, f"ok {n['ok']}, fail {n['fail']}, info {n['info']} (served {out['served_fraction']})",
+                       decides=False, details=out)
 
 
 def _epoch_shift(out: Any, settings: dict | None = None) -> int:
@@ -179,53 +179,51 @@ def _epoch_shift(out: Any, settings: dict | None = None) -> int:
 # held everywhere, converged replicas, drained queues) is not judged (liveness reports it).
 
 
-def _linearizable(out: Any, settings: dict) -> dict[str, dict[str, Any]]:
+def _linearizable(out: Any, settings: dict) -> dict[str, CheckResult]:
     if out.config.reads == "sync":
         return {"linearizable": check_linearizable(out.history)}
-    results: dict[str, dict[str, Any]] = {}
+    results: dict[str, CheckResult] = {}
     # Local reads: only writes and cas must linearize. If the whole history
     # linearizes, so does its write part (restrict the linearization); checking the
     # whole first is also faster, since reads prune the search that many
     # indeterminate blind writes would otherwise blow up.
     stale = check_linearizable(out.history, max_steps=LOCAL_READS_STEPS)
-    if stale["valid"] is True:
-        results["linearizable"] = dict(stale, scope="writes and cas only (reads are local); "
-                                       "implied by the whole history linearizing")
+    if stale.valid is True:
+        results["linearizable"] = stale.replace(scope="writes and cas only (reads are local); "
+                                                "implied by the whole history linearizing")
     else:
         writes = [e for e in out.history if e["f"] != "read"]
-        results["linearizable"] = check_linearizable(writes)
-        results["linearizable"]["scope"] = "writes and cas only (reads are local)"
-    stale = dict(stale)
-    stale["counts"] = False
-    stale["scope"] = "all operations, local reads included"
-    stale["note"] = ("ZooKeeper serves plain reads from the connected server: they are "
-                     "sequentially consistent, not linearizable. A stale read here is "
-                     "documented behaviour, not a bug; use --reads sync for linearizable reads.")
-    results["linearizable-local-reads"] = stale
+        results["linearizable"] = check_linearizable(writes).replace(
+            scope="writes and cas only (reads are local)")
+    results["linearizable-local-reads"] = stale.replace(
+        decides=False, scope="all operations, local reads included",
+        note=("ZooKeeper serves plain reads from the connected server: they are "
+              "sequentially consistent, not linearizable. A stale read here is "
+              "documented behaviour, not a bug; use --reads sync for linearizable reads."))
     return results
 
 
-def _durability(out: Any, settings: dict) -> dict[str, dict[str, Any]]:
+def _durability(out: Any, settings: dict) -> dict[str, CheckResult]:
     from checkers.durability import check_queue
 
     # a run stopped by a storm never drained the queues: unconsumed writes are not lost
     return {"durability": check_queue(out.history, final_drain=storm_of(out) is None)}
 
 
-def _mutex(out: Any, settings: dict) -> dict[str, dict[str, Any]]:
+def _mutex(out: Any, settings: dict) -> dict[str, CheckResult]:
     from checkers.mutex import check_mutex
 
     return {"mutex": check_mutex(out, settings)}
 
 
-def _replicas(out: Any, settings: dict) -> dict[str, dict[str, Any]]:
+def _replicas(out: Any, settings: dict) -> dict[str, CheckResult]:
     from checkers.replicas import check_replicas, check_trace
 
     # stopped by a storm: no final agreement of the replicas' end state to judge
     return {"replicas": check_replicas(out) if storm_of(out) is None else check_trace(out.trace, {})}
 
 
-def _quorum(out: Any, settings: dict) -> dict[str, dict[str, Any]]:
+def _quorum(out: Any, settings: dict) -> dict[str, CheckResult]:
     from checkers.quorum import check_quorum
 
     return {"quorum": check_quorum(out.trace, servers_for(out.config),
@@ -233,31 +231,31 @@ def _quorum(out: Any, settings: dict) -> dict[str, dict[str, Any]]:
                                    epoch_shift=_epoch_shift(out, settings))}
 
 
-def _convergence(out: Any, settings: dict) -> dict[str, dict[str, Any]]:
+def _convergence(out: Any, settings: dict) -> dict[str, CheckResult]:
     return {"convergence": check_convergence(out)}
 
 
-def _session(out: Any, settings: dict) -> dict[str, dict[str, Any]]:
+def _session(out: Any, settings: dict) -> dict[str, CheckResult]:
     from checkers.session import check_sessions
 
     return {"session": check_sessions(out.history, out.trace)}
 
 
-def _liveness(out: Any, settings: dict) -> dict[str, dict[str, Any]]:
+def _liveness(out: Any, settings: dict) -> dict[str, CheckResult]:
     return {"liveness": check_liveness(out)}
 
 
-def _availability(out: Any, settings: dict) -> dict[str, dict[str, Any]]:
-    return {"availability": {"valid": True, "counts": False, **availability(out.history)}}
+def _availability(out: Any, settings: dict) -> dict[str, CheckResult]:
+    return {"availability": availability(out.history)}
 
 
-def _perf(out: Any, settings: dict) -> dict[str, dict[str, Any]]:
+def _perf(out: Any, settings: dict) -> dict[str, CheckResult]:
     from checkers.perf import check_perf
 
     return {"perf": check_perf(out.history, out.faults, int(out.config.time_limit * 1e9), SEMANTIC_ERRORS)}
 
 
-Checker = Callable[[Any, dict], "dict[str, dict[str, Any]]"]
+Checker = Callable[[Any, dict], "dict[str, CheckResult]"]
 
 #: the checkers a workload (``Workload.checkers``) or a system (``SystemSpec.checkers``)
 #: may name; installed packages add theirs as ``harness.checkers`` entry points
@@ -290,9 +288,9 @@ def checkers_for(config: Any) -> list[str]:
     return names
 
 
-def run_checkers(out: Any) -> dict[str, dict[str, Any]]:
+def run_checkers(out: Any) -> dict[str, CheckResult]:
     settings = run_settings(out.config)
-    results: dict[str, dict[str, Any]] = {}
+    results: dict[str, CheckResult] = {}
     for fn in [checker(n) for n in checkers_for(out.config)] + list(ALWAYS):
         results.update(fn(out, settings))
     return results

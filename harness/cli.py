@@ -1,4 +1,4 @@
-"""The ``harness`` command line: run, repro, check, bugs (campaign, shrink, report follow).
+"""The ``harness`` command line: run, repro, check, bugs (campaign, shrink, report, export follow).
 
 Exit codes everywhere, as in Jepsen: 0 valid, 1 invalid, 2 unknown, 254 bad usage or
 input (one clear line on stderr, no traceback), 255 a crash of the harness itself.
@@ -7,16 +7,25 @@ input (one clear line on stderr, no traceback), 255 a crash of the harness itsel
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import sys
 import traceback
 from pathlib import Path
 from typing import Sequence
 
-from harness.config import NEMESIS_KINDS, ConfigError, RunConfig
+from harness.config import ConfigError, RunConfig
+from harness.faults import family_names
 
 EXIT_BAD_INPUT = 254
 EXIT_CRASH = 255
+
+
+#: OSErrors that are the machine's answer, not a harness bug: a full disk, a read-only or
+#: missing path, a name too long
+ENVIRONMENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
+                                errno.ENOTDIR, errno.EISDIR, errno.ENOENT, errno.ENAMETOOLONG,
+                                errno.EEXIST, errno.ENOTEMPTY})
 
 
 class UsageError(Exception):
@@ -33,8 +42,8 @@ def _nemesis_list(s: str) -> tuple[str, ...]:
         return ()
     out = tuple(x.strip() for x in s.split(",") if x.strip())
     for x in out:
-        if x not in NEMESIS_KINDS:
-            raise argparse.ArgumentTypeError(f"unknown fault {x!r} (known: {', '.join(NEMESIS_KINDS)}, or none)")
+        if x not in family_names():
+            raise argparse.ArgumentTypeError(f"unknown fault {x!r} (known: {', '.join(family_names())}, or none)")
     return out
 
 
@@ -43,7 +52,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--system", default=d.system, help="system under test (default %(default)s)")
     p.add_argument("--workload", default=d.workload, help="workload (default %(default)s)")
     p.add_argument("--nemesis", type=_nemesis_list, default=d.nemesis,
-                   help=f"comma list of fault families ({','.join(NEMESIS_KINDS)}) or none "
+                   help=f"comma list of fault families ({','.join(family_names())}) or none "
                         f"(default {','.join(d.nemesis)})")
     p.add_argument("--nodes", type=int, default=d.nodes, help="servers (default %(default)s)")
     p.add_argument("--clients", type=int, default=d.clients, help="client processes (default %(default)s)")
@@ -78,6 +87,8 @@ def _settings(items: list[str]) -> dict:
             out[key.strip()] = json.loads(value)
         except ValueError:
             out[key.strip()] = value
+        except RecursionError:
+            raise UsageError(f"--set {key.strip()}: value nested too deep") from None
     return out
 
 
@@ -102,6 +113,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=1, help="run seed (default %(default)s)")
     r.add_argument("--json", action="store_true", help="print results.json instead of the table")
     r.add_argument("--no-report", action="store_true", help="skip report.html and the plots")
+    r.add_argument("--edn", action="store_true", help="also write Jepsen's history.edn (see harness export)")
 
     rp = sub.add_parser("repro", help="re-run a run directory and compare its history byte for byte")
     rp.add_argument("run_dir", type=Path)
@@ -141,6 +153,7 @@ _PLUGGED = (
     ("campaign", "harness.campaign", "run many seeds in parallel, with progress and triage"),
     ("shrink", "harness.shrink", "shrink a failing run to a minimal one"),
     ("report", "reports.cli", "(re)build the HTML report of a run or a campaign"),
+    ("export", "harness.export", "write a run's history in Jepsen's EDN (history.edn) for Knossos and Elle"),
 )
 
 
@@ -148,8 +161,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harness.runner import exit_code, run_test
     from harness.summary import print_run_summary
 
+    from harness.store import check_writable
+
     config = _config_from(args, seed=args.seed)
+    check_writable(args.store)
     res = run_test(config, store=args.store)
+    if res.directory is not None and args.edn:
+        from harness.export import write_history_edn
+
+        write_history_edn(res.directory)
     if res.directory is not None and not args.no_report:
         from reports.run_report import write_run_report
 
@@ -176,9 +196,19 @@ def cmd_repro(args: argparse.Namespace) -> int:
         print(f"identical: {args.run_dir} re-ran from seed {config.seed}; history.jsonl is the same byte for byte "
               f"({len(old)} bytes, {len(out.history)} events)")
         try:
-            return exit_code(load_results(args.run_dir)["valid"])
-        except (OSError, KeyError, ValueError):
-            return 0
+            valid = load_results(args.run_dir)["valid"]
+            if valid not in (True, False, "unknown"):
+                raise ValueError(valid)
+        except (OSError, KeyError, ValueError, TypeError):
+            # results.json gone or damaged: the verdict is judged again, never assumed valid
+            from harness.checks import run_checkers
+            from harness.runner import merge_verdicts
+
+            checks = run_checkers(out)
+            valid = merge_verdicts(c.valid for c in checks.values() if c.decides)
+            print(f"  {args.run_dir}/results.json is missing or unreadable: checked again, verdict {valid}",
+                  file=sys.stderr)
+        return exit_code(valid)
     old_lines, new_lines = old.decode().splitlines(), new.decode().splitlines()
     first = next((i for i, (a, b) in enumerate(zip(old_lines, new_lines)) if a != b), min(len(old_lines), len(new_lines)))
     print(f"DIFFERENT: {args.run_dir} re-ran from seed {config.seed}; history differs first at line {first + 1} "
@@ -221,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return plugged.run(args)
         return COMMANDS[args.command](args)
     except (UsageError, ConfigError) as e:
-        print(f"harness: error: {e}", file=sys.stderr)
+        print(f"harness: error: {' '.join(str(e).split())}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except BrokenPipeError:  # e.g. piped into head
         sys.stderr.close()
@@ -231,10 +261,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except SystemExit as e:  # --help
         return int(e.code or 0)
+    except OSError as e:
+        if e.errno not in ENVIRONMENT_ERRNOS:
+            return _crash()
+        # the machine said no (full disk, read-only or missing path): one line, no traceback
+        where = f": {e.filename}" if e.filename else ""
+        print(f"harness: error: {e.strerror or e}{where}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except Exception:
-        traceback.print_exc()
-        print("harness: crashed (exit 255): this is a bug in the harness", file=sys.stderr)
-        return EXIT_CRASH
+        return _crash()
+
+
+def _crash() -> int:
+    traceback.print_exc()
+    print("harness: crashed (exit 255): this is a bug in the harness", file=sys.stderr)
+    return EXIT_CRASH
 
 
 if __name__ == "__main__":

@@ -12,11 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-SECOND = 1_000_000_000
-MILLI = 1_000_000
-
-#: fault families the nemesis knows; see harness.nemesis
-NEMESIS_KINDS = ("partition", "kill", "pause", "clock", "crash", "power", "slow")
+from harness.units import MILLI, SECOND  # noqa: F401  (re-exported: the run's time units)
 
 
 class ConfigError(ValueError):
@@ -53,6 +49,9 @@ class RunConfig:
     schedule: list | None = None
 
     def validate(self) -> "RunConfig":
+        """This config, if every field has its type and range and the system, workload,
+        faults, bugs and settings are known and go together; else ConfigError."""
+        validate_fields(self)
         from harness.system import system_names
 
         if self.system not in system_names():
@@ -63,43 +62,24 @@ class RunConfig:
             raise ConfigError(
                 f"unknown workload {self.workload!r} (known: {', '.join(workload_names())})"
             )
-        for n in self.nemesis:
-            if n not in NEMESIS_KINDS:
-                raise ConfigError(f"unknown fault {n!r} (known: {', '.join(NEMESIS_KINDS)}, or none)")
-        if self.nodes not in (1, 3, 5, 7):
-            raise ConfigError(f"--nodes must be 1, 3, 5 or 7, not {self.nodes}")
-        if self.clients < 1:
-            raise ConfigError(f"--clients must be at least 1, not {self.clients}")
-        for name in ("rate", "time_limit", "recovery_time", "nemesis_interval", "op_timeout"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
-                raise ConfigError(f"--{name.replace('_', '-')} must be a positive finite number, not {v}")
-        for fam, scale in self.swarm.items():
-            if not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale < 0:
-                raise ConfigError(f"swarm scale of {fam!r} must be a non-negative number, not {scale!r}")
-        if not self.rate > 0:
-            raise ConfigError(f"--rate must be positive, not {self.rate}")
-        if not self.time_limit > 0:
-            raise ConfigError(f"--time-limit must be positive, not {self.time_limit}")
-        if self.recovery_time <= 0:
-            raise ConfigError(f"--recovery-time must be positive, not {self.recovery_time}")
-        if self.reads not in ("sync", "local"):
-            raise ConfigError(f"--reads must be sync or local, not {self.reads!r}")
-        if self.keys < 1:
-            raise ConfigError(f"--keys must be at least 1, not {self.keys}")
         from harness.plugins import PluginError
         from harness.system import get_system
-
         from workloads import workload_class
 
-        try:
-            spec = get_system(self.system)
+        try:  # a plug-in that cannot be loaded is bad input, one line
+            get_system(self.system)
             workload_class(self.workload)
         except PluginError as e:
             raise ConfigError(str(e)) from None
-        if spec.WORKLOADS is not None and self.workload not in spec.WORKLOADS:
-            raise ConfigError(f"system {self.system} does not serve workload {self.workload} "
-                              f"(it serves: {', '.join(spec.WORKLOADS)})")
+        from harness.faults import family_names  # the fault-family registry (imports this module)
+
+        for n in self.nemesis:
+            if n not in family_names():
+                raise ConfigError(f"unknown fault {n!r} (known: {', '.join(family_names())}, or none)")
+        for fam, scale in self.swarm.items():
+            if not isinstance(scale, (int, float)) or isinstance(scale, bool) or not math.isfinite(scale) \
+                    or scale < 0:
+                raise ConfigError(f"swarm scale of {fam!r} must be a non-negative number, not {scale!r}")
         if self.bugs:
             from harness.bugs import known_bug_names
 
@@ -111,14 +91,8 @@ class RunConfig:
             if unknown:
                 raise ConfigError(f"unknown bug {unknown[0]!r} for system {self.system} "
                                   f"(see `harness bugs`; known: {', '.join(sorted(known)) or 'none yet'})")
-        if self.settings:
-            known = spec.known_settings()
-            unknown = sorted(k for k in self.settings if k not in known)
-            if unknown:
-                raise ConfigError(f"unknown setting {unknown[0]!r} for system {self.system} "
-                                  f"(known: {', '.join(sorted(known)) or 'none'})")
-        if self.seed < 0:
-            raise ConfigError(f"--seed must be non-negative, not {self.seed}")
+        validate_settings(self.system, self.workload, self.settings)
+        validate_relations(self)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -136,8 +110,138 @@ class RunConfig:
         d = dict(d)
         for k in ("nemesis", "bugs"):
             if k in d:
+                if not isinstance(d[k], list) or not all(isinstance(x, str) for x in d[k]):
+                    raise ConfigError(f"config field {k} must be a list of names, not {_short(d[k])}")
                 d[k] = tuple(d[k])
         return cls(**d)
 
     def replace(self, **changes: Any) -> "RunConfig":
         return dataclasses.replace(self, **changes)
+
+
+# ----------------------------------------------------------------------------- validation
+
+#: bounds of the numeric fields: what one simulated run can serve (past them a run grows
+#: without bound in memory or time before it says anything); (kind, low, high, strict low)
+FIELD_BOUNDS: dict[str, tuple[str, float, float, bool]] = {
+    "seed": ("int", 0, 2**64 - 1, False),
+    "clients": ("int", 1, 1000, False),
+    "keys": ("int", 1, 10_000, False),
+    "rate": ("number", 0, 10_000, True),
+    "time_limit": ("number", 0, 3600, True),
+    "recovery_time": ("number", 0, 3600, True),
+    "nemesis_interval": ("number", 0, 86_400, True),
+    "op_timeout": ("number", 0, 3600, True),
+}
+NODES = (1, 3, 5, 7)
+READS = ("sync", "local")
+
+
+def _short(x: Any, limit: int = 60) -> str:
+    try:
+        text = repr(x)
+    except RecursionError:
+        text = f"<a {type(x).__name__} nested too deep>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def validate_fields(config: "RunConfig") -> None:
+    """Types and ranges of the config's own fields (not the system's settings)."""
+    for name in ("system", "workload", "reads"):
+        if not isinstance(getattr(config, name), str):
+            raise ConfigError(f"{_flag(name)} must be a name, not {_short(getattr(config, name))}")
+    for name in ("nemesis", "bugs"):
+        v = getattr(config, name)
+        if not isinstance(v, tuple) or not all(isinstance(x, str) for x in v):
+            raise ConfigError(f"{name} must be a list of names, not {_short(v)}")
+    if isinstance(config.nodes, bool) or config.nodes not in NODES or not isinstance(config.nodes, int):
+        raise ConfigError(f"--nodes must be 1, 3, 5 or 7, not {_short(config.nodes)}")
+    for name, (kind, lo, hi, strict) in FIELD_BOUNDS.items():
+        v = getattr(config, name)
+        types = (int,) if kind == "int" else (int, float)
+        if isinstance(v, bool) or not isinstance(v, types) or (isinstance(v, float) and not math.isfinite(v)):
+            want = "an integer" if kind == "int" else "a positive finite number"
+            raise ConfigError(f"{_flag(name)} must be {want}, not {_short(v)}")
+        if (v <= lo if strict else v < lo) or v > hi:
+            what = f"a positive finite number at most {hi:g}" if strict else f"an integer from {lo} to {hi}"
+            raise ConfigError(f"{_flag(name)} must be {what}, not {_short(v)}")
+    if config.reads not in READS:
+        raise ConfigError(f"--reads must be sync or local, not {config.reads!r}")
+    if not isinstance(config.settings, dict) or not all(isinstance(k, str) for k in config.settings):
+        raise ConfigError(f"settings must be an object of name: value, not {_short(config.settings)}")
+    if not isinstance(config.swarm, dict):
+        raise ConfigError(f"swarm must be an object of family: scale, not {_short(config.swarm)}")
+    if config.schedule is not None and (not isinstance(config.schedule, list)
+                                        or not all(isinstance(f, dict) for f in config.schedule)):
+        raise ConfigError(f"schedule must be a list of faults, not {_short(config.schedule)}")
+    if config.schedule is not None:
+        from harness.faults import Fault
+
+        for f in config.schedule:
+            try:
+                Fault.from_json(f)
+            except (KeyError, TypeError, ValueError, AttributeError):
+                raise ConfigError(f"schedule: bad fault {_short(f)}") from None
+
+
+def validate_settings(system: str, workload: str, settings: dict) -> None:
+    """Apply the settings tables of ``system`` and ``workload`` (``harness.schema``) to
+    ``settings``, and check that the system serves the workload: the one check every way
+    a config comes in goes through."""
+    from harness.schema import declared, declared_workloads
+    from harness.system import get_system
+    from workloads import workload_class
+
+    spec = get_system(system)
+    serves = declared_workloads(spec)
+    if serves is not None and workload not in serves:
+        raise ConfigError(f"system {system} does not serve workload {workload} "
+                          f"(it serves: {', '.join(serves)})")
+    owned = {**declared(spec), **declared(workload_class(workload))}
+    known_settings = getattr(spec, "known_settings", None)
+    checked = bool(declared(spec)) or known_settings is not None
+    for key in sorted(settings):
+        rule = owned.get(key)
+        if rule is None:
+            if not checked:
+                continue  # a system that declares nothing (a test's toy) takes anything
+            if declared(spec) or key not in known_settings():
+                raise ConfigError(_unknown_setting(key, system, workload, sorted(owned)))
+            continue
+        why = rule.problem(settings[key])
+        if why is not None:
+            raise ConfigError(f"setting {key} {why}, not {_short(settings[key])}")
+
+
+def _unknown_setting(key: str, system: str, workload: str, known: list[str]) -> str:
+    from harness.schema import declared
+    from workloads import WORKLOADS, workload_class
+
+    owners = [w for w in WORKLOADS if w != workload and key in declared(workload_class(w))]
+    if owners:
+        return f"setting {key!r} belongs to workload {owners[0]}, not {workload}"
+    return f"unknown setting {key!r} for system {system} and workload {workload} (known: {', '.join(known)})"
+
+
+def validate_relations(config: "RunConfig") -> None:
+    """The ``AT_MOST`` pairs the system declares (``harness.schema``): e.g. a replication
+    factor above the number of brokers is a run that cannot be served, not a bug found."""
+    from harness.schema import declared_at_most
+    from harness.system import get_system
+
+    spec = get_system(config.system)
+    pairs = declared_at_most(spec)
+    if not pairs:
+        return
+    values = {**spec.default_settings(), **config.settings,
+              "nodes": config.nodes, "clients": config.clients, "keys": config.keys}
+    for a, b in pairs:
+        va, vb = values.get(a), values.get(b)
+        if isinstance(va, (int, float)) and isinstance(vb, (int, float)) and va > vb:
+            what = {"nodes": "--nodes", "clients": "--clients", "keys": "--keys"}
+            raise ConfigError(f"{what.get(a, 'setting ' + a)} ({va}) must be at most "
+                              f"{what.get(b, 'setting ' + b)} ({vb})")

@@ -5,7 +5,10 @@ logged (faults.jsonl), replayed (repro) and shrunk (delta debugging over episode
 family of faults draws from its own seeded stream, so switching one family on or off does
 not move the faults of the others.
 
-Families (``--nemesis``):
+Families (``--nemesis``), each one :class:`FaultFamily` record at the end of this module
+(how it is drawn, the fault-log kinds it opens and ends, the applier the nemesis runs for
+each kind, its colour and words for the report); the generator, the nemesis, ``--nemesis``
+validation, the shrinker and the report read that registry:
 
 - ``partition``: random halves, a majority ring (each node sees a majority, no two the
   same), a bridge (two halves joined by one node), one node isolated, the current leader
@@ -35,47 +38,11 @@ Families (``--nemesis``):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping
 
-from harness.config import MILLI, SECOND
 from harness.rng import stream
-
-
-#: the family of each fault-log kind that opens a fault (a report's lanes, the perf
-#: checker's periods). ``clock-skew`` is ``slow`` when it slows a clock to half speed or
-#: less (the ``slow`` family's -50%..-95%; the ``clock`` family skews by at most 20%).
-FAULT_FAMILY = {
-    "partition": "partition",
-    "kill": "kill",
-    "crash-at": "crash",
-    "pause": "pause",
-    "clock-bump": "clock",
-    "clock-skew": "clock",
-    "clock-strobe": "clock",
-    "power-off": "power",
-}
-#: fault-log kinds that never open a fault: ends, the final heal, a power cut firing (it
-#: moves its power-off's start), and the nemesis's own bookkeeping
-NOT_OPENING = frozenset({"heal", "restart", "resume", "clock-reset", "power-on", "power-cut", "heal-all"})
-#: a clock-skew at or below this many ppm is the ``slow`` family's starved process
-SLOW_PPM = -500_000
-
-
-def fault_family(rec: dict) -> str | None:
-    """The family of a fault-log record that opens a fault; None for one that does not
-    (an end, the final heal); ``"other"`` for a kind this module has not heard of."""
-    kind = rec.get("kind")
-    if not isinstance(kind, str) or kind in NOT_OPENING:
-        return None
-    if kind == "clock-skew":
-        ppm = rec.get("ppm")
-        if ppm is None:
-            args = rec.get("args") or []
-            ppm = args[1] if len(args) > 1 else None
-        if isinstance(ppm, (int, float)) and ppm <= SLOW_PPM:
-            return "slow"
-    return FAULT_FAMILY.get(kind, "other")
+from harness.units import MILLI, SECOND
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +144,7 @@ def generate_schedule(
             dur = rng.uniform(0.3, 1.2) * mean * SECOND
             end = min(t + dur, time_limit_ns - 1)
             episode += 1
-            start_f, end_f = _episode(family, rng, servers, crash_points, list(clients))
+            start_f, end_f = family_spec(family).draw(rng, servers, crash_points, list(clients))
             if start_f is not None:
                 faults.append(Fault(int(t), start_f[0], start_f[1], episode))
                 faults.append(Fault(int(end), end_f[0], end_f[1], episode))
@@ -186,51 +153,316 @@ def generate_schedule(
     return faults
 
 
-def _episode(family: str, rng, servers: list[str], crash_points: tuple[str, ...],
-             clients: list[str] | None = None):
-    def target(pool: list[str] = servers) -> str:
-        return "leader" if rng.random() < 0.3 else rng.choice(pool)
 
-    if family == "partition":
-        mode = rng.choice(PARTITION_MODES)
-        cut = partition_cut(mode, servers, rng)
-        return ("partition", (mode, cut)), ("heal", ())
-    if family == "kill":
-        t = target()
+
+# ----------------------------------------------------------------------------- families
+#
+# One FaultFamily record per ``--nemesis`` name. Adding a family is one record (how it is
+# drawn, the fault-log kinds it opens and ends, its colour and words for the report) plus
+# its applier(s); the generator, the nemesis, the shrinker, --nemesis validation and the
+# report's lanes all read the registry.
+
+#: ``draw(rng, servers, crash_points, clients)``: one episode's (start, end), each a
+#: (kind, args) pair. Every random choice comes from ``rng`` (the family's own stream), in
+#: a fixed order: changing that order changes every schedule drawn from a seed.
+Draw = Callable[[Any, list, tuple, list], tuple[tuple[str, tuple], tuple[str, tuple]]]
+#: ``apply(nemesis, fault)``: do the fault to the running cluster and log it
+#: (harness.nemesis.Nemesis: ``sim``, ``resolve``, ``record``...)
+Apply = Callable[[Any, Fault], None]
+
+
+@dataclass(frozen=True)
+class FaultFamily:
+    """Everything about one fault family, in one place."""
+
+    name: str
+    #: fault-log kinds that open a fault of this family (the first is the usual one)
+    opens: tuple[str, ...]
+    #: the fault-log kind that ends an episode of this family (same episode)
+    ends: str
+    draw: Draw
+    #: kind -> applier, for every kind this family puts in a schedule
+    apply: Mapping[str, Apply]
+    colour: str  # shading of its windows in the report (away from the ok/fail/info colours)
+    description: str  # what it does, in a sentence, for the report
+    #: other fault-log kinds it writes that neither open nor end a fault
+    also_logs: tuple[str, ...] = ()
+    #: for a kind opened by more than one family: whether this family's record is this one
+    claims: Callable[[dict], bool] | None = field(default=None)
+
+
+#: name -> family, in the report's lane order
+FAMILIES: dict[str, FaultFamily] = {}
+#: fault-log kinds of no family: the nemesis's final heal
+BOOKKEEPING = frozenset({"heal-all"})
+
+
+def register_family(fam: FaultFamily) -> FaultFamily:
+    """Add a family (a test's, or a plug-in's). Kinds shared with another family must
+    share its applier, so the nemesis has one applier per kind."""
+    for kind, fn in fam.apply.items():
+        for other in FAMILIES.values():
+            if other.name != fam.name and kind in other.apply and other.apply[kind] is not fn:
+                raise ValueError(f"fault kind {kind!r} of family {fam.name!r} has another applier "
+                                 f"in family {other.name!r}")
+    FAMILIES[fam.name] = fam
+    return fam
+
+
+def unregister_family(name: str) -> None:
+    FAMILIES.pop(name, None)
+
+
+def family_names() -> tuple[str, ...]:
+    """The ``--nemesis`` names, in the order the report draws their lanes."""
+    return tuple(FAMILIES)
+
+
+def family_spec(name: str) -> FaultFamily:
+    fam = FAMILIES.get(name)
+    if fam is None:
+        raise ValueError(f"unknown fault family {name!r}")
+    return fam
+
+
+def applier(kind: str) -> Apply | None:
+    """The function that applies a scheduled fault of ``kind``, or None."""
+    for fam in FAMILIES.values():
+        fn = fam.apply.get(kind)
+        if fn is not None:
+            return fn
+    return None
+
+
+def window_end() -> dict[str, str]:
+    """Fault-log kind that opens a fault -> the kind that ends it (same episode)."""
+    out: dict[str, str] = {}
+    for fam in FAMILIES.values():
+        for kind in fam.opens:
+            out.setdefault(kind, fam.ends)
+    return out
+
+
+def not_opening() -> frozenset[str]:
+    """Fault-log kinds that never open a fault: ends, what a family logs besides (a power
+    cut firing moves its power-off's start), and the final heal."""
+    kinds = set(BOOKKEEPING)
+    for fam in FAMILIES.values():
+        kinds.add(fam.ends)
+        kinds.update(fam.also_logs)
+    return frozenset(kinds)
+
+
+def fault_family(rec: dict) -> str | None:
+    """The family of a fault-log record (or a schedule entry) that opens a fault; None for
+    one that does not (an end, the final heal); ``"other"`` for a kind no family opens."""
+    kind = rec.get("kind")
+    if not isinstance(kind, str) or kind in not_opening():
+        return None
+    owners = [fam for fam in FAMILIES.values() if kind in fam.opens]
+    for fam in owners:  # a family that claims some records of a shared kind goes first
+        if fam.claims is not None and fam.claims(rec):
+            return fam.name
+    for fam in owners:
+        if fam.claims is None:
+            return fam.name
+    return "other"
+
+
+# ----------------------------------------------------------------------------- drawing
+
+def _target(rng, pool: list[str]) -> str:
+    return "leader" if rng.random() < 0.3 else rng.choice(pool)
+
+
+def draw_partition(rng, servers, crash_points, clients):
+    mode = rng.choice(PARTITION_MODES)
+    cut = partition_cut(mode, servers, rng)
+    return ("partition", (mode, cut)), ("heal", ())
+
+
+def draw_kill(rng, servers, crash_points, clients):
+    t = _target(rng, servers)
+    return ("kill", (t,)), ("restart", (t,))
+
+
+def draw_pause(rng, servers, crash_points, clients):
+    t = _target(rng, servers + (clients or []))
+    return ("pause", (t,)), ("resume", (t,))
+
+
+def draw_clock(rng, servers, crash_points, clients):
+    node = rng.choice(servers + (clients or []))
+    how = rng.choice(("bump", "skew", "strobe"))
+    if how == "bump":
+        delta = int(rng.choice((-1, 1)) * rng.uniform(0.1, 30.0) * SECOND)
+        return ("clock-bump", (node, delta)), ("clock-reset", (node,))
+    if how == "skew":
+        ppm = int(rng.choice((-1, 1)) * rng.uniform(1_000, 200_000))
+        return ("clock-skew", (node, ppm)), ("clock-reset", (node,))
+    delta = int(rng.uniform(0.1, 10.0) * SECOND)
+    period = int(rng.uniform(10, 500) * MILLI)
+    return ("clock-strobe", (node, delta, period)), ("clock-reset", (node,))
+
+
+def draw_crash(rng, servers, crash_points, clients):
+    if not crash_points:  # a system without crash points: a plain kill
+        t = _target(rng, servers)
         return ("kill", (t,)), ("restart", (t,))
-    if family == "pause":
-        t = target(servers + (clients or []))
-        return ("pause", (t,)), ("resume", (t,))
-    if family == "clock":
-        node = rng.choice(servers + (clients or []))
-        how = rng.choice(("bump", "skew", "strobe"))
-        if how == "bump":
-            delta = int(rng.choice((-1, 1)) * rng.uniform(0.1, 30.0) * SECOND)
-            return ("clock-bump", (node, delta)), ("clock-reset", (node,))
-        if how == "skew":
-            ppm = int(rng.choice((-1, 1)) * rng.uniform(1_000, 200_000))
-            return ("clock-skew", (node, ppm)), ("clock-reset", (node,))
-        delta = int(rng.uniform(0.1, 10.0) * SECOND)
-        period = int(rng.uniform(10, 500) * MILLI)
-        return ("clock-strobe", (node, delta, period)), ("clock-reset", (node,))
-    if family == "crash":
-        if not crash_points:
-            t = target()
-            return ("kill", (t,)), ("restart", (t,))
-        t = target()
-        point = rng.choice(crash_points)
-        return ("crash-at", (t, point)), ("restart", (t,))
-    if family == "power":
-        n = len(servers) if rng.random() < 0.5 else len(servers) // 2 + 1
-        pool = list(servers)
-        rng.shuffle(pool)
-        trigger = (target(), rng.choice(crash_points)) if crash_points and rng.random() < 0.5 else ()
-        order = list(range(n))
-        rng.shuffle(order)
-        gaps = tuple(int(rng.uniform(0.05, 1.5) * SECOND) for _ in range(n - 1))
-        return ("power-off", (n, tuple(pool), trigger)), ("power-on", (tuple(order), gaps))
-    if family == "slow":
-        t = target(servers + (clients or []))
-        ppm = -int(rng.uniform(500_000, 950_000))
-        return ("clock-skew", (t, ppm)), ("clock-reset", (t,))
-    raise ValueError(f"unknown fault family {family!r}")
+    t = _target(rng, servers)
+    point = rng.choice(crash_points)
+    return ("crash-at", (t, point)), ("restart", (t,))
+
+
+def draw_power(rng, servers, crash_points, clients):
+    n = len(servers) if rng.random() < 0.5 else len(servers) // 2 + 1
+    pool = list(servers)
+    rng.shuffle(pool)
+    trigger = (_target(rng, servers), rng.choice(crash_points)) if crash_points and rng.random() < 0.5 else ()
+    order = list(range(n))
+    rng.shuffle(order)
+    gaps = tuple(int(rng.uniform(0.05, 1.5) * SECOND) for _ in range(n - 1))
+    return ("power-off", (n, tuple(pool), trigger)), ("power-on", (tuple(order), gaps))
+
+
+def draw_slow(rng, servers, crash_points, clients):
+    t = _target(rng, servers + (clients or []))
+    ppm = -int(rng.uniform(500_000, 950_000))
+    return ("clock-skew", (t, ppm)), ("clock-reset", (t,))
+
+
+# ----------------------------------------------------------------------------- applying
+
+def apply_partition(nem, f: Fault) -> None:
+    sim = nem.sim
+    mode, cut = f.args[0], f.args[1]
+    if mode == "isolate-leader":
+        leader = sim.leader() or nem.rng.choice(sim.servers)
+        cut = tuple(sorted(tuple(sorted((leader, o))) for o in sim.servers if o != leader))
+    sim.set_cut(cut)
+    nem.active_cut = tuple(cut)
+    nem.record(f, f.kind, mode=mode, cut=[list(p) for p in cut])
+
+
+def apply_heal(nem, f: Fault) -> None:
+    nem.sim.set_cut(())
+    nem.active_cut = ()
+    nem.record(f, f.kind)
+
+
+def apply_kill(nem, f: Fault) -> None:
+    node = nem.resolve(f, f.args[0])
+    nem.record(f, f.kind, node=node, changed=nem.sim.crash(node))
+
+
+def apply_restart(nem, f: Fault) -> None:
+    sim = nem.sim
+    node = nem.resolve(f, f.args[0])
+    # The episode is over: a crash point it armed and that was never reached is
+    # disarmed, so no crash happens outside the episode (the shrinker relies on it).
+    point = nem.armed_points.pop(f.episode, None)
+    if point is not None and point in sim.slots[node].crash_points:
+        sim.slots[node].crash_points.remove(point)
+    nem.record(f, f.kind, node=node, changed=sim.restart(node))
+
+
+def apply_pause(nem, f: Fault) -> None:
+    node = nem.resolve(f, f.args[0])
+    nem.record(f, f.kind, node=node, changed=nem.sim.pause(node))
+
+
+def apply_resume(nem, f: Fault) -> None:
+    node = nem.resolve(f, f.args[0])
+    nem.record(f, f.kind, node=node, changed=nem.sim.resume(node))
+
+
+def apply_crash_at(nem, f: Fault) -> None:
+    node = nem.resolve(f, f.args[0])
+    slot = nem.sim.slots[node]
+    if slot.up:
+        slot.crash_points.append(f.args[1])
+        nem.armed_points[f.episode] = f.args[1]
+    nem.record(f, f.kind, node=node, point=f.args[1], changed=slot.up)
+
+
+def apply_clock_bump(nem, f: Fault) -> None:
+    node, delta = f.args
+    nem.sim.set_wall_offset(node, nem.sim.slots[node].wall_offset + int(delta))
+    nem.record(f, f.kind, node=node, delta_ns=int(delta))
+
+
+def apply_clock_skew(nem, f: Fault) -> None:
+    node, ppm = nem.resolve(f, f.args[0]), f.args[1]
+    nem.sim.set_clock_rate(node, int(ppm))
+    nem.record(f, f.kind, node=node, ppm=int(ppm))
+
+
+def apply_clock_strobe(nem, f: Fault) -> None:
+    node, delta, period = f.args
+    gen = nem.strobe_gen.get(node, 0) + 1
+    nem.strobe_gen[node] = gen
+    nem.record(f, f.kind, node=node, delta_ns=int(delta), period_ns=int(period))
+    nem.strobe(node, int(delta), int(period), gen, True)
+
+
+def apply_clock_reset(nem, f: Fault) -> None:
+    node = nem.resolve(f, f.args[0])
+    nem.strobe_gen[node] = nem.strobe_gen.get(node, 0) + 1
+    nem.sim.set_clock_rate(node, 0)
+    nem.sim.set_wall_offset(node, 0)
+    nem.record(f, f.kind, node=node)
+
+
+def apply_power_off(nem, f: Fault) -> None:
+    nem.power_off(f)
+
+
+def apply_power_on(nem, f: Fault) -> None:
+    nem.power_on(f)
+
+
+#: a clock-skew at or below this many ppm is the ``slow`` family's starved process (it
+#: slows a clock to half speed or less; the ``clock`` family skews by at most 20%)
+SLOW_PPM = -500_000
+
+
+def _is_slow(rec: dict) -> bool:
+    ppm = rec.get("ppm")
+    if ppm is None:
+        args = rec.get("args") or []
+        ppm = args[1] if len(args) > 1 else None
+    return isinstance(ppm, (int, float)) and ppm <= SLOW_PPM
+
+
+# Lane order of the report: partition, kill, crash, power, pause, clock, slow.
+register_family(FaultFamily(
+    "partition", ("partition",), "heal", draw_partition,
+    {"partition": apply_partition, "heal": apply_heal}, "#6baed6",
+    "the network splits: halves, a majority ring, a bridge, one server or the leader isolated"))
+register_family(FaultFamily(
+    "kill", ("kill",), "restart", draw_kill,
+    {"kill": apply_kill, "restart": apply_restart}, "#9e9ac8",
+    "a server (a random one or the leader) crashes, losing its unsynced writes, and restarts later"))
+register_family(FaultFamily(
+    "crash", ("crash-at",), "restart", draw_crash,
+    {"crash-at": apply_crash_at, "kill": apply_kill, "restart": apply_restart}, "#c994c7",
+    "a server crashes at a named point of its code (a crash point), and restarts later"))
+register_family(FaultFamily(
+    "power", ("power-off",), "power-on", draw_power,
+    {"power-off": apply_power_off, "power-on": apply_power_on}, "#b07c4f",
+    "a power cut: a majority or all of the servers, the leader among them, crash at one instant",
+    also_logs=("power-cut",)))
+register_family(FaultFamily(
+    "pause", ("pause",), "resume", draw_pause,
+    {"pause": apply_pause, "resume": apply_resume}, "#a6a6a6",
+    "a server (or a lease-holding client) is paused, SIGSTOP-like, and resumed later"))
+register_family(FaultFamily(
+    "clock", ("clock-bump", "clock-skew", "clock-strobe"), "clock-reset", draw_clock,
+    {"clock-bump": apply_clock_bump, "clock-skew": apply_clock_skew, "clock-strobe": apply_clock_strobe,
+     "clock-reset": apply_clock_reset}, "#e6c34a",
+    "a node's wall clock is bumped by up to 30 s, skewed by up to 20%, or strobed"))
+register_family(FaultFamily(
+    "slow", ("clock-skew",), "clock-reset", draw_slow,
+    {"clock-skew": apply_clock_skew, "clock-reset": apply_clock_reset}, "#66c2a4",
+    "a node's clock, so its timers, runs at 5-50% of true speed, as a starved process's would",
+    claims=_is_slow))

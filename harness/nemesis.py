@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.faults import Fault, partition_cut
+from harness.faults import Fault, applier
 from harness.rng import stream
 from harness.sim import Simulator
 
@@ -25,8 +25,8 @@ class Nemesis:
         self.rng = stream(seed, "nemesis-runtime")
         self.log: list[dict] = []
         self._episode_target: dict[int, str] = {}
-        self._strobe_gen: dict[str, int] = {}
-        self._armed_points: dict[int, str] = {}  # crash-at episode -> armed point
+        self.strobe_gen: dict[str, int] = {}
+        self.armed_points: dict[int, str] = {}  # crash-at episode -> armed point
         self.active_cut: tuple = ()
         self._power_armed: dict[str, tuple[Fault, str]] = {}  # trigger node -> (power-off, point)
         self._power_victims: dict[int, list[str]] = {}  # episode -> servers it cut
@@ -39,7 +39,8 @@ class Nemesis:
         for f in self.schedule:
             self.sim.call_at(self.sim.start + f.at, lambda f=f: self.apply(f))
 
-    def _log(self, f: Fault | None, kind: str, **info: Any) -> None:
+    def record(self, f: Fault | None, kind: str, **info: Any) -> None:
+        """Append to the fault log (faults.jsonl)."""
         rec = {"time": self.sim.rel(), "kind": kind}
         if f is not None:
             rec["args"] = list(f.args)
@@ -47,7 +48,8 @@ class Nemesis:
         rec.update(info)
         self.log.append(rec)
 
-    def _target(self, f: Fault, name: str) -> str:
+    def resolve(self, f: Fault, name: str) -> str:
+        """The node an episode targets: ``leader`` resolved when its first fault fires."""
         if f.episode in self._episode_target:
             return self._episode_target[f.episode]
         if name == "leader":
@@ -57,84 +59,25 @@ class Nemesis:
         return name
 
     def apply(self, f: Fault) -> None:
-        sim = self.sim
-        k = f.kind
-        if k == "partition":
-            mode, cut = f.args[0], f.args[1]
-            if mode == "isolate-leader":
-                leader = sim.leader() or self.rng.choice(sim.servers)
-                cut = tuple(sorted(tuple(sorted((leader, o))) for o in sim.servers if o != leader))
-            sim.set_cut(cut)
-            self.active_cut = tuple(cut)
-            self._log(f, k, mode=mode, cut=[list(p) for p in cut])
-        elif k == "heal":
-            sim.set_cut(())
-            self.active_cut = ()
-            self._log(f, k)
-        elif k == "kill":
-            node = self._target(f, f.args[0])
-            self._log(f, k, node=node, changed=sim.crash(node))
-        elif k == "restart":
-            node = self._target(f, f.args[0])
-            # The episode is over: a crash point it armed and that was never reached is
-            # disarmed, so no crash happens outside the episode (the shrinker relies on it).
-            point = self._armed_points.pop(f.episode, None)
-            if point is not None and point in sim.slots[node].crash_points:
-                sim.slots[node].crash_points.remove(point)
-            self._log(f, k, node=node, changed=sim.restart(node))
-        elif k == "pause":
-            node = self._target(f, f.args[0])
-            self._log(f, k, node=node, changed=sim.pause(node))
-        elif k == "resume":
-            node = self._target(f, f.args[0])
-            self._log(f, k, node=node, changed=sim.resume(node))
-        elif k == "crash-at":
-            node = self._target(f, f.args[0])
-            slot = sim.slots[node]
-            if slot.up:
-                slot.crash_points.append(f.args[1])
-                self._armed_points[f.episode] = f.args[1]
-            self._log(f, k, node=node, point=f.args[1], changed=slot.up)
-        elif k == "clock-bump":
-            node, delta = f.args
-            sim.set_wall_offset(node, sim.slots[node].wall_offset + int(delta))
-            self._log(f, k, node=node, delta_ns=int(delta))
-        elif k == "clock-skew":
-            node, ppm = self._target(f, f.args[0]), f.args[1]
-            sim.set_clock_rate(node, int(ppm))
-            self._log(f, k, node=node, ppm=int(ppm))
-        elif k == "clock-strobe":
-            node, delta, period = f.args
-            gen = self._strobe_gen.get(node, 0) + 1
-            self._strobe_gen[node] = gen
-            self._log(f, k, node=node, delta_ns=int(delta), period_ns=int(period))
-            self._strobe(node, int(delta), int(period), gen, True)
-        elif k == "clock-reset":
-            node = self._target(f, f.args[0])
-            self._strobe_gen[node] = self._strobe_gen.get(node, 0) + 1
-            sim.set_clock_rate(node, 0)
-            sim.set_wall_offset(node, 0)
-            self._log(f, k, node=node)
-        elif k == "power-off":
-            self._power_off(f)
-        elif k == "power-on":
-            self._power_on(f)
-        else:
-            raise ValueError(f"unknown fault kind {k!r}")
+        """Apply one scheduled fault with its family's applier (harness.faults.FAMILIES)."""
+        fn = applier(f.kind)
+        if fn is None:
+            raise ValueError(f"unknown fault kind {f.kind!r}")
+        fn(self, f)
 
     # ------------------------------------------------------------------ power cuts
-    def _power_off(self, f: Fault) -> None:
+    def power_off(self, f: Fault) -> None:
         n, pool, trigger = f.args
         if not trigger:
             victims = self._power_cut(f, n, pool, None)
-            self._log(f, "power-off", nodes=victims)
+            self.record(f, "power-off", nodes=victims)
             return
-        node, point = self._target(f, trigger[0]), trigger[1]
+        node, point = self.resolve(f, trigger[0]), trigger[1]
         slot = self.sim.slots[node]
         if slot.up:
             slot.crash_points.append(point)
             self._power_armed[node] = (f, point)
-        self._log(f, "power-off", node=node, point=point, armed=slot.up)
+        self.record(f, "power-off", node=node, point=point, armed=slot.up)
 
     def _on_trace(self, nid: str, e: Any) -> None:
         armed = self._power_armed.get(nid)
@@ -144,7 +87,7 @@ class Nemesis:
             del self._power_armed[nid]
             f = armed[0]
             victims = self._power_cut(f, f.args[0], f.args[1], nid)
-            self._log(f, "power-cut", node=nid, point=e.kind, nodes=victims)
+            self.record(f, "power-cut", node=nid, point=e.kind, nodes=victims)
         if self._prev_on_trace is not None:
             self._prev_on_trace(nid, e)
 
@@ -163,7 +106,7 @@ class Nemesis:
         self._power_victims[f.episode] = victims
         return victims
 
-    def _power_on(self, f: Fault) -> None:
+    def power_on(self, f: Fault) -> None:
         order, gaps = f.args
         victims = self._power_victims.pop(f.episode, None)
         if victims is None:  # the trigger never reached its point: disarm it
@@ -172,21 +115,21 @@ class Nemesis:
                     del self._power_armed[node]
                     if point in self.sim.slots[node].crash_points:
                         self.sim.slots[node].crash_points.remove(point)
-            self._log(f, "power-on", nodes=[], changed=False)
+            self.record(f, "power-on", nodes=[], changed=False)
             return
         seq = [victims[i] for i in order if i < len(victims)]
-        self._log(f, "power-on", nodes=seq)
+        self.record(f, "power-on", nodes=seq)
         t = self.sim.now
         for i, node in enumerate(seq):
             if i:
                 t += int(gaps[i - 1]) if i - 1 < len(gaps) else 0
-            self.sim.call_at(t, lambda node=node: self._log(f, "restart", node=node, changed=self.sim.restart(node)))
+            self.sim.call_at(t, lambda node=node: self.record(f, "restart", node=node, changed=self.sim.restart(node)))
 
-    def _strobe(self, node: str, delta: int, period: int, gen: int, high: bool) -> None:
-        if self._strobe_gen.get(node) != gen:
+    def strobe(self, node: str, delta: int, period: int, gen: int, high: bool) -> None:
+        if self.strobe_gen.get(node) != gen:
             return
         self.sim.set_wall_offset(node, delta if high else 0)
-        self.sim.call_at(self.sim.now + period, lambda: self._strobe(node, delta, period, gen, not high))
+        self.sim.call_at(self.sim.now + period, lambda: self.strobe(node, delta, period, gen, not high))
 
     def heal_all(self) -> None:
         """End of the main phase: undo every fault, as Jepsen's final heal does."""
@@ -197,7 +140,7 @@ class Nemesis:
         for nid in sim.servers + sim.clients:  # clients: paused or skewed by pause/clock
             slot = sim.slots[nid]
             slot.crash_points.clear()
-            self._strobe_gen[nid] = self._strobe_gen.get(nid, 0) + 1
+            self.strobe_gen[nid] = self.strobe_gen.get(nid, 0) + 1
             if slot.ppm:
                 sim.set_clock_rate(nid, 0)
             if slot.wall_offset:
@@ -206,4 +149,4 @@ class Nemesis:
                 sim.resume(nid)
             if not slot.up:
                 sim.restart(nid)
-        self._log(None, "heal-all")
+        self.record(None, "heal-all")

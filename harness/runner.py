@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from checkers.result import CheckResult, as_result, checker_results
 from harness.clients import ClientPool
 from harness.config import SECOND, RunConfig
 from harness.faults import Fault, generate_schedule
@@ -150,6 +151,11 @@ class RunResult:
     directory: Path | None
     wall_s: float
 
+    @property
+    def checkers(self) -> dict[str, CheckResult]:
+        """Each checker's result (``results["checkers"]`` holds them as JSON)."""
+        return checker_results(self.results)
+
 
 def run_test(config: RunConfig, store: Path | None = None, name: str | None = None,
              directory: Path | None = None) -> RunResult:
@@ -160,16 +166,16 @@ def run_test(config: RunConfig, store: Path | None = None, name: str | None = No
     t0 = time.perf_counter()
     out = simulate(config)
     t1 = time.perf_counter()
-    checks = run_checkers(out)
+    checks = {name: as_result(c) for name, c in run_checkers(out).items()}
     t2 = time.perf_counter()
-    valid = merge_verdicts(c["valid"] for c in checks.values() if c.get("counts", True) is not False)
+    valid = merge_verdicts(c.valid for c in checks.values() if c.decides)
     results = {
         "valid": valid,
         "seed": config.seed,
         "system": config.system,
         "workload": config.workload,
         "history_sha256": history_digest(out.history),
-        "checkers": checks,
+        "checkers": {name: c.to_json() for name, c in checks.items()},
         "stats": {
             **out.stats,
             "operations": sum(1 for e in out.history if e["type"] == "invoke"),

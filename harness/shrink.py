@@ -2,8 +2,8 @@
 
 ``harness shrink RUN_DIR [--budget SECONDS] [--jobs N] [--keep CHECKER[:KIND]] [--store DIR]``.
 The failure to keep is the run's *signature*: the set of (checker, anomaly kind) that
-failed in results.json (checkers marked ``counts: false`` do not decide a run and are
-ignored). A candidate is kept only if its signature still contains every pair of the
+failed in results.json (``checkers.result.failure_signature``: results that do not decide
+a run are ignored). A candidate is kept only if its signature still contains every pair of the
 original one, or, with ``--keep``, the pairs named (say the one a planted bug is known by).
 
 Each candidate is a run with an explicit ``schedule`` in its config, re-run
@@ -66,7 +66,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence, TypeVar
 
+from checkers.result import Signature, anomaly_names, checker_results, failure_signature
 from harness.config import SECOND, ConfigError, RunConfig
+from harness.faults import fault_family
 from harness.rng import derive_seed
 
 T = TypeVar("T")
@@ -75,41 +77,12 @@ T = TypeVar("T")
 #: about a second, so this allows a few hundred candidates
 DEFAULT_BUDGET_S = 300.0
 
-Signature = frozenset  # of (checker name, anomaly kind or None)
+#: longest budget (a week) and most worker processes: past them the number is a mistake
+MAX_BUDGET_S = 7 * 86_400.0
+MAX_JOBS = 64
 
 #: at most this many small subsets of the episodes are tried once the passes are stuck
 SUBSETS = 200
-
-
-# ----------------------------------------------------------------------------- signatures
-
-def _kinds(result: dict) -> list[str | None]:
-    for key in ("anomaly", "kind"):
-        v = result.get(key)
-        if isinstance(v, str):
-            return [v]
-    for key in ("anomaly_types", "anomaly-types", "anomalies", "violations", "violation_counts",
-                "anomaly_counts", "counts"):
-        v = result.get(key)
-        if isinstance(v, dict) and v:
-            return sorted(str(k) for k in v)
-        if isinstance(v, list) and v and all(isinstance(x, str) for x in v):
-            return sorted(set(v))
-    return [None]
-
-
-def failure_signature(results: dict) -> Signature:
-    """The (checker, anomaly kind) pairs that failed in a results.json dict."""
-    sig = set()
-    for name, c in results.get("checkers", {}).items():
-        if c.get("valid") is False and c.get("counts", True) is not False:
-            sig.update((name, kind) for kind in _kinds(c))
-    return frozenset(sig)
-
-
-def anomaly_names(sig: Signature) -> list[str]:
-    """``checker`` or ``checker:kind`` for each pair, sorted."""
-    return sorted(c if k is None else f"{c}:{k}" for c, k in sig)
 
 
 # ----------------------------------------------------------------------------- reductions
@@ -206,9 +179,9 @@ def _starts(schedule: list[dict]) -> dict[int, dict]:
     return out
 
 
-def family_of(kind: str) -> str:
-    """The fault family an episode's start belongs to (clock-bump, -skew, -strobe: clock)."""
-    return "clock" if kind.startswith("clock-") else kind
+def _family(start: dict) -> str:
+    """The fault family of an episode's start (a schedule entry), by the registry."""
+    return fault_family(start) or "other"
 
 
 def trim_schedule(schedule: list[dict], time_limit: float) -> list[dict]:
@@ -247,26 +220,23 @@ def anomaly_time(res: Any, target: Signature) -> float | None:
     from the operations the checkers name (history indices), or, for the quorum checker's
     trace properties, the shortest prefix of the trace that shows them. None if no checker
     says (liveness and convergence are judged at the end)."""
-    out, checks = res.out, res.results.get("checkers", {})
+    out, checks = res.out, checker_results(res.results)
     if out is None:
         return None
     when = {e["index"]: e["time"] for e in out.history}
     times = []
     trace_kinds = set()
     for checker, kind in target:
-        c = checks.get(checker) or {}
+        c = checks.get(checker)
+        if c is None:
+            continue
         if checker == "quorum" and kind != "I9-acked-write-durability":
             trace_kinds.add(kind)
             continue
-        recs: Any = c
-        for key in ("violations", "anomalies", "overlaps"):
-            v = c.get(key)
-            if isinstance(v, dict) and kind in v:
-                recs = v[kind]
-            elif isinstance(v, list) and any(isinstance(x, dict) and x.get("kind") == kind for x in v):
-                recs = [x for x in v if isinstance(x, dict) and x.get("kind") == kind]
-        ts = [t for t in (_record_time(r, when) for r in (recs if isinstance(recs, list) else [recs]))
-              if t is not None]
+        # the kind's records; for a failure without kinds (linearizability, liveness) the
+        # operations its details name
+        recs = list(c.anomalies[kind]) if kind in c.anomalies else [dict(c.details)]
+        ts = [t for t in (_record_time(r, when) for r in recs) if t is not None]
         if ts:
             times.append(min(ts))
     if trace_kinds:
@@ -307,7 +277,7 @@ def _trace_time(out: Any, kinds: set[str]) -> int | None:
     trace, servers, shift = out.trace, servers_for(out.config), _epoch_shift(out)
 
     def shows(k: int) -> bool:
-        return kinds <= set(check_quorum(trace[:k], servers, None, shift)["violation_counts"])
+        return kinds <= set(check_quorum(trace[:k], servers, None, shift).kinds)
 
     if not trace or not shows(len(trace)):
         return None
@@ -384,6 +354,8 @@ class Shrinker:
         self.tried: dict[str, bool] = {}
         self.candidates = 0
         self.out_of_budget = False
+        #: Ctrl-C stopped the passes (the best run so far is still written)
+        self.interrupted = False
         self.passes: list[str] = []
         self._pool: cf.ProcessPoolExecutor | None = None
         # other run seeds each candidate is also tried with (0 until the passes stall)
@@ -463,7 +435,9 @@ class Shrinker:
                     return i
             return None
         if self._pool is None:
-            self._pool = cf.ProcessPoolExecutor(max_workers=self.jobs)
+            from harness.parentdeath import ProcessPool
+
+            self._pool = ProcessPool(self.jobs)  # its workers die with this process, even on SIGKILL
         pending: dict[cf.Future, int] = {}
         nxt = 0
         try:
@@ -532,6 +506,9 @@ class Shrinker:
         except OutOfBudget:
             self.out_of_budget = True
             self.log("budget spent; keeping the smallest failing run so far")
+        except KeyboardInterrupt:
+            self.interrupted = True
+            self.log("interrupted; keeping the smallest failing run so far")
         finally:
             self.close()
         return self.best
@@ -582,16 +559,16 @@ class Shrinker:
             cfg = self.config
             schedule = cfg.schedule or []
             starts = _starts(schedule)
-            fams = sorted({family_of(f["kind"]) for f in starts.values()})
+            fams = sorted({_family(f) for f in starts.values()})
             if len(fams) < 2:
                 return
-            only = [[e for e, f in starts.items() if family_of(f["kind"]) == fam] for fam in fams]
-            without = [[e for e, f in starts.items() if family_of(f["kind"]) != fam] for fam in fams]
+            only = [[e for e, f in starts.items() if _family(f) == fam] for fam in fams]
+            without = [[e for e, f in starts.items() if _family(f) != fam] for fam in fams]
             cands = sorted(only, key=len) + sorted(without, key=len)
             i = self.first_of([self._with_episodes(cfg, eps) for eps in cands])
             if i is None:
                 return
-            self._changed("families", len(fams), len({family_of(starts[e]["kind"]) for e in cands[i]}), cfg)
+            self._changed("families", len(fams), len({_family(starts[e]) for e in cands[i]}), cfg)
 
     @staticmethod
     def _with_episodes(cfg: RunConfig, keep: Iterable[int]) -> RunConfig:
@@ -696,16 +673,25 @@ def shrink_run(run_dir: Path, budget_s: float = DEFAULT_BUDGET_S, out_dir: Path 
             raise ConfigError("--keep: nothing to keep")
         target = frozenset(chosen)
     config = config.replace(schedule=schedule)
+    out_dir = Path(out_dir) if out_dir is not None else run_dir.with_name(run_dir.name + ".shrunk")
+    from harness.store import check_writable
+
+    check_writable(out_dir.parent, "shrink output")  # before the work, not after it
     shrinker = Shrinker(config, target, budget_s - (time.monotonic() - t0), log,
                         jobs=default_jobs() if jobs is None else jobs, run_limit_s=run_limit_s)
     best = shrinker.shrink()
-    out_dir = Path(out_dir) if out_dir is not None else run_dir.with_name(run_dir.name + ".shrunk")
-    write_run(best.out, best.results, directory=out_dir)
+    try:
+        write_run(best.out, best.results, directory=out_dir)
+    except OSError as e:
+        # the work is not thrown away: the shrunk config (explicit schedule) is the run
+        raise ConfigError(f"cannot write the shrunk run to {out_dir} ({e.strerror or e}); its config, "
+                          f"for a file given to `harness repro`'s config.json: "
+                          f"{json.dumps(best.config.to_dict(), separators=(',', ':'))}") from None
     (out_dir / "shrink.json").write_text(json.dumps({
         "from": str(run_dir), "signature": anomaly_names(signature), "kept": anomaly_names(target),
         "candidates": shrinker.candidates,
         "jobs": shrinker.jobs, "seconds": round(time.monotonic() - t0, 1),
-        "out_of_budget": shrinker.out_of_budget, "before": sizes(shrinker.first), "after": sizes(best),
+        "out_of_budget": shrinker.out_of_budget, "interrupted": shrinker.interrupted, "before": sizes(shrinker.first), "after": sizes(best),
         "passes": shrinker.passes,
     }, indent=1) + "\n")
     return out_dir, shrinker
@@ -730,10 +716,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
-    if not args.budget > 0:
-        raise ConfigError(f"--budget must be positive, not {args.budget}")
-    if args.jobs is not None and args.jobs < 1:
-        raise ConfigError(f"--jobs must be at least 1, not {args.jobs}")
+    if not (math.isfinite(args.budget) and 0 < args.budget <= MAX_BUDGET_S):
+        raise ConfigError(f"--budget must be positive seconds, at most {MAX_BUDGET_S:g}, not {args.budget}")
+    if args.jobs is not None and not 1 <= args.jobs <= MAX_JOBS:
+        raise ConfigError(f"--jobs must be at least 1 and at most {MAX_JOBS}, not {args.jobs}")
     run_dir = Path(args.run_dir)
     out_dir = None
     if args.store is not None:
@@ -747,7 +733,7 @@ def run(args: argparse.Namespace) -> int:
     before, after = sizes(sh.first), sizes(sh.best)
     print(f"shrunk {run_dir}: fails with {', '.join(anomaly_names(sh.target))}; "
           f"{sh.candidates} runs in {time.monotonic() - t0:.1f} s"
-          + (" (budget spent)" if sh.out_of_budget else ""))
+          + (" (budget spent)" if sh.out_of_budget else "") + (" (interrupted)" if sh.interrupted else ""))
     print(tabulate([[k, before[k], after[k]] for k in before], headers=["", "before", "after"], tablefmt="simple"))
     print(f"results: {out}")
     if not getattr(args, "no_report", False):
@@ -755,4 +741,7 @@ def run(args: argparse.Namespace) -> int:
 
         print(f"report:  {write_run_report(out)}")
     print(f"repro:   harness repro {out}")
+    if sh.interrupted:
+        print(f"harness: interrupted; the smallest failing run so far is in {out}", file=sys.stderr)
+        return 130
     return 0

@@ -61,6 +61,7 @@ def write_run(out: Any, results: dict, store: Path | None = None, name: str | No
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=directory.parent))
     try:
+        tmp.chmod(0o755)  # mkdtemp makes it 0700: a run directory is for everyone to read
         (tmp / "config.json").write_text(json.dumps(out.config.to_dict(), indent=1) + "\n")
         (tmp / "history.jsonl").write_bytes(history_bytes(out.history))
         (tmp / "trace.jsonl").write_text(_jsonl(out.trace))
@@ -84,9 +85,47 @@ def load_config(run_dir: Path) -> RunConfig:
     if not p.exists():
         raise ConfigError(f"{run_dir} is not a run directory (no config.json)")
     try:
-        return RunConfig.from_dict(json.loads(p.read_text()))
-    except (ValueError, TypeError) as e:
-        raise ConfigError(f"{p}: unreadable config: {e}") from None
+        d = json.loads(p.read_text())
+        if not isinstance(d, dict):
+            raise ConfigError("not a JSON object")
+        return RunConfig.from_dict(d).validate()
+    except ConfigError as e:
+        raise ConfigError(f"{p}: {e}") from None
+    except (ValueError, TypeError, RecursionError, OSError) as e:
+        why = " ".join(str(e).split())[:200] or type(e).__name__
+        raise ConfigError(f"{p}: unreadable config: {why}") from None
+
+
+def path_inside(base: Path, path: Path) -> Path | None:
+    """``path`` if it resolves to somewhere strictly inside ``base`` (symlinks followed),
+    else None: a path read from a store's own files never leads out of the store."""
+    try:
+        real, root = Path(path).resolve(), Path(base).resolve()
+    except (OSError, RuntimeError, ValueError):
+        return None
+    return Path(path) if real != root and root in real.parents else None
+
+
+def check_writable(directory: Path, what: str = "--store") -> None:
+    """ConfigError unless ``directory`` is (or can be made) a directory this process may
+    write in: said before a run, not after it simulated for minutes."""
+    directory = Path(directory)
+    probe = directory
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ConfigError(f"{what} {directory}: {probe} is not a directory")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigError(f"{what} {directory}: {probe} is not writable")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=".probe-", dir=directory)
+        os.close(fd)
+        os.unlink(name)
+    except OSError as e:
+        raise ConfigError(f"{what} {directory}: cannot write there ({e.strerror or e})") from None
 
 
 def load_results(run_dir: Path) -> dict:

@@ -6,6 +6,8 @@ from typing import Any
 
 from tabulate import tabulate
 
+from checkers.result import checker_results
+
 
 def _verdict(v: Any) -> str:
     return {True: "valid", False: "INVALID"}.get(v, "unknown") if isinstance(v, bool) else str(v)
@@ -29,11 +31,9 @@ def print_run_summary(res: Any) -> None:
     r = res.results
     cfg = res.config
     rows = []
-    for name, c in r["checkers"].items():
-        why = c.get("explanation") or c.get("reason") or c.get("note") or ""
-        if name == "availability":
-            why = f"ok {c['ok']}, fail {c['fail']}, info {c['info']} (served {c['served_fraction']})"
-        rows.append([name, _verdict(c["valid"]) + ("" if c.get("counts", True) is not False else " (not counted)"),
+    for name, c in checker_results(r).items():
+        why = c.explanation or c.note
+        rows.append([name, _verdict(c.valid) + ("" if c.decides else " (not counted)"),
                      why if len(why) <= 400 else why[:400] + " ..."])
     print(f"{cfg.system} / {cfg.workload}  seed {cfg.seed}  nemesis {','.join(cfg.nemesis) or 'none'}  "
           f"{describe_servers(cfg)}, {cfg.clients} clients, {cfg.time_limit:g} s"

@@ -27,9 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from checkers.result import anomaly_names, failure_signature
 from harness.config import ConfigError
-from reports.explain import anomaly_names, verdict_words
 from harness.faults import fault_family
+from harness.store import path_inside
+from reports.explain import verdict_words
 from reports.rundata import FAMILY_COLOURS, NS, _read_json, _read_jsonl
 
 
@@ -92,6 +94,9 @@ def _fault_kinds(run_dir: Path, config: dict) -> list[str]:
 def load_rows(campaign_dir: Path) -> tuple[list[RunRow], int]:
     """Every run of the campaign (index lines, then run directories missing from it)."""
     lines, bad = _read_jsonl(campaign_dir / "index.jsonl")
+    # a seed run again (--resume after a harness error) has a later line: the last one counts
+    last = {str(e["seed"]): e for e in lines if e.get("seed") is not None}
+    lines = [e for e in lines if e.get("seed") is None or last[str(e["seed"])] is e]
     rows: list[RunRow] = []
     seen: set[str] = set()
     for e in lines:
@@ -103,6 +108,9 @@ def load_rows(campaign_dir: Path) -> tuple[list[RunRow], int]:
         seen.add(str(seed))
         rd = e.get("run_dir") or e.get("dir") or e.get("directory")
         run_dir = (campaign_dir / rd) if isinstance(rd, str) else campaign_dir / "runs" / str(seed)
+        # a path read from the store's own files stays inside the store: a line pointing
+        # elsewhere must not make a report write there
+        run_dir = path_inside(campaign_dir / "runs", run_dir)
         row = RunRow(seed=seed, run=e.get("run"), valid=e.get("valid", e.get("verdict", _MISSING)),
                      anomalies=[str(a) for a in e.get("anomalies") or [] if a is not None],
                      failed=[str(a) for a in e.get("failed") or []],
@@ -134,7 +142,7 @@ def _enrich(row: RunRow, campaign_dir: Path) -> None:
         if not row.in_index or row.valid is _MISSING:
             row.valid = results.get("valid", "unknown")
         if not row.anomalies and row.valid is False:
-            row.anomalies = anomaly_names(results)
+            row.anomalies = anomaly_names(failure_signature(results))
         stats = results.get("stats") if isinstance(results.get("stats"), dict) else {}
         sim = _num(stats.get("simulated_ns"))
         row.simulated_s = sim / NS if sim is not None else None

@@ -30,8 +30,16 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"no such directory: {d}")
     if not d.is_dir():
         raise ConfigError(f"{d} is not a directory (give a run or a campaign directory)")
+    from harness.store import check_writable
+
+    check_writable(d, "report directory")
     if (d / "results.json").exists():
         from reports.run_report import write_run_report
+
+        if (d / "config.json").exists():
+            from harness.store import load_config
+
+            load_config(d)  # the one validation every config goes through: bad input is 254
 
         print(write_run_report(d, plots=plots))
         return 0

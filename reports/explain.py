@@ -1,11 +1,11 @@
 """Checker results in words: a verdict line, and a sentence per anomaly with its operations.
 
-Each checker writes its own shape of result into results.json; this module turns each one
-into a `CheckerView` the page template renders without knowing the checker. Known shapes
-(linearizability counterexamples, liveness, availability, the queue anomalies of
-ANOMALIES.md) get tailored sentences; anything else falls back to the checker's own
-``explanation`` / ``note`` / ``reason`` and a generic rendering of its ``anomalies``, so a
-new checker shows up in the report before anyone teaches this module about it.
+Every checker's result is a `checkers.result.CheckResult`; this module turns each one
+into a `CheckerView` the page template renders without knowing the checker. Some details
+(linearizability counterexamples, liveness, availability, perf) get tailored sentences;
+anything else is the checker's own ``explanation`` and a generic rendering of its
+anomalies by kind, so a new checker shows up in the report before anyone teaches this
+module about it.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from checkers.result import CheckResult
 from reports.rundata import NS, Operation, RunData, fmt_value
 
-#: one sentence per anomaly kind: the queue taxonomy (ANOMALIES.md, after Jepsen's Kafka
-#: test), ZAB safety (DESIGN.md's quorum checker) and the election workload
+#: one sentence per anomaly kind: the queue taxonomy (docs/anomalies.md, after Jepsen's Kafka
+#: test), ZAB safety (docs/zab.md §7, checkers/quorum.py) and the election workload
 KIND_SENTENCES = {
     "lost-write": "A value known to be committed was never read, although polls read past its offset.",
     "unseen": "Acknowledged values that no poll had returned by the final drain.",
@@ -31,7 +32,7 @@ KIND_SENTENCES = {
     "int-nonmonotonic-poll": "Inside one poll, the offsets of a key went backwards or repeated.",
     "nonmonotonic-send": "A producer's later send to a key landed at an offset before its previous send.",
     "unexpected-value": "A poll returned a value that no one sent.",
-    # ZAB safety on the trace (checkers/quorum.py, PROTOCOLS.md)
+    # ZAB safety on the trace (checkers/quorum.py, docs/zab.md)
     "I1-integrity": "A server delivered a transaction that was never proposed, or with another digest.",
     "I2-total-order": "Two servers delivered the same transactions in different orders.",
     "I3-agreement": "Two servers delivered different transactions at the same place in their histories.",
@@ -161,7 +162,7 @@ class CheckerView:
     facts: list[tuple[str, str]] = field(default_factory=list)
     lin: LinFailure | None = None
     raw: str = ""
-    counts: dict[str, int] = field(default_factory=dict)  # kind -> how many the checker found
+    anomaly_counts: dict[str, int] = field(default_factory=dict)  # kind -> how many the checker found
     listed: dict[str, int] = field(default_factory=dict)  # kind -> how many results.json lists
 
     @property
@@ -174,7 +175,7 @@ class CheckerView:
             (g.shown if len(g.shown) < SHOWN_PER_KIND else g.folded).append(a)
         for g in out.values():
             g.listed = max(self.listed.get(g.kind, 0), g.on_page)
-            c = self.counts.get(g.kind)
+            c = self.anomaly_counts.get(g.kind)
             g.count = c if isinstance(c, int) and c > g.listed else g.listed
         return list(out.values())
 
@@ -235,23 +236,24 @@ def build_views(run: RunData) -> list[CheckerView]:
     return views
 
 
-def checker_view(run: RunData, name: str, res: dict) -> CheckerView:
-    valid = res.get("valid")
-    counted = res.get("counts", True) is not False
+def checker_view(run: RunData, name: str, res: CheckResult) -> CheckerView:
+    valid = res.valid
+    counted = res.decides
     status, badge = verdict_words(valid, counted)
     v = CheckerView(
         name=name, anchor="checker-" + slug(name), valid=valid, counted=counted, status=status,
-        badge=badge, summary="", note=str(res.get("note") or ""), scope=str(res.get("scope") or ""),
-        raw=json.dumps(res, indent=1, default=str, sort_keys=False),
+        badge=badge, summary="", note=res.note, scope=res.scope,
+        raw=json.dumps(res.to_json(), indent=1, default=str, sort_keys=False),
     )
-    if _is_linearizability(res):
-        _linearizable(run, name, res, v)
-    elif name == "liveness":
+    d = res.details
+    if _is_linearizability(d):
+        _linearizable(run, name, {**d, "valid": valid}, v)
+    elif name == "liveness" and not res.anomalies:
         _liveness(run, res, v)
-    elif name == "availability" or {"ok", "fail", "info"} <= set(res):
-        _availability(res, v)
-    elif name == "perf" and isinstance(res.get("by_period"), list):
-        _perf(res, v)
+    elif name == "availability" or {"ok", "fail", "info"} <= set(d):
+        _availability(d, v)
+    elif name == "perf" and isinstance(d.get("by_period"), list):
+        _perf(d, v)
     else:
         _generic(run, name, res, v)
     if not v.summary:
@@ -259,8 +261,8 @@ def checker_view(run: RunData, name: str, res: dict) -> CheckerView:
     return v
 
 
-def _is_linearizability(res: dict) -> bool:
-    return "prefix" in res and "model" in res
+def _is_linearizability(details: Any) -> bool:
+    return "prefix" in details and "model" in details
 
 
 # --------------------------------------------------------------------------- linearizable
@@ -424,9 +426,9 @@ def lin_failure(run: RunData, res: dict, before: int = 12, max_window: int = 60)
 # --------------------------------------------------------------------------- others
 
 
-def _liveness(run: RunData, res: dict, v: CheckerView) -> None:
-    v.summary = str(res.get("explanation") or "")
-    for n, u in enumerate(res.get("unserved") or [], 1):
+def _liveness(run: RunData, res: CheckResult, v: CheckerView) -> None:
+    v.summary = res.explanation
+    for n, u in enumerate(res.details.get("unserved") or [], 1):
         if isinstance(u, dict):
             sentence = (f"Client {u.get('client')} never completed its final {u.get('f')} of "
                         f"{key_words(u.get('key'))} after every fault was healed.")
@@ -477,16 +479,12 @@ def _perf(res: dict, v: CheckerView) -> None:
         v.facts.append((str(r.get("period")), text))
 
 
-def _generic(run: RunData, name: str, res: dict, v: CheckerView) -> None:
-    v.summary = tidy(str(res.get("explanation") or res.get("reason") or res.get("summary") or ""))
-    for key in ("violation_counts", "anomaly_counts", "counts"):
-        c = res.get(key)
-        if isinstance(c, dict) and all(isinstance(x, int) and not isinstance(x, bool) for x in c.values()):
-            v.counts = {str(k): x for k, x in c.items()}
-            break
+def _generic(run: RunData, name: str, res: CheckResult, v: CheckerView) -> None:
+    v.summary = tidy(res.explanation)
+    v.anomaly_counts = dict(res.anomaly_counts)
     n = 0
     per_kind: dict[str, int] = {}
-    for kind, rec in _anomaly_records(res.get("anomalies"), res.get("violations")):
+    for kind, rec in ((kind, rec) for kind, recs in res.anomalies.items() for rec in recs):
         per_kind[kind] = v.listed[kind] = per_kind.get(kind, 0) + 1
         if per_kind[kind] > 50:  # a page, not a dump: the raw result below has the rest
             continue
@@ -520,7 +518,7 @@ def _generic(run: RunData, name: str, res: dict, v: CheckerView) -> None:
         v.anomalies.append(a)
     # Anomalies the checker allows (e.g. a poll jump across a reassignment the consumer
     # was told about): shown, marked, not counted.
-    for kind, rec in _records(res.get("allowed")):
+    for kind, rec in ((kind, rec) for kind, recs in res.allowed.items() for rec in recs):
         n += 1
         own = rec.get("explanation") if isinstance(rec, dict) else None
         sentence = KIND_SENTENCES.get(kind, f"Anomaly {kind}.")
@@ -536,29 +534,6 @@ def _generic(run: RunData, name: str, res: dict, v: CheckerView) -> None:
         v.anomalies.append(a)
         if n >= 250:
             break
-
-
-def _anomaly_records(*sources: Any):
-    """(kind, record) pairs from the shapes checkers use for ``anomalies``/``violations``:
-    ``{kind: [record, ...]}``, ``{kind: count}`` or ``[{"kind": ...}, ...]``."""
-    for anoms in sources:
-        yield from _records(anoms)
-
-
-def _records(anoms: Any):
-    if isinstance(anoms, dict):
-        for kind, val in anoms.items():
-            if isinstance(val, list):
-                for rec in val:
-                    yield str(kind), rec
-            else:
-                yield str(kind), val
-    elif isinstance(anoms, list):
-        for rec in anoms:
-            if isinstance(rec, dict):
-                yield str(rec.get("kind") or rec.get("property") or rec.get("type") or "anomaly"), rec
-            else:
-                yield "anomaly", rec
 
 
 def _indices(rec: dict) -> list[int]:
@@ -645,27 +620,6 @@ def _established(run: RunData) -> list[dict]:
                          and isinstance(r.get("time"), int)), key=lambda r: r["time"])
         run.__dict__["_established"] = cached
     return cached
-
-
-def anomaly_names(results: dict) -> list[str]:
-    """``checker`` or ``checker:kind`` for each failed (counted) checker and anomaly kind:
-    the names ``harness campaign`` triages by (harness.shrink's failure signature)."""
-    try:
-        from harness.shrink import anomaly_names as names, failure_signature
-
-        return names(failure_signature(results))
-    except Exception:  # an older or newer harness: derive the same shape here
-        out: set[str] = set()
-        checkers = results.get("checkers") if isinstance(results, dict) else None
-        for name, res in (checkers or {}).items():
-            if not isinstance(res, dict) or res.get("counts", True) is False or res.get("valid") is not False:
-                continue
-            kinds = [k for k, _ in _anomaly_records(res.get("anomalies"), res.get("violations"))]
-            if kinds:
-                out.update(f"{name}:{k}" for k in kinds)
-            else:
-                out.add(str(name))
-        return sorted(out)
 
 
 _PY_LIST = re.compile(r"\[((?:'[^'\[\]]*'(?:, )?)+)\]")

@@ -609,12 +609,12 @@ def plot_unseen(run: RunData | Path | str, path: Path | str) -> Path | None:
 
     From a checker result's ``unseen_over_time`` (the durability checker's: a list of
     ``{"time", "unseen": {key: count}}``). A curve that falls back to zero was only late;
-    one that stays up through the final drain is lost writes (ANOMALIES.md).
+    one that stays up through the final drain is lost writes (docs/anomalies.md).
     """
     run = _load(run)
     points = None
     for res in run.checkers.values():
-        u = res.get("unseen_over_time")
+        u = res.details.get("unseen_over_time")
         if isinstance(u, list) and u:
             points = u
             break

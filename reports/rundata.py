@@ -16,45 +16,59 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping, Sequence
 
+from checkers.result import CheckResult, checker_results
 from harness.config import ConfigError
-from harness.faults import fault_family  # a record's family: one definition for lanes and perf periods
+from harness.faults import FAMILIES as FAULT_FAMILIES, fault_family, family_names, window_end
 
 NS = 1_000_000_000
 
 _CLIENT = re.compile(r"^c\d+$")  # the simulator's client nodes: c0, c1...
 _NUMBERED = re.compile(r"^n\d+$")
 
-#: fault kinds that open a window, and the kind that closes it (same episode)
-WINDOW_END = {
-    "partition": "heal",
-    "kill": "restart",
-    "crash-at": "restart",
-    "pause": "resume",
-    "clock-bump": "clock-reset",
-    "clock-skew": "clock-reset",
-    "clock-strobe": "clock-reset",
-    # a power cut: its servers come back one at a time after power-on (a restart record
-    # each, same episode); the window ends when the last one is back
-    "power-off": "power-on",
-}
+class _Lanes(Sequence):
+    """The report's fault lanes, in the fault-family registry's order, then ``other`` (fault
+    kinds no family opens: a newer nemesis). Read at use, so a family registered after this
+    module was imported (a plug-in's, a test's) gets its lane."""
 
-#: lane order; ``other`` holds fault kinds this module has not heard of (a newer nemesis)
-FAMILIES = ("partition", "kill", "crash", "power", "pause", "clock", "slow", "other")
-#: shading colour of each family, shared by the HTML timelines and the PNG plots.
-#: Chosen away from the outcome colours (green / red / orange) so a shaded window never
-#: reads as an outcome.
-FAMILY_COLOURS = {
-    "partition": "#6baed6",
-    "kill": "#9e9ac8",
-    "crash": "#c994c7",
-    "power": "#b07c4f",
-    "pause": "#a6a6a6",
-    "clock": "#e6c34a",
-    "slow": "#66c2a4",
-    "other": "#bdbdbd",
-}
+    def _names(self) -> tuple[str, ...]:
+        return (*family_names(), "other")
+
+    def __getitem__(self, i):  # type: ignore[override]
+        return self._names()[i]
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+
+class _Colours(Mapping):
+    """Shading colour of each family (its record's), shared by the HTML timelines and the
+    PNG plots; chosen away from the outcome colours (green / red / orange) so a shaded
+    window never reads as an outcome. Read at use, like the lanes."""
+
+    def _colours(self) -> dict[str, str]:
+        return {**{name: fam.colour for name, fam in FAULT_FAMILIES.items()}, "other": "#bdbdbd"}
+
+    def __getitem__(self, fam: str) -> str:
+        return self._colours()[fam]
+
+    def __iter__(self):
+        return iter(self._colours())
+
+    def __len__(self) -> int:
+        return len(self._colours())
+
+
+#: lane order
+FAMILIES: Sequence[str] = _Lanes()
+FAMILY_COLOURS: Mapping[str, str] = _Colours()
+
+
+def family_description(fam: str) -> str:
+    """What a fault family does, in its record's words (a lane's tooltip)."""
+    spec = FAULT_FAMILIES.get(fam)
+    return spec.description if spec is not None else "fault kinds no fault family of this harness opens"
 
 
 OUTCOME_COLOURS = {"ok": "#2ca02c", "fail": "#d62728", "info": "#ff7f0e", None: "#7f7f7f"}
@@ -182,11 +196,9 @@ class RunData:
         return self._jsonl("faults.jsonl")
 
     @cached_property
-    def checkers(self) -> dict[str, dict]:
-        c = self.results.get("checkers")
-        if not isinstance(c, dict):
-            return {}
-        return {str(k): v for k, v in c.items() if isinstance(v, dict)}
+    def checkers(self) -> dict[str, CheckResult]:
+        """Each checker's result (results.json written before CheckResult read as well)."""
+        return checker_results(self.results)
 
     @cached_property
     def events_by_index(self) -> dict[int, dict]:
@@ -434,6 +446,7 @@ def fault_windows(faults: list[dict], end_time: int, servers: list[str] | None =
     ``power-on``). A fault kind this module does not know opens an ``other`` window that
     the next record of its episode closes, so a newer nemesis is still drawn.
     """
+    ends = window_end()  # the registry's: opening kind -> ending kind
     open_w: dict[Any, FaultWindow] = {}
     windows: list[FaultWindow] = []
     waiting: dict[Any, set] = {}  # power episode -> servers not yet back up
@@ -451,7 +464,7 @@ def fault_windows(faults: list[dict], end_time: int, servers: list[str] | None =
             label, detail = describe_fault(rec, servers)
             w = FaultWindow(
                 number=0, episode=key, kind=str(kind), family=fam,
-                start=t, end=end_time if kind in WINDOW_END else t, label=label, detail=detail,
+                start=t, end=end_time if kind in ends else t, label=label, detail=detail,
                 start_record=rec, changed=rec.get("changed", True) is not False,
                 cut=[list(p) for p in _pairs(rec.get("cut"))],
             )
@@ -469,20 +482,20 @@ def fault_windows(faults: list[dict], end_time: int, servers: list[str] | None =
         w = open_w.get(key) if key is not None else None
         if kind == "heal-all":
             for w in open_w.values():
-                if w.kind in WINDOW_END:  # an unknown kind stays as long as it was
+                if w.kind in ends:  # an unknown kind stays as long as it was
                     w.end = max(t, w.start)
                     w.end_record = rec
             open_w.clear()
             waiting.clear()
         elif w is None:
             continue
-        elif w.kind not in WINDOW_END:  # an unknown fault kind: the next record of its episode ends it
+        elif w.kind not in ends:  # an unknown fault kind: the next record of its episode ends it
             w.end = max(t, w.start)
             w.end_record = rec
             del open_w[key]
         elif w.kind == "power-off":
             _power_record(w, rec, t, waiting, open_w, key)
-        elif WINDOW_END[w.kind] == kind:
+        elif ends[w.kind] == kind:
             w.end = max(t, w.start)
             w.end_record = rec
             del open_w[key]

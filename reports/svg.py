@@ -30,6 +30,7 @@ from reports.rundata import (
     FaultWindow,
     Operation,
     RunData,
+    family_description,
     fmt_value,
 )
 
@@ -138,7 +139,7 @@ def fault_timeline(run: RunData) -> Markup | None:
         rows = packed[fam]
         lane_h = row_h * len(rows) + 4
         body.append(f'<text x="{LABEL_W - 8}" y="{y + lane_h / 2 + 4:.1f}" text-anchor="end" fill="#333">'
-                    f'{escape(fam)}</text>')
+                    f'<title>{escape(family_description(fam))}</title>{escape(fam)}</text>')
         body.append(f'<line x1="{LABEL_W}" y1="{y + lane_h:.1f}" x2="{LABEL_W + PLOT_W}" y2="{y + lane_h:.1f}" '
                     f'stroke="#ddd"/>')
         for r, row in enumerate(rows):

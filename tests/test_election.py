@@ -303,13 +303,13 @@ def test_pause_and_clock_faults_may_hit_candidates_and_only_for_election():
 def test_without_faults_one_master_at_a_time_and_the_storage_takes_its_writes():
     for fencing in (False, True):
         res = run_test(fake(seed=3, fencing=fencing))
-        m = res.results["checkers"]["mutex"]
-        assert res.valid is True, m["explanation"]
-        assert m["masters"] >= 3 and m["overlaps"] == [] and m["stale_writes"] == []
-        assert m["writes"]["accepted"] >= 10 and m["writes"]["rejected"] == 0
+        m = res.checkers["mutex"]
+        assert res.valid is True, m.explanation
+        assert m.details["masters"] >= 3 and m.details["overlaps"] == [] and m.details["stale_writes"] == []
+        assert m.details["writes"]["accepted"] >= 10 and m.details["writes"]["rejected"] == 0
         oks = [e for e in res.out.history if e["f"] == "acquire" and e["type"] == "ok"]
         assert all(isinstance(e["token"], int) for e in oks)
-        assert res.results["checkers"]["liveness"]["valid"] is True
+        assert res.checkers["liveness"].valid is True
         fences = [e for e in res.out.trace if e["kind"] == "storage_fence"]
         assert bool(fences) is fencing  # a new master registers its token only with fencing
 
@@ -341,17 +341,17 @@ def test_master_paused_past_its_session_timeout_overlaps_a_new_master(config):
         t, iv = a_master(simulate(config(seed=2, fencing=fencing)), 3 * SECOND)
         res = run_test(config(seed=2, fencing=fencing, schedule=[
             Fault(t, "pause", (iv["node"],), 1).to_json(), Fault(t + 4 * SECOND, "resume", (iv["node"],), 1).to_json()]))
-        m = res.results["checkers"]["mutex"]
-        assert m["overlaps"], m["explanation"]
-        o = m["overlaps"][0]
+        m = res.checkers["mutex"]
+        assert m.details["overlaps"], m.explanation
+        o = m.details["overlaps"][0]
         assert o["old_master"] == iv["node"] and "pause" in o["causes"]
         assert f"{iv['node']} was paused from {t / SECOND:.3f} s to {t / SECOND + 4:.3f} s" in o["explanation"]
         assert "longer than the 2.000 s session timeout" in o["explanation"]
         assert "ZooKeeper ended" in o["explanation"]
         if fencing:
-            assert res.valid is True and m["stale_writes"] == [] and "overlapping-masters" in m["allowed"]
+            assert res.valid is True and m.details["stale_writes"] == [] and "overlapping-masters" in m.allowed
         else:
-            assert res.valid is False and "overlapping-masters" in m["anomalies"]
+            assert res.valid is False and "overlapping-masters" in m.anomalies
 
 
 @BOTH
@@ -372,16 +372,16 @@ def test_a_pause_between_the_lease_check_and_the_write_is_caught_by_fencing(conf
         t, node, value = when
         res = run_test(config(seed=4, fencing=fencing, schedule=[
             Fault(t, "pause", (node,), 1).to_json(), Fault(t + 5 * SECOND, "resume", (node,), 1).to_json()]))
-        m = res.results["checkers"]["mutex"]
+        m = res.checkers["mutex"]
         (w,) = [e for e in res.out.trace if e["kind"] == "storage_write" and e["value"] == value]
         if fencing:
-            assert w["accepted"] is False and res.valid is True, m["explanation"]
+            assert w["accepted"] is False and res.valid is True, m.explanation
             done = [e for e in res.out.history if e["f"] == "write" and e["value"] == value and e["type"] != "invoke"]
             assert [e["error"] for e in done if e["type"] == "fail"] == ["stale token"] or \
                 all(e["type"] == "info" for e in done)
         else:
             assert w["accepted"] is True and res.valid is False
-            (s,) = [s for s in m["stale_writes"] if s["value"] == value]
+            (s,) = [s for s in m.details["stale_writes"] if s["value"] == value]
             assert s["candidate"] == node
 
 
@@ -389,13 +389,13 @@ def test_campaign_without_fencing_finds_two_masters_and_with_fencing_no_stale_wr
     found = []
     for seed in range(1, 21):
         res = run_test(fake(seed=seed, nemesis=("pause", "clock"), time_limit=30))
-        m = res.results["checkers"]["mutex"]
-        if m["overlaps"]:
+        m = res.checkers["mutex"]
+        if m.details["overlaps"]:
             assert res.valid is False
             found.append(seed)
         fenced = run_test(fake(seed=seed, fencing=True, nemesis=("pause", "clock"), time_limit=30))
-        fm = fenced.results["checkers"]["mutex"]
-        assert fm["stale_writes"] == [] and fenced.valid is True, (seed, fm["explanation"])
+        fm = fenced.checkers["mutex"]
+        assert fm.details["stale_writes"] == [] and fenced.valid is True, (seed, fm.explanation)
     assert len(found) >= 2, found
 
 
@@ -405,11 +405,11 @@ def test_campaign_without_fencing_finds_two_masters_and_with_fencing_no_stale_wr
 def test_zab_without_faults_passes_every_checker():
     for fencing in (False, True):
         res = run_test(zab(seed=1, fencing=fencing))
-        ch = res.results["checkers"]
-        assert res.valid is True, {k: v.get("explanation") for k, v in ch.items()}
+        ch = res.checkers
+        assert res.valid is True, {k: v.explanation for k, v in ch.items()}
         assert {"mutex", "quorum", "convergence", "liveness"} <= set(ch)
         m = ch["mutex"]
-        assert m["masters"] >= 2 and m["overlaps"] == [] and m["writes"]["accepted"] >= 20
+        assert m.details["masters"] >= 2 and m.details["overlaps"] == [] and m.details["writes"]["accepted"] >= 20
         # tokens are czxids: zxids of epoch >= 1, growing from master to master
         tokens = [iv["token"] for iv in master_intervals(res.out.trace)]
         assert all(t >> 32 >= 1 for t in tokens) and tokens == sorted(tokens)
@@ -421,7 +421,7 @@ def first_overlap(nemesis: tuple[str, ...], seeds: int):
     """(seed, result) of the first zab election run without fencing with two masters."""
     for seed in range(1, seeds + 1):
         res = run_test(zab(seed=seed, nemesis=nemesis))
-        if res.results["checkers"]["mutex"]["overlaps"]:
+        if res.checkers["mutex"].details["overlaps"]:
             return seed, res
     raise AssertionError(f"no overlapping masters in {seeds} seeds with {nemesis}")
 
@@ -429,13 +429,13 @@ def first_overlap(nemesis: tuple[str, ...], seeds: int):
 def test_zab_pauses_and_clock_faults_find_two_masters_without_fencing_and_no_stale_write_with_it():
     seed, res = first_overlap(("pause", "clock"), 15)
     assert res.valid is False
-    o = res.results["checkers"]["mutex"]["overlaps"][0]
+    o = res.checkers["mutex"].details["overlaps"][0]
     assert "Why:" in o["explanation"] and o["causes"] != ["unexplained"]
     assert "ZooKeeper ended" in o["explanation"]  # the leader expired the old master's session
     for s in range(1, seed + 1):
         fenced = run_test(zab(seed=s, fencing=True, nemesis=("pause", "clock")))
-        fm = fenced.results["checkers"]["mutex"]
-        assert fenced.valid is True and fm["stale_writes"] == [], (s, fm["explanation"])
+        fm = fenced.checkers["mutex"]
+        assert fenced.valid is True and fm.details["stale_writes"] == [], (s, fm.explanation)
 
 
 def test_zab_slow_candidate_clocks_alone_find_two_masters_without_fencing():
@@ -443,17 +443,17 @@ def test_zab_slow_candidate_clocks_alone_find_two_masters_without_fencing():
     believing in its lease after ZooKeeper expired its session. Fencing makes it harmless."""
     seed, res = first_overlap(("slow",), 24)
     assert res.valid is False
-    o = res.results["checkers"]["mutex"]["overlaps"][0]
+    o = res.checkers["mutex"].details["overlaps"][0]
     assert "Why:" in o["explanation"] and o["causes"] != ["unexplained"], o
     fenced = run_test(zab(seed=seed, fencing=True, nemesis=("slow",)))
-    assert fenced.valid is True and fenced.results["checkers"]["mutex"]["stale_writes"] == []
+    assert fenced.valid is True and fenced.checkers["mutex"].details["stale_writes"] == []
 
 
 def test_zab_every_fault_family_with_fencing_passes_every_checker():
     for seed in range(1, 9):
         res = run_test(zab(seed=seed, fencing=True, nemesis=("partition", "kill", "pause", "clock")))
-        ch = res.results["checkers"]
-        assert res.valid is True, (seed, {k: v.get("explanation") for k, v in ch.items() if v["valid"] is not True})
+        ch = res.checkers
+        assert res.valid is True, (seed, {k: v.explanation for k, v in ch.items() if v.valid is not True})
 
 
 def test_zab_planted_wallclock_expiry_with_clock_jumps_lets_a_deposed_master_write():
@@ -464,18 +464,18 @@ def test_zab_planted_wallclock_expiry_with_clock_jumps_lets_a_deposed_master_wri
     found = None
     for seed in range(1, 11):
         res = run_test(zab(seed=seed, nemesis=("clock",), time_limit=60, bugs=bug))
-        if res.results["checkers"]["mutex"]["valid"] is False:
+        if res.checkers["mutex"].valid is False:
             found = (seed, res)
             break
     assert found is not None
     seed, res = found
-    m = res.results["checkers"]["mutex"]
-    rec = (m["stale_writes"] or m["overlaps"])[0]
+    m = res.checkers["mutex"]
+    rec = (m.details["stale_writes"] or m.details["overlaps"])[0]
     assert "premature-expiry" in rec["causes"], rec["explanation"]
     fenced = run_test(zab(seed=seed, fencing=True, nemesis=("clock",), time_limit=60, bugs=bug))
-    assert fenced.results["checkers"]["mutex"]["valid"] is True
+    assert fenced.checkers["mutex"].valid is True
     # and with the correct ZooKeeper, clock faults alone never end a live master's session
-    assert run_test(zab(seed=seed, nemesis=("clock",), time_limit=60)).results["checkers"]["mutex"]["valid"] is True
+    assert run_test(zab(seed=seed, nemesis=("clock",), time_limit=60)).checkers["mutex"].valid is True
 
 
 def test_zab_planted_ephemeral_lingers_breaks_mutual_exclusion_without_fencing():
@@ -485,13 +485,13 @@ def test_zab_planted_ephemeral_lingers_breaks_mutual_exclusion_without_fencing()
     found = None
     for seed in range(1, 6):
         res = run_test(zab(seed=seed, nemesis=("partition", "kill"), time_limit=60, bugs=bug))
-        if res.results["checkers"]["mutex"]["valid"] is False:
+        if res.checkers["mutex"].valid is False:
             found = seed
             break
     assert found is not None
     fenced = run_test(zab(seed=found, fencing=True, nemesis=("partition", "kill"), time_limit=60, bugs=bug))
-    assert fenced.results["checkers"]["mutex"]["valid"] is True
-    assert fenced.results["checkers"]["convergence"]["valid"] is False  # the bug itself shows there
+    assert fenced.checkers["mutex"].valid is True
+    assert fenced.checkers["convergence"].valid is False  # the bug itself shows there
 
 
 def test_an_overlap_through_a_slow_deposed_server_is_explained():
@@ -499,7 +499,7 @@ def test_an_overlap_through_a_slow_deposed_server_is_explained():
     which expires the sessions of clients still talking to n5; n5's answers kept the
     master's lease renewed. The checker must say so, not call it unexplained."""
     res = run_test(zab(seed=26, nemesis=("slow",), time_limit=60))
-    overlaps = res.results["checkers"]["mutex"]["overlaps"]
+    overlaps = res.checkers["mutex"].details["overlaps"]
     assert overlaps and all(o["causes"] != ["unexplained"] for o in overlaps)
     o = next(o for o in overlaps if "slow-server-clock" in o["causes"])
     assert "vouching for a session" in o["explanation"]

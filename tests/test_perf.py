@@ -43,28 +43,30 @@ def test_operations_are_counted_in_every_period_active_at_invoke():
          + op(4, int(7.5 * S), int(7.5 * S) + 30_000_000)           # kill, slow, power
          + op(5, 11 * S, 11 * S + 1_000_000))                       # after healing
     res = check_perf(h, FAULTS, 10 * S, frozenset({"value mismatch"}))
-    rows = {r["period"]: r for r in res["by_period"]}
-    assert [r["period"] for r in res["by_period"]] == [NO_FAULT, "kill", "partition", "power", "slow", AFTER]
+    rows = {r["period"]: r for r in res.details["by_period"]}
+    assert [r["period"] for r in res.details["by_period"]] == [NO_FAULT, "kill", "partition", "power", "slow", AFTER]
     assert rows[NO_FAULT] == {"period": NO_FAULT, "ops": 1, "served_fraction": 1.0,
                               "latency_p50_ms": 10.0, "latency_p99_ms": 10.0}
     assert rows["partition"]["ops"] == 2 and rows["partition"]["served_fraction"] == 0.5
     assert rows["partition"]["latency_p50_ms"] is None  # no ok operation there
     assert rows["kill"]["ops"] == 3 and rows["power"]["ops"] == 1 and rows["slow"]["ops"] == 1
     assert rows[AFTER]["ops"] == 1
-    assert res["valid"] is True and res["counts"] is False
-    assert "partition 50.0% of 2" in res["explanation"]
+    assert res.valid is True and res.decides is False
+    assert "partition 50.0% of 2" in res.explanation
 
 
 def test_a_zab_run_reports_perf_beside_availability():
     from harness.config import RunConfig
     from harness.runner import run_test
 
+    from checkers.result import checker_results
+
     res = run_test(RunConfig(seed=2, time_limit=20, nemesis=("partition", "kill")))
-    perf = res.results["checkers"]["perf"]
-    periods = [r["period"] for r in perf["by_period"]]
+    perf = checker_results(res.results)["perf"]
+    periods = [r["period"] for r in perf.details["by_period"]]
     assert periods[0] == NO_FAULT and periods[-1] == AFTER and "partition" in periods
-    total = res.results["checkers"]["availability"]
-    assert sum(r["ops"] for r in perf["by_period"] if r["period"] in (NO_FAULT, AFTER)) <= \
+    total = checker_results(res.results)["availability"].details
+    assert sum(r["ops"] for r in perf.details["by_period"] if r["period"] in (NO_FAULT, AFTER)) <= \
         total["ok"] + total["fail"] + total["info"]
 
 

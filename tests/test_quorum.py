@@ -30,14 +30,14 @@ def good_epoch(leader="n1", e=1, n=3, nodes=S, start=1):
 
 
 def kinds(res):
-    return set(res["violation_counts"])
+    return set(res.anomaly_counts)
 
 
 def test_clean_trace_passes():
     t = good_epoch() + good_epoch("n2", 2)
     res = check_quorum(t, S)
-    assert res["valid"] is True, res
-    assert res["stats"]["delivered"] == {"n1": 6, "n2": 6, "n3": 6}
+    assert res.valid is True, res
+    assert res.details["stats"]["delivered"] == {"n1": 6, "n2": 6, "n3": 6}
 
 
 def test_restart_replay_and_lagging_server_pass():
@@ -45,14 +45,14 @@ def test_restart_replay_and_lagging_server_pass():
     t += [ev("n3", "crash"), ev("n3", "restart"), ev("n3", "recovered", applied_zxid=0)]
     t += [ev("n3", "deliver", zxid=z(1, 1), digest="d1.1")]  # replay from disk
     t += good_epoch("n1", 2, nodes=["n1", "n2"])  # n3 lags, still a prefix
-    assert check_quorum(t, S)["valid"] is True
+    assert check_quorum(t, S).valid is True
 
 
 def test_two_leaders_in_one_epoch():
     t = [ev("n1", "leader_established", epoch=3), ev("n2", "leader_established", epoch=3)]
     res = check_quorum(t, S)
-    assert res["valid"] is False and kinds(res) == {"I7-one-leader-per-epoch"}
-    assert res["violations"]["I7-one-leader-per-epoch"][0]["nodes"] == ["n1", "n2"]
+    assert res.valid is False and kinds(res) == {"I7-one-leader-per-epoch"}
+    assert res.anomalies["I7-one-leader-per-epoch"][0]["nodes"] == ["n1", "n2"]
 
 
 def test_divergent_histories():
@@ -72,7 +72,7 @@ def test_commit_without_quorum_and_ack_before_fsync():
          ev("n1", "logged", zxid=z(1, 1)), ev("n2", "logged", zxid=z(1, 0)),
          ev("n1", "acks_quorum", zxid=z(1, 1), acks=["n1", "n2"]), ev("n1", "commit", zxid=z(1, 1))]
     res = check_quorum(t, S)
-    assert "quorum-commit" in kinds(res) and "not_durable" in res["violations"]["quorum-commit"][0]
+    assert "quorum-commit" in kinds(res) and "not_durable" in res.anomalies["quorum-commit"][0]
 
 
 def test_phantom_delivery_and_zxid_reuse():
@@ -109,9 +109,9 @@ def test_acknowledged_write_missing_at_the_end():
     hist = [{"index": 5, "type": "ok", "f": "write", "zxid": z(1, 1)}]
     res = check_quorum(t, S, history=hist)
     assert "I9-acked-write-durability" in kinds(res)
-    assert res["violations"]["I9-acked-write-durability"][0]["nodes"] == ["n3"]
+    assert res.anomalies["I9-acked-write-durability"][0]["nodes"] == ["n3"]
     t2 = t + [ev("n3", "deliver", zxid=z(1, 1), digest="d1.1")]
-    assert check_quorum(t2, S, history=hist)["valid"] is True
+    assert check_quorum(t2, S, history=hist).valid is True
 
 
 def test_local_primary_order_gap():
@@ -126,6 +126,6 @@ def test_snap_below_what_was_delivered_must_redeliver_the_same():
     t = good_epoch(n=2)
     t += [ev("n3", "snapshot_received", zxid=0), ev("n3", "deliver", zxid=z(1, 1), digest="d1.1"),
           ev("n3", "deliver", zxid=z(1, 2), digest="d1.2")]
-    assert check_quorum(t, S)["valid"] is True
+    assert check_quorum(t, S).valid is True
     t2 = good_epoch(n=2) + [ev("n3", "snapshot_received", zxid=0), ev("n3", "deliver", zxid=z(1, 2), digest="d1.2")]
     assert "committed-log-durability" in kinds(check_quorum(t2, S))

@@ -18,17 +18,17 @@ import pytest
 from markupsafe import escape
 
 from harness.cli import main
-from harness.config import NEMESIS_KINDS, ConfigError, RunConfig
+from checkers.result import CheckResult
+from harness.config import ConfigError, RunConfig
 from harness.faults import generate_schedule
 from harness.runner import run_test
 from reports.campaign_report import write_campaign_report
 from reports.explain import build_views
 from reports.plots import leader_segments, plot_leaders, plot_log_offsets, write_plots
-from harness.faults import NOT_OPENING, fault_family
+from harness.faults import family_names, fault_family, not_opening, window_end
 from reports.rundata import (
     FAMILIES,
     FAMILY_COLOURS,
-    WINDOW_END,
     RunData,
     describe_fault,
     fault_windows,
@@ -80,7 +80,7 @@ def test_passing_run_report(runs, tmp_path):
 
 def test_failing_run_report_explains_the_linearizability_failure(runs, tmp_path):
     d = _copy(runs["fail"], tmp_path / "fail")
-    res = json.loads((d / "results.json").read_text())["checkers"]["linearizable"]
+    res = json.loads((d / "results.json").read_text())["checkers"]["linearizable"]["details"]
     page = write_run_report(d).read_text()
     assert 'id="verdict">INVALID<' in page
     assert "nonlinearizable" in page
@@ -101,7 +101,7 @@ def test_lin_view_replays_prefix_states(runs):
     run = RunData(runs["fail"])
     (lin_view,) = [v for v in build_views(run) if v.lin is not None]
     lin = lin_view.lin
-    res = run.checkers["linearizable"]
+    res = run.checkers["linearizable"].details
     assert lin.prefix_len == len(res["prefix"])
     assert lin.states_replayed
     assert lin.steps[-1].state == res["state"]
@@ -163,7 +163,7 @@ def test_run_report_escapes_everything(runs, tmp_path):
     lines = (d / "history.jsonl").read_text().splitlines()
     events = [json.loads(x) for x in lines]
     res = json.loads((d / "results.json").read_text())
-    fail_idx = res["checkers"]["linearizable"]["op"]["complete_index"]
+    fail_idx = res["checkers"]["linearizable"]["details"]["op"]["complete_index"]
     for e in events:
         if e["type"] == "ok" and e["f"] == "write":
             e["value"] = XSS  # every op's tooltip shows its value
@@ -176,8 +176,8 @@ def test_run_report_escapes_everything(runs, tmp_path):
     cfg["bugs"] = cfg["bugs"] + [XSS]
     (d / "config.json").write_text(json.dumps(cfg))
     res["checkers"]["linearizable"]["note"] = XSS
-    res["checkers"][XSS] = {"valid": False, "explanation": XSS,
-                            "anomalies": {XSS: [{"explanation": XSS, "indices": [0, 1], XSS: XSS}]}}
+    res["checkers"][XSS] = CheckResult(False, XSS, anomalies={XSS: [{"explanation": XSS, "indices": [0, 1],
+                                                                     XSS: XSS}]}).to_json()
     (d / "results.json").write_text(json.dumps(res))
     with open(d / "faults.jsonl", "a") as f:
         f.write(json.dumps({"time": 1, "kind": "kill", "args": [XSS], "episode": 99, "node": XSS}) + "\n")
@@ -191,7 +191,8 @@ def test_run_report_escapes_everything(runs, tmp_path):
 
 
 def test_report_of_a_bare_run_directory(tmp_path):
-    """Only results.json: the page still comes out, saying what it lacks."""
+    """Only results.json, written before CheckResult: the page still comes out, saying what
+    it lacks."""
     d = tmp_path / "bare"
     d.mkdir()
     (d / "results.json").write_text(json.dumps({"valid": "unknown", "checkers": {
@@ -210,20 +211,19 @@ def test_generic_anomalies_get_sentences_and_operations(runs, tmp_path):
     d = _copy(runs["pass"], tmp_path / "generic")
     res = json.loads((d / "results.json").read_text())
     res["valid"] = False
-    res["checkers"]["durability"] = {
-        "valid": False, "counts": {"lost-write": 1},
-        "anomalies": {"lost-write": [{"kind": "lost-write", "key": "k1", "offsets": [12], "values": [7],
-                                      "indices": [2, 3], "explanation": "the send of 7 was acknowledged"}]},
-        "allowed": {"poll-skip": [{"kind": "poll-skip", "indices": [0], "explanation": "across a rebalance"}]},
-        "unseen_over_time": [{"index": 3, "time": 10**9, "unseen": {"k1": 2}},
-                             {"index": 9, "time": 3 * 10**9, "unseen": {"k1": 1, "k2": 1}}],
-    }
-    res["checkers"]["quorum"] = {
-        "valid": False, "counts": {"I7-one-leader-per-epoch": 1},
-        "violations": {"I7-one-leader-per-epoch": [{"property": "I7-one-leader-per-epoch", "epoch": 3,
-                                                    "servers": ["n1", "n2"],
-                                                    "explanation": "n1 and n2 both led epoch 3"}]},
-    }
+    res["checkers"]["durability"] = CheckResult(
+        False,
+        anomalies={"lost-write": [{"kind": "lost-write", "key": "k1", "offsets": [12], "values": [7],
+                                   "indices": [2, 3], "explanation": "the send of 7 was acknowledged"}]},
+        allowed={"poll-skip": [{"kind": "poll-skip", "indices": [0], "explanation": "across a rebalance"}]},
+        details={"unseen_over_time": [{"index": 3, "time": 10**9, "unseen": {"k1": 2}},
+                                      {"index": 9, "time": 3 * 10**9, "unseen": {"k1": 1, "k2": 1}}]},
+    ).to_json()
+    res["checkers"]["quorum"] = CheckResult(
+        False, anomalies={"I7-one-leader-per-epoch": [{"property": "I7-one-leader-per-epoch", "epoch": 3,
+                                                       "servers": ["n1", "n2"],
+                                                       "explanation": "n1 and n2 both led epoch 3"}]},
+    ).to_json()
     (d / "results.json").write_text(json.dumps(res))
     page = write_run_report(d).read_text()
     assert "A value known to be committed was never read" in page
@@ -244,9 +244,9 @@ def test_why_it_failed_comes_first_and_repeats_fold(runs, tmp_path):
     run = RunData(d)
     op = run.operations[5]
     res = json.loads((d / "results.json").read_text())
-    res["checkers"]["quorum"] = {
-        "valid": False, "violation_counts": {"quorum-commit": 725, "I9-acked-write-durability": 1},
-        "violations": {
+    res["checkers"]["quorum"] = CheckResult(
+        False, anomaly_counts={"quorum-commit": 725, "I9-acked-write-durability": 1},
+        anomalies={
             "quorum-commit": [{"property": "quorum-commit", "node": "n5", "zxid": (1 << 32) + i, "acks": ["n5"],
                                "explanation": f"n5 committed 0x{(1 << 32) + i:x} with ACKs from ['n5'], fewer "
                                               f"than a quorum of 3"} for i in range(1, 51)],
@@ -254,13 +254,12 @@ def test_why_it_failed_comes_first_and_repeats_fold(runs, tmp_path):
                                            "zxid": (2 << 32) + 4, "nodes": ["n1", "n2"],
                                            "explanation": "the write is missing from the final history"}],
         },
-    }
-    res["checkers"]["session"] = {
-        "valid": False, "anomaly_counts": {"expired-while-live": 1},
-        "anomalies": {"expired-while-live": [{"kind": "expired-while-live", "session": 7, "node": "n2",
-                                              "time": 2_500_000_000, "idle": 598_668_415, "timeout": 2 * 10**9,
-                                              "explanation": "n2 expired session 7 0.599 s after hearing of it"}]},
-    }
+    ).to_json()
+    res["checkers"]["session"] = CheckResult(
+        False, anomalies={"expired-while-live": [{"kind": "expired-while-live", "session": 7, "node": "n2",
+                                                  "time": 2_500_000_000, "idle": 598_668_415, "timeout": 2 * 10**9,
+                                                  "explanation": "n2 expired session 7 0.599 s after hearing of it"}]},
+    ).to_json()
     (d / "results.json").write_text(json.dumps(res))
     page = write_run_report(d).read_text()
     top = page[:page.index('id="repro"')]
@@ -294,8 +293,9 @@ def test_liveness_failure_shows_the_final_attempts(runs, tmp_path):
     (d / "history.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
     res = json.loads((d / "results.json").read_text())
     res["valid"] = False
-    res["checkers"]["liveness"] = {"valid": False, "explanation": "the cluster did not serve again",
-                                   "unserved": [{"client": f"c{o.process % 10}", "f": o.f, "key": o.key}]}
+    res["checkers"]["liveness"] = CheckResult(
+        False, "the cluster did not serve again",
+        details={"unserved": [{"client": f"c{o.process % 10}", "f": o.f, "key": o.key}]}).to_json()
     (d / "results.json").write_text(json.dumps(res))
     page = write_run_report(d).read_text()
     assert f"Client c{o.process % 10} never completed its final {o.f} of {o.key}" in page
@@ -419,19 +419,19 @@ def test_every_fault_kind_the_nemesis_makes_is_drawn(tmp_path):
     "other") or closes one; a run with every nemesis family draws them all, named."""
     kinds = set()
     for seed in range(30):
-        for f in generate_schedule(seed, NEMESIS_KINDS, ["n1", "n2", "n3", "n4", "n5"], 60 * 10**9, 6.0,
+        for f in generate_schedule(seed, family_names(), ["n1", "n2", "n3", "n4", "n5"], 60 * 10**9, 6.0,
                                    crash_points=("a", "b")):
             kinds.add(f.kind)
     for k in kinds:
         fam = fault_family({"kind": k, "args": ["n1", -800_000 if k == "clock-skew" else 1]})
-        assert (fam in FAMILIES and fam != "other") or k in NOT_OPENING, k
+        assert (fam in FAMILIES and fam != "other") or k in not_opening(), k
     assert {"power-off", "power-on"} <= kinds
-    res = run_test(RunConfig(system="toy", nodes=3, time_limit=20, seed=2, nemesis=NEMESIS_KINDS),
+    res = run_test(RunConfig(system="toy", nodes=3, time_limit=20, seed=2, nemesis=family_names()),
                    directory=tmp_path / "all")
     run = RunData(res.directory)
     fams = {w.family for w in run.windows}
     assert {"power", "slow", "partition"} <= fams and "other" not in fams
-    assert {r["kind"] for r in run.faults} <= set(WINDOW_END) | NOT_OPENING
+    assert {r["kind"] for r in run.faults} <= set(window_end()) | not_opening()
     page = write_run_report(res.directory).read_text()
     for w in run.windows:
         assert f"{w.name} " in page and str(escape(w.detail)) in page

@@ -10,8 +10,8 @@ import pytest
 from harness.cli import main
 from harness.config import SECOND, ConfigError, RunConfig
 from harness.runner import run_test
-from harness.shrink import (anomaly_names, ddmin, episodes_of, failure_signature, inert_episodes,
-                            shrink_int, shrink_run, trim_schedule)
+from checkers.result import CheckResult, anomaly_names, failure_signature
+from harness.shrink import ddmin, episodes_of, inert_episodes, shrink_int, shrink_run, trim_schedule
 from harness.store import load_config, load_results
 
 BUG = "toy-async-backup-reads"
@@ -156,17 +156,19 @@ def test_keep_names_what_must_still_fail(failing_run, tmp_path):
 
 
 def test_failure_signature_ignores_what_does_not_count():
-    results = {"checkers": {
-        "linearizable": {"valid": False},
-        "linearizable-local-reads": {"valid": False, "counts": False},
-        "durability": {"valid": False, "anomalies": {"lost-write": 2, "duplicate": 1}},
-        "mutex": {"valid": False, "anomaly": "overlap"},
-        "liveness": {"valid": True},
-        "quorum": {"valid": "unknown"},
-    }}
+    checks = {
+        "linearizable": CheckResult(False),
+        "linearizable-local-reads": CheckResult(False, decides=False, anomalies={"stale": [{}]}),
+        "durability": CheckResult(False, anomalies={"lost-write": [{}, {}], "duplicate": [{}]},
+                                  allowed={"unseen": [{}]}),
+        "mutex": CheckResult(False, anomalies={"overlap": [{"from": 1}]}),
+        "liveness": CheckResult(True),
+        "quorum": CheckResult("unknown", anomalies={"I3-agreement": []}),
+    }
+    results = {"checkers": {n: c.to_json() for n, c in checks.items()}}
     sig = failure_signature(results)
     assert anomaly_names(sig) == ["durability:duplicate", "durability:lost-write", "linearizable", "mutex:overlap"]
-    assert failure_signature({"checkers": {"liveness": {"valid": True}}}) == frozenset()
+    assert failure_signature({"checkers": {"liveness": CheckResult(True).to_json()}}) == frozenset()
 
 
 def test_anomaly_time_is_within_the_run(failing_run):

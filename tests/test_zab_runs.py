@@ -9,7 +9,7 @@ from harness.runner import run_test, simulate
 
 def test_without_faults_almost_everything_is_served():
     res = run_test(RunConfig(seed=5, nemesis=(), time_limit=20))
-    av = res.results["checkers"]["availability"]
+    av = res.checkers["availability"].details
     assert res.valid is True
     assert av["served_fraction"] > 0.95, av
     assert av["info"] == 0
@@ -40,12 +40,12 @@ def test_local_reads_are_flagged_stale_but_not_counted_as_a_bug():
     for seed in range(1, 40):
         res = run_test(RunConfig(seed=seed, reads="local", nemesis=("partition",), time_limit=30,
                                  clients=10, rate=80))
-        stale = res.results["checkers"]["linearizable-local-reads"]
-        if stale["valid"] is False:
+        stale = res.checkers["linearizable-local-reads"]
+        if stale.valid is False:
             found = (seed, res)
             break
     assert found is not None, "no stale local read in 40 seeds with partitions"
     seed, res = found
-    assert res.results["checkers"]["linearizable"]["valid"] is True
+    assert res.checkers["linearizable"].valid is True
     assert res.valid is True
-    assert "cannot be linearized" in res.results["checkers"]["linearizable-local-reads"]["explanation"]
+    assert "cannot be linearized" in res.checkers["linearizable-local-reads"].explanation

@@ -37,9 +37,24 @@ from systems.zab.recipes import STORAGE_ID
 from workloads import Workload
 
 
+def _schema() -> dict:
+    from harness.schema import Bool, Duration, Number
+
+    return {  # the election recipe's settings (systems/zab/recipes.py, ELECTION_DEFAULTS)
+        "fencing": Bool(),
+        "lease_fraction": Number(0.01, 1.0),
+        "renew_interval": Duration(1, 3_600_000, nullable=True),
+        "acquire_wait": Duration(1, 3_600_000),
+        "write_work": Duration(0, 60_000),
+        "election_retry": Duration(1, 60_000),
+    }
+
+
 class ElectionWorkload(Workload):
     name = "election"
     checkers = ("mutex",)
+    #: type and range of each setting this workload owns (``harness.schema``)
+    SETTINGS = _schema()
     #: extra nodes the runner builds beside the clients (never faulted, not workers)
     services = (STORAGE_ID,)
     #: the nemesis may pause the candidates and skew their clocks (lease holders)

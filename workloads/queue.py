@@ -1,7 +1,7 @@
 """The queue workload: Jepsen's Kafka queue test, on keys mapped one to one to partitions.
 
 Each client is a producer and a consumer (as in Jepsen). Operations, with the history
-fields of ANOMALIES.md:
+fields of docs/anomalies.md:
 
 - ``send`` key value: a unique integer to a random key (partition ``k<i>`` -> ``i``);
   the ok completion adds ``"offset"``. The workload never retries a send; the producer
@@ -24,7 +24,7 @@ Final drain (``final_ops``): each client assigns every key, then polls with valu
 partition's log end. The drain is over only when everything acknowledged has been read:
 whatever an acknowledged send wrote sits below the log end it catches up with. Reading
 from the committed offsets rather than from 0 makes the group's view count: a record the
-group's commits skipped is a lost write there, as BUGS.md asks for
+group's commits skipped is a lost write there, as docs/kafka.md asks for
 ``kafka-commit-before-process``; every record below a committed offset was returned by
 some poll, so for a correct system the two drains find the same lost writes.
 """

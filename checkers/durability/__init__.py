@@ -26,9 +26,11 @@ brokers: everything it knows about a log comes from these operations.
 
 Verdict: ``False`` if any anomaly outside `ALLOWED_KINDS` appears. ``"unknown"`` when
 nothing else is wrong but a final drain was claimed and no poll succeeded at all, so the
-unseen writes cannot be judged. Otherwise ``True``. Jumps of a consumer across a
-reassignment it was told about are not anomalies (ANOMALIES.md: "with no assign or
-subscribe between"); they are listed under ``allowed`` so a report can still show them.
+unseen writes cannot be judged. Otherwise ``True``. Reassignment follows Jepsen's rule
+(docs/anomalies.md, "Reassignment"; see `polls`): an ok or info ``assign``/``subscribe``
+forgets the keys it drops and keeps checking the ones it keeps; jumps of a consumer across
+a rebalance it was told about (a poll's ``rebalanced`` keys, a ``rebalance`` event) are not
+anomalies, and are listed under ``allowed`` so a report can still show them.
 
 Total cost is O(n log n) in the history size: sorting by index, and bisection per record.
 """
@@ -47,10 +49,11 @@ from checkers.durability.reads import (
     unseen_over_time,
     unseen_sends,
 )
+from checkers.result import CheckResult
 
 __all__ = ["check_queue", "QueueHistoryError", "KINDS", "ALLOWED_KINDS"]
 
-#: Every anomaly kind, in report order (ANOMALIES.md).
+#: Every anomaly kind, in report order (docs/anomalies.md).
 KINDS = (
     "lost-write", "unseen", "duplicate", "inconsistent-offsets", "aborted-read", "poll-skip",
     "nonmonotonic-poll", "int-poll-skip", "int-nonmonotonic-poll", "nonmonotonic-send", "unexpected-value",
@@ -66,8 +69,8 @@ _LEADS = {
     "duplicate": "values sitting at more than one offset of a key",
     "inconsistent-offsets": "offsets of a key holding more than one value",
     "aborted-read": "polls returning values whose send definitely failed",
-    "poll-skip": "consumers whose next poll jumped over offsets known to exist, with no reassignment between",
-    "nonmonotonic-poll": "consumers whose next poll started at or before where the previous one ended, with no reassignment between",
+    "poll-skip": "consumers whose next poll jumped over offsets known to exist, the key staying assigned to them",
+    "nonmonotonic-poll": "consumers whose next poll started at or before where the previous one ended, the key staying assigned to them",
     "int-poll-skip": "polls skipping offsets known to exist between consecutive records of a key",
     "int-nonmonotonic-poll": "polls whose offsets of a key went backwards or repeated",
     "nonmonotonic-send": "producers whose later send to a key landed at an offset before their earlier one",
@@ -75,17 +78,18 @@ _LEADS = {
 }
 
 
-def check_queue(events: list[dict], final_drain: bool = True) -> dict[str, Any]:
+def check_queue(events: list[dict], final_drain: bool = True) -> CheckResult:
     """Check a queue history (events as dicts, in any order; sorted by "index") for every
-    anomaly of ANOMALIES.md. ``final_drain`` says the history ends with polls that read
+    anomaly of docs/anomalies.md. ``final_drain`` says the history ends with polls that read
     every key to its end after all faults healed, so that unseen writes are lost writes.
 
-    Returns a JSON-able dict: ``valid`` (True, False or "unknown"), ``anomalies`` ({kind:
-    [anomaly, ...]}, each with key, offsets, values, indices and explanation), ``counts``
-    ({kind: n}), ``explanation`` (one sentence per kind found), ``unseen`` ({key: count} of
-    acknowledged values never polled), ``unseen_over_time`` ([{index, time, unseen}]),
-    ``allowed`` (jumps across a reassignment, by kind), ``bad_kinds``, ``final_drain`` and
-    ``stats``. Raises `QueueHistoryError` on malformed input.
+    Returns a `CheckResult`: ``valid`` (True, False or "unknown"), ``anomalies`` ({kind:
+    [anomaly, ...]}, each with key, offsets, values, indices and explanation) of the kinds
+    that count, ``explanation`` (one sentence per kind found), ``allowed`` (jumps across a
+    reassignment by kind, and ``unseen`` writes when they may only be late); ``details``:
+    ``unseen`` ({key: count} of acknowledged values never polled), ``unseen_over_time``
+    ([{index, time, unseen}]), ``final_drain`` and ``stats``. Raises `QueueHistoryError`
+    on malformed input.
     """
     keys = KeyTable()
     stream = pair_queue_ops(events, keys)
@@ -157,18 +161,17 @@ def check_queue(events: list[dict], final_drain: bool = True) -> dict[str, Any]:
     anomalies = {kind: found[kind] for kind in KINDS if kind in found}
     bad = [kind for kind in anomalies if kind not in ALLOWED_KINDS]
     valid: bool | str = False if bad else ("unknown" if unknown else True)
-    return {
-        "valid": valid,
-        "anomalies": anomalies,
-        "counts": {kind: len(v) for kind, v in anomalies.items()},
-        "explanation": _explain(anomalies, allowed, valid, unknown),
-        "unseen": dict(sorted(unseen_counts.items(), key=lambda kv: str(kv[0]))),
-        "unseen_over_time": unseen_over_time(stream),
-        "allowed": {kind: allowed[kind] for kind in KINDS if kind in allowed},
-        "bad_kinds": bad,
-        "final_drain": final_drain,
-        "stats": {"events": len(events), "keys": len(keys), **stats},
-    }
+    return CheckResult(
+        valid, _explain(anomalies, allowed, valid, unknown),
+        anomalies={kind: anomalies[kind] for kind in bad},
+        allowed={kind: [*(anomalies.get(kind, []) if kind in ALLOWED_KINDS else []), *allowed.get(kind, [])]
+                 for kind in KINDS if (kind in anomalies and kind in ALLOWED_KINDS) or kind in allowed},
+        details={
+            "unseen": dict(sorted(unseen_counts.items(), key=lambda kv: str(kv[0]))),
+            "unseen_over_time": unseen_over_time(stream),
+            "final_drain": final_drain,
+            "stats": {"events": len(events), "keys": len(keys), **stats},
+        })
 
 
 def _merge(into: dict[str, list], more: dict[str, list]) -> None:
@@ -189,6 +192,6 @@ def _explain(anomalies: dict[str, list], allowed: dict[str, list], valid: Any, u
         text += " A final drain was expected but no poll succeeded, so the unseen writes cannot be judged."
     n_allowed = sum(len(v) for v in allowed.values())
     if n_allowed:
-        text += (f" {n_allowed} poll jump(s) across a reassignment the consumer was told about are allowed "
+        text += (f" {n_allowed} poll jump(s) across a rebalance the consumer was told about are allowed "
                  f"(see \"allowed\").")
     return text

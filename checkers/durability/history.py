@@ -1,6 +1,6 @@
 """Queue histories -> operations: the pairing and normalization the durability checks share.
 
-A queue history is a list of events in Jepsen's operation model (see ANOMALIES.md)::
+A queue history is a list of events in Jepsen's operation model (see docs/anomalies.md)::
 
     {"index": 7, "time": 1200, "process": 3, "type": "invoke", "f": "send", "key": "k1", "value": 7}
     {"index": 9, "time": 1900, "process": 3, "type": "ok", "f": "send", "key": "k1", "value": 7, "offset": 12}
@@ -36,6 +36,8 @@ from typing import Any
 __all__ = ["QueueHistoryError", "QueueOp", "KeyTable", "pair_queue_ops", "hashable", "thaw", "show", "show_list", "key_out"]
 
 EVENT_TYPES = frozenset({"invoke", "ok", "fail", "info"})
+#: the operations of a queue client (docs/anomalies.md); anything else is not a queue history
+CLIENT_FS = frozenset({"send", "poll", "commit", "assign", "subscribe"})
 _SCALARS = (int, str, float, bool, type(None))
 
 
@@ -123,6 +125,10 @@ class QueueOp:
     offset: int | None = None
     reads: dict[Any, list[tuple[int | None, Any]]] | None = None
     keys: list[Any] | None = None
+    #: ok polls: the keys whose assignment the group changed during the poll
+    rebalanced: frozenset = frozenset()
+    #: a final-drain poll (invoked with value "drain"): it seeks to the committed offsets
+    drain: bool = False
 
     @property
     def at(self) -> int:
@@ -142,13 +148,27 @@ def _int_or_none(x: Any, what: str, where: str) -> int | None:
 
 
 def _order(events: list[dict]) -> list[tuple[int, dict]]:
+    """Events by "index" when they carry one (every event then must, each a distinct
+    integer, as the linearizability checker asks), else in file order."""
+    with_index = 0
     for pos, e in enumerate(events):
         if not isinstance(e, dict):
             raise QueueHistoryError(f"event {pos}: not an object: {e!r:.60}")
-    if all(isinstance(e.get("index"), int) and not isinstance(e.get("index"), bool) for e in events):
-        pairs = sorted(((e["index"], e) for e in events), key=lambda p: p[0])
-        return pairs
-    return [(e.get("index", pos) if isinstance(e.get("index"), int) else pos, e) for pos, e in enumerate(events)]
+        if "index" in e:
+            with_index += 1
+            i = e["index"]
+            if isinstance(i, bool) or not isinstance(i, int):
+                raise QueueHistoryError(f"event {pos}: bad \"index\" {i!r:.40} (want an integer)")
+    if not with_index:
+        return list(enumerate(events))
+    if with_index < len(events):
+        pos = next(pos for pos, e in enumerate(events) if "index" not in e)
+        raise QueueHistoryError(f"event {pos}: some events have an \"index\" and this one has not")
+    pairs = sorted(((e["index"], e) for e in events), key=lambda p: p[0])
+    for (a, _), (b, _) in zip(pairs, pairs[1:]):
+        if a == b:
+            raise QueueHistoryError(f"duplicate \"index\" {a}")
+    return pairs
 
 
 def _rebalanced_processes(event: dict) -> list[int]:
@@ -156,7 +176,11 @@ def _rebalanced_processes(event: dict) -> list[int]:
     p = event.get("process")
     if isinstance(p, int) and not isinstance(p, bool):
         procs.append(p)
-    for p in event.get("processes") or ():
+    more = event.get("processes")
+    more = [] if more is None else more
+    if not isinstance(more, list):
+        raise QueueHistoryError(f"a rebalance's \"processes\" must be a list, got {more!r:.40}")
+    for p in more:
         if isinstance(p, int) and not isinstance(p, bool):
             procs.append(p)
     return procs
@@ -205,9 +229,13 @@ def pair_queue_ops(events: list[dict], keys: KeyTable | None = None) -> list[Que
         if isinstance(p, bool) or not isinstance(p, int):
             if "process" not in e:
                 raise QueueHistoryError(f"{where}: missing \"process\"")
-            continue  # the nemesis, or another non-client actor
-        if not isinstance(f, str):
-            raise QueueHistoryError(f"{where}: bad or missing \"f\" {f!r:.40}")
+            if isinstance(p, str):
+                continue  # the nemesis, or another non-client actor
+            raise QueueHistoryError(f"{where}: bad \"process\" {p!r:.40} (want an integer, or a name "
+                                    f"such as \"nemesis\")")
+        if f not in CLIENT_FS:
+            raise QueueHistoryError(f"{where}: bad or missing \"f\" {f!r:.40} (want "
+                                    f"{', '.join(sorted(CLIENT_FS))})")
         if typ == "invoke":
             if p in pending:  # a second invoke: the first never completed
                 inv, inv_index = pending.pop(p)
@@ -246,8 +274,15 @@ def _op(inv: dict | None, inv_index: int | None, done: dict | None, index: int |
         if typ == "ok":
             op.offset = _int_or_none(done.get("offset"), "a send's offset", where)  # type: ignore[union-attr]
     elif f == "poll":
+        op.drain = inv is not None and inv.get("value") == "drain"
         if typ == "ok":
             op.reads = _reads(done.get("value"), keys, where)  # type: ignore[union-attr]
+            moved = done.get("rebalanced")  # type: ignore[union-attr]
+            if moved is not None:
+                if not isinstance(moved, list):
+                    raise QueueHistoryError(f"{where}: a poll's \"rebalanced\" must be a list of keys, "
+                                            f"got {moved!r:.60}")
+                op.rebalanced = frozenset(keys.canon(k) for k in moved)
     elif f in ("assign", "subscribe"):
         value = field("value")
         op.keys = [keys.canon(k) for k in value] if isinstance(value, list) else []

@@ -30,13 +30,14 @@ MAX_WITNESSES = 3
 class KeyLog:
     """The observations of one key's log."""
 
-    __slots__ = ("key", "at", "offsets")
+    __slots__ = ("key", "at", "offsets", "_by_value")
 
     def __init__(self, key: Any) -> None:
         self.key = key
         #: offset -> value -> history indices of (at most MAX_WITNESSES) operations showing it
         self.at: dict[int, dict[Any, list[int]]] = {}
         self.offsets: list[int] = []
+        self._by_value: dict[Any, list[int]] | None = None
 
     def observe(self, offset: int, value: Any, index: int) -> None:
         values = self.at.get(offset)
@@ -52,6 +53,15 @@ class KeyLog:
     def finish(self) -> None:
         """Sort the known offsets; call once every observation is in."""
         self.offsets = sorted(self.at)
+
+    def offsets_of(self, value: Any) -> list[int]:
+        """The known offsets holding ``value`` (an index built on first use, after ``finish``)."""
+        if self._by_value is None:
+            self._by_value = {}
+            for offset in self.offsets:
+                for v in self.at[offset]:
+                    self._by_value.setdefault(v, []).append(offset)
+        return self._by_value.get(value, [])
 
     def known_between(self, lo: int, hi: int) -> int:
         """How many known offsets lie strictly between ``lo`` and ``hi``."""

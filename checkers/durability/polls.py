@@ -5,7 +5,8 @@ one client, sequential, retired after an ``info``):
 
 * inside one ok poll, consecutive records of a key must move forward (else
   ``int-nonmonotonic-poll``) without jumping over an offset known to exist (else
-  ``int-poll-skip``);
+  ``int-poll-skip``), unless the poll's ``rebalanced`` list names the key (the group
+  moved it during the poll, so the poll may hold two stretches of the log);
 * a process's next poll that returns records of a key must start after the offset where
   its previous such poll ended (else ``nonmonotonic-poll``) and not jump over a known
   offset (else ``poll-skip``). Polls that return nothing for a key leave the position
@@ -13,11 +14,18 @@ one client, sequential, retired after an ``info``):
 * a producer's next ok send to a key must land after its previous one (else
   ``nonmonotonic-send``). Equal offsets are left to inconsistent-offsets.
 
-A consumer told that its assignment changed (its own ``assign`` or ``subscribe`` came back
-ok, or a ``rebalance`` event names it) may legitimately restart from a committed offset,
-forward or back. A jump across such a change is not an anomaly (ANOMALIES.md: "with no
-assign or subscribe between"); it is recorded under ``allowed`` with the index of the
-change, so a report can still show it. A jump the consumer was not told about counts.
+Reassignment (Jepsen's rule, docs/anomalies.md): an ``assign`` or ``subscribe`` that ended
+ok or info keeps a process's memory of the keys in its new value and forgets the others
+(for polls and for sends); one that failed, or never completed, changes nothing. A key
+kept across it is still checked; a key dropped and taken back starts afresh.
+
+A final-drain poll (invoked with value ``"drain"``) seeks to the group's committed offsets,
+so it is compared with nothing before it, as Jepsen's final polls come from fresh clients.
+
+A consumer told that the group moved a key (the poll's ``rebalanced`` list names it, or
+a ``rebalance`` event names the process) may legitimately restart from a committed
+offset, forward or back. Such a jump is not an anomaly; it is recorded under ``allowed``
+with the index of what told it, so a report can still show it.
 """
 
 from __future__ import annotations
@@ -54,27 +62,49 @@ def order_anomalies(stream: list[QueueOp], logs: dict[Any, KeyLog]) -> tuple[dic
             if op.type == "ok" and op.reads:
                 _poll(op, logs, positions.setdefault(op.process, {}), found, allowed)
         elif f == "send":
-            if op.type == "ok" and op.offset is not None:
-                mine = last_sends.setdefault(op.process, {})
-                prev = mine.get(op.key)
-                if prev is not None and op.offset < prev[0]:
-                    found.setdefault("nonmonotonic-send", []).append({
-                        "kind": "nonmonotonic-send",
-                        "key": thaw(op.key),
-                        "offsets": [prev[0], op.offset],
-                        "values": [thaw(prev[1]), thaw(op.value)],
-                        "indices": [prev[2], op.at],
-                        "process": op.process,
-                        "explanation": f"process {op.process} sent {show(op.value)} to key {show(op.key)} "
-                                       f"(index {op.at}) after {show(prev[1])} (index {prev[2]}), yet it "
-                                       f"landed at offset {op.offset}, before the earlier send's {prev[0]}.",
-                    })
-                mine[op.key] = (op.offset, op.value, op.at)
-        elif f == "rebalance" or (f in ("assign", "subscribe") and op.type == "ok"):
+            if op.type in ("ok", "info"):
+                _send(op, logs, last_sends.setdefault(op.process, {}), found)
+        elif f == "rebalance":
             for entry in positions.get(op.process, {}).values():
                 if entry[3] is None:
                     entry[3] = (op.at, f)
+        elif f in ("assign", "subscribe") and op.type in ("ok", "info"):
+            keep = set(op.keys or ())
+            for memory in (positions.get(op.process), last_sends.get(op.process)):
+                if memory:
+                    for key in [k for k in memory if k not in keep]:
+                        del memory[key]
     return found, allowed
+
+
+def _send(op: QueueOp, logs: dict[Any, KeyLog], mine: dict[Any, tuple[int, Any, int]],
+          found: dict[str, list]) -> None:
+    offset = op.offset
+    if op.type == "info":
+        # Jepsen remembers an info send too; where it landed is known only if some poll
+        # read its value at one offset
+        log = logs.get(op.key)
+        at = log.offsets_of(op.value) if log is not None else []
+        if len(at) != 1:
+            mine.pop(op.key, None)
+            return
+        offset = at[0]
+    if offset is None:
+        return
+    prev = mine.get(op.key)
+    if prev is not None and offset < prev[0]:
+        found.setdefault("nonmonotonic-send", []).append({
+            "kind": "nonmonotonic-send",
+            "key": thaw(op.key),
+            "offsets": [prev[0], offset],
+            "values": [thaw(prev[1]), thaw(op.value)],
+            "indices": [prev[2], op.at],
+            "process": op.process,
+            "explanation": f"process {op.process} sent {show(op.value)} to key {show(op.key)} "
+                           f"(index {op.at}) after {show(prev[1])} (index {prev[2]}), yet it "
+                           f"landed at offset {offset}, before the earlier send's {prev[0]}.",
+        })
+    mine[op.key] = (offset, op.value, op.at)
 
 
 def _poll(op: QueueOp, logs: dict[Any, KeyLog], mine: dict[Any, list],
@@ -87,8 +117,9 @@ def _poll(op: QueueOp, logs: dict[Any, KeyLog], mine: dict[Any, list],
             continue
         log = logs[key]
         k = show(key)
+        moved = key in op.rebalanced
         prev_o, prev_v = records[0]
-        for o, v in records[1:]:
+        for o, v in ([] if moved else records[1:]):
             if o <= prev_o:
                 found.setdefault("int-nonmonotonic-poll", []).append({
                     "kind": "int-nonmonotonic-poll",
@@ -110,9 +141,13 @@ def _poll(op: QueueOp, logs: dict[Any, KeyLog], mine: dict[Any, list],
                 })
             prev_o, prev_v = o, v
         first_o, first_v = records[0]
-        entry = mine.get(key)
+        # a final drain seeks every key to the group's committed offset: it starts afresh,
+        # as Jepsen's final polls do with a fresh client
+        entry = None if op.drain else mine.get(key)
         if entry is not None:
             last_o, last_v, last_at, reassigned = entry
+            if moved and reassigned is None:
+                reassigned = (at, "rebalanced poll")
             kind = None
             if first_o <= last_o:
                 kind = "nonmonotonic-poll"
@@ -132,8 +167,8 @@ def _poll(op: QueueOp, logs: dict[Any, KeyLog], mine: dict[Any, list],
                     "values": [thaw(last_v), thaw(first_v)], "indices": [last_at, at], "process": p, **extra,
                 }
                 if reassigned is None:
-                    anomaly["explanation"] = (f"process {p}'s poll at index {at} {what}, with no assign, "
-                                              f"subscribe or rebalance between.")
+                    anomaly["explanation"] = (f"process {p}'s poll at index {at} {what}, the key staying "
+                                              f"assigned to it and no rebalance of it between.")
                     found.setdefault(kind, []).append(anomaly)
                 else:
                     anomaly["allowed"] = True

@@ -77,7 +77,9 @@ def _options(args: argparse.Namespace) -> tuple[str, object, float | None, int |
         try:
             initial = json.loads(args.initial)
         except ValueError as exc:
-            raise _BadInput(f"--initial is not valid JSON ({exc}): {args.initial!r}") from None
+            raise _BadInput(f"--initial is not valid JSON ({exc}): {args.initial!r:.80}") from None
+        except RecursionError:
+            raise _BadInput("--initial: JSON nested too deep") from None
     limit = args.time_limit
     if limit is not None:
         try:
@@ -102,6 +104,8 @@ def _options(args: argparse.Namespace) -> tuple[str, object, float | None, int |
             raise _BadInput(f"{name}: no such file")
         if path.is_dir():
             raise _BadInput(f"{name}: is a directory")
+        if not path.is_file():
+            raise _BadInput(f"{name}: not a regular file")
     return model, initial, limit, steps
 
 

@@ -1,9 +1,9 @@
-"""Kafka's planted bugs (BUGS.md): names, and what each breaks and who must catch it.
+"""Kafka's planted bugs (docs/kafka.md, "Planted bugs"): names, and what each breaks and who must catch it.
 
 Each is a ``ctx.bugs`` switch read at one marked spot (``# bug:``) of the code; the
 correct path is the default and a bug never changes anything when it is off. ``exposed_by``
 names the campaign that finds it (nemesis families, and settings where the bug needs a
-non-default configuration to do harm, as BUGS.md says).
+non-default configuration to do harm, as docs/kafka.md says).
 """
 
 from __future__ import annotations

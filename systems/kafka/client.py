@@ -25,8 +25,10 @@ Operations (``ClientRequest.f``; keys ``k<i>`` go to partition ``i mod partition
 
 A consumer keeps its own position for a partition it held before: re-acquired after a
 rebalance, it goes on from there rather than jumping to the committed offset, so its polls
-of a key never skip or go back without an ``assign``/``subscribe`` in the history (the
-history cannot record a rebalance the coordinator imposed).
+of a key never skip or go back without an ``assign``/``subscribe`` in the history. A
+subscribed consumer's next ok poll after the coordinator gave or took partitions names
+their keys in ``"rebalanced"`` (absent when none), as Jepsen's client logs the rebalance
+callbacks that run inside ``poll()``.
 
 Like Jepsen's client, after an ``info`` the node starts afresh (a crashed client is
 reopened): new producer id, consumer without assignment, positions or membership.
@@ -102,6 +104,10 @@ class KafkaClient(Node):
         self.drain_progress = False
         self.pending_assignment: tuple[int, ...] | None = None
         self.commit_value: dict = {}
+        # partitions the group coordinator gave or took since the last ok poll: the next
+        # ok poll reports their keys as "rebalanced" (Kafka applies a new assignment inside
+        # poll(), where Jepsen's client logs it)
+        self.rebalanced: set[int] = set()
 
     # ================================================================== helpers
     def _next_req(self) -> int:
@@ -119,6 +125,7 @@ class KafkaClient(Node):
         self._new_producer()
         self.mode, self.assigned, self.positions = None, (), {}
         self.member, self.generation = "", -1
+        self.rebalanced = set()
         return effects + [CancelTimer(HB_TIMER)]
 
     def _new_producer(self) -> None:
@@ -423,6 +430,7 @@ class KafkaClient(Node):
             effects.append(Send(self.controller, m.LeaveGroup(GROUP, self.member)))
         self.mode = "assign"
         self.member, self.generation = "", -1
+        self.rebalanced = set()  # the history's assign says what changed
         self.assigned = tuple(sorted({partition_of(k, self.partitions) for k in (req.value or ())}))
         return effects + [CancelTimer(HB_TIMER)] + self._finish("ok")
 
@@ -431,6 +439,7 @@ class KafkaClient(Node):
             self.mode = "subscribe"
             self.assigned = ()
             self.member, self.generation = "", -1
+            self.rebalanced = set()
         return self._heartbeat(now) + self._finish("ok")
 
     def _heartbeat(self, now: int) -> list[Effect]:
@@ -456,6 +465,7 @@ class KafkaClient(Node):
         if r.generation != self.generation:
             self.generation = r.generation
             if self.op is None or self.stage not in ("poll", "offsets", "drain", "drain-offsets", "poll-commit"):
+                self.rebalanced |= set(self.assigned) ^ set(r.assignment)
                 self.assigned = tuple(sorted(r.assignment))
             else:
                 self.pending_assignment = tuple(sorted(r.assignment))
@@ -483,8 +493,13 @@ class KafkaClient(Node):
         # answers to this operation's requests that arrive later must match nothing
         self.produce_req = self.offset_req = self.commit_req = 0
         effects: list[Effect] = [CancelTimer(OP_TIMER), CancelTimer(ATTEMPT_TIMER), CancelTimer(POLL_TIMER)]
+        if type_ == "ok" and op.f == "poll" and self.rebalanced:
+            extra = extra + (("rebalanced", sorted(self._key(p) for p in self.rebalanced)),)
+            self.rebalanced = set()
         pending = self.pending_assignment
         if pending is not None:
+            if self.mode == "subscribe":
+                self.rebalanced |= set(self.assigned) ^ set(pending)
             self.assigned = pending
             self.pending_assignment = None
         if type_ == "info":

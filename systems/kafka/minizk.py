@@ -11,7 +11,7 @@ change is a txn, appended to the file ``zk-txnlog`` and applied only once the fs
 a restart replays the log. Sessions are txns too (createSession, closeSession), so
 ephemeral znodes outlive a server restart, and their sessions get a fresh timeout then.
 
-Semantics kept from ZooKeeper (PROTOCOLS.md section 2): writes are applied in one total
+Semantics kept from ZooKeeper (docs/zookeeper.md): writes are applied in one total
 order (the zxid); a session's requests are answered in order; reads are served from the
 applied tree; watches are one-shot and fire before the change is visible to the watcher's
 later reads; an expired session's ephemerals are deleted by a closeSession txn and every

@@ -74,3 +74,41 @@ def merged(settings: dict | None) -> dict:
     out = dict(DEFAULT_SETTINGS)
     out.update(settings or {})
     return out
+
+
+def _schema() -> dict:
+    from harness.schema import Duration, Int, OneOf, Bool
+    from systems.zab.settings import SETTINGS as ZAB
+
+    return {
+        **ZAB,  # Kafka's ZooKeeper ensemble
+        "zk_tick": Duration(1, 60_000),  # the mini ZooKeeper's tick
+        "zk_nodes": OneOf(1, 3, 5, 7),
+        "zookeeper": OneOf("zab", "mini"),
+        "partitions": Int(1, 100),
+        "replication_factor": Int(1, 7),
+        "acks": OneOf(0, 1, "all"),
+        "enable_idempotence": Bool(),
+        "delivery_timeout": Duration(1, 3_600_000),
+        "request_timeout": Duration(1, 600_000),
+        "retry_backoff": Duration(1, 60_000),
+        "min_insync_replicas": Int(1, 7),
+        "unclean_leader_election_enable": Bool(),
+        "replica_lag_time_max": Duration(1, 3_600_000),
+        "replica_fetch_wait_max": Duration(1, 60_000),
+        "replica_fetch_max_records": Int(1, 1_000_000),
+        "replica_fetch_timeout": Duration(1, 600_000),
+        "flush_interval": Duration(0, 3_600_000),
+        "hw_checkpoint_interval": Duration(1, 3_600_000),
+        "controller_resend_interval": Duration(1, 3_600_000),
+        "zk_retry_delay": Duration(1, 60_000),
+        "group_session_timeout": Duration(1, 3_600_000),
+        "heartbeat_interval": Duration(1, 3_600_000),
+        "poll_timeout": Duration(1, 600_000),
+        "commit_timeout": Duration(1, 600_000),
+        "max_poll_records": Int(1, 1_000_000),
+    }
+
+
+#: type and range of each setting (``harness.schema``): what ``--set`` may give
+SETTINGS = _schema()

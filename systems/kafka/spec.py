@@ -17,7 +17,7 @@ from harness.system import NodeContext, SystemSpec
 from systems.kafka.broker import HW_FILE, Broker
 from systems.kafka.client import KafkaClient
 from systems.kafka.minizk import MiniZkServer
-from systems.kafka.settings import DEFAULT_SETTINGS
+from systems.kafka.settings import DEFAULT_SETTINGS, SETTINGS
 
 
 def _zk_ids(settings: dict) -> tuple[str, ...]:
@@ -34,6 +34,14 @@ def _split(servers: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 class KafkaSpec(SystemSpec):
     name = "kafka"
+    #: type and range of each setting (``harness.schema``)
+    SETTINGS = SETTINGS
+    #: the workloads this system serves (register and election need ZooKeeper itself)
+    WORKLOADS = ("queue",)
+    #: (a, b): a may not exceed b (Kafka refuses a topic with more replicas than brokers;
+    #: min.insync.replicas above the replication factor refuses every acks=all send)
+    AT_MOST = (("replication_factor", "nodes"), ("min_insync_replicas", "replication_factor"),
+               ("min_session_ticks", "max_session_ticks"))
     #: per-partition logs are "log-p<P>" (created on first write), the HW checkpoint, and
     #: the ZooKeeper servers' files
     files = (HW_FILE, "log-p0", "log-p1", "log-p2")
@@ -44,7 +52,6 @@ class KafkaSpec(SystemSpec):
     crash_points = ("ack", "become-leader", "isr", "truncate")
     #: replica agreement below the high watermark, beside the queue's durability checker
     checkers = ("replicas",)
-    WORKLOADS = ("queue",)
 
     def default_settings(self) -> dict:
         from systems.zab.settings import DEFAULT_SETTINGS as ZAB

@@ -1,4 +1,4 @@
-"""The planted bugs of the ZAB system (BUGS.md, "ZAB and ZooKeeper").
+"""The planted bugs of the ZAB system (docs/zab.md and docs/zookeeper.md, "Planted bugs").
 
 Each is a switch (``--bug NAME``) read through ``ctx.bugs`` at a ``# bug: NAME`` spot in
 server.py, election.py, client.py or sync.py: a small deviation from the correct code path,

@@ -59,3 +59,29 @@ def merged(settings: dict | None) -> dict:
     out = dict(DEFAULT_SETTINGS)
     out.update(settings or {})
     return out
+
+
+def _schema() -> dict:
+    from harness.schema import Duration, Int, OneOf
+
+    return {
+        "tick_time": Duration(1, 60_000),
+        "init_limit": Int(1, 1000),
+        "sync_limit": Int(1, 1000),
+        "finalize_wait": Duration(1, 60_000),
+        "max_notification_interval": Duration(1, 600_000),
+        # below 3 bits an epoch's counter rolls over every few txns: a storm of elections
+        "counter_bits": Int(3, 32),
+        "snap_count": Int(0, 1_000_000_000),
+        "session_timeout": Duration(1, 3_600_000),
+        "min_session_ticks": Int(1, 1_000_000),
+        "max_session_ticks": Int(1, 1_000_000),
+        "client_timeout": Duration(1, 3_600_000),
+        "connect_timeout": Duration(1, 3_600_000),
+        "client_retry_delay": Duration(1, 60_000),
+        "reads": OneOf("sync", "local"),
+    }
+
+
+#: type and range of each setting above (``harness.schema``): what ``--set`` may give
+SETTINGS = _schema()

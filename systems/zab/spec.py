@@ -10,13 +10,19 @@ from harness.system import NodeContext, SystemSpec
 from systems.zab.client import ZabClient
 from systems.zab.messages import LEADING
 from systems.zab.server import BROADCAST, FILES, ZabServer
-from systems.zab.settings import DEFAULT_SETTINGS
+from systems.zab.settings import DEFAULT_SETTINGS, SETTINGS
 
 
 class ZabSpec(SystemSpec):
     """``harness.system.SystemSpec`` for ZooKeeper's ZAB and a small ZooKeeper on top."""
 
     name = "zab"
+    #: type and range of each setting (``harness.schema``)
+    SETTINGS = SETTINGS
+    #: the workloads this system serves (Kafka's queue needs Kafka)
+    WORKLOADS = ("register", "election")
+    #: (a, b): a may not exceed b (zoo.cfg's session bounds, in ticks)
+    AT_MOST = (("min_session_ticks", "max_session_ticks"),)
     #: the txn log, the two epoch files, the snapshot (see server.py, "What is persisted")
     files = FILES
     #: trace kinds the nemesis may crash a server at (the effects after it are lost):
@@ -40,7 +46,6 @@ class ZabSpec(SystemSpec):
     #: ZAB's safety invariants on the trace, replicas converged after healing, and
     #: ZooKeeper's session guarantees, beside the workload's own checkers
     checkers = ("quorum", "convergence", "session")
-    WORKLOADS = ("register", "election")
 
     def default_settings(self) -> dict:
         return dict(DEFAULT_SETTINGS)

@@ -2,7 +2,7 @@
 
 A pure function of what the leader knows: the follower's last logged zxid (from ACKEPOCH),
 the leader's history (zxids of its logged txns after its snapshot, ascending) and its
-snapshot zxid. It follows ``LearnerHandler.syncFollower`` (PROTOCOLS.md §1.5), with the
+snapshot zxid. It follows ``LearnerHandler.syncFollower`` (docs/zab.md §5), with the
 whole in-memory log as the committed-log window:
 
 | condition                                                  | plan                     |

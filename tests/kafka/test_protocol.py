@@ -1,4 +1,4 @@
-"""Direct protocol tests: brokers, controller and client on the tiny driver (kafkasim.py),
+"""Direct protocol tests: brokers, controller and client on the tiny driver (tests/directsim.py),
 with the fake ZooKeeper; no harness scheduler."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from harness.node import Node, Send
 from systems.kafka import messages as m
 from systems.kafka.bugs import PRODUCER_STATE_LOST, WALLCLOCK_ISR_LAG
 
-from kafkasim import MS, SECOND, KafkaSim
+from directsim import MS, SECOND, KafkaSim
 
 
 class Probe(Node):
@@ -39,9 +39,9 @@ def followers(sim: KafkaSim, p: int = 0) -> list[str]:
 
 def test_acks_all_send_is_replicated_and_committed():
     sim = cluster()
-    r = sim.call("c1", "send", "k0", 41)
+    r = sim.do("c1", "send", "k0", 41)
     assert r.type == "ok" and dict(r.extra)["offset"] == 0
-    sim.run(200 * MS)
+    sim.run_for(200 * MS)
     lead = sim.leader_of()
     for b in sim.replica(lead).replicas:
         assert sim.replica(b).log.records[0][3] == 41
@@ -54,7 +54,7 @@ def test_isr_shrinks_for_a_cut_off_follower_and_expands_after_healing():
     lead = sim.leader_of()
     f = followers(sim)[0]
     sim.cut_link(lead, f)
-    r = sim.call("c1", "send", "k0", 1)  # waits for the shrink, then commits on two
+    r = sim.do("c1", "send", "k0", 1)  # waits for the shrink, then commits on two
     assert r.type == "ok"
     shrink = sim.events("isr", node=lead)[-1].fields
     assert f not in shrink["isr"] and shrink["lag_ns"][f] > shrink["lag_max_ns"]
@@ -69,40 +69,40 @@ def test_min_insync_replicas_refuses_acks_all_with_the_leader_alone():
     for f in followers(sim):
         sim.cut_link(lead, f)
     sim.run_until(lambda: sim.replica(lead).isr == (lead,), 5 * SECOND, "the ISR shrink to the leader")
-    r = sim.call("c1", "send", "k0", 7)
+    r = sim.do("c1", "send", "k0", 7)
     assert r.type == "fail" and r.error == "delivery timeout"
     assert sim.replica(lead).hw == 0  # KIP-966: no progress while under-replicated
 
 
 def test_committed_records_survive_leader_failover():
-    sim = cluster(clients=2)
+    sim = cluster(n_clients=2)
     for v in range(1, 6):
-        assert sim.call("c1", "send", "k0", v).type == "ok"
+        assert sim.do("c1", "send", "k0", v).type == "ok"
     old = sim.leader_of()
     old_epoch = sim.replica(old).leader_epoch
     sim.crash(old)
     sim.run_until(lambda: sim.leader_of() not in (None, old), 10 * SECOND, "a new leader")
     new = sim.leader_of()
     assert sim.replica(new).leader_epoch > old_epoch
-    assert sim.call("c1", "send", "k0", 6).type == "ok"
-    assert sim.call("c2", "assign", None, ["k0"]).type == "ok"
-    drained = sim.call("c2", "poll", None, "drain")
+    assert sim.do("c1", "send", "k0", 6).type == "ok"
+    assert sim.do("c2", "assign", None, ["k0"]).type == "ok"
+    drained = sim.do("c2", "poll", None, "drain")
     assert drained.type == "ok"
     assert [v for _, v in drained.value["k0"]] == [1, 2, 3, 4, 5, 6]
 
 
 def test_a_returning_leader_truncates_its_uncommitted_suffix_by_leader_epoch():
-    sim = cluster(clients=2)
+    sim = cluster(n_clients=2)
     old = sim.leader_of()
     for f in followers(sim):
         sim.cut_link(old, f)
-    op = sim.request("c1", "send", "k0", 99)  # appended on the old leader alone
+    op = sim.op("c1", "send", "k0", 99)  # appended on the old leader alone
     sim.run_until(lambda: sim.replica(old).log.durable_end == 1, SECOND, "the append, durable")
     assert op not in sim.replies
     sim.crash(old)
     sim.heal()
     sim.run_until(lambda: sim.leader_of() not in (None, old), 10 * SECOND, "a new leader")
-    assert sim.call("c2", "send", "k0", 100).type == "ok"
+    assert sim.do("c2", "send", "k0", 100).type == "ok"
     sim.restart(old)
     sim.run_until(lambda: sim.nodes[old].partitions[0].role == "follower"
                   and sim.replica(old).log.end == sim.replica(sim.leader_of()).log.end
@@ -136,13 +136,13 @@ def test_the_leader_deduplicates_a_retried_idempotent_send():
     probe = sim.nodes["c1"] = Probe("c1")
     req = m.ProduceRequest(1, 0, "k0", 5, producer_id=42, sequence=0, acks="all", timeout=SECOND)
     sim._apply("c1", [Send(lead, req), Send(lead, m.ProduceRequest(2, 0, "k0", 5, 42, 0, "all", SECOND))])
-    sim.run(300 * MS)
+    sim.run_for(300 * MS)
     answers = sorted((r.req_id, r.error, r.offset) for r in probe.got if isinstance(r, m.ProduceResponse))
     assert answers == [(1, None, 0), (2, None, 0)]
     assert sim.replica(lead).log.end == 1
     gap = m.ProduceRequest(3, 0, "k0", 6, 42, 5, "all", SECOND)
     sim._apply("c1", [Send(lead, gap)])
-    sim.run(50 * MS)
+    sim.run_for(50 * MS)
     assert probe.got[-1].error == m.OUT_OF_ORDER_SEQUENCE
 
 
@@ -152,7 +152,7 @@ def test_a_new_leader_rebuilds_producer_state_from_its_log(bugs, duplicated):
     old = sim.leader_of()
     probe = sim.nodes["c1"] = Probe("c1")
     sim._apply("c1", [Send(old, m.ProduceRequest(1, 0, "k0", 5, 42, 0, "all", SECOND))])
-    sim.run(200 * MS)
+    sim.run_for(200 * MS)
     assert probe.got[-1].error is None
     sim.crash(old)
     sim.run_until(lambda: sim.leader_of() not in (None, old), 10 * SECOND, "a new leader")
@@ -188,7 +188,7 @@ def test_a_wall_clock_jump_on_the_leader_shrinks_the_isr_only_with_the_wall_cloc
     # the next ISR check, before the followers fetch again (they would refresh their
     # caught-up time on the jumped clock)
     sim._apply(lead, sim.nodes[lead].on_timer("isr-check", sim.clock(lead)))
-    sim.run(SECOND)
+    sim.run_for(SECOND)
     shrunk = [e for e in sim.events("isr")[before:] if len(e.fields["isr"]) < len(e.fields["old_isr"])]
     assert bool(shrunk) == shrinks
     if shrunk:  # the trace shows the follower had been caught up, by the monotonic clock
@@ -197,20 +197,20 @@ def test_a_wall_clock_jump_on_the_leader_shrinks_the_isr_only_with_the_wall_cloc
 
 
 def test_group_members_get_disjoint_partitions_and_commits_are_fenced_by_generation():
-    sim = cluster(clients=2, partitions=2)
-    assert sim.call("c1", "subscribe", None, ["k0", "k1"]).type == "ok"
-    assert sim.call("c2", "subscribe", None, ["k0", "k1"]).type == "ok"
+    sim = cluster(n_clients=2, partitions=2)
+    assert sim.do("c1", "subscribe", None, ["k0", "k1"]).type == "ok"
+    assert sim.do("c2", "subscribe", None, ["k0", "k1"]).type == "ok"
     c1, c2 = sim.nodes["c1"], sim.nodes["c2"]
     sim.run_until(lambda: c1.generation == c2.generation and len(c1.assigned) == 1 == len(c2.assigned),
                   5 * SECOND, "a settled group")
     assert set(c1.assigned) | set(c2.assigned) == {0, 1}
-    assert sim.call("c1", "send", "k0", 3).type == "ok"
+    assert sim.do("c1", "send", "k0", 3).type == "ok"
     owner = "c1" if 0 in c1.assigned else "c2"
-    polled = sim.call(owner, "poll")
+    polled = sim.do(owner, "poll")
     assert polled.value["k0"] == [[0, 3]]
-    ok = sim.call(owner, "commit")
+    ok = sim.do(owner, "commit")
     assert ok.type == "ok" and ok.value == {"k0": 1}
     node = sim.nodes[owner]
     node.generation -= 1  # a zombie member of an older generation
-    stale = sim.call(owner, "commit")
+    stale = sim.do(owner, "commit")
     assert stale.type == "fail" and stale.error == m.ILLEGAL_GENERATION

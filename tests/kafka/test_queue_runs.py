@@ -19,9 +19,9 @@ def cfg(**kw) -> RunConfig:
 @pytest.mark.parametrize("zookeeper", ["zab", "mini"])
 def test_a_faulty_run_passes_every_checker(zookeeper):
     res = run_test(cfg(settings={"zookeeper": zookeeper}, nemesis=("partition", "kill", "clock")))
-    checks = res.results["checkers"]
-    assert res.valid is True, {k: v.get("explanation") for k, v in checks.items()}
-    assert checks["replicas"]["stats"]["commits"] > 50
+    checks = res.checkers
+    assert res.valid is True, {k: v.explanation for k, v in checks.items()}
+    assert checks["replicas"].details["stats"]["commits"] > 50
     assert res.results["stats"]["operations"] > 200
 
 
@@ -38,7 +38,7 @@ def test_runs_are_deterministic():
 ])
 def test_planted_bugs_are_caught(bug, nemesis, seed, checker):
     res = run_test(cfg(settings={"zookeeper": "mini"}, nemesis=nemesis, bugs=(bug,), seed=seed, time_limit=30))
-    assert res.results["checkers"][checker]["valid"] is False
+    assert res.checkers[checker].valid is False
 
 
 def test_workload_shape():

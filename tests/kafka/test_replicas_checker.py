@@ -21,19 +21,19 @@ CLEAN = [
 
 
 def kinds(res):
-    return sorted({v["kind"] for v in res["violations"]})
+    return sorted({v["kind"] for vs in res.anomalies.values() for v in vs})
 
 
 def test_a_clean_trace_is_valid():
     res = check_trace(CLEAN)
-    assert res["valid"] is True and res["stats"]["committed_offsets"] == 1
+    assert res.valid is True and res.details["stats"]["committed_offsets"] == 1
 
 
 def test_two_leaders_in_one_epoch():
     t = CLEAN + [ev(6, "b2", "become-leader", partition=0, leader_epoch=0, isr=["b2"], log_end=1, hw=1)]
     res = check_trace(t)
     assert kinds(res) == ["two-leaders-one-epoch"]
-    assert "b1" in res["violations"][0]["explanation"] and "b2" in res["violations"][0]["explanation"]
+    assert "b1" in next(iter(res.anomalies.values()))[0]["explanation"] and "b2" in next(iter(res.anomalies.values()))[0]["explanation"]
     e = [ev(1, "b4", "elect", partition=0, leader="b1", leader_epoch=3, isr=["b1"], controller_epoch=2),
          ev(2, "b5", "elect", partition=0, leader="b2", leader_epoch=3, isr=["b2"], controller_epoch=1)]
     assert kinds(check_trace(e)) == ["two-leaders-one-epoch"]
@@ -58,7 +58,7 @@ def test_a_deposed_leader_may_append_in_its_old_epoch():
         # b1 has not heard yet: its append at offset 1 in epoch 0 will be truncated
         ev(10, "b1", "append", partition=0, offset=1, leader_epoch=0, value="0:k0:6", role="leader", replica_epoch=0),
     ]
-    assert check_trace(t)["valid"] is True
+    assert check_trace(t).valid is True
 
 
 def test_acks_all_before_commit_or_below_min_insync():
@@ -70,7 +70,7 @@ def test_acks_all_before_commit_or_below_min_insync():
     assert kinds(check_trace(alone)) == ["acked-below-min-isr"]
     acks1 = CLEAN + [ev(6, "b1", "ack", partition=0, offset=1, leader_epoch=0, hw=1, error=None, acks=1,
                         isr_size=1, min_isr=2)]
-    assert check_trace(acks1)["valid"] is True
+    assert check_trace(acks1).valid is True
 
 
 def test_hw_moving_back_and_spurious_isr_shrink():
@@ -79,10 +79,10 @@ def test_hw_moving_back_and_spurious_isr_shrink():
     shrink = CLEAN + [ev(6, "b1", "isr", partition=0, isr=["b1"], old_isr=["b1", "b2"], leader_epoch=0,
                          zk_version=2, lag_ns={"b2": 200_000_000}, lag_max_ns=1_500_000_000)]
     res = check_trace(shrink)
-    assert kinds(res) == ["spurious-isr-shrink"] and "200 ms" in res["explanation"]
+    assert kinds(res) == ["spurious-isr-shrink"] and "200 ms" in res.explanation
     fair = CLEAN + [ev(6, "b1", "isr", partition=0, isr=["b1"], old_isr=["b1", "b2"], leader_epoch=0,
                        zk_version=2, lag_ns={"b2": 1_600_000_000}, lag_max_ns=1_500_000_000)]
-    assert check_trace(fair)["valid"] is True
+    assert check_trace(fair).valid is True
 
 
 def test_final_state_disagreement_after_healing():
@@ -90,13 +90,13 @@ def test_final_state_disagreement_after_healing():
         return {"role": "follower", "leader_epoch": 2, "hw": hw, "end": hw, "epochs": epochs, "below_hw": below,
                 "log": below}
     same = {"b1": {"0": st(5, "aa", [[0, 0]])}, "b2": {"0": st(5, "aa", [[0, 0]])}, "z1": {"zxid": 3}}
-    assert check_trace(CLEAN, same)["valid"] is True
+    assert check_trace(CLEAN, same).valid is True
     diff = {"b1": {"0": st(5, "aa", [[0, 0]])}, "b2": {"0": st(5, "bb", [[0, 0], [1, 3]])}}
     res = check_trace(CLEAN, diff)
     assert kinds(res) == ["replicas-disagree-after-healing"]
     lag = {"b1": {"0": st(5, "aa", [[0, 0]])}, "b2": {"0": st(3, "cc", [[0, 0]])}}
     res = check_trace(CLEAN, lag)
-    assert res["valid"] is True and res["notes"]
+    assert res.valid is True and res.details["notes"]
 
 
 def test_isr_join_without_committed_records():
@@ -105,7 +105,7 @@ def test_isr_join_without_committed_records():
                 ev(7, "b1", "isr", partition=0, isr=["b1", "b2", "b3"], old_isr=["b1", "b2"], leader_epoch=0,
                    zk_version=3, lag_ns={}, lag_max_ns=1)]
     res = check_trace(CLEAN + join(0))
-    assert kinds(res) == ["isr-join-without-committed"] and "b3" in res["explanation"]
-    assert check_trace(CLEAN + join(1))["valid"] is True
+    assert kinds(res) == ["isr-join-without-committed"] and "b3" in res.explanation
+    assert check_trace(CLEAN + join(1)).valid is True
     # a proposal that never lands (a deposed leader's) is no violation
-    assert check_trace(CLEAN + join(0)[:1])["valid"] is True
+    assert check_trace(CLEAN + join(0)[:1]).valid is True

@@ -24,7 +24,7 @@ from systems.zab import messages as m
 from systems.zab.datatree import Txn
 from systems.zab.election import Vote, sid_rank, total_order_predicate
 from systems.zab.zxid import make_zxid
-from zabsim import persist_all, synced_follower, traces
+from directsim import persist_all, synced_follower, traces
 
 VOTE_ORDER = "zab-vote-order-not-total"
 PROPOSE = "zab-propose-only-synced"
@@ -66,12 +66,12 @@ def test_vote_cycle_storm_ends_the_run_as_a_liveness_failure() -> None:
     # what multiplied is the election's notifications
     by_type = storm["in_flight_by_type"]
     assert by_type["Notification"] > 0.9 * storm["in_flight"] > 10_000
-    live = r.results["checkers"]["liveness"]
-    assert live["valid"] is False and live["explanation"].startswith("message storm: ")
-    assert live["anomalies"] == {"message-storm": 1}
+    live = r.checkers["liveness"]
+    assert live.valid is False and live.explanation.startswith("message storm: ")
+    assert live.kinds == ["message-storm"]
     assert r.valid is False
     # the end state is not judged: the run stopped before healing
-    assert r.results["checkers"]["convergence"]["valid"] == "unknown"
+    assert r.checkers["convergence"].valid == "unknown"
     assert stats["simulated_ns"] < 31 * 10**9
 
 
@@ -79,7 +79,7 @@ def test_same_seed_without_the_bug_settles_and_passes() -> None:
     r = run_test(STORM_RUN.replace(bugs=()))
     assert r.valid is True
     assert "storm" not in r.results["stats"]
-    assert r.results["checkers"]["liveness"]["valid"] is True
+    assert r.checkers["liveness"].valid is True
 
 
 # -------------------------------------------------------------- zab-propose-only-synced
@@ -124,9 +124,9 @@ def test_without_the_bug_the_follower_resyncs_on_either_sign_of_a_hole() -> None
 
 def test_propose_only_synced_is_caught_by_the_quorum_checker() -> None:
     r = run_test(HOLE_RUN)
-    q = r.results["checkers"]["quorum"]
-    assert q["valid"] is False
-    assert {"I3-agreement", "I4-local-primary-order"} <= set(q["violation_counts"])
+    q = r.checkers["quorum"]
+    assert q.valid is False
+    assert {"I3-agreement", "I4-local-primary-order"} <= set(q.anomaly_counts)
     kinds = {e["kind"] for e in r.out.trace}
     assert "proposal_gap" in kinds  # the follower took a proposal after a hole
     without = run_test(HOLE_RUN.replace(bugs=()))

@@ -23,7 +23,7 @@ from systems.zab.bugs import BUGS, NAMES
 
 ZAB = Path(__file__).resolve().parents[2] / "systems" / "zab"
 
-#: the ZAB and ZooKeeper bugs of BUGS.md
+#: the ZAB and ZooKeeper bugs of docs/zab.md and docs/zookeeper.md
 EXPECTED = {
     "zab-commit-without-quorum", "zab-ack-before-fsync", "zab-newleader-ack-before-durable",
     "zab-epoch-before-log", "zab-no-trunc", "zab-volatile-accepted-epoch", "zab-vote-by-id-only",

@@ -14,14 +14,14 @@ from __future__ import annotations
 import random
 
 import pytest
-from zabsim import MS, Sim
+from directsim import MS, ZabSim
 
 from systems.zab.datatree import DataTree, Txn
 
 
-def chaos(seed: int, n: int = 5, duration: int = 12_000 * MS, snap_count: int = 6) -> Sim:
+def chaos(seed: int, n: int = 5, duration: int = 12_000 * MS, snap_count: int = 6) -> ZabSim:
     rnd = random.Random(seed)
-    sim = Sim(
+    sim = ZabSim(
         n,
         n_clients=3,
         seed=seed,
@@ -76,7 +76,7 @@ def chaos(seed: int, n: int = 5, duration: int = 12_000 * MS, snap_count: int = 
     return sim
 
 
-def check_safety(sim: Sim) -> None:
+def check_safety(sim: ZabSim) -> None:
     # I7: one established leader per epoch
     leaders: dict[int, str] = {}
     for t in sim.traces_of("leader_established"):

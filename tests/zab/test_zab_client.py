@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from zabsim import MS, Sim
+from directsim import MS, ZabSim
 
 
 def test_write_read_cas_round_trip() -> None:
-    sim = Sim(3, n_clients=2).start()
+    sim = ZabSim(3, n_clients=2).start()
     sim.wait_stable()
     assert sim.do("c1", "read", "x").value is None  # absent
     w = sim.do("c1", "write", "x", 1)
@@ -28,7 +28,7 @@ def test_write_read_cas_round_trip() -> None:
 
 
 def test_cas_losing_race_fails_with_bad_version() -> None:
-    sim = Sim(3, n_clients=2).start()
+    sim = ZabSim(3, n_clients=2).start()
     sim.wait_stable()
     assert sim.do("c1", "write", "x", 0).type == "ok"
     a = sim.op("c1", "cas", "x", [0, "a"])
@@ -40,7 +40,7 @@ def test_cas_losing_race_fails_with_bad_version() -> None:
 
 
 def test_operations_of_one_client_are_fifo() -> None:
-    sim = Sim(3, n_clients=1).start()
+    sim = ZabSim(3, n_clients=1).start()
     sim.wait_stable()
     ops = [sim.op("c1", "write", "x", i) for i in range(5)] + [sim.op("c1", "read", "x")]
     for o in ops:
@@ -52,7 +52,7 @@ def test_operations_of_one_client_are_fifo() -> None:
 
 
 def test_sync_read_sees_a_write_committed_just_before_local_read_may_not() -> None:
-    sim = Sim(3, n_clients=1).start()
+    sim = ZabSim(3, n_clients=1).start()
     leader = sim.wait_stable()
     lagging = "n1"
     sim.start_client("c1", server=leader)
@@ -69,7 +69,7 @@ def test_sync_read_sees_a_write_committed_just_before_local_read_may_not() -> No
 
 
 def test_sync_needs_a_quorum_round() -> None:
-    sim = Sim(3, n_clients=1).start()
+    sim = ZabSim(3, n_clients=1).start()
     leader = sim.wait_stable()
     sim.start_client("c1", server=leader)
     assert sim.do("c1", "read", "x").value is None
@@ -81,7 +81,7 @@ def test_sync_needs_a_quorum_round() -> None:
 
 
 def test_failover_when_server_stops_serving() -> None:
-    sim = Sim(3, n_clients=1).start()
+    sim = ZabSim(3, n_clients=1).start()
     leader = sim.wait_stable()
     follower = next(n for n in sim.servers if n != leader)
     sim.start_client("c1", server=follower)
@@ -94,7 +94,7 @@ def test_failover_when_server_stops_serving() -> None:
 
 
 def test_read_from_dead_server_fails_write_is_info() -> None:
-    sim = Sim(3, n_clients=1).start()
+    sim = ZabSim(3, n_clients=1).start()
     leader = sim.wait_stable()
     follower = next(n for n in sim.servers if n != leader)
     sim.start_client("c1", server=follower)
@@ -111,7 +111,7 @@ def test_read_from_dead_server_fails_write_is_info() -> None:
 
 
 def test_session_never_goes_back_in_time() -> None:
-    sim = Sim(3, n_clients=1).start()
+    sim = ZabSim(3, n_clients=1).start()
     leader = sim.wait_stable()
     lagging = next(n for n in sim.servers if n != leader)
     sim.start_client("c1", server=leader)

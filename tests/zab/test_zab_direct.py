@@ -11,7 +11,7 @@ from systems.zab.datatree import Txn
 from systems.zab.election import Vote
 from systems.zab.server import ZabServer
 from systems.zab.zxid import make_zxid
-from zabsim import persist_all, synced_follower, traces
+from directsim import persist_all, synced_follower, traces
 
 SERVERS = ("n1", "n2", "n3")
 

@@ -1,9 +1,9 @@
-"""Fast Leader Election and discovery, driven directly (tests/zab/zabsim.py)."""
+"""Fast Leader Election and discovery, driven directly (tests/directsim.py)."""
 
 from __future__ import annotations
 
 import pytest
-from zabsim import MS, Sim
+from directsim import MS, ZabSim
 
 from systems.zab.datatree import Txn
 from systems.zab.election import Vote, sid_rank, total_order_predicate
@@ -14,7 +14,7 @@ def put(path: str, value: int) -> list:
     return list(Txn("setData", path, value, -1, "n0", "c0", value).to_record())
 
 
-def seed_disk(sim: Sim, node: str, accepted: int, current: int, zxids: list[tuple[int, int]]) -> None:
+def seed_disk(sim: ZabSim, node: str, accepted: int, current: int, zxids: list[tuple[int, int]]) -> None:
     sim.disk[node]["acceptedEpoch"] = [accepted]
     sim.disk[node]["currentEpoch"] = [current]
     sim.disk[node]["log"] = [[make_zxid(e, c), put("/x", 100 * e + c)] for e, c in zxids]
@@ -33,7 +33,7 @@ def test_vote_order_is_epoch_then_zxid_then_sid() -> None:
 
 @pytest.mark.parametrize("n", [1, 3, 5])
 def test_fresh_ensemble_elects_exactly_one_leader(n: int) -> None:
-    sim = Sim(n).start()
+    sim = ZabSim(n).start()
     leader = sim.wait_stable(timeout=2000 * MS)
     assert leader == f"n{n}"  # equal votes: the highest sid wins
     sim.run_for(2000 * MS)  # and it stays so
@@ -47,7 +47,7 @@ def test_fresh_ensemble_elects_exactly_one_leader(n: int) -> None:
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_most_recent_server_wins_and_no_txn_lost_3(seed: int) -> None:
-    sim = Sim(3, seed=seed)
+    sim = ZabSim(3, seed=seed)
     # n1 holds the newest history (epoch 2); n3 has the highest sid but an old epoch and
     # an extra txn of epoch 1 that was never committed
     seed_disk(sim, "n1", 2, 2, [(1, 1), (1, 2), (2, 1)])
@@ -67,7 +67,7 @@ def test_most_recent_server_wins_and_no_txn_lost_3(seed: int) -> None:
 
 
 def test_most_recent_server_wins_5() -> None:
-    sim = Sim(5, seed=3)
+    sim = ZabSim(5, seed=3)
     seed_disk(sim, "n1", 3, 3, [(1, 1), (3, 1)])
     seed_disk(sim, "n2", 3, 3, [(1, 1), (3, 1), (3, 2)])  # the most recent
     seed_disk(sim, "n3", 3, 3, [(1, 1), (3, 1)])
@@ -83,7 +83,7 @@ def test_most_recent_server_wins_5() -> None:
 
 
 def test_minority_cannot_elect() -> None:
-    sim = Sim(5)
+    sim = ZabSim(5)
     sim.partition(("n1", "n2"), ("n3", "n4", "n5"))
     sim.start()
     leader = sim.wait_stable(("n3", "n4", "n5"))
@@ -98,7 +98,7 @@ def test_minority_cannot_elect() -> None:
 
 
 def test_restarted_server_joins_existing_leader() -> None:
-    sim = Sim(3).start()
+    sim = ZabSim(3).start()
     leader = sim.wait_stable()
     follower = "n1"
     sim.crash(follower)
@@ -110,7 +110,7 @@ def test_restarted_server_joins_existing_leader() -> None:
 
 
 def test_leader_crash_elects_new_leader_with_higher_epoch() -> None:
-    sim = Sim(5, n_clients=1).start()
+    sim = ZabSim(5, n_clients=1).start()
     old = sim.wait_stable()
     for i in range(5):
         assert sim.do("c1", "write", "x", i).type == "ok"
@@ -127,7 +127,7 @@ def test_leader_crash_elects_new_leader_with_higher_epoch() -> None:
 
 
 def test_leader_steps_down_without_quorum() -> None:
-    sim = Sim(3).start()
+    sim = ZabSim(3).start()
     leader = sim.wait_stable()
     sim.isolate(leader)
     assert sim.run_until(lambda: sim.nodes[leader].state == "LOOKING", 1000 * MS)

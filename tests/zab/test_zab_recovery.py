@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from zabsim import MS, Sim
+from directsim import MS, ZabSim
 
 from systems.zab.zxid import make_zxid
 
 
-def zxids(sim: Sim, n: str) -> list[int]:
+def zxids(sim: ZabSim, n: str) -> list[int]:
     return [z for z, _ in sim.delivered(n)]
 
 
-def assert_prefix_consistent(sim: Sim) -> None:
+def assert_prefix_consistent(sim: ZabSim) -> None:
     histories = [sim.delivered(n) for n in sim.servers if sim.nodes.get(n) is not None]
     for a in histories:
         for b in histories:
@@ -20,7 +20,7 @@ def assert_prefix_consistent(sim: Sim) -> None:
 
 
 def test_writes_commit_on_quorum_in_the_same_order_everywhere() -> None:
-    sim = Sim(5, n_clients=3).start()
+    sim = ZabSim(5, n_clients=3).start()
     leader = sim.wait_stable()
     ops = [sim.op(c, "write", "x", (c, i)) for i in range(10) for c in sim.clients]
     assert sim.run_until(lambda: all(o in sim.replies for o in ops), 10_000 * MS)
@@ -46,7 +46,7 @@ def test_writes_commit_on_quorum_in_the_same_order_everywhere() -> None:
 
 
 def test_no_commit_without_quorum() -> None:
-    sim = Sim(3, n_clients=1).start()
+    sim = ZabSim(3, n_clients=1).start()
     leader = sim.wait_stable()
     sim.start_client("c1", server=leader)
     assert sim.do("c1", "read", "x").type == "ok"  # connected: its session exists
@@ -59,7 +59,7 @@ def test_no_commit_without_quorum() -> None:
 
 
 def test_follower_restart_recovers_log_and_rejoins_via_diff() -> None:
-    sim = Sim(3, n_clients=1, settings={"snap_count": 0}).start()
+    sim = ZabSim(3, n_clients=1, settings={"snap_count": 0}).start()
     leader = sim.wait_stable()
     sim.start_client("c1", server=leader)
     f = next(n for n in sim.servers if n != leader)
@@ -82,7 +82,7 @@ def test_follower_restart_recovers_log_and_rejoins_via_diff() -> None:
 
 
 def test_returning_server_with_uncommitted_txn_gets_trunc() -> None:
-    sim = Sim(3, n_clients=2, settings={"snap_count": 0}).start()
+    sim = ZabSim(3, n_clients=2, settings={"snap_count": 0}).start()
     old = sim.wait_stable()
     assert sim.do("c1", "write", "x", 1).type == "ok"
     # the leader logs a proposal nobody else sees
@@ -115,7 +115,7 @@ def test_returning_server_with_uncommitted_txn_gets_trunc() -> None:
 
 
 def test_far_behind_server_gets_snap() -> None:
-    sim = Sim(3, n_clients=1, settings={"snap_count": 4}).start()
+    sim = ZabSim(3, n_clients=1, settings={"snap_count": 4}).start()
     leader = sim.wait_stable()
     sim.start_client("c1", server=leader)
     f = next(n for n in sim.servers if n != leader)
@@ -143,7 +143,7 @@ def test_far_behind_server_gets_snap() -> None:
 
 
 def test_whole_ensemble_restart_keeps_committed_txns() -> None:
-    sim = Sim(3, n_clients=1).start()
+    sim = ZabSim(3, n_clients=1).start()
     sim.wait_stable()
     for i in range(5):
         assert sim.do("c1", "write", "x", i).type == "ok"
@@ -163,7 +163,7 @@ def test_whole_ensemble_restart_keeps_committed_txns() -> None:
 
 def test_crash_loses_unsynced_writes_but_not_committed_ones() -> None:
     # slow disks: crash followers right after commits, with writes still in flight
-    sim = Sim(5, n_clients=2, fsync=8 * MS, seed=7).start()
+    sim = ZabSim(5, n_clients=2, fsync=8 * MS, seed=7).start()
     sim.wait_stable()
     committed: list[int] = []
     for round_ in range(4):

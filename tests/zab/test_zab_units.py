@@ -6,7 +6,7 @@ import ast
 import pathlib
 
 import pytest
-from zabsim import MS, Sim
+from directsim import MS, ZabSim
 
 from harness.system import get_system
 from systems.zab import messages as m
@@ -116,7 +116,7 @@ def test_spec_registered() -> None:
 
 
 def run_scenario(seed: int) -> list:
-    sim = Sim(5, n_clients=2, seed=seed).start()
+    sim = ZabSim(5, n_clients=2, seed=seed).start()
     sim.wait_stable()
     for i in range(3):
         sim.op("c1", "write", "x", i)
@@ -133,7 +133,7 @@ def test_deterministic_given_seed() -> None:
 
 
 def test_zxid_rollover_forces_a_new_epoch() -> None:
-    sim = Sim(3, n_clients=1, settings={"counter_bits": 3, "snap_count": 0}).start()
+    sim = ZabSim(3, n_clients=1, settings={"counter_bits": 3, "snap_count": 0}).start()
     leader = sim.wait_stable()
     sim.start_client("c1", server=leader)
     results = [sim.do("c1", "write", "x", i).type for i in range(10)]
@@ -149,7 +149,7 @@ def test_zxid_rollover_forces_a_new_epoch() -> None:
 
 def test_is_leader_only_when_established() -> None:
     spec = get_system("zab")
-    sim = Sim(3)
+    sim = ZabSim(3)
     sim.start()
     seen_leading_unestablished = False
     while sim.step():

@@ -1,11 +1,11 @@
-"""Helpers for the ZooKeeper-API tests: a Sim that keeps every reply (events included, in
+"""Helpers for the ZooKeeper-API tests: a ZabSim that keeps every reply (events included, in
 order), client partitions, and a host node that embeds a ZabClient as api.py describes."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from zabsim import MS, Sim
+from directsim import MS, ZabSim
 
 from harness.node import CancelTimer, ClientRequest, ClientResponse, Node, Reply, Send, SetTimer, Trace
 from harness.system import NodeContext
@@ -15,11 +15,11 @@ from systems.zab.client import ZabClient
 __all__ = ["MS", "ZkSim", "Host"]
 
 
-class ZkSim(Sim):
+class ZkSim(ZabSim):
     """``log[node]``: every ClientResponse a node replied, events (op id -1) included."""
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
         self.log: dict[str, list[ClientResponse]] = {}
 
     def _apply(self, n: str, effects: list) -> None:

@@ -1,0 +1,245 @@
+"""Every OS process a live run starts: started here, tracked by pid, ended by pid.
+
+A process started through :class:`ProcessController` dies with the harness, however the
+harness ends:
+
+- normal exit, an exception, Ctrl-C: :meth:`ProcessController.close` (a context manager
+  and an ``atexit`` hook) ends every process it started;
+- SIGTERM: :func:`install_signal_handlers` turns it into ``SystemExit`` so the same
+  ``finally`` blocks run;
+- SIGKILL of the harness: nothing of the harness runs any more, so each child is started
+  under ``setpriv --pdeathsig KILL`` (util-linux), which sets the kernel's parent-death
+  signal before it execs the program. No Python code runs in the forked child (a
+  ``preexec_fn`` can deadlock when other threads hold locks at fork time).
+
+The kernel sends the parent-death signal when the *thread* that forked the child ends,
+not only the process. Live runs start processes from several threads (a nemesis thread
+restarts a killed server), so every start goes through one spawner thread that lives as
+long as the controller.
+
+Processes are never looked up or ended by name: only the pids this module started.
+"""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import IO, Any, Self
+
+PR_SET_PDEATHSIG = 1
+
+_CONTROLLERS: weakref.WeakSet[ProcessController] = weakref.WeakSet()
+
+
+def die_with_parent(sig: int = signal.SIGKILL) -> None:
+    """Ask the kernel to send ``sig`` to this process when its parent (thread) ends.
+
+    For a Python child process of the harness (a pool worker): call it first thing in
+    the child. Linux only; elsewhere it does nothing.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def _setpriv() -> str | None:
+    return shutil.which("setpriv")
+
+
+@dataclass
+class LiveProcess:
+    """One started process: its name in the run (``n1``, ``zk3``), argv and Popen."""
+
+    name: str
+    argv: list[str]
+    popen: subprocess.Popen[bytes]
+    started_at: float = field(default_factory=time.monotonic)
+    paused: bool = False
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    @property
+    def stdin(self) -> IO[bytes] | None:
+        return self.popen.stdin
+
+    @property
+    def stdout(self) -> IO[bytes] | None:
+        return self.popen.stdout
+
+
+class ProcessController:
+    """Starts processes, signals them (kill, pause, resume) and ends them all at close."""
+
+    def __init__(self) -> None:
+        self._procs: list[LiveProcess] = []
+        self._lock = threading.Lock()
+        self._requests: queue.Queue[Callable[[], None] | None] = queue.Queue()
+        self._closed = False
+        self._setpriv = _setpriv()
+        self._spawner = threading.Thread(target=self._spawn_loop, name="live-spawner", daemon=True)
+        self._spawner.start()
+        _CONTROLLERS.add(self)
+
+    # ---------------------------------------------------------------- starting
+    def _spawn_loop(self) -> None:
+        while True:
+            job = self._requests.get()
+            if job is None:
+                return
+            job()
+
+    def start(
+        self,
+        name: str,
+        argv: list[str],
+        *,
+        cwd: str | os.PathLike[str] | None = None,
+        env: dict[str, str] | None = None,
+        stdin: Any = subprocess.DEVNULL,
+        stdout: Any = subprocess.DEVNULL,
+        stderr: Any = subprocess.DEVNULL,
+    ) -> LiveProcess:
+        """Start ``argv`` as process ``name``; it dies with the harness (see the module
+        docstring). ``stdin``/``stdout``/``stderr`` are as for ``subprocess.Popen``."""
+        if self._closed:
+            raise RuntimeError("process controller is closed")
+        full = list(argv)
+        if self._setpriv is not None:
+            full = [self._setpriv, "--pdeathsig", "KILL", "--", *full]
+        box: dict[str, Any] = {}
+        done = threading.Event()
+
+        def spawn() -> None:
+            try:
+                box["popen"] = subprocess.Popen(
+                    full, cwd=cwd, env=env, stdin=stdin, stdout=stdout, stderr=stderr,
+                    start_new_session=True, close_fds=True,
+                )
+            except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+                box["error"] = e
+            finally:
+                done.set()
+
+        self._requests.put(spawn)
+        done.wait()
+        if "error" in box:
+            raise box["error"]
+        proc = LiveProcess(name, list(argv), box["popen"])
+        with self._lock:
+            self._procs.append(proc)
+        return proc
+
+    # ---------------------------------------------------------------- signals
+    def _signal(self, proc: LiveProcess, sig: int) -> bool:
+        if not proc.alive():
+            return False
+        try:
+            os.kill(proc.pid, sig)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def kill(self, proc: LiveProcess, timeout: float = 5.0) -> bool:
+        """SIGKILL and reap; True if the process was running."""
+        was = self._signal(proc, signal.SIGKILL)
+        try:
+            proc.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+        proc.paused = False
+        return was
+
+    def pause(self, proc: LiveProcess) -> bool:
+        """SIGSTOP; True if it changed anything."""
+        if proc.paused:
+            return False
+        changed = self._signal(proc, signal.SIGSTOP)
+        proc.paused = changed
+        return changed
+
+    def resume(self, proc: LiveProcess) -> bool:
+        """SIGCONT; True if the process was paused."""
+        if not proc.paused:
+            return False
+        proc.paused = False
+        return self._signal(proc, signal.SIGCONT)
+
+    def terminate(self, proc: LiveProcess, grace: float = 2.0) -> None:
+        """SIGTERM (continuing it first if paused), then SIGKILL after ``grace`` s."""
+        if not proc.alive():
+            return
+        self._signal(proc, signal.SIGTERM)
+        self._signal(proc, signal.SIGCONT)
+        proc.paused = False
+        try:
+            proc.popen.wait(grace)
+        except subprocess.TimeoutExpired:
+            self.kill(proc)
+
+    # ---------------------------------------------------------------- ending
+    def processes(self) -> list[LiveProcess]:
+        with self._lock:
+            return list(self._procs)
+
+    def close(self, grace: float = 2.0) -> None:
+        """End every process started here (SIGTERM, then SIGKILL); idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        procs = self.processes()
+        for p in procs:
+            if p.alive():
+                self._signal(p, signal.SIGTERM)
+                self._signal(p, signal.SIGCONT)
+        deadline = time.monotonic() + grace
+        for p in procs:
+            left = max(0.0, deadline - time.monotonic())
+            try:
+                p.popen.wait(left)
+            except subprocess.TimeoutExpired:
+                self.kill(p)
+        self._requests.put(None)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _close_all() -> None:
+    for c in list(_CONTROLLERS):
+        c.close(grace=1.0)
+
+
+atexit.register(_close_all)
+
+
+def install_signal_handlers() -> None:
+    """SIGTERM (and SIGHUP) raise ``SystemExit`` in the main thread, so the ``finally``
+    blocks and the ``atexit`` hook end every started process. Call from the main thread."""
+
+    def handler(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, handler)

@@ -1,0 +1,98 @@
+"""Worker processes that die with their parent, even when the parent is SIGKILLed.
+
+A campaign or a shrink runs its candidates in a process pool. Killed with SIGKILL, the
+parent runs no cleanup, and its workers would live on under PID 1, blocked on a pipe
+forever with the campaign's files open. Two guards, both set up in each worker's
+initializer:
+
+* Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)``: the kernel kills the worker when the thread
+  that forked it dies (the pool forks from the main thread, which lives as long as the
+  process);
+* everywhere: a daemon thread blocked reading a pipe whose only write end stays in the
+  parent; end of file means the parent is gone, and the worker kills itself.
+
+A parent already gone before the guards were set (the ``getppid`` check) ends the worker too.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import ctypes
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+from typing import Any
+
+PR_SET_PDEATHSIG = 1
+
+
+def _set_pdeathsig() -> bool:
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _watch(fd: int) -> None:
+    while True:
+        try:
+            if not os.read(fd, 1):
+                break
+        except InterruptedError:
+            continue
+        except OSError:
+            break
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def die_with_parent(parent_pid: int | None = None, watch_fd: int | None = None) -> None:
+    """Make this process die when its parent does: the parent-death signal, and, given
+    ``watch_fd`` (the read end of a pipe only the parent writes), a thread watching it."""
+    _set_pdeathsig()
+    if watch_fd is not None:
+        threading.Thread(target=_watch, args=(watch_fd,), name="parent-watch", daemon=True).start()
+    if parent_pid is not None and os.getppid() != parent_pid:
+        os.kill(os.getpid(), signal.SIGKILL)  # the parent died before the guards were set
+
+
+def _init_worker(parent_pid: int | None, read_fd: int | None, write_fd: int | None) -> None:
+    if write_fd is not None:
+        try:
+            os.close(write_fd)  # the fork copied it; only the parent may hold a write end
+        except OSError:
+            pass
+    die_with_parent(parent_pid, read_fd)
+
+
+class ProcessPool(cf.ProcessPoolExecutor):
+    """A ``ProcessPoolExecutor`` whose workers die with this process (see the module).
+
+    The pipe is only handed down to forked workers: a spawned or forkserver worker does
+    not inherit it (its parent-death signal still holds; a forkserver exits with us)."""
+
+    def __init__(self, max_workers: int, mp_context: Any = None) -> None:
+        ctx = mp_context or multiprocessing.get_context()
+        self._lifeline: tuple[int, ...] = ()
+        r = w = None
+        if ctx.get_start_method() == "fork":
+            self._lifeline = r, w = os.pipe()
+        # a forkserver's workers are its children, not ours: no parent check for them
+        parent = os.getpid() if ctx.get_start_method() in ("fork", "spawn") else None
+        super().__init__(max_workers=max_workers, mp_context=ctx, initializer=_init_worker,
+                         initargs=(parent, r, w))
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        try:
+            super().shutdown(wait=wait, cancel_futures=cancel_futures)
+        finally:
+            fds, self._lifeline = self._lifeline, ()
+            for fd in fds:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass

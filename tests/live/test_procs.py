@@ -1,0 +1,87 @@
+"""The live runtime's process controller: processes die with the harness however it ends."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from harness.live.procs import ProcessController
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="parent-death signal is Linux only")
+
+HARNESS_LIKE = textwrap.dedent(
+    """
+    import sys, threading, time
+    from harness.live.procs import ProcessController, install_signal_handlers
+    install_signal_handlers()
+    c = ProcessController()
+    a = c.start("a", ["sleep", "600"])
+    box = {}
+    t = threading.Thread(target=lambda: box.update(b=c.start("b", ["sleep", "600"])))
+    t.start(); t.join()  # the thread that asked for b is gone; b must live on
+    time.sleep(0.3)
+    print(a.pid, box["b"].pid, int(box["b"].alive()), flush=True)
+    try:
+        time.sleep(600)
+    finally:
+        c.close()
+    """
+)
+
+
+def _gone(pid: int, within: float = 5.0) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+            if state == "Z":  # a zombie waiting for init to reap it is dead
+                return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _state_becomes(pid: int, want: str, within: float = 5.0) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        with open(f"/proc/{pid}/stat") as f:
+            if f.read().rsplit(")", 1)[1].split()[0] == want:
+                return True
+        time.sleep(0.01)
+    return False
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
+def test_children_die_with_the_harness(sig: int) -> None:
+    p = subprocess.Popen([sys.executable, "-c", HARNESS_LIKE], stdout=subprocess.PIPE, text=True)
+    try:
+        line = p.stdout.readline() if p.stdout else ""
+        a, b, b_alive = (int(x) for x in line.split())
+        assert b_alive == 1, "a process started from a thread that ended was killed with it"
+        assert not _gone(a, 0.1) and not _gone(b, 0.1)
+        p.send_signal(sig)
+        p.wait(10)
+        assert _gone(a) and _gone(b), f"children outlived the harness after signal {sig}"
+    finally:
+        if p.poll() is None:
+            p.kill()
+
+
+def test_kill_pause_resume_by_pid() -> None:
+    with ProcessController() as c:
+        p = c.start("n1", ["sleep", "600"])
+        assert c.pause(p) and not c.pause(p)
+        assert _state_becomes(p.pid, "T"), "SIGSTOP did not stop the process"
+        assert c.resume(p) and not c.resume(p)
+        assert c.kill(p) and not p.alive()
+        assert not c.kill(p)
+        q = c.start("n2", ["sleep", "600"])
+        c.pause(q)
+    assert not q.alive(), "close() ends a paused process too"
