@@ -23,10 +23,11 @@ import importlib.util
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from harness import plugins
 from harness.node import Node
+from harness.schema import NO_SETTINGS, Setting
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +75,10 @@ class SystemSpec:
     checkers: tuple[str, ...] = ()
     #: the workloads whose operations the system's clients serve (None: any)
     WORKLOADS: tuple[str, ...] | None = None
+    #: type and range of each setting (``harness.schema``; empty: ``known_settings`` only)
+    SETTINGS: Mapping[str, Setting] = NO_SETTINGS
+    #: pairs (a, b) of settings or run options where a may not exceed b (``harness.schema``)
+    AT_MOST: tuple[tuple[str, str], ...] = ()
     #: bug switches accepted beside the catalogue's (``BugInfo``) ones: test systems
     bug_names: tuple[str, ...] = ()
 

@@ -23,7 +23,6 @@ import pathlib
 import sys
 
 import networkx as nx
-import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PACKAGES = ("harness", "systems", "checkers", "workloads", "reports")
@@ -33,15 +32,6 @@ NODE_API_NAMES = {"NodeContext", "SystemSpec", "BugInfo"}
 #: modules a system may import whole: the node API, and harness.schema, the types a system
 #: declares its settings with (issue 12's validation; absent until that work lands)
 NODE_API_MODULES = ("harness.node", "harness.schema")
-
-#: edges of the circle shrink -> reports.run_report -> reports.explain -> shrink, which
-#: the `results` branch (issue 11, items 2-3: the typed checker result and failure
-#: signature) removes; until it is merged these edges are expected, and nothing else is
-PENDING_SHRINK_REPORTS = {("reports.explain", "harness.shrink"), ("harness.shrink", "reports.run_report")}
-PENDING_REASON = ("reports.explain imports harness.shrink (failure signature): the circle "
-                  "shrink -> reports.run_report -> reports.explain -> shrink is removed by the "
-                  "`results` branch (issue 11 item 2), not merged yet")
-
 
 def _modules() -> dict[str, pathlib.Path]:
     mods = {}
@@ -164,19 +154,9 @@ def test_reports_never_import_the_runner_campaign_or_shrinker() -> None:
     def allowed(module: str, target: str, name: str | None) -> bool:
         return not _in(target, "harness.runner", "harness.campaign", "harness.shrink")
 
-    bad = _offenders("reports", allowed)
-    if bad and all(b.startswith("reports.explain:") and "harness.shrink" in b for b in bad):
-        pytest.xfail(PENDING_REASON)
-    assert bad == []
+    assert _offenders("reports", allowed) == []
 
 
 def test_no_import_cycles() -> None:
-    g = _graph()
-    cycles = sorted(sorted(c) for c in nx.simple_cycles(g))
-    if cycles:
-        pending = g.edge_subgraph(PENDING_SHRINK_REPORTS & set(g.edges))
-        rest = g.copy()
-        rest.remove_edges_from(pending.edges)
-        if not list(nx.simple_cycles(rest)):
-            pytest.xfail(PENDING_REASON)
+    cycles = sorted(sorted(c) for c in nx.simple_cycles(_graph()))
     assert cycles == []

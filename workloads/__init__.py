@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-from typing import Any
+from typing import Any, Mapping
 
 from harness import plugins
+from harness.schema import NO_SETTINGS, Setting
 
 
 class Workload:
@@ -28,6 +29,8 @@ class Workload:
     services: tuple[str, ...] = ()
     #: whether the pause and clock faults may hit the client nodes too
     faulty_clients: bool = False
+    #: type and range of each setting the workload owns (``harness.schema``)
+    SETTINGS: Mapping[str, Setting] = NO_SETTINGS
 
     def __init__(self, config: Any, rng: Any):
         self.rng = rng
