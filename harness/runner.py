@@ -173,7 +173,9 @@ def _all_equal(digests: dict[str, Any]) -> bool:
 
 
 def history_bytes(history: list[dict]) -> bytes:
-    return "".join(json.dumps(ev, separators=(",", ":")) + "\n" for ev in history).encode()
+    from harness.store import jsonl_text
+
+    return jsonl_text(history).encode()
 
 
 def history_digest(history: list[dict]) -> str:
@@ -202,12 +204,13 @@ def run_test(config: RunConfig, store: Path | None = None, name: str | None = No
     checks = run_checkers(out)
     t2 = time.perf_counter()
     valid = merge_verdicts(c["valid"] for c in checks.values() if c.get("counts", True) is not False)
+    hist = history_bytes(out.history)
     results = {
         "valid": valid,
         "seed": config.seed,
         "system": config.system,
         "workload": config.workload,
-        "history_sha256": history_digest(out.history),
+        "history_sha256": hashlib.sha256(hist).hexdigest(),
         "checkers": checks,
         "stats": {
             **out.stats,
@@ -218,7 +221,7 @@ def run_test(config: RunConfig, store: Path | None = None, name: str | None = No
     }
     d = None
     if store is not None or directory is not None:
-        d = write_run(out, results, store=store, name=name, directory=directory)
+        d = write_run(out, results, store=store, name=name, directory=directory, history=hist)
     return RunResult(config, valid, results, out, d, time.perf_counter() - t0)
 
 

@@ -25,8 +25,30 @@ from typing import Any
 from harness.config import ConfigError, RunConfig
 
 
-def _jsonl(rows) -> str:
-    return "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in rows)
+def _default(o: Any) -> Any:
+    raise TypeError(f"Object of type {o.__class__.__name__} is not JSON serializable")
+
+
+try:
+    from json.encoder import c_make_encoder, encode_basestring_ascii
+
+    # json.dumps(r, separators=(",", ":")) without building an encoder per row: the same
+    # text (same C encoder, same options), about half the time on a run's trace
+    _encode_row = c_make_encoder({}, _default, encode_basestring_ascii, None, ":", ",", False, False, True)
+except (ImportError, TypeError):  # no C accelerator: the plain way
+    _encode_row = None
+
+
+def jsonl_text(rows) -> str:
+    """One compact JSON object a line, as ``json.dumps(r, separators=(",", ":"))``."""
+    enc = _encode_row
+    if enc is None:
+        return "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in rows)
+    join = "".join
+    return join([join(enc(r, 0)) + "\n" for r in rows])
+
+
+_jsonl = jsonl_text
 
 
 def default_run_name(config: RunConfig) -> str:
@@ -35,7 +57,8 @@ def default_run_name(config: RunConfig) -> str:
 
 
 def write_run(out: Any, results: dict, store: Path | None = None, name: str | None = None,
-              directory: Path | None = None) -> Path:
+              directory: Path | None = None, history: bytes | None = None) -> Path:
+    """Write the run directory; ``history``: history.jsonl's bytes if already made."""
     from harness.runner import history_bytes
 
     if directory is None:
@@ -53,7 +76,7 @@ def write_run(out: Any, results: dict, store: Path | None = None, name: str | No
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=directory.parent))
     try:
         (tmp / "config.json").write_text(json.dumps(out.config.to_dict(), indent=1) + "\n")
-        (tmp / "history.jsonl").write_bytes(history_bytes(out.history))
+        (tmp / "history.jsonl").write_bytes(history if history is not None else history_bytes(out.history))
         (tmp / "trace.jsonl").write_text(_jsonl(out.trace))
         (tmp / "faults.jsonl").write_text(_jsonl(out.faults))
         (tmp / "schedule.json").write_text(json.dumps([f.to_json() for f in out.schedule]) + "\n")
