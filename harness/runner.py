@@ -173,7 +173,7 @@ def _all_equal(digests: dict[str, Any]) -> bool:
 
 
 def history_bytes(history: list[dict]) -> bytes:
-    from harness.store import jsonl_text
+    from harness.store import jsonl_text  # the same text, one encoder for all rows
 
     return jsonl_text(history).encode()
 
@@ -204,13 +204,12 @@ def run_test(config: RunConfig, store: Path | None = None, name: str | None = No
     checks = run_checkers(out)
     t2 = time.perf_counter()
     valid = merge_verdicts(c["valid"] for c in checks.values() if c.get("counts", True) is not False)
-    hist = history_bytes(out.history)
     results = {
         "valid": valid,
         "seed": config.seed,
         "system": config.system,
         "workload": config.workload,
-        "history_sha256": hashlib.sha256(hist).hexdigest(),
+        "history_sha256": history_digest(out.history),
         "checkers": checks,
         "stats": {
             **out.stats,
@@ -221,7 +220,7 @@ def run_test(config: RunConfig, store: Path | None = None, name: str | None = No
     }
     d = None
     if store is not None or directory is not None:
-        d = write_run(out, results, store=store, name=name, directory=directory, history=hist)
+        d = write_run(out, results, store=store, name=name, directory=directory)
     return RunResult(config, valid, results, out, d, time.perf_counter() - t0)
 
 

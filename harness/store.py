@@ -34,7 +34,8 @@ try:
 
     # json.dumps(r, separators=(",", ":")) without building an encoder per row: the same
     # text (same C encoder, same options), about half the time on a run's trace
-    _encode_row = c_make_encoder({}, _default, encode_basestring_ascii, None, ":", ",", False, False, True)
+    # (no circular-reference bookkeeping: on any error the plain way runs and raises)
+    _encode_row = c_make_encoder(None, _default, encode_basestring_ascii, None, ":", ",", False, False, True)
 except (ImportError, TypeError):  # no C accelerator: the plain way
     _encode_row = None
 
@@ -45,7 +46,11 @@ def jsonl_text(rows) -> str:
     if enc is None:
         return "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in rows)
     join = "".join
-    return join([join(enc(r, 0)) + "\n" for r in rows])
+    rows = rows if isinstance(rows, list) else list(rows)
+    try:
+        return join([join(enc(r, 0)) + "\n" for r in rows])
+    except (TypeError, ValueError, RecursionError):
+        return "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in rows)
 
 
 _jsonl = jsonl_text
@@ -57,8 +62,7 @@ def default_run_name(config: RunConfig) -> str:
 
 
 def write_run(out: Any, results: dict, store: Path | None = None, name: str | None = None,
-              directory: Path | None = None, history: bytes | None = None) -> Path:
-    """Write the run directory; ``history``: history.jsonl's bytes if already made."""
+              directory: Path | None = None) -> Path:
     from harness.runner import history_bytes
 
     if directory is None:
@@ -76,7 +80,7 @@ def write_run(out: Any, results: dict, store: Path | None = None, name: str | No
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=directory.parent))
     try:
         (tmp / "config.json").write_text(json.dumps(out.config.to_dict(), indent=1) + "\n")
-        (tmp / "history.jsonl").write_bytes(history if history is not None else history_bytes(out.history))
+        (tmp / "history.jsonl").write_bytes(history_bytes(out.history))
         (tmp / "trace.jsonl").write_text(_jsonl(out.trace))
         (tmp / "faults.jsonl").write_text(_jsonl(out.faults))
         (tmp / "schedule.json").write_text(json.dumps([f.to_json() for f in out.schedule]) + "\n")
