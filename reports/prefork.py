@@ -142,10 +142,12 @@ def _child(r: int, w: int) -> int:
     import gc
 
     gc.disable()  # short-lived: no collections
-    import reports.plots  # noqa: F401  (matplotlib: most of the import time)
+    import reports.plots  # matplotlib: most of the import time
+    import reports.svg  # noqa: F401  (imported by the page when it renders)
     from reports.run_report import environment, write_run_report
 
     environment().get_template("run.html")
+    reports.plots.warm_up()
     with os.fdopen(r, "rb") as f:
         line = f.readline().decode().strip()
     if not line:
