@@ -10,6 +10,7 @@ import os
 import random
 import re
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,7 @@ def _page(path: Path) -> str:
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_prefork_worker_writes_the_same_report(tmp_path, monkeypatch):
     monkeypatch.setenv("REPORT_PREFORK", "1")
+    monkeypatch.setattr(threading, "active_count", lambda: 1)  # a thread another test left idle
     worker = ReportWorker.start()
     assert worker.pid is not None
     res = run_test(RUN, directory=tmp_path / "a")
@@ -56,6 +58,7 @@ def test_prefork_worker_writes_the_same_report(tmp_path, monkeypatch):
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_prefork_worker_closed_without_a_run_is_killed_and_reaped(monkeypatch):
     monkeypatch.setenv("REPORT_PREFORK", "1")
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
     worker = ReportWorker.start()
     pid = worker.pid
     assert pid is not None
