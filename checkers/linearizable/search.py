@@ -185,26 +185,20 @@ def _search(ops: Sequence[Op], fns: list, init_state: Any, limits: list, clock=t
     k = len(ok_ops)
     ok_ret = [op.ret for op in ok_ops]
     info_call = [op.call for op in info_ops]
-    # info op b -> its class id; the first info op of each class not yet linearized
-    # (cls_first) and the next of the same class after b (cls_succ)
-    ids: dict[Any, int] = {}
-    info_cls = []
-    info_classes = [c for op, c in zip(ops, classes) if op.ret == INFINITY] if classes is not None else None
-    for b in range(len(info_ops)):
-        c = info_classes[b] if info_classes is not None else None
-        info_cls.append(ids.setdefault(c, len(ids)) if c is not None else len(ids) + b + len(info_ops))
-    cls_first: dict[int, int] = {}
-    cls_succ = [-1] * len(info_ops)
-    last_of: dict[int, int] = {}
-    for b, c in enumerate(info_cls):
-        if c in last_of:
-            cls_succ[last_of[c]] = b
-        else:
-            cls_first[c] = b
-        last_of[c] = b
-    # Entry ids: 0 head; ok op a has call 2a+1 (odd) and return 2a+2 (even); END = 2k+2
-    # (even; never reached while ok ops remain); the info list has head 2k+3 and info op
-    # b is entry 2k+4+b.
+    # Twins (info ops of one class): cls_succ[b] is the next info op of b's class, and
+    # skip[b] is True while an earlier twin of b is not linearized (b is no candidate).
+    n_info = len(info_ops)
+    cls_succ = [-1] * n_info
+    skip = [False] * n_info
+    if classes is not None:
+        last_of: dict[Any, int] = {}
+        for b, c in enumerate(c for op, c in zip(ops, classes) if op.ret == INFINITY):
+            if c is None:
+                continue
+            if c in last_of:
+                cls_succ[last_of[c]] = b
+                skip[b] = True
+            last_of[c] = b
     HEAD, END, INFO_HEAD, INFO_BASE = 0, 2 * k + 2, 2 * k + 3, 2 * k + 4
     size = INFO_BASE + len(info_ops)
     nxt = [END] * size
@@ -302,8 +296,7 @@ def _search(ops: Sequence[Op], fns: list, init_state: Any, limits: list, clock=t
         while True:
             while ie != END and info_call[ie - INFO_BASE] < bound:
                 b = ie - INFO_BASE
-                c = info_cls[b]
-                if cls_first[c] != b:  # an earlier twin is not linearized: it goes first
+                if skip[b]:  # an earlier twin is not linearized: it goes first
                     ie = nxt[ie]
                     continue
                 new_state = info_fns[b](state)
@@ -315,7 +308,8 @@ def _search(ops: Sequence[Op], fns: list, init_state: Any, limits: list, clock=t
                         stack = (ie, state, bound, low, window, info_set, stack)
                         info_set = new_info
                         state = new_state
-                        cls_first[c] = cls_succ[b]
+                        if cls_succ[b] >= 0:
+                            skip[cls_succ[b]] = False
                         depth += 1
                         if depth > max_depth:
                             max_depth = depth
@@ -334,7 +328,8 @@ def _search(ops: Sequence[Op], fns: list, init_state: Any, limits: list, clock=t
                 if bound:  # an info op: put it back, go on with the info candidates
                     nxt[prv[e]] = e
                     prv[nxt[e]] = e
-                    cls_first[info_cls[e - INFO_BASE]] = e - INFO_BASE
+                    if cls_succ[e - INFO_BASE] >= 0:
+                        skip[cls_succ[e - INFO_BASE]] = True
                     ie = nxt[e]
                     continue
                 r = e + 1
