@@ -174,7 +174,9 @@ def _all_equal(digests: dict[str, Any]) -> bool:
 
 
 def history_bytes(history: list[dict]) -> bytes:
-    return "".join(json.dumps(ev, separators=(",", ":")) + "\n" for ev in history).encode()
+    from harness.store import jsonl_text  # the same text, one encoder for all rows
+
+    return jsonl_text(history).encode()
 
 
 def history_digest(history: list[dict]) -> str:
