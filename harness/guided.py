@@ -100,7 +100,8 @@ class Planner:
         if config.schedule is not None:
             return config
         sched = schedule_for(config, tuple(getattr(self.spec, "crash_points", ())))
-        return config.replace(schedule=[f.to_json() for f in sched])
+        # through JSON, as config.json holds it: a planned config equals its reloaded one
+        return config.replace(schedule=json.loads(json.dumps([f.to_json() for f in sched])))
 
     def _servers(self, config: RunConfig) -> list[str]:
         from harness.runner import servers_for
@@ -167,7 +168,7 @@ class Planner:
         end = min(limit - 1, t + int(rng.uniform(0.3, 1.2) * mean))
         sched = sched + [Fault(t, start_f[0], start_f[1], ep).to_json(),
                          Fault(end, end_f[0], end_f[1], ep).to_json()]
-        sched = json.loads(json.dumps(sched))  # tuples -> lists, as in config.json
+        sched = json.loads(json.dumps(sched))
         return _with_schedule(config, sched)
 
     def _setting(self, config: RunConfig, rng: Any) -> RunConfig | None:
