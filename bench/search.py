@@ -38,12 +38,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tabulate import tabulate  # noqa: E402
+from tabulate import tabulate
 
-from harness.bugs import known_bug_names  # noqa: E402
-from harness.campaign import Campaign  # noqa: E402
-from harness.config import RunConfig  # noqa: E402
-from harness.guided import BATCH, Planner  # noqa: E402
+from harness.bugs import known_bug_names
+from harness.campaign import Campaign
+from harness.config import RunConfig
+from harness.guided import BATCH, Planner
 
 
 class RunTimeout(Exception):
@@ -65,7 +65,7 @@ def run(config: RunConfig, limit_s: float) -> tuple[Any, list[str]]:
         return res.valid, res.results["coverage"]["behaviours"]
     except RunTimeout:
         return "timeout", []
-    except Exception as e:  # a harness crash is not a found bug
+    except Exception as e:  # noqa: BLE001  (a harness crash is not a found bug)
         return f"error: {type(e).__name__}", []
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
@@ -101,7 +101,7 @@ def hunt(pool: cf.Executor, base: RunConfig, seed: int, runs: int, guided: bool,
 
 def bug_runs(pool: cf.Executor, bug: str, seed: int, max_runs: int, guided: bool, args: Any) -> int | None:
     system = "kafka" if bug in known_bug_names("kafka") else "zab"
-    common = dict(system=system, bugs=(bug,), seed=0, time_limit=args.time_limit)
+    common = {"system": system, "bugs": (bug,), "seed": 0, "time_limit": args.time_limit}
     if system == "kafka":
         return hunt(pool, RunConfig(workload="queue", **common), seed, max_runs, guided, args.run_timeout)[0]
     first = max_runs // 2

@@ -9,8 +9,13 @@ Seeds. Run ``i`` (0-based) of a campaign with seed ``S`` has run seed
 ``harness.rng.derive_seed(S, "campaign-run", i)``: a 64-bit number that depends on nothing
 else, so a campaign is reproducible and a longer campaign extends a shorter one.
 
-Swarm testing (FoundationDB's). Unless ``--no-swarm``, each run draws from its own seed
-which fault families of ``--nemesis`` are on (each with probability ``SWARM_P_ON``, at least
+Exploring. With ``--nemesis`` left out, each run draws its whole shape from its seed
+(``harness.swarm``): fault families, cluster size, interval, read mode, testing aids;
+``--guided`` plans runs from a corpus of schedules that reached new behaviour
+(``harness.guided``; behaviours: ``harness.coverage``, kept in ``coverage.jsonl``).
+
+Swarm testing (FoundationDB's). With ``--nemesis`` given and unless ``--no-swarm``, each
+run draws from its own seed which fault families of ``--nemesis`` are on (each with probability ``SWARM_P_ON``, at least
 one) and a rate scale for each (``SWARM_SCALE``); ``0`` means off. The draw is recorded in
 the run's ``config.swarm``, so ``harness repro`` replays it. Varying the mix finds bugs that
 a fixed mix hides (a constant partition storm masks what a lone clock fault would show).
@@ -18,8 +23,10 @@ a fixed mix hides (a constant partition storm masks what a lone clock fault woul
 Executors. Runs go through any ``concurrent.futures`` executor: in-process for
 ``--jobs 1``, a local process pool otherwise, or a Dask cluster with ``--scheduler
 tcp://host:port`` (``Client.get_executor(pure=False)``; with ``pure=True`` Dask would hand
-back a cached result instead of re-running). Workers write their run directory straight
-into the store, so a Dask cluster needs the store on a filesystem its workers share.
+back a cached result instead of re-running). Local workers write their run directory
+straight into the store; Dask workers run in private temporary directories and return
+the files to the client, which writes the store (``harness.remote``), so a cluster needs
+no shared filesystem. ``--keep failures`` drops valid runs' directories.
 
 Layout::
 

@@ -27,7 +27,8 @@ fault families).
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from harness.faults import FAULT_FAMILY, NOT_OPENING, fault_family
 

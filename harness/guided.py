@@ -259,8 +259,15 @@ def guided_config(campaign: Any, i: int) -> RunConfig:
 
 def run_guided(campaign: Any, jobs: int, client: Any, progress: bool) -> list[dict]:
     """``run_campaign`` for a guided campaign: batch by batch, the corpus between."""
-    from harness.campaign import (_executor, _finished, _progress_bar, _system_module,
-                                  load_index, record_run, run_tasks)
+    from harness.campaign import (
+        _executor,
+        _finished,
+        _progress_bar,
+        _system_module,
+        load_index,
+        record_run,
+        run_tasks,
+    )
 
     entries = load_index(campaign)
     cov = load_coverage(campaign)

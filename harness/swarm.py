@@ -26,7 +26,8 @@ adding a dimension does not move the others' draws.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from harness.config import NEMESIS_KINDS, RunConfig
 from harness.rng import stream
