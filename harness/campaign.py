@@ -15,8 +15,8 @@ Exploring. With ``--nemesis`` left out, each run draws its whole shape from its 
 (``harness.guided``; behaviours: ``harness.coverage``, kept in ``coverage.jsonl``).
 
 Swarm testing (FoundationDB's). With ``--nemesis`` given and unless ``--no-swarm``, each
-run draws from its own seed which fault families of ``--nemesis`` are on (each with probability ``SWARM_P_ON``, at least
-one) and a rate scale for each (``SWARM_SCALE``); ``0`` means off. The draw is recorded in
+run draws from its own seed which fault families of ``--nemesis`` are on (each with
+probability ``SWARM_P_ON``, at least one) and a rate scale for each (``SWARM_SCALE``); ``0`` means off. The draw is recorded in
 the run's ``config.swarm``, so ``harness repro`` replays it. Varying the mix finds bugs that
 a fixed mix hides (a constant partition storm masks what a lone clock fault would show).
 
