@@ -8,7 +8,8 @@ planned from the corpus as it stood after batches ``0..k-1``:
 
 - with probability ``P_FRESH``, or while the corpus is empty, a fresh draw (the
   explorative swarm of ``harness.swarm``, or today's swarm if ``--nemesis`` was given);
-- otherwise a mutant of a corpus entry (chosen with weight its count of new behaviours):
+- otherwise a mutant of a corpus entry, chosen with weight the rarity of the behaviours
+  it reached (:meth:`Planner.energy`):
   its fault schedule, made explicit, with 1 to ``MAX_OPS`` of these operations:
   ``add`` a fault of a family the campaign may use, ``drop`` a fault (start and end),
   ``move`` one earlier or later, ``widen`` one (its end later), ``retarget`` one to another
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from typing import Any
 
 from harness.config import NEMESIS_KINDS, SECOND, RunConfig
@@ -50,6 +52,7 @@ class Entry:
     run: int
     config: RunConfig
     new: int
+    behaviours: tuple[str, ...] = ()
 
 
 class Planner:
@@ -59,6 +62,7 @@ class Planner:
         self.campaign = campaign
         self.corpus: list[Entry] = []
         self.seen: set[str] = set()
+        self.hits: dict[str, int] = {}  # behaviour -> runs that showed it
         self.curve: list[int] = []  # behaviours seen after each observed run
         from harness.system import get_system
 
@@ -81,7 +85,7 @@ class Planner:
         fresh = rng.random() < P_FRESH
         if fresh or not self.corpus:
             return self._fresh(i), {"fresh": True}
-        parent = rng.choices(self.corpus, weights=[e.new for e in self.corpus])[0]
+        parent = rng.choices(self.corpus, weights=[self.energy(e) for e in self.corpus])[0]
         n_ops = rng.randint(1, MAX_OPS)
         config = self._explicit(parent.config)
         ops: list[str] = []
@@ -201,15 +205,24 @@ class Planner:
             settings.update(alts[rng.randrange(len(alts))])
         return config.replace(settings=settings)
 
+    def energy(self, e: Entry) -> float:
+        """How often an entry is picked: the rarity of what it reached (each behaviour
+        weighs 1 / the runs that showed it), as AFL++'s rare-edge schedules favour inputs
+        that reach what few others do; an entry whose behaviours became common fades."""
+        # fsum: exact, so the weights (and the campaign) do not depend on summation order
+        return math.fsum(1.0 / self.hits.get(b, 1) for b in e.behaviours) or float(e.new)
+
     # --------------------------------------------------------------- feedback
 
     def observe(self, i: int, config: RunConfig, found: list[str] | None, valid: Any) -> int:
         """Record run ``i``'s behaviours; returns how many were new."""
         new = set(found or ()) - self.seen
         self.seen |= new
+        for b in found or ():
+            self.hits[b] = self.hits.get(b, 0) + 1
         self.curve.append(len(self.seen))
         if new and valid is True:
-            self.corpus.append(Entry(i, self._explicit(config), len(new)))
+            self.corpus.append(Entry(i, self._explicit(config), len(new), tuple(sorted(found or ()))))
         return len(new)
 
 
