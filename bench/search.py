@@ -19,6 +19,9 @@ Then, for the bug-free systems (ZAB register, Kafka queue), the distinct behavio
 (``harness.coverage``) that ``--coverage-runs`` runs (1,000 by default) of each kind of
 campaign reach, as measured (not scaled: coverage grows slower than the run count).
 
+``--storage-runs N``: the bytes a ``--keep failures`` campaign of N bug-free runs stores,
+per 1,000 runs, by file.
+
 Runs happen in a process pool (``--jobs``), nothing is written to disk, and each run has
 ``--run-timeout`` seconds of wall clock (a run past it counts as not failing).
 """
@@ -113,6 +116,30 @@ def bug_runs(pool: cf.Executor, bug: str, seed: int, max_runs: int, guided: bool
     return None if found is None else first + found
 
 
+def storage(args: Any) -> None:
+    """Bytes a --keep failures campaign stores per 1,000 runs, by file."""
+    import tempfile
+
+    from harness.campaign import run_campaign
+
+    with tempfile.TemporaryDirectory() as tmp:
+        c = Campaign("storage", Path(tmp) / "c", 1, args.storage_runs, True,
+                     RunConfig(seed=0, time_limit=args.time_limit), (), False, "failures")
+        c.save()
+        entries = run_campaign(c, jobs=args.jobs, progress=False)
+        sizes: dict[str, int] = {}
+        for p in c.directory.rglob("*"):
+            if p.is_file():
+                key = p.name if p.parent == c.directory else "runs/ (failing runs kept)"
+                sizes[key] = sizes.get(key, 0) + p.stat().st_size
+    failing = sum(1 for e in entries if e["valid"] is not True)
+    print(f"\nstore of a --keep failures campaign: {args.storage_runs} runs of zab register "
+          f"({failing} not valid), bytes per 1,000 runs")
+    print(tabulate([[k, round(v * 1000 / args.storage_runs)] for k, v in sorted(sizes.items())]
+                   + [["total", round(sum(sizes.values()) * 1000 / args.storage_runs)]],
+                   headers=["file", "bytes per 1,000 runs"], tablefmt="simple"))
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--bugs", default="all", help="comma list of planted bugs, all, or none")
@@ -122,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--modes", default="random,guided")
     p.add_argument("--coverage-runs", type=int, default=1000,
                    help="runs of each bug-free campaign for behaviours per 1,000 runs (0: skip)")
+    p.add_argument("--storage-runs", type=int, default=0,
+                   help="runs of a bug-free ZAB register campaign with --keep failures, to print the "
+                        "store's bytes per 1,000 runs (0: skip)")
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--run-timeout", type=float, default=120.0)
     args = p.parse_args(argv)
@@ -169,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
                 crow.append(row)
             print(f"distinct behaviours in {args.coverage_runs} runs of the bug-free systems (campaign seed {seeds[0]})")
             print(tabulate(crow, headers=["system"] + modes, tablefmt="simple"))
+    if args.storage_runs > 0:
+        storage(args)
     print(f"\nwall time {time.perf_counter() - t0:.0f} s")
     return 0
 

@@ -316,6 +316,9 @@ def run_campaign(campaign: Campaign, jobs: int = 1, client: Any = None, progress
 
         return run_guided(campaign, jobs, client, progress)
     tasks, fn = run_tasks(campaign, pending, system_module, client)
+    from harness.coverage import CoverageLog
+
+    log = CoverageLog(campaign.directory)
     invalid = sum(1 for e in entries.values() if e["valid"] is False)
     unknown = sum(1 for e in entries.values() if e["valid"] not in (True, False))
 
@@ -325,7 +328,7 @@ def run_campaign(campaign: Campaign, jobs: int = 1, client: Any = None, progress
             for e in _finished(executor, in_flight, tasks, fn):
                 e = {"run": order[e["seed"]], **e,
                      "run_dir": None if "error" in e else f"runs/{e['seed']}"}
-                e = record_run(campaign, e)
+                e = record_run(campaign, e, log)
                 index.write(json.dumps(e, separators=(",", ":")) + "\n")
                 index.flush()
                 entries[e["seed"]] = e
@@ -359,10 +362,12 @@ def run_tasks(campaign: Campaign, runs: Iterable[int], system_module: Any, clien
     return ((config(i), str(campaign.run_dir(seeds[i]).resolve()), system_module) for i in runs), run_one
 
 
-def record_run(campaign: Campaign, e: dict) -> dict:
+def record_run(campaign: Campaign, e: dict, log: Any = None) -> dict:
     """Before a finished run's index line is written: its behaviours go to coverage.jsonl
     (``harness.coverage``), its files (a worker without the store) into the store, and a
-    valid run's directory goes unless the campaign keeps all. Returns the index line."""
+    valid run's directory goes unless the campaign keeps all. Returns the index line.
+    ``log``: the campaign's open ``harness.coverage.CoverageLog``."""
+    from harness.coverage import CoverageLog
     from harness.remote import store_run
 
     e = dict(e)
@@ -370,9 +375,7 @@ def record_run(campaign: Campaign, e: dict) -> dict:
     files = e.pop("files", None)
     if found is not None:
         e["behaviours"] = len(found)
-        with open(campaign.directory / "coverage.jsonl", "a") as f:
-            f.write(json.dumps({"run": e["run"], "seed": e["seed"], "behaviours": found},
-                               separators=(",", ":")) + "\n")
+        (log or CoverageLog(campaign.directory)).append(e["run"], e["seed"], found)
     return store_run(campaign, e, files)
 
 

@@ -26,6 +26,7 @@ fault families).
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
@@ -180,3 +181,59 @@ def with_families(found: Iterable[str]) -> set[str]:
     s = set(found)
     s |= {"fault-family:" + b.split(":")[1] for b in s if b.startswith("fault:")}
     return s
+
+
+class CoverageLog:
+    """A campaign's per-run behaviours, compactly: ``behaviours.jsonl`` numbers each
+    behaviour string once (``{"id": N, "b": "..."}``, appended when first seen), and
+    ``coverage.jsonl`` holds one line per run, ``{"run", "seed", "ids": [...]}`` (a line
+    with ``behaviours``, the strings themselves, is read too). A number is written before
+    any run line that uses it, so a crash between the two loses nothing that is referred to.
+    """
+
+    def __init__(self, directory: Any) -> None:
+        from pathlib import Path
+
+        self.directory = Path(directory)
+        self.ids: dict[str, int] = {}
+        self.names: list[str] = []
+        p = self.directory / "behaviours.jsonl"
+        if p.exists():
+            for line in p.read_text(errors="replace").splitlines():
+                try:
+                    d = json.loads(line)
+                    i, b = int(d["id"]), str(d["b"])
+                except (ValueError, KeyError, TypeError):
+                    continue  # a torn last line: that number was never used
+                if i == len(self.names):
+                    self.names.append(b)
+                    self.ids[b] = i
+
+    def append(self, run: int, seed: int, found: Iterable[str]) -> None:
+        found = sorted(set(found))
+        fresh = [b for b in found if b not in self.ids]
+        if fresh:
+            with open(self.directory / "behaviours.jsonl", "a") as f:
+                for b in fresh:
+                    self.ids[b] = len(self.names)
+                    self.names.append(b)
+                    f.write(json.dumps({"id": self.ids[b], "b": b}, separators=(",", ":")) + "\n")
+        ids = sorted(self.ids[b] for b in found)
+        with open(self.directory / "coverage.jsonl", "a") as f:
+            f.write(json.dumps({"run": run, "seed": seed, "ids": ids}, separators=(",", ":")) + "\n")
+
+    def read(self) -> dict[int, tuple[int, list[str]]]:
+        """Seed -> (run, behaviours); the first line of a seed wins, torn lines are skipped."""
+        out: dict[int, tuple[int, list[str]]] = {}
+        p = self.directory / "coverage.jsonl"
+        if not p.exists():
+            return out
+        for line in p.read_text(errors="replace").splitlines():
+            try:
+                d = json.loads(line)
+                seed, run = int(d["seed"]), int(d["run"])
+                found = ([self.names[i] for i in d["ids"]] if "ids" in d else [str(b) for b in d["behaviours"]])
+            except (ValueError, KeyError, TypeError, IndexError):
+                continue
+            out.setdefault(seed, (run, sorted(found)))
+        return out

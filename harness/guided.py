@@ -236,18 +236,10 @@ def _with_schedule(config: RunConfig, sched: list[dict]) -> RunConfig:
 
 
 def load_coverage(campaign: Any) -> dict[int, list[str]]:
-    """Seed -> behaviours, from the campaign's coverage.jsonl (first line per seed wins)."""
-    p = campaign.directory / "coverage.jsonl"
-    out: dict[int, list[str]] = {}
-    if not p.exists():
-        return out
-    for line in p.read_text().splitlines():
-        try:
-            d = json.loads(line)
-        except ValueError:
-            continue  # a torn last line
-        out.setdefault(int(d["seed"]), d["behaviours"])
-    return out
+    """Seed -> behaviours, from the campaign's coverage log (``harness.coverage.CoverageLog``)."""
+    from harness.coverage import CoverageLog
+
+    return {seed: found for seed, (_, found) in CoverageLog(campaign.directory).read().items()}
 
 
 def replay(campaign: Any, batches: int) -> Planner:
@@ -288,6 +280,9 @@ def run_guided(campaign: Any, jobs: int, client: Any, progress: bool) -> list[di
     order = {s: i for i, s in enumerate(seeds)}
     system_module = _system_module(campaign.base.system)
     planner = Planner(campaign)
+    from harness.coverage import CoverageLog
+
+    log = CoverageLog(campaign.directory)
     bar = None
     invalid = sum(1 for e in entries.values() if e["valid"] is False)
     with _executor(jobs, client) as (executor, in_flight), open(campaign.index_path, "a") as index:
@@ -302,7 +297,7 @@ def run_guided(campaign: Any, jobs: int, client: Any, progress: bool) -> list[di
                     cov[e["seed"]] = e.get("behaviours")
                     e = {"run": i, **e, "run_dir": None if "error" in e else f"runs/{e['seed']}",
                          "guided": plan[i][1]}
-                    e = record_run(campaign, e)
+                    e = record_run(campaign, e, log)
                     index.write(json.dumps(e, separators=(",", ":")) + "\n")
                     index.flush()
                     entries[e["seed"]] = e

@@ -1,7 +1,7 @@
 """The coverage section of a campaign page: behaviours covered, never covered, and when.
 
-Reads the campaign's ``coverage.jsonl`` (one line per run: ``run``, ``seed``,
-``behaviours``; written by ``harness.campaign``, see ``harness.coverage``) and gives the
+Reads the campaign's coverage log (``coverage.jsonl`` and ``behaviours.jsonl``, written
+by ``harness.campaign``, see ``harness.coverage.CoverageLog``) and gives the
 page: how many distinct behaviours the campaign reached, per kind (``event``, ``step``,
 ``hb``, ``fault``, ``count``), the rarest ones (reached by one run only: where a search
 should look next), what the system declares reachable but no run reached, and a plot of
@@ -10,7 +10,6 @@ behaviours seen so far and new ones per run, in run order.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +19,10 @@ MAX_RARE = 60
 
 def load_coverage(campaign_dir: Path) -> dict[int, tuple[Any, list[str]]]:
     """Run index -> (seed, behaviours); torn or foreign lines are skipped."""
-    p = Path(campaign_dir) / "coverage.jsonl"
+    from harness.coverage import CoverageLog
+
     out: dict[int, tuple[Any, list[str]]] = {}
-    if not p.exists():
-        return out
-    for line in p.read_text(errors="replace").splitlines():
-        try:
-            d = json.loads(line)
-            run, seed, found = int(d["run"]), d["seed"], list(d["behaviours"])
-        except (ValueError, KeyError, TypeError):
-            continue
+    for seed, (run, found) in CoverageLog(campaign_dir).read().items():
         out.setdefault(run, (seed, found))
     return out
 

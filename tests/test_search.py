@@ -225,3 +225,18 @@ def test_dask_workers_without_the_store_give_the_local_campaign(tmp_path, monkey
         assert _comparable(cdir(remote) / e["run_dir"]) == _comparable(cdir(local) / e["run_dir"])
     kept = sorted(p.name for p in (cdir(remote) / "runs").iterdir())
     assert kept == sorted(str(e["seed"]) for e in failing)
+
+
+def test_coverage_log_numbers_behaviours_once_and_survives_a_torn_line(tmp_path):
+    from harness.coverage import CoverageLog
+
+    log = CoverageLog(tmp_path)
+    log.append(0, 11, ["b", "a"])
+    log.append(1, 12, ["c", "a"])
+    with open(tmp_path / "coverage.jsonl", "a") as f:
+        f.write('{"run":2,"seed":13,"ids":[0,')  # the harness died writing it
+    again = CoverageLog(tmp_path)
+    assert again.read() == {11: (0, ["a", "b"]), 12: (1, ["a", "c"])}
+    assert len((tmp_path / "behaviours.jsonl").read_text().splitlines()) == 3
+    again.append(1, 12, ["z"])  # a re-run seed: the first line wins
+    assert CoverageLog(tmp_path).read()[12] == (1, ["a", "c"])
