@@ -171,7 +171,9 @@ def guarded_run(config: RunConfig, run_dir: str, limit_s: float) -> dict:
     old = signal.signal(signal.SIGALRM, _alarm)
     signal.setitimer(signal.ITIMER_REAL, limit_s)
     try:
-        return run_one(config, run_dir)
+        e = run_one(config, run_dir)
+        e.pop("behaviours", None)  # results.json has them; the hunt's index need not
+        return e
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)

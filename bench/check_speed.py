@@ -11,7 +11,18 @@
    (``resource.getrusage``) is its own; the check's own peak is also measured with
    ``tracemalloc`` in a second, slower pass when ``--tracemalloc`` is given.
 
-Targets: 10k ops on 10 keys < 1 s; 100k < 15 s; memory < 1 GiB.
+3. ``--shapes``: the two shapes of Porcupine's own test histories (Porcupine, in Go, is
+   not on these machines; issue 16 gives its times as ratios): ``etcd``, single-register
+   cas histories where about 30% of operations are indeterminate (crashed clients, as in
+   Jepsen's etcd tests), and ``kv``, string key-value histories (get/put/append) over
+   1-50 clients and many keys, partitioned by key. Each shape is a fixed set of seeded
+   histories, valid ones and ones with one read corrupted (which must fail); the script
+   prints the time to pair and check them and the verdicts. ``--trees A,B`` runs the shapes
+   against each source tree in turn (``BENCH_TREE=tree``), interleaved round by round, to
+   compare code before and after a change in the same minutes.
+
+Targets: 10k ops on 10 keys < 1 s; 100k < 15 s; memory < 1 GiB. Shapes (issue 16):
+etcd at most 0.7x Porcupine's time, kv at most 1.0x.
 """
 
 from __future__ import annotations
@@ -27,9 +38,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+# BENCH_TREE: the source tree to measure (bench_shapes runs other trees in children)
+sys.path.insert(0, os.environ.get("BENCH_TREE") or str(ROOT))
 
 from checkers.history import load_history, pair_operations  # noqa: E402
 from checkers.linearizable import check  # noqa: E402
@@ -101,6 +114,140 @@ def generate(n_ops: int, seed: int, n_keys: int = 10, info_rate: float = 0.01) -
     return events
 
 
+def generate_kv(n_ops: int, seed: int, n_clients: int, n_keys: int, crash_rate: float = 0.0) -> list[dict]:
+    """A valid string key-value history (get/put/append), Porcupine's kv test shape.
+
+    ``n_clients`` processes issue operations back to back on ``n_keys`` keys; each takes
+    effect at a uniform instant inside its interval, so the history is linearizable by
+    construction. A crashed operation (``crash_rate``) takes effect or not and retires its
+    process.
+    """
+    rng = random.Random(seed)
+    slots = [(rng.random(), s) for s in range(n_clients)]
+    heapq.heapify(slots)
+    pid = list(range(n_clients))
+    next_pid = n_clients
+    ops = []
+    for i in range(n_ops):
+        free_at, slot = heapq.heappop(slots)
+        invoke = free_at + rng.expovariate(4.0)
+        complete = invoke + rng.expovariate(1.0)
+        roll = rng.random()
+        f = "get" if roll < 0.4 else "put" if roll < 0.6 else "append"
+        arg = None if f == "get" else f"x {pid[slot]} {i} y"
+        info = rng.random() < crash_rate
+        ops.append({"p": pid[slot], "key": str(rng.randrange(n_keys)), "f": f, "arg": arg, "invoke": invoke,
+                    "complete": complete, "at": rng.uniform(invoke, complete), "info": info,
+                    "happens": (not info) or rng.random() < 0.5})
+        if info:
+            pid[slot] = next_pid
+            next_pid += 1
+        heapq.heappush(slots, (complete, slot))
+    state: dict[str, str] = {}
+    for op in sorted(ops, key=lambda o: o["at"]):
+        op["type"] = "info" if op["info"] else "ok"
+        if not op["happens"]:
+            continue
+        k = op["key"]
+        if op["f"] == "get":
+            op["out"] = state.get(k, "")
+        elif op["f"] == "put":
+            state[k] = op["arg"]
+        else:
+            state[k] = state.get(k, "") + op["arg"]
+    return _events(ops)
+
+
+def _events(ops: list[dict]) -> list[dict]:
+    timed = []
+    for op in ops:
+        timed.append((op["invoke"], 0, op, "invoke", op["arg"]))
+        out = op.get("out", op["arg"]) if op["type"] == "ok" else op["arg"]
+        timed.append((op["complete"], 1, op, op["type"], out))
+    timed.sort(key=lambda t: (t[0], t[1]))
+    return [{"index": i, "time": int(t * 1e6), "process": op["p"], "type": typ, "f": op["f"], "key": op["key"],
+             "value": value} for i, (t, _, op, typ, value) in enumerate(timed)]
+
+
+def corrupt(events: list[dict], seed: int) -> list[dict]:
+    """The history with one ok read's value changed to one no write ever made: not
+    linearizable."""
+    rng = random.Random(seed)
+    reads = [i for i, e in enumerate(events) if e["type"] == "ok" and e["f"] in ("read", "get")]
+    out = [dict(e) for e in events]
+    i = reads[len(reads) // 2 + rng.randrange(max(1, len(reads) // 4))]
+    out[i]["value"] = 99 if out[i]["f"] == "read" else "never written"
+    return out
+
+
+#: shape -> list of (label, model, initial, events factory, expected verdict)
+def shapes() -> dict[str, list[tuple[str, str, Any, Callable[[], list[dict]], bool]]]:
+    etcd = []
+    for seed in range(1, 21):
+        n = 100 + 20 * (seed % 10)  # 100-280 ops
+        etcd.append((f"etcd-{seed:02d} {n} ops", "cas-register", 0,
+                     lambda n=n, seed=seed: generate(n, seed, n_keys=1, info_rate=0.3), True))
+    for seed in range(1, 6):
+        etcd.append((f"etcd-bad-{seed:02d} 200 ops", "cas-register", 0,
+                     lambda seed=seed: corrupt(generate(200, 100 + seed, n_keys=1, info_rate=0.3), seed), False))
+    kv = []
+    for clients in (1, 10, 50):
+        for bad in (False, True):
+            n = 5000 if clients > 1 else 2000
+            kv.append((f"kv-c{clients:02d}-{'bad' if bad else 'ok'} {n} ops", "kv", None,
+                       lambda n=n, c=clients, bad=bad: (corrupt if bad else lambda e, s: e)(
+                           generate_kv(n, 7 + c, c, n_keys=max(10, 2 * c), crash_rate=0.01), c),
+                       not bad))
+    return {"etcd": etcd, "kv": kv}
+
+
+#: seconds of search per shape history: a crashed-write-heavy register history can take
+#: exponential time (Porcupine's too); past this it counts as unknown
+SHAPE_LIMIT_S = 5.0
+
+
+def shapes_child(names: list[str]) -> None:
+    """Check every history of the named shapes here; one JSON line of times and verdicts,
+    per shape and group (``ok``: must pass, ``bad``: must fail)."""
+    out = {}
+    for name in names:
+        for label, model, initial, make, expect in shapes()[name]:
+            events = make()
+            t0 = time.perf_counter()
+            result = check(events, model, initial=initial, time_limit=SHAPE_LIMIT_S)
+            took = time.perf_counter() - t0
+            g = out.setdefault(f"{name}-{'ok' if expect else 'bad'}",
+                               {"histories": 0, "ops": 0, "agree": 0, "unknown": 0, "check_s": 0.0})
+            g["histories"] += 1
+            g["ops"] += result.ops
+            g["agree"] += result.valid is expect
+            g["unknown"] += result.valid == "unknown"
+            g["check_s"] += took
+    out["max_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(out))
+
+
+def bench_shapes(trees: list[str], rounds: int) -> None:
+    print("shapes of Porcupine's test histories: etcd (1 key, ~30% crashed ops; 20 must pass, 5 must fail), "
+          "kv (get/put/append, 1/10/50 clients; 3 must pass, 3 must fail); time = pair + check, "
+          f"at most {SHAPE_LIMIT_S:g} s per history (past it: unknown)")
+    for r in range(1, rounds + 1):
+        for tree in trees:
+            env = {**os.environ, "BENCH_TREE": str(Path(tree).resolve()), "PYTHONHASHSEED": "0"}
+            proc = subprocess.run([sys.executable, __file__, "--shapes-child", "etcd,kv"], capture_output=True,
+                                  text=True, env=env)
+            if proc.returncode:
+                print(proc.stderr)
+                raise SystemExit(proc.returncode)
+            d = json.loads(proc.stdout)
+            load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+            print(f"round {r} tree {tree}: " + "; ".join(
+                f"{k} {d[k]['check_s']:.3f} s ({d[k]['ops']} ops, agree {d[k]['agree']}/{d[k]['histories']}, "
+                f"{d[k]['unknown']} unknown)"
+                for k in ("etcd-ok", "etcd-bad", "kv-ok", "kv-bad")) + f"; peak RSS {d['max_rss_mib']:.0f} MiB; "
+                f"load {load}")
+
+
 def bench_corpus(quiet: bool) -> None:
     manifest = CORPUS / "manifest.json"
     if not manifest.exists():
@@ -170,8 +317,18 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--tracemalloc", action="store_true", help="also measure the check's peak allocations")
+    parser.add_argument("--shapes", action="store_true", help="only the etcd and kv shapes (issue 16)")
+    parser.add_argument("--trees", default=".", help="comma list of source trees for --shapes (default: this one)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of --shapes")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--shapes-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.shapes_child:
+        shapes_child(args.shapes_child.split(","))
+        return
+    if args.shapes:
+        bench_shapes([t for t in args.trees.split(",") if t], args.rounds)
+        return
     if args.one:
         print(json.dumps(one_size(args.one, args.seed, args.tracemalloc)))
         return

@@ -1,33 +1,64 @@
-"""Wall time and simulated events per second of the standard runs, checking included.
+"""Wall time of the standard run as a user runs it, and the simulator against a bare loop.
 
-Standard runs (60 simulated seconds, partition+kill+clock, 10 clients):
+Standard run (issue 16): ``harness run --system zab --workload register --nemesis
+partition,kill,clock --seed 1 --time-limit 60`` (5 servers, 10 clients), typed in a shell.
 
-- ``zab``: ZooKeeper register workload on 5 ZAB servers. Target (issue 2): < 1 s wall.
-- ``kafka``: queue workload on 3 ZooKeeper servers (ZAB), 5 brokers, 3 partitions
-  (replication factor 3). Target (issue 5): < 2 s wall.
+1. **From the shell**: that command as a fresh process, end to end (interpreter start,
+   imports, simulate, check, write the run directory, page and plots), and again with
+   ``--no-report``. Targets: median of ``--rounds`` (5) under 1.0 s with the page, under
+   0.6 s without. Each line gives the load average beside the number: other processes
+   on the machine move these times a lot.
+2. **Simulator**: events per second of the standard run's simulation (simulate only, in
+   one process, seeds 1..``--sim-seeds``), printed beside a bare Python heap loop on the
+   same machine in the same process, and the ratio. Target: at least 25%. The bare loop
+   is the simulator's loop with nodes, network and disks taken out: a heap of 64
+   seven-field event tuples; each step pops the earliest, sets ``now``, counts it and
+   pushes a successor through a push method that numbers it (``seq``), as the
+   simulator's ``_push`` does. (The same loop with the push written inline runs about
+   twice as fast; see ``bare_loop``.) Both are timed in CPU seconds of the process
+   (``time.process_time``): on a shared machine wall time mostly measures the neighbours.
+
+``--trees A,B`` measures each source tree in turn, interleaved round by round (the shell
+runs with ``PYTHONPATH=tree``, the simulator in a child with ``BENCH_TREE=tree``), so code
+before and after a change is compared in the same minutes; e.g. an unpacked
+``git archive`` of the old commit.
+
+``--in-process SYSTEMS`` is the older measurement: ``run_test`` in this process
+(simulate + check, no files) for ``zab``, ``kafka`` (3 ZooKeeper servers, 5 brokers, 3
+partitions, queue workload; target 2 s) or ``toy``.
 
 Usage::
 
-    python bench/run_speed.py                       # both standard runs, 5 seeds each
-    python bench/run_speed.py --system kafka --seeds 10 --set zookeeper=mini
-    python bench/run_speed.py --system toy          # the test suite's toy system
+    python bench/run_speed.py                           # shell runs and simulator, this tree
+    python bench/run_speed.py --trees /tmp/old,.        # before/after, interleaved
+    python bench/run_speed.py --in-process zab,kafka --seeds 5
 """
 
 from __future__ import annotations
 
 import argparse
+import heapq
 import json
+import os
+import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, os.environ.get("BENCH_TREE") or str(ROOT))
+sys.path.insert(1, str(ROOT / "tests"))
 
-from harness.config import RunConfig  # noqa: E402
-from harness.runner import run_test  # noqa: E402
+STANDARD_CMD = ["run", "--system", "zab", "--workload", "register", "--nemesis", "partition,kill,clock",
+                "--seed", "1", "--time-limit", "60"]
+TARGET_PAGE_S = 1.0
+TARGET_NO_PAGE_S = 0.6
+TARGET_RATIO = 0.25
 
-#: system -> (workload, servers, keys, description, target seconds)
+#: system -> (workload, servers, keys, description, target seconds), for --in-process
 STANDARD = {
     "zab": ("register", 5, 3, "5 ZAB servers, register workload", 1.0),
     "kafka": ("queue", 5, 3, "3 ZooKeeper servers, 5 brokers, 3 partitions, queue workload", 2.0),
@@ -35,7 +66,160 @@ STANDARD = {
 }
 
 
-def bench(system: str, seeds: int, time_limit: float, clients: int, settings: dict) -> float:
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+# ------------------------------------------------------------------ 1. from the shell
+
+
+def harness_exe() -> list[str]:
+    exe = Path(sys.executable).with_name("harness")
+    if exe.exists():
+        return [str(exe)]
+    return [sys.executable, "-c", "import sys; from harness.cli import main; sys.exit(main(sys.argv[1:]))"]
+
+
+def shell_run(tree: str, page: bool, store: Path) -> tuple[float, float]:
+    """Wall seconds of the standard run as a fresh ``harness`` process, and its CPU
+    seconds (user + system, its children included: the report process)."""
+    import resource
+
+    env = {**os.environ, "PYTHONPATH": str(Path(tree).resolve())}
+    cmd = harness_exe() + STANDARD_CMD + ["--store", str(store)] + ([] if page else ["--no-report"])
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}: {proc.stderr.strip()[-500:]}")
+    return wall, cpu
+
+
+def bench_shell(trees: list[str], rounds: int) -> None:
+    print(f"1. from the shell: harness {' '.join(STANDARD_CMD)} (fresh process; with the page and plots, "
+          f"and with --no-report)")
+    walls: dict[tuple[str, bool], list[float]] = {}
+    cpus: dict[tuple[str, bool], list[float]] = {}
+    tmp = Path(tempfile.mkdtemp(prefix="run-speed-"))
+    try:
+        for r in range(1, rounds + 1):
+            for tree in trees:
+                for page in (True, False):
+                    store = tmp / f"s{r}-{len(walls)}"
+                    wall, cpu = shell_run(tree, page, store)
+                    shutil.rmtree(store, ignore_errors=True)
+                    walls.setdefault((tree, page), []).append(wall)
+                    cpus.setdefault((tree, page), []).append(cpu)
+                    print(f"  round {r} {tree}: {'with page' if page else 'no page  '} {wall:.3f} s wall, {cpu:.3f} s CPU   "
+                          f"(load {load()})")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    for tree in trees:
+        for page in (True, False):
+            w = walls[(tree, page)]
+            target = TARGET_PAGE_S if page else TARGET_NO_PAGE_S
+            med = statistics.median(w)
+            print(f"  {tree}: {'with page and plots' if page else 'without the page  '}: median {med:.3f} s of "
+                  f"{len(w)} (min {min(w):.3f}, max {max(w):.3f}), CPU median {statistics.median(cpus[(tree, page)]):.3f} s; "
+                  f"target < {target:g} s: "
+                  f"{'met' if med < target else 'NOT MET'}")
+
+
+# ------------------------------------------------------------------- 2. the simulator
+
+
+class _BareLoop:
+    """The simulator's event loop with everything but the heap taken out."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple] = []
+        self._seq = 0
+        self.now = 0
+        self.events = 0
+
+    def _push(self, t: int, kind: int, a=None, b=None, c=None, d=None) -> None:
+        self._seq += 1
+        heapq.heappush(self._heap, (t, self._seq, kind, a, b, c, d))
+
+    def run(self, n: int) -> None:
+        heap = self._heap
+        pop = heapq.heappop
+        while heap and self.events < n:
+            t, _, kind, a, b, c, d = pop(heap)
+            self.now = t
+            self.events += 1
+            self._push(t + 300_000 + (self._seq * 7919) % 3_000_000, kind, a, b, c, d)
+
+
+def bare_loop(n: int = 200_000, inline: bool = False) -> float:
+    """Events per second of the bare loop (``inline``: push written out, no method)."""
+    loop = _BareLoop()
+    for i in range(64):
+        loop._push(i * 1000, 0, "n1", 1, ("c0", None), None)
+    t0 = time.process_time()
+    if inline:
+        heap, pop, push = loop._heap, heapq.heappop, heapq.heappush
+        seq = loop._seq
+        for _ in range(n):
+            t, _, kind, a, b, c, d = pop(heap)
+            seq += 1
+            push(heap, (t + 300_000 + (seq * 7919) % 3_000_000, seq, kind, a, b, c, d))
+    else:
+        loop.run(n)
+    return n / (time.process_time() - t0)
+
+
+def sim_child(seeds: int) -> None:
+    """In this process: bare loop and simulation alternately; one JSON line."""
+    from harness.config import RunConfig
+    from harness.runner import simulate
+
+    bare, inline, sim = [], [], []
+    for seed in range(1, seeds + 1):
+        bare.append(bare_loop())
+        inline.append(bare_loop(inline=True))
+        cfg = RunConfig(system="zab", workload="register", nodes=5, clients=10, keys=3, time_limit=60, seed=seed,
+                        nemesis=("partition", "kill", "clock"))
+        t0 = time.process_time()
+        out = simulate(cfg)
+        sim.append(out.stats["events"] / (time.process_time() - t0))
+    print(json.dumps({"bare": statistics.median(bare), "inline": statistics.median(inline),
+                      "sim": statistics.median(sim)}))
+
+
+def bench_sim(trees: list[str], rounds: int, seeds: int) -> None:
+    print(f"2. simulator: events/s of the standard zab run's simulation (median of seeds 1..{seeds}) beside a bare "
+          f"heap loop in the same process; target >= {TARGET_RATIO:.0%}")
+    ratios: dict[str, list[float]] = {}
+    for r in range(1, rounds + 1):
+        for tree in trees:
+            env = {**os.environ, "BENCH_TREE": str(Path(tree).resolve())}
+            proc = subprocess.run([sys.executable, __file__, "--sim-child", str(seeds)], env=env,
+                                  capture_output=True, text=True)
+            if proc.returncode:
+                raise SystemExit(proc.stderr)
+            d = json.loads(proc.stdout)
+            ratio = d["sim"] / d["bare"]
+            ratios.setdefault(tree, []).append(ratio)
+            print(f"  round {r} {tree}: simulator {d['sim']:,.0f} events/s, bare loop {d['bare']:,.0f}/s "
+                  f"(inline push {d['inline']:,.0f}/s): {ratio:.1%} ({d['sim'] / d['inline']:.1%} of inline)"
+                  f"   (load {load()})")
+    for tree in trees:
+        med = statistics.median(ratios[tree])
+        print(f"  {tree}: median ratio {med:.1%}; target >= {TARGET_RATIO:.0%}: "
+              f"{'met' if med >= TARGET_RATIO else 'NOT MET'}")
+
+
+# ------------------------------------------------------------------ the older bench
+
+
+def bench_in_process(system: str, seeds: int, time_limit: float, clients: int, settings: dict) -> float:
+    from harness.config import RunConfig
+    from harness.runner import run_test
+
     workload, nodes, keys, desc, target = STANDARD[system]
     if system == "toy":
         import toysystem  # noqa: F401
@@ -51,7 +235,8 @@ def bench(system: str, seeds: int, time_limit: float, clients: int, settings: di
         s = res.results["stats"]
         print(f"{system} seed {seed}: {wall:.3f} s wall (simulate {s['wall_simulate_s']:.3f}, "
               f"check {s['wall_check_s']:.3f}), {s['events']} events, "
-              f"{s['events'] / s['wall_simulate_s']:.0f} events/s, {s['operations']} ops, valid={res.valid}")
+              f"{s['events'] / s['wall_simulate_s']:.0f} events/s, {s['operations']} ops, valid={res.valid}"
+              f"   (load {load()})")
     med = statistics.median(walls)
     print(f"standard {system} run ({desc}, {clients} clients, {time_limit:g} s simulated): median {med:.3f} s "
           f"wall, max {max(walls):.3f} s; target < {target:g} s: {'met' if med < target else 'NOT MET'}")
@@ -60,26 +245,44 @@ def bench(system: str, seeds: int, time_limit: float, clients: int, settings: di
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--system", default="zab,kafka", help="comma list of zab, kafka, toy (default %(default)s)")
-    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--trees", default=str(ROOT), help="comma list of source trees (default: this one)")
+    ap.add_argument("--rounds", type=int, default=5, help="shell runs per tree and mode (default %(default)s)")
+    ap.add_argument("--sim-rounds", type=int, default=3, help="simulator measurements per tree (default %(default)s)")
+    ap.add_argument("--sim-seeds", type=int, default=3)
+    ap.add_argument("--skip", default="", help="comma list of parts to skip: shell, sim")
+    ap.add_argument("--in-process", metavar="SYSTEMS", help="comma list of zab, kafka, toy: the older in-process bench")
+    ap.add_argument("--seeds", type=int, default=5, help="--in-process: seeds per system")
     ap.add_argument("--time-limit", type=float, default=60)
     ap.add_argument("--clients", type=int, default=10)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings",
-                    help="system setting, e.g. zookeeper=mini for Kafka (repeatable)")
+                    help="--in-process: system setting, e.g. zookeeper=mini for Kafka (repeatable)")
+    ap.add_argument("--sim-child", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    settings = {}
-    for item in args.settings:
-        k, _, v = item.partition("=")
-        try:
-            settings[k] = json.loads(v)
-        except ValueError:
-            settings[k] = v
-    systems = [s for s in args.system.split(",") if s]
-    unknown = [s for s in systems if s not in STANDARD]
-    if unknown:
-        sys.exit(f"unknown system(s) {', '.join(unknown)}; known: {', '.join(STANDARD)}")
-    for system in systems:
-        bench(system, args.seeds, args.time_limit, args.clients, settings)
+    if args.sim_child:
+        sim_child(args.sim_child)
+        return
+    if args.in_process:
+        settings = {}
+        for item in args.settings:
+            k, _, v = item.partition("=")
+            try:
+                settings[k] = json.loads(v)
+            except ValueError:
+                settings[k] = v
+        systems = [s for s in args.in_process.split(",") if s]
+        unknown = [s for s in systems if s not in STANDARD]
+        if unknown:
+            sys.exit(f"unknown system(s) {', '.join(unknown)}; known: {', '.join(STANDARD)}")
+        for system in systems:
+            bench_in_process(system, args.seeds, args.time_limit, args.clients, settings)
+        return
+    trees = [t for t in args.trees.split(",") if t]
+    skip = set(args.skip.split(","))
+    print(f"{os.cpu_count()} CPUs; load average {load()}")
+    if "shell" not in skip:
+        bench_shell(trees, args.rounds)
+    if "sim" not in skip:
+        bench_sim(trees, args.sim_rounds, args.sim_seeds)
 
 
 if __name__ == "__main__":

@@ -67,8 +67,14 @@ class FrozenDict(dict):
     __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _immutable  # type: ignore[assignment]
 
 
+#: exact types `freeze` returns as they are (checked first: most values are these)
+_ATOMS = frozenset({str, int, float, bool, type(None)})
+
+
 def freeze(value: Any) -> Any:
     """Return a hashable equal-looking copy of a JSON value: lists -> tuples, dicts -> FrozenDict."""
+    if type(value) in _ATOMS:
+        return value
     if isinstance(value, (list, tuple)):
         return tuple(freeze(v) for v in value)
     if isinstance(value, dict) and not isinstance(value, FrozenDict):
@@ -471,18 +477,24 @@ def pair_operations(events: Iterable[dict]) -> list[Op]:
         if not all(has_index):
             missing = has_index.index(False)
             raise HistoryError(f"event {missing}: some events have an \"index\" and this one has not")
-        order = sorted(range(len(events)), key=lambda i: events[i]["index"])
-        for a, b in zip(order, order[1:]):
-            if events[a]["index"] == events[b]["index"]:
-                raise HistoryError(f"duplicate \"index\" {events[a]['index']}")
-        events = [events[i] for i in order]
+        indices = [e["index"] for e in events]
+        try:
+            in_order = all(a < b for a, b in zip(indices, indices[1:]))  # the usual case: nothing to sort
+        except TypeError:
+            in_order = False
+        if not in_order:
+            order = sorted(range(len(events)), key=indices.__getitem__)
+            for a, b in zip(order, order[1:]):
+                if events[a]["index"] == events[b]["index"]:
+                    raise HistoryError(f"duplicate \"index\" {events[a]['index']}")
+            events = [events[i] for i in order]
 
     open_invokes: dict[int, tuple[int, dict]] = {}
     pairs: list[tuple[int, dict, int | None, dict | None]] = []  # (call, invoke, ret, completion)
     slot_of: dict[int, int] = {}
     for pos, event in enumerate(events):
         proc = event.get("process")
-        if isinstance(proc, bool) or not isinstance(proc, int):
+        if type(proc) is not int and (isinstance(proc, bool) or not isinstance(proc, int)):
             continue  # nemesis and other non-client processes
         typ = event.get("type")
         if typ == "invoke":
@@ -503,14 +515,17 @@ def pair_operations(events: Iterable[dict]) -> list[Op]:
             raise HistoryError(f"{_where(event, pos)}: bad type {typ!r}")
 
     ops: list[Op] = []
+    append = ops.append
+    atoms = _ATOMS
     for call, invoke, ret, completion in pairs:
         ctype = completion["type"] if completion is not None else None
         if ctype == "fail":
             continue
-        key = invoke.get("key")
+        get = invoke.get
+        key = get("key")
         if key is None and completion is not None:
             key = completion.get("key")
-        value = invoke.get("value")
+        value = get("value")
         if ctype == "ok":
             output = completion.get("value")
             if output is not None:
@@ -518,21 +533,16 @@ def pair_operations(events: Iterable[dict]) -> list[Op]:
             typ, ret_pos = "ok", ret
         else:
             output, typ, ret_pos = None, "info", INFINITY
-        ops.append(
-            Op(
-                id=len(ops),
-                process=invoke["process"],
-                f=invoke.get("f"),
-                key=freeze(key),
-                value=freeze(value),
-                output=freeze(output),
-                call=call,
-                ret=ret_pos,
-                type=typ,
-                invoke_index=invoke.get("index"),
-                complete_index=completion.get("index") if completion is not None else None,
-            )
-        )
+        # Op fields in order: id, process, f, key, value, output, call, ret, type,
+        # invoke_index, complete_index (freeze skipped for plain scalars: the same value)
+        append(Op(
+            len(ops), invoke["process"], get("f"),
+            key if type(key) in atoms else freeze(key),
+            value if type(value) in atoms else freeze(value),
+            output if type(output) in atoms else freeze(output),
+            call, ret_pos, typ, get("index"),
+            completion.get("index") if completion is not None else None,
+        ))
     return ops
 
 

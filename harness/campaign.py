@@ -9,17 +9,24 @@ Seeds. Run ``i`` (0-based) of a campaign with seed ``S`` has run seed
 ``harness.rng.derive_seed(S, "campaign-run", i)``: a 64-bit number that depends on nothing
 else, so a campaign is reproducible and a longer campaign extends a shorter one.
 
-Swarm testing (FoundationDB's). Unless ``--no-swarm``, each run draws from its own seed
-which fault families of ``--nemesis`` are on (each with probability ``SWARM_P_ON``, at least
-one) and a rate scale for each (``SWARM_SCALE``); ``0`` means off. The draw is recorded in
+Exploring. With ``--nemesis`` left out, each run draws its whole shape from its seed
+(``harness.swarm``): fault families, cluster size, interval, read mode, testing aids;
+``--guided`` plans runs from a corpus of schedules that reached new behaviour
+(``harness.guided``; behaviours: ``harness.coverage``, kept in ``coverage.jsonl``).
+
+Swarm testing (FoundationDB's). With ``--nemesis`` given and unless ``--no-swarm``, each
+run draws from its own seed which fault families of ``--nemesis`` are on (each with
+probability ``SWARM_P_ON``, at least one) and a rate scale for each (``SWARM_SCALE``); ``0`` means off. The draw is recorded in
 the run's ``config.swarm``, so ``harness repro`` replays it. Varying the mix finds bugs that
 a fixed mix hides (a constant partition storm masks what a lone clock fault would show).
 
 Executors. Runs go through any ``concurrent.futures`` executor: in-process for
 ``--jobs 1``, a local process pool otherwise, or a Dask cluster with ``--scheduler
 tcp://host:port`` (``Client.get_executor(pure=False)``; with ``pure=True`` Dask would hand
-back a cached result instead of re-running). Workers write their run directory straight
-into the store, so a Dask cluster needs the store on a filesystem its workers share.
+back a cached result instead of re-running). Local workers write their run directory
+straight into the store; Dask workers run in private temporary directories and return
+the files to the client, which writes the store (``harness.remote``), so a cluster needs
+no shared filesystem. ``--keep failures`` drops valid runs' directories.
 
 Layout::
 
@@ -114,9 +121,25 @@ class Campaign:
     runs: int
     swarm: bool
     base: RunConfig
+    #: explorative draw (``harness.swarm``, ``--nemesis`` left out): the dimensions the
+    #: user pinned; None: today's swarm over ``--nemesis``
+    explore: tuple[str, ...] | None = None
+    #: coverage-guided (``harness.guided``): runs mutate a corpus of schedules
+    guided: bool = False
+    #: which run directories the store keeps: "all", or "failures" (the rest are
+    #: re-materialized from their seed on demand, ``harness.remote``)
+    keep: str = "all"
 
     def config_for(self, i: int) -> RunConfig:
         seed = run_seed(self.seed, i)
+        if self.guided:
+            from harness.guided import guided_config
+
+            return guided_config(self, i)
+        if self.explore is not None:
+            from harness.swarm import explore_config
+
+            return explore_config(self.base, seed, self.explore)
         swarm = swarm_for(seed, self.base.nemesis) if self.swarm else {}
         return self.base.replace(seed=seed, swarm=swarm, schedule=None)
 
@@ -132,9 +155,16 @@ class Campaign:
 
     def to_json(self) -> dict[str, Any]:
         base = {k: v for k, v in self.base.to_dict().items() if k not in _PER_RUN_FIELDS}
-        return {"name": self.name, "seed": self.seed, "runs": self.runs, "swarm": self.swarm,
-                "seed_rule": "run i has seed harness.rng.derive_seed(seed, 'campaign-run', i)",
-                "config": base}
+        out = {"name": self.name, "seed": self.seed, "runs": self.runs, "swarm": self.swarm,
+               "seed_rule": "run i has seed harness.rng.derive_seed(seed, 'campaign-run', i)",
+               "config": base}
+        if self.explore is not None:
+            out["explore"] = {"pinned": list(self.explore)}
+        if self.guided:
+            out["guided"] = True
+        if self.keep != "all":
+            out["keep"] = self.keep
+        return out
 
     def save(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -152,7 +182,16 @@ class Campaign:
             if not (isinstance(seed, int) and isinstance(runs, int) and 0 <= seed < 2**64
                     and 1 <= runs <= MAX_RUNS and isinstance(d["swarm"], bool) and isinstance(d["name"], str)):
                 raise ValueError("seed, runs, swarm or name out of range")
-            return cls(d["name"], Path(directory), seed, runs, d["swarm"], base)
+            explore = None
+            if "explore" in d:
+                pinned = d["explore"]["pinned"]
+                if not (isinstance(pinned, list) and all(isinstance(x, str) for x in pinned)):
+                    raise ValueError("explore.pinned must be a list of option names")
+                explore = tuple(pinned)
+            guided, keep = d.get("guided", False), d.get("keep", "all")
+            if not isinstance(guided, bool) or keep not in ("all", "failures"):
+                raise ValueError("guided must be true or false, keep 'all' or 'failures'")
+            return cls(d["name"], Path(directory), seed, runs, d["swarm"], base, explore, guided, keep)
         except FileNotFoundError:
             raise ConfigError(f"no campaign at {directory} (no campaign.json)") from None
         except ConfigError as e:
@@ -250,7 +289,7 @@ def run_one(config: RunConfig, run_dir: str, system_module: tuple[str, str | Non
     sig = failure_signature(res.results)
     return {"seed": config.seed, "valid": res.valid, "failed": sorted({c for c, _ in sig}),
             "anomalies": anomaly_names(sig), "history_sha256": res.results["history_sha256"],
-            "wall_s": round(res.wall_s, 4)}
+            "wall_s": round(res.wall_s, 4), "behaviours": res.results["coverage"]["behaviours"]}
 
 
 def _import_system(system: str, module: str, path: str | None) -> None:
@@ -296,18 +335,20 @@ def connect(address: str) -> Any:
         raise ConfigError(f"cannot reach Dask scheduler {address}: {why}") from None
 
 
-def _finished(executor: cf.Executor | None, in_flight: int, tasks: Iterable[tuple]) -> Iterator[dict]:
-    """Index entries of ``tasks`` (arguments of run_one) in the order they finish."""
+def _finished(executor: cf.Executor | None, in_flight: int, tasks: Iterable[tuple],
+              fn: Any = None) -> Iterator[dict]:
+    """Index entries of ``tasks`` (arguments of ``fn``, run_one by default) in the order they finish."""
+    fn = fn or run_one
     if executor is None:
         for t in tasks:
-            yield run_one(*t)
+            yield fn(*t)
         return
     tasks = iter(tasks)
     running: set[cf.Future] = set()
     try:
         while True:
             while len(running) < in_flight and (t := next(tasks, None)) is not None:
-                running.add(executor.submit(run_one, *t))
+                running.add(executor.submit(fn, *t))
             if not running:
                 return
             done, running = cf.wait(running, return_when=cf.FIRST_COMPLETED)
@@ -334,17 +375,24 @@ def run_campaign(campaign: Campaign, jobs: int = 1, client: Any = None, progress
     for tmp in runs_dir.glob(".tmp-*"):  # left by a worker killed while writing
         shutil.rmtree(tmp, ignore_errors=True)
     system_module = _system_module(campaign.base.system)
-    tasks = ((campaign.config_for(i), str(campaign.run_dir(seeds[i]).resolve()), system_module)
-             for i in pending)
+    if campaign.guided:
+        from harness.guided import run_guided
+
+        return run_guided(campaign, jobs, client, progress)
+    tasks, fn = run_tasks(campaign, pending, system_module, client)
+    from harness.coverage import CoverageLog
+
+    log = CoverageLog(campaign.directory)
     invalid = sum(1 for e in entries.values() if e["valid"] is False)
     unknown = sum(1 for e in entries.values() if e["valid"] not in (True, False))
 
     bar = None
     with _executor(jobs, client) as (executor, in_flight), open(campaign.index_path, "a") as index:
         try:
-            for e in _finished(executor, in_flight, tasks):
+            for e in _finished(executor, in_flight, tasks, fn):
                 e = {"run": order[e["seed"]], **e,
                      "run_dir": None if "error" in e else f"runs/{e['seed']}"}
+                e = record_run(campaign, e, log)
                 index.write(json.dumps(e, separators=(",", ":")) + "\n")
                 index.flush()
                 entries[e["seed"]] = e
@@ -360,6 +408,39 @@ def run_campaign(campaign: Campaign, jobs: int = 1, client: Any = None, progress
             if bar is not None:
                 bar.close()
     return sorted(entries.values(), key=lambda e: e["run"])
+
+
+def run_tasks(campaign: Campaign, runs: Iterable[int], system_module: Any, client: Any,
+              configs: dict[int, RunConfig] | None = None) -> tuple[Iterator[tuple], Any]:
+    """(tasks, function) for runs ``runs``: on a Dask cluster, workers run in private
+    directories and return the files (``harness.remote``); locally they write the store."""
+    from harness.remote import run_remote
+
+    seeds = campaign.seeds()
+
+    def config(i: int) -> RunConfig:
+        return configs[i] if configs is not None else campaign.config_for(i)
+
+    if client is not None:
+        return ((config(i), campaign.keep, system_module) for i in runs), run_remote
+    return ((config(i), str(campaign.run_dir(seeds[i]).resolve()), system_module) for i in runs), run_one
+
+
+def record_run(campaign: Campaign, e: dict, log: Any = None) -> dict:
+    """Before a finished run's index line is written: its behaviours go to coverage.jsonl
+    (``harness.coverage``), its files (a worker without the store) into the store, and a
+    valid run's directory goes unless the campaign keeps all. Returns the index line.
+    ``log``: the campaign's open ``harness.coverage.CoverageLog``."""
+    from harness.coverage import CoverageLog
+    from harness.remote import store_run
+
+    e = dict(e)
+    found = e.pop("behaviours", None)
+    files = e.pop("files", None)
+    if found is not None:
+        e["behaviours"] = len(found)
+        (log or CoverageLog(campaign.directory)).append(e["run"], e["seed"], found)
+    return store_run(campaign, e, files)
 
 
 def _progress_bar(total: int, initial: int) -> Any:
@@ -430,6 +511,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="every run uses every --nemesis family at the configured rate")
     p.add_argument("--no-report", action="store_true",
                    help="skip index.html and the failing runs' report pages at the end")
+    p.add_argument("--guided", action="store_true",
+                   help="coverage-guided: runs mutate a corpus of fault schedules that reached new behaviour")
+    p.add_argument("--keep", choices=("all", "failures"), default=None,
+                   help="run directories to keep in the store (default all; failures from "
+                        f"{KEEP_FAILURES_FROM} runs on); others are re-made from their seed on demand")
+    # None marks an option left out: the explorative swarm draws it per run (harness.swarm)
+    p.add_argument("--materialize", type=int, default=None, metavar="SEED",
+                   help="re-make run SEED of campaign NAME (a run not kept) and check its history hash")
+    p.set_defaults(nemesis=None, nodes=None, nemesis_interval=None, reads=None)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -439,6 +529,13 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--runs must be at least 1 and at most {MAX_RUNS}, not {args.runs}")
     if not 0 <= args.seed < 2**64:
         raise ConfigError(f"--seed must be an integer from 0 to {2**64 - 1}, not {args.seed}")
+    if args.materialize is not None:
+        if not args.name:
+            raise ConfigError("--materialize needs --name (the campaign)")
+        from harness.remote import materialize
+
+        print(materialize(Path(args.store) / "campaigns" / args.name, args.materialize))
+        return 0
     # Resuming a named campaign needs none of the run options: they are in campaign.json.
     base = None if args.resume and args.name else _base_config(args)
     name = args.name or default_name(base, args.seed)
@@ -472,7 +569,9 @@ def _run(args: argparse.Namespace, name: str, directory: Path, base: RunConfig |
         if (directory / "campaign.json").exists():
             raise ConfigError(f"campaign {name!r} already exists in {directory.parent}: "
                               f"--resume continues it, --name starts another")
-        campaign = Campaign(name, directory, args.seed, args.runs, not args.no_swarm, base)
+        campaign = Campaign(name, directory, args.seed, args.runs, not args.no_swarm, base,
+                            args._explore, args.guided,
+                            args.keep or ("failures" if args.runs >= KEEP_FAILURES_FROM else "all"))
         campaign.save()
     before = len(done_entries(campaign))
     if args.resume:
@@ -501,7 +600,13 @@ def _run(args: argparse.Namespace, name: str, directory: Path, base: RunConfig |
 REPORTED_FAILURES = 20
 
 
+#: campaigns of at least this many runs keep only failing run directories by default
+KEEP_FAILURES_FROM = 1000
+
+
 def _base_config(args: argparse.Namespace) -> RunConfig:
     from harness.cli import _config_from
+    from harness.swarm import pinned_dimensions
 
+    args._explore = pinned_dimensions(args)
     return _config_from(args, seed=0)

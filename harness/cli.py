@@ -165,15 +165,23 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     config = _config_from(args, seed=args.seed)
     check_writable(args.store)
-    res = run_test(config, store=args.store)
-    if res.directory is not None and args.edn:
-        from harness.export import write_history_edn
+    worker = None
+    if not args.no_report:
+        # the page's imports (matplotlib) run in a forked process while this one simulates
+        from reports.prefork import ReportWorker
 
-        write_history_edn(res.directory)
-    if res.directory is not None and not args.no_report:
-        from reports.run_report import write_run_report
+        worker = ReportWorker.start()
+    try:
+        res = run_test(config, store=args.store)
+        if res.directory is not None and args.edn:
+            from harness.export import write_history_edn
 
-        write_run_report(res.directory)
+            write_history_edn(res.directory)
+        if res.directory is not None and worker is not None:
+            worker.finish(res.directory)
+    finally:
+        if worker is not None:
+            worker.close()
     if args.json:
         print(json.dumps(res.results, indent=1, default=str))
     else:

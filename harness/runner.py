@@ -16,6 +16,7 @@ from typing import Any
 from checkers.result import CheckResult, as_result, checker_results
 from harness.clients import ClientPool
 from harness.config import SECOND, RunConfig
+from harness.coverage import behaviours
 from harness.faults import Fault, generate_schedule
 from harness.nemesis import Nemesis
 from harness.rng import stream
@@ -176,6 +177,8 @@ def run_test(config: RunConfig, store: Path | None = None, name: str | None = No
         "workload": config.workload,
         "history_sha256": history_digest(out.history),
         "checkers": {name: c.to_json() for name, c in checks.items()},
+        # abstract behaviours the run reached (harness.coverage): what campaigns sum
+        "coverage": {"behaviours": behaviours(out)},
         "stats": {
             **out.stats,
             "operations": sum(1 for e in out.history if e["type"] == "invoke"),

@@ -484,7 +484,8 @@ class Shrinker:
     def shrink(self) -> Any:
         """Run the passes until nothing changes or the budget is spent; the best RunResult."""
         passes = (self.shrink_inert, self.shrink_prefix, self.shrink_families, self.shrink_episodes,
-                  self.shrink_ends, self.shrink_clients, self.shrink_rate, self.shrink_time_limit)
+                  self.shrink_ends, self.shrink_clients, self.shrink_keys, self.shrink_rate,
+                  self.shrink_time_limit)
         try:
             self.shrink_time_limit(hint=True)
             while True:
@@ -611,6 +612,13 @@ class Shrinker:
         shrink_int(cfg.clients, 1, first=lambda cs: self.first_of([cfg.replace(clients=c) for c in cs]),
                    width=self.jobs)
         self._changed("clients", cfg.clients, self.config.clients, cfg)
+
+    def shrink_keys(self) -> None:
+        """Fewer keys (registers, queue keys): a history about one key reads fastest."""
+        cfg = self.config
+        shrink_int(cfg.keys, 1, first=lambda ks: self.first_of([cfg.replace(keys=k) for k in ks]),
+                   width=self.jobs)
+        self._changed("keys", cfg.keys, self.config.keys, cfg)
 
     def shrink_rate(self) -> None:
         cfg = self.config

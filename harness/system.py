@@ -23,6 +23,7 @@ import importlib.util
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
 from harness import plugins
@@ -79,6 +80,9 @@ class SystemSpec:
     SETTINGS: Mapping[str, Setting] = NO_SETTINGS
     #: pairs (a, b) of settings or run options where a may not exceed b (``harness.schema``)
     AT_MOST: tuple[tuple[str, str], ...] = ()
+    #: settings an explorative campaign may vary without changing what the system promises
+    #: (``harness.swarm``): aid name -> the setting dicts to draw from
+    testing_aids: Mapping[str, tuple[dict, ...]] = MappingProxyType({})
     #: bug switches accepted beside the catalogue's (``BugInfo``) ones: test systems
     bug_names: tuple[str, ...] = ()
 

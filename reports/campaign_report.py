@@ -273,6 +273,13 @@ def render_campaign_report(campaign_dir: Path | str, plot: bool = True) -> tuple
         png = p.name if p is not None else None
     elif (d / "anomalies.png").exists():
         png = "anomalies.png"
+    from reports.campaign_coverage import coverage_summary, plot_coverage
+
+    cfg = meta.get("config") if isinstance(meta.get("config"), dict) else {}
+    coverage = coverage_summary(d, cfg.get("system"))
+    if coverage is not None:
+        cp = plot_coverage(coverage, d / "coverage.png") if plot else None
+        coverage["png"] = cp.name if cp is not None else ("coverage.png" if (d / "coverage.png").exists() else None)
     n_fail = sum(1 for r in rows if r.rank == 0)
     n_unknown = sum(1 for r in rows if r.rank == 1)
     planned = meta.get("runs")
@@ -300,6 +307,7 @@ def render_campaign_report(campaign_dir: Path | str, plot: bool = True) -> tuple
         "png": png,
         "wall_total": sum(walls) if walls else None,
         "fam_colours": FAMILY_COLOURS,
+        "coverage": coverage,
         "generated": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
     return environment().get_template("campaign.html").render(ctx), rows

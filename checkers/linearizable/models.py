@@ -86,6 +86,11 @@ class Model:
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    #: True when `compile` reads nothing of an op but ``f``, ``key`` and ``value`` (the
+    #: built-in models): two indeterminate ops alike in those are interchangeable, which
+    #: lets the search try only one of them (see `info_class`). A subclass whose
+    #: ``compile`` or ``step`` looks at more of the op sets it False.
+    pure_compile: ClassVar[bool] = False
 
     def init(self, initial: Any) -> State:
         return freeze(initial)
@@ -120,6 +125,19 @@ class Model:
             return new_state if ok else FAIL
 
         return run
+
+    def info_class(self, op: Op) -> Hashable | None:
+        """What an indeterminate op does, as a hashable value: two info ops of one
+        partition with the same class compile to the same function. None: unlike any
+        other (the default unless `pure_compile`)."""
+        if not self.pure_compile:
+            return None
+        c = (op.f, op.key, op.value)
+        try:
+            hash(c)
+        except TypeError:
+            return None
+        return c
 
     def unsupported(self, op: Op, why: str = "") -> ModelError:
         what = why or f"does not support f={op.f!r}"
@@ -175,6 +193,7 @@ IDENTITY = _keep
 class Register(Model):
     """read / write; a history with "key" fields is one register per key."""
 
+    pure_compile = True
     name = "register"
     description = "register with read/write; per key when ops have a key"
     supports_cas = False
@@ -227,6 +246,7 @@ class KV(Model):
     dict giving its value; append concatenates.
     """
 
+    pure_compile = True
     name = "kv"
     description = "string key-value store with read(get)/write(put)/append, per-key register"
 
@@ -262,6 +282,7 @@ class MultiRegister(Model):
     The state is a sorted tuple of (key, value) pairs; a key never written is None.
     """
 
+    pure_compile = True
     name = "multi-register"
     description = 'f=txn, value=[["read"|"write", key, v], ...] applied atomically'
 
@@ -311,6 +332,7 @@ def _items(regs: dict) -> tuple:
 class Mutex(Model):
     """acquire (must be free) / release (must be held); the state is "held"."""
 
+    pure_compile = True
     name = "mutex"
     description = "f=acquire (must be free) / release (must be held); value null"
 
@@ -333,6 +355,7 @@ class Mutex(Model):
 class SetModel(Model):
     """add v / read returning the whole set (a None read is unconstrained)."""
 
+    pure_compile = True
     name = "set"
     description = "add v / read returning the whole set"
 
@@ -365,6 +388,7 @@ class FifoQueue(Model):
     and on an empty queue it changes nothing.
     """
 
+    pure_compile = True
     name = "fifo-queue"
     description = "enqueue v / dequeue returning the oldest value"
 

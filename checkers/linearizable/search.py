@@ -154,7 +154,8 @@ class Result:
 # --------------------------------------------------------------------------- the search
 
 
-def _search(ops: Sequence[Op], fns: list, init_state: Any, limits: list, clock=time.monotonic):
+def _search(ops: Sequence[Op], fns: list, init_state: Any, limits: list, clock=time.monotonic,
+            classes: Sequence[Any] | None = None):
     """Generator: the search over one partition (``ops`` sorted by call).
 
     ``limits`` is ``[deadline, max_entries, max_bytes]``, updated by the caller between
@@ -168,6 +169,14 @@ def _search(ops: Sequence[Op], fns: list, init_state: Any, limits: list, clock=t
     ``info_set`` the bitset of linearized info ops. It is the same set as Porcupine's one
     bitset, but the search mostly linearizes ok ops near the frontier, so the ints stay a
     few words long however long the history: cache entries are ~200 bytes, not n/8.
+
+    ``classes`` (`Model.info_class` of each op) makes indeterminate ops alike
+    interchangeable: of the info ops of one class only the earliest invoked one not yet
+    linearized is a candidate. Swapping one for an earlier-invoked twin never breaks a
+    linearization (the twin may take effect wherever the later one did, and neither has
+    a return), so this prunes nothing but repeats; the linearized info ops of a class
+    are always the first few of it, and a history with many crashed writes of a few
+    values no longer has a search space of every subset of them.
     """
     ok_ops = [op for op in ops if op.ret != INFINITY]
     info_ops = [op for op in ops if op.ret == INFINITY]
@@ -176,9 +185,20 @@ def _search(ops: Sequence[Op], fns: list, init_state: Any, limits: list, clock=t
     k = len(ok_ops)
     ok_ret = [op.ret for op in ok_ops]
     info_call = [op.call for op in info_ops]
-    # Entry ids: 0 head; ok op a has call 2a+1 (odd) and return 2a+2 (even); END = 2k+2
-    # (even; never reached while ok ops remain); the info list has head 2k+3 and info op
-    # b is entry 2k+4+b.
+    # Twins (info ops of one class): cls_succ[b] is the next info op of b's class, and
+    # skip[b] is True while an earlier twin of b is not linearized (b is no candidate).
+    n_info = len(info_ops)
+    cls_succ = [-1] * n_info
+    skip = [False] * n_info
+    if classes is not None:
+        last_of: dict[Any, int] = {}
+        for b, c in enumerate(c for op, c in zip(ops, classes) if op.ret == INFINITY):
+            if c is None:
+                continue
+            if c in last_of:
+                cls_succ[last_of[c]] = b
+                skip[b] = True
+            last_of[c] = b
     HEAD, END, INFO_HEAD, INFO_BASE = 0, 2 * k + 2, 2 * k + 3, 2 * k + 4
     size = INFO_BASE + len(info_ops)
     nxt = [END] * size
@@ -275,15 +295,21 @@ def _search(ops: Sequence[Op], fns: list, init_state: Any, limits: list, clock=t
         ie = nxt[INFO_HEAD]
         while True:
             while ie != END and info_call[ie - INFO_BASE] < bound:
-                new_state = info_fns[ie - INFO_BASE](state)
+                b = ie - INFO_BASE
+                if skip[b]:  # an earlier twin is not linearized: it goes first
+                    ie = nxt[ie]
+                    continue
+                new_state = info_fns[b](state)
                 if new_state is not FAIL:
-                    new_info = info_set | (1 << (ie - INFO_BASE))
+                    new_info = info_set | (1 << b)
                     key = (low, window, new_info, new_state)
                     if key not in cache:
                         cache_add(key)
                         stack = (ie, state, bound, low, window, info_set, stack)
                         info_set = new_info
                         state = new_state
+                        if cls_succ[b] >= 0:
+                            skip[cls_succ[b]] = False
                         depth += 1
                         if depth > max_depth:
                             max_depth = depth
@@ -302,6 +328,8 @@ def _search(ops: Sequence[Op], fns: list, init_state: Any, limits: list, clock=t
                 if bound:  # an info op: put it back, go on with the info candidates
                     nxt[prv[e]] = e
                     prv[nxt[e]] = e
+                    if cls_succ[e - INFO_BASE] >= 0:
+                        skip[cls_succ[e - INFO_BASE]] = True
                     ie = nxt[e]
                     continue
                 r = e + 1
@@ -343,12 +371,12 @@ class _Task:
     __slots__ = ("key", "ops", "n_checked", "gen", "limits", "max_depth", "entries", "bytes", "outcome")
 
     def __init__(self, key: Any, ops: list[Op], fns: list, init_state: Any, n_checked: int,
-                 clock=time.monotonic) -> None:
+                 clock=time.monotonic, classes: list | None = None) -> None:
         self.key = key
         self.ops = ops
         self.n_checked = n_checked
         self.limits = [math.inf, math.inf, math.inf]
-        self.gen = _search(ops, fns, init_state, self.limits, clock)
+        self.gen = _search(ops, fns, init_state, self.limits, clock, classes)
         self.max_depth = 0
         self.entries = 0
         self.bytes = 0
@@ -417,7 +445,9 @@ def check(
         fns = [mdl.compile(op) for op in part]  # raises ModelError on unknown ops first
         kept = [(op, fn) for op, fn in zip(part, fns) if fn is not IDENTITY]
         init_state = mdl.init(mdl.initial_for(key, initial))
-        tasks.append(_Task(key, [op for op, _ in kept], [fn for _, fn in kept], init_state, len(part), clock))
+        kept_ops = [op for op, _ in kept]
+        classes = [mdl.info_class(op) if op.ret == INFINITY else None for op in kept_ops]
+        tasks.append(_Task(key, kept_ops, [fn for _, fn in kept], init_state, len(part), clock, classes))
     tasks.sort(key=lambda t: len(t.ops))
 
     max_entries: float = math.inf if max_cache_entries is None else max_cache_entries

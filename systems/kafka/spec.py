@@ -17,7 +17,7 @@ from harness.system import NodeContext, SystemSpec
 from systems.kafka.broker import HW_FILE, Broker
 from systems.kafka.client import KafkaClient
 from systems.kafka.minizk import MiniZkServer
-from systems.kafka.settings import DEFAULT_SETTINGS, SETTINGS
+from systems.kafka.settings import DEFAULT_SETTINGS, MS, SETTINGS
 
 
 def _zk_ids(settings: dict) -> tuple[str, ...]:
@@ -52,6 +52,15 @@ class KafkaSpec(SystemSpec):
     crash_points = ("ack", "become-leader", "isr", "truncate")
     #: replica agreement below the high watermark, beside the queue's durability checker
     checkers = ("replicas",)
+    #: settings an explorative campaign may vary (``harness.swarm``), none of which changes
+    #: what Kafka promises: its ZooKeeper's short zxid counters (rollover), a short replica
+    #: lag bound (ISR shrinks and expansions become frequent), short ZooKeeper sessions
+    #: (broker registrations and the controller's znode expire more often)
+    testing_aids = {
+        "short-counters": ({"counter_bits": 8},),
+        "short-replica-lag": ({"replica_lag_time_max": 500 * MS},),
+        "short-sessions": ({"session_timeout": 600 * MS, "client_timeout": 400 * MS, "connect_timeout": 200 * MS},),
+    }
 
     def default_settings(self) -> dict:
         from systems.zab.settings import DEFAULT_SETTINGS as ZAB

@@ -10,7 +10,7 @@ from harness.system import NodeContext, SystemSpec
 from systems.zab.client import ZabClient
 from systems.zab.messages import LEADING
 from systems.zab.server import BROADCAST, FILES, ZabServer
-from systems.zab.settings import DEFAULT_SETTINGS, SETTINGS
+from systems.zab.settings import DEFAULT_SETTINGS, MS, SETTINGS
 
 
 class ZabSpec(SystemSpec):
@@ -46,6 +46,15 @@ class ZabSpec(SystemSpec):
     #: ZAB's safety invariants on the trace, replicas converged after healing, and
     #: ZooKeeper's session guarantees, beside the workload's own checkers
     checkers = ("quorum", "convergence", "session")
+    #: settings an explorative campaign may vary (``harness.swarm``): each changes how soon
+    #: a run reaches a corner, not what ZooKeeper promises. Short zxid counters make
+    #: rollover (a forced new epoch) reachable in a run; short sessions make expiry and
+    #: ephemeral cleanup frequent; a small snapCount makes SNAP syncs common.
+    testing_aids = {
+        "short-counters": ({"counter_bits": 6}, {"counter_bits": 8}),
+        "short-sessions": ({"session_timeout": 600 * MS, "client_timeout": 400 * MS, "connect_timeout": 200 * MS},),
+        "frequent-snapshots": ({"snap_count": 20},),
+    }
 
     def default_settings(self) -> dict:
         return dict(DEFAULT_SETTINGS)

@@ -1,0 +1,209 @@
+"""Runs to first failure per planted bug: the default random campaign against the guided one.
+
+    python bench/search.py                                   # every bug, 5 seeds, 300 runs
+    python bench/search.py --bugs zab-no-trunc,kafka-hw-truncation --seeds 1,2 --max-runs 100
+    python bench/search.py --coverage-runs 1000 --bugs none  # behaviours per 1,000 runs only
+
+No per-bug settings: every campaign is what a user who knows nothing about the bug runs,
+``harness campaign --bug NAME`` with ``--nemesis`` left out, so each run draws its fault
+families, cluster size, interval, read mode and the system's testing aids
+(``harness.swarm``). ZAB bugs: up to ``--max-runs`` runs, the first half with the register
+workload, the second with the election workload; Kafka bugs: the queue workload. For each
+bug and campaign seed, (a) the default random campaign and (b) the guided one
+(``harness.guided``) run in run order until the first invalid run; the table gives the
+runs to that failure (the 1-based run number, ``-`` if none within ``--max-runs``),
+each the median over the campaign seeds (a seed that found nothing counts as
+``--max-runs + 1``, so the median is an upper bound when it is reached).
+
+Then, for the bug-free systems (ZAB register, Kafka queue), the distinct behaviours
+(``harness.coverage``) that ``--coverage-runs`` runs (1,000 by default) of each kind of
+campaign reach, as measured (not scaled: coverage grows slower than the run count).
+
+``--storage-runs N``: the bytes a ``--keep failures`` campaign of N bug-free runs stores,
+per 1,000 runs, by file.
+
+Runs happen in a process pool (``--jobs``), nothing is written to disk, and each run has
+``--run-timeout`` seconds of wall clock (a run past it counts as not failing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as cf
+import signal
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tabulate import tabulate
+
+from harness.bugs import known_bug_names
+from harness.campaign import Campaign
+from harness.config import RunConfig
+from harness.guided import BATCH, Planner
+
+
+class RunTimeout(Exception):
+    pass
+
+
+def _alarm(signum, frame):  # pragma: no cover - only on a runaway run
+    raise RunTimeout()
+
+
+def run(config: RunConfig, limit_s: float) -> tuple[Any, list[str]]:
+    """(verdict, behaviours) of one run, in a worker."""
+    from harness.runner import run_test
+
+    old = signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, limit_s)
+    try:
+        res = run_test(config)
+        return res.valid, res.results["coverage"]["behaviours"]
+    except RunTimeout:
+        return "timeout", []
+    except Exception as e:  # noqa: BLE001  (a harness crash is not a found bug)
+        return f"error: {type(e).__name__}", []
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def _campaign(base: RunConfig, seed: int, runs: int) -> Campaign:
+    return Campaign("bench", Path("/nonexistent"), seed, runs, True, base, ())
+
+
+def hunt(pool: cf.Executor, base: RunConfig, seed: int, runs: int, guided: bool, limit_s: float,
+         stop_at_failure: bool = True) -> tuple[int | None, set[str]]:
+    """(1-based run of the first failure or None, behaviours seen) of one campaign."""
+    c = _campaign(base, seed, runs)
+    planner = Planner(c)
+    seen: set[str] = set()
+    for k in range((runs + BATCH - 1) // BATCH):
+        if guided:
+            plan = planner.plan(k)
+            configs = {i: cfg for i, (cfg, _) in plan.items()}
+        else:
+            configs = {i: c.config_for(i) for i in range(k * BATCH, min((k + 1) * BATCH, runs))}
+        results = dict(zip(configs, pool.map(run, configs.values(), [limit_s] * len(configs))))
+        for i in sorted(configs):
+            valid, found = results[i]
+            planner.observe(i, configs[i], found, valid)
+            seen |= set(found)
+        failing = [i for i in sorted(results) if results[i][0] is False]
+        if failing and stop_at_failure:
+            return failing[0] + 1, seen
+    return None, seen
+
+
+def bug_runs(pool: cf.Executor, bug: str, seed: int, max_runs: int, guided: bool, args: Any) -> int | None:
+    system = "kafka" if bug in known_bug_names("kafka") else "zab"
+    common = {"system": system, "bugs": (bug,), "seed": 0, "time_limit": args.time_limit}
+    if system == "kafka":
+        return hunt(pool, RunConfig(workload="queue", **common), seed, max_runs, guided, args.run_timeout)[0]
+    first = max_runs // 2
+    found = hunt(pool, RunConfig(workload="register", **common), seed, first, guided, args.run_timeout)[0]
+    if found is not None:
+        return found
+    found = hunt(pool, RunConfig(workload="election", **common), seed, max_runs - first, guided,
+                 args.run_timeout)[0]
+    return None if found is None else first + found
+
+
+def storage(args: Any) -> None:
+    """Bytes a --keep failures campaign stores per 1,000 runs, by file."""
+    import tempfile
+
+    from harness.campaign import run_campaign
+
+    with tempfile.TemporaryDirectory() as tmp:
+        c = Campaign("storage", Path(tmp) / "c", 1, args.storage_runs, True,
+                     RunConfig(seed=0, time_limit=args.time_limit), (), False, "failures")
+        c.save()
+        entries = run_campaign(c, jobs=args.jobs, progress=False)
+        sizes: dict[str, int] = {}
+        for p in c.directory.rglob("*"):
+            if p.is_file():
+                key = p.name if p.parent == c.directory else "runs/ (failing runs kept)"
+                sizes[key] = sizes.get(key, 0) + p.stat().st_size
+    failing = sum(1 for e in entries if e["valid"] is not True)
+    print(f"\nstore of a --keep failures campaign: {args.storage_runs} runs of zab register "
+          f"({failing} not valid), bytes per 1,000 runs")
+    print(tabulate([[k, round(v * 1000 / args.storage_runs)] for k, v in sorted(sizes.items())]
+                   + [["total", round(sum(sizes.values()) * 1000 / args.storage_runs)]],
+                   headers=["file", "bytes per 1,000 runs"], tablefmt="simple"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--bugs", default="all", help="comma list of planted bugs, all, or none")
+    p.add_argument("--seeds", default="1,2,3,4,5", help="campaign seeds (default %(default)s)")
+    p.add_argument("--max-runs", type=int, default=300)
+    p.add_argument("--time-limit", type=float, default=30.0, help="simulated seconds per run")
+    p.add_argument("--modes", default="random,guided")
+    p.add_argument("--coverage-runs", type=int, default=1000,
+                   help="runs of each bug-free campaign for behaviours per 1,000 runs (0: skip)")
+    p.add_argument("--storage-runs", type=int, default=0,
+                   help="runs of a bug-free ZAB register campaign with --keep failures, to print the "
+                        "store's bytes per 1,000 runs (0: skip)")
+    p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--run-timeout", type=float, default=120.0)
+    args = p.parse_args(argv)
+    all_bugs = sorted(known_bug_names("zab")) + sorted(known_bug_names("kafka"))
+    bugs = all_bugs if args.bugs == "all" else [] if args.bugs == "none" else args.bugs.split(",")
+    for b in bugs:
+        if b not in all_bugs:
+            print(f"unknown bug {b!r}", file=sys.stderr)
+            return 254
+    seeds = [int(s) for s in args.seeds.split(",")]
+    modes = args.modes.split(",")
+    t0 = time.perf_counter()
+    with cf.ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        rows = []
+        medians: dict[str, list[float]] = {m: [] for m in modes}
+        for bug in bugs:
+            row: list[Any] = [bug]
+            for m in modes:
+                got = [bug_runs(pool, bug, s, args.max_runs, m == "guided", args) for s in seeds]
+                vals = [g if g is not None else args.max_runs + 1 for g in got]
+                med = statistics.median(vals)
+                medians[m].append(med)
+                row += [med if med <= args.max_runs else "-", " ".join(str(g) if g else "-" for g in got)]
+            rows.append(row)
+            print(f"  {bug}: " + ", ".join(f"{m} {r}" for m, r in zip(modes, row[1::2])), file=sys.stderr, flush=True)
+        if rows:
+            headers = ["bug"] + [h for m in modes for h in (f"{m} (median)", f"{m} per seed")]
+            print(f"runs to first failure, at most {args.max_runs} runs, campaign seeds {args.seeds}, "
+                  f"{args.time_limit:g} s runs (- = none found)")
+            print(tabulate(rows, headers=headers, tablefmt="simple"))
+            for m in modes:
+                found = sum(1 for v in medians[m] if v <= args.max_runs)
+                print(f"{m}: {found} of {len(bugs)} bugs found (median); median over bugs of the median runs: "
+                      f"{statistics.median(medians[m]):g}")
+        if args.coverage_runs > 0:
+            print()
+            crow = []
+            for system, workload in (("zab", "register"), ("kafka", "queue")):
+                base = RunConfig(system=system, workload=workload, seed=0, time_limit=args.time_limit)
+                row = [f"{system} {workload}"]
+                for m in modes:
+                    _, seen = hunt(pool, base, seeds[0], args.coverage_runs, m == "guided", args.run_timeout,
+                                   stop_at_failure=False)
+                    row.append(len(seen))
+                crow.append(row)
+            print(f"distinct behaviours in {args.coverage_runs} runs of the bug-free systems (campaign seed {seeds[0]})")
+            print(tabulate(crow, headers=["system"] + modes, tablefmt="simple"))
+    if args.storage_runs > 0:
+        storage(args)
+    print(f"\nwall time {time.perf_counter() - t0:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,317 @@
+"""Coverage-guided campaigns (``harness campaign --guided``): AFL's loop over fault schedules.
+
+The simulator replays any run exactly, so a schedule that reached new behaviour
+(``harness.coverage``) is worth keeping and varying, as AFL keeps and mutates inputs that
+reached new edges. A guided campaign runs in *batches* of ``BATCH`` runs (a constant, not
+``--jobs``, so the campaign is the same on any executor). Run ``i`` of batch ``k`` is
+planned from the corpus as it stood after batches ``0..k-1``:
+
+- with probability ``P_FRESH``, or while the corpus is empty, a fresh draw (the
+  explorative swarm of ``harness.swarm``, or today's swarm if ``--nemesis`` was given);
+- otherwise a mutant of a corpus entry, chosen with weight the rarity of the behaviours
+  it reached (:meth:`Planner.energy`):
+  its fault schedule, made explicit, with 1 to ``MAX_OPS`` of these operations:
+  ``add`` a fault of a family the campaign may use, ``drop`` a fault (start and end),
+  ``move`` one earlier or later, ``widen`` one (its end later), ``retarget`` one to another
+  node (or the leader; a partition to another cut), ``setting`` redraw a testing aid or the
+  read mode (pinned settings are left alone).
+
+Every choice comes from ``stream(campaign seed, "guided", i)``, and the corpus from the
+runs' behaviours in run order, so a campaign is reproducible and ``--resume`` plans each
+remaining run as the uninterrupted campaign would have. The run's config holds the mutant's
+explicit schedule (``harness repro`` replays it); its index line says ``parent`` (the run
+it mutates) and ``ops``. A run that fails joins no corpus: its bug is found, and the search
+goes on elsewhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from typing import Any
+
+from harness.config import SECOND, RunConfig
+from harness.faults import Fault, family_names, family_spec, fault_family, partition_cut
+from harness.rng import stream
+
+#: runs planned from one state of the corpus
+BATCH = 8
+#: chance of a fresh draw instead of a mutant
+P_FRESH = 0.2
+#: operations stacked on one mutant (AFL's havoc stacks several)
+MAX_OPS = 3
+OPS = ("add", "drop", "move", "widen", "retarget", "setting")
+#: fault kinds whose first argument is the node they hit
+NODE_KINDS = frozenset({"kill", "restart", "pause", "resume", "clock-bump", "clock-skew",
+                        "clock-strobe", "clock-reset", "crash-at"})
+
+
+@dataclasses.dataclass
+class Entry:
+    run: int
+    config: RunConfig
+    new: int
+    behaviours: tuple[str, ...] = ()
+
+
+class Planner:
+    """The corpus of a guided campaign and the plan of each batch."""
+
+    def __init__(self, campaign: Any) -> None:
+        self.campaign = campaign
+        self.corpus: list[Entry] = []
+        self.seen: set[str] = set()
+        self.hits: dict[str, int] = {}  # behaviour -> runs that showed it
+        self.curve: list[int] = []  # behaviours seen after each observed run
+        from harness.system import get_system
+
+        self.spec = get_system(campaign.base.system)
+
+    # --------------------------------------------------------------- planning
+
+    def plan(self, k: int) -> dict[int, tuple[RunConfig, dict]]:
+        """Run index -> (config, meta) for batch ``k``."""
+        lo, hi = k * BATCH, min((k + 1) * BATCH, self.campaign.runs)
+        return {i: self._plan_one(i) for i in range(lo, hi)}
+
+    def _fresh(self, i: int) -> RunConfig:
+        return dataclasses.replace(self.campaign, guided=False).config_for(i)
+
+    def _plan_one(self, i: int) -> tuple[RunConfig, dict]:
+        from harness.campaign import run_seed
+
+        rng = stream(self.campaign.seed, "guided", i)
+        fresh = rng.random() < P_FRESH
+        if fresh or not self.corpus:
+            return self._fresh(i), {"fresh": True}
+        parent = rng.choices(self.corpus, weights=[self.energy(e) for e in self.corpus])[0]
+        n_ops = rng.randint(1, MAX_OPS)
+        config = self._explicit(parent.config)
+        ops: list[str] = []
+        for _ in range(n_ops):
+            op = rng.choice(OPS)
+            changed = self._mutate(op, config, rng)
+            if changed is not None:
+                config = changed
+                ops.append(op)
+        config = config.replace(seed=run_seed(self.campaign.seed, i))
+        return config, {"parent": parent.run, "ops": ops}
+
+    def _explicit(self, config: RunConfig) -> RunConfig:
+        from harness.runner import schedule_for
+
+        if config.schedule is not None:
+            return config
+        sched = schedule_for(config, tuple(getattr(self.spec, "crash_points", ())))
+        # through JSON, as config.json holds it: a planned config equals its reloaded one
+        return config.replace(schedule=json.loads(json.dumps([f.to_json() for f in sched])))
+
+    def _servers(self, config: RunConfig) -> list[str]:
+        from harness.runner import servers_for
+
+        return servers_for(config)
+
+    def _families(self) -> tuple[str, ...]:
+        ex = self.campaign.explore
+        if ex is None or "nemesis" in ex:
+            return tuple(self.campaign.base.nemesis) or family_names()
+        return family_names()
+
+    def _mutate(self, op: str, config: RunConfig, rng: Any) -> RunConfig | None:
+        sched = [dict(f) for f in config.schedule or []]
+        starts = {f["episode"]: f for f in sched if fault_family({**f, "args": f.get("args")}) is not None}
+        episodes = sorted(starts)
+        limit = int(config.time_limit * SECOND)
+        if op == "add":
+            return self._add(config, sched, rng, limit)
+        if op == "setting":
+            return self._setting(config, rng)
+        if not episodes:
+            return None
+        ep = rng.choice(episodes)
+        mine = [f for f in sched if f["episode"] == ep]
+        if op == "drop":
+            sched = [f for f in sched if f["episode"] != ep]
+        elif op == "move":
+            delta = int(rng.uniform(-0.5, 0.5) * config.nemesis_interval * SECOND)
+            for f in mine:
+                f["at"] = min(max(0, f["at"] + delta), limit - 1)
+        elif op == "widen":
+            end = max(mine, key=lambda f: f["at"])
+            if end is starts[ep]:
+                return None
+            end["at"] = min(limit - 1, end["at"] + int(rng.uniform(0.2, 1.0) * config.nemesis_interval * SECOND))
+        elif op == "retarget":
+            start = starts[ep]
+            servers = self._servers(config)
+            if start["kind"] == "partition":
+                from harness.faults import PARTITION_MODES
+
+                mode = rng.choice(PARTITION_MODES)
+                start["args"] = [mode, [list(p) for p in partition_cut(mode, servers, rng)]]
+            elif start["kind"] in NODE_KINDS and start.get("args"):
+                node = rng.choice(servers + ["leader"])
+                for f in mine:
+                    if f["kind"] in NODE_KINDS and f.get("args"):
+                        f["args"] = [node] + list(f["args"][1:])
+            else:
+                return None
+        return _with_schedule(config, sched)
+
+    def _add(self, config: RunConfig, sched: list[dict], rng: Any, limit: int) -> RunConfig:
+        from harness.runner import faulty_clients
+
+        family = rng.choice(self._families())
+        servers = self._servers(config)
+        points = tuple(getattr(self.spec, "crash_points", ()))
+        start_f, end_f = family_spec(family).draw(rng, servers, points, faulty_clients(config))
+        if start_f is None:  # the family has nothing to draw here (crash with no crash points)
+            return _with_schedule(config, sched)
+        ep = max((f["episode"] for f in sched), default=0) + 1
+        mean = config.nemesis_interval * SECOND
+        t = int(rng.uniform(0, 0.9) * limit)
+        end = min(limit - 1, t + int(rng.uniform(0.3, 1.2) * mean))
+        sched = sched + [Fault(t, start_f[0], start_f[1], ep).to_json(),
+                         Fault(end, end_f[0], end_f[1], ep).to_json()]
+        sched = json.loads(json.dumps(sched))
+        return _with_schedule(config, sched)
+
+    def _setting(self, config: RunConfig, rng: Any) -> RunConfig | None:
+        from harness.swarm import P_LOCAL_READS, testing_aids
+
+        # what the user named stays: with --nemesis given (no explorative draw) the read
+        # mode and every --set setting; otherwise what the campaign recorded as pinned
+        ex = self.campaign.explore
+        pinned = set(ex) if ex is not None else {"reads"} | {f"set:{k}" for k in self.campaign.base.settings}
+        choices: list[Any] = [] if "reads" in pinned else ["reads"]
+        aids = testing_aids(config.system)
+        pinned_settings = {p[4:] for p in pinned if p.startswith("set:")}
+        choices += [a for a, alts in aids.items() if not any(set(x) & pinned_settings for x in alts)]
+        if not choices:
+            return None
+        what = rng.choice(choices)
+        if what == "reads":
+            return config.replace(reads="local" if rng.random() < P_LOCAL_READS * 2 else "sync")
+        settings = dict(config.settings)
+        alts = aids[what]
+        base = {k: v for k, v in self.campaign.base.settings.items()}
+        if any(all(settings.get(k) == v for k, v in alt.items()) for alt in alts):  # on: off
+            for alt in alts:
+                for k in alt:
+                    if k in base:
+                        settings[k] = base[k]
+                    else:
+                        settings.pop(k, None)
+        else:
+            settings.update(alts[rng.randrange(len(alts))])
+        return config.replace(settings=settings)
+
+    def energy(self, e: Entry) -> float:
+        """How often an entry is picked: the rarity of what it reached (each behaviour
+        weighs 1 / the runs that showed it), as AFL++'s rare-edge schedules favour inputs
+        that reach what few others do; an entry whose behaviours became common fades."""
+        # fsum: exact, so the weights (and the campaign) do not depend on summation order
+        return math.fsum(1.0 / self.hits.get(b, 1) for b in e.behaviours) or float(e.new)
+
+    # --------------------------------------------------------------- feedback
+
+    def observe(self, i: int, config: RunConfig, found: list[str] | None, valid: Any) -> int:
+        """Record run ``i``'s behaviours; returns how many were new."""
+        new = set(found or ()) - self.seen
+        self.seen |= new
+        for b in found or ():
+            self.hits[b] = self.hits.get(b, 0) + 1
+        self.curve.append(len(self.seen))
+        if new and valid is True:
+            self.corpus.append(Entry(i, self._explicit(config), len(new), tuple(sorted(found or ()))))
+        return len(new)
+
+
+def _with_schedule(config: RunConfig, sched: list[dict]) -> RunConfig:
+    sched.sort(key=lambda f: (f["at"], f["episode"], f["kind"]))
+    fams = sorted({fam for f in sched if (fam := fault_family(f)) not in (None, "other")})
+    fams = [f for f in fams if f in family_names()]
+    nemesis = tuple(sorted(set(config.nemesis) | set(fams)))
+    swarm = {f: (config.swarm.get(f) or 1.0) if f in fams else 0.0 for f in nemesis}
+    return config.replace(schedule=sched, nemesis=nemesis, swarm=swarm)
+
+
+def load_coverage(campaign: Any) -> dict[int, list[str]]:
+    """Seed -> behaviours, from the campaign's coverage log (``harness.coverage.CoverageLog``)."""
+    from harness.coverage import CoverageLog
+
+    return {seed: found for seed, (_, found) in CoverageLog(campaign.directory).read().items()}
+
+
+def replay(campaign: Any, batches: int) -> Planner:
+    """The planner after observing batches ``0..batches-1`` from the store."""
+    from harness.campaign import load_index
+
+    entries = load_index(campaign)
+    cov = load_coverage(campaign)
+    seeds = campaign.seeds()
+    planner = Planner(campaign)
+    for k in range(batches):
+        for i, (cfg, _) in planner.plan(k).items():
+            e = entries.get(seeds[i], {})
+            planner.observe(i, cfg, cov.get(seeds[i]), e.get("valid"))
+    return planner
+
+
+def guided_config(campaign: Any, i: int) -> RunConfig:
+    """Run ``i``'s config in a guided campaign (replays the corpus up to its batch)."""
+    return replay(campaign, i // BATCH).plan(i // BATCH)[i][0]
+
+
+def run_guided(campaign: Any, jobs: int, client: Any, progress: bool) -> list[dict]:
+    """``run_campaign`` for a guided campaign: batch by batch, the corpus between."""
+    from harness.campaign import (
+        _executor,
+        _finished,
+        _progress_bar,
+        _system_module,
+        load_index,
+        record_run,
+        run_tasks,
+    )
+
+    entries = load_index(campaign)
+    cov = load_coverage(campaign)
+    seeds = campaign.seeds()
+    order = {s: i for i, s in enumerate(seeds)}
+    system_module = _system_module(campaign.base.system)
+    planner = Planner(campaign)
+    from harness.coverage import CoverageLog
+
+    log = CoverageLog(campaign.directory)
+    bar = None
+    invalid = sum(1 for e in entries.values() if e["valid"] is False)
+    with _executor(jobs, client) as (executor, in_flight), open(campaign.index_path, "a") as index:
+        try:
+            for k in range((campaign.runs + BATCH - 1) // BATCH):
+                plan = planner.plan(k)
+                todo = [i for i in plan if seeds[i] not in entries]
+                configs = {i: c for i, (c, _) in plan.items()}
+                tasks, fn = run_tasks(campaign, todo, system_module, client, configs)
+                for e in _finished(executor, in_flight, tasks, fn):
+                    i = order[e["seed"]]
+                    cov[e["seed"]] = e.get("behaviours")
+                    e = {"run": i, **e, "run_dir": None if "error" in e else f"runs/{e['seed']}",
+                         "guided": plan[i][1]}
+                    e = record_run(campaign, e, log)
+                    index.write(json.dumps(e, separators=(",", ":")) + "\n")
+                    index.flush()
+                    entries[e["seed"]] = e
+                    invalid += e["valid"] is False
+                    if bar is None and progress:
+                        bar = _progress_bar(campaign.runs, len(entries) - 1)
+                    if bar is not None:
+                        bar.set_postfix_str(f"failures={invalid} behaviours={len(planner.seen)}", refresh=False)
+                        bar.update(1)
+                for i in sorted(plan):
+                    planner.observe(i, configs[i], cov.get(seeds[i]), entries.get(seeds[i], {}).get("valid"))
+        finally:
+            if bar is not None:
+                bar.close()
+    return sorted(entries.values(), key=lambda e: e["run"])

@@ -1,0 +1,157 @@
+"""A report process forked before the run, so the page's imports overlap the simulation.
+
+``harness run`` spends about as long importing matplotlib and Jinja2 for the page (0.4 s)
+as simulating the standard run; on a machine with a second CPU both can happen at once.
+`ReportWorker.start()` forks a child that imports the report modules (and compiles the
+page template) while the parent simulates and checks; `ReportWorker.finish(run_dir)` then
+hands it the run directory and waits while it writes the page and plots exactly as
+`reports.run_report.write_run_report` does (it is that function). If the child cannot be
+started or fails, ``finish`` writes the report in this process, so an error surfaces as
+it would without the child.
+
+The child is tracked by its pid: it dies with the harness (``PR_SET_PDEATHSIG``, also
+on SIGKILL), and `close` kills and reaps it when the run ends without a report (an
+error, Ctrl-C). Nothing of the simulation runs in the child, so the run stays
+deterministic; the report it writes is the one this process would write.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+
+#: prctl option: signal this process when its parent dies
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (no-op elsewhere)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def worth_forking() -> bool:
+    """Fork only where it can pay: ``fork`` exists, no other thread runs, more than one
+    CPU. ``REPORT_PREFORK=0`` turns it off, ``=1`` on."""
+    import threading
+
+    forced = os.environ.get("REPORT_PREFORK", "").strip()
+    if forced == "0" or not hasattr(os, "fork") or threading.active_count() > 1:
+        return False
+    return forced == "1" or (os.cpu_count() or 1) > 1
+
+
+class ReportWorker:
+    """The forked report process: ``start()``, then ``finish(run_dir)`` or ``close()``."""
+
+    def __init__(self) -> None:
+        self.pid: int | None = None
+        self._to_child: int | None = None
+        self._from_child: int | None = None
+
+    @classmethod
+    def start(cls) -> "ReportWorker":
+        w = cls()
+        if worth_forking():
+            w._fork()
+        return w
+
+    def _fork(self) -> None:
+        parent = os.getpid()
+        try:
+            r1, w1 = os.pipe()  # parent -> child: the run directory
+            r2, w2 = os.pipe()  # child -> parent: "ok" when the report is written
+        except OSError:
+            return
+        sys.stdout.flush()
+        sys.stderr.flush()
+        try:
+            pid = os.fork()
+        except OSError:
+            for fd in (r1, w1, r2, w2):
+                os.close(fd)
+            return
+        if pid == 0:
+            code = 1
+            try:
+                os.close(w1)
+                os.close(r2)
+                _die_with_parent(parent)
+                code = _child(r1, w2)
+            except BaseException:  # noqa: BLE001 - the parent writes the report itself
+                pass
+            finally:
+                os._exit(code)
+        os.close(r1)
+        os.close(w2)
+        self.pid, self._to_child, self._from_child = pid, w1, r2
+
+    def finish(self, run_dir: Path | str) -> Path:
+        """Write ``run_dir``'s report (in the child if it is running); its path."""
+        run_dir = Path(run_dir)
+        if self.pid is not None:
+            try:
+                os.write(self._to_child, (str(run_dir.resolve()) + "\n").encode())
+                os.close(self._to_child)
+                self._to_child = None
+                with os.fdopen(self._from_child, "rb") as f:
+                    self._from_child = None
+                    answer = f.read()
+                _, status = os.waitpid(self.pid, 0)
+                self.pid = None
+                if status == 0 and answer == b"ok\n":
+                    return run_dir / "report.html"
+            except OSError:
+                pass
+            finally:
+                self.close()
+        from reports.run_report import write_run_report
+
+        return write_run_report(run_dir)
+
+    def close(self) -> None:
+        """End the child if it still runs (kill by pid, reap) and close the pipes."""
+        for attr in ("_to_child", "_from_child"):
+            fd = getattr(self, attr)
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+                setattr(self, attr, None)
+        if self.pid is not None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+            except OSError:
+                pass
+            self.pid = None
+
+
+def _child(r: int, w: int) -> int:
+    """Import what the report needs, wait for the run directory, write the report."""
+    import gc
+
+    gc.disable()  # short-lived: no collections
+    import reports.plots  # matplotlib: most of the import time
+    import reports.svg  # noqa: F401  (imported by the page when it renders)
+    from reports.run_report import environment, write_run_report
+
+    environment().get_template("run.html")
+    reports.plots.warm_up()
+    with os.fdopen(r, "rb") as f:
+        line = f.readline().decode().strip()
+    if not line:
+        return 1
+    write_run_report(line)
+    os.write(w, b"ok\n")
+    return 0
