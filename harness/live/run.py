@@ -66,6 +66,8 @@ class LiveRuntime(LiveCluster, Protocol):
     """A running live cluster: what the nemesis acts on, plus its life cycle."""
 
     procs: ProcessController
+    #: the run's start on the monotonic clock (history time 0); set by the loop
+    t0: float | None
 
     def start(self) -> None:
         """Start every server; return once the cluster serves (or raise)."""
@@ -243,6 +245,7 @@ def run_live_loop(config: RunConfig, runtime: LiveRuntime, driver_factory: Any, 
         driver = driver_factory(runtime)
         start = time.monotonic()
         stats["start_unix_ns"] = time.time_ns()
+        runtime.t0 = start
         pool = LiveClientPool(config, workload, driver, list(runtime.servers), start)
         nemesis = LiveNemesis(runtime, schedule, config.seed, start=start)
         nemesis.begin()

@@ -1,0 +1,64 @@
+"""Reads served by a deposed ZooKeeper leader: the power of a search for ZOOKEEPER-1675.
+
+Before ZOOKEEPER-1675 was fixed, a leader answered ``sync`` by itself, without a quorum
+round. A leader cut off or paused long enough for the others to elect a new one keeps
+calling itself leader until it notices it lost its quorum; a ``sync`` + read it serves
+in that window may return a value the new leader has already overwritten.
+
+From the role monitor's record (``roles.jsonl``: each server's mode and epoch, polled
+every 100 ms, as changes) this finds each server's *step-down windows*: from the first
+time another server is seen leading a newer epoch, to the first time the old leader is
+seen as anything else. It counts the ``ok`` reads that server answered inside them. A
+paused server is not polled, so its record stays "leader" until it is seen again after
+it resumes: the window covers the pause and the time it took to step down.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def stepdown_windows(roles: list[dict[str, Any]], end: int) -> list[dict[str, Any]]:
+    """``[{node, epoch, deposed_at, stepped_down_at}]`` (ns since the run started)."""
+    spans: list[tuple[str, int, int, int]] = []  # node, epoch, from, to
+    current: dict[str, tuple[Any, Any, int]] = {}
+    for r in sorted(roles, key=lambda r: r["time"]):
+        prev = current.get(r["node"])
+        if prev is not None and prev[0] == "leader" and prev[1] is not None:
+            spans.append((r["node"], prev[1], prev[2], r["time"]))
+        current[r["node"]] = (r.get("mode"), r.get("epoch"), r["time"])
+    for node, (mode, epoch, t) in current.items():
+        if mode == "leader" and epoch is not None:
+            spans.append((node, epoch, t, end))
+    out = []
+    for node, epoch, t_from, t_to in spans:
+        newer = [t for n, e, t, _ in spans if n != node and e > epoch and t < t_to]
+        if newer:
+            deposed = max(t_from, min(newer))
+            out.append({"node": node, "epoch": epoch, "deposed_at": deposed, "stepped_down_at": t_to})
+    return out
+
+
+def stepdown_reads(history: list[dict[str, Any]], roles: list[dict[str, Any]], end: int) -> dict[str, Any]:
+    """How many ok reads a server answered while deposed, per window and in total."""
+    windows = stepdown_windows(roles, end)
+    invokes: dict[int, dict[str, Any]] = {}
+    reads: list[tuple[int, int, str]] = []  # invoke time, completion time, node
+    for ev in history:
+        if ev.get("f") != "read":
+            continue
+        if ev["type"] == "invoke":
+            invokes[ev["process"]] = ev
+        elif ev["type"] == "ok" and ev["process"] in invokes and ev.get("node"):
+            reads.append((invokes.pop(ev["process"])["time"], ev["time"], ev["node"]))
+        else:
+            invokes.pop(ev["process"], None)
+    total = 0
+    for w in windows:
+        n = sum(1 for ti, tc, node in reads
+                if node == w["node"] and ti >= w["deposed_at"] and tc <= w["stepped_down_at"])
+        w["reads_served"] = n
+        total += n
+    return {"windows": windows, "reads_in_windows": total,
+            "explanation": f"{total} ok read(s) were invoked and answered by a server while another "
+                           f"led a newer epoch, in {len(windows)} step-down window(s)"}
