@@ -323,4 +323,5 @@ class ZkEnsemble:
 
     def stats(self) -> dict[str, Any]:
         return {**self._stats, **self.mesh.stats(),
-                "restarts": sum(max(0, s.incarnation - 1) for s in self.nodes.values())}
+                "restarts": sum(max(0, s.incarnation - 1) for s in self.nodes.values()),
+                "pids": [p.pid for p in self.procs.processes()]}

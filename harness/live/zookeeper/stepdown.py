@@ -23,6 +23,8 @@ def stepdown_windows(roles: list[dict[str, Any]], end: int) -> list[dict[str, An
     spans: list[tuple[str, int, int, int]] = []  # node, epoch, from, to
     current: dict[str, tuple[Any, Any, int]] = {}
     for r in sorted(roles, key=lambda r: r["time"]):
+        if r.get("mode") is None:
+            continue  # no answer (busy right after SIGCONT, down): says nothing about its role
         prev = current.get(r["node"])
         if prev is not None and prev[0] == "leader" and prev[1] is not None:
             spans.append((r["node"], prev[1], prev[2], r["time"]))
@@ -43,22 +45,49 @@ def stepdown_reads(history: list[dict[str, Any]], roles: list[dict[str, Any]], e
     """How many ok reads a server answered while deposed, per window and in total."""
     windows = stepdown_windows(roles, end)
     invokes: dict[int, dict[str, Any]] = {}
-    reads: list[tuple[int, int, str]] = []  # invoke time, completion time, node
+    reads: list[tuple[int, int, str, Any, Any]] = []  # invoke time, completion time, node, key, value
     for ev in history:
         if ev.get("f") != "read":
             continue
         if ev["type"] == "invoke":
             invokes[ev["process"]] = ev
         elif ev["type"] == "ok" and ev["process"] in invokes and ev.get("node"):
-            reads.append((invokes.pop(ev["process"])["time"], ev["time"], ev["node"]))
+            reads.append((invokes.pop(ev["process"])["time"], ev["time"], ev["node"], ev.get("key"), ev.get("value")))
         else:
             invokes.pop(ev["process"], None)
-    total = 0
+    acked = _acked_writes(history)
+    total = differing = 0
     for w in windows:
-        n = sum(1 for ti, tc, node in reads
-                if node == w["node"] and ti >= w["deposed_at"] and tc <= w["stepped_down_at"])
-        w["reads_served"] = n
-        total += n
-    return {"windows": windows, "reads_in_windows": total,
+        inside = [(ti, tc, key, v) for ti, tc, node, key, v in reads
+                  if node == w["node"] and ti >= w["deposed_at"] and tc <= w["stepped_down_at"]]
+        w["reads_served"] = len(inside)
+        w["reads_not_last_acked"] = sum(1 for ti, _, key, v in inside if _differs(acked.get(key, []), ti, v))
+        total += len(inside)
+        differing += w["reads_not_last_acked"]
+    return {"windows": windows, "reads_in_windows": total, "reads_not_last_acked": differing,
             "explanation": f"{total} ok read(s) were invoked and answered by a server while another "
-                           f"led a newer epoch, in {len(windows)} step-down window(s)"}
+                           f"led a newer epoch, in {len(windows)} step-down window(s); {differing} of them "
+                           "returned a value other than the last one acknowledged before the read began "
+                           "(a hint only: the linearizability checker decides)"}
+
+
+def _acked_writes(history: list[dict[str, Any]]) -> dict[Any, list[tuple[int, Any]]]:
+    """key -> [(completion time, value)] of acknowledged writes and cas, in time order."""
+    inv: dict[int, dict[str, Any]] = {}
+    out: dict[Any, list[tuple[int, Any]]] = {}
+    for ev in history:
+        if ev.get("f") not in ("write", "cas"):
+            continue
+        if ev["type"] == "invoke":
+            inv[ev["process"]] = ev
+            continue
+        start = inv.pop(ev["process"], None)
+        if ev["type"] == "ok" and start is not None:
+            v = start["value"][1] if ev["f"] == "cas" else start["value"]
+            out.setdefault(ev.get("key"), []).append((ev["time"], v))
+    return out
+
+
+def _differs(writes: list[tuple[int, Any]], t: int, value: Any) -> bool:
+    before = [v for tc, v in writes if tc < t]
+    return bool(before) and before[-1] != value
