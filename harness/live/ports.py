@@ -64,7 +64,7 @@ def reserve_block(needed: int = BLOCK) -> PortBlock:
     bases = list(range(FIRST, LAST - BLOCK, BLOCK))
     random.Random(os.getpid() ^ int.from_bytes(os.urandom(4), "little")).shuffle(bases)
     for base in bases:
-        fh = open(lockdir / f"{base}.lock", "w")
+        fh = open(lockdir / f"{base}.lock", "w")  # noqa: SIM115 - held for the run, closed by release()
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

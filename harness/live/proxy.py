@@ -9,7 +9,7 @@ A cut link must look like a lost network to the servers, not like a peer that an
 and hangs up: a proxy that accepts a connection and then closes it (its upstream not
 listening yet) is taken by ZooKeeper as a protocol failure, and a follower then waits a
 whole ``initLimit`` for an election to restart. So a proxy listens only while its link
-is up and its upstream port is listening (read from ``/proc/net/tcp``: no probing
+is up and its upstream port is listening (asked of the kernel: no probing
 connections), and connects upstream before it forwards; while it does not listen, a
 connection to it is refused, as by a host that is down. If the upstream stops listening
 between two polls, the accepted connection is reset (RST), not closed gracefully.
@@ -34,7 +34,54 @@ HOST = "127.0.0.1"
 
 
 def listening_ports() -> set[int]:
-    """Ports in LISTEN state on 127.0.0.1 or any address (IPv4 and IPv6), from /proc."""
+    """Local ports in LISTEN state (IPv4 and IPv6), asked of the kernel through netlink
+    sock_diag (filtered by state in the kernel: fast however many connections the host
+    has); /proc/net/tcp* where netlink is not available."""
+    try:
+        return _listening_netlink()
+    except OSError:
+        return _listening_proc()
+
+
+_NETLINK_SOCK_DIAG = 4
+_SOCK_DIAG_BY_FAMILY = 20
+_NLM_F_REQUEST, _NLM_F_DUMP = 0x1, 0x300
+_NLMSG_DONE, _NLMSG_ERROR = 3, 2
+_TCP_LISTEN = 10
+
+
+def _listening_netlink() -> set[int]:
+    out: set[int] = set()
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, _NETLINK_SOCK_DIAG) as nl:
+        nl.settimeout(1.0)
+        for family in (socket.AF_INET, socket.AF_INET6):
+            # inet_diag_req_v2: family, protocol, ext, pad, states; then a zeroed sockid (48 bytes)
+            req = struct.pack("=BBBBI", family, socket.IPPROTO_TCP, 0, 0, 1 << _TCP_LISTEN) + bytes(48)
+            hdr = struct.pack("=IHHII", 16 + len(req), _SOCK_DIAG_BY_FAMILY, _NLM_F_REQUEST | _NLM_F_DUMP, 1, 0)
+            nl.send(hdr + req)
+            done = False
+            while not done:
+                data = nl.recv(65536)
+                off = 0
+                while off + 16 <= len(data):
+                    length, kind = struct.unpack_from("=IH", data, off)
+                    if length < 16:
+                        done = True
+                        break
+                    if kind == _NLMSG_DONE:
+                        done = True
+                        break
+                    if kind == _NLMSG_ERROR:
+                        raise OSError("sock_diag error")
+                    # inet_diag_msg: family, state, timer, retrans, then sockid: sport (be16) ...
+                    state = data[off + 17]
+                    if state == _TCP_LISTEN:
+                        out.add(struct.unpack_from("!H", data, off + 20)[0])
+                    off += (length + 3) & ~3
+    return out
+
+
+def _listening_proc() -> set[int]:
     out: set[int] = set()
     for name in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
@@ -43,9 +90,7 @@ def listening_ports() -> set[int]:
                 for line in fh:
                     parts = line.split()
                     if len(parts) > 3 and parts[3] == "0A":
-                        addr, _, port = parts[1].rpartition(":")
-                        if addr in ("0100007F", "00000000") or addr.endswith("0100007F") or set(addr) == {"0"}:
-                            out.add(int(port, 16))
+                        out.add(int(parts[1].rpartition(":")[2], 16))
         except OSError:
             continue
     return out
@@ -76,6 +121,12 @@ class Link:
     conns: set[tuple[socket.socket, socket.socket]] = field(default_factory=set)
     accepted: int = 0
     refused_upstream: int = 0
+    #: cleared while the link is frozen: bytes wait in the proxy (a stopped process's
+    #: connection: open, silent)
+    flowing: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self.flowing.set()
 
 
 class ProxyMesh:
@@ -94,7 +145,9 @@ class ProxyMesh:
 
     def add(self, src: str, dst: str, kind: str, port: int, upstream: int) -> Link:
         link = Link(src, dst, kind, port, upstream)
-        self.links.append(link)
+        with self._lock:
+            self.links.append(link)
+        self._wake()
         return link
 
     def start(self) -> None:
@@ -114,8 +167,16 @@ class ProxyMesh:
                     self._drop_conns(link)
         self._wake()
 
+    def set_frozen(self, src: str, frozen: bool) -> None:
+        """Hold (or release) every byte on the links from and to ``src``, connections kept."""
+        for link in self.links:
+            if src in (link.src, link.dst):
+                (link.flowing.clear if frozen else link.flowing.set)()
+
     def close(self) -> None:
         self._stop.set()
+        for link in self.links:
+            link.flowing.set()
         self._wake()
         if self._thread is not None:
             self._thread.join(5)
@@ -233,6 +294,7 @@ class ProxyMesh:
                 data = a.recv(65536)
                 if not data:
                     break
+                link.flowing.wait()
                 b.sendall(data)
         except OSError:
             pass

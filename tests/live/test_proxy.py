@@ -89,7 +89,7 @@ def mesh_and_echo():
 
 
 def test_refuses_until_upstream_listens_then_forwards(mesh_and_echo):
-    mesh, echo, p_ab, _ = mesh_and_echo
+    _, echo, p_ab, _ = mesh_and_echo
     time.sleep(0.1)
     assert p_ab not in listening_ports()
     assert _connect(p_ab) is None  # refused, as a host that is down: not accepted and closed
@@ -123,7 +123,7 @@ def test_cut_closes_live_connections_and_refuses_new_ones_until_healed(mesh_and_
 
 
 def test_upstream_gone_stops_listening(mesh_and_echo):
-    mesh, echo, p_ab, _ = mesh_and_echo
+    _, echo, p_ab, _ = mesh_and_echo
     echo.listen()
     assert _eventually(lambda: p_ab in listening_ports())
     echo.close()

@@ -110,7 +110,7 @@ class ZkEnsemble:
         self.workdir = Path(workdir)
         self.procs = procs or ProcessController()
         self._own_procs = procs is None
-        self.ports: PortBlock = reserve_block(3 * nodes + 2 * nodes * (nodes - 1))
+        self.ports: PortBlock = reserve_block()
         self.nodes: dict[str, ZkServer] = {}
         for i, name in enumerate(self.servers):
             self.nodes[name] = ZkServer(name, i + 1, self.ports.take(), self.ports.take(), self.ports.take(),
@@ -186,13 +186,10 @@ class ZkEnsemble:
 
     def _spawn(self, s: ZkServer) -> None:
         s.incarnation += 1
-        log = open(s.dir / f"server.log", "ab")
-        log.write(f"----- harness: start {s.name} (sid {s.sid}), incarnation {s.incarnation}\n".encode())
-        log.flush()
-        try:
+        with open(s.dir / "server.log", "ab") as log:
+            log.write(f"----- harness: start {s.name} (sid {s.sid}), incarnation {s.incarnation}\n".encode())
+            log.flush()
             s.proc = self.procs.start(s.name, self._argv(s), cwd=s.dir, env=self._env(s), stdout=log, stderr=log)
-        finally:
-            log.close()
 
     def start(self, timeout: float = 60.0) -> None:
         """Start the mesh and every server; return once one leads and the rest follow."""
@@ -225,6 +222,18 @@ class ZkEnsemble:
             self.procs.close()
         self.mesh.close()
         self.ports.release()
+
+    def client_proxy(self, client: str, server: str) -> int:
+        """A proxy port from ``client`` to ``server``'s client port, for faults on the
+        client's connection (a paused candidate's connection is frozen there)."""
+        port = self.ports.take()
+        self.mesh.add(client, server, "client", port, self.nodes[server].client_port)
+        deadline = time.monotonic() + 5
+        from harness.live.proxy import listening_ports
+
+        while port not in listening_ports() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return port
 
     # ---------------------------------------------------------------- roles
     def rel(self) -> int:

@@ -20,13 +20,18 @@ from typing import Any
 from harness.config import ConfigError, RunConfig
 from harness.system import register_system
 
-#: what ``--set`` may change: ZooKeeper's timing (ms, ticks), the JVM heap, the kazoo
-#: session timeout (s) of the register clients
+MS = 1_000_000
+#: what ``--set`` may change: ZooKeeper's timing (ms, ticks), the JVM heap; the clients'
+#: session timeout (ns, as the simulator's; None: 20 s for register, so a client's session
+#: outlives a pause of its server, 4 s for election, so a paused master's session expires);
+#: the election's fencing, acquire wait and write work (ns)
 DEFAULT_SETTINGS = {"tick_time": 1000, "init_limit": 10, "sync_limit": 3, "max_session_timeout": 60000,
-                    "heap_mb": 192, "session_timeout": 20.0}
+                    "heap_mb": 192, "session_timeout": None, "fencing": False, "acquire_wait": None,
+                    "write_work": 50 * MS}
+ZK_KEYS = ("tick_time", "init_limit", "sync_limit", "max_session_timeout", "heap_mb")
 INSTALL_HINT = ("live ZooKeeper runs need java, ZooKeeper and kazoo: apt-get install zookeeper "
                 "default-jre-headless faketime && pip install -e '.[live]'")
-WORKLOADS = ("register",)
+WORKLOADS = ("register", "election")
 
 
 def missing_requirements() -> list[str]:
@@ -106,16 +111,30 @@ class ZooKeeperSpec:
         if threading.current_thread() is threading.main_thread():
             install_signal_handlers()  # SIGTERM ends the ensemble through the finally blocks
         settings = {**DEFAULT_SETTINGS, **config.settings}
-        zk_settings = {k: v for k, v in settings.items() if k != "session_timeout"}
+        zk_settings = {k: settings[k] for k in ZK_KEYS}
+        election = config.workload == "election"
+        session_s = (settings["session_timeout"] or (4000 if election else 20_000) * MS) / 1e9
         schedule = schedule_for(config)
         workload = make_workload(config.workload, config, stream(config.seed, "workload"))
         fake = any(f in config.nemesis for f in ("clock", "slow"))
         ensemble = ZkEnsemble(config.nodes, workdir, zk_settings, fake_clocks=fake)
-        out = run_live_loop(config, ensemble,
-                            lambda ens: ZkRegisterDriver(ens, config.reads, float(settings["session_timeout"])),
-                            workload, schedule)
+        if election:
+            from harness.live.zookeeper.election import ElectionDriver
+
+            cand = {"fencing": bool(settings["fencing"]), "session_timeout": session_s,
+                    "acquire_wait": (settings["acquire_wait"] or 2 * session_s * 1e9) / 1e9,
+                    "write_work": settings["write_work"] / 1e9}
+
+            def driver(ens: Any) -> Any:
+                return ElectionDriver(ens, cand)
+        else:
+            def driver(ens: Any) -> Any:
+                return ZkRegisterDriver(ens, config.reads, session_s)
+        out = run_live_loop(config, ensemble, driver, workload, schedule)
         end = max((e["time"] for e in out.history), default=0)
-        out.stats["stepdown"] = stepdown_reads(out.history, ensemble.roles, end)
+        out.stats["session_timeout_s"] = session_s
+        if not election:
+            out.stats["stepdown"] = stepdown_reads(out.history, ensemble.roles, end)
         return out
 
 
