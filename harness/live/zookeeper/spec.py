@@ -135,7 +135,25 @@ class ZooKeeperSpec:
         out.stats["session_timeout_s"] = session_s
         if not election:
             out.stats["stepdown"] = stepdown_reads(out.history, ensemble.roles, end)
+            out.stats["roles"] = list(ensemble.roles)
         return out
+
+    def annotate_results(self, out: Any, checks: dict[str, Any]) -> None:
+        """A rejected read answered by a deposed leader: say so in the checker's words."""
+        from harness.live.zookeeper.stepdown import explain_read
+
+        lin = checks.get("linearizable")
+        roles = out.stats.get("roles")
+        if not lin or lin.get("valid") is not False or not roles:
+            return
+        op = lin.get("op") or {}
+        if op.get("f") != "read" or op.get("complete_index") is None:
+            return
+        end = max((e["time"] for e in out.history), default=0)
+        why = explain_read(out.history, roles, out.faults, int(op["complete_index"]), end)
+        if why:
+            lin["live_cause"] = why
+            lin["explanation"] = f"{lin['explanation']}. {why}"
 
 
 register_system("zookeeper", ZooKeeperSpec)

@@ -8,7 +8,8 @@ in that window may return a value the new leader has already overwritten.
 From the role monitor's record (``roles.jsonl``: each server's mode and epoch, polled
 every 100 ms, as changes) this finds each server's *step-down windows*: from the first
 time another server is seen leading a newer epoch, to the first time the old leader is
-seen as anything else. It counts the ``ok`` reads that server answered inside them. A
+seen as anything else (no answer to ``srvr`` included: a server that is LOOKING does not
+serve it). It counts the ``ok`` reads that server answered inside them. A
 paused server is not polled, so its record stays "leader" until it is seen again after
 it resumes: the window covers the pause and the time it took to step down.
 """
@@ -23,8 +24,6 @@ def stepdown_windows(roles: list[dict[str, Any]], end: int) -> list[dict[str, An
     spans: list[tuple[str, int, int, int]] = []  # node, epoch, from, to
     current: dict[str, tuple[Any, Any, int]] = {}
     for r in sorted(roles, key=lambda r: r["time"]):
-        if r.get("mode") is None:
-            continue  # no answer (busy right after SIGCONT, down): says nothing about its role
         prev = current.get(r["node"])
         if prev is not None and prev[0] == "leader" and prev[1] is not None:
             spans.append((r["node"], prev[1], prev[2], r["time"]))
@@ -91,3 +90,40 @@ def _acked_writes(history: list[dict[str, Any]]) -> dict[Any, list[tuple[int, An
 def _differs(writes: list[tuple[int, Any]], t: int, value: Any) -> bool:
     before = [v for tc, v in writes if tc < t]
     return bool(before) and before[-1] != value
+
+
+def _s(ns: int) -> str:
+    return f"{ns / 1e9:.3f} s"
+
+
+def explain_read(history: list[dict[str, Any]], roles: list[dict[str, Any]], faults: list[dict[str, Any]],
+                 complete_index: int, end: int) -> str | None:
+    """Why a read the linearizability checker rejected was stale, when a deposed leader
+    answered it: which server, since when deposed, what had been done to it. None when the
+    read was not answered inside a step-down window."""
+    if not 0 <= complete_index < len(history):
+        return None
+    ev = history[complete_index]
+    node, t = ev.get("node"), ev["time"]
+    for w in stepdown_windows(roles, end):
+        if w["node"] != node or not w["deposed_at"] <= t <= w["stepped_down_at"]:
+            continue
+        newer = next((r for r in sorted(roles, key=lambda r: r["time"]) if r.get("mode") == "leader"
+                      and r.get("epoch") is not None and r["epoch"] > w["epoch"] and r["node"] != node), None)
+        done = []
+        for f in faults:
+            if f.get("time", 0) > t:
+                break
+            if f.get("node") == node and f.get("kind") in ("pause", "resume", "clock-skew", "clock-reset"):
+                done.append(f"{f['kind']} at {_s(f['time'])}")
+            elif f.get("kind") == "partition" and any(node in pair for pair in f.get("cut", [])):
+                done.append(f"cut off ({f.get('mode')}) at {_s(f['time'])}")
+            elif f.get("kind") == "heal" and done:
+                done.append(f"heal at {_s(f['time'])}")
+        who = f"{newer['node']} led epoch {newer['epoch']} from {_s(newer['time'])}" if newer else "a newer leader"
+        return (f"ZOOKEEPER-1675: the read was answered at {_s(t)} by {node}, leader of epoch {w['epoch']}, "
+                f"deposed: {who}, and {node} was not seen as anything but leader before {_s(w['stepped_down_at'])}. "
+                f"Before its answer {node} had: {', '.join(done[-8:]) or 'no fault'}. ZooKeeper 3.8's leader answers "
+                f"sync by itself, without a quorum round, so a deposed leader that has not noticed serves stale "
+                f"sync+reads.")
+    return None
