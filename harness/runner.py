@@ -37,9 +37,9 @@ class SimOutput:
     final_failures: list[tuple]
     replica_digests: dict[str, Any]
     stats: dict[str, Any] = field(default_factory=dict)
-    #: a live run's files to copy into the run directory (name there -> path), e.g. the
-    #: servers' logs; the simulator has none
-    artifacts: dict[str, Path] = field(default_factory=dict)
+    #: a live run's files to copy into the run directory (name there -> path, or bytes
+    #: once the runner has read them), e.g. the servers' logs; the simulator has none
+    artifacts: dict[str, Any] = field(default_factory=dict)
 
 
 def servers_for(config: RunConfig) -> list[str]:
@@ -223,6 +223,8 @@ def _check_and_store(config: RunConfig, spec: Any, workdir: Path | None, store: 
     from harness.store import write_run
 
     out = simulate(config) if workdir is None else spec.run_live(config.validate(), workdir)
+    if workdir is not None:  # the scratch directory goes with this call: keep the files' bytes
+        out.artifacts = _artifact_bytes(out.artifacts)
     t1 = time.perf_counter()
     checks = run_checkers(out)
     annotate = getattr(spec, "annotate_results", None) if workdir is not None else None
@@ -249,6 +251,24 @@ def _check_and_store(config: RunConfig, spec: Any, workdir: Path | None, store: 
     if store is not None or directory is not None:
         d = write_run(out, results, store=store, name=name, directory=directory)
     return RunResult(config, valid, results, out, d, time.perf_counter() - t0)
+
+
+def _artifact_bytes(artifacts: dict[str, Any]) -> dict[str, Any]:
+    """name -> bytes for every file among ``artifacts`` (directories walked), so a live
+    run's output can be stored after its scratch directory is gone (shrink, campaign)."""
+    out: dict[str, Any] = {}
+    for name, src in artifacts.items():
+        if isinstance(src, bytes):
+            out[name] = src
+            continue
+        p = Path(src)
+        if p.is_dir():
+            for f in sorted(p.rglob("*")):
+                if f.is_file():
+                    out[f"{name}/{f.relative_to(p)}"] = f.read_bytes()
+        elif p.is_file():
+            out[name] = p.read_bytes()
+    return out
 
 
 def merge_verdicts(verdicts) -> Any:

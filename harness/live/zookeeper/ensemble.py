@@ -127,7 +127,7 @@ class ZkEnsemble:
                     self.mesh.add(a, b, kind, p, up)
         self.fake_clocks = fake_clocks
         self._faketime = faketime_lib() if fake_clocks else None
-        self.roles: list[dict[str, Any]] = []  # the role monitor's changes, run-relative
+        self._roles: list[dict[str, Any]] = []  # the role monitor's changes (monotonic ns)
         self._role_now: dict[str, tuple[Any, Any]] = {}
         self._mon_stop = threading.Event()
         self._mon: threading.Thread | None = None
@@ -239,6 +239,14 @@ class ZkEnsemble:
     def rel(self) -> int:
         return int((time.monotonic() - (self.t0 or 0.0)) * 1e9)
 
+    @property
+    def roles(self) -> list[dict[str, Any]]:
+        """The role changes with ``time`` in ns since the run started (negative: before)."""
+        t0 = int((self.t0 or 0.0) * 1e9)
+        with self._lock:
+            return [{"time": r["mono"] - t0, "node": r["node"], "mode": r["mode"], "epoch": r["epoch"]}
+                    for r in self._roles]
+
     def _start_monitor(self) -> None:
         self._mon = threading.Thread(target=self._monitor, name="zk-roles", daemon=True)
         self._mon.start()
@@ -255,7 +263,7 @@ class ZkEnsemble:
                 if self._role_now.get(s.name) != (mode, epoch):
                     self._role_now[s.name] = (mode, epoch)
                     with self._lock:
-                        self.roles.append({"time": self.rel(), "node": s.name, "mode": mode, "epoch": epoch})
+                        self._roles.append({"mono": time.monotonic_ns(), "node": s.name, "mode": mode, "epoch": epoch})
 
     def leader(self) -> str | None:
         best: tuple[int, str] | None = None
@@ -325,8 +333,7 @@ class ZkEnsemble:
             out[f"logs/{s.name}.log"] = s.dir / "server.log"
             out[f"logs/{s.name}.cfg"] = s.cfg
         roles = self.workdir / "roles.jsonl"
-        with self._lock:
-            roles.write_text("".join(json.dumps(r, separators=(",", ":")) + "\n" for r in self.roles))
+        roles.write_text("".join(json.dumps(r, separators=(",", ":")) + "\n" for r in self.roles))
         out["roles.jsonl"] = roles
         return out
 
