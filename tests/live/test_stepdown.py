@@ -43,3 +43,19 @@ def test_counts_only_reads_of_the_deposed_server_inside_its_window():
     r = stepdown_reads(h, _roles(), end=20 * S)
     assert r["reads_in_windows"] == 1
     assert r["windows"][0]["reads_served"] == 1
+
+
+def test_explains_a_stale_read_of_a_deposed_leader_and_nothing_else():
+    from harness.live.zookeeper.stepdown import explain_read
+
+    h = [
+        {"index": 0, "process": 0, "type": "invoke", "f": "read", "key": "x", "time": 10 * S},
+        {"index": 1, "process": 0, "type": "ok", "f": "read", "key": "x", "value": 0, "time": 10 * S + 5, "node": "n1"},
+        {"index": 2, "process": 1, "type": "invoke", "f": "read", "key": "x", "time": 13 * S},
+        {"index": 3, "process": 1, "type": "ok", "f": "read", "key": "x", "value": 1, "time": 13 * S + 5, "node": "n1"},
+    ]
+    faults = [{"time": 5 * S, "kind": "pause", "node": "n1"}, {"time": 9 * S, "kind": "resume", "node": "n1"}]
+    why = explain_read(h, _roles(), faults, 1, end=20 * S)
+    assert why is not None and "ZOOKEEPER-1675" in why
+    assert "n1, leader of epoch 1" in why and "n2 led epoch 2 from 8.000 s" in why and "resume at 9.000 s" in why
+    assert explain_read(h, _roles(), faults, 3, end=20 * S) is None  # answered after it stepped down
