@@ -93,6 +93,9 @@ class RunConfig:
                                   f"(see `harness bugs`; known: {', '.join(sorted(known)) or 'none yet'})")
         validate_settings(self.system, self.workload, self.settings)
         validate_relations(self)
+        from harness.system import get_system
+
+        get_system(self.system).check_config(self)  # a system's own refusals (a live one: software, families)
         return self
 
     def to_dict(self) -> dict[str, Any]:

@@ -8,6 +8,8 @@ succeed within the recovery period or the run is a liveness failure.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +41,9 @@ class SimOutput:
     final_failures: list[tuple]
     replica_digests: dict[str, Any]
     stats: dict[str, Any] = field(default_factory=dict)
+    #: a live run's files to copy into the run directory (name there -> path, or bytes
+    #: once the runner has read them), e.g. the servers' logs; the simulator has none
+    artifacts: dict[str, Any] = field(default_factory=dict)
 
 
 def schedule_for(config: RunConfig, crash_points: tuple[str, ...] = ()) -> list[Fault]:
@@ -143,6 +148,11 @@ def _phases(config: RunConfig, spec: SystemSpec, sim: Simulator, nemesis: Nemesi
     return digests
 
 
+#: what a live run's page and ``harness repro`` say about replaying it
+LIVE_REPLAY_NOTE = ("a live run: real processes on the wall clock, so its interleaving is not "
+                    "replayable; `harness repro` re-runs its fault schedule and compares verdicts, not bytes")
+
+
 @dataclass
 class RunResult:
     config: RunConfig
@@ -160,14 +170,33 @@ class RunResult:
 
 def run_test(config: RunConfig, store: Path | None = None, name: str | None = None,
              directory: Path | None = None) -> RunResult:
-    """Simulate, check and (when a store or directory is given) write the run directory."""
+    """Simulate (or, for a live system, run for real), check and (when a store or
+    directory is given) write the run directory."""
+    t0 = time.perf_counter()
+    spec = get_system(config.system)
+    live = spec.live
+    # a live system runs real processes in a scratch directory; its logs are copied into
+    # the run directory (SimOutput.artifacts) before the scratch directory goes
+    workdir = Path(tempfile.mkdtemp(prefix="harness-live-")) if live else None
+    try:
+        return _check_and_store(config, spec, workdir, store, name, directory, t0)
+    finally:
+        if workdir is not None:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _check_and_store(config: RunConfig, spec: Any, workdir: Path | None, store: Path | None,
+                     name: str | None, directory: Path | None, t0: float) -> RunResult:
     from harness.checks import run_checkers
     from harness.store import write_run  # looked up per run (tests replace it: a full disk)
 
-    t0 = time.perf_counter()
-    out = simulate(config)
+    out = simulate(config) if workdir is None else spec.run_live(config.validate(), workdir)
+    if workdir is not None:  # the scratch directory goes with this call: keep the files' bytes
+        out.artifacts = _artifact_bytes(out.artifacts)
     t1 = time.perf_counter()
     checks = {name: as_result(c) for name, c in run_checkers(out).items()}
+    if workdir is not None:  # a live system explains its anomalies from what it observed
+        spec.annotate_results(out, checks)
     t2 = time.perf_counter()
     valid = merge_verdicts(c.valid for c in checks.values() if c.decides)
     results = {
@@ -179,6 +208,7 @@ def run_test(config: RunConfig, store: Path | None = None, name: str | None = No
         "checkers": {name: c.to_json() for name, c in checks.items()},
         # abstract behaviours the run reached (harness.coverage): what campaigns sum
         "coverage": {"behaviours": behaviours(out)},
+        **({"live": True, "replay": LIVE_REPLAY_NOTE} if workdir is not None else {}),
         "stats": {
             **out.stats,
             "operations": sum(1 for e in out.history if e["type"] == "invoke"),
@@ -190,6 +220,24 @@ def run_test(config: RunConfig, store: Path | None = None, name: str | None = No
     if store is not None or directory is not None:
         d = write_run(out, results, store=store, name=name, directory=directory)
     return RunResult(config, valid, results, out, d, time.perf_counter() - t0)
+
+
+def _artifact_bytes(artifacts: dict[str, Any]) -> dict[str, Any]:
+    """name -> bytes for every file among ``artifacts`` (directories walked), so a live
+    run's output can be stored after its scratch directory is gone (shrink, campaign)."""
+    out: dict[str, Any] = {}
+    for name, src in artifacts.items():
+        if isinstance(src, bytes):
+            out[name] = src
+            continue
+        p = Path(src)
+        if p.is_dir():
+            for f in sorted(p.rglob("*")):
+                if f.is_file():
+                    out[f"{name}/{f.relative_to(p)}"] = f.read_bytes()
+        elif p.is_file():
+            out[name] = p.read_bytes()
+    return out
 
 
 def merge_verdicts(verdicts) -> Any:

@@ -40,8 +40,14 @@ def print_run_summary(res: Any) -> None:
           + (f"  bugs {','.join(cfg.bugs)}" if cfg.bugs else ""))
     print(tabulate(rows, headers=["checker", "verdict", "why"], tablefmt="simple", maxcolwidths=[None, None, 90]))
     s = r["stats"]
-    print(f"{s['operations']} operations, {s['events']} events, {res.wall_s:.2f} s wall "
-          f"(simulate {s['wall_simulate_s']:.2f} s, check {s['wall_check_s']:.2f} s)")
+    if r.get("live"):
+        sd = (s.get("stepdown") or {}).get("explanation")
+        print(f"live run: {s['operations']} operations, start-up {s.get('startup_s', 0):.2f} s, "
+              f"{res.wall_s:.2f} s wall (check {s['wall_check_s']:.2f} s)" + (f"; {sd}" if sd else ""))
+        print(f"note: {r.get('replay')}")
+    else:
+        print(f"{s['operations']} operations, {s['events']} events, {res.wall_s:.2f} s wall "
+              f"(simulate {s['wall_simulate_s']:.2f} s, check {s['wall_check_s']:.2f} s)")
     print(f"verdict: {_verdict(r['valid'])}")
     if res.directory is not None:
         print(f"results: {res.directory}")

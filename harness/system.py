@@ -85,6 +85,13 @@ class SystemSpec:
     testing_aids: Mapping[str, tuple[dict, ...]] = MappingProxyType({})
     #: bug switches accepted beside the catalogue's (``BugInfo``) ones: test systems
     bug_names: tuple[str, ...] = ()
+    #: True for a system of real OS processes (``harness.live``): the runner then calls
+    #: ``run_live(config, workdir)`` instead of simulating, and checks, stores and reports
+    #: its output as a simulated run's
+    live: bool = False
+    #: a live system's checkers that need the simulator's trace of the servers, which a
+    #: live run has not: reported "not applicable" (verdict unknown, not deciding the run)
+    trace_checkers: tuple[str, ...] = ()
 
     def default_settings(self) -> dict:
         """The system's settings (plain values); ``--set`` overrides them per run."""
@@ -108,6 +115,19 @@ class SystemSpec:
     def is_leader(self, server: Node) -> bool:
         """Whether ``server`` leads now (the nemesis's "leader" target); default never."""
         return False
+
+    def check_config(self, config: Any) -> None:
+        """Refuse a run config the system cannot take (raise ``ConfigError``, one line):
+        a live system refuses missing software and fault families it cannot apply."""
+
+    def run_live(self, config: Any, workdir: Path) -> Any:
+        """A live system's run (``live = True``): the ``harness.runner.SimOutput`` of
+        running ``config`` with its scratch files in ``workdir``."""
+        raise NotImplementedError(f"system {self.name!r} does not run live")
+
+    def annotate_results(self, out: Any, checks: dict[str, Any]) -> None:
+        """A live system may add its own explanation to checker results (e.g. which
+        server answered a stale read, and when it had been deposed); default nothing."""
 
     def converged(self, digests: dict[str, Any]) -> bool:
         """Whether the servers' ``state_digest()``s show a settled cluster after healing
