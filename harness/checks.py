@@ -292,7 +292,8 @@ def not_applicable_live(name: str) -> CheckResult:
     """A checker that needs the servers' trace, which a live run of real processes has not:
     reported, never passed, and not deciding the run."""
     return CheckResult("unknown", f"not applicable to a live system: {name} needs the servers' trace, "
-                       "which only the simulator records", decides=False, note="not applicable")
+                       "which only the simulator records", decides=False,
+                       note="not applicable", details={"not_applicable": True})
 
 
 def run_checkers(out: Any) -> dict[str, CheckResult]:

@@ -84,7 +84,7 @@ def test_register_smoke_run(tmp_path: Path, reads: str):
     assert "QuorumPeerMain" in (d / "logs/n1.log").read_text() or (d / "logs/n1.log").stat().st_size > 0
     r = json.loads((d / "results.json").read_text())
     assert r["live"] is True and "not replayable" in r["replay"]
-    assert r["checkers"]["quorum"]["not_applicable"] and r["checkers"]["quorum"]["valid"] == "unknown"
+    assert r["checkers"]["quorum"]["details"]["not_applicable"] and r["checkers"]["quorum"]["valid"] == "unknown"
     assert r["checkers"]["linearizable"]["valid"] is True, r["checkers"]["linearizable"]
     assert r["checkers"]["liveness"]["valid"] is True
     oks = [e for e in res.out.history if e["type"] == "ok"]
