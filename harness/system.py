@@ -67,7 +67,7 @@ def system_names() -> list[str]:
 def _load_builtin() -> None:
     import importlib
 
-    for name in ("zab", "kafka"):
+    for name in ("zab", "kafka", "maelstrom"):
         if name not in _REGISTRY:
             try:
                 importlib.import_module(f"systems.{name}.spec")  # registers itself

@@ -1,0 +1,1 @@
+"""Maelstrom programs as a system under test (``--system maelstrom --bin PATH``)."""
