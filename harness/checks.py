@@ -164,6 +164,25 @@ def _epoch_shift(out: Any) -> int:
     return int(settings.get("counter_bits", 32))
 
 
+def _live_spec(system: str) -> Any:
+    """The spec of ``system`` if it runs live (``harness.live``), else None."""
+    from harness.system import get_system
+
+    try:
+        spec = get_system(system)
+    except KeyError:
+        return None
+    return spec if getattr(spec, "live", False) else None
+
+
+def not_applicable_live(name: str) -> dict[str, Any]:
+    """A checker that needs the servers' trace, which a live run of real processes has not:
+    reported, never passed, and not deciding the run."""
+    return {"valid": "unknown", "counts": False, "not_applicable": True,
+            "explanation": f"not applicable to a live system: {name} needs the servers' trace, "
+                           "which only the simulator records"}
+
+
 def run_checkers(out: Any) -> dict[str, dict[str, Any]]:
     cfg = out.config
     results: dict[str, dict[str, Any]] = {}
@@ -219,6 +238,12 @@ def run_checkers(out: Any) -> dict[str, dict[str, Any]]:
         from checkers.session import check_sessions
 
         results["session"] = check_sessions(out.history, out.trace)
+    live_spec = _live_spec(cfg.system)
+    if live_spec is not None:
+        for name in getattr(live_spec, "trace_checkers", ()):
+            results[name] = not_applicable_live(name)
+        if "convergence" not in results and out.replica_digests:
+            results["convergence"] = check_convergence(out)
     results["liveness"] = check_liveness(out)
     results["availability"] = {"valid": True, "counts": False, **availability(out.history)}
     from checkers.perf import check_perf

@@ -166,6 +166,10 @@ def cmd_repro(args: argparse.Namespace) -> int:
     from harness.store import load_config, load_results
 
     config = load_config(args.run_dir)
+    from harness.system import get_system
+
+    if getattr(get_system(config.system), "live", False):
+        return _repro_live(args.run_dir, config)
     hist = args.run_dir / "history.jsonl"
     if not hist.exists():
         raise ConfigError(f"{args.run_dir} has no history.jsonl")
@@ -186,6 +190,28 @@ def cmd_repro(args: argparse.Namespace) -> int:
     print(f"  stored: {old_lines[first] if first < len(old_lines) else '<end>'}")
     print(f"  re-run: {new_lines[first] if first < len(new_lines) else '<end>'}")
     return EXIT_CRASH
+
+
+def _repro_live(run_dir: Path, config: RunConfig) -> int:
+    """A live run is not replayable: re-run its schedule on real processes and compare
+    the verdicts (overall and per checker), not bytes."""
+    from harness.runner import exit_code, run_test
+    from harness.store import load_results
+
+    try:
+        old = load_results(run_dir)
+    except (OSError, KeyError, ValueError):
+        old = {}
+    print(f"{run_dir} is a live run: its interleaving is not replayable; re-running its fault schedule "
+          f"(seed {config.seed}) on real processes and comparing verdicts, not bytes")
+    res = run_test(config)
+    old_v = old.get("valid", "missing")
+    same = old_v == res.valid
+    print(f"{'same verdict' if same else 'DIFFERENT verdict'}: stored {old_v}, re-run {res.valid}")
+    for name, chk in res.results["checkers"].items():
+        before = (old.get("checkers") or {}).get(name, {}).get("valid", "missing")
+        print(f"  {name:28} stored {str(before):8} re-run {chk.get('valid')}")
+    return exit_code(res.valid)
 
 
 def cmd_check(args: argparse.Namespace) -> int:

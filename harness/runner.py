@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +37,9 @@ class SimOutput:
     final_failures: list[tuple]
     replica_digests: dict[str, Any]
     stats: dict[str, Any] = field(default_factory=dict)
+    #: a live run's files to copy into the run directory (name there -> path), e.g. the
+    #: servers' logs; the simulator has none
+    artifacts: dict[str, Path] = field(default_factory=dict)
 
 
 def servers_for(config: RunConfig) -> list[str]:
@@ -180,6 +185,11 @@ def history_digest(history: list[dict]) -> str:
     return hashlib.sha256(history_bytes(history)).hexdigest()
 
 
+#: what a live run's page and ``harness repro`` say about replaying it
+LIVE_REPLAY_NOTE = ("a live run: real processes on the wall clock, so its interleaving is not "
+                    "replayable; `harness repro` re-runs its fault schedule and compares verdicts, not bytes")
+
+
 @dataclass
 class RunResult:
     config: RunConfig
@@ -192,12 +202,27 @@ class RunResult:
 
 def run_test(config: RunConfig, store: Path | None = None, name: str | None = None,
              directory: Path | None = None) -> RunResult:
-    """Simulate, check and (when a store or directory is given) write the run directory."""
+    """Simulate (or, for a live system, run for real), check and (when a store or
+    directory is given) write the run directory."""
+    t0 = time.perf_counter()
+    spec = get_system(config.system)
+    live = bool(getattr(spec, "live", False))
+    # a live system runs real processes in a scratch directory; its logs are copied into
+    # the run directory (SimOutput.artifacts) before the scratch directory goes
+    workdir = Path(tempfile.mkdtemp(prefix="harness-live-")) if live else None
+    try:
+        return _check_and_store(config, spec, workdir, store, name, directory, t0)
+    finally:
+        if workdir is not None:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _check_and_store(config: RunConfig, spec: Any, workdir: Path | None, store: Path | None,
+                     name: str | None, directory: Path | None, t0: float) -> RunResult:
     from harness.checks import run_checkers
     from harness.store import write_run
 
-    t0 = time.perf_counter()
-    out = simulate(config)
+    out = simulate(config) if workdir is None else spec.run_live(config.validate(), workdir)
     t1 = time.perf_counter()
     checks = run_checkers(out)
     t2 = time.perf_counter()
@@ -209,6 +234,7 @@ def run_test(config: RunConfig, store: Path | None = None, name: str | None = No
         "workload": config.workload,
         "history_sha256": history_digest(out.history),
         "checkers": checks,
+        **({"live": True, "replay": LIVE_REPLAY_NOTE} if workdir is not None else {}),
         "stats": {
             **out.stats,
             "operations": sum(1 for e in out.history if e["type"] == "invoke"),

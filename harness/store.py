@@ -58,6 +58,13 @@ def write_run(out: Any, results: dict, store: Path | None = None, name: str | No
         (tmp / "faults.jsonl").write_text(_jsonl(out.faults))
         (tmp / "schedule.json").write_text(json.dumps([f.to_json() for f in out.schedule]) + "\n")
         (tmp / "results.json").write_text(json.dumps(results, indent=1, default=str) + "\n")
+        for rel, src in (getattr(out, "artifacts", None) or {}).items():  # a live run's server logs
+            src = Path(src)
+            if src.is_dir():
+                shutil.copytree(src, tmp / rel)
+            elif src.exists():
+                (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, tmp / rel)
         if directory.exists():
             shutil.rmtree(directory)
         os.replace(tmp, directory)

@@ -34,6 +34,12 @@ class SystemSpec(Protocol):
     name: str
     #: the files each server keeps on disk (reported and used by disk faults)
     files: tuple[str, ...]
+    #: True for a system of real OS processes (``harness.live``): the runner then calls
+    #: ``run_live(config, workdir) -> SimOutput`` instead of simulating, and checks, stores
+    #: and reports its output as a simulated run's. A live spec may also give
+    #: ``trace_checkers`` (checkers that need the simulator's trace of the servers, which a
+    #: live run has not: reported "not applicable", verdict unknown, not counted).
+    live: bool = False
 
     def default_settings(self) -> dict: ...
 
@@ -73,3 +79,8 @@ def _load_builtin() -> None:
                 importlib.import_module(f"systems.{name}.spec")  # registers itself
             except ImportError:
                 pass
+    if "zookeeper" not in _REGISTRY:  # a real ZooKeeper ensemble, run live
+        try:
+            importlib.import_module("harness.live.zookeeper.spec")
+        except ImportError:
+            pass

@@ -1,0 +1,280 @@
+"""The generic live run: a real cluster, real clients, the simulator's schedule, wall time.
+
+A live system (``SystemSpec.live = True``) implements ``run_live(config, workdir)`` by
+building two objects and handing them to :func:`run_live_loop`:
+
+- a :class:`LiveRuntime`: the running cluster (``start``/``stop``, server logs) that is
+  also the :class:`~harness.live.nemesis.LiveCluster` the nemesis acts on;
+- a :class:`ClientDriver`: opens one client per worker (pinned to a server, as Jepsen's
+  clients are) whose ``invoke`` performs one operation and says how it ended.
+
+The loop has the simulator's shape (``harness.runner._phases``) on the wall clock: boot,
+a main phase of ``time_limit`` seconds with the nemesis applying the seeded schedule and
+client workers issuing the workload's operations at ``rate``, ``heal_all``, a quiet
+moment, final operations retried until ``recovery_time`` ends, then every process
+stopped. The history has the simulator's format (Jepsen's operation model; ``time`` in
+ns since the run started, on the monotonic clock), so the checkers and reports take it
+unchanged. What is not reproducible: the interleaving. A rerun repeats the schedule only.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from harness.config import ConfigError, RunConfig
+from harness.faults import Fault
+from harness.live.nemesis import LIVE_FAMILIES, LiveCluster, LiveNemesis, refuse_unsupported
+from harness.live.procs import ProcessController
+from harness.rng import stream
+
+_RESERVED = frozenset({"index", "time", "process", "type", "f", "key", "value", "node", "error"})
+
+
+@dataclass
+class Completion:
+    """How one operation ended: ``type`` is ``ok``, ``fail`` (did not happen) or ``info``
+    (unknown); ``value`` the value read (or None: the invoke's value is kept); ``node`` the
+    server that answered; ``extra`` facts the system adds to the event (e.g. a zxid)."""
+
+    type: str
+    value: Any = None
+    error: str | None = None
+    node: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class LiveClient(Protocol):
+    def invoke(self, f: str, key: Any, value: Any, timeout: float) -> Completion:
+        """Perform one operation; return within ``timeout`` seconds (``info`` if unsure)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class ClientDriver(Protocol):
+    def open(self, index: int, server: str) -> LiveClient:
+        """The client of worker ``index``, connected to ``server`` only."""
+        ...
+
+
+class LiveRuntime(LiveCluster, Protocol):
+    """A running live cluster: what the nemesis acts on, plus its life cycle."""
+
+    procs: ProcessController
+
+    def start(self) -> None:
+        """Start every server; return once the cluster serves (or raise)."""
+        ...
+
+    def stop(self) -> None:
+        """Stop every process and proxy this runtime started."""
+        ...
+
+    def digests(self) -> dict[str, Any]:
+        """Each server's replicated state for the convergence check (may be empty)."""
+        ...
+
+    def artifacts(self) -> dict[str, Path]:
+        """Files or directories to copy into the run directory (name there -> path)."""
+        ...
+
+    def stats(self) -> dict[str, Any]: ...
+
+
+def check_families(config: RunConfig, supported: tuple[str, ...] = LIVE_FAMILIES) -> None:
+    """Refuse (ConfigError: one line, exit 254) fault families this live system cannot apply."""
+    msg = refuse_unsupported(config.nemesis, supported)
+    if msg is not None:
+        raise ConfigError(msg)
+
+
+class _Worker:
+    def __init__(self, index: int, server: str, client: LiveClient, rng: random.Random):
+        self.index = index
+        self.server = server
+        self.client = client
+        self.process = index
+        self.rng = rng
+        self.final_failed: list[tuple] = []
+
+
+class LiveClientPool:
+    """``harness.clients.ClientPool`` on threads and the wall clock: one thread a worker,
+    one operation at a time, ``info`` retires the process id (Jepsen's rule)."""
+
+    def __init__(self, config: RunConfig, workload: Any, driver: ClientDriver, servers: list[str],
+                 start: float):
+        self.config = config
+        self.workload = workload
+        self.start = start
+        self.history: list[dict] = []
+        self._lock = threading.Lock()
+        self._phase = "main"
+        self._final_deadline = 0.0
+        self._quiet = threading.Event()
+        self._final = threading.Event()
+        self.mean_think = config.clients / config.rate
+        self.workers = [
+            _Worker(i, servers[i % len(servers)], driver.open(i, servers[i % len(servers)]),
+                    stream(config.seed, f"live-client-{i}"))
+            for i in range(config.clients)
+        ]
+        self._threads: list[threading.Thread] = []
+
+    def rel(self) -> int:
+        return int((time.monotonic() - self.start) * 1e9)
+
+    def begin(self) -> None:
+        for w in self.workers:
+            t = threading.Thread(target=self._run, args=(w,), name=f"live-client-{w.index}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def end_main_phase(self) -> None:
+        self._phase = "quiet"
+        self._quiet.set()
+
+    def start_final_phase(self, deadline: float) -> None:
+        """``deadline`` on the monotonic clock."""
+        self._final_deadline = deadline
+        self._phase = "final"
+        self._final.set()
+
+    def join(self, timeout: float) -> None:
+        end = time.monotonic() + timeout
+        for t in self._threads:
+            t.join(max(0.0, end - time.monotonic()))
+
+    def close(self) -> None:
+        for w in self.workers:
+            try:
+                w.client.close()
+            except Exception:  # noqa: BLE001 - a client that cannot close cleanly is dropped
+                pass
+
+    # ---------------------------------------------------------------- a worker
+    def _run(self, w: _Worker) -> None:
+        while self._phase == "main":
+            if self._quiet.wait(w.rng.expovariate(1.0 / self.mean_think)):
+                break
+            with self._lock:
+                f, key, value = self.workload.next_op(w.process)
+            self._op(w, f, key, value, final=False)
+        self._final.wait()
+        todo = list(self.workload.final_ops())
+        while todo:
+            if time.monotonic() >= self._final_deadline:
+                w.final_failed.extend(todo)
+                return
+            f, key, value = todo[0]
+            if self._op(w, f, key, value, final=True) == "ok":
+                todo.pop(0)
+            else:
+                time.sleep(0.05)
+
+    def _append(self, ev: dict) -> None:
+        with self._lock:
+            ev["time"] = self.rel()
+            ev["index"] = len(self.history)
+            self.history.append(ev)
+
+    def _op(self, w: _Worker, f: str, key: Any, value: Any, final: bool) -> str:
+        inv: dict[str, Any] = {"process": w.process, "type": "invoke", "f": f}
+        if key is not None:
+            inv["key"] = key
+        inv["value"] = value
+        self._append(inv)
+        try:
+            c = w.client.invoke(f, key, value, self.config.op_timeout)
+        except Exception as e:  # noqa: BLE001 - the client library failed: outcome unknown
+            c = Completion("info", error=f"client-error: {type(e).__name__}")
+        if c.type not in ("ok", "fail", "info"):
+            c = Completion("info", error=f"bad completion type {c.type!r}")
+        ev: dict[str, Any] = {"process": w.process, "type": c.type, "f": f}
+        if key is not None:
+            ev["key"] = key
+        ev["value"] = c.value if (c.type == "ok" and f == "read") or c.value is not None else value
+        if c.node is not None:
+            ev["node"] = c.node
+        if c.error is not None:
+            ev["error"] = c.error
+        for k, v in c.extra.items():
+            if k not in _RESERVED:
+                ev[k] = v
+        self._append(ev)
+        if c.type == "info":
+            w.process += len(self.workers)
+        return c.type
+
+    def public_history(self) -> list[dict]:
+        """Field order as the simulator writes it (index, time first)."""
+        out = []
+        for ev in self.history:
+            d = {"index": ev["index"], "time": ev["time"]}
+            d.update((k, v) for k, v in ev.items() if k not in ("index", "time"))
+            out.append(d)
+        return out
+
+    def final_failures(self) -> list[tuple]:
+        return [(f"c{w.index}", op) for w in self.workers for op in w.final_failed]
+
+
+def run_live_loop(config: RunConfig, runtime: LiveRuntime, driver_factory: Any, workload: Any,
+                  schedule: list[Fault]) -> Any:
+    """Boot ``runtime``, run the phases on the wall clock, stop everything; a SimOutput.
+
+    ``driver_factory(runtime)`` builds the :class:`ClientDriver` once the cluster serves.
+    Every process is stopped in a ``finally``, whatever happens.
+    """
+    from harness.runner import SimOutput
+
+    stats: dict[str, Any] = {"live": True}
+    pool: LiveClientPool | None = None
+    nemesis: LiveNemesis | None = None
+    t_boot = time.monotonic()
+    try:
+        runtime.start()
+        stats["startup_s"] = round(time.monotonic() - t_boot, 3)
+        driver = driver_factory(runtime)
+        start = time.monotonic()
+        stats["start_unix_ns"] = time.time_ns()
+        pool = LiveClientPool(config, workload, driver, list(runtime.servers), start)
+        nemesis = LiveNemesis(runtime, schedule, config.seed, start=start)
+        nemesis.begin()
+        pool.begin()
+        t_main = start + config.time_limit
+        time.sleep(max(0.0, t_main - time.monotonic()))
+        pool.end_main_phase()
+        nemesis.heal_all()
+        quiet = min(1.0, config.recovery_time / 4)
+        time.sleep(max(0.0, t_main + quiet - time.monotonic()))
+        deadline = t_main + config.recovery_time
+        pool.start_final_phase(deadline)
+        pool.join(max(0.0, deadline - time.monotonic()) + config.op_timeout + 1.0)
+        stats["wall_main_s"] = round(time.monotonic() - start, 3)
+        digests = runtime.digests()
+        stats.update(runtime.stats())
+        if nemesis.errors:
+            stats["nemesis_errors"] = list(nemesis.errors)
+    finally:
+        if nemesis is not None:
+            nemesis.stop()
+        if pool is not None:
+            pool.close()
+        runtime.stop()
+    return SimOutput(
+        config=config,
+        history=pool.public_history(),
+        trace=[],
+        faults=nemesis.log,
+        schedule=schedule,
+        final_failures=pool.final_failures(),
+        replica_digests=digests,
+        stats=stats,
+        artifacts={k: Path(v) for k, v in runtime.artifacts().items()},
+    )
