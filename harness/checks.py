@@ -190,7 +190,7 @@ def run_checkers(out: Any) -> dict[str, dict[str, Any]]:
     # so far; what needs the healed end state (acked writes held everywhere, converged
     # replicas, drained queues) is not judged (liveness reports the storm)
     stopped = storm_of(out)
-    if cfg.workload == "register":
+    if cfg.workload in ("register", "lin-kv"):
         if cfg.reads == "sync":
             results["linearizable"] = check_linearizable(out.history)
         else:
@@ -213,11 +213,25 @@ def run_checkers(out: Any) -> dict[str, dict[str, Any]]:
                              "sequentially consistent, not linearizable. A stale read here is "
                              "documented behaviour, not a bug; use --reads sync for linearizable reads.")
             results["linearizable-local-reads"] = stale
-    if cfg.workload == "queue":
+    if cfg.workload in ("queue", "kafka"):
         from checkers.durability import check_queue
 
         # a run stopped by a storm never drained the queues: unconsumed writes are not lost
         results["durability"] = check_queue(out.history, final_drain=stopped is None)
+    if cfg.workload == "broadcast":
+        from checkers.maelstrom import check_broadcast
+
+        results["broadcast"] = check_broadcast(out.history)
+    if cfg.workload == "g-counter":
+        from checkers.maelstrom import check_counter
+
+        results["counter"] = check_counter(out.history)
+    if cfg.system == "maelstrom":
+        from harness.live.maelstrom.problems import check_problems
+
+        results["protocol"] = check_problems(out.stats.get("maelstrom"))
+        if out.stats.get("maelstrom", {}).get("abort"):  # never started: nothing else to judge
+            return {"protocol": results["protocol"]}
     if cfg.workload == "election":
         from checkers.mutex import check_mutex
 

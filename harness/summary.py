@@ -40,8 +40,12 @@ def print_run_summary(res: Any) -> None:
           + (f"  bugs {','.join(cfg.bugs)}" if cfg.bugs else ""))
     print(tabulate(rows, headers=["checker", "verdict", "why"], tablefmt="simple", maxcolwidths=[None, None, 90]))
     s = r["stats"]
-    print(f"{s['operations']} operations, {s['events']} events, {res.wall_s:.2f} s wall "
-          f"(simulate {s['wall_simulate_s']:.2f} s, check {s['wall_check_s']:.2f} s)")
+    if s.get("live"):  # real processes: no simulator events; messages routed instead
+        print(f"{s['operations']} operations, {s.get('messages_sent', '?')} messages, {res.wall_s:.2f} s wall "
+              f"(run {s['wall_simulate_s']:.2f} s, check {s['wall_check_s']:.2f} s)")
+    else:
+        print(f"{s['operations']} operations, {s['events']} events, {res.wall_s:.2f} s wall "
+              f"(simulate {s['wall_simulate_s']:.2f} s, check {s['wall_check_s']:.2f} s)")
     print(f"verdict: {_verdict(r['valid'])}")
     if res.directory is not None:
         print(f"results: {res.directory}")

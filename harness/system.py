@@ -73,7 +73,7 @@ def system_names() -> list[str]:
 def _load_builtin() -> None:
     import importlib
 
-    for name in ("zab", "kafka", "maelstrom"):
+    for name in ("zab", "kafka"):
         if name not in _REGISTRY:
             try:
                 importlib.import_module(f"systems.{name}.spec")  # registers itself
@@ -82,5 +82,10 @@ def _load_builtin() -> None:
     if "zookeeper" not in _REGISTRY:  # a real ZooKeeper ensemble, run live
         try:
             importlib.import_module("harness.live.zookeeper.spec")
+        except ImportError:
+            pass
+    if "maelstrom" not in _REGISTRY:  # any program speaking Maelstrom's protocol, run live
+        try:
+            importlib.import_module("harness.live.maelstrom.spec")
         except ImportError:
             pass

@@ -9,9 +9,8 @@ drain, several), its reply a completion:
   indefinite code (0 timeout, 13 crash, 1000 and up): ``info``; no reply within the
   client's timeout: ``info``;
 - a server that is down (killed, or not yet answering ``init``): ``fail`` at once: the
-  request was never delivered, like a refused connection. After such a fail or a
-  timeout the client moves on to the next server (a Jepsen client reconnecting), except
-  in the final phase, where each client reads its own server.
+  request was never delivered, like a refused connection. A client stays with its
+  server (as Maelstrom's do), so the final reads cover every node.
 
 Every ``msg_id`` a client ever sent is remembered: a reply to one the client never sent
 is a protocol problem; a late reply to one that timed out is not.
@@ -70,7 +69,6 @@ class ClientNode:
         self.index = index
         self.servers = servers
         self.home = servers[index % len(servers)]
-        self.server = self.home
         self.net = net
         self.loop = loop
         self.problems = problems
@@ -82,12 +80,10 @@ class ClientNode:
         self.sent_ids: set[int] = set()
         self.op: Op | None = None
         self.state: dict = {}  # a kafka consumer's assignment and positions
-        self.final = False
 
     # ------------------------------------------------------------------ requests
     def request(self, req: ClientRequest) -> None:
-        server = self.home if self.final else self.server
-        op = Op(req, server)
+        op = Op(req, self.home)
         self.op = op
         body = self.mapping.first(op, self.state)
         if body is None:  # answered without the server (e.g. nothing assigned to poll)
@@ -146,9 +142,6 @@ class ClientNode:
         if self.op is not op:
             return
         self.op = None
-        if type_ != "ok" and not self.final:
-            i = self.servers.index(self.server)
-            self.server = self.servers[(i + 1) % len(self.servers)]
         if type_ == "info":
             self.state.clear()  # a new process: a reopened client has no assignment
         self.on_reply(self.name, ClientResponse(op.req.op_id, type_, value, error, op.server, op.extra))

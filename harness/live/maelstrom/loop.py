@@ -118,7 +118,7 @@ class Loop:
             if now >= t:
                 return
             nxt = min(t, self._timers[0][0]) if self._timers else t
-            timeout = max(0.0, (nxt - now) / 1e9)
+            timeout = min(1.0, max(0.0, (nxt - now) / 1e9))
             for key, mask in self._sel.select(timeout):
                 if key.data is None:
                     try:

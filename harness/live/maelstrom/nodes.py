@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from harness.live.maelstrom.loop import Loop
 from harness.live.maelstrom.network import Network
@@ -40,7 +40,7 @@ class ProcNode:
 
     def __init__(self, name: str, argv: list[str], workdir: Path, loop: Loop, net: Network,
                  procs: ProcessController, problems: Problems, node_ids: list[str],
-                 init_timeout: float, on_ready: Callable[[ProcNode], None], clock: bool = False):
+                 init_timeout: float, clock: bool = False):
         self.name = name
         self.argv = argv
         self.workdir = workdir
@@ -50,7 +50,6 @@ class ProcNode:
         self.problems = problems
         self.node_ids = node_ids
         self.init_timeout = init_timeout
-        self.on_ready = on_ready
         self.incarnation = 0
         self.proc: LiveProcess | None = None
         self.ready = False
@@ -111,7 +110,6 @@ class ProcNode:
     def init_ok(self, in_reply_to: Any) -> None:
         if in_reply_to == self.incarnation and self.alive():
             self.ready = True
-            self.on_ready(self)
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.alive()
@@ -195,7 +193,7 @@ class ProcNode:
         when = "" if was_ready else " before answering init"
         self.problems.add(kind, self.name, self.loop.rel(),
                           f"{self.name} exited on its own{when} (exit code {code}); its stderr is in "
-                          f"{self.name}.stderr")
+                          f"nodes/{self.name}.stderr")
         self.expect_exit = True
 
     def deliver(self, msg: dict, line: bytes | None) -> None:

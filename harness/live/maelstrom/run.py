@@ -1,16 +1,15 @@
-"""One live run of a Maelstrom program: from a config to the output a simulated run has.
+"""One live run of a Maelstrom program, through the generic live run (``harness.live.run``).
 
-Phases as in the simulator (``harness.runner``): start ``n1..nN`` and wait for every
-``init_ok`` (a node that never answers ends the run here, with that sentence as its
-verdict); the main phase, with the client pool driving operations and the live nemesis
-applying the seeded schedule on the wall clock; heal everything (restart what was
-killed, resume what was paused, reset clocks); a quiet second; final reads until they
-all succeed or the recovery period ends. Then every process is ended and the work
-directory keeps each node's stderr (``nX.stderr``), its working directory (``nX/``) and
-the message log (``messages.jsonl``).
+``MaelstromRuntime`` is the running cluster: the loop's thread (the network, the nodes,
+the services, the clients' endpoints), started and stopped with the run, and the
+``LiveCluster`` the nemesis acts on. ``MaelstromDriver`` opens one client per worker;
+its ``invoke`` hands the operation to the loop's thread and waits for the completion.
 
-The schedule is the simulator's for the same seed, so a rerun repeats the faults; the
-processes' timing is real, so it does not repeat the interleaving.
+Boot: every node must answer ``init``. One that does not (it crashed, wrote garbage, or
+stayed silent) ends the run there: the history is empty and the ``protocol`` checker's
+verdict is that sentence. The work directory keeps each node's stderr (``nodes/nX.stderr``),
+its working directory (``nodes/nX/``, surviving restarts) and the message log
+(``messages.jsonl``, drawn by the report's Lamport diagram).
 """
 
 from __future__ import annotations
@@ -22,8 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness.clients import ClientPool
-from harness.config import SECOND, ConfigError, RunConfig
+from harness.config import ConfigError, RunConfig
 from harness.live.maelstrom.clients import AdminClient, ClientNode
 from harness.live.maelstrom.cluster import MaelstromCluster
 from harness.live.maelstrom.loop import Loop
@@ -32,8 +30,10 @@ from harness.live.maelstrom.network import Network
 from harness.live.maelstrom.nodes import ProcNode, faketime_lib
 from harness.live.maelstrom.problems import Problems
 from harness.live.maelstrom.services import SERVICES, ServiceNode
-from harness.live.nemesis import LiveNemesis, refuse_unsupported
+from harness.live.nemesis import refuse_unsupported
 from harness.live.procs import ProcessController
+from harness.live.run import Completion, run_live_loop
+from harness.node import ClientRequest
 from harness.rng import stream
 
 DEFAULTS: dict[str, Any] = {
@@ -82,27 +82,147 @@ def validate(config: RunConfig) -> list[str]:
     return argv
 
 
-class _ClientPort:
-    """What the simulator's client pool needs of its simulator, on the live loop."""
+class BootFailed(Exception):
+    """A node never answered ``init``: the run cannot start."""
 
-    def __init__(self, loop: Loop, clients: dict[str, ClientNode]):
-        self.loop = loop
-        self.endpoints = clients
-        self.clients = list(clients)
-        self.on_reply: Any = None
 
-    @property
-    def now(self) -> int:
-        return self.loop.now
+class MaelstromRuntime(MaelstromCluster):
+    """The network and the program's processes, on the loop's own thread."""
 
-    def rel(self) -> int:
-        return self.loop.rel()
+    def __init__(self, config: RunConfig, argv: list[str], workdir: Path):
+        self.config = config
+        self.settings = settings_of(config)
+        self.workdir = workdir
+        self.nodedir = workdir / "nodes"
+        self.nodedir.mkdir(parents=True, exist_ok=True)
+        self.procs = ProcessController()
+        self.problems = Problems()
+        loop = Loop()
+        net = Network(loop, stream(config.seed, "maelstrom-net"), self.problems, float(self.settings["latency_ms"]))
+        servers = [f"n{i + 1}" for i in range(config.nodes)]
+        clock = bool({"clock", "slow"} & set(config.nemesis))
+        nodes = {name: ProcNode(name, argv, self.nodedir, loop, net, self.procs, self.problems, servers,
+                                float(self.settings["init_timeout"]), clock=clock) for name in servers}
+        super().__init__(loop, net, nodes)
+        for n in nodes.values():
+            net.add(n, server=True)
+        net.add(AdminClient(nodes))
+        for name, cls in sorted(SERVICES.items()):
+            net.add(ServiceNode(cls(stream(config.seed, "maelstrom-service", name)), net, loop))
+        self.mapping = MAPPINGS[config.workload]()
+        self.timeout = float(self.settings["client_timeout"])
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._crash: BaseException | None = None
 
-    def call_at(self, t: int, fn: Any) -> None:
-        self.loop.call_at(t, fn)
+    # ------------------------------------------------------------------ life cycle
+    def _run_loop(self) -> None:
+        self.loop.thread = threading.get_ident()
+        try:
+            self.loop.run_until(2**62, stop=lambda: self._stopping)
+        except BaseException as e:  # noqa: BLE001 - reported by stop() in the main thread
+            self._crash = e
 
-    def client_request(self, node: str, req: Any) -> None:
-        self.endpoints[node].request(req)
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run_loop, name="maelstrom-loop", daemon=True)
+        self._thread.start()
+        for n in self.nodes.values():
+            self._on_loop(n.start)
+        deadline = time.monotonic() + float(self.settings["init_timeout"])
+        while time.monotonic() < deadline:
+            states = self._on_loop(lambda: [(n.ready, n.alive()) for n in self.nodes.values()])
+            if all(r for r, _ in states) or not all(a for _, a in states):
+                break
+            time.sleep(0.01)
+        time.sleep(0.2)  # a crashing program is seen exiting, for the right sentence
+        down = self._on_loop(lambda: [n.name for n in self.nodes.values() if not n.ready])
+        if down:
+            self.problems.abort = (f"the run never started: {', '.join(down)} did not answer init within "
+                                   f"{float(self.settings['init_timeout']):g} s (see nodes/{down[0]}.stderr)")
+            raise BootFailed(self.problems.abort)
+        if self.config.workload == "broadcast":
+            self._on_loop(self._send_topology)
+        self._on_loop(lambda: setattr(self.loop, "start", self.loop.now))
+
+    def _send_topology(self) -> None:
+        """Every node neighbours every other (Maelstrom's ``total`` topology)."""
+        for s in self.servers:
+            self.net.send("c0", {"src": "c0", "dest": s, "body": {
+                "type": "topology", "msg_id": 1_000_000 + self.servers.index(s),
+                "topology": {n: [m for m in self.servers if m != n] for n in self.servers}}})
+
+    def stop(self) -> None:
+        self._stopping = True
+        if self._thread is not None:
+            self.loop.call_threadsafe(lambda: None)
+            self._thread.join(10.0)
+        self.procs.close(grace=1.0)
+        self.loop.close()
+        (self.workdir / "messages.jsonl").write_text(
+            "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in self.net.log_rows()))
+        if self._crash is not None:
+            raise RuntimeError("the Maelstrom network loop crashed") from self._crash
+
+    def digests(self) -> dict[str, Any]:
+        return {}
+
+    def artifacts(self) -> dict[str, Path]:
+        return {"nodes": self.nodedir, "messages.jsonl": self.workdir / "messages.jsonl"}
+
+    def stats(self) -> dict[str, Any]:
+        return self._on_loop(lambda: {**self.net.stats(), "maelstrom": {
+            **self.problems.to_json(), "restarts": sum(n.starts - 1 for n in self.nodes.values()),
+            "clock_faults": "libfaketime" if any(n.clock_file for n in self.nodes.values()) else None}})
+
+
+class _Client:
+    """One worker's client: blocking ``invoke`` over the loop's client endpoint."""
+
+    def __init__(self, runtime: MaelstromRuntime, node: ClientNode):
+        self.runtime = runtime
+        self.node = node
+        self.op_id = 0
+
+    def invoke(self, f: str, key: Any, value: Any, timeout: float) -> Completion:
+        self.op_id += 1
+        done = threading.Event()
+        box: list[Any] = []
+
+        def on_reply(_name: str, r: Any) -> None:
+            box.append(r)
+            done.set()
+
+        req = ClientRequest(self.op_id, f, key, value)
+
+        def go() -> None:
+            self.node.on_reply = on_reply
+            self.node.request(req)
+
+        self.runtime.loop.call_threadsafe(go)
+        if not done.wait(timeout):
+            return Completion("info", error="timeout: no completion", node=self.node.home)
+        r = box[0]
+        return Completion(r.type, r.value, r.error, r.node, dict(r.extra))
+
+    def close(self) -> None:
+        pass
+
+
+class MaelstromDriver:
+    def __init__(self, runtime: MaelstromRuntime):
+        self.runtime = runtime
+
+    def open(self, index: int, server: str) -> _Client:
+        rt = self.runtime
+        name = f"c{index + 1}"
+
+        def make() -> ClientNode:
+            node = ClientNode(name, index, rt.servers, rt.net, rt.loop, rt.problems, rt.mapping, rt.timeout,
+                              lambda s: rt.nodes[s].ready, lambda c, r: None)
+            rt.net.add(node)
+            return node
+
+        return _Client(rt, rt._on_loop(make))
 
 
 def run_live(config: RunConfig, workdir: Path) -> Any:
@@ -110,106 +230,15 @@ def run_live(config: RunConfig, workdir: Path) -> Any:
     from harness.runner import SimOutput, schedule_for
     from workloads import make_workload
 
-    config.validate()
     argv = validate(config)
-    settings = settings_of(config)
     workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    servers = [f"n{i + 1}" for i in range(config.nodes)]
-    loop = Loop()
-    problems = Problems()
-    net = Network(loop, stream(config.seed, "maelstrom-net"), problems, float(settings["latency_ms"]))
-    clock = bool({"clock", "slow"} & set(config.nemesis))
+    runtime = MaelstromRuntime(config, argv, workdir)
+    workload = make_workload(config.workload, config, stream(config.seed, "workload"))
     schedule = schedule_for(config)
-    nemesis: LiveNemesis | None = None
-    t0 = time.monotonic()
-    with ProcessController() as procs:
-        try:
-            nodes: dict[str, ProcNode] = {}
-            for name in servers:
-                nodes[name] = ProcNode(name, argv, workdir, loop, net, procs, problems, servers,
-                                       float(settings["init_timeout"]), lambda n: None, clock=clock)
-                net.add(nodes[name], server=True)
-            net.add(AdminClient(nodes))
-            for name, cls in sorted(SERVICES.items()):
-                net.add(ServiceNode(cls(stream(config.seed, "maelstrom-service", name)), net, loop))
-            mapping = MAPPINGS[config.workload]()
-            port: _ClientPort
-            cnodes: dict[str, ClientNode] = {}
-            for i in range(config.clients):
-                name = f"c{i + 1}"
-                cnodes[name] = ClientNode(name, i, servers, net, loop, problems, mapping,
-                                          float(settings["client_timeout"]),
-                                          lambda s: nodes[s].ready,
-                                          lambda c, r: port.on_reply(c, r))
-                net.add(cnodes[name])
-            port = _ClientPort(loop, cnodes)
-            workload = make_workload(config.workload, config, stream(config.seed, "workload"))
-            pool = ClientPool(port, config, workload, stream(config.seed, "clients"))  # type: ignore[arg-type]
-
-            for n in nodes.values():
-                n.start()
-            boot_deadline = loop.now + int(float(settings["init_timeout"]) * SECOND)
-            loop.run_until(boot_deadline, stop=lambda: all(n.ready for n in nodes.values())
-                           or any(not n.alive() for n in nodes.values()))
-            if not all(n.ready for n in nodes.values()):
-                # give a crashing program a moment to be seen exiting, for the right sentence
-                loop.run_until(loop.now + SECOND // 5)
-                down = [n.name for n in nodes.values() if not n.ready]
-                problems.abort = (f"the run never started: {', '.join(down)} did not answer init "
-                                  f"(see {down[0]}.stderr)")
-                pool_history: list[dict] = []
-                final_failures: list = []
-                faults: list = []
-            else:
-                if config.workload == "broadcast":
-                    _send_topology(net, servers)
-                loop.start = loop.now
-                nemesis = LiveNemesis(MaelstromCluster(loop, net, nodes), schedule, config.seed,
-                                      start=loop.start / 1e9)
-                nemesis.begin()
-                pool.start()
-                t_main = loop.start + int(config.time_limit * SECOND)
-                loop.run_until(t_main)
-                pool.end_main_phase()
-                _stop_nemesis(loop, nemesis)
-                nemesis.heal_all()
-                quiet = min(SECOND, int(config.recovery_time * SECOND) // 4)
-                loop.run_until(loop.now + quiet)
-                for c in cnodes.values():
-                    c.final = True
-                deadline = loop.now - loop.start + int(config.recovery_time * SECOND)
-                pool.start_final_phase(loop.start + deadline)
-                hard_stop = loop.start + deadline + int(float(settings["client_timeout"]) * SECOND) + SECOND
-                loop.run_until(hard_stop, stop=pool.final_complete)
-                pool_history = pool.public_history()
-                final_failures = pool.final_failures()
-                faults = nemesis.log
-        finally:
-            if nemesis is not None:
-                nemesis.stop()
-            procs.close(grace=1.0)
-            loop.close()
-    wall = time.monotonic() - t0
-    (workdir / "messages.jsonl").write_text("".join(json.dumps(r, separators=(",", ":")) + "\n"
-                                                   for r in net.log_rows()))
-    stats: dict[str, Any] = {**net.stats(), "live": True, "wall_s": round(wall, 3),
-                             "maelstrom": {**problems.to_json(), "restarts": sum(n.starts - 1 for n in nodes.values()),
-                                           "argv": argv}}
-    return SimOutput(config=config, history=pool_history, trace=[], faults=faults, schedule=schedule,
-                     final_failures=final_failures, replica_digests={}, stats=stats)
-
-
-def _send_topology(net: Network, servers: list[str]) -> None:
-    """Maelstrom's default ``grid`` topology would do; every node neighbours every other."""
-    for s in servers:
-        net.send("c0", {"src": "c0", "dest": s, "body": {
-            "type": "topology", "msg_id": 10_000 + servers.index(s),
-            "topology": {n: [m for m in servers if m != n] for n in servers}}})
-
-
-def _stop_nemesis(loop: Loop, nemesis: LiveNemesis) -> None:
-    """Stop the nemesis thread while the loop keeps serving the action it may be waiting on."""
-    t = threading.Thread(target=nemesis.stop, name="nemesis-stop", daemon=True)
-    t.start()
-    loop.run_until(loop.now + 30 * SECOND, stop=lambda: not t.is_alive())
+    try:
+        return run_live_loop(config, runtime, MaelstromDriver, workload, schedule)
+    except BootFailed:
+        return SimOutput(config=config, history=[], trace=[], faults=[], schedule=schedule, final_failures=[],
+                         replica_digests={}, stats={"live": True, "maelstrom": runtime.problems.to_json(),
+                                                    **runtime.net.stats()},
+                         artifacts=runtime.artifacts())

@@ -1,13 +1,12 @@
 """``--system maelstrom``: any program speaking Maelstrom's protocol, run as real processes.
 
-There is nothing to simulate: the program is an executable (``--bin PATH``, with
-``--bin-arg ARG`` repeatable) started as ``n1..nN``, and the harness is its network. The
-run itself lives in ``harness.live.maelstrom.run``; this spec only names the system, its
-settings and the entry point, so that nothing here does IO.
+The program is an executable (``--bin PATH``, with ``--bin-arg ARG`` repeatable; the
+settings ``bin`` and ``bin_args``) started as ``n1..nN``; the harness is its network.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from harness.system import register_system
@@ -15,8 +14,11 @@ from harness.system import register_system
 
 class MaelstromSpec:
     name = "maelstrom"
+    live = True
     files: tuple[str, ...] = ()
     crash_points: tuple[str, ...] = ()
+    #: checkers that need a simulated server trace (none are run for this system)
+    trace_checkers: tuple[str, ...] = ()
 
     def default_settings(self) -> dict:
         from harness.live.maelstrom.run import DEFAULTS
@@ -34,7 +36,7 @@ class MaelstromSpec:
     def is_leader(self, server: Any) -> bool:
         return False
 
-    def live(self, config: Any, workdir: Any) -> Any:
+    def run_live(self, config: Any, workdir: Path) -> Any:
         from harness.live.maelstrom.run import run_live
 
         return run_live(config, workdir)

@@ -1,1 +1,0 @@
-"""Maelstrom programs as a system under test (``--system maelstrom --bin PATH``)."""
