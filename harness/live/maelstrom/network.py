@@ -65,12 +65,12 @@ class Network:
             msg = json.loads(line)
         except ValueError:
             self.problems.add("non-json", src, self.loop.rel(), f"{src} wrote a line that is not JSON on stdout: "
-                              f"{line[:120].decode(errors='replace')!r}")
+                              f"{line[:120].rstrip().decode(errors='replace')!r}")
             return
         if not isinstance(msg, dict) or not isinstance(msg.get("body"), dict) or not isinstance(msg.get("dest"), str):
             self.problems.add("bad-message", src, self.loop.rel(),
                               f"{src} wrote a message without a string dest and an object body: "
-                              f"{line[:120].decode(errors='replace')!r}")
+                              f"{line[:120].rstrip().decode(errors='replace')!r}")
             return
         self.send(src, msg, line if line.endswith(b"\n") else line + b"\n")
 
