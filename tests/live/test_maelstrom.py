@@ -119,6 +119,7 @@ def test_crash_family_is_refused():
     assert out.returncode == 254 and "cannot be applied to a live system" in out.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("prog,workload,checker", [
     ("lin_kv.py", "lin-kv", "linearizable"),
     ("broadcast.py", "broadcast", "broadcast"),
@@ -135,6 +136,7 @@ def test_correct_programs_pass_under_faults(tmp_path, prog, workload, checker):
     assert not _running(p)
 
 
+@pytest.mark.slow
 def test_local_reads_are_caught(tmp_path):
     p = _copy(tmp_path, "lin_kv_local_reads.py")
     cfg = RunConfig(system="maelstrom", workload="lin-kv", nemesis=(), time_limit=4, recovery_time=2,
