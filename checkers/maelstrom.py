@@ -54,6 +54,7 @@ def check_broadcast(history: list[dict]) -> dict[str, Any]:
     anomalies: dict[str, int] = {}
     lines: list[str] = []
     lost: dict[str, list] = {}
+    focus = None
     for node, ev in sorted(finals.items()):
         held = set(ev.get("value") or [])
         miss = sorted(v for v in acked if v not in held)
@@ -61,6 +62,7 @@ def check_broadcast(history: list[dict]) -> dict[str, Any]:
             lost[node] = miss
             anomalies["lost"] = anomalies.get("lost", 0) + len(miss)
             v = miss[0]
+            focus = acked[v]["index"] if focus is None else focus
             lines.append(f"{node}'s final read (op {ev['index']}) lacks {len(miss)} acknowledged value(s), "
                          f"e.g. {v!r}, acknowledged at op {acked[v]['index']}")
     for inv, done in pairs:
@@ -73,7 +75,8 @@ def check_broadcast(history: list[dict]) -> dict[str, Any]:
                                  f"which nobody broadcast")
     if anomalies:
         return {"valid": False, "explanation": "; ".join(lines[:3]), "anomalies": anomalies,
-                "lost": {k: v[:50] for k, v in lost.items()}, "final_reads": len(finals)}
+                "lost": {k: v[:50] for k, v in lost.items()}, "final_reads": len(finals),
+                **({"focus_index": focus} if focus is not None else {})}
     if not finals:
         return {"valid": "unknown", "explanation": "no final read succeeded: nothing to judge"}
     return {"valid": True, "explanation": f"all {len(acked)} acknowledged values are in each of "
@@ -93,11 +96,13 @@ def check_counter(history: list[dict]) -> dict[str, Any]:
     hi = ok_sum + info_sum
     anomalies: dict[str, int] = {}
     lines: list[str] = []
+    focus = None
     for inv, done in pairs:
         if inv.get("f") == "read" and done is not None and done["type"] == "ok":
             v = done.get("value")
             if not isinstance(v, int) or v < 0 or v > hi:
                 anomalies["read-too-high"] = anomalies.get("read-too-high", 0) + 1
+                focus = done["index"] if focus is None else focus
                 if len(lines) < 3:
                     lines.append(f"read op {done['index']} on {done.get('node')} saw {v!r}, more than every "
                                  f"add attempted ({hi})" if isinstance(v, int) and v > hi else
@@ -107,11 +112,12 @@ def check_counter(history: list[dict]) -> dict[str, Any]:
         v = ev.get("value")
         if isinstance(v, int) and not ok_sum <= v <= hi:
             anomalies["final-value-out-of-range"] = anomalies.get("final-value-out-of-range", 0) + 1
+            focus = ev["index"] if focus is None else focus
             lines.append(f"{node}'s final read (op {ev['index']}) is {v}, outside [{ok_sum}, {hi}] "
                          f"(acknowledged adds, plus indefinite ones)")
     if anomalies:
         return {"valid": False, "explanation": "; ".join(lines[:3]), "anomalies": anomalies,
-                "bounds": [ok_sum, hi]}
+                "bounds": [ok_sum, hi], "focus_index": focus}
     if not finals:
         return {"valid": "unknown", "explanation": "no final read succeeded: nothing to judge"}
     return {"valid": True, "explanation": f"every final read of {len(finals)} nodes lies within "
