@@ -8,10 +8,13 @@ only once it answers ``init_ok``; a restarted node is a new process that gets ``
 again and has lost its memory unless it kept files of its own (its working directory is
 ``nX/`` in the work directory and survives restarts).
 
-Clock faults: with libfaketime present, every node runs under it, reading its offset
-and rate from a file that ``set_clock`` rewrites (libfaketime re-reads it at most every
-``FAKETIME_CACHE_DURATION`` s). Both clocks of the process move: libfaketime fakes the
-monotonic clock too, so skew also moves the node's timers, as in the simulator.
+Clock faults (only when the run's nemesis has ``clock`` or ``slow``): every node runs
+under libfaketime (``LD_PRELOAD``), reading its offset and rate from a file that
+``set_clock`` rewrites (``FAKETIME_NO_CACHE``: read at every clock call). libfaketime
+fakes the monotonic clock too (leaving it alone breaks ``clock_nanosleep``), so a rate
+change moves the node's timers, as the simulator's skew does, but a bump or strobe also
+jumps the node's monotonic clock, which a real wall-clock step would not. Statically
+linked programs (Go's default) ignore ``LD_PRELOAD``: their clocks do not move.
 """
 
 from __future__ import annotations
@@ -68,7 +71,7 @@ class ProcNode:
             self.clock_file = workdir / f"{name}.faketime"
             self.clock_file.write_text("+0 x1\n")
             self.env.update({"LD_PRELOAD": lib, "FAKETIME_TIMESTAMP_FILE": str(self.clock_file),
-                             "FAKETIME_CACHE_DURATION": "1", "FAKETIME_DONT_RESET": "1"})
+                             "FAKETIME_NO_CACHE": "1"})
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
