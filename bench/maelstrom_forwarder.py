@@ -18,7 +18,7 @@ def main() -> None:
                                   "body": {"type": "init_ok", "in_reply_to": body["msg_id"]}}) + "\n")
         else:
             nxt = ring[(ring.index(me) + 1) % len(ring)]
-            out.write('{"src":"%s","dest":"%s","body":%s}\n' % (me, nxt, json.dumps(body)))
+            out.write(f'{{"src":"{me}","dest":"{nxt}","body":{json.dumps(body)}}}\n')
         out.flush()
 
 

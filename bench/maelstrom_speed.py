@@ -19,12 +19,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness.live.maelstrom.loop import Loop  # noqa: E402
-from harness.live.maelstrom.network import Network  # noqa: E402
-from harness.live.maelstrom.nodes import ProcNode  # noqa: E402
-from harness.live.maelstrom.problems import Problems  # noqa: E402
-from harness.live.procs import ProcessController  # noqa: E402
-from harness.rng import stream  # noqa: E402
+from harness.live.maelstrom.loop import Loop
+from harness.live.maelstrom.network import Network
+from harness.live.maelstrom.nodes import ProcNode
+from harness.live.maelstrom.problems import Problems
+from harness.live.procs import ProcessController
+from harness.rng import stream
 
 FORWARDER = Path(__file__).resolve().parent / "maelstrom_forwarder.py"
 

@@ -95,9 +95,9 @@ def lamport_diagram(run: RunData, views: list[Any]) -> Markup | None:
     def x(t: float) -> float:
         return LABEL_W + (min(max(t, t0), t1) - t0) / (t1 - t0) * PLOT_W
 
-    body: list[str] = ['<defs><marker id="lamport-arrow" viewBox="0 0 8 8" refX="8" refY="4" markerWidth="6" '
-                       'markerHeight="6" orient="auto"><path d="M0,0 L8,4 L0,8 z" fill="context-stroke"/>'
-                       '</marker></defs>']
+    body: list[str] = [('<defs><marker id="lamport-arrow" viewBox="0 0 8 8" refX="8" refY="4" markerWidth="6" '
+                        'markerHeight="6" orient="auto"><path d="M0,0 L8,4 L0,8 z" fill="context-stroke"/>'
+                        '</marker></defs>')]
     for w in run.windows:
         if w.end < t0 or w.start > t1:
             continue

@@ -13,7 +13,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from node import Node  # noqa: E402
+from node import Node
 
 LEADER = "n1"
 LOSE_UNFLUSHED = os.environ.get("KAFKA_LOSE_UNFLUSHED") == "1"

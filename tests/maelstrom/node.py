@@ -13,7 +13,8 @@ import os
 import select
 import sys
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 class Node:

@@ -22,7 +22,8 @@ queue; ``assign`` lists the committed offsets and starts polling there), ``broad
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from harness.live.maelstrom.network import Network
 from harness.live.maelstrom.problems import Problems
@@ -48,7 +49,7 @@ def error_outcome(body: dict) -> tuple[str, str]:
 class Op:
     """One operation in flight: what it asked, and for multi-request ones, its progress."""
 
-    __slots__ = ("req", "server", "msg_id", "acc", "steps", "extra")
+    __slots__ = ("acc", "extra", "msg_id", "req", "server", "steps")
 
     def __init__(self, req: ClientRequest, server: str):
         self.req = req
