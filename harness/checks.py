@@ -138,7 +138,9 @@ def _tree_differences(x: dict, y: dict, on_a: str, on_b: str) -> list[str]:
 
 
 #: errors that are answers, not unavailability: the system served the request and said no
-SEMANTIC_ERRORS = frozenset({"value mismatch", "BadVersion", "NoNode", "NodeExists"})
+SEMANTIC_ERRORS = frozenset({"value mismatch", "BadVersion", "NoNode", "NodeExists",
+                             # Maelstrom's error names (harness.live.maelstrom.clients)
+                             "key-does-not-exist", "key-already-exists", "precondition-failed"})
 
 
 def availability(history: list[dict]) -> dict[str, Any]:

@@ -41,7 +41,9 @@ def error_outcome(body: dict) -> tuple[str, str]:
     code = body.get("code")
     name = ERROR_NAMES.get(code, f"code {code}") if isinstance(code, int) else f"code {code!r}"
     text = body.get("text")
-    err = f"{name}: {text}" if text else name
+    # the system's answer to the operation itself (no such key, value differs) keeps the
+    # bare name, which the availability count knows as served; the rest keeps the text
+    err = name if code in (20, 21, 22) or not text else f"{name}: {text}"
     definite = isinstance(code, int) and code in DEFINITE
     return ("fail" if definite else "info"), err
 
