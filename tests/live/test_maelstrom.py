@@ -179,3 +179,20 @@ def test_sigkill_of_the_harness_leaves_no_node(tmp_path):
     h.kill()
     h.wait(10)
     assert _none_left(prog)
+
+
+def test_run_page_draws_the_messages_around_a_stale_read(tmp_path):
+    from reports.run_report import write_run_report
+
+    p = _copy(tmp_path, "lin_kv_local_reads.py")
+    cfg = RunConfig(system="maelstrom", workload="lin-kv", nemesis=(), time_limit=2.5, recovery_time=2,
+                    rate=80, clients=6, nodes=3, keys=1, seed=2, settings={"bin": str(p)})
+    res = run_test(cfg, directory=tmp_path / "run")
+    assert res.results["checkers"]["linearizable"]["valid"] is False
+    page = write_run_report(tmp_path / "run", plots=False).read_text()
+    assert 'id="messages"' in page
+    svg = page[page.index("<svg", page.index('id="messages"')):]
+    svg = svg[:svg.index("</svg>")]
+    assert svg.count("marker-end") >= 2  # the read's request and reply at least
+    assert "▼ op" in svg
+    assert (tmp_path / "run" / "messages.jsonl").stat().st_size > 0
