@@ -28,7 +28,7 @@ def _net(latency_ms=0.0):
 
 
 def test_routes_by_dest_and_counts():
-    loop, net, problems, a, b = _net()
+    loop, net, _problems, _a, b = _net()
     net.send_line("n1", b'{"src":"n1","dest":"n2","body":{"type":"ping","msg_id":1}}\n')
     assert b.got == [{"type": "ping", "msg_id": 1}]
     assert net.stats()["messages_between_servers"] == 1 and net.delivered == 1
@@ -36,7 +36,7 @@ def test_routes_by_dest_and_counts():
 
 
 def test_cut_drops_both_ways_and_heal_restores():
-    loop, net, problems, a, b = _net()
+    loop, net, _problems, a, b = _net()
     net.set_cut([("n1", "n2")])
     net.send("n1", {"dest": "n2", "body": {"type": "x"}})
     net.send("n2", {"dest": "n1", "body": {"type": "x"}})
@@ -49,7 +49,7 @@ def test_cut_drops_both_ways_and_heal_restores():
 
 
 def test_message_in_flight_is_lost_with_a_restart_and_across_a_new_cut():
-    loop, net, problems, a, b = _net(latency_ms=20)
+    loop, net, _problems, a, b = _net(latency_ms=20)
     net.send("n1", {"dest": "n2", "body": {"type": "x"}})
     b.incarnation += 1  # n2 restarted while the message was in flight
     loop.run_until(loop.now + 400_000_000, stop=lambda: not net._pending)
@@ -62,7 +62,7 @@ def test_message_in_flight_is_lost_with_a_restart_and_across_a_new_cut():
 
 
 def test_bad_lines_are_problems_not_exceptions():
-    loop, net, problems, a, b = _net()
+    loop, net, problems, _a, _b = _net()
     net.send_line("n1", b"hello world\n")
     net.send_line("n1", b'{"dest": 3, "body": {}}\n')
     net.send_line("n1", b'{"dest": "n9", "body": {"type": "x"}}\n')
