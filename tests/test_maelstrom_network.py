@@ -61,6 +61,18 @@ def test_message_in_flight_is_lost_with_a_restart_and_across_a_new_cut():
     loop.close()
 
 
+def test_a_node_hears_only_init_before_answering_it():
+    loop, net, _problems, a, b = _net()
+    b.ready = False
+    net.send("n1", {"dest": "n2", "body": {"type": "x"}})
+    net.send("c0", {"dest": "n2", "body": {"type": "init"}})
+    assert b.got == [{"type": "init"}] and net.dropped == {"receiver not initialised": 1}
+    b.ready = True
+    net.send("n1", {"dest": "n2", "body": {"type": "x"}})
+    assert b.got[-1] == {"type": "x"}
+    loop.close()
+
+
 def test_bad_lines_are_problems_not_exceptions():
     loop, net, problems, _a, _b = _net()
     net.send_line("n1", b"hello world\n")

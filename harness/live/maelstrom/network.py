@@ -2,9 +2,10 @@
 
 Each message is routed by its ``dest`` after a per-message latency drawn from the run's
 seeded stream (``latency_ms`` mean, exponential, as Maelstrom's ``--latency``), and
-dropped when a cut separates its ends at send or at delivery, or when its receiver was
+dropped when a cut separates its ends at send or at delivery, when its receiver was
 restarted meanwhile (a message is bound to the incarnation it was sent to, as a TCP
-connection is). Messages between two processes are passed on as the very line the sender
+connection is), or when its receiver has not answered ``init`` yet (only the harness's
+``c0`` talks to a node before that). Messages between two processes are passed on as the very line the sender
 wrote; only the envelope is parsed.
 
 Counts (sent, delivered, dropped; by body type; between servers) go into the run's
@@ -125,6 +126,11 @@ class Network:
             return
         if ep.incarnation != inc:
             self._drop(rec, "receiver restarted")
+            return
+        if src != "c0" and not getattr(ep, "ready", True):
+            # a (re)started node hears nothing but init until it answers init_ok: its
+            # peers' messages would otherwise reach it before it knows its own name
+            self._drop(rec, "receiver not initialised")
             return
         if rec is not None:
             rec[6] = self.loop.now
