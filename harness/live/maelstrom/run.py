@@ -170,9 +170,17 @@ class MaelstromRuntime(MaelstromCluster):
         return {"nodes": self.nodedir, "messages.jsonl": self.workdir / "messages.jsonl"}
 
     def stats(self) -> dict[str, Any]:
-        return self._on_loop(lambda: {**self.net.stats(), "maelstrom": {
-            **self.problems.to_json(), "restarts": sum(n.starts - 1 for n in self.nodes.values()),
-            "clock_faults": "libfaketime" if any(n.clock_file for n in self.nodes.values()) else None}})
+        def now() -> dict[str, Any]:
+            restarts = sum(n.starts - 1 for n in self.nodes.values())
+            info: dict[str, Any] = {**self.problems.to_json(), "restarts": restarts}
+            if restarts:
+                info["restart_note"] = ("a restarted node is a new process that got init again: it lost its "
+                                        "memory unless it kept files of its own (nodes/nX/)")
+            if any(n.clock_file for n in self.nodes.values()):
+                info["clock_faults"] = "libfaketime (LD_PRELOAD); statically linked programs ignore it"
+            return {**self.net.stats(), "maelstrom": info}
+
+        return self._on_loop(now)
 
 
 class _Client:
