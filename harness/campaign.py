@@ -217,7 +217,11 @@ def _executor(jobs: int, client: Any) -> Iterator[tuple[cf.Executor | None, int]
     elif jobs == 1:
         yield None, 1
     else:
-        ex = cf.ProcessPoolExecutor(max_workers=jobs)
+        from harness.live.procs import die_with_parent
+
+        # a worker dies with the campaign, even by SIGKILL, and with it the processes a
+        # live run in it started (they die with their worker)
+        ex = cf.ProcessPoolExecutor(max_workers=jobs, initializer=die_with_parent)
         try:
             yield ex, jobs * IN_FLIGHT_PER_SLOT
         finally:

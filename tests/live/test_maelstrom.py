@@ -196,3 +196,19 @@ def test_run_page_draws_the_messages_around_a_stale_read(tmp_path):
     assert svg.count("marker-end") >= 2  # the read's request and reply at least
     assert "▼ op" in svg
     assert (tmp_path / "run" / "messages.jsonl").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_sigkill_of_a_campaign_leaves_no_worker_and_no_node(tmp_path):
+    prog = _copy(tmp_path, "lin_kv.py")
+    h = subprocess.Popen([sys.executable, "-m", "harness.cli", "campaign", "--system", "maelstrom", "--workload",
+                          "lin-kv", "--bin", str(prog), "--nemesis", "none", "--time-limit", "30", "--runs", "4",
+                          "--jobs", "2", "--no-report", "--store", str(tmp_path / "store")], cwd=ROOT,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while len(_running(prog, h.pid)) < 10 + 2 and time.monotonic() < deadline:  # 2 workers, 5 nodes each
+        time.sleep(0.2)
+    assert len(_running(prog, h.pid)) >= 10
+    h.kill()
+    h.wait(10)
+    assert _none_left(prog)
