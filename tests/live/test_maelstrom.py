@@ -124,6 +124,7 @@ def test_crash_family_is_refused():
     ("lin_kv.py", "lin-kv", "linearizable"),
     ("broadcast.py", "broadcast", "broadcast"),
     ("kafka.py", "kafka", "durability"),
+    ("g_counter.py", "g-counter", "counter"),
 ])
 def test_correct_programs_pass_under_faults(tmp_path, prog, workload, checker):
     p = _copy(tmp_path, prog)
@@ -143,6 +144,16 @@ def test_local_reads_are_caught(tmp_path):
                     rate=60, clients=6, nodes=3, keys=1, seed=1, settings={"bin": str(p)})
     r = run_test(cfg, directory=tmp_path / "run").results
     assert r["checkers"]["linearizable"]["valid"] is False
+
+
+@pytest.mark.slow
+def test_trusting_seq_kv_reads_is_caught(tmp_path):
+    p = _copy(tmp_path, "g_counter_stale_reads.py")
+    shutil.copy(HERE / "g_counter.py", p.parent / "g_counter.py")
+    cfg = RunConfig(system="maelstrom", workload="g-counter", nemesis=(), time_limit=5, recovery_time=3,
+                    rate=60, clients=5, nodes=5, seed=1, settings={"bin": str(p)})
+    r = run_test(cfg, directory=tmp_path / "run").results
+    assert r["checkers"]["counter"]["valid"] is False
 
 
 def _harness_with_nodes(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
