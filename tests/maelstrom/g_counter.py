@@ -14,7 +14,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from node import Node  # noqa: E402
+from node import Node
 
 STALE = os.environ.get("G_COUNTER_STALE_READS") == "1"
 KEY = "counter"
