@@ -116,16 +116,19 @@ class MaelstromRuntime(MaelstromCluster):
         self._crash: BaseException | None = None
 
     # ------------------------------------------------------------------ life cycle
-    def _run_loop(self) -> None:
+    def _run_loop(self, running: threading.Event) -> None:
         self.loop.thread = threading.get_ident()
+        running.set()
         try:
             self.loop.run_until(2**62, stop=lambda: self._stopping)
         except BaseException as e:  # noqa: BLE001 - reported by stop() in the main thread
             self._crash = e
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run_loop, name="maelstrom-loop", daemon=True)
+        running = threading.Event()
+        self._thread = threading.Thread(target=self._run_loop, args=(running,), name="maelstrom-loop", daemon=True)
         self._thread.start()
+        running.wait()  # from here on, work for the loop is handed to its thread
         for n in self.nodes.values():
             self._on_loop(n.start)
         deadline = time.monotonic() + float(self.settings["init_timeout"])
