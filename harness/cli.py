@@ -227,7 +227,7 @@ def _repro_live(run_dir: Path, config: RunConfig) -> int:
     print(f"{'same verdict' if same else 'DIFFERENT verdict'}: stored {old_v}, re-run {res.valid}")
     for name, chk in res.results["checkers"].items():
         before = (old.get("checkers") or {}).get(name, {}).get("valid", "missing")
-        print(f"  {name:28} stored {str(before):8} re-run {chk.get('valid')}")
+        print(f"  {name:28} stored {before!s:8} re-run {chk.get('valid')}")
     return exit_code(res.valid)
 
 

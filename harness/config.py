@@ -106,6 +106,11 @@ class RunConfig:
                                   f"(known: {', '.join(sorted(known))})")
         if self.seed < 0:
             raise ConfigError(f"--seed must be non-negative, not {self.seed}")
+        from harness.system import get_system
+
+        check = getattr(get_system(self.system), "check_config", None)
+        if check is not None:  # a system's own refusals (a live one: software, fault families)
+            check(self)
         return self
 
     def to_dict(self) -> dict[str, Any]:

@@ -225,6 +225,9 @@ def _check_and_store(config: RunConfig, spec: Any, workdir: Path | None, store: 
     out = simulate(config) if workdir is None else spec.run_live(config.validate(), workdir)
     t1 = time.perf_counter()
     checks = run_checkers(out)
+    annotate = getattr(spec, "annotate_results", None) if workdir is not None else None
+    if annotate is not None:  # a live system explains its anomalies from what it observed
+        annotate(out, checks)
     t2 = time.perf_counter()
     valid = merge_verdicts(c["valid"] for c in checks.values() if c.get("counts", True) is not False)
     results = {

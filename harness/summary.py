@@ -40,9 +40,12 @@ def print_run_summary(res: Any) -> None:
           + (f"  bugs {','.join(cfg.bugs)}" if cfg.bugs else ""))
     print(tabulate(rows, headers=["checker", "verdict", "why"], tablefmt="simple", maxcolwidths=[None, None, 90]))
     s = r["stats"]
-    if s.get("live"):  # real processes: no simulator events; messages routed instead
-        print(f"{s['operations']} operations, {s.get('messages_sent', '?')} messages, {res.wall_s:.2f} s wall "
-              f"(run {s['wall_simulate_s']:.2f} s, check {s['wall_check_s']:.2f} s)")
+    if r.get("live"):
+        sd = (s.get("stepdown") or {}).get("explanation")
+        msgs = f", {s['messages_sent']} messages" if "messages_sent" in s else ""  # a Maelstrom network's
+        print(f"live run: {s['operations']} operations{msgs}, start-up {s.get('startup_s', 0):.2f} s, "
+              f"{res.wall_s:.2f} s wall (check {s['wall_check_s']:.2f} s)" + (f"; {sd}" if sd else ""))
+        print(f"note: {r.get('replay')}")
     else:
         print(f"{s['operations']} operations, {s['events']} events, {res.wall_s:.2f} s wall "
               f"(simulate {s['wall_simulate_s']:.2f} s, check {s['wall_check_s']:.2f} s)")

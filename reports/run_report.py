@@ -46,6 +46,7 @@ RAW_FILES = (
     ("trace.jsonl", "what the nodes did: elections, proposals, commits, crashes"),
     ("faults.jsonl", "what the nemesis did, with resolved targets"),
     ("schedule.json", "the fault schedule the run was given"),
+    ("roles.jsonl", "live run: each server's mode and epoch as polled every 100 ms (changes only)"),
 )
 
 _env: jinja2.Environment | None = None
@@ -160,6 +161,10 @@ def render_run_report(run_dir: Path | str, plots: dict[str, Path] | None = None,
         p = run.dir / name
         if p.exists():
             files.append({"name": name, "what": what, "size": p.stat().st_size})
+    logs = run.dir / "logs"  # a live run's server logs and configs
+    for p in sorted(logs.iterdir()) if logs.is_dir() else ():
+        files.append({"name": f"logs/{p.name}", "what": "live run: a server's " +
+                      ("log" if p.suffix == ".log" else "configuration"), "size": p.stat().st_size})
     ctx = {
         "run": run,
         "title": f"{system} / {workload} seed {seed}: {text}",
@@ -171,6 +176,7 @@ def render_run_report(run_dir: Path | str, plots: dict[str, Path] | None = None,
         "bad": bad,
         "expected": expected,
         "repro": repro_command(run.dir),
+        "live_note": run.results.get("replay") if run.results.get("live") else None,
         "sha": run.results.get("history_sha256"),
         "config_rows": _config_rows(cfg),
         "stats_rows": _stats_rows(run),

@@ -28,7 +28,12 @@ from typing import Any, Protocol
 
 from harness.config import ConfigError, RunConfig
 from harness.faults import Fault
-from harness.live.nemesis import LIVE_FAMILIES, LiveCluster, LiveNemesis, refuse_unsupported
+from harness.live.nemesis import (
+    LIVE_FAMILIES,
+    LiveCluster,
+    LiveNemesis,
+    refuse_unsupported,
+)
 from harness.live.procs import ProcessController
 from harness.rng import stream
 
@@ -66,6 +71,8 @@ class LiveRuntime(LiveCluster, Protocol):
     """A running live cluster: what the nemesis acts on, plus its life cycle."""
 
     procs: ProcessController
+    #: the run's start on the monotonic clock (history time 0); set by the loop
+    t0: float | None
 
     def start(self) -> None:
         """Start every server; return once the cluster serves (or raise)."""
@@ -119,11 +126,14 @@ class LiveClientPool:
         self._quiet = threading.Event()
         self._final = threading.Event()
         self.mean_think = config.clients / config.rate
-        self.workers = [
-            _Worker(i, servers[i % len(servers)], driver.open(i, servers[i % len(servers)]),
-                    stream(config.seed, f"live-client-{i}"))
-            for i in range(config.clients)
-        ]
+        self.workers = []
+        try:
+            for i in range(config.clients):
+                server = servers[i % len(servers)]
+                self.workers.append(_Worker(i, server, driver.open(i, server), stream(config.seed, f"live-client-{i}")))
+        except BaseException:
+            self.close()
+            raise
         self._threads: list[threading.Thread] = []
 
     def rel(self) -> int:
@@ -154,7 +164,7 @@ class LiveClientPool:
         for w in self.workers:
             try:
                 w.client.close()
-            except Exception:  # noqa: BLE001 - a client that cannot close cleanly is dropped
+            except Exception:  # noqa: BLE001, S110 - a client that cannot close cleanly is dropped
                 pass
 
     # ---------------------------------------------------------------- a worker
@@ -224,6 +234,43 @@ class LiveClientPool:
         return [(f"c{w.index}", op) for w in self.workers for op in w.final_failed]
 
 
+class _Routed:
+    """The nemesis's cluster: faults on servers go to the runtime; pause, resume and clock
+    faults on client nodes (the election's candidates) go to the driver, if it takes them."""
+
+    def __init__(self, runtime: LiveRuntime, driver: Any):
+        self.runtime = runtime
+        self.driver = driver
+        self.servers = runtime.servers
+
+    def leader(self) -> str | None:
+        return self.runtime.leader()
+
+    def set_cut(self, cut: Any) -> None:
+        self.runtime.set_cut(cut)
+
+    def _to(self, node: str, method: str, *args: Any) -> bool:
+        if node in self.runtime.servers:
+            return getattr(self.runtime, method)(node, *args)
+        fn = getattr(self.driver, method, None)
+        return bool(fn(node, *args)) if fn is not None else False
+
+    def kill(self, node: str) -> bool:
+        return self._to(node, "kill")
+
+    def restart(self, node: str) -> bool:
+        return self._to(node, "restart")
+
+    def pause(self, node: str) -> bool:
+        return self._to(node, "pause")
+
+    def resume(self, node: str) -> bool:
+        return self._to(node, "resume")
+
+    def set_clock(self, node: str, offset_ns: int, ppm: int) -> bool:
+        return self._to(node, "set_clock", offset_ns, ppm)
+
+
 def run_live_loop(config: RunConfig, runtime: LiveRuntime, driver_factory: Any, workload: Any,
                   schedule: list[Fault]) -> Any:
     """Boot ``runtime``, run the phases on the wall clock, stop everything; a SimOutput.
@@ -235,16 +282,18 @@ def run_live_loop(config: RunConfig, runtime: LiveRuntime, driver_factory: Any, 
 
     stats: dict[str, Any] = {"live": True}
     pool: LiveClientPool | None = None
+    driver: Any = None
     nemesis: LiveNemesis | None = None
     t_boot = time.monotonic()
     try:
         runtime.start()
         stats["startup_s"] = round(time.monotonic() - t_boot, 3)
         driver = driver_factory(runtime)
+        pool = LiveClientPool(config, workload, driver, list(runtime.servers), 0.0)  # clients connect
         start = time.monotonic()
         stats["start_unix_ns"] = time.time_ns()
-        pool = LiveClientPool(config, workload, driver, list(runtime.servers), start)
-        nemesis = LiveNemesis(runtime, schedule, config.seed, start=start)
+        runtime.t0 = pool.start = start
+        nemesis = LiveNemesis(_Routed(runtime, driver), schedule, config.seed, start=start)
         nemesis.begin()
         pool.begin()
         t_main = start + config.time_limit
@@ -270,7 +319,7 @@ def run_live_loop(config: RunConfig, runtime: LiveRuntime, driver_factory: Any, 
     return SimOutput(
         config=config,
         history=pool.public_history(),
-        trace=[],
+        trace=list(getattr(driver, "trace_events", [])),
         faults=nemesis.log,
         schedule=schedule,
         final_failures=pool.final_failures(),

@@ -112,6 +112,7 @@ class MaelstromRuntime(MaelstromCluster):
         self.mapping = MAPPINGS[config.workload]()
         self.timeout = float(self.settings["client_timeout"])
         self._stopping = False
+        self._t0: float | None = None
         self._thread: threading.Thread | None = None
         self._crash: BaseException | None = None
 
@@ -145,7 +146,18 @@ class MaelstromRuntime(MaelstromCluster):
             raise BootFailed(self.problems.abort)
         if self.config.workload == "broadcast":
             self._on_loop(self._send_topology)
-        self._on_loop(lambda: setattr(self.loop, "start", self.loop.now))
+
+    @property
+    def t0(self) -> float | None:
+        """History time 0 on the monotonic clock (set by the live run loop); the message
+        log's times are counted from it too."""
+        return self._t0
+
+    @t0.setter
+    def t0(self, value: float | None) -> None:
+        self._t0 = value
+        if value is not None:
+            self._on_loop(lambda: setattr(self.loop, "start", int(value * 1e9)))
 
     def _send_topology(self) -> None:
         """Every node neighbours every other (Maelstrom's ``total`` topology)."""

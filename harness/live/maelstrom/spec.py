@@ -36,6 +36,13 @@ class MaelstromSpec:
     def is_leader(self, server: Any) -> bool:
         return False
 
+    def check_config(self, config: Any) -> None:
+        """One-line refusals before anything starts (no --bin, a workload or fault family
+        a Maelstrom program cannot take, clock faults without libfaketime)."""
+        from harness.live.maelstrom.run import validate
+
+        validate(config)
+
     def run_live(self, config: Any, workdir: Path) -> Any:
         from harness.live.maelstrom.run import run_live
 

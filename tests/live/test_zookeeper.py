@@ -1,0 +1,162 @@
+"""Live runs against a real ZooKeeper ensemble: short smoke runs, refusals, no process left.
+
+Skipped, saying why, where java, Debian's zookeeper jar or kazoo are missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.config import RunConfig
+from harness.live.zookeeper.spec import missing_requirements
+
+MISSING = missing_requirements()
+needs_zk = pytest.mark.skipif(bool(MISSING), reason=f"live ZooKeeper needs {', '.join(MISSING)} "
+                              "(apt-get install zookeeper default-jre-headless; pip install kazoo)")
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _children(pid: int) -> set[int]:
+    """Every descendant of ``pid`` (by parentage in /proc, never by name)."""
+    out: set[int] = set()
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            tasks = os.listdir(f"/proc/{p}/task")
+        except OSError:
+            continue
+        for t in tasks:
+            try:
+                kids = Path(f"/proc/{p}/task/{t}/children").read_text().split()
+            except OSError:
+                continue
+            for k in map(int, kids):
+                if k not in out:
+                    out.add(k)
+                    todo.append(k)
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _harness(*args: str, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True, check=False,
+                          cwd=REPO, timeout=kw.pop("timeout", 180), **kw)
+
+
+@needs_zk
+@pytest.mark.parametrize("reads", ["sync", "local"])
+def test_register_smoke_run(tmp_path: Path, reads: str):
+    """A short run with a kill, a pause and partitions: a full run directory, a decided
+    linearizability verdict, the trace checkers not applicable, every JVM gone."""
+    from harness.runner import run_test
+
+    cfg = RunConfig(system="zookeeper", workload="register", nodes=3, clients=6, rate=40.0,
+                    time_limit=10.0, recovery_time=8.0, nemesis=("partition", "kill", "pause"),
+                    nemesis_interval=3.0, reads=reads, seed=5)
+    res = run_test(cfg, directory=tmp_path / "run")
+    d = res.directory
+    for name in ("config.json", "history.jsonl", "faults.jsonl", "schedule.json", "results.json", "roles.jsonl",
+                 "logs/n1.log", "logs/n2.cfg"):
+        assert (d / name).exists(), name
+    assert "QuorumPeerMain" in (d / "logs/n1.log").read_text() or (d / "logs/n1.log").stat().st_size > 0
+    r = json.loads((d / "results.json").read_text())
+    assert r["live"] is True and "not replayable" in r["replay"]
+    assert r["checkers"]["quorum"]["not_applicable"] and r["checkers"]["quorum"]["valid"] == "unknown"
+    assert r["checkers"]["linearizable"]["valid"] is True, r["checkers"]["linearizable"]
+    assert r["checkers"]["liveness"]["valid"] is True
+    oks = [e for e in res.out.history if e["type"] == "ok"]
+    assert len(oks) > 50 and {e["f"] for e in oks} >= {"read", "write"}
+    assert {e["node"] for e in oks} == {"n1", "n2", "n3"}  # clients pinned to every server
+    assert any(f["kind"] in ("kill", "pause", "partition") for f in res.out.faults)
+    assert res.out.stats["startup_s"] > 0
+    for p in res.out.stats.get("pids", []):
+        assert not _alive(p)
+
+
+@needs_zk
+def test_sigkill_of_the_harness_leaves_no_process(tmp_path: Path):
+    """SIGKILL the harness mid-run: every JVM it started dies with it (pdeathsig)."""
+    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", "--system", "zookeeper", "--nodes", "3",
+                             "--nemesis", "pause", "--time-limit", "60", "--store", str(tmp_path), "--no-report"],
+                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        jvms: set[int] = set()
+        while time.monotonic() < deadline and len(jvms) < 3:
+            jvms = {p for p in _children(proc.pid) if "QuorumPeerMain" in _cmdline(p)}
+            time.sleep(0.2)
+        assert len(jvms) == 3, "the ensemble did not start"
+        time.sleep(3)  # mid-run: clients connected, the nemesis running
+        tracked = _children(proc.pid) | jvms
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        end = time.monotonic() + 10
+        while time.monotonic() < end and any(_alive(p) for p in tracked):
+            time.sleep(0.1)
+        left = [(p, _cmdline(p)[:80]) for p in tracked if _alive(p)]
+        assert not left, f"processes survived the harness: {left}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_crash_and_power_refused_in_one_line():
+    r = _harness("run", "--system", "zookeeper", "--nemesis", "partition,crash")
+    if MISSING:
+        assert r.returncode == 254 and "apt-get install zookeeper" in r.stderr
+        return
+    assert r.returncode == 254
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "crash" in lines[0] and "partition" in lines[0], r.stderr
+
+
+def test_missing_software_says_what_to_install_in_one_line(tmp_path: Path):
+    env = {**os.environ, "PATH": str(tmp_path)}  # no java, no setpriv
+    r = _harness("run", "--system", "zookeeper", "--time-limit", "5", env=env)
+    assert r.returncode == 254
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "apt-get install zookeeper" in lines[0] and "java" in lines[0], r.stderr
+
+
+@needs_zk
+def test_election_smoke_run_with_fencing(tmp_path: Path):
+    """Candidates race for /master on the real ensemble, pauses hit servers and candidates:
+    the mutex checker judges the candidates' and the storage's trace; with fencing, valid."""
+    from harness.runner import run_test
+
+    cfg = RunConfig(system="zookeeper", workload="election", nodes=3, clients=5, rate=20.0, time_limit=12.0,
+                    recovery_time=8.0, nemesis=("pause",), nemesis_interval=3.0, seed=3,
+                    settings={"fencing": True})
+    res = run_test(cfg, directory=tmp_path / "run")
+    r = res.results
+    mutex = r["checkers"]["mutex"]
+    assert mutex["valid"] is True, mutex["explanation"]
+    kinds = {ev["kind"] for ev in res.out.trace}
+    assert {"master_begin", "storage_fence"} <= kinds
+    assert any(e["type"] == "ok" and e["f"] == "acquire" for e in res.out.history)
+    assert any(f["kind"] == "pause" and f.get("changed") for f in res.out.faults)
+    assert r["checkers"]["liveness"]["valid"] is True
