@@ -62,7 +62,7 @@ def test_message_in_flight_is_lost_with_a_restart_and_across_a_new_cut():
 
 
 def test_a_node_hears_only_init_before_answering_it():
-    loop, net, _problems, a, b = _net()
+    loop, net, _problems, _a, b = _net()
     b.ready = False
     net.send("n1", {"dest": "n2", "body": {"type": "x"}})
     net.send("c0", {"dest": "n2", "body": {"type": "init"}})
@@ -82,4 +82,25 @@ def test_bad_lines_are_problems_not_exceptions():
     r = check_problems(problems.to_json())
     assert r["valid"] is False and "not JSON" in r["explanation"] and "(and 2 more problem(s))" in r["explanation"]
     assert check_problems(Problems().to_json())["valid"] is True
+    loop.close()
+
+
+def test_services_stay_with_the_majority():
+    loop, net, _problems, _a, _b = _net()
+    for n in ("n3", "n4", "n5"):
+        net.add(Sink(n), server=True)
+    kv = Sink("lin-kv")
+    net.add(kv, service=True)
+    # halves {n1, n2} | {n3, n4, n5}: the minority loses the service
+    halves = [(a, b) for a in ("n1", "n2") for b in ("n3", "n4", "n5")]
+    net.set_cut(halves)
+    for n in ("n1", "n2", "n3"):
+        net.send(n, {"dest": "lin-kv", "body": {"type": "read"}})
+    assert len(kv.got) == 1 and net.dropped["partition"] == 2
+    # a majority ring leaves everyone a majority: nobody loses the service
+    ring = [("n1", "n3"), ("n1", "n4"), ("n2", "n4"), ("n2", "n5"), ("n3", "n5")]
+    net.set_cut(ring)
+    for n in ("n1", "n2", "n3", "n4", "n5"):
+        net.send(n, {"dest": "lin-kv", "body": {"type": "read"}})
+    assert len(kv.got) == 6
     loop.close()

@@ -43,6 +43,7 @@ class Network:
         self.latency_ns = latency_ms * 1e6
         self.endpoints: dict[str, Endpoint] = {}
         self.servers: set[str] = set()
+        self.services: set[str] = set()
         self.cut: set[frozenset[str]] = set()
         self.sent = 0
         self.delivered = 0
@@ -54,10 +55,12 @@ class Network:
         self._pending: list[tuple[int, int, str, int, dict | None, bytes | None, list | None]] = []
         self._seq = 0
 
-    def add(self, ep: Endpoint, server: bool = False) -> None:
+    def add(self, ep: Endpoint, server: bool = False, service: bool = False) -> None:
         self.endpoints[ep.name] = ep
         if server:
             self.servers.add(ep.name)
+        if service:
+            self.services.add(ep.name)
 
     # ------------------------------------------------------------------ sending
     def send_line(self, src: str, line: bytes) -> None:
@@ -144,7 +147,19 @@ class Network:
 
     # ------------------------------------------------------------------ cuts
     def set_cut(self, pairs: Any) -> None:
-        self.cut = {frozenset(p) for p in pairs}
+        """Cut every pair (both ways). The services live with the majority: a server that
+        the cut leaves unable to reach a majority of the servers (itself included) is cut
+        from every service too, as a node on the minority side of a real partition loses
+        the datastore (halves: the minority side; isolate-one: that node; a majority ring
+        or a bridge leave every server a majority, so they keep the services)."""
+        cut = {frozenset(p) for p in pairs}
+        if cut and self.services:
+            majority = len(self.servers) // 2 + 1
+            for s in self.servers:
+                reach = sum(1 for o in self.servers if o == s or frozenset((s, o)) not in cut)
+                if reach < majority:
+                    cut.update(frozenset((s, svc)) for svc in self.services)
+        self.cut = cut
 
     # ------------------------------------------------------------------ results
     def stats(self) -> dict[str, Any]:

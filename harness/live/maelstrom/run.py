@@ -108,7 +108,7 @@ class MaelstromRuntime(MaelstromCluster):
             net.add(n, server=True)
         net.add(AdminClient(nodes))
         for name, cls in sorted(SERVICES.items()):
-            net.add(ServiceNode(cls(stream(config.seed, "maelstrom-service", name)), net, loop))
+            net.add(ServiceNode(cls(stream(config.seed, "maelstrom-service", name)), net, loop), service=True)
         self.mapping = MAPPINGS[config.workload]()
         self.timeout = float(self.settings["client_timeout"])
         self._stopping = False
