@@ -34,6 +34,10 @@ FAKETIME_LIBS = ("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
                  "/usr/local/lib/faketime/libfaketime.so.1")
 
 
+#: bytes of one stdout line past which it is dropped as a protocol problem
+MAX_LINE = 1 << 20
+
+
 def faketime_lib() -> str | None:
     return next((p for p in FAKETIME_LIBS if os.path.exists(p)), None)
 
@@ -179,6 +183,10 @@ class ProcNode:
             return
         buf = self._in + data
         *lines, self._in = buf.split(b"\n")
+        if len(self._in) > MAX_LINE:
+            self.problems.add("bad-message", self.name, self.loop.rel(),
+                              f"{self.name} wrote more than {MAX_LINE >> 20} MiB on stdout without a newline")
+            self._in = b""
         for line in lines:
             if line.strip():
                 self.net.send_line(self.name, line + b"\n")
