@@ -217,11 +217,7 @@ def _executor(jobs: int, client: Any) -> Iterator[tuple[cf.Executor | None, int]
     elif jobs == 1:
         yield None, 1
     else:
-        from harness.live.procs import die_with_parent
-
-        # a worker dies with the campaign, even by SIGKILL, and with it the processes a
-        # live run in it started (they die with their worker)
-        ex = cf.ProcessPoolExecutor(max_workers=jobs, initializer=die_with_parent)
+        ex = cf.ProcessPoolExecutor(max_workers=jobs)
         try:
             yield ex, jobs * IN_FLIGHT_PER_SLOT
         finally:
