@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
-from checkers.result import CheckResult
+from checkers.result import CheckResult, as_result
 from harness import plugins
 from harness.system import get_system, run_settings, servers_for
 from workloads import workload_class
@@ -143,7 +143,9 @@ def _tree_differences(x: dict, y: dict, on_a: str, on_b: str) -> list[str]:
 
 
 #: errors that are answers, not unavailability: the system served the request and said no
-SEMANTIC_ERRORS = frozenset({"value mismatch", "BadVersion", "NoNode", "NodeExists"})
+SEMANTIC_ERRORS = frozenset({"value mismatch", "BadVersion", "NoNode", "NodeExists",
+                             # Maelstrom's error names (harness.live.maelstrom.clients)
+                             "key-does-not-exist", "key-already-exists", "precondition-failed"})
 
 
 def availability(history: list[dict]) -> CheckResult:
@@ -241,6 +243,28 @@ def _session(out: Any, settings: dict) -> dict[str, CheckResult]:
     return {"session": check_sessions(out.history, out.trace)}
 
 
+def _broadcast(out: Any, settings: dict) -> dict[str, CheckResult]:
+    from checkers.maelstrom import check_broadcast
+
+    return {"broadcast": as_result(check_broadcast(out.history))}
+
+
+def _counter(out: Any, settings: dict) -> dict[str, CheckResult]:
+    from checkers.maelstrom import check_counter
+
+    return {"counter": as_result(check_counter(out.history))}
+
+
+def _protocol(out: Any, settings: dict) -> dict[str, CheckResult]:
+    from harness.live.maelstrom.problems import check_problems
+
+    info = out.stats.get("maelstrom") or {}
+    res = check_problems(info)
+    if info.get("abort"):  # the program never started: nothing else is judged
+        res = res.replace(details={**res.details, "aborted": True})
+    return {"protocol": res}
+
+
 def _liveness(out: Any, settings: dict) -> dict[str, CheckResult]:
     return {"liveness": check_liveness(out)}
 
@@ -267,6 +291,9 @@ CHECKERS: dict[str, Checker] = {
     "quorum": _quorum,
     "convergence": _convergence,
     "session": _session,
+    "broadcast": _broadcast,
+    "counter": _counter,
+    "protocol": _protocol,
 }
 #: what judges every run, after the declared ones
 ALWAYS = (_liveness, _availability, _perf)
@@ -301,6 +328,9 @@ def run_checkers(out: Any) -> dict[str, CheckResult]:
     results: dict[str, CheckResult] = {}
     for fn in [checker(n) for n in checkers_for(out.config)]:
         results.update(fn(out, settings))
+    aborted = {n: r for n, r in results.items() if r.details.get("aborted")}
+    if aborted:  # the system never started (a program that never answered init): only that
+        return aborted
     for name in get_system(out.config.system).trace_checkers:
         results[name] = not_applicable_live(name)
     for fn in ALWAYS:

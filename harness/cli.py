@@ -74,6 +74,10 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings",
                    help="override a system setting, e.g. counter_bits=6 (repeatable; VALUE is "
                         "JSON if it parses, else a string)")
+    p.add_argument("--bin", default=None, metavar="PATH",
+                   help="--system maelstrom: the program to run as each node (same as --set bin=PATH)")
+    p.add_argument("--bin-arg", action="append", default=[], metavar="ARG", dest="bin_args",
+                   help="--system maelstrom: an argument for the program (repeatable)")
     p.add_argument("--store", type=Path, default=Path("store"), help="store directory (default %(default)s)")
 
 
@@ -92,13 +96,26 @@ def _settings(items: list[str]) -> dict:
     return out
 
 
+def _bin(args: argparse.Namespace) -> dict:
+    """--bin/--bin-arg as settings; the path made absolute so repro and campaign workers
+    find it from any directory."""
+    out: dict = {}
+    b = getattr(args, "bin", None)
+    if b:
+        out["bin"] = str(Path(b).absolute())
+    if getattr(args, "bin_args", None):
+        out["bin_args"] = list(args.bin_args)
+    return out
+
+
 def _config_from(args: argparse.Namespace, **extra) -> RunConfig:
     return RunConfig(
         system=args.system, workload=args.workload, nemesis=tuple(args.nemesis), nodes=args.nodes,
         clients=args.clients, rate=args.rate, time_limit=args.time_limit,
         recovery_time=args.recovery_time, nemesis_interval=args.nemesis_interval, keys=args.keys,
         reads=args.reads, bugs=tuple(args.bug),
-        settings={**_settings(args.settings), **({"fencing": True} if args.fencing else {})}, **extra,
+        settings={**_settings(args.settings), **({"fencing": True} if args.fencing else {}), **_bin(args)},
+        **extra,
     ).validate()
 
 

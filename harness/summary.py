@@ -42,7 +42,8 @@ def print_run_summary(res: Any) -> None:
     s = r["stats"]
     if r.get("live"):
         sd = (s.get("stepdown") or {}).get("explanation")
-        print(f"live run: {s['operations']} operations, start-up {s.get('startup_s', 0):.2f} s, "
+        msgs = f", {s['messages_sent']} messages" if "messages_sent" in s else ""  # a Maelstrom network's
+        print(f"live run: {s['operations']} operations{msgs}, start-up {s.get('startup_s', 0):.2f} s, "
               f"{res.wall_s:.2f} s wall (check {s['wall_check_s']:.2f} s)" + (f"; {sd}" if sd else ""))
         print(f"note: {r.get('replay')}")
     else:

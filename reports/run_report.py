@@ -137,6 +137,7 @@ def _flagged(views: list[CheckerView]) -> dict[int, str]:
 def render_run_report(run_dir: Path | str, plots: dict[str, Path] | None = None,
                       run: RunData | None = None) -> str:
     """The HTML text of the page (``plots``: name -> PNG path already written, if any)."""
+    from reports.lamport import lamport_diagram
     from reports.svg import fault_timeline, linearizability_view, process_timeline
 
     run = run or RunData(run_dir)
@@ -185,6 +186,7 @@ def render_run_report(run_dir: Path | str, plots: dict[str, Path] | None = None,
         "windows": run.windows,
         "fault_svg": fault_timeline(run),
         "timeline_svg": process_timeline(run, _flagged(views)),
+        "lamport_svg": lamport_diagram(run, views),  # live Maelstrom runs only
         "n_ops": len(run.operations),
         "plots": {k: os.path.relpath(p, run.dir) for k, p in (plots or {}).items()},
         "files": files,

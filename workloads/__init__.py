@@ -49,6 +49,11 @@ WORKLOADS = {
     "register": "workloads.register:RegisterWorkload",
     "election": "workloads.election:ElectionWorkload",
     "queue": "workloads.queue:QueueWorkload",
+    # Maelstrom's workloads, for --system maelstrom
+    "lin-kv": "workloads.maelstrom:LinKVWorkload",
+    "kafka": "workloads.maelstrom:KafkaWorkload",
+    "broadcast": "workloads.maelstrom:BroadcastWorkload",
+    "g-counter": "workloads.maelstrom:GCounterWorkload",
 }
 
 

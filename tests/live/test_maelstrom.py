@@ -1,0 +1,226 @@
+"""Maelstrom programs under the harness: bad programs are one clear line, never a
+traceback; correct and wrong test programs get the verdicts they deserve; no process
+outlives a run, however the harness ends (Ctrl-C, SIGKILL)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.config import RunConfig
+from harness.runner import run_test
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="live runs need Linux")
+
+HERE = Path(__file__).resolve().parent.parent / "maelstrom"
+ROOT = HERE.parent.parent
+
+
+def _copy(tmp_path: Path, name: str) -> Path:
+    """A copy of a test program under a path unique to this test, so that its processes
+    can be found (never killed) by their command line."""
+    dst = tmp_path / "bin" / Path(name).name
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(HERE / name, dst)
+    if (HERE / "node.py").exists():
+        shutil.copy(HERE / "node.py", dst.parent / "node.py")
+    dst.chmod(0o755)
+    return dst
+
+
+def _running(path: Path, besides: int | None = None) -> list[int]:
+    """pids whose command line mentions ``path`` (other than ``besides``), not counting the
+    harness's own processes (its forked report writer carries ``--bin path`` too)"""
+    out = []
+    needle = str(path).encode()
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            cmd = Path(f"/proc/{d}/cmdline").read_bytes()
+            stat = Path(f"/proc/{d}/stat").read_text()
+        except OSError:
+            continue
+        if needle in cmd and b"--bin" not in cmd and ") Z " not in stat and int(d) != besides:
+            out.append(int(d))
+    return out
+
+
+def _run(tmp_path: Path, prog: Path, workload: str = "lin-kv", **kw) -> dict:
+    settings = {"bin": str(prog), **kw.pop("settings", {})}
+    cfg = RunConfig(system="maelstrom", workload=workload, nemesis=(), time_limit=kw.pop("time_limit", 1.5),
+                    recovery_time=2.0, rate=20, clients=3, nodes=3, settings=settings, **kw)
+    res = run_test(cfg, directory=tmp_path / "run")
+    return res.results
+
+
+def test_crash_at_start_is_one_clear_line(tmp_path):
+    prog = _copy(tmp_path, "bad/crash_at_start.py")
+    r = _run(tmp_path, prog)
+    assert r["valid"] is False
+    p = r["checkers"]["protocol"]
+    assert list(r["checkers"]) == ["protocol"]
+    assert "did not answer init" in p["explanation"]
+    assert any("exited on its own before answering init (exit code 3)" in line for line in p["details"]["problems"])
+    assert "cannot start: no config" in (tmp_path / "run" / "nodes" / "n1.stderr").read_text()
+
+
+def test_never_answering_init(tmp_path):
+    prog = _copy(tmp_path, "bad/no_init.py")
+    t0 = time.monotonic()
+    r = _run(tmp_path, prog, settings={"init_timeout": 1.0})
+    assert time.monotonic() - t0 < 10
+    assert r["valid"] is False
+    assert "n1, n2, n3 did not answer init within 1 s" in r["checkers"]["protocol"]["explanation"]
+    assert not _running(prog)
+
+
+def test_non_json_on_stdout(tmp_path):
+    prog = _copy(tmp_path, "bad/non_json.py")
+    r = _run(tmp_path, prog)
+    p = r["checkers"]["protocol"]
+    assert p["valid"] is False and p["anomaly_counts"].get("non-json", 0) >= 1
+    assert "not JSON" in p["explanation"] and "'got init'" in p["explanation"]
+
+
+def test_unknown_in_reply_to(tmp_path):
+    prog = _copy(tmp_path, "bad/unknown_reply.py")
+    r = _run(tmp_path, prog)
+    p = r["checkers"]["protocol"]
+    assert p["valid"] is False and p["anomaly_counts"].get("unknown-in-reply-to", 0) >= 1
+    assert "never sent" in p["explanation"]
+
+
+def test_spinning_program_is_killed_at_the_end(tmp_path):
+    prog = _copy(tmp_path, "bad/spin.py")
+    r = _run(tmp_path, prog, settings={"client_timeout": 0.3})
+    assert r["checkers"]["protocol"]["valid"] is True  # it answered init; it just never serves
+    assert r["checkers"]["liveness"]["valid"] is False
+    assert not _running(prog)
+
+
+def test_missing_bin_is_bad_usage():
+    out = subprocess.run([sys.executable, "-m", "harness.cli", "run", "--system", "maelstrom", "--workload",
+                          "lin-kv", "--bin", "/nonexistent/prog"], capture_output=True, text=True, cwd=ROOT, check=False)
+    assert out.returncode == 254
+    assert out.stderr.strip().count("\n") == 0 and "no such file" in out.stderr
+
+
+def test_crash_family_is_refused():
+    out = subprocess.run([sys.executable, "-m", "harness.cli", "run", "--system", "maelstrom", "--workload",
+                          "lin-kv", "--bin", str(HERE / "lin_kv.py"), "--nemesis", "crash"],
+                         capture_output=True, text=True, cwd=ROOT, check=False)
+    assert out.returncode == 254 and "cannot be applied to a live system" in out.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("prog,workload,checker", [
+    ("lin_kv.py", "lin-kv", "linearizable"),
+    ("broadcast.py", "broadcast", "broadcast"),
+    ("kafka.py", "kafka", "durability"),
+    ("g_counter.py", "g-counter", "counter"),
+])
+def test_correct_programs_pass_under_faults(tmp_path, prog, workload, checker):
+    p = _copy(tmp_path, prog)
+    cfg = RunConfig(system="maelstrom", workload=workload, nemesis=("partition", "kill", "pause"),
+                    nemesis_interval=1.0, time_limit=4, recovery_time=4, rate=40, clients=5, nodes=3,
+                    seed=3, settings={"bin": str(p)})
+    r = run_test(cfg, directory=tmp_path / "run").results
+    assert r["checkers"][checker]["valid"] is True, r["checkers"][checker]
+    assert r["valid"] is True, {k: v.get("explanation") for k, v in r["checkers"].items()}
+    assert not _running(p)
+
+
+@pytest.mark.slow
+def test_local_reads_are_caught(tmp_path):
+    p = _copy(tmp_path, "lin_kv_local_reads.py")
+    cfg = RunConfig(system="maelstrom", workload="lin-kv", nemesis=(), time_limit=4, recovery_time=2,
+                    rate=60, clients=6, nodes=3, keys=1, seed=1, settings={"bin": str(p)})
+    r = run_test(cfg, directory=tmp_path / "run").results
+    assert r["checkers"]["linearizable"]["valid"] is False
+
+
+@pytest.mark.slow
+def test_trusting_seq_kv_reads_is_caught(tmp_path):
+    p = _copy(tmp_path, "g_counter_stale_reads.py")
+    shutil.copy(HERE / "g_counter.py", p.parent / "g_counter.py")
+    cfg = RunConfig(system="maelstrom", workload="g-counter", nemesis=(), time_limit=5, recovery_time=3,
+                    rate=60, clients=5, nodes=5, seed=1, settings={"bin": str(p)})
+    r = run_test(cfg, directory=tmp_path / "run").results
+    assert r["checkers"]["counter"]["valid"] is False
+
+
+def _harness_with_nodes(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
+    prog = _copy(tmp_path, "lin_kv.py")
+    h = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", "--system", "maelstrom", "--workload",
+                          "lin-kv", "--bin", str(prog), "--nemesis", "none", "--time-limit", "60",
+                          "--store", str(tmp_path / "store")], cwd=ROOT,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while len(_running(prog, h.pid)) < 5 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(_running(prog, h.pid)) == 5
+    return h, prog
+
+
+def _none_left(prog: Path, within: float = 10.0) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if not _running(prog):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_ctrl_c_of_the_harness_leaves_no_node(tmp_path):
+    h, prog = _harness_with_nodes(tmp_path)
+    h.send_signal(signal.SIGINT)
+    assert h.wait(20) == 130
+    assert _none_left(prog)
+
+
+def test_sigkill_of_the_harness_leaves_no_node(tmp_path):
+    h, prog = _harness_with_nodes(tmp_path)
+    h.kill()
+    h.wait(10)
+    assert _none_left(prog)
+
+
+def test_run_page_draws_the_messages_around_a_stale_read(tmp_path):
+    from reports.run_report import write_run_report
+
+    p = _copy(tmp_path, "lin_kv_local_reads.py")
+    cfg = RunConfig(system="maelstrom", workload="lin-kv", nemesis=(), time_limit=2.5, recovery_time=2,
+                    rate=80, clients=6, nodes=3, keys=1, seed=2, settings={"bin": str(p)})
+    res = run_test(cfg, directory=tmp_path / "run")
+    assert res.results["checkers"]["linearizable"]["valid"] is False
+    page = write_run_report(tmp_path / "run", plots=False).read_text()
+    assert 'id="messages"' in page
+    svg = page[page.index("<svg", page.index('id="messages"')):]
+    svg = svg[:svg.index("</svg>")]
+    assert svg.count("marker-end") >= 2  # the read's request and reply at least
+    assert "▼ op" in svg
+    assert (tmp_path / "run" / "messages.jsonl").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_sigkill_of_a_campaign_leaves_no_worker_and_no_node(tmp_path):
+    prog = _copy(tmp_path, "lin_kv.py")
+    h = subprocess.Popen([sys.executable, "-m", "harness.cli", "campaign", "--system", "maelstrom", "--workload",
+                          "lin-kv", "--bin", str(prog), "--nemesis", "none", "--time-limit", "30", "--runs", "4",
+                          "--jobs", "2", "--no-report", "--store", str(tmp_path / "store")], cwd=ROOT,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while len(_running(prog, h.pid)) < 10 + 2 and time.monotonic() < deadline:  # 2 workers, 5 nodes each
+        time.sleep(0.2)
+    assert len(_running(prog, h.pid)) >= 10
+    h.kill()
+    h.wait(10)
+    assert _none_left(prog)

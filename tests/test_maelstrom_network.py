@@ -1,0 +1,106 @@
+"""The Maelstrom network on its own: routing, cuts, restarts, bad lines (no processes)."""
+
+import random
+
+from harness.live.maelstrom.loop import Loop
+from harness.live.maelstrom.network import Network
+from harness.live.maelstrom.problems import Problems, check_problems
+
+
+class Sink:
+    def __init__(self, name):
+        self.name = name
+        self.incarnation = 0
+        self.got = []
+
+    def deliver(self, msg, line):
+        self.got.append(msg["body"])
+
+
+def _net(latency_ms=0.0):
+    loop = Loop()
+    problems = Problems()
+    net = Network(loop, random.Random(1), problems, latency_ms)
+    a, b = Sink("n1"), Sink("n2")
+    net.add(a, server=True)
+    net.add(b, server=True)
+    return loop, net, problems, a, b
+
+
+def test_routes_by_dest_and_counts():
+    loop, net, _problems, _a, b = _net()
+    net.send_line("n1", b'{"src":"n1","dest":"n2","body":{"type":"ping","msg_id":1}}\n')
+    assert b.got == [{"type": "ping", "msg_id": 1}]
+    assert net.stats()["messages_between_servers"] == 1 and net.delivered == 1
+    loop.close()
+
+
+def test_cut_drops_both_ways_and_heal_restores():
+    loop, net, _problems, a, b = _net()
+    net.set_cut([("n1", "n2")])
+    net.send("n1", {"dest": "n2", "body": {"type": "x"}})
+    net.send("n2", {"dest": "n1", "body": {"type": "x"}})
+    assert a.got == [] and b.got == [] and net.dropped["partition"] == 2
+    net.set_cut([])
+    net.send("n1", {"dest": "n2", "body": {"type": "x"}})
+    assert len(b.got) == 1
+    assert [r.get("dropped") for r in net.log_rows()] == ["partition", "partition", None]
+    loop.close()
+
+
+def test_message_in_flight_is_lost_with_a_restart_and_across_a_new_cut():
+    loop, net, _problems, a, b = _net(latency_ms=20)
+    net.send("n1", {"dest": "n2", "body": {"type": "x"}})
+    b.incarnation += 1  # n2 restarted while the message was in flight
+    loop.run_until(loop.now + 400_000_000, stop=lambda: not net._pending)
+    net.send("n2", {"dest": "n1", "body": {"type": "y"}})
+    net.set_cut([("n1", "n2")])  # cut after the send, before the delivery
+    loop.run_until(loop.now + 400_000_000, stop=lambda: not net._pending)
+    assert b.got == [] and a.got == []
+    assert net.dropped == {"receiver restarted": 1, "partition": 1}
+    loop.close()
+
+
+def test_a_node_hears_only_init_before_answering_it():
+    loop, net, _problems, _a, b = _net()
+    b.ready = False
+    net.send("n1", {"dest": "n2", "body": {"type": "x"}})
+    net.send("c0", {"dest": "n2", "body": {"type": "init"}})
+    assert b.got == [{"type": "init"}] and net.dropped == {"receiver not initialised": 1}
+    b.ready = True
+    net.send("n1", {"dest": "n2", "body": {"type": "x"}})
+    assert b.got[-1] == {"type": "x"}
+    loop.close()
+
+
+def test_bad_lines_are_problems_not_exceptions():
+    loop, net, problems, _a, _b = _net()
+    net.send_line("n1", b"hello world\n")
+    net.send_line("n1", b'{"dest": 3, "body": {}}\n')
+    net.send_line("n1", b'{"dest": "n9", "body": {"type": "x"}}\n')
+    assert problems.counts == {"non-json": 1, "bad-message": 1, "unknown-dest": 1}
+    r = check_problems(problems.to_json())
+    assert r.valid is False and "not JSON" in r.explanation and "(and 2 more problem(s))" in r.explanation
+    assert check_problems(Problems().to_json()).valid is True
+    loop.close()
+
+
+def test_services_stay_with_the_majority():
+    loop, net, _problems, _a, _b = _net()
+    for n in ("n3", "n4", "n5"):
+        net.add(Sink(n), server=True)
+    kv = Sink("lin-kv")
+    net.add(kv, service=True)
+    # halves {n1, n2} | {n3, n4, n5}: the minority loses the service
+    halves = [(a, b) for a in ("n1", "n2") for b in ("n3", "n4", "n5")]
+    net.set_cut(halves)
+    for n in ("n1", "n2", "n3"):
+        net.send(n, {"dest": "lin-kv", "body": {"type": "read"}})
+    assert len(kv.got) == 1 and net.dropped["partition"] == 2
+    # a majority ring leaves everyone a majority: nobody loses the service
+    ring = [("n1", "n3"), ("n1", "n4"), ("n2", "n4"), ("n2", "n5"), ("n3", "n5")]
+    net.set_cut(ring)
+    for n in ("n1", "n2", "n3", "n4", "n5"):
+        net.send(n, {"dest": "lin-kv", "body": {"type": "read"}})
+    assert len(kv.got) == 6
+    loop.close()
