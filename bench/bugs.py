@@ -45,8 +45,8 @@ if str(ROOT) not in sys.path:
 from tabulate import tabulate  # noqa: E402
 
 from harness.campaign import Campaign, load_index, run_one  # noqa: E402
-from harness.parentdeath import ProcessPool  # noqa: E402
 from harness.config import RunConfig  # noqa: E402
+from harness.parentdeath import ProcessPool  # noqa: E402
 
 
 @dataclass(frozen=True)

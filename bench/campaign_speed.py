@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from harness.campaign import Campaign, run_campaign  # noqa: E402
-from harness.config import RunConfig  # noqa: E402
+from harness.campaign import Campaign, run_campaign
+from harness.config import RunConfig
 
 TARGET_RUNS_PER_S = 10.0
 

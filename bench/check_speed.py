@@ -37,8 +37,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 # BENCH_TREE: the source tree to measure (bench_shapes runs other trees in children)
@@ -211,7 +212,7 @@ def shapes_child(names: list[str]) -> None:
     per shape and group (``ok``: must pass, ``bad``: must fail)."""
     out = {}
     for name in names:
-        for label, model, initial, make, expect in shapes()[name]:
+        for _label, model, initial, make, expect in shapes()[name]:
             events = make()
             t0 = time.perf_counter()
             result = check(events, model, initial=initial, time_limit=SHAPE_LIMIT_S)
@@ -347,7 +348,7 @@ def main() -> None:
             print(proc.stderr)
             raise SystemExit(proc.returncode)
         r = json.loads(proc.stdout)
-        line = (f"{r['generated']:>9} {r['ops']:>7} {r['info']:>5} {str(r['valid']):>6} {r['load_s']:>7.3f} {r['pair_s']:>7.3f}"
+        line = (f"{r['generated']:>9} {r['ops']:>7} {r['info']:>5} {r['valid']!s:>6} {r['load_s']:>7.3f} {r['pair_s']:>7.3f}"
                 f" {r['check_s']:>8.3f} {r['max_rss_mib']:>13.0f}")
         if args.tracemalloc:
             line += f"  {r['check_peak_mib']:>15.0f}"

@@ -32,8 +32,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from harness.config import RunConfig  # noqa: E402
-from harness.runner import run_test  # noqa: E402
+from harness.config import RunConfig
+from harness.runner import run_test
 
 
 def main() -> None:
@@ -63,8 +63,8 @@ def main() -> None:
 
     t_import = time.perf_counter()
     from reports.plots import write_plots
-    from reports.rundata import RunData
     from reports.run_report import render_run_report, write_run_report
+    from reports.rundata import RunData
     t_import = time.perf_counter() - t_import
 
     totals = []

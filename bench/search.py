@@ -41,12 +41,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tabulate import tabulate
+from tabulate import tabulate  # noqa: E402
 
-from harness.bugs import known_bug_names
-from harness.campaign import Campaign
-from harness.config import RunConfig
-from harness.guided import BATCH, Planner
+from harness.bugs import known_bug_names  # noqa: E402
+from harness.campaign import Campaign  # noqa: E402
+from harness.config import RunConfig  # noqa: E402
+from harness.guided import BATCH, Planner  # noqa: E402
 
 
 class RunTimeout(Exception):

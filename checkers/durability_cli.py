@@ -17,8 +17,8 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
 
 from checkers.durability import ALLOWED_KINDS, KINDS, QueueHistoryError, check_queue
 from checkers.result import CheckResult

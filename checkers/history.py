@@ -28,10 +28,11 @@ import json
 import math
 import re
 import stat
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
-from collections.abc import Mapping, Sequence
-from typing import Any, Iterable
+from typing import Any
 
 __all__ = [
     "HistoryError",
@@ -479,12 +480,12 @@ def pair_operations(events: Iterable[dict]) -> list[Op]:
             raise HistoryError(f"event {missing}: some events have an \"index\" and this one has not")
         indices = [e["index"] for e in events]
         try:
-            in_order = all(a < b for a, b in zip(indices, indices[1:]))  # the usual case: nothing to sort
+            in_order = all(a < b for a, b in pairwise(indices))  # the usual case: nothing to sort
         except TypeError:
             in_order = False
         if not in_order:
             order = sorted(range(len(events)), key=indices.__getitem__)
-            for a, b in zip(order, order[1:]):
+            for a, b in pairwise(order):
                 if events[a]["index"] == events[b]["index"]:
                     raise HistoryError(f"duplicate \"index\" {events[a]['index']}")
             events = [events[i] for i in order]

@@ -250,7 +250,7 @@ def why_session_ended(iv: dict, trace: list[dict], faults: list[dict], until: in
             t, off = jumps[-1]
             why.append(f"{leader}'s wall clock had jumped {_s(off)} ahead at {_s(t)}: expiry measured on "
                        f"the wall clock (ZOOKEEPER-1366) ends every session at once")
-    for frm, to, ppm in _skews(faults, leader, iv["begin"], e["time"]) if leader else []:
+    for frm, _to, ppm in _skews(faults, leader, iv["begin"], e["time"]) if leader else []:
         if ppm > 0:
             causes.append("fast-leader-clock")
             why.append(f"{leader}'s clock ran {ppm / 1e4:.1f}% fast (from {_s(frm)}), so its "
@@ -292,7 +292,7 @@ def _why_stale_renewal(a: dict, trace: list[dict], faults: list[dict]) -> tuple[
                    f"(the leader that expired the session) by a partition ({cut.get('mode')}) from "
                    f"{_s(cut['from'])}: {server} vouched for a session {leader} no longer heard of")
     if causes and server:
-        for frm, to, ppm in _skews(faults, server, r["time"] - 1, r["time"]):
+        for frm, _to, ppm in _skews(faults, server, r["time"] - 1, r["time"]):
             if ppm < 0:
                 causes.append("slow-server-clock")
                 why.append(f"{server}'s clock ran at {100 + ppm / 1e4:.0f}% speed from {_s(frm)}, so it "
@@ -303,7 +303,7 @@ def _why_stale_renewal(a: dict, trace: list[dict], faults: list[dict]) -> tuple[
         # its slow clock let the others depose it before its own timers noticed), so the
         # master's pings reached a server whose word no longer counted
         until = expired[0]["time"] if expired else r["time"]
-        for frm, to, ppm in _skews(faults, server, r["time"] - 1, until):
+        for frm, _to, ppm in _skews(faults, server, r["time"] - 1, until):
             if ppm < 0:
                 causes.append("slow-server-clock")
                 why.append(f"its renewals (the last at {_s(r['time'])}) were answered by {server}, whose clock ran "
@@ -326,7 +326,7 @@ def _why_master_went_on(a: dict, faults: list[dict], session_timeout: int | None
         why.append(f"{a['node']} was paused from {_s(p_from)} to "
                    f"{_s(p_to) if p_to is not None else 'the end'} ({_s(dur)}{longer}): a paused "
                    f"process cannot notice that its lease ran out, it just resumes as master")
-    for frm, to, ppm in _skews(faults, a["node"], a["begin"], a["end"]):
+    for frm, _to, ppm in _skews(faults, a["node"], a["begin"], a["end"]):
         if ppm < 0:
             causes.append("slow-master-clock")
             why.append(f"{a['node']}'s clock ran {-ppm / 1e4:.1f}% slow from {_s(frm)}, so its lease, "

@@ -16,7 +16,8 @@ restart); ``heal-all`` ends every fault.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from checkers.result import CheckResult
 from harness.faults import fault_family

@@ -32,7 +32,8 @@ in a sentence.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from checkers.result import CheckResult
 

@@ -22,8 +22,9 @@ failed; a checker that failed without naming a kind gives (checker, None).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 #: a verdict: True, False or "unknown"
 Verdict = Any
@@ -73,7 +74,7 @@ class CheckResult:
         """Invalid, and deciding: it makes the run invalid."""
         return self.valid is False and self.decides
 
-    def replace(self, **changes: Any) -> "CheckResult":
+    def replace(self, **changes: Any) -> CheckResult:
         return dataclasses.replace(self, **changes)
 
     def to_json(self) -> dict[str, Any]:
@@ -84,7 +85,7 @@ class CheckResult:
                 "note": self.note, "scope": self.scope, "details": dict(self.details)}
 
     @classmethod
-    def from_json(cls, d: Mapping[str, Any]) -> "CheckResult":
+    def from_json(cls, d: Mapping[str, Any]) -> CheckResult:
         if "decides" not in d:
             return _from_legacy(d)
         return cls(valid=d.get("valid", UNKNOWN), explanation=str(d.get("explanation") or ""),

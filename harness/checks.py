@@ -13,7 +13,8 @@ entry point), then those that judge every run (``ALWAYS``).
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from checkers.result import CheckResult, as_result
 from harness import plugins

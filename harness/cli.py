@@ -11,8 +11,8 @@ import errno
 import json
 import sys
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from harness.config import ConfigError, RunConfig
 from harness.faults import family_names
@@ -176,9 +176,8 @@ _PLUGGED = (
 
 def cmd_run(args: argparse.Namespace) -> int:
     from harness.runner import exit_code, run_test
-    from harness.summary import print_run_summary
-
     from harness.store import check_writable
+    from harness.summary import print_run_summary
 
     config = _config_from(args, seed=args.seed)
     check_writable(args.store)

@@ -23,7 +23,6 @@ from harness.config import SECOND, RunConfig
 from harness.node import ClientRequest, ClientResponse
 from harness.sim import Simulator
 
-
 _RESERVED = frozenset({"index", "time", "process", "type", "f", "key", "value", "node", "error"})
 
 

@@ -48,7 +48,7 @@ class RunConfig:
     #: set by the shrinker so that a shrunk run is reproduced from its config alone
     schedule: list | None = None
 
-    def validate(self) -> "RunConfig":
+    def validate(self) -> RunConfig:
         """This config, if every field has its type and range and the system, workload,
         faults, bugs and settings are known and go together; else ConfigError."""
         validate_fields(self)
@@ -105,7 +105,7 @@ class RunConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
+    def from_dict(cls, d: dict[str, Any]) -> RunConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
@@ -118,7 +118,7 @@ class RunConfig:
                 d[k] = tuple(d[k])
         return cls(**d)
 
-    def replace(self, **changes: Any) -> "RunConfig":
+    def replace(self, **changes: Any) -> RunConfig:
         return dataclasses.replace(self, **changes)
 
 
@@ -152,7 +152,7 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def validate_fields(config: "RunConfig") -> None:
+def validate_fields(config: RunConfig) -> None:
     """Types and ranges of the config's own fields (not the system's settings)."""
     for name in ("system", "workload", "reads"):
         if not isinstance(getattr(config, name), str):
@@ -230,7 +230,7 @@ def _unknown_setting(key: str, system: str, workload: str, known: list[str]) -> 
     return f"unknown setting {key!r} for system {system} and workload {workload} (known: {', '.join(known)})"
 
 
-def validate_relations(config: "RunConfig") -> None:
+def validate_relations(config: RunConfig) -> None:
     """The ``AT_MOST`` pairs the system declares (``harness.schema``): e.g. a replication
     factor above the number of brokers is a run that cannot be served, not a bug found."""
     from harness.schema import declared_at_most

@@ -38,8 +38,9 @@ validation, the shrinker and the report read that registry:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from harness.rng import stream
 from harness.units import MILLI, SECOND
@@ -61,7 +62,7 @@ class Fault:
         return {"at": self.at, "kind": self.kind, "args": list(self.args), "episode": self.episode}
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> "Fault":
+    def from_json(cls, d: dict[str, Any]) -> Fault:
         return cls(int(d["at"]), str(d["kind"]), _tuplify(d.get("args", [])), int(d.get("episode", 0)))
 
 
@@ -95,7 +96,7 @@ def partition_cut(mode: str, servers: list[str], rng) -> tuple[tuple[str, str], 
     elif mode == "bridge":
         rng.shuffle(s)
         k = n // 2
-        a, bridge, b = s[:k], s[k], s[k + 1 :]
+        a, _bridge, b = s[:k], s[k], s[k + 1 :]
         cut = {(x, y) for x in a for y in b}
     elif mode == "majority-ring":
         # Each node sees itself and its nearest neighbours on a shuffled ring: with n=5,

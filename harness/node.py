@@ -97,7 +97,7 @@ class Persist:
 class Reply:
     """A client-library node completes a workload operation (see ClientResponse)."""
 
-    response: "ClientResponse"
+    response: ClientResponse
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,14 +13,15 @@ Durations are integer nanoseconds, as in the systems' settings modules.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 MS = 1_000_000
 
 #: the declaration of an owner that declares nothing
-NO_SETTINGS: Mapping[str, "Setting"] = MappingProxyType({})
+NO_SETTINGS: Mapping[str, Setting] = MappingProxyType({})
 
 
 @dataclass(frozen=True)

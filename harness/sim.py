@@ -39,9 +39,10 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter, deque
+from collections.abc import Callable
 from heapq import heappush
 from math import log as _log
-from typing import Any, Callable
+from typing import Any
 
 from harness.node import (
     CancelTimer,

@@ -21,10 +21,11 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from harness import plugins
 from harness.node import Node
@@ -168,7 +169,7 @@ def get_system(name: str) -> SystemSpec:
     if factory is None:
         builtin = _builtin_dir("systems", "spec")
         if name in builtin:
-            factory = _checked(name, getattr(importlib.import_module(builtin[name]), "SYSTEM"))
+            factory = _checked(name, importlib.import_module(builtin[name]).SYSTEM)
         elif name in plugins.declared(plugins.SYSTEMS):
             factory = _checked(name, plugins.load(plugins.SYSTEMS, name))
         else:

@@ -34,7 +34,6 @@ from harness.store import path_inside
 from reports.explain import verdict_words
 from reports.rundata import FAMILY_COLOURS, NS, _read_json, _read_jsonl
 
-
 _MISSING: Any = object()  # an index line without a verdict: take the run's results.json
 
 

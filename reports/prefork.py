@@ -59,7 +59,7 @@ class ReportWorker:
         self._from_child: int | None = None
 
     @classmethod
-    def start(cls) -> "ReportWorker":
+    def start(cls) -> ReportWorker:
         w = cls()
         if worth_forking():
             w._fork()
@@ -143,7 +143,7 @@ def _child(r: int, w: int) -> int:
 
     gc.disable()  # short-lived: no collections
     import reports.plots  # matplotlib: most of the import time
-    import reports.svg  # noqa: F401  (imported by the page when it renders)
+    import reports.svg  # imported by the page when it renders
     from reports.run_report import environment, write_run_report
 
     environment().get_template("run.html")

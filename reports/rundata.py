@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from checkers.result import CheckResult, checker_results
 from harness.config import ConfigError
-from harness.faults import FAMILIES as FAULT_FAMILIES, fault_family, family_names, window_end
+from harness.faults import FAMILIES as FAULT_FAMILIES, family_names, fault_family, window_end
 
 NS = 1_000_000_000
 

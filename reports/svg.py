@@ -18,7 +18,9 @@ Every string from a run (values, keys, node names, labels) goes through
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from itertools import pairwise
+from typing import Any
 
 from markupsafe import Markup, escape
 
@@ -144,7 +146,7 @@ def fault_timeline(run: RunData) -> Markup | None:
                     f'stroke="#ddd"/>')
         for r, row in enumerate(rows):
             ry = y + 2 + r * row_h
-            for k, w in enumerate(row):
+            for _k, w in enumerate(row):
                 x0, x1 = sc(w.start), sc(w.end)
                 wd = max(x1 - x0, 2.0)
                 op = "0.85" if w.changed else "0.35"
@@ -330,7 +332,7 @@ def linearizability_view(run: RunData, lin: Any) -> Markup | None:
         by_row.setdefault(o.process, []).append(o)
     for ops_ in by_row.values():
         ops_.sort(key=lambda o: o.start)
-        for a, b in zip(ops_, ops_[1:]):
+        for a, b in pairwise(ops_):
             next_x[id(a)] = sc(b.start)
     for o in window:
         y = top + row[o.process] * row_h

@@ -2,4 +2,4 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-import toysystem  # noqa: E402,F401  (registers the "toy" system)
+import toysystem  # noqa: F401  (registers the "toy" system)

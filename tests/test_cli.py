@@ -42,9 +42,9 @@ def run_cli(args, capsys):
     ],
 )
 def test_bad_input_is_one_line_and_254(args, needle, capsys, tmp_path):
-    code, out, err = run_cli(args + (["--store", str(tmp_path)] if args[0] in ("run", "campaign") else []), capsys)
+    code, _out, err = run_cli(args + (["--store", str(tmp_path)] if args[0] in ("run", "campaign") else []), capsys)
     assert code == 254
-    lines = [l for l in err.splitlines() if l.strip()]
+    lines = [ln for ln in err.splitlines() if ln.strip()]
     assert len(lines) == 1 and needle in lines[0], err
     assert "Traceback" not in err
 

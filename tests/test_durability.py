@@ -13,8 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, assume, event, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, assume, event, given, settings, strategies as st
 
 from checkers import durability_cli
 from checkers.durability import ALLOWED_KINDS, KINDS, QueueHistoryError, check_queue

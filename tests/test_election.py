@@ -240,10 +240,10 @@ register_system("fakezk", FakeZkSpec)
 
 import pytest  # noqa: E402
 
+from checkers.mutex import master_intervals  # noqa: E402
 from harness.config import SECOND, RunConfig  # noqa: E402
 from harness.faults import Fault, generate_schedule  # noqa: E402
 from harness.runner import faulty_clients, run_test, schedule_for, simulate  # noqa: E402
-from checkers.mutex import master_intervals  # noqa: E402
 from workloads.election import ElectionWorkload  # noqa: E402
 
 

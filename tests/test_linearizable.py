@@ -11,12 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from checkers.history import Op, pair_operations
-from checkers.linearizable import MODELS, Model, ModelError, check, get_model, register_model
-from checkers.linearizable import cli
+from checkers.linearizable import MODELS, Model, ModelError, check, cli, get_model, register_model
 
 
 class H:
@@ -26,7 +24,7 @@ class H:
         self.events: list[dict] = []
         self.open: dict = {}
 
-    def _add(self, process, type_, f, value, key=None) -> "H":
+    def _add(self, process, type_, f, value, key=None) -> H:
         event = {"index": len(self.events), "time": 10 * len(self.events), "process": process,
                  "type": type_, "f": f, "value": value}
         if key is not None:
@@ -34,27 +32,27 @@ class H:
         self.events.append(event)
         return self
 
-    def invoke(self, p, f, value=None, key=None) -> "H":
+    def invoke(self, p, f, value=None, key=None) -> H:
         self.open[p] = (f, value, key)
         return self._add(p, "invoke", f, value, key)
 
-    def ok(self, p, value="same") -> "H":
+    def ok(self, p, value="same") -> H:
         f, v, key = self.open.pop(p)
         return self._add(p, "ok", f, v if value == "same" else value, key)
 
-    def fail(self, p) -> "H":
+    def fail(self, p) -> H:
         f, v, key = self.open.pop(p)
         return self._add(p, "fail", f, v, key)
 
-    def info(self, p) -> "H":
+    def info(self, p) -> H:
         f, v, key = self.open.pop(p)
         return self._add(p, "info", f, v, key)
 
-    def op(self, p, f, value=None, out="same", key=None) -> "H":
+    def op(self, p, f, value=None, out="same", key=None) -> H:
         """A complete operation, alone in time."""
         return self.invoke(p, f, value, key).ok(p, out)
 
-    def nemesis(self, f="start", value=None) -> "H":
+    def nemesis(self, f="start", value=None) -> H:
         return self._add("nemesis", "info", f, value)
 
 
@@ -376,7 +374,7 @@ def test_cli_bad_input_is_one_error_line(tmp_path: Path, capsys, argv: list, fra
     malformed = tmp_path / "malformed.jsonl"
     malformed.write_text(json.dumps(H().op(0, "write", 1).events[0]) + "\n{oops\n")
     argv = [a.format(good=good, tmp=tmp_path, malformed=malformed) for a in argv]
-    code, out, err = run_cli(capsys, *argv)
+    code, _out, err = run_cli(capsys, *argv)
     assert code == 254
     assert err.startswith("error: ") and err.count("\n") == 1 and fragment in err
     assert "Traceback" not in err

@@ -56,10 +56,9 @@ def test_operations_are_counted_in_every_period_active_at_invoke():
 
 
 def test_a_zab_run_reports_perf_beside_availability():
+    from checkers.result import checker_results
     from harness.config import RunConfig
     from harness.runner import run_test
-
-    from checkers.result import checker_results
 
     res = run_test(RunConfig(seed=2, time_limit=20, nemesis=("partition", "kill")))
     perf = checker_results(res.results)["perf"]

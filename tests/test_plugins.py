@@ -8,8 +8,8 @@ from importlib.metadata import EntryPoint
 import pytest
 
 from harness import plugins, system
-from harness.config import ConfigError, RunConfig
 from harness.checks import checker, checkers_for
+from harness.config import ConfigError, RunConfig
 from harness.system import SystemSpec, get_system, system_names
 from workloads import Workload, workload_class, workload_names
 

@@ -7,8 +7,7 @@ from __future__ import annotations
 import itertools
 
 import networkx as nx
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from reports.plots import _components
 from reports.rundata import reach_groups

@@ -17,15 +17,15 @@ from pathlib import Path
 import pytest
 from markupsafe import escape
 
-from harness.cli import main
 from checkers.result import CheckResult
+from harness.cli import main
 from harness.config import ConfigError, RunConfig
-from harness.faults import generate_schedule
+from harness.faults import family_names, fault_family, generate_schedule, not_opening, window_end
 from harness.runner import run_test
 from reports.campaign_report import write_campaign_report
 from reports.explain import build_views
 from reports.plots import leader_segments, plot_leaders, plot_log_offsets, write_plots
-from harness.faults import family_names, fault_family, not_opening, window_end
+from reports.run_report import repro_command, write_run_report
 from reports.rundata import (
     FAMILIES,
     FAMILY_COLOURS,
@@ -34,7 +34,6 @@ from reports.rundata import (
     fault_windows,
     reach_groups,
 )
-from reports.run_report import repro_command, write_run_report
 
 XSS = "<script>alert(1)</script>"
 XSS_ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
@@ -232,7 +231,7 @@ def test_generic_anomalies_get_sentences_and_operations(runs, tmp_path):
     assert "Two servers were established leaders of the same epoch. Here, n1 and n2 both led epoch 3" in page
     assert 'src="unseen.png"' in page
     run = RunData(d)
-    lost = [a for v in build_views(run) for a in v.anomalies if a.kind == "lost-write"][0]
+    lost = next(a for v in build_views(run) for a in v.anomalies if a.kind == "lost-write")
     assert {o.invoke_index for o in lost.ops} | {o.complete_index for o in lost.ops} >= {2, 3}
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from checkers.result import CheckResult, anomaly_names, failure_signature
 from harness.cli import main
 from harness.config import SECOND, ConfigError, RunConfig
 from harness.runner import run_test
-from checkers.result import CheckResult, anomaly_names, failure_signature
 from harness.shrink import ddmin, episodes_of, inert_episodes, shrink_int, shrink_run, trim_schedule
 from harness.store import load_config, load_results
 
@@ -112,10 +112,14 @@ def test_batched_search_chooses_as_sequential_search_does():
         return lambda cands: next((i for i, c in enumerate(cands) if pred(c)), None)
 
     for need in ({3, 11}, {0}, {19}, {2, 5, 17}, set()):
-        pred = lambda xs, need=need: need <= set(xs)
+        def pred(xs, need=need):
+            return need <= set(xs)
+
         assert ddmin(range(20), first=first_of(pred)) == ddmin(range(20), pred) == sorted(need)
     for threshold in (1, 2, 17, 49, 50):
-        pred = lambda v, t=threshold: v >= t
+        def pred(v, t=threshold):
+            return v >= t
+
         for width in (1, 2, 3):
             for hints in ((), (18,), (3, 40)):
                 assert shrink_int(50, 1, first=first_of(pred), width=width, hints=hints) == threshold
@@ -148,7 +152,7 @@ def test_shrink_in_parallel_keeps_what_sequential_shrinking_keeps(failing_run, t
 
 
 def test_keep_names_what_must_still_fail(failing_run, tmp_path):
-    out, sh = shrink_run(failing_run, 60, tmp_path / "kept", keep=[("linearizable", None)])
+    _out, sh = shrink_run(failing_run, 60, tmp_path / "kept", keep=[("linearizable", None)])
     assert sh.target == frozenset({("linearizable", None)})
     with pytest.raises(ConfigError, match="--keep quorum"):
         shrink_run(failing_run, 60, tmp_path / "bad", keep=[("quorum", None)])

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from harness.node import ClientResponse, Node, Persist, Reply, Send, SetTimer, CancelTimer, trace
+from harness.node import CancelTimer, ClientResponse, Node, Persist, Reply, Send, SetTimer, trace
 from harness.system import NodeContext, SystemSpec, register_system
 
 

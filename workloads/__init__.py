@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from harness import plugins
 from harness.schema import NO_SETTINGS, Setting

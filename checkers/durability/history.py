@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 __all__ = ["QueueHistoryError", "QueueOp", "KeyTable", "pair_queue_ops", "hashable", "thaw", "show", "show_list", "key_out"]
@@ -165,7 +166,7 @@ def _order(events: list[dict]) -> list[tuple[int, dict]]:
         pos = next(pos for pos, e in enumerate(events) if "index" not in e)
         raise QueueHistoryError(f"event {pos}: some events have an \"index\" and this one has not")
     pairs = sorted(((e["index"], e) for e in events), key=lambda p: p[0])
-    for (a, _), (b, _) in zip(pairs, pairs[1:]):
+    for (a, _), (b, _) in pairwise(pairs):
         if a == b:
             raise QueueHistoryError(f"duplicate \"index\" {a}")
     return pairs

@@ -5,7 +5,7 @@ True, False (with a counterexample) or "unknown" (time or memory budget). Models
 `models`, the search in `search`, the command line in `cli`.
 """
 
-from .models import MODELS, FAIL, IDENTITY, Model, ModelError, get_model, register_model
+from .models import FAIL, IDENTITY, MODELS, Model, ModelError, get_model, register_model
 from .search import Result, check
 
 __all__ = [

@@ -18,8 +18,8 @@ import json
 import math
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from ..history import HistoryError, load_history
 from .models import MODELS, ModelError, get_model

@@ -41,7 +41,8 @@ model may also override ``compile(op)``, returning a function ``state -> new sta
 
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
+from typing import Any, ClassVar
 
 from ..history import FrozenDict, Op, freeze, thaw
 

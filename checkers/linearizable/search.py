@@ -36,8 +36,9 @@ from __future__ import annotations
 import math
 import sys
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from ..history import INFINITY, HistoryError, Op, pair_operations, thaw
 from .models import FAIL, IDENTITY, Model, get_model

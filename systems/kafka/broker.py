@@ -35,11 +35,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.node import ClientRequest, Effect, Node, Persist, Send, SetTimer, trace
+from harness.node import Effect, Node, Persist, Send, SetTimer, trace
 from harness.system import NodeContext
-from systems.kafka import bugs as B
-from systems.kafka import messages as m
-from systems.kafka import znodes as z
+from systems.kafka import bugs as B, messages as m, znodes as z
 from systems.kafka.controller import RESEND_TIMER, Controller
 from systems.kafka.coordinator import EXPIRE_TIMER, Coordinator
 from systems.kafka.log import log_file
@@ -194,7 +192,7 @@ class Broker(Node):
             part = self.partitions.get(msg.partition)
             return part.on_epoch_end_response(src, msg, now) if part is not None else []
         if t is m.MetadataRequest:
-            leaders = tuple((p, l, e) for p, (l, e) in sorted(self.metadata.items()))
+            leaders = tuple((p, ld, e) for p, (ld, e) in sorted(self.metadata.items()))
             return [Send(src, m.MetadataResponse(msg.req_id, self.controller_id, leaders))]
         if t in (m.GroupHeartbeat, m.LeaveGroup, m.OffsetCommit, m.OffsetFetch):
             return self.coordinator.on_message(src, msg, now)
@@ -245,7 +243,7 @@ class Broker(Node):
         return effects + self.spawn(self._reopen_and_register())
 
     def _reopen_and_register(self, zombie: bool = False):
-        r = yield Call("reopen", "/", {})
+        yield Call("reopen", "/", {})
         yield self.spawn(self._register())
         if zombie and self.controller.active:
             yield self.controller.on_broker_change(self.now)

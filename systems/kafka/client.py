@@ -40,8 +40,7 @@ from typing import Any
 
 from harness.node import CancelTimer, ClientRequest, ClientResponse, Effect, Node, Reply, Send, SetTimer
 from harness.system import NodeContext
-from systems.kafka import bugs as B
-from systems.kafka import messages as m
+from systems.kafka import bugs as B, messages as m
 from systems.kafka.log import NO_PRODUCER
 from systems.kafka.settings import merged
 

@@ -49,13 +49,12 @@ queue, stops re-sending) and competes again with a new session.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Any
 
 from harness.node import CancelTimer, Effect, Send, SetTimer, trace
-from systems.kafka import bugs as B
-from systems.kafka import messages as m
-from systems.kafka import znodes as z
+from systems.kafka import bugs as B, messages as m, znodes as z
 from systems.kafka.zk import Call, Sleep
 
 RESEND_TIMER = "ctrl-resend"

@@ -27,8 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.node import CancelTimer, Effect, Send, SetTimer
-from systems.kafka import messages as m
-from systems.kafka import znodes as z
+from systems.kafka import messages as m, znodes as z
 from systems.kafka.zk import Call, Sleep
 
 EXPIRE_TIMER = "group-expire"

@@ -149,7 +149,7 @@ class ReplicaLog:
 
     def on_persisted(self) -> None:
         """One write of this log's file completed (they complete in issue order)."""
-        kind, length = self._pending.popleft()
+        _kind, length = self._pending.popleft()
         for k, keep in self._pending:
             if k == "truncate":
                 length = min(length, keep)

@@ -234,7 +234,7 @@ class MiniZkServer(Node):
 
     def on_persisted(self, token: Any, now: int) -> list[Effect]:
         self.now = now
-        item, zxid, txn, answer = token
+        _item, zxid, txn, answer = token
         self.in_flight = None
         effects = self._apply(zxid, txn, now, fire=True)
         if answer is not None:

@@ -67,8 +67,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.node import CancelTimer, Effect, Send, SetTimer, trace
-from systems.kafka import bugs as B
-from systems.kafka import messages as m
+from systems.kafka import bugs as B, messages as m
 from systems.kafka.log import NO_PRODUCER, OFFSET, ReplicaLog, value_digest
 from systems.kafka.zk import Call, Sleep
 from systems.kafka.znodes import decode_state, encode_state, partition_path

@@ -77,7 +77,7 @@ def merged(settings: dict | None) -> dict:
 
 
 def _schema() -> dict:
-    from harness.schema import Duration, Int, OneOf, Bool
+    from harness.schema import Bool, Duration, Int, OneOf
     from systems.zab.settings import SETTINGS as ZAB
 
     return {

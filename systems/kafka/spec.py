@@ -10,6 +10,7 @@ are ``client.KafkaClient``. ``harness.system`` finds ``SYSTEM`` here.
 from __future__ import annotations
 
 import json
+from types import MappingProxyType
 from typing import Any
 
 from harness.node import Node
@@ -56,11 +57,11 @@ class KafkaSpec(SystemSpec):
     #: what Kafka promises: its ZooKeeper's short zxid counters (rollover), a short replica
     #: lag bound (ISR shrinks and expansions become frequent), short ZooKeeper sessions
     #: (broker registrations and the controller's znode expire more often)
-    testing_aids = {
+    testing_aids = MappingProxyType({
         "short-counters": ({"counter_bits": 8},),
         "short-replica-lag": ({"replica_lag_time_max": 500 * MS},),
         "short-sessions": ({"session_timeout": 600 * MS, "client_timeout": 400 * MS, "connect_timeout": 200 * MS},),
-    }
+    })
 
     def default_settings(self) -> dict:
         from systems.zab.settings import DEFAULT_SETTINGS as ZAB

@@ -20,8 +20,9 @@ runs between two yields, and every resumption is an input of the broker.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import Any, Callable, Generator
+from typing import Any
 
 from harness.node import ClientRequest, ClientResponse, Effect, Reply, SetTimer
 from harness.system import NodeContext

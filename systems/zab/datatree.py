@@ -117,7 +117,7 @@ class Txn:
         return base + (self.session, self.flags) if (self.session or self.flags) else base
 
     @classmethod
-    def from_record(cls, record: Any) -> "Txn":
+    def from_record(cls, record: Any) -> Txn:
         t, path, data, version, origin, client, cxid, *rest = record
         session, flags = (int(rest[0]), int(rest[1])) if rest else (0, 0)
         return cls(t, path, data, int(version), origin, client, int(cxid), session, flags)
@@ -302,7 +302,7 @@ class DataTree:
         )
 
     @classmethod
-    def from_record(cls, record: Any) -> "DataTree":
+    def from_record(cls, record: Any) -> DataTree:
         tree = cls()
         zxid, nodes, *rest = record
         tree.last_processed_zxid = int(zxid)
@@ -319,7 +319,7 @@ class DataTree:
         tree.sessions = {int(s): int(t) for s, t in (rest[0] if rest else ())}
         return tree
 
-    def copy(self) -> "DataTree":
+    def copy(self) -> DataTree:
         return DataTree.from_record(self.to_record())
 
     def digest(self) -> dict:

@@ -182,10 +182,9 @@ class FastLeaderElection:
             self.proposal = Vote(n.leader, n.zxid, n.peer_epoch)
             effects += self._send_notifications()
         self.recvset[src] = Vote(n.leader, n.zxid, n.peer_epoch, n.election_epoch, LOOKING)
-        if self._term_predicate(self.recvset, self._proposal_vote()):
-            if not self.finalizing:
-                self.finalizing = True
-                effects.append(SetTimer(FINALIZE_TIMER, now + self.finalize_wait))
+        if self._term_predicate(self.recvset, self._proposal_vote()) and not self.finalizing:
+            self.finalizing = True
+            effects.append(SetTimer(FINALIZE_TIMER, now + self.finalize_wait))
         return effects, None
 
     def _on_decided(

@@ -100,8 +100,9 @@ lower than the highest it has seen.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from harness.node import (
     CancelTimer,
@@ -579,7 +580,7 @@ class ElectionCandidate(Node):
     def _send_write(self, now: int) -> list[Effect]:
         if self.write is None:
             return []
-        req, wid, value, token, checked = self.write
+        _req, wid, value, token, checked = self.write
         return [
             trace("write_sent", token=token, wid=wid, value=value, checked_mono=checked, mono=now,
                   still_master=self.state == MASTER and now < self.lease_deadline),

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 from harness.node import Node
 from harness.system import NodeContext, SystemSpec
 from systems.zab.client import ZabClient
@@ -50,11 +52,11 @@ class ZabSpec(SystemSpec):
     #: a run reaches a corner, not what ZooKeeper promises. Short zxid counters make
     #: rollover (a forced new epoch) reachable in a run; short sessions make expiry and
     #: ephemeral cleanup frequent; a small snapCount makes SNAP syncs common.
-    testing_aids = {
+    testing_aids = MappingProxyType({
         "short-counters": ({"counter_bits": 6}, {"counter_bits": 8}),
         "short-sessions": ({"session_timeout": 600 * MS, "client_timeout": 400 * MS, "connect_timeout": 200 * MS},),
         "frequent-snapshots": ({"snap_count": 20},),
-    }
+    })
 
     def default_settings(self) -> dict:
         return dict(DEFAULT_SETTINGS)

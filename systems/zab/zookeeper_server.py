@@ -17,7 +17,16 @@ from typing import Any
 
 from harness.node import Effect, Send, trace
 from systems.zab import messages as m
-from systems.zab.datatree import CLOSE_SESSION, CREATE, CREATE_SESSION, NO_NODE, SESSION_EXPIRED, ZNODE_TXNS, Txn, TxnResult
+from systems.zab.datatree import (
+    CLOSE_SESSION,
+    CREATE,
+    CREATE_SESSION,
+    NO_NODE,
+    SESSION_EXPIRED,
+    ZNODE_TXNS,
+    Txn,
+    TxnResult,
+)
 from systems.zab.messages import LEADING
 
 

@@ -6,12 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from directsim import MS, SECOND, KafkaSim
 
 from harness.node import Node, Send
 from systems.kafka import messages as m
 from systems.kafka.bugs import PRODUCER_STATE_LOST, WALLCLOCK_ISR_LAG
-
-from directsim import MS, SECOND, KafkaSim
 
 
 class Probe(Node):

@@ -16,6 +16,8 @@ seed 1): each is checked with and without its bug.
 
 from __future__ import annotations
 
+from directsim import persist_all, synced_follower, traces
+
 from harness.config import RunConfig
 from harness.node import Send
 from harness.runner import run_test
@@ -24,7 +26,6 @@ from systems.zab import messages as m
 from systems.zab.datatree import Txn
 from systems.zab.election import Vote, sid_rank, total_order_predicate
 from systems.zab.zxid import make_zxid
-from directsim import persist_all, synced_follower, traces
 
 VOTE_ORDER = "zab-vote-order-not-total"
 PROPOSE = "zab-propose-only-synced"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+from directsim import persist_all, synced_follower, traces
+
 from harness.node import Persist, Send
 from harness.system import NodeContext
 from systems.zab import messages as m
@@ -11,7 +13,6 @@ from systems.zab.datatree import Txn
 from systems.zab.election import Vote
 from systems.zab.server import ZabServer
 from systems.zab.zxid import make_zxid
-from directsim import persist_all, synced_follower, traces
 
 SERVERS = ("n1", "n2", "n3")
 
@@ -32,7 +33,7 @@ def leader_in_discovery(stored: dict | None = None) -> ZabServer:
 
 
 def test_boot_votes_for_itself() -> None:
-    s, eff = server()
+    _s, eff = server()
     notes = sends(eff, m.Notification)
     assert {e.dst for e in notes} == {"n2", "n3"}
     assert notes[0].msg == m.Notification("n1", 0, 1, 0, m.LOOKING)

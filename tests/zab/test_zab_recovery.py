@@ -174,7 +174,7 @@ def test_crash_loses_unsynced_writes_but_not_committed_ones() -> None:
             sim.crash(victim)
         sim.run_for(100 * MS)
         sim.restart(victim)
-        sim.run_until(lambda: all(o in sim.replies for o in ops), 6000 * MS)
+        sim.run_until(lambda: all(o in sim.replies for o in ops), 6000 * MS)  # noqa: B023 - called in this iteration
         sim.wait_stable(timeout=10_000 * MS)
     sim.run_for(200 * MS)
     committed = sorted({t.fields["zxid"] for t in sim.traces_of("commit")})

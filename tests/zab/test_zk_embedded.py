@@ -3,9 +3,9 @@ systems/zab/api.py describes: the servers answer the host, the host routes."""
 
 from __future__ import annotations
 
-from harness.node import ClientRequest, Send, SetTimer
 from zksim import MS, Host, ZkSim
 
+from harness.node import ClientRequest, Send, SetTimer
 from systems.zab.api import EVENT_OP_ID, NODE_CHILDREN_CHANGED, SYNC_CONNECTED, TIMER_PREFIX
 from systems.zab.client import ZabClient
 

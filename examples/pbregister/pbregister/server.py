@@ -148,7 +148,7 @@ class PBServer(Node):
         # can never start this view a second time
         if self.node_id not in self.votes or len(self.votes) < need:
             return []
-        state_view, seq, data = max(self.votes.values(), key=lambda v: (v[0], v[1]))
+        _state_view, seq, data = max(self.votes.values(), key=lambda v: (v[0], v[1]))
         self.state_view, self.seq, self.data = self.view, seq, dict(data)
         self.active, self.acks, self.votes = True, {}, {}
         return [trace("start_view", view=self.view, seq=seq), self._persist(),
