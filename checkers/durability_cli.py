@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from checkers.durability import ALLOWED_KINDS, KINDS, QueueHistoryError, check_queue
 from checkers.result import CheckResult
@@ -49,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("files", nargs="+", metavar="FILE", help="queue history files (.jsonl)")
 
 
-def load_queue_history(path: str | Path) -> list[dict]:
+def load_queue_history(path: str | Path) -> list[dict[str, Any]]:
     """Read a JSON-lines history; raise `QueueHistoryError` naming the file and line."""
     from checkers.history import read_history_text
 

@@ -54,7 +54,7 @@ class HistoryError(ValueError):
     """A history file or event list is malformed; the message is one line."""
 
 
-class FrozenDict(dict):
+class FrozenDict(dict[str, Any]):
     """A dict that hashes (by its items), so frozen op values and states can hold maps."""
 
     __slots__ = ()
@@ -153,7 +153,7 @@ class Op:
 # --------------------------------------------------------------------------- loading
 
 
-def load_history(path: str | Path) -> list[dict]:
+def load_history(path: str | Path) -> list[dict[str, Any]]:
     """Read a history from ``.jsonl`` (one JSON event per line) or Jepsen ``.edn``.
 
     Returns the events as dicts in file order. Raises `HistoryError` on a missing or
@@ -198,7 +198,7 @@ def read_history_text(path: str | Path, error: type[Exception] | None = None) ->
         raise err(f"{path}: cannot read: {exc}") from None
 
 
-def _check_event(event: Any, where: str) -> dict:
+def _check_event(event: Any, where: str) -> dict[str, Any]:
     if not isinstance(event, dict):
         raise HistoryError(f"{where}: event is not an object: {_short(event)}")
     typ = event.get("type")
@@ -223,7 +223,7 @@ def _short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _load_jsonl(path: Path, text: str) -> list[dict]:
+def _load_jsonl(path: Path, text: str) -> list[dict[str, Any]]:
     events = []
     loads = json.loads
     for lineno, line in enumerate(text.splitlines(), 1):
@@ -402,7 +402,7 @@ def _edn_error_line(text: str, exc: Exception) -> int | None:
 _EDN_TAGS_DONE = False
 
 
-def _load_edn(path: Path, text: str) -> list[dict]:
+def _load_edn(path: Path, text: str) -> list[dict[str, Any]]:
     global _EDN_TAGS_DONE
     import edn_format
 
@@ -443,7 +443,7 @@ def _load_edn(path: Path, text: str) -> list[dict]:
     return out
 
 
-def _looks_independent(events: list) -> bool:
+def _looks_independent(events: list[Any]) -> bool:
     """Plain ``[k v]`` values are Jepsen independent tuples when every client event has one.
 
     In an independent history *every* op carries a pair (reads ``[k nil]``, writes
@@ -464,7 +464,7 @@ def _looks_independent(events: list) -> bool:
 # --------------------------------------------------------------------------- pairing
 
 
-def pair_operations(events: Iterable[dict]) -> list[Op]:
+def pair_operations(events: Iterable[dict[str, Any]]) -> list[Op]:
     """Pair invokes with completions (Jepsen semantics); return ops ordered by invoke.
 
     Fail ops are dropped; info ops and invokes never completed get ``ret=INFINITY`` and
@@ -490,8 +490,8 @@ def pair_operations(events: Iterable[dict]) -> list[Op]:
                     raise HistoryError(f"duplicate \"index\" {events[a]['index']}")
             events = [events[i] for i in order]
 
-    open_invokes: dict[int, tuple[int, dict]] = {}
-    pairs: list[tuple[int, dict, int | None, dict | None]] = []  # (call, invoke, ret, completion)
+    open_invokes: dict[int, tuple[int, dict[str, Any]]] = {}
+    pairs: list[tuple[int, dict[str, Any], int | None, dict[str, Any] | None]] = []  # (call, invoke, ret, completion)
     slot_of: dict[int, int] = {}
     for pos, event in enumerate(events):
         proc = event.get("process")
@@ -547,5 +547,5 @@ def pair_operations(events: Iterable[dict]) -> list[Op]:
     return ops
 
 
-def _where(event: dict, pos: int) -> str:
+def _where(event: dict[str, Any], pos: int) -> str:
     return f"index {event['index']}" if "index" in event else f"event {pos}"

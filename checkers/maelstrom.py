@@ -16,10 +16,10 @@ from __future__ import annotations
 from typing import Any
 
 
-def _pairs(history: list[dict]) -> list[tuple[dict, dict | None]]:
+def _pairs(history: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
     """(invoke, completion or None) per operation, in invoke order."""
-    open_: dict[Any, dict] = {}
-    out: list[list] = []
+    open_: dict[Any, dict[str, Any]] = {}
+    out: list[list[Any]] = []
     where: dict[int, int] = {}
     for ev in history:
         p = ev.get("process")
@@ -33,16 +33,16 @@ def _pairs(history: list[dict]) -> list[tuple[dict, dict | None]]:
     return [(a, b) for a, b in out]
 
 
-def _final_reads(pairs: list[tuple[dict, dict | None]]) -> dict[str, dict]:
+def _final_reads(pairs: list[tuple[dict[str, Any], dict[str, Any] | None]]) -> dict[str, dict[str, Any]]:
     """node -> its last successful final read"""
-    out: dict[str, dict] = {}
+    out: dict[str, dict[str, Any]] = {}
     for inv, done in pairs:
         if inv.get("f") == "read" and inv.get("value") == "final" and done is not None and done["type"] == "ok":
             out[str(done.get("node"))] = done
     return out
 
 
-def check_broadcast(history: list[dict]) -> dict[str, Any]:
+def check_broadcast(history: list[dict[str, Any]]) -> dict[str, Any]:
     pairs = _pairs(history)
     attempted, acked = set(), {}
     for inv, done in pairs:
@@ -53,7 +53,7 @@ def check_broadcast(history: list[dict]) -> dict[str, Any]:
     finals = _final_reads(pairs)
     anomalies: dict[str, int] = {}
     lines: list[str] = []
-    lost: dict[str, list] = {}
+    lost: dict[str, list[Any]] = {}
     focus = None
     for node, ev in sorted(finals.items()):
         held = set(ev.get("value") or [])
@@ -83,7 +83,7 @@ def check_broadcast(history: list[dict]) -> dict[str, Any]:
             f"{len(finals)} nodes' final reads", "final_reads": len(finals)}
 
 
-def check_counter(history: list[dict]) -> dict[str, Any]:
+def check_counter(history: list[dict[str, Any]]) -> dict[str, Any]:
     pairs = _pairs(history)
     ok_sum = info_sum = 0
     for inv, done in pairs:

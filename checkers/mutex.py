@@ -77,7 +77,7 @@ def _hex(t: Any) -> str:
 # ----------------------------------------------------------------------- intervals
 
 
-def master_intervals(trace: list[dict], end_time: int | None = None) -> list[dict]:
+def master_intervals(trace: list[dict[str, Any]], end_time: int | None = None) -> list[dict[str, Any]]:
     """One record per mastership: node, token, begin, end (true ns), how it ended.
 
     A ``master_begin`` with no later ``master_end`` of the same node is open until
@@ -85,8 +85,8 @@ def master_intervals(trace: list[dict], end_time: int | None = None) -> list[dic
     """
     if end_time is None:
         end_time = max((ev.get("time", 0) for ev in trace), default=0)
-    open_: dict[str, dict] = {}
-    out: list[dict] = []
+    open_: dict[str, dict[str, Any]] = {}
+    out: list[dict[str, Any]] = []
     for ev in trace:
         kind = ev.get("kind")
         node = ev.get("node")
@@ -113,7 +113,7 @@ def master_intervals(trace: list[dict], end_time: int | None = None) -> list[dic
     return out
 
 
-def find_overlaps(intervals: list[dict]) -> list[tuple[dict, dict, int, int]]:
+def find_overlaps(intervals: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any], int, int]]:
     """(older, newer, from, to) for each pair of masterships of different nodes that
     overlap in true time for a positive duration."""
     out = []
@@ -132,11 +132,11 @@ def find_overlaps(intervals: list[dict]) -> list[tuple[dict, dict, int, int]]:
 # --------------------------------------------------------------------- why, in words
 
 
-def _faults_of(faults: list[dict], node: str, kinds: tuple[str, ...]) -> list[dict]:
+def _faults_of(faults: list[dict[str, Any]], node: str, kinds: tuple[str, ...]) -> list[dict[str, Any]]:
     return [f for f in faults if f.get("node") == node and f.get("kind") in kinds]
 
 
-def _pauses(faults: list[dict], node: str, lo: int, hi: int) -> list[tuple[int, int | None]]:
+def _pauses(faults: list[dict[str, Any]], node: str, lo: int, hi: int) -> list[tuple[int, int | None]]:
     """(paused at, resumed at or None) of ``node`` that overlap [lo, hi]."""
     spans: list[tuple[int, int | None]] = []
     start = None
@@ -152,7 +152,7 @@ def _pauses(faults: list[dict], node: str, lo: int, hi: int) -> list[tuple[int, 
     return [(a, b) for a, b in spans if a < hi and (b is None or b > lo)]
 
 
-def _skews(faults: list[dict], node: str, lo: int, hi: int) -> list[tuple[int, int | None, int]]:
+def _skews(faults: list[dict[str, Any]], node: str, lo: int, hi: int) -> list[tuple[int, int | None, int]]:
     """(from, to or None, ppm) of clock-rate skews of ``node`` in effect somewhere in [lo, hi]."""
     spans: list[tuple[int, int | None, int]] = []
     cur: tuple[int, int] | None = None
@@ -171,9 +171,9 @@ def _skews(faults: list[dict], node: str, lo: int, hi: int) -> list[tuple[int, i
     return [s for s in spans if s[2] != 0 and s[0] < hi and (s[1] is None or s[1] > lo)]
 
 
-def _partitions(faults: list[dict], lo: int, hi: int) -> list[dict]:
-    out: list[dict] = []
-    cur: dict | None = None
+def _partitions(faults: list[dict[str, Any]], lo: int, hi: int) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    cur: dict[str, Any] | None = None
     for f in faults:
         k = f.get("kind")
         if k == "partition":
@@ -188,7 +188,7 @@ def _partitions(faults: list[dict], lo: int, hi: int) -> list[dict]:
     return [p for p in out if p["from"] < hi and (p["until"] is None or p["until"] > lo)]
 
 
-def session_expiries(trace: list[dict], session: Any) -> list[dict]:
+def session_expiries(trace: list[dict[str, Any]], session: Any) -> list[dict[str, Any]]:
     """Trace events of a server expiring (or closing) ``session``: any kind naming an
     expiry or a closeSession, with a ``session`` field equal to it."""
     if session is None:
@@ -202,7 +202,7 @@ def session_expiries(trace: list[dict], session: Any) -> list[dict]:
     return out
 
 
-def _wall_jumps(faults: list[dict], node: str, upto: int) -> list[tuple[int, int]]:
+def _wall_jumps(faults: list[dict[str, Any]], node: str, upto: int) -> list[tuple[int, int]]:
     """(time, wall offset after) of the wall-clock changes of ``node`` up to ``upto`` that
     left its wall clock off true time: bumps, and strobes (their high offset)."""
     out: list[tuple[int, int]] = []
@@ -222,7 +222,7 @@ def _wall_jumps(faults: list[dict], node: str, upto: int) -> list[tuple[int, int
     return out
 
 
-def why_session_ended(iv: dict, trace: list[dict], faults: list[dict], until: int) -> tuple[list[str], list[str]]:
+def why_session_ended(iv: dict[str, Any], trace: list[dict[str, Any]], faults: list[dict[str, Any]], until: int) -> tuple[list[str], list[str]]:
     """What the trace says about the end of ``iv``'s session before ``until``: who expired
     it, when, after how long a silence, and what was off with that server's clock."""
     why: list[str] = []
@@ -258,7 +258,7 @@ def why_session_ended(iv: dict, trace: list[dict], faults: list[dict], until: in
     return why, causes
 
 
-def _why_stale_renewal(a: dict, trace: list[dict], faults: list[dict]) -> tuple[list[str], list[str]]:
+def _why_stale_renewal(a: dict[str, Any], trace: list[dict[str, Any]], faults: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
     """Who vouched for ``a``'s last lease renewal? A server answering after the deletion of
     ``a``'s /master answered from an old state; a server cut off from the leader that
     expired the session vouched for a session that leader no longer heard of. Either way
@@ -315,7 +315,7 @@ def _why_stale_renewal(a: dict, trace: list[dict], faults: list[dict]) -> tuple[
     return why, causes
 
 
-def _why_master_went_on(a: dict, faults: list[dict], session_timeout: int | None) -> tuple[list[str], list[str]]:
+def _why_master_went_on(a: dict[str, Any], faults: list[dict[str, Any]], session_timeout: int | None) -> tuple[list[str], list[str]]:
     why: list[str] = []
     causes: list[str] = []
     for p_from, p_to in _pauses(faults, a["node"], a["begin"], a["end"]):
@@ -337,7 +337,7 @@ def _why_master_went_on(a: dict, faults: list[dict], session_timeout: int | None
     return why, causes
 
 
-def explain_overlap(a: dict, b: dict, lo: int, hi: int, trace: list[dict], faults: list[dict],
+def explain_overlap(a: dict[str, Any], b: dict[str, Any], lo: int, hi: int, trace: list[dict[str, Any]], faults: list[dict[str, Any]],
                     session_timeout: int | None) -> tuple[str, list[str]]:
     """The sentence for one overlap, and the short names of the causes found."""
     why, causes = why_session_ended(a, trace, faults, hi)
@@ -375,8 +375,8 @@ def explain_overlap(a: dict, b: dict, lo: int, hi: int, trace: list[dict], fault
     return sentence, causes
 
 
-def explain_stale_write(w: dict, trace: list[dict], faults: list[dict], intervals: list[dict],
-                        write_sent: dict | None, write_checked: dict | None = None) -> tuple[str, list[str]]:
+def explain_stale_write(w: dict[str, Any], trace: list[dict[str, Any]], faults: list[dict[str, Any]], intervals: list[dict[str, Any]],
+                        write_sent: dict[str, Any] | None, write_checked: dict[str, Any] | None = None) -> tuple[str, list[str]]:
     """Why a stale master's write reached the storage: when it checked its lease and sent
     the write, what happened to its session, and whether it was paused in between."""
     who, tok, t = w["candidate"], w["token"], w["time"]
@@ -412,13 +412,13 @@ def explain_stale_write(w: dict, trace: list[dict], faults: list[dict], interval
 # ---------------------------------------------------------------------- stale writes
 
 
-def find_stale_writes(trace: list[dict], intervals: list[dict]) -> list[dict]:
+def find_stale_writes(trace: list[dict[str, Any]], intervals: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Writes the storage accepted from a stale master (see the module docstring)."""
     begins = sorted((iv["begin"], iv["token"], iv["node"]) for iv in intervals
                     if isinstance(iv.get("token"), int))
-    out: list[dict] = []
+    out: list[dict[str, Any]] = []
     max_tok: int | None = None
-    max_by: tuple | None = None
+    max_by: tuple[Any, ...] | None = None
     for ev in trace:
         if ev.get("kind") != STORAGE_WRITE or not ev.get("accepted"):
             continue
@@ -453,7 +453,7 @@ def find_stale_writes(trace: list[dict], intervals: list[dict]) -> list[dict]:
 # --------------------------------------------------------------------------- check
 
 
-def _op_indices(history: list[dict]) -> tuple[dict, dict]:
+def _op_indices(history: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
     """token -> index of the acquire ok that reported it; wid -> index of the write's
     completion."""
     by_token: dict[Any, int] = {}
@@ -468,7 +468,7 @@ def _op_indices(history: list[dict]) -> tuple[dict, dict]:
     return by_token, by_wid
 
 
-def check_mutex(out: Any, settings: dict | None = None) -> CheckResult:
+def check_mutex(out: Any, settings: dict[str, Any] | None = None) -> CheckResult:
     """Judge one election run (a ``harness.runner.SimOutput``). ``settings`` are the run's
     settings over its system's defaults (``harness.system.run_settings``); without them,
     the run config's own ``settings``."""
@@ -478,7 +478,7 @@ def check_mutex(out: Any, settings: dict | None = None) -> CheckResult:
                              session_timeout=settings.get("session_timeout"))
 
 
-def check_mutex_trace(trace: list[dict], faults: list[dict], history: list[dict] | None = None,
+def check_mutex_trace(trace: list[dict[str, Any]], faults: list[dict[str, Any]], history: list[dict[str, Any]] | None = None,
                       fencing: bool = False, session_timeout: int | None = None) -> CheckResult:
     """The checker on its inputs: the trace (true times), the fault log, the history."""
     history = history or []
@@ -486,7 +486,7 @@ def check_mutex_trace(trace: list[dict], faults: list[dict], history: list[dict]
     intervals = master_intervals(trace, end_time)
     by_token, by_wid = _op_indices(history)
 
-    overlaps: list[dict] = []
+    overlaps: list[dict[str, Any]] = []
     for a, b, lo, hi in find_overlaps(intervals):
         sentence, causes = explain_overlap(a, b, lo, hi, trace, faults, session_timeout)
         acted = [ev for ev in trace if ev.get("kind") == "write_sent" and ev.get("node") == a["node"]
@@ -511,8 +511,8 @@ def check_mutex_trace(trace: list[dict], faults: list[dict], history: list[dict]
     writes = [ev for ev in trace if ev.get("kind") == STORAGE_WRITE]
     accepted = sum(1 for ev in writes if ev.get("accepted"))
     n_nodes = len({iv["node"] for iv in intervals})
-    anomalies: dict[str, list] = {}
-    allowed: dict[str, list] = {}
+    anomalies: dict[str, list[Any]] = {}
+    allowed: dict[str, list[Any]] = {}
     if overlaps:
         (allowed if fencing else anomalies)["overlapping-masters"] = overlaps
     if stale:

@@ -26,9 +26,9 @@ NO_FAULT = "no fault"
 AFTER = "after healing"
 
 
-def fault_intervals(faults: Iterable[dict]) -> list[tuple[str, int, int | None]]:
+def fault_intervals(faults: Iterable[dict[str, Any]]) -> list[tuple[str, int, int | None]]:
     """(family, start, end or None) of every fault episode, in start order."""
-    episodes: dict[Any, list] = {}
+    episodes: dict[Any, list[Any]] = {}
     order: list[Any] = []
     for rec in faults:
         t, kind = rec.get("time"), rec.get("kind")
@@ -63,12 +63,12 @@ def _percentile(sorted_values: list[int], q: float) -> int | None:
     return sorted_values[i]
 
 
-def check_perf(history: list[dict], faults: list[dict], main_end_ns: int,
-               semantic_errors: frozenset = frozenset()) -> CheckResult:
+def check_perf(history: list[dict[str, Any]], faults: list[dict[str, Any]], main_end_ns: int,
+               semantic_errors: frozenset[Any] = frozenset()) -> CheckResult:
     """Availability and latency per period (see the module docstring): ``details`` has
     ``by_period`` (one row per period) and ``fault_episodes``. Never decides a run."""
     intervals = fault_intervals(faults)
-    invokes: dict[Any, dict] = {}
+    invokes: dict[Any, dict[str, Any]] = {}
     stats: dict[str, dict[str, Any]] = {}
 
     def row(name: str) -> dict[str, Any]:

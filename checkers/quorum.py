@@ -50,7 +50,7 @@ def _hex(z: int) -> str:
 
 class _Collector:
     def __init__(self, limit: int = 50):
-        self.by_kind: dict[str, list[dict]] = defaultdict(list)
+        self.by_kind: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.limit = limit
 
     def add(self, prop: str, explanation: str, **facts: Any) -> None:
@@ -72,9 +72,9 @@ class _Collector:
 
 
 def check_quorum(
-    trace: Iterable[dict],
+    trace: Iterable[dict[str, Any]],
     servers: list[str],
-    history: list[dict] | None = None,
+    history: list[dict[str, Any]] | None = None,
     epoch_shift: int = EPOCH_SHIFT,
 ) -> CheckResult:
     """Check the ZAB safety properties over a run's trace (and its history, for I9): each

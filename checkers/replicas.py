@@ -51,11 +51,11 @@ def check_replicas(out: Any) -> CheckResult:
     return check_trace(trace, digests)
 
 
-def check_trace(trace: list[dict], digests: dict | None = None) -> CheckResult:
-    found: dict[str, list[dict]] = {}
+def check_trace(trace: list[dict[str, Any]], digests: dict[str, Any] | None = None) -> CheckResult:
+    found: dict[str, list[dict[str, Any]]] = {}
     counts: dict[str, int] = {}
 
-    def add(kind: str, v: dict) -> None:
+    def add(kind: str, v: dict[str, Any]) -> None:
         counts[kind] = counts.get(kind, 0) + 1
         lst = found.setdefault(kind, [])
         if len(lst) < MAX_PER_KIND:
@@ -66,7 +66,7 @@ def check_trace(trace: list[dict], digests: dict | None = None) -> CheckResult:
     hws: dict[tuple[str, int, int], int] = {}                  # (node, p, epoch) -> last hw
     committed: dict[tuple[int, int], tuple[str, str, int, int]] = {}  # (p, o) -> (value, node, epoch, time)
     committed_end: dict[int, int] = {}  # p -> 1 + the highest offset ever committed
-    pending_joins: dict[tuple, tuple[dict, int]] = {}  # (leader, p, epoch, follower) -> (isr-expand, committed end)
+    pending_joins: dict[tuple[Any, ...], tuple[dict[str, Any], int]] = {}  # (leader, p, epoch, follower) -> (isr-expand, committed end)
     stats = {"elections": 0, "commits": 0, "appends": 0, "acks": 0, "truncations": 0, "isr_changes": 0}
 
     for ev in trace:
@@ -213,9 +213,9 @@ def check_trace(trace: list[dict], digests: dict | None = None) -> CheckResult:
                                                           "committed_offsets": len(committed)}})
 
 
-def _final_agreement(digests: dict, add) -> list[str]:
+def _final_agreement(digests: dict[str, Any], add) -> list[str]:
     """Replicas with the same high watermark must hold the same records below it."""
-    by_partition: dict[str, dict[str, dict]] = {}
+    by_partition: dict[str, dict[str, dict[str, Any]]] = {}
     for node, d in sorted(digests.items()):
         if not isinstance(d, dict):
             continue

@@ -41,11 +41,11 @@ class CheckResult:
     valid: Verdict
     explanation: str = ""
     #: kind -> anomaly records (plain dicts), the ones that make ``valid`` False
-    anomalies: Mapping[str, list[dict]] = field(default_factory=dict)
+    anomalies: Mapping[str, list[dict[str, Any]]] = field(default_factory=dict)
     #: kind -> how many were found; at least the records listed (filled in when not given)
     anomaly_counts: Mapping[str, int] = field(default_factory=dict)
     #: kind -> records found but allowed by the checker: reported, never counted
-    allowed: Mapping[str, list[dict]] = field(default_factory=dict)
+    allowed: Mapping[str, list[dict[str, Any]]] = field(default_factory=dict)
     #: whether this result takes part in the run's verdict
     decides: bool = True
     #: for the reader: what the result means when it needs saying (e.g. why it does not decide)
@@ -101,7 +101,7 @@ def as_result(x: CheckResult | Mapping[str, Any]) -> CheckResult:
     return x if isinstance(x, CheckResult) else CheckResult.from_json(x)
 
 
-def _by_kind(x: Any) -> dict[str, list[dict]]:
+def _by_kind(x: Any) -> dict[str, list[dict[str, Any]]]:
     """kind -> records, keeping only what has that shape (a hand-edited or damaged file)."""
     if not isinstance(x, Mapping):
         return {}
@@ -145,7 +145,7 @@ def _from_legacy(d: Mapping[str, Any]) -> CheckResult:
     (kind -> records, or kind -> a count), ``violations`` (the same, or a list of records
     with a ``kind``), counts under ``violation_counts``/``anomaly_counts``/``counts``, and
     ``counts: false`` for a result that does not decide."""
-    anomalies: dict[str, list[dict]] = {}
+    anomalies: dict[str, list[dict[str, Any]]] = {}
     counts: dict[str, int] = {}
     for key in ("anomalies", "violations"):
         v = d.get(key)

@@ -35,7 +35,7 @@ def _path(key: Any) -> str:
     return k if k.startswith("/") else "/" + k
 
 
-def committed_values(trace: list[dict]) -> dict[str, tuple[list[int], list[Any]]]:
+def committed_values(trace: list[dict[str, Any]]) -> dict[str, tuple[list[int], list[Any]]]:
     """path -> (zxids, values) of the committed writes, from any server's deliveries."""
     seen: dict[int, tuple[str, Any]] = {}
     for ev in trace:
@@ -50,14 +50,14 @@ def committed_values(trace: list[dict]) -> dict[str, tuple[list[int], list[Any]]
     return dict(out)
 
 
-def check_sessions(history: list[dict], trace: list[dict], limit: int = 50) -> CheckResult:
+def check_sessions(history: list[dict[str, Any]], trace: list[dict[str, Any]], limit: int = 50) -> CheckResult:
     """Check every ok read of ``history`` that reports a ``zxid`` against the trace
     (``limit`` anomalies listed per kind, all counted; ``details["reads"]``)."""
     values = committed_values(trace)
     has_values = bool(values)
     last_read: dict[Any, tuple[int, int]] = {}  # process -> (zxid, index)
     last_write: dict[Any, tuple[int, int]] = {}
-    found: dict[str, list[dict]] = defaultdict(list)
+    found: dict[str, list[dict[str, Any]]] = defaultdict(list)
     reads = 0
 
     def add(kind: str, **facts: Any) -> None:

@@ -30,7 +30,7 @@ LINEARIZABLE_STEPS = 30_000_000
 LOCAL_READS_STEPS = 2_000_000
 
 
-def check_linearizable(history: list[dict], model: str = "cas-register",
+def check_linearizable(history: list[dict[str, Any]], model: str = "cas-register",
                        max_steps: int = LINEARIZABLE_STEPS) -> CheckResult:
     """A linearizability check; its counterexample (or where an undecided search stopped)
     is in ``details`` (checkers.linearizable's ``Result.to_json()``)."""
@@ -117,12 +117,12 @@ def state_differences(a: Any, b: Any, on_a: str, on_b: str) -> list[str]:
     return out
 
 
-def _tree_differences(x: dict, y: dict, on_a: str, on_b: str) -> list[str]:
+def _tree_differences(x: dict[str, Any], y: dict[str, Any], on_a: str, on_b: str) -> list[str]:
     out = []
     za = {z[0]: z for z in x.get("znodes", [])}
     zb = {z[0]: z for z in y.get("znodes", [])}
 
-    def znode(z: list) -> str:
+    def znode(z: list[Any]) -> str:
         owner = f", ephemeral of session {z[4]:#x}" if len(z) > 4 and z[4] else ""
         return f"{json.dumps(z[1], default=str)} (version {z[2]}{owner})"
 
@@ -149,7 +149,7 @@ SEMANTIC_ERRORS = frozenset({"value mismatch", "BadVersion", "NoNode", "NodeExis
                              "key-does-not-exist", "key-already-exists", "precondition-failed"})
 
 
-def availability(history: list[dict]) -> CheckResult:
+def availability(history: list[dict[str, Any]]) -> CheckResult:
     """How many operations the system served. A cas that failed because the value differed
     was served; a request that timed out or was refused for want of a leader was not.
     Informational: it does not decide the run."""
@@ -168,7 +168,7 @@ def availability(history: list[dict]) -> CheckResult:
                        decides=False, details=out)
 
 
-def _epoch_shift(out: Any, settings: dict | None = None) -> int:
+def _epoch_shift(out: Any, settings: dict[str, Any] | None = None) -> int:
     """Bits of a zxid below its epoch (ZAB's ``counter_bits`` setting)."""
     if settings is None:
         settings = run_settings(out.config)
@@ -182,7 +182,7 @@ def _epoch_shift(out: Any, settings: dict | None = None) -> int:
 # held everywhere, converged replicas, drained queues) is not judged (liveness reports it).
 
 
-def _linearizable(out: Any, settings: dict) -> dict[str, CheckResult]:
+def _linearizable(out: Any, settings: dict[str, Any]) -> dict[str, CheckResult]:
     if out.config.reads == "sync":
         return {"linearizable": check_linearizable(out.history)}
     results: dict[str, CheckResult] = {}
@@ -206,27 +206,27 @@ def _linearizable(out: Any, settings: dict) -> dict[str, CheckResult]:
     return results
 
 
-def _durability(out: Any, settings: dict) -> dict[str, CheckResult]:
+def _durability(out: Any, settings: dict[str, Any]) -> dict[str, CheckResult]:
     from checkers.durability import check_queue
 
     # a run stopped by a storm never drained the queues: unconsumed writes are not lost
     return {"durability": check_queue(out.history, final_drain=storm_of(out) is None)}
 
 
-def _mutex(out: Any, settings: dict) -> dict[str, CheckResult]:
+def _mutex(out: Any, settings: dict[str, Any]) -> dict[str, CheckResult]:
     from checkers.mutex import check_mutex
 
     return {"mutex": check_mutex(out, settings)}
 
 
-def _replicas(out: Any, settings: dict) -> dict[str, CheckResult]:
+def _replicas(out: Any, settings: dict[str, Any]) -> dict[str, CheckResult]:
     from checkers.replicas import check_replicas, check_trace
 
     # stopped by a storm: no final agreement of the replicas' end state to judge
     return {"replicas": check_replicas(out) if storm_of(out) is None else check_trace(out.trace, {})}
 
 
-def _quorum(out: Any, settings: dict) -> dict[str, CheckResult]:
+def _quorum(out: Any, settings: dict[str, Any]) -> dict[str, CheckResult]:
     from checkers.quorum import check_quorum
 
     return {"quorum": check_quorum(out.trace, servers_for(out.config),
@@ -234,29 +234,29 @@ def _quorum(out: Any, settings: dict) -> dict[str, CheckResult]:
                                    epoch_shift=_epoch_shift(out, settings))}
 
 
-def _convergence(out: Any, settings: dict) -> dict[str, CheckResult]:
+def _convergence(out: Any, settings: dict[str, Any]) -> dict[str, CheckResult]:
     return {"convergence": check_convergence(out)}
 
 
-def _session(out: Any, settings: dict) -> dict[str, CheckResult]:
+def _session(out: Any, settings: dict[str, Any]) -> dict[str, CheckResult]:
     from checkers.session import check_sessions
 
     return {"session": check_sessions(out.history, out.trace)}
 
 
-def _broadcast(out: Any, settings: dict) -> dict[str, CheckResult]:
+def _broadcast(out: Any, settings: dict[str, Any]) -> dict[str, CheckResult]:
     from checkers.maelstrom import check_broadcast
 
     return {"broadcast": as_result(check_broadcast(out.history))}
 
 
-def _counter(out: Any, settings: dict) -> dict[str, CheckResult]:
+def _counter(out: Any, settings: dict[str, Any]) -> dict[str, CheckResult]:
     from checkers.maelstrom import check_counter
 
     return {"counter": as_result(check_counter(out.history))}
 
 
-def _protocol(out: Any, settings: dict) -> dict[str, CheckResult]:
+def _protocol(out: Any, settings: dict[str, Any]) -> dict[str, CheckResult]:
     from harness.live.maelstrom.problems import check_problems
 
     info = out.stats.get("maelstrom") or {}
@@ -266,21 +266,21 @@ def _protocol(out: Any, settings: dict) -> dict[str, CheckResult]:
     return {"protocol": res}
 
 
-def _liveness(out: Any, settings: dict) -> dict[str, CheckResult]:
+def _liveness(out: Any, settings: dict[str, Any]) -> dict[str, CheckResult]:
     return {"liveness": check_liveness(out)}
 
 
-def _availability(out: Any, settings: dict) -> dict[str, CheckResult]:
+def _availability(out: Any, settings: dict[str, Any]) -> dict[str, CheckResult]:
     return {"availability": availability(out.history)}
 
 
-def _perf(out: Any, settings: dict) -> dict[str, CheckResult]:
+def _perf(out: Any, settings: dict[str, Any]) -> dict[str, CheckResult]:
     from checkers.perf import check_perf
 
     return {"perf": check_perf(out.history, out.faults, int(out.config.time_limit * 1e9), SEMANTIC_ERRORS)}
 
 
-Checker = Callable[[Any, dict], "dict[str, CheckResult]"]
+Checker = Callable[[Any, dict[str, Any]], "dict[str, CheckResult]"]
 
 #: the checkers a workload (``Workload.checkers``) or a system (``SystemSpec.checkers``)
 #: may name; installed packages add theirs as ``harness.checkers`` entry points

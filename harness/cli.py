@@ -13,6 +13,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from harness.config import ConfigError, RunConfig
 from harness.faults import family_names
@@ -81,8 +82,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", type=Path, default=Path("store"), help="store directory (default %(default)s)")
 
 
-def _settings(items: list[str]) -> dict:
-    out: dict = {}
+def _settings(items: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
@@ -96,10 +97,10 @@ def _settings(items: list[str]) -> dict:
     return out
 
 
-def _bin(args: argparse.Namespace) -> dict:
+def _bin(args: argparse.Namespace) -> dict[str, Any]:
     """--bin/--bin-arg as settings; the path made absolute so repro and campaign workers
     find it from any directory."""
-    out: dict = {}
+    out: dict[str, Any] = {}
     b = getattr(args, "bin", None)
     if b:
         out["bin"] = str(Path(b).absolute())

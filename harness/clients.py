@@ -17,11 +17,13 @@ ends. Any final operation that never succeeds is a liveness failure.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
-from harness.config import SECOND, RunConfig
+from harness.config import RunConfig
 from harness.node import ClientRequest, ClientResponse
 from harness.sim import Simulator
+from harness.units import SECOND
 
 _RESERVED = frozenset({"index", "time", "process", "type", "f", "key", "value", "node", "error"})
 
@@ -33,10 +35,10 @@ class Worker:
         self.index = index
         self.node = node
         self.process = index
-        self.op: dict | None = None  # the outstanding invoke event
-        self.final: list = []
-        self.final_done: list = []
-        self.final_failed: list = []
+        self.op: dict[str, Any] | None = None  # the outstanding invoke event
+        self.final: list[Any] = []
+        self.final_done: list[Any] = []
+        self.final_failed: list[Any] = []
 
 
 class ClientPool:
@@ -45,7 +47,7 @@ class ClientPool:
         self.config = config
         self.workload = workload
         self.rng = rng
-        self.history: list[dict] = []
+        self.history: list[dict[str, Any]] = []
         self.workers = [Worker(i, node) for i, node in enumerate(sim.clients)]
         self._by_node = {w.node: w for w in self.workers}
         self._next_op_id = 0
@@ -59,7 +61,7 @@ class ClientPool:
 
     def start(self) -> None:
         for w in self.workers:
-            self.sim.call_at(self.sim.now + self._think(), lambda w=w: self._next(w))
+            self.sim.call_at(self.sim.now + self._think(), partial(self._next, w))
 
     def end_main_phase(self) -> None:
         self.phase = "quiet"
@@ -70,7 +72,7 @@ class ClientPool:
         for w in self.workers:
             w.final = list(self.workload.final_ops())
             if w.op is None:
-                self.sim.call_at(self.sim.now, lambda w=w: self._next(w))
+                self.sim.call_at(self.sim.now, partial(self._next, w))
 
     def final_complete(self) -> bool:
         return self.phase == "final" and all(not w.final and w.op is None for w in self.workers)
@@ -125,7 +127,7 @@ class ClientPool:
             self._complete(w, "info", None, "timeout", None, ())
 
     def _complete(self, w: Worker, type_: str, value: Any, error: str | None,
-                  node: str | None, extra: tuple) -> None:
+                  node: str | None, extra: tuple[Any, ...]) -> None:
         inv = w.op
         assert inv is not None
         ev = {"index": len(self.history), "time": self.sim.rel(), "process": w.process,
@@ -158,15 +160,15 @@ class ClientPool:
 
     # ------------------------------------------------------------------ results
 
-    def public_history(self) -> list[dict]:
+    def public_history(self) -> list[dict[str, Any]]:
         """History events without the pool's private bookkeeping fields."""
         out = []
         for ev in self.history:
             out.append({k: v for k, v in ev.items() if not k.startswith("_")})
         return out
 
-    def final_failures(self) -> list[tuple]:
-        out = []
+    def final_failures(self) -> list[tuple[Any, ...]]:
+        out: list[tuple[Any, ...]] = []
         for w in self.workers:
             out.extend((w.node, op) for op in w.final_failed + w.final)
         return out

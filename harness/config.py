@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.units import MILLI, SECOND  # noqa: F401  (re-exported: the run's time units)
+from harness.units import MILLI as MILLI, SECOND as SECOND  # re-exported: the run's time units
 
 
 class ConfigError(ValueError):
@@ -41,12 +41,12 @@ class RunConfig:
     op_timeout: float = 10.0
     bugs: tuple[str, ...] = ()
     #: system settings overriding the system's defaults
-    settings: dict = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
     #: per-run nemesis knobs chosen by swarm testing (family -> weight/interval scale)
-    swarm: dict = field(default_factory=dict)
+    swarm: dict[str, Any] = field(default_factory=dict)
     #: an explicit fault schedule (list of Fault.to_json()) replacing the generated one;
     #: set by the shrinker so that a shrunk run is reproduced from its config alone
-    schedule: list | None = None
+    schedule: list[Any] | None = None
 
     def validate(self) -> RunConfig:
         """This config, if every field has its type and range and the system, workload,
@@ -191,7 +191,7 @@ def validate_fields(config: RunConfig) -> None:
                 raise ConfigError(f"schedule: bad fault {_short(f)}") from None
 
 
-def validate_settings(system: str, workload: str, settings: dict) -> None:
+def validate_settings(system: str, workload: str, settings: dict[str, Any]) -> None:
     """Apply the settings tables of ``system`` and ``workload`` (``harness.schema``) to
     ``settings``, and check that the system serves the workload: the one check every way
     a config comes in goes through."""
@@ -212,7 +212,7 @@ def validate_settings(system: str, workload: str, settings: dict) -> None:
         if rule is None:
             if not checked:
                 continue  # a system that declares nothing (a test's toy) takes anything
-            if declared(spec) or key not in known_settings():
+            if declared(spec) or known_settings is None or key not in known_settings():
                 raise ConfigError(_unknown_setting(key, system, workload, sorted(owned)))
             continue
         why = rule.problem(settings[key])

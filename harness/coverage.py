@@ -61,7 +61,7 @@ def _cls(node: Any) -> str:
     return str(node)[:1] or "?"
 
 
-def _detail(ev: dict) -> str:
+def _detail(ev: dict[str, Any]) -> str:
     fields = DETAIL_FIELDS.get(ev.get("kind", ""), ())
     vals = []
     for f in fields:
@@ -82,7 +82,7 @@ def _bucket(n: int) -> str:
     return f"{b}+"
 
 
-def _open_faults(faults: list[dict]) -> list[tuple[int, int, str]]:
+def _open_faults(faults: list[dict[str, Any]]) -> list[tuple[int, int, str]]:
     """(start, end, family) of every fault in the log; end None -> run end."""
     open_: dict[int, tuple[int, str]] = {}
     spans: list[tuple[int, int, str]] = []
@@ -110,14 +110,14 @@ def behaviours(out: Any) -> list[str]:
     return sorted(behaviours_of(out.trace, out.faults))
 
 
-def behaviours_of(trace: Iterable[dict], faults: list[dict]) -> set[str]:
+def behaviours_of(trace: Iterable[dict[str, Any]], faults: list[dict[str, Any]]) -> set[str]:
     found: set[str] = set()
     role: dict[str, str] = {}
     last: dict[str, str] = {}
     spans = _open_faults(faults)
     counts: Counter = Counter()
     elections: Counter = Counter()
-    leaders: set = set()
+    leaders: set[Any] = set()
     prev: tuple[int, str, str] | None = None  # time, node, cls.kind of the last protocol step
     for ev in trace:
         kind = ev.get("kind")

@@ -59,7 +59,7 @@ def _data(value: Any) -> Any:
     return value
 
 
-def _edn_value(event: dict, workload: str) -> tuple[Any, tuple[str, ...]]:
+def _edn_value(event: dict[str, Any], workload: str) -> tuple[Any, tuple[str, ...]]:
     """The op's ``:value`` and the event fields it absorbed besides ``value``."""
     f, value = event.get("f"), event.get("value")
     if workload == "queue" and f in _QUEUE_MOPS:
@@ -75,10 +75,10 @@ def _edn_value(event: dict, workload: str) -> tuple[Any, tuple[str, ...]]:
     return _data(value), ()
 
 
-def edn_op(event: dict, workload: str) -> dict:
+def edn_op(event: dict[str, Any], workload: str) -> dict[str, Any]:
     """One history.jsonl event as a Jepsen op map (keyword keys)."""
     value, absorbed = _edn_value(event, workload)
-    op: dict = {}
+    op: dict[str, Any] = {}
     for name in _FIRST:
         if name == "value":
             op[_kw("value")] = value
@@ -91,7 +91,7 @@ def edn_op(event: dict, workload: str) -> dict:
     return op
 
 
-def history_edn(events: list[dict], workload: str) -> str:
+def history_edn(events: list[dict[str, Any]], workload: str) -> str:
     """The text of history.edn: one op map per line."""
     import edn_format
 
@@ -111,12 +111,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def event_of(op: Any, workload: str) -> dict:
+def event_of(op: Any, workload: str) -> dict[str, Any]:
     """The inverse of ``edn_op``: a Jepsen op map (as edn_format reads it) -> the event,
     its fields in history.jsonl's order."""
     event = {_plain(k): _plain(v) for k, v in op.items()}
     value, f = event.pop("value", None), event.get("f")
-    unpacked: dict = {"value": value}
+    unpacked: dict[str, Any] = {"value": value}
     if workload == "queue" and f in _QUEUE_MOPS:
         mop = value[0]
         if f == "poll":
@@ -133,7 +133,7 @@ def event_of(op: Any, workload: str) -> dict:
     return out
 
 
-def read_history_edn(path: str | Path, workload: str) -> list[dict]:
+def read_history_edn(path: str | Path, workload: str) -> list[dict[str, Any]]:
     """history.edn -> the events of history.jsonl (the inverse of ``history_edn``)."""
     import edn_format
 

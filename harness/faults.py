@@ -38,9 +38,13 @@ validation, the shrinker and the report read that registry:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import random
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from harness.sim import Simulator
 
 from harness.rng import stream
 from harness.units import MILLI, SECOND
@@ -55,7 +59,7 @@ class Fault:
 
     at: int
     kind: str
-    args: tuple = ()
+    args: tuple[Any, ...] = ()
     episode: int = 0
 
     def to_json(self) -> dict[str, Any]:
@@ -75,7 +79,7 @@ def _tuplify(x: Any) -> Any:
 PARTITION_MODES = ("halves", "majority-ring", "bridge", "isolate-one", "isolate-leader")
 
 
-def partition_cut(mode: str, servers: list[str], rng) -> tuple[tuple[str, str], ...]:
+def partition_cut(mode: str, servers: Sequence[str], rng: random.Random) -> tuple[tuple[str, str], ...]:
     """The pairs of servers that cannot talk, for a partition ``mode``.
 
     ``isolate-leader`` is returned unresolved (empty): the simulator resolves it.
@@ -109,10 +113,11 @@ def partition_cut(mode: str, servers: list[str], rng) -> tuple[tuple[str, str], 
                 if d > reach // 2 + (reach % 2) and x < y:
                     cut.add((x, y))
         if not cut:  # n == 3: a ring is complete; cut one edge so something happens
-            cut.add(tuple(sorted(s[:2])))
+            x, y = sorted(s[:2])
+            cut.add((x, y))
     else:
         raise ValueError(f"unknown partition mode {mode!r}")
-    return tuple(sorted(tuple(sorted(p)) for p in cut))
+    return tuple(sorted((min(x, y), max(x, y)) for x, y in cut))
 
 
 def generate_schedule(
@@ -122,7 +127,7 @@ def generate_schedule(
     time_limit_ns: int,
     interval_s: float,
     crash_points: tuple[str, ...] = (),
-    swarm: dict | None = None,
+    swarm: dict[str, Any] | None = None,
     clients: list[str] | tuple[str, ...] = (),
 ) -> list[Fault]:
     """The fault schedule of one run: each family on its own timeline and random stream.
@@ -166,10 +171,27 @@ def generate_schedule(
 #: ``draw(rng, servers, crash_points, clients)``: one episode's (start, end), each a
 #: (kind, args) pair. Every random choice comes from ``rng`` (the family's own stream), in
 #: a fixed order: changing that order changes every schedule drawn from a seed.
-Draw = Callable[[Any, list, tuple, list], tuple[tuple[str, tuple], tuple[str, tuple]]]
+Episode = tuple[tuple[str, tuple[Any, ...]], tuple[str, tuple[Any, ...]]]
+Draw = Callable[[random.Random, list[str], Sequence[str], list[str]], Episode]
 #: ``apply(nemesis, fault)``: do the fault to the running cluster and log it
 #: (harness.nemesis.Nemesis: ``sim``, ``resolve``, ``record``...)
-Apply = Callable[[Any, Fault], None]
+Apply = Callable[["NemesisOps", Fault], None]
+
+
+class NemesisOps(Protocol):
+    """What an applier uses of the nemesis running it (harness.nemesis.Nemesis)."""
+
+    sim: Simulator
+    rng: random.Random
+    active_cut: tuple[Any, ...]
+    armed_points: dict[int, str]
+    strobe_gen: dict[str, int]
+
+    def resolve(self, f: Fault, name: str) -> str: ...
+    def record(self, f: Fault | None, kind: str, **info: Any) -> None: ...
+    def strobe(self, node: str, delta: int, period: int, gen: int, high: bool) -> None: ...
+    def power_off(self, f: Fault) -> None: ...
+    def power_on(self, f: Fault) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -189,7 +211,7 @@ class FaultFamily:
     #: other fault-log kinds it writes that neither open nor end a fault
     also_logs: tuple[str, ...] = ()
     #: for a kind opened by more than one family: whether this family's record is this one
-    claims: Callable[[dict], bool] | None = field(default=None)
+    claims: Callable[[dict[str, Any]], bool] | None = field(default=None)
 
 
 #: name -> family, in the report's lane order
@@ -254,7 +276,7 @@ def not_opening() -> frozenset[str]:
     return frozenset(kinds)
 
 
-def fault_family(rec: dict) -> str | None:
+def fault_family(rec: dict[str, Any]) -> str | None:
     """The family of a fault-log record (or a schedule entry) that opens a fault; None for
     one that does not (an end, the final heal); ``"other"`` for a kind no family opens."""
     kind = rec.get("kind")
@@ -272,27 +294,27 @@ def fault_family(rec: dict) -> str | None:
 
 # ----------------------------------------------------------------------------- drawing
 
-def _target(rng, pool: list[str]) -> str:
+def _target(rng: random.Random, pool: list[str]) -> str:
     return "leader" if rng.random() < 0.3 else rng.choice(pool)
 
 
-def draw_partition(rng, servers, crash_points, clients):
+def draw_partition(rng: random.Random, servers: list[str], crash_points: Sequence[str], clients: list[str]) -> Episode:
     mode = rng.choice(PARTITION_MODES)
     cut = partition_cut(mode, servers, rng)
     return ("partition", (mode, cut)), ("heal", ())
 
 
-def draw_kill(rng, servers, crash_points, clients):
+def draw_kill(rng: random.Random, servers: list[str], crash_points: Sequence[str], clients: list[str]) -> Episode:
     t = _target(rng, servers)
     return ("kill", (t,)), ("restart", (t,))
 
 
-def draw_pause(rng, servers, crash_points, clients):
+def draw_pause(rng: random.Random, servers: list[str], crash_points: Sequence[str], clients: list[str]) -> Episode:
     t = _target(rng, servers + (clients or []))
     return ("pause", (t,)), ("resume", (t,))
 
 
-def draw_clock(rng, servers, crash_points, clients):
+def draw_clock(rng: random.Random, servers: list[str], crash_points: Sequence[str], clients: list[str]) -> Episode:
     node = rng.choice(servers + (clients or []))
     how = rng.choice(("bump", "skew", "strobe"))
     if how == "bump":
@@ -306,7 +328,7 @@ def draw_clock(rng, servers, crash_points, clients):
     return ("clock-strobe", (node, delta, period)), ("clock-reset", (node,))
 
 
-def draw_crash(rng, servers, crash_points, clients):
+def draw_crash(rng: random.Random, servers: list[str], crash_points: Sequence[str], clients: list[str]) -> Episode:
     if not crash_points:  # a system without crash points: a plain kill
         t = _target(rng, servers)
         return ("kill", (t,)), ("restart", (t,))
@@ -315,7 +337,7 @@ def draw_crash(rng, servers, crash_points, clients):
     return ("crash-at", (t, point)), ("restart", (t,))
 
 
-def draw_power(rng, servers, crash_points, clients):
+def draw_power(rng: random.Random, servers: list[str], crash_points: Sequence[str], clients: list[str]) -> Episode:
     n = len(servers) if rng.random() < 0.5 else len(servers) // 2 + 1
     pool = list(servers)
     rng.shuffle(pool)
@@ -326,7 +348,7 @@ def draw_power(rng, servers, crash_points, clients):
     return ("power-off", (n, tuple(pool), trigger)), ("power-on", (tuple(order), gaps))
 
 
-def draw_slow(rng, servers, crash_points, clients):
+def draw_slow(rng: random.Random, servers: list[str], crash_points: Sequence[str], clients: list[str]) -> Episode:
     t = _target(rng, servers + (clients or []))
     ppm = -int(rng.uniform(500_000, 950_000))
     return ("clock-skew", (t, ppm)), ("clock-reset", (t,))
@@ -334,7 +356,7 @@ def draw_slow(rng, servers, crash_points, clients):
 
 # ----------------------------------------------------------------------------- applying
 
-def apply_partition(nem, f: Fault) -> None:
+def apply_partition(nem: NemesisOps, f: Fault) -> None:
     sim = nem.sim
     mode, cut = f.args[0], f.args[1]
     if mode == "isolate-leader":
@@ -345,18 +367,18 @@ def apply_partition(nem, f: Fault) -> None:
     nem.record(f, f.kind, mode=mode, cut=[list(p) for p in cut])
 
 
-def apply_heal(nem, f: Fault) -> None:
+def apply_heal(nem: NemesisOps, f: Fault) -> None:
     nem.sim.set_cut(())
     nem.active_cut = ()
     nem.record(f, f.kind)
 
 
-def apply_kill(nem, f: Fault) -> None:
+def apply_kill(nem: NemesisOps, f: Fault) -> None:
     node = nem.resolve(f, f.args[0])
     nem.record(f, f.kind, node=node, changed=nem.sim.crash(node))
 
 
-def apply_restart(nem, f: Fault) -> None:
+def apply_restart(nem: NemesisOps, f: Fault) -> None:
     sim = nem.sim
     node = nem.resolve(f, f.args[0])
     # The episode is over: a crash point it armed and that was never reached is
@@ -367,17 +389,17 @@ def apply_restart(nem, f: Fault) -> None:
     nem.record(f, f.kind, node=node, changed=sim.restart(node))
 
 
-def apply_pause(nem, f: Fault) -> None:
+def apply_pause(nem: NemesisOps, f: Fault) -> None:
     node = nem.resolve(f, f.args[0])
     nem.record(f, f.kind, node=node, changed=nem.sim.pause(node))
 
 
-def apply_resume(nem, f: Fault) -> None:
+def apply_resume(nem: NemesisOps, f: Fault) -> None:
     node = nem.resolve(f, f.args[0])
     nem.record(f, f.kind, node=node, changed=nem.sim.resume(node))
 
 
-def apply_crash_at(nem, f: Fault) -> None:
+def apply_crash_at(nem: NemesisOps, f: Fault) -> None:
     node = nem.resolve(f, f.args[0])
     slot = nem.sim.slots[node]
     if slot.up:
@@ -386,19 +408,19 @@ def apply_crash_at(nem, f: Fault) -> None:
     nem.record(f, f.kind, node=node, point=f.args[1], changed=slot.up)
 
 
-def apply_clock_bump(nem, f: Fault) -> None:
+def apply_clock_bump(nem: NemesisOps, f: Fault) -> None:
     node, delta = f.args
     nem.sim.set_wall_offset(node, nem.sim.slots[node].wall_offset + int(delta))
     nem.record(f, f.kind, node=node, delta_ns=int(delta))
 
 
-def apply_clock_skew(nem, f: Fault) -> None:
+def apply_clock_skew(nem: NemesisOps, f: Fault) -> None:
     node, ppm = nem.resolve(f, f.args[0]), f.args[1]
     nem.sim.set_clock_rate(node, int(ppm))
     nem.record(f, f.kind, node=node, ppm=int(ppm))
 
 
-def apply_clock_strobe(nem, f: Fault) -> None:
+def apply_clock_strobe(nem: NemesisOps, f: Fault) -> None:
     node, delta, period = f.args
     gen = nem.strobe_gen.get(node, 0) + 1
     nem.strobe_gen[node] = gen
@@ -406,7 +428,7 @@ def apply_clock_strobe(nem, f: Fault) -> None:
     nem.strobe(node, int(delta), int(period), gen, True)
 
 
-def apply_clock_reset(nem, f: Fault) -> None:
+def apply_clock_reset(nem: NemesisOps, f: Fault) -> None:
     node = nem.resolve(f, f.args[0])
     nem.strobe_gen[node] = nem.strobe_gen.get(node, 0) + 1
     nem.sim.set_clock_rate(node, 0)
@@ -414,11 +436,11 @@ def apply_clock_reset(nem, f: Fault) -> None:
     nem.record(f, f.kind, node=node)
 
 
-def apply_power_off(nem, f: Fault) -> None:
+def apply_power_off(nem: NemesisOps, f: Fault) -> None:
     nem.power_off(f)
 
 
-def apply_power_on(nem, f: Fault) -> None:
+def apply_power_on(nem: NemesisOps, f: Fault) -> None:
     nem.power_on(f)
 
 
@@ -427,7 +449,7 @@ def apply_power_on(nem, f: Fault) -> None:
 SLOW_PPM = -500_000
 
 
-def _is_slow(rec: dict) -> bool:
+def _is_slow(rec: dict[str, Any]) -> bool:
     ppm = rec.get("ppm")
     if ppm is None:
         args = rec.get("args") or []

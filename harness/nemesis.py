@@ -11,9 +11,12 @@ nodes restarted, paused nodes resumed, clocks reset, crash points disarmed.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 from harness.faults import Fault, applier
+from harness.node import Trace
 from harness.rng import stream
 from harness.sim import Simulator
 
@@ -23,21 +26,21 @@ class Nemesis:
         self.sim = sim
         self.schedule = schedule
         self.rng = stream(seed, "nemesis-runtime")
-        self.log: list[dict] = []
+        self.log: list[dict[str, Any]] = []
         self._episode_target: dict[int, str] = {}
         self.strobe_gen: dict[str, int] = {}
         self.armed_points: dict[int, str] = {}  # crash-at episode -> armed point
-        self.active_cut: tuple = ()
+        self.active_cut: tuple[Any, ...] = ()
         self._power_armed: dict[str, tuple[Fault, str]] = {}  # trigger node -> (power-off, point)
         self._power_victims: dict[int, list[str]] = {}  # episode -> servers it cut
-        self._prev_on_trace = None
+        self._prev_on_trace: Callable[[str, Trace], None] | None = None
 
     def install(self) -> None:
         if any(f.kind == "power-off" and f.args[2] for f in self.schedule):
             self._prev_on_trace = self.sim.on_trace
             self.sim.on_trace = self._on_trace
         for f in self.schedule:
-            self.sim.call_at(self.sim.start + f.at, lambda f=f: self.apply(f))
+            self.sim.call_at(self.sim.start + f.at, partial(self.apply, f))
 
     def record(self, f: Fault | None, kind: str, **info: Any) -> None:
         """Append to the fault log (faults.jsonl)."""
@@ -79,7 +82,7 @@ class Nemesis:
             self._power_armed[node] = (f, point)
         self.record(f, "power-off", node=node, point=point, armed=slot.up)
 
-    def _on_trace(self, nid: str, e: Any) -> None:
+    def _on_trace(self, nid: str, e: Trace) -> None:
         armed = self._power_armed.get(nid)
         if armed is not None and armed[1] == e.kind and e.kind in self.sim.slots[nid].crash_points:
             # the trigger reached its point: the simulator crashes it right after this
@@ -91,7 +94,7 @@ class Nemesis:
         if self._prev_on_trace is not None:
             self._prev_on_trace(nid, e)
 
-    def _power_cut(self, f: Fault, n: int, pool, trigger: str | None) -> list[str]:
+    def _power_cut(self, f: Fault, n: int, pool: Sequence[str], trigger: str | None) -> list[str]:
         """Crash ``n`` servers now: the trigger (crashed by its crash point), the leader,
         then ``pool`` in order. Returns them, in that order."""
         sim = self.sim
@@ -123,7 +126,10 @@ class Nemesis:
         for i, node in enumerate(seq):
             if i:
                 t += int(gaps[i - 1]) if i - 1 < len(gaps) else 0
-            self.sim.call_at(t, lambda node=node: self.record(f, "restart", node=node, changed=self.sim.restart(node)))
+            self.sim.call_at(t, partial(self._restart, f, node))
+
+    def _restart(self, f: Fault, node: str) -> None:
+        self.record(f, "restart", node=node, changed=self.sim.restart(node))
 
     def strobe(self, node: str, delta: int, period: int, gen: int, high: bool) -> None:
         if self.strobe_gen.get(node) != gen:

@@ -81,7 +81,7 @@ class Persist:
     """
 
     file: str
-    records: tuple = ()
+    records: tuple[Any, ...] = ()
     token: Any = None
     mode: PersistMode = "append"
     keep: int = 0
@@ -109,9 +109,9 @@ class Trace:
     """
 
     kind: str
-    fields: tuple = ()
+    fields: tuple[Any, ...] = ()
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return dict(self.fields)
 
 
@@ -158,7 +158,7 @@ class ClientResponse:
     value: Any = None
     error: str | None = None
     node: str | None = None
-    extra: tuple = field(default=())
+    extra: tuple[Any, ...] = field(default=())
 
 
 # ------------------------------------------------------------------------------- node
@@ -170,7 +170,7 @@ class Node:
     #: the node's id ("n1", "c3"...), set by the constructor of subclasses
     node_id: str = ""
 
-    def on_start(self, stored: dict[str, tuple], now: int) -> list[Effect]:
+    def on_start(self, stored: dict[str, tuple[Any, ...]], now: int) -> list[Effect]:
         return []
 
     def on_message(self, src: str, msg: Any, now: int) -> list[Effect]:

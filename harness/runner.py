@@ -34,11 +34,11 @@ __all__ = ["SimOutput", "RunResult", "simulate", "run_test", "servers_for", "sch
 @dataclass
 class SimOutput:
     config: RunConfig
-    history: list[dict]
-    trace: list[dict]
-    faults: list[dict]
+    history: list[dict[str, Any]]
+    trace: list[dict[str, Any]]
+    faults: list[dict[str, Any]]
     schedule: list[Fault]
-    final_failures: list[tuple]
+    final_failures: list[tuple[Any, ...]]
     replica_digests: dict[str, Any]
     stats: dict[str, Any] = field(default_factory=dict)
     #: a live run's files to copy into the run directory (name there -> path, or bytes

@@ -31,7 +31,7 @@ class Setting:
     kind: str
     lo: float | None = None
     hi: float | None = None
-    choices: tuple = ()
+    choices: tuple[Any, ...] = ()
     #: None is a legal value (e.g. "derive it from another setting")
     nullable: bool = False
     #: ``ns``: the value is a duration in integer nanoseconds (the message says so)

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from heapq import heappush
 from math import log as _log
 from typing import Any
@@ -71,7 +71,7 @@ STORM_WINDOW_NS = 100_000_000
 class MessageStorm(Exception):
     """The run exceeded the storm budget: ``info`` says when, how fast and with what."""
 
-    def __init__(self, info: dict):
+    def __init__(self, info: dict[str, Any]):
         super().__init__(info["explanation"])
         self.info = info
 
@@ -92,7 +92,7 @@ class NodeSlot:
         self.up = False
         self.paused = False
         self.incarnation = 0
-        self.stash: list[tuple] = []
+        self.stash: list[tuple[Any, ...]] = []
         # clock: mono(t) = m0 + (t - tb) * (PPM + ppm) // PPM
         self.m0 = mono_start
         self.tb = 0
@@ -100,8 +100,8 @@ class NodeSlot:
         self.wall_offset = 0
         self.timers: dict[str, tuple[int, int]] = {}  # name -> (gen, at_mono)
         self.timer_gen = 0
-        self.files: dict[str, list] = {f: [] for f in files}
-        self.pending: dict[str, deque] = {f: deque() for f in files}
+        self.files: dict[str, list[Any]] = {f: [] for f in files}
+        self.pending: dict[str, deque[Any]] = {f: deque() for f in files}
         self.last_done: dict[str, int] = {f: 0 for f in files}
         self.crash_points: list[str] = []
         self.announced_wall = 0  # the wall offset the running node was last told
@@ -130,8 +130,8 @@ class Simulator:
         seed: int,
         servers: list[str],
         clients: list[str],
-        settings: dict,
-        bugs: frozenset = frozenset(),
+        settings: dict[str, Any],
+        bugs: frozenset[str] = frozenset(),
         latency_mean_ns: int = 1_500_000,
         fsync_range_ns: tuple[int, int] = (1_000_000, 8_000_000),
         services: list[str] | tuple[str, ...] = (),
@@ -151,7 +151,7 @@ class Simulator:
         # A large seeded start: code that mixes in the real clock fails loudly.
         self.start = 10**15 + boot.randrange(10**15)
         self.now = self.start
-        self._heap: list[tuple] = []
+        self._heap: list[tuple[Any, ...]] = []
         self._seq = 0
         self.net_rng = stream(seed, "network")
         self._net_random = self.net_rng.random
@@ -166,7 +166,7 @@ class Simulator:
             self.slots[nid] = NodeSlot(nid, True, self.start + boot.randrange(10**12), spec.files)
         for nid in self.clients + self.services:
             self.slots[nid] = NodeSlot(nid, False, self.start + boot.randrange(10**12), ())
-        self.trace: list[dict] = []
+        self.trace: list[dict[str, Any]] = []
         self.on_reply: Callable[[str, ClientResponse], None] = lambda c, r: None
         self.on_trace: Callable[[str, Trace], None] | None = None
         self.events = 0
@@ -220,6 +220,8 @@ class Simulator:
                         self.messages_dropped += 1
                     continue
                 ppm = slot.ppm
+                node = slot.node
+                assert node is not None  # a slot that is up has its node
                 if kind == _DELIVER:
                     src, msg = c
                     if (src, a) in self.blocked:
@@ -228,7 +230,7 @@ class Simulator:
                     if slot.paused:
                         slot.stash.append((kind, c, d))
                         continue
-                    effects = slot.node.on_message(
+                    effects = node.on_message(
                         src, msg, slot.m0 + (t - slot.tb) if not ppm else slot.m0 + (t - slot.tb) * (PPM + ppm) // PPM)
                     if effects:
                         apply(slot, effects)
@@ -240,7 +242,7 @@ class Simulator:
                         slot.stash.append((kind, c, d))
                         continue
                     del slot.timers[c]
-                    effects = slot.node.on_timer(
+                    effects = node.on_timer(
                         c, slot.m0 + (t - slot.tb) if not ppm else slot.m0 + (t - slot.tb) * (PPM + ppm) // PPM)
                     if effects:
                         apply(slot, effects)
@@ -250,7 +252,7 @@ class Simulator:
                         if slot.paused:
                             slot.stash.append((kind, token, None))
                             continue
-                        apply(slot, slot.node.on_persisted(token, slot.mono(t)))
+                        apply(slot, node.on_persisted(token, slot.mono(t)))
         finally:
             self.events = events
         if self.now < t_end:
@@ -264,11 +266,11 @@ class Simulator:
         self._storm_mark = (self.now, self.messages_sent)
         self._storm_next += self.storm_events
 
-    def _storm_info(self, span: int, sent: int) -> dict:
+    def _storm_info(self, span: int, sent: int) -> dict[str, Any]:
         """What the run looked like when the storm budget ran out: the messages in
         flight by type (and by sender), for the explanation."""
-        kinds: Counter = Counter()
-        senders: Counter = Counter()
+        kinds: Counter[str] = Counter()
+        senders: Counter[str] = Counter()
         for ev in self._heap:
             if ev[2] == _DELIVER:
                 src, msg = ev[5]
@@ -297,7 +299,7 @@ class Simulator:
 
     # ------------------------------------------------------------------- effects
 
-    def _apply(self, slot: NodeSlot, effects: list) -> None:
+    def _apply(self, slot: NodeSlot, effects: list[Any]) -> None:
         if not effects:
             return
         nid = slot.node_id
@@ -472,25 +474,26 @@ class Simulator:
         inc = slot.incarnation
         self._announce_wall(slot)
         for kind, c, d in stash:
-            if not slot.up or slot.incarnation != inc:
+            node = slot.node
+            if not slot.up or slot.incarnation != inc or node is None:
                 break
             m = slot.mono(self.now)
             if kind == _DELIVER:
-                self._apply(slot, slot.node.on_message(c[0], c[1], m))
+                self._apply(slot, node.on_message(c[0], c[1], m))
             elif kind == _TIMER:
                 cur = slot.timers.get(c)
                 if cur is not None and cur[0] == d:
                     del slot.timers[c]
-                    self._apply(slot, slot.node.on_timer(c, m))
+                    self._apply(slot, node.on_timer(c, m))
             elif kind == _PERSISTED:
-                self._apply(slot, slot.node.on_persisted(c, m))
+                self._apply(slot, node.on_persisted(c, m))
             elif kind == _REQUEST:
-                self._apply(slot, slot.node.on_client(c, m))
+                self._apply(slot, node.on_client(c, m))
         return True
 
     def client_request(self, nid: str, request: ClientRequest) -> None:
         slot = self.slots[nid]
-        if not slot.up:
+        if not slot.up or slot.node is None:
             return  # nobody to ask: the harness times the operation out
         if slot.paused:  # a paused process takes the request when it resumes
             slot.stash.append((_REQUEST, request, None))
@@ -499,7 +502,7 @@ class Simulator:
 
     # ------------------------------------------------------------------ network
 
-    def set_cut(self, pairs) -> None:
+    def set_cut(self, pairs: Iterable[tuple[str, str]]) -> None:
         self.blocked = set()
         for a, b in pairs:
             self.blocked.add((a, b))
@@ -531,7 +534,7 @@ class Simulator:
     def _announce_wall(self, slot: NodeSlot) -> None:
         """Tell a running node its wall offset if it believes another one. A paused or
         down node hears of it when it resumes or boots."""
-        if slot.up and not slot.paused and slot.announced_wall != slot.wall_offset:
+        if slot.up and not slot.paused and slot.announced_wall != slot.wall_offset and slot.node is not None:
             slot.announced_wall = slot.wall_offset
             self._apply(slot, slot.node.on_wallclock(slot.wall_offset, slot.mono(self.now)))
 
@@ -539,9 +542,9 @@ class Simulator:
         """The established leader, if exactly one live server claims it (else the first)."""
         for nid in self.servers:
             slot = self.slots[nid]
-            if slot.up and not slot.paused and self.spec.is_leader(slot.node):
+            if slot.up and not slot.paused and slot.node is not None and self.spec.is_leader(slot.node):
                 return nid
         return None
 
     def live_server_nodes(self) -> dict[str, Node]:
-        return {nid: s.node for nid, s in self.slots.items() if s.is_server and s.up}
+        return {nid: s.node for nid, s in self.slots.items() if s.is_server and s.up and s.node is not None}

@@ -57,13 +57,13 @@ def jsonl_text(rows) -> str:
 _jsonl = jsonl_text
 
 
-def history_bytes(history: list[dict]) -> bytes:
+def history_bytes(history: list[dict[str, Any]]) -> bytes:
     """history.jsonl's bytes: one compact JSON event a line (what ``history_sha256`` and
     ``harness repro`` compare)."""
     return _jsonl(history).encode()
 
 
-def history_digest(history: list[dict]) -> str:
+def history_digest(history: list[dict[str, Any]]) -> str:
     return hashlib.sha256(history_bytes(history)).hexdigest()
 
 
@@ -72,7 +72,7 @@ def default_run_name(config: RunConfig) -> str:
     return f"{config.system}-{config.workload}{bugs}-seed{config.seed}"
 
 
-def write_run(out: Any, results: dict, store: Path | None = None, name: str | None = None,
+def write_run(out: Any, results: dict[str, Any], store: Path | None = None, name: str | None = None,
               directory: Path | None = None) -> Path:
     if directory is None:
         assert store is not None
@@ -166,5 +166,5 @@ def check_writable(directory: Path, what: str = "--store") -> None:
         raise ConfigError(f"{what} {directory}: cannot write there ({e.strerror or e})") from None
 
 
-def load_results(run_dir: Path) -> dict:
+def load_results(run_dir: Path) -> dict[str, Any]:
     return json.loads((Path(run_dir) / "results.json").read_text())

@@ -45,8 +45,8 @@ class NodeContext:
     node_id: str
     servers: tuple[str, ...]
     rng: Any
-    settings: dict = field(default_factory=dict)
-    bugs: frozenset = frozenset()
+    settings: dict[str, Any] = field(default_factory=dict)
+    bugs: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +83,7 @@ class SystemSpec:
     AT_MOST: tuple[tuple[str, str], ...] = ()
     #: settings an explorative campaign may vary without changing what the system promises
     #: (``harness.swarm``): aid name -> the setting dicts to draw from
-    testing_aids: Mapping[str, tuple[dict, ...]] = MappingProxyType({})
+    testing_aids: Mapping[str, tuple[dict[str, Any], ...]] = MappingProxyType({})
     #: bug switches accepted beside the catalogue's (``BugInfo``) ones: test systems
     bug_names: tuple[str, ...] = ()
     #: True for a system of real OS processes (``harness.live``): the runner then calls
@@ -94,7 +94,7 @@ class SystemSpec:
     #: live run has not: reported "not applicable" (verdict unknown, not deciding the run)
     trace_checkers: tuple[str, ...] = ()
 
-    def default_settings(self) -> dict:
+    def default_settings(self) -> dict[str, Any]:
         """The system's settings (plain values); ``--set`` overrides them per run."""
         return {}
 
@@ -102,7 +102,7 @@ class SystemSpec:
         """What ``--set`` may name (a typo is an error, not a setting silently ignored)."""
         return set(self.default_settings())
 
-    def server_ids(self, nodes: int, settings: dict) -> list[str]:
+    def server_ids(self, nodes: int, settings: dict[str, Any]) -> list[str]:
         """The server ids of a run of ``nodes`` servers: ``n1..nN`` unless the system has
         servers of several kinds (Kafka: its ZooKeeper ensemble beside the brokers)."""
         return [f"n{i + 1}" for i in range(nodes)]
@@ -182,7 +182,7 @@ def system_names() -> list[str]:
     return sorted(set(_REGISTRY) | set(_builtin_dir("systems", "spec")) | set(plugins.declared(plugins.SYSTEMS)))
 
 
-def run_settings(config: Any) -> dict:
+def run_settings(config: Any) -> dict[str, Any]:
     """The settings a run's nodes see: the system's defaults, the run's ``--set``
     overrides, and the run options every node may need (``reads``, ``workload``)."""
     settings = dict(get_system(config.system).default_settings())

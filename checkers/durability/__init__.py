@@ -78,7 +78,7 @@ _LEADS = {
 }
 
 
-def check_queue(events: list[dict], final_drain: bool = True) -> CheckResult:
+def check_queue(events: list[dict[str, Any]], final_drain: bool = True) -> CheckResult:
     """Check a queue history (events as dicts, in any order; sorted by "index") for every
     anomaly of docs/anomalies.md. ``final_drain`` says the history ends with polls that read
     every key to its end after all faults healed, so that unseen writes are lost writes.
@@ -131,7 +131,7 @@ def check_queue(events: list[dict], final_drain: bool = True) -> CheckResult:
     for log in logs.values():
         log.finish()
 
-    found: dict[str, list] = {}
+    found: dict[str, list[Any]] = {}
     for log in logs.values():
         for a in log.inconsistent_offsets():
             found.setdefault("inconsistent-offsets", []).append(a)
@@ -174,12 +174,12 @@ def check_queue(events: list[dict], final_drain: bool = True) -> CheckResult:
         })
 
 
-def _merge(into: dict[str, list], more: dict[str, list]) -> None:
+def _merge(into: dict[str, list[Any]], more: dict[str, list[Any]]) -> None:
     for kind, items in more.items():
         into.setdefault(kind, []).extend(items)
 
 
-def _explain(anomalies: dict[str, list], allowed: dict[str, list], valid: Any, unknown: bool) -> str:
+def _explain(anomalies: dict[str, list[Any]], allowed: dict[str, list[Any]], valid: Any, unknown: bool) -> str:
     if not anomalies:
         text = "No anomalies: every acknowledged write was polled, offsets agree, and polls and sends stayed in order."
     else:

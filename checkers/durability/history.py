@@ -76,7 +76,7 @@ def show(value: Any) -> str:
         return repr(value)
 
 
-def show_list(xs: list, limit: int = 8) -> str:
+def show_list(xs: list[Any], limit: int = 8) -> str:
     """``1, 2, 3``, or the first ``limit`` items and the count."""
     shown = ", ".join(show(x) for x in xs[:limit])
     return shown + (f", ... ({len(xs)} in all)" if len(xs) > limit else "")
@@ -127,7 +127,7 @@ class QueueOp:
     reads: dict[Any, list[tuple[int | None, Any]]] | None = None
     keys: list[Any] | None = None
     #: ok polls: the keys whose assignment the group changed during the poll
-    rebalanced: frozenset = frozenset()
+    rebalanced: frozenset[Any] = frozenset()
     #: a final-drain poll (invoked with value "drain"): it seeks to the committed offsets
     drain: bool = False
 
@@ -136,7 +136,7 @@ class QueueOp:
         return self.index if self.index is not None else self.invoke_index  # type: ignore[return-value]
 
 
-def _where(event: dict, pos: int) -> str:
+def _where(event: dict[str, Any], pos: int) -> str:
     return f"event index {event['index']}" if "index" in event else f"event {pos}"
 
 
@@ -148,7 +148,7 @@ def _int_or_none(x: Any, what: str, where: str) -> int | None:
     return x
 
 
-def _order(events: list[dict]) -> list[tuple[int, dict]]:
+def _order(events: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
     """Events by "index" when they carry one (every event then must, each a distinct
     integer, as the linearizability checker asks), else in file order."""
     with_index = 0
@@ -172,7 +172,7 @@ def _order(events: list[dict]) -> list[tuple[int, dict]]:
     return pairs
 
 
-def _rebalanced_processes(event: dict) -> list[int]:
+def _rebalanced_processes(event: dict[str, Any]) -> list[int]:
     procs = []
     p = event.get("process")
     if isinstance(p, int) and not isinstance(p, bool):
@@ -207,7 +207,7 @@ def _reads(value: Any, keys: KeyTable, where: str) -> dict[Any, list[tuple[int |
     return reads
 
 
-def pair_queue_ops(events: list[dict], keys: KeyTable | None = None) -> list[QueueOp]:
+def pair_queue_ops(events: list[dict[str, Any]], keys: KeyTable | None = None) -> list[QueueOp]:
     """Pair a queue history's events into operations, in completion order.
 
     Rebalance marks sit in the stream at their own index; operations that never
@@ -215,7 +215,7 @@ def pair_queue_ops(events: list[dict], keys: KeyTable | None = None) -> list[Que
     """
     keys = keys if keys is not None else KeyTable()
     stream: list[QueueOp] = []
-    pending: dict[int, tuple[dict, int]] = {}
+    pending: dict[int, tuple[dict[str, Any], int]] = {}
     for pos, (index, e) in enumerate(_order(events)):
         where = _where(e, pos)
         typ = e.get("type")
@@ -244,7 +244,7 @@ def pair_queue_ops(events: list[dict], keys: KeyTable | None = None) -> list[Que
             pending[p] = (e, index)
             continue
         inv_index = None
-        inv: dict | None = None
+        inv: dict[str, Any] | None = None
         if p in pending:
             inv, inv_index = pending.pop(p)
         stream.append(_op(inv, inv_index, e, index, keys, where))
@@ -253,7 +253,7 @@ def pair_queue_ops(events: list[dict], keys: KeyTable | None = None) -> list[Que
     return stream
 
 
-def _op(inv: dict | None, inv_index: int | None, done: dict | None, index: int | None,
+def _op(inv: dict[str, Any] | None, inv_index: int | None, done: dict[str, Any] | None, index: int | None,
         keys: KeyTable, where: str) -> QueueOp:
     src = done if done is not None else inv
     assert src is not None

@@ -77,7 +77,7 @@ class KeyLog:
             out.append([offset, thaw(next(iter(self.at[offset])))])
         return out
 
-    def inconsistent_offsets(self) -> list[dict]:
+    def inconsistent_offsets(self) -> list[dict[str, Any]]:
         """One anomaly per offset observed with more than one value."""
         out = []
         for offset in self.offsets:
@@ -99,7 +99,7 @@ class KeyLog:
             })
         return out
 
-    def duplicates(self) -> list[dict]:
+    def duplicates(self) -> list[dict[str, Any]]:
         """One anomaly per value observed at more than one offset."""
         where: dict[Any, list[int]] = {}
         for offset in self.offsets:

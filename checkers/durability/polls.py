@@ -47,12 +47,12 @@ def _skip_fields(log: KeyLog, lo: int, hi: int) -> dict[str, Any]:
     return {"skipped": log.records_between(lo, hi, MAX_SKIPPED), "skipped_count": n, "delta": n + 1}
 
 
-def order_anomalies(stream: list[QueueOp], logs: dict[Any, KeyLog]) -> tuple[dict[str, list], dict[str, list]]:
+def order_anomalies(stream: list[QueueOp], logs: dict[Any, KeyLog]) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
     """Return ``(anomalies, allowed)``, each ``{kind: [anomaly, ...]}``."""
-    found: dict[str, list] = {}
-    allowed: dict[str, list] = {}
+    found: dict[str, list[Any]] = {}
+    allowed: dict[str, list[Any]] = {}
     # process -> key -> [last offset, last value, index of that poll, reassignment (index, f) or None]
-    positions: dict[int, dict[Any, list]] = {}
+    positions: dict[int, dict[Any, list[Any]]] = {}
     # process -> key -> (offset, value, index of that send)
     last_sends: dict[int, dict[Any, tuple[int, Any, int]]] = {}
 
@@ -78,7 +78,7 @@ def order_anomalies(stream: list[QueueOp], logs: dict[Any, KeyLog]) -> tuple[dic
 
 
 def _send(op: QueueOp, logs: dict[Any, KeyLog], mine: dict[Any, tuple[int, Any, int]],
-          found: dict[str, list]) -> None:
+          found: dict[str, list[Any]]) -> None:
     offset = op.offset
     if op.type == "info":
         # Jepsen remembers an info send too; where it landed is known only if some poll
@@ -107,8 +107,8 @@ def _send(op: QueueOp, logs: dict[Any, KeyLog], mine: dict[Any, tuple[int, Any, 
     mine[op.key] = (offset, op.value, op.at)
 
 
-def _poll(op: QueueOp, logs: dict[Any, KeyLog], mine: dict[Any, list],
-          found: dict[str, list], allowed: dict[str, list]) -> None:
+def _poll(op: QueueOp, logs: dict[Any, KeyLog], mine: dict[Any, list[Any]],
+          found: dict[str, list[Any]], allowed: dict[str, list[Any]]) -> None:
     assert op.reads is not None
     p, at = op.process, op.at
     for key, records in op.reads.items():

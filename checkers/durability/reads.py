@@ -33,10 +33,10 @@ Polled = dict[Any, dict[Any, list[tuple[Any, int]]]]  # key -> value -> (offset,
 
 
 def read_anomalies(sends: Sends, polled: Polled,
-                   max_polled: dict[Any, tuple[int, Any, int]]) -> dict[str, list]:
+                   max_polled: dict[Any, tuple[int, Any, int]]) -> dict[str, list[Any]]:
     """aborted-read, unexpected-value and lost-write (by the offset rule)."""
-    found: dict[str, list] = {}
-    sent_to: dict[Any, list] | None = None  # value -> keys it was sent to, built on first need
+    found: dict[str, list[Any]] = {}
+    sent_to: dict[Any, list[Any]] | None = None  # value -> keys it was sent to, built on first need
     for key, values in polled.items():
         key_sends = sends.get(key, {})
         for value, seen in values.items():
@@ -104,7 +104,7 @@ def unseen_sends(sends: Sends, polled: Polled) -> dict[Any, list[QueueOp]]:
     return out
 
 
-def unseen_anomaly(s: QueueOp) -> dict:
+def unseen_anomaly(s: QueueOp) -> dict[str, Any]:
     """The ``unseen`` anomaly of one acknowledged value no poll returned."""
     where = f"at offset {s.offset}" if s.offset is not None else "(offset not reported)"
     return {
@@ -115,7 +115,7 @@ def unseen_anomaly(s: QueueOp) -> dict:
     }
 
 
-def drained_lost_write(s: QueueOp) -> dict:
+def drained_lost_write(s: QueueOp) -> dict[str, Any]:
     """An unseen value after a final drain, reported as the lost write it is."""
     where = f"at offset {s.offset}" if s.offset is not None else "(offset not reported)"
     return {
@@ -127,14 +127,14 @@ def drained_lost_write(s: QueueOp) -> dict:
     }
 
 
-def unseen_over_time(stream: list[QueueOp], max_points: int = MAX_POINTS) -> list[dict]:
+def unseen_over_time(stream: list[QueueOp], max_points: int = MAX_POINTS) -> list[dict[str, Any]]:
     """``[{"index", "time", "unseen": {key: count}}, ...]`` after ok sends and polls, thinned.
 
     Past ``max_points`` points the series is cut into stretches and each keeps its peak
     and its last point, so spikes survive thinning; the final point is always kept.
     """
-    polled: dict[Any, set] = {}
-    unseen: dict[Any, set] = {}
+    polled: dict[Any, set[Any]] = {}
+    unseen: dict[Any, set[Any]] = {}
     totals: list[int] = []
     changes: list[tuple[QueueOp, list[tuple[Any, int]]]] = []
     total = 0

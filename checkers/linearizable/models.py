@@ -322,7 +322,7 @@ class MultiRegister(Model):
         return {str(k): thaw(v) for k, v in state}
 
 
-def _items(regs: dict) -> tuple:
+def _items(regs: dict[str, Any]) -> tuple[Any, ...]:
     try:
         return tuple(sorted(regs.items()))
     except TypeError:

@@ -116,7 +116,7 @@ class Result:
     state: Any = None
     reason: str | None = None
     max_prefix: int = 0
-    unfinished: tuple[dict, ...] = field(default=())
+    unfinished: tuple[dict[str, Any], ...] = field(default=())
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-able dict of every field (ops as dicts)."""
@@ -155,7 +155,7 @@ class Result:
 # --------------------------------------------------------------------------- the search
 
 
-def _search(ops: Sequence[Op], fns: list, init_state: Any, limits: list, clock=time.monotonic,
+def _search(ops: Sequence[Op], fns: list[Any], init_state: Any, limits: list[Any], clock=time.monotonic,
             classes: Sequence[Any] | None = None):
     """Generator: the search over one partition (``ops`` sorted by call).
 
@@ -230,7 +230,7 @@ def _search(ops: Sequence[Op], fns: list, init_state: Any, limits: list, clock=t
     depth = max_depth = 0
     best_depth = -1
     best = None
-    cache: set = set()
+    cache: set[Any] = set()
     cache_add = cache.add
     monotonic = clock
     getsizeof = sys.getsizeof
@@ -345,7 +345,7 @@ def _search(ops: Sequence[Op], fns: list, init_state: Any, limits: list, clock=t
             break
 
 
-def _counterexample(ok_ops: list[Op], info_ops: list[Op], info_base: int, best: tuple) -> tuple:
+def _counterexample(ok_ops: list[Op], info_ops: list[Op], info_base: int, best: tuple[Any, ...]) -> tuple[Any, ...]:
     """(prefix ops in order, state after them, the op that cannot follow, other candidates)."""
     stack, state, entry, low, window, info_set = best
     prefix = []
@@ -371,8 +371,8 @@ class _Task:
 
     __slots__ = ("key", "ops", "n_checked", "gen", "limits", "max_depth", "entries", "bytes", "outcome")
 
-    def __init__(self, key: Any, ops: list[Op], fns: list, init_state: Any, n_checked: int,
-                 clock=time.monotonic, classes: list | None = None) -> None:
+    def __init__(self, key: Any, ops: list[Op], fns: list[Any], init_state: Any, n_checked: int,
+                 clock=time.monotonic, classes: list[Any] | None = None) -> None:
         self.key = key
         self.ops = ops
         self.n_checked = n_checked
@@ -381,7 +381,7 @@ class _Task:
         self.max_depth = 0
         self.entries = 0
         self.bytes = 0
-        self.outcome: tuple | None = None
+        self.outcome: tuple[Any, ...] | None = None
 
     def run(self, deadline: float, max_entries: float, max_bytes: float) -> str:
         """Run until done or the deadline; returns "ok", "fail", "memory" or "paused"."""
@@ -407,7 +407,7 @@ def _as_ops(events_or_ops: Iterable[Any]) -> list[Op]:
 
 
 def check(
-    events_or_ops: Iterable[dict] | Iterable[Op],
+    events_or_ops: Iterable[dict[str, Any]] | Iterable[Op],
     model: str | Model,
     initial: Any = None,
     time_limit: float | None = None,

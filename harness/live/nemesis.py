@@ -20,6 +20,7 @@ import heapq
 import threading
 import time
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any, Protocol
 
 from harness.faults import Fault
@@ -95,7 +96,7 @@ class LiveNemesis:
     # ---------------------------------------------------------------- thread
     def begin(self) -> None:
         for f in self.schedule:
-            self._at(f.at, lambda f=f: self.apply(f))
+            self._at(f.at, partial(self.apply, f))
         self._thread = threading.Thread(target=self._loop, name="live-nemesis", daemon=True)
         self._thread.start()
 

@@ -107,7 +107,7 @@ class _Worker:
         self.client = client
         self.process = index
         self.rng = rng
-        self.final_failed: list[tuple] = []
+        self.final_failed: list[tuple[Any, ...]] = []
 
 
 class LiveClientPool:
@@ -119,7 +119,7 @@ class LiveClientPool:
         self.config = config
         self.workload = workload
         self.start = start
-        self.history: list[dict] = []
+        self.history: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._phase = "main"
         self._final_deadline = 0.0
@@ -187,7 +187,7 @@ class LiveClientPool:
             else:
                 time.sleep(0.05)
 
-    def _append(self, ev: dict) -> None:
+    def _append(self, ev: dict[str, Any]) -> None:
         with self._lock:
             ev["time"] = self.rel()
             ev["index"] = len(self.history)
@@ -221,7 +221,7 @@ class LiveClientPool:
             w.process += len(self.workers)
         return c.type
 
-    def public_history(self) -> list[dict]:
+    def public_history(self) -> list[dict[str, Any]]:
         """Field order as the simulator writes it (index, time first)."""
         out = []
         for ev in self.history:
@@ -230,7 +230,7 @@ class LiveClientPool:
             out.append(d)
         return out
 
-    def final_failures(self) -> list[tuple]:
+    def final_failures(self) -> list[tuple[Any, ...]]:
         return [(f"c{w.index}", op) for w in self.workers for op in w.final_failed]
 
 

@@ -36,7 +36,7 @@ ERROR_NAMES = {0: "timeout", 1: "node-not-found", 10: "not-supported", 11: "temp
                21: "key-already-exists", 22: "precondition-failed", 30: "txn-conflict"}
 
 
-def error_outcome(body: dict) -> tuple[str, str]:
+def error_outcome(body: dict[str, Any]) -> tuple[str, str]:
     """(type, error text) of an ``error`` reply."""
     code = body.get("code")
     name = ERROR_NAMES.get(code, f"code {code}") if isinstance(code, int) else f"code {code!r}"
@@ -59,7 +59,7 @@ class Op:
         self.msg_id = 0
         self.acc: Any = None
         self.steps = 0
-        self.extra: tuple = ()
+        self.extra: tuple[Any, ...] = ()
 
 
 class ClientNode:
@@ -82,7 +82,7 @@ class ClientNode:
         self.next_id = 0
         self.sent_ids: set[int] = set()
         self.op: Op | None = None
-        self.state: dict = {}  # a kafka consumer's assignment and positions
+        self.state: dict[str, Any] = {}  # a kafka consumer's assignment and positions
 
     # ------------------------------------------------------------------ requests
     def request(self, req: ClientRequest) -> None:
@@ -94,7 +94,7 @@ class ClientNode:
             return
         self._send(op, body)
 
-    def _send(self, op: Op, body: dict) -> None:
+    def _send(self, op: Op, body: dict[str, Any]) -> None:
         if not self.ready(op.server):
             self.loop.call_at(self.loop.now, lambda: self._finish(op, "fail", None, f"{op.server} is down"))
             return
@@ -111,7 +111,7 @@ class ClientNode:
         if self.op is op and op.msg_id == mid:
             self._finish(op, "info", None, "timeout: no reply")
 
-    def deliver(self, msg: dict, line: bytes | None) -> None:
+    def deliver(self, msg: dict[str, Any], line: bytes | None) -> None:
         body = msg["body"]
         irt = body.get("in_reply_to")
         if irt not in self.sent_ids:
@@ -159,7 +159,7 @@ class AdminClient:
     def __init__(self, nodes: dict[str, Any]):
         self.nodes = nodes
 
-    def deliver(self, msg: dict, line: bytes | None) -> None:
+    def deliver(self, msg: dict[str, Any], line: bytes | None) -> None:
         body = msg["body"]
         node = self.nodes.get(str(msg.get("src")))
         if node is not None and body.get("type") == "init_ok":

@@ -18,7 +18,7 @@ DRAIN_POLLS = 200
 class LinKVMapping:
     """``lin-kv``: read / write / cas of a key, checked as a cas-register per key."""
 
-    def first(self, op: Any, state: dict) -> dict | None:
+    def first(self, op: Any, state: dict[str, Any]) -> dict[str, Any] | None:
         r = op.req
         if r.f == "read":
             return {"type": "read", "key": r.key}
@@ -28,12 +28,12 @@ class LinKVMapping:
             return {"type": "cas", "key": r.key, "from": r.value[0], "to": r.value[1]}
         raise ValueError(f"lin-kv has no operation {r.f!r}")
 
-    def reply(self, op: Any, state: dict, body: dict) -> dict | None:
+    def reply(self, op: Any, state: dict[str, Any], body: dict[str, Any]) -> dict[str, Any] | None:
         if op.req.f == "read":
             op.acc = body["value"]
         return None
 
-    def on_error(self, op: Any, body: dict) -> tuple[str, str | None] | None:
+    def on_error(self, op: Any, body: dict[str, Any]) -> tuple[str, str | None] | None:
         # a read of a key never written: the register's initial value, not a failure
         if op.req.f == "read" and body.get("code") == 20:
             op.acc = None
@@ -46,7 +46,7 @@ class KafkaMapping:
     ``assign`` as Maelstrom's client does it: list the committed offsets of the keys and
     poll from just past them. A committed offset is the last offset processed."""
 
-    def first(self, op: Any, state: dict) -> dict | None:
+    def first(self, op: Any, state: dict[str, Any]) -> dict[str, Any] | None:
         r = op.req
         if r.f == "send":
             return {"type": "send", "key": r.key, "msg": r.value}
@@ -66,7 +66,7 @@ class KafkaMapping:
             return {"type": "commit_offsets", "offsets": offsets}
         raise ValueError(f"kafka has no operation {r.f!r}")
 
-    def reply(self, op: Any, state: dict, body: dict) -> dict | None:
+    def reply(self, op: Any, state: dict[str, Any], body: dict[str, Any]) -> dict[str, Any] | None:
         r = op.req
         if r.f == "send":
             op.extra = (("offset", int(body["offset"])),)
@@ -90,41 +90,41 @@ class KafkaMapping:
             return None
         return None  # commit
 
-    def on_error(self, op: Any, body: dict) -> tuple[str, str | None] | None:
+    def on_error(self, op: Any, body: dict[str, Any]) -> tuple[str, str | None] | None:
         return None
 
 
 class BroadcastMapping:
     """``broadcast``: broadcast a unique value; read the set a node holds."""
 
-    def first(self, op: Any, state: dict) -> dict | None:
+    def first(self, op: Any, state: dict[str, Any]) -> dict[str, Any] | None:
         if op.req.f == "broadcast":
             return {"type": "broadcast", "message": op.req.value}
         return {"type": "read"}
 
-    def reply(self, op: Any, state: dict, body: dict) -> dict | None:
+    def reply(self, op: Any, state: dict[str, Any], body: dict[str, Any]) -> dict[str, Any] | None:
         if op.req.f == "read":
             op.acc = sorted(body["messages"], key=repr)
         return None
 
-    def on_error(self, op: Any, body: dict) -> tuple[str, str | None] | None:
+    def on_error(self, op: Any, body: dict[str, Any]) -> tuple[str, str | None] | None:
         return None
 
 
 class GCounterMapping:
     """``g-counter``: add a non-negative delta; read the counter."""
 
-    def first(self, op: Any, state: dict) -> dict | None:
+    def first(self, op: Any, state: dict[str, Any]) -> dict[str, Any] | None:
         if op.req.f == "add":
             return {"type": "add", "delta": op.req.value}
         return {"type": "read"}
 
-    def reply(self, op: Any, state: dict, body: dict) -> dict | None:
+    def reply(self, op: Any, state: dict[str, Any], body: dict[str, Any]) -> dict[str, Any] | None:
         if op.req.f == "read":
             op.acc = body["value"]
         return None
 
-    def on_error(self, op: Any, body: dict) -> tuple[str, str | None] | None:
+    def on_error(self, op: Any, body: dict[str, Any]) -> tuple[str, str | None] | None:
         return None
 
 

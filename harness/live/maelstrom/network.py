@@ -32,7 +32,7 @@ class Endpoint(Protocol):
     name: str
     incarnation: int
 
-    def deliver(self, msg: dict, line: bytes | None) -> None: ...
+    def deliver(self, msg: dict[str, Any], line: bytes | None) -> None: ...
 
 
 class Network:
@@ -52,7 +52,7 @@ class Network:
         self.between_servers = 0
         #: [send ns, src, dest, type, msg_id, in_reply_to, receive ns or None, drop reason]
         self.log: list[list[Any]] = []
-        self._pending: list[tuple[int, int, str, int, dict | None, bytes | None, list | None]] = []
+        self._pending: list[tuple[int, int, str, int, dict[str, Any] | None, bytes | None, list[Any] | None]] = []
         self._seq = 0
 
     def add(self, ep: Endpoint, server: bool = False, service: bool = False) -> None:
@@ -78,7 +78,7 @@ class Network:
             return
         self.send(src, msg, line if line.endswith(b"\n") else line + b"\n")
 
-    def send(self, src: str, msg: dict, line: bytes | None = None) -> None:
+    def send(self, src: str, msg: dict[str, Any], line: bytes | None = None) -> None:
         """Route ``msg`` from endpoint ``src`` (the envelope's ``src`` is not trusted)."""
         dest = msg["dest"]
         body = msg["body"]
@@ -122,7 +122,7 @@ class Network:
         if self._pending:
             self.loop.call_at(self._pending[0][0], self._flush)
 
-    def _deliver(self, src: str, dest: str, inc: int, msg: dict, line: bytes | None, rec: list | None) -> None:
+    def _deliver(self, src: str, dest: str, inc: int, msg: dict[str, Any], line: bytes | None, rec: list[Any] | None) -> None:
         ep = self.endpoints[dest]
         if frozenset((src, dest)) in self.cut:
             self._drop(rec, "partition")
@@ -140,7 +140,7 @@ class Network:
         self.delivered += 1
         ep.deliver(msg, line)
 
-    def _drop(self, rec: list | None, why: str) -> None:
+    def _drop(self, rec: list[Any] | None, why: str) -> None:
         self.dropped[why] += 1
         if rec is not None:
             rec[7] = why
@@ -168,7 +168,7 @@ class Network:
                 "messages_between_servers": self.between_servers,
                 "messages_by_type": dict(self.by_type.most_common(20))}
 
-    def log_rows(self) -> list[dict]:
+    def log_rows(self) -> list[dict[str, Any]]:
         """The log with times in ns since the run's main phase began (boot is negative)."""
         keys = ("sent", "src", "dest", "type", "msg_id", "in_reply_to", "received", "dropped")
         t0 = self.loop.start

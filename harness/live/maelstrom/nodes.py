@@ -207,7 +207,7 @@ class ProcNode:
                           f"nodes/{self.name}.stderr")
         self.expect_exit = True
 
-    def deliver(self, msg: dict, line: bytes | None) -> None:
+    def deliver(self, msg: dict[str, Any], line: bytes | None) -> None:
         if self._wfd is None:
             return
         if line is None:

@@ -30,17 +30,17 @@ LWW_MERGE_P = 0.2
 _MISSING = object()
 
 
-def _key(body: dict) -> str:
+def _key(body: dict[str, Any]) -> str:
     import json
 
     return json.dumps(body.get("key"), sort_keys=True)
 
 
-def _error(code: int, text: str) -> dict:
+def _error(code: int, text: str) -> dict[str, Any]:
     return {"type": "error", "code": code, "text": text}
 
 
-def kv_apply(store: dict, body: dict) -> tuple[dict, bool]:
+def kv_apply(store: dict[str, Any], body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     """Apply one kv request to ``store``; (reply body, whether it changed the store)."""
     t = body.get("type")
     k = _key(body)
@@ -70,9 +70,9 @@ class LinKV:
     name = "lin-kv"
 
     def __init__(self, rng: Any) -> None:
-        self.store: dict = {}
+        self.store: dict[str, Any] = {}
 
-    def handle(self, src: str, body: dict, now: int) -> dict:
+    def handle(self, src: str, body: dict[str, Any], now: int) -> dict[str, Any]:
         return kv_apply(self.store, body)[0]
 
 
@@ -81,10 +81,10 @@ class SeqKV:
 
     def __init__(self, rng: Any) -> None:
         self.rng = rng
-        self.versions: list[dict] = [{}]
+        self.versions: list[dict[str, Any]] = [{}]
         self.seen: dict[str, int] = {}
 
-    def handle(self, src: str, body: dict, now: int) -> dict:
+    def handle(self, src: str, body: dict[str, Any], now: int) -> dict[str, Any]:
         head = len(self.versions) - 1
         if body.get("type") == "read":
             lo = self.seen.get(src, 0)
@@ -105,10 +105,10 @@ class LwwKV:
 
     def __init__(self, rng: Any) -> None:
         self.rng = rng
-        self.replicas: list[dict] = [{} for _ in range(REPLICAS)]
-        self.stamps: list[dict] = [{} for _ in range(REPLICAS)]
+        self.replicas: list[dict[str, Any]] = [{} for _ in range(REPLICAS)]
+        self.stamps: list[dict[str, Any]] = [{} for _ in range(REPLICAS)]
 
-    def handle(self, src: str, body: dict, now: int) -> dict:
+    def handle(self, src: str, body: dict[str, Any], now: int) -> dict[str, Any]:
         if self.rng.random() < LWW_MERGE_P:
             a, b = self.rng.sample(range(REPLICAS), 2)
             self._merge(a, b)
@@ -132,7 +132,7 @@ class LinTSO:
     def __init__(self, rng: Any) -> None:
         self.ts = 0
 
-    def handle(self, src: str, body: dict, now: int) -> dict:
+    def handle(self, src: str, body: dict[str, Any], now: int) -> dict[str, Any]:
         if body.get("type") != "ts":
             return _error(NOT_SUPPORTED, f"{body.get('type')!r} is not supported by lin-tso")
         self.ts += 1
@@ -154,7 +154,7 @@ class ServiceNode:
         self.loop = loop
         self.requests = 0
 
-    def deliver(self, msg: dict, line: bytes | None) -> None:
+    def deliver(self, msg: dict[str, Any], line: bytes | None) -> None:
         body = msg["body"]
         if "msg_id" not in body:
             return

@@ -20,7 +20,7 @@ class MaelstromSpec(SystemSpec):
     #: did every node keep to the protocol (``harness.live.maelstrom.problems``)
     checkers = ("protocol",)
 
-    def default_settings(self) -> dict:
+    def default_settings(self) -> dict[str, Any]:
         from harness.live.maelstrom.run import DEFAULTS
 
         return dict(DEFAULTS)

@@ -93,7 +93,7 @@ class Storage:
 
 
 class LiveCandidate:
-    def __init__(self, node: str, server: str, port: int, settings: dict, storage: Storage, trace: Any):
+    def __init__(self, node: str, server: str, port: int, settings: dict[str, Any], storage: Storage, trace: Any):
         self.node = node
         self.server = server
         self.port = port
@@ -294,7 +294,7 @@ class LiveCandidate:
 class ElectionDriver:
     """``ClientDriver`` of the election workload; also the nemesis's handle on candidates."""
 
-    def __init__(self, ensemble: Any, settings: dict):
+    def __init__(self, ensemble: Any, settings: dict[str, Any]):
         self.ensemble = ensemble
         self.settings = settings
         self.trace_events: list[dict[str, Any]] = []

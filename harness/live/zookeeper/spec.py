@@ -68,7 +68,7 @@ class ZooKeeperSpec(SystemSpec):
     #: checkers that read the simulated servers' trace: not applicable live
     trace_checkers = ("quorum", "session")
 
-    def default_settings(self) -> dict:
+    def default_settings(self) -> dict[str, Any]:
         return dict(DEFAULT_SETTINGS)
 
     def known_settings(self) -> set[str]:
