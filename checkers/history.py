@@ -28,7 +28,7 @@ import json
 import math
 import re
 import stat
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -138,6 +138,7 @@ class Op:
 
     def __str__(self) -> str:
         key = "" if self.key is None else f" key={json.dumps(thaw(self.key))}"
+        end: str | float | int
         if self.invoke_index is not None:
             end = "" if self.complete_index is None else self.complete_index
             where = f"index {self.invoke_index}..{end}"
@@ -522,12 +523,14 @@ def pair_operations(events: Iterable[dict[str, Any]]) -> list[Op]:
         ctype = completion["type"] if completion is not None else None
         if ctype == "fail":
             continue
-        get = invoke.get
+        get: Callable[[str], Any] = invoke.get  # plain JSON values
         key = get("key")
         if key is None and completion is not None:
             key = completion.get("key")
         value = get("value")
+        ret_pos: float | int
         if ctype == "ok":
+            assert completion is not None and ret is not None  # an ok has its completion
             output = completion.get("value")
             if output is not None:
                 value = output  # Jepsen fills the invoke's value from its ok completion

@@ -85,7 +85,7 @@ def master_intervals(trace: list[dict[str, Any]], end_time: int | None = None) -
     """
     if end_time is None:
         end_time = max((ev.get("time", 0) for ev in trace), default=0)
-    open_: dict[str, dict[str, Any]] = {}
+    open_: dict[Any, dict[str, Any]] = {}  # node -> its open interval
     out: list[dict[str, Any]] = []
     for ev in trace:
         kind = ev.get("kind")
@@ -418,14 +418,14 @@ def find_stale_writes(trace: list[dict[str, Any]], intervals: list[dict[str, Any
                     if isinstance(iv.get("token"), int))
     out: list[dict[str, Any]] = []
     max_tok: int | None = None
-    max_by: tuple[Any, ...] | None = None
+    max_by: tuple[Any, Any] = (None, None)  # (time, candidate) of max_tok
     for ev in trace:
         if ev.get("kind") != STORAGE_WRITE or not ev.get("accepted"):
             continue
         tok, t, who = ev.get("token"), ev["time"], ev.get("candidate")
         if not isinstance(tok, int):
             continue
-        rec = None
+        rec: dict[str, Any] | None = None
         if max_tok is not None and tok < max_tok:
             rec = {"kind": "token-regression",
                    "explanation": (f"at {_s(t)} the storage accepted {who}'s write {ev.get('value')!r} "
@@ -453,7 +453,7 @@ def find_stale_writes(trace: list[dict[str, Any]], intervals: list[dict[str, Any
 # --------------------------------------------------------------------------- check
 
 
-def _op_indices(history: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+def _op_indices(history: list[dict[str, Any]]) -> tuple[dict[Any, int], dict[Any, int]]:
     """token -> index of the acquire ok that reported it; wid -> index of the write's
     completion."""
     by_token: dict[Any, int] = {}

@@ -35,9 +35,9 @@ def fault_intervals(faults: Iterable[dict[str, Any]]) -> list[tuple[str, int, in
         if not isinstance(t, int):
             continue
         if kind == "heal-all":
-            for ep in episodes.values():
-                if ep[2] is None:
-                    ep[2] = t
+            for open_ep in episodes.values():
+                if open_ep[2] is None:
+                    open_ep[2] = t
             continue
         key = rec.get("episode")
         if key is None:
@@ -53,7 +53,7 @@ def fault_intervals(faults: Iterable[dict[str, Any]]) -> list[tuple[str, int, in
             ep[1] = t  # a power cut armed at a crash point starts when it fires
         else:
             ep[2] = t  # the last record of the episode ends it (heal, restart, resume...)
-    return [tuple(episodes[k]) for k in order]  # type: ignore[misc]
+    return [(episodes[k][0], episodes[k][1], episodes[k][2]) for k in order]
 
 
 def _percentile(sorted_values: list[int], q: float) -> int | None:
@@ -96,14 +96,14 @@ def check_perf(history: list[dict[str, Any]], faults: list[dict[str, Any]], main
                 r["latencies"].append(ev["time"] - at)
     out_rows = []
     for name in [NO_FAULT] + sorted(k for k in stats if k not in (NO_FAULT, AFTER)) + [AFTER]:
-        r = stats.get(name)
-        if r is None:
+        period = stats.get(name)
+        if period is None:
             continue
-        lat = sorted(r["latencies"])
+        lat = sorted(period["latencies"])
         p50, p99 = _percentile(lat, 0.5), _percentile(lat, 0.99)
         out_rows.append({
-            "period": name, "ops": r["ops"],
-            "served_fraction": round(r["served"] / r["ops"], 4) if r["ops"] else None,
+            "period": name, "ops": period["ops"],
+            "served_fraction": round(period["served"] / period["ops"], 4) if period["ops"] else None,
             "latency_p50_ms": None if p50 is None else round(p50 / 1e6, 2),
             "latency_p99_ms": None if p99 is None else round(p99 / 1e6, 2),
         })

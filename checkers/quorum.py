@@ -50,7 +50,7 @@ def _hex(z: int) -> str:
 
 class _Collector:
     def __init__(self, limit: int = 50):
-        self.by_kind: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.by_kind: dict[str, list[dict[str, Any] | None]] = defaultdict(list)  # None: counted, not kept
         self.limit = limit
 
     def add(self, prop: str, explanation: str, **facts: Any) -> None:

@@ -37,6 +37,7 @@ Cost: one pass over the trace, linear in its length.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from checkers.result import CheckResult
@@ -103,8 +104,8 @@ def check_trace(trace: list[dict[str, Any]], digests: dict[str, Any] | None = No
                                    f"{ev['leader_epoch']}: a committed record was lost and its offset reused.",
                 })
         elif kind == "hw":
-            key = (ev["node"], ev["partition"], ev["leader_epoch"])
-            last = hws.get(key)
+            hw_key = (ev["node"], ev["partition"], ev["leader_epoch"])
+            last = hws.get(hw_key)
             if last is not None and ev["hw"] < last:
                 add("hw-moved-back", {
                     "partition": ev["partition"], "replicas": [ev["node"]], "offsets": [last, ev["hw"]],
@@ -112,7 +113,7 @@ def check_trace(trace: list[dict[str, Any]], digests: dict[str, Any] | None = No
                     "explanation": f"leader {ev['node']} of partition {ev['partition']} moved its high watermark back "
                                    f"from {last} to {ev['hw']} in epoch {ev['leader_epoch']}.",
                 })
-            hws[key] = ev["hw"]
+            hws[hw_key] = ev["hw"]
         elif kind == "become-leader":
             key = (ev["partition"], ev["leader_epoch"])
             prev = leaders.get(key)
@@ -129,15 +130,15 @@ def check_trace(trace: list[dict[str, Any]], digests: dict[str, Any] | None = No
         elif kind == "elect":
             stats["elections"] += 1
             key = (ev["partition"], ev["leader_epoch"])
-            prev = elected.get(key)
-            if prev is None:
+            was = elected.get(key)
+            if was is None:
                 elected[key] = (ev["leader"], ev["node"], ev["time"])
-            elif prev[0] != ev["leader"]:
+            elif was[0] != ev["leader"]:
                 add("two-leaders-one-epoch", {
-                    "partition": ev["partition"], "replicas": [prev[0], ev["leader"]], "offsets": [],
+                    "partition": ev["partition"], "replicas": [was[0], ev["leader"]], "offsets": [],
                     "epochs": [ev["leader_epoch"]], "time": ev["time"],
-                    "explanation": f"controller {prev[1]} wrote leader {prev[0]} for partition {ev['partition']} in "
-                                   f"epoch {ev['leader_epoch']} (time {prev[2]}), and controller {ev['node']} wrote "
+                    "explanation": f"controller {was[1]} wrote leader {was[0]} for partition {ev['partition']} in "
+                                   f"epoch {ev['leader_epoch']} (time {was[2]}), and controller {ev['node']} wrote "
                                    f"leader {ev['leader']} for the same epoch (time {ev['time']}).",
                 })
         elif kind == "ack":
@@ -213,7 +214,7 @@ def check_trace(trace: list[dict[str, Any]], digests: dict[str, Any] | None = No
                                                           "committed_offsets": len(committed)}})
 
 
-def _final_agreement(digests: dict[str, Any], add) -> list[str]:
+def _final_agreement(digests: dict[str, Any], add: Callable[[str, dict[str, Any]], None]) -> list[str]:
     """Replicas with the same high watermark must hold the same records below it."""
     by_partition: dict[str, dict[str, dict[str, Any]]] = {}
     for node, d in sorted(digests.items()):

@@ -121,7 +121,7 @@ def checker_results(results: Mapping[str, Any]) -> dict[str, CheckResult]:
             for name, c in (checkers or {}).items() if isinstance(c, (Mapping, CheckResult))}
 
 
-Signature = frozenset  # of (checker name, anomaly kind or None)
+Signature = frozenset[tuple[str, str | None]]  # (checker name, anomaly kind or None)
 
 
 def failure_signature(results: Mapping[str, Any]) -> Signature:
@@ -129,7 +129,8 @@ def failure_signature(results: Mapping[str, Any]) -> Signature:
     sig: set[tuple[str, str | None]] = set()
     for name, r in checker_results(results).items():
         if r.failed:
-            sig.update((name, kind) for kind in (r.kinds or [None]))
+            kinds: list[str | None] = [*r.kinds] or [None]
+            sig.update((name, kind) for kind in kinds)
     return frozenset(sig)
 
 

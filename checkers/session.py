@@ -57,7 +57,7 @@ def check_sessions(history: list[dict[str, Any]], trace: list[dict[str, Any]], l
     has_values = bool(values)
     last_read: dict[Any, tuple[int, int]] = {}  # process -> (zxid, index)
     last_write: dict[Any, tuple[int, int]] = {}
-    found: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    found: dict[str, list[dict[str, Any] | None]] = defaultdict(list)  # None: counted, not kept
     reads = 0
 
     def add(kind: str, **facts: Any) -> None:

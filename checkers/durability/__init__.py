@@ -97,7 +97,7 @@ def check_queue(events: list[dict[str, Any]], final_drain: bool = True) -> Check
     sends: dict[Any, dict[Any, list[QueueOp]]] = {}
     polled: dict[Any, dict[Any, list[tuple[Any, int]]]] = {}
     max_polled: dict[Any, tuple[int, Any, int]] = {}
-    stats = {"sends": {"ok": 0, "info": 0, "fail": 0}, "polls": {"ok": 0, "info": 0, "fail": 0}, "records": 0}
+    stats: dict[str, Any] = {"sends": {"ok": 0, "info": 0, "fail": 0}, "polls": {"ok": 0, "info": 0, "fail": 0}, "records": 0}
 
     for op in stream:
         if op.f == "send":

@@ -223,8 +223,8 @@ def pair_queue_ops(events: list[dict[str, Any]], keys: KeyTable | None = None) -
             raise QueueHistoryError(f"{where}: bad or missing \"type\" {typ!r:.40} (want invoke, ok, fail or info)")
         f = e.get("f")
         if f == "rebalance":
-            for p in _rebalanced_processes(e):
-                stream.append(QueueOp(p, "rebalance", "info", None, index, e.get("time")))
+            for moved in _rebalanced_processes(e):
+                stream.append(QueueOp(moved, "rebalance", "info", None, index, e.get("time")))
             continue
         p = e.get("process")
         if isinstance(p, bool) or not isinstance(p, int):
@@ -243,11 +243,11 @@ def pair_queue_ops(events: list[dict[str, Any]], keys: KeyTable | None = None) -
                 stream.append(_op(inv, inv_index, None, None, keys, where))
             pending[p] = (e, index)
             continue
-        inv_index = None
-        inv: dict[str, Any] | None = None
         if p in pending:
             inv, inv_index = pending.pop(p)
-        stream.append(_op(inv, inv_index, e, index, keys, where))
+            stream.append(_op(inv, inv_index, e, index, keys, where))
+        else:
+            stream.append(_op(None, None, e, index, keys, where))
     for inv, inv_index in pending.values():
         stream.append(_op(inv, inv_index, None, None, keys, f"event index {inv_index}"))
     return stream

@@ -111,8 +111,8 @@ def _poll(op: QueueOp, logs: dict[Any, KeyLog], mine: dict[Any, list[Any]],
           found: dict[str, list[Any]], allowed: dict[str, list[Any]]) -> None:
     assert op.reads is not None
     p, at = op.process, op.at
-    for key, records in op.reads.items():
-        records = [r for r in records if r[0] is not None]
+    for key, read in op.reads.items():
+        records: list[tuple[int, Any]] = [(o, v) for o, v in read if o is not None]
         if not records:
             continue
         log = logs[key]
@@ -154,7 +154,7 @@ def _poll(op: QueueOp, logs: dict[Any, KeyLog], mine: dict[Any, list[Any]],
                 what = (f"began key {k} at offset {first_o} ({show(first_v)}), at or before offset {last_o} "
                         f"({show(last_v)}) where its previous poll (index {last_at}) ended")
                 # Jepsen's delta: how far the consumer moved in known offsets (here 0 or less).
-                extra: dict[str, Any] = {"delta": -(log.known_between(first_o, last_o) + (first_o < last_o))}
+                extra = {"delta": -(log.known_between(first_o, last_o) + (first_o < last_o))}
             elif log.known_between(last_o, first_o):
                 kind = "poll-skip"
                 extra = _skip_fields(log, last_o, first_o)

@@ -67,14 +67,14 @@ def read_anomalies(sends: Sends, polled: Polled,
                                    f"so it never happened, yet the poll at index {poll_indices[0]} returned it "
                                    f"at offset {show(offsets[0])}.",
                 })
-    for key, values in sends.items():
+    for key, sent in sends.items():
         top = max_polled.get(key)
         if top is None:
             continue
         top_o, top_v, top_at = top
-        seen = polled.get(key, {})
-        for value, ss in values.items():
-            if value in seen:
+        polled_values = polled.get(key, {})
+        for value, ss in sent.items():
+            if value in polled_values:
                 continue
             for s in ss:
                 if s.type == "ok" and s.offset is not None and s.offset < top_o:

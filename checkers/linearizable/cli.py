@@ -135,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
             record.update((k, v) for k, v in result.to_json().items() if k != "valid")
             out.write(json.dumps(record) + "\n")
         else:
-            verdict = {True: "valid", False: "INVALID"}.get(result.valid, "unknown")
+            verdict = "valid" if result.valid is True else "INVALID" if result.valid is False else "unknown"
             out.write(f"{name}\t{verdict}\t{ms:.0f} ms\t{result.summary()}\n")
         out.flush()
     if any_invalid:

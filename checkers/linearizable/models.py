@@ -64,7 +64,9 @@ __all__ = [
     "FrozenDict",
 ]
 
-State = Hashable
+#: a model state: hashable (a frozen JSON value, see `freeze`), its shape each model's own
+#: (a scalar, a tuple of pairs, a frozenset...), so typed as Any
+State = Any
 
 
 class _Fail:

@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -155,8 +155,14 @@ class Result:
 # --------------------------------------------------------------------------- the search
 
 
-def _search(ops: Sequence[Op], fns: list[Any], init_state: Any, limits: list[Any], clock=time.monotonic,
-            classes: Sequence[Any] | None = None):
+#: what the search yields when paused, (max_depth, entries, bytes), and returns when done
+Progress = tuple[int, int, int]
+Outcome = tuple[str, int, Any]
+
+
+def _search(ops: Sequence[Op], fns: list[Any], init_state: Any, limits: list[Any],
+            clock: Callable[[], float] = time.monotonic,
+            classes: Sequence[Any] | None = None) -> Generator[Progress, None, Outcome]:
     """Generator: the search over one partition (``ops`` sorted by call).
 
     ``limits`` is ``[deadline, max_entries, max_bytes]``, updated by the caller between
@@ -204,7 +210,7 @@ def _search(ops: Sequence[Op], fns: list[Any], init_state: Any, limits: list[Any
     size = INFO_BASE + len(info_ops)
     nxt = [END] * size
     prv = [HEAD] * size
-    timeline = []
+    timeline: list[tuple[float, int]] = []
     for a, op in enumerate(ok_ops):
         timeline.append((op.call, 2 * a + 1))
         timeline.append((op.ret, 2 * a + 2))
@@ -226,10 +232,10 @@ def _search(ops: Sequence[Op], fns: list[Any], init_state: Any, limits: list[Any
     remaining = k
     low = window = info_set = 0
     state = init_state
-    stack = None  # persistent list of frames (entry, state, bound, low, window, info_set, parent)
+    stack: Any = None  # persistent list of frames (entry, state, bound, low, window, info_set, parent)
     depth = max_depth = 0
     best_depth = -1
-    best = None
+    best: Any = None
     cache: set[Any] = set()
     cache_add = cache.add
     monotonic = clock
@@ -372,29 +378,31 @@ class _Task:
     __slots__ = ("key", "ops", "n_checked", "gen", "limits", "max_depth", "entries", "bytes", "outcome")
 
     def __init__(self, key: Any, ops: list[Op], fns: list[Any], init_state: Any, n_checked: int,
-                 clock=time.monotonic, classes: list[Any] | None = None) -> None:
+                 clock: Callable[[], float] = time.monotonic, classes: list[Any] | None = None) -> None:
         self.key = key
         self.ops = ops
         self.n_checked = n_checked
         self.limits = [math.inf, math.inf, math.inf]
-        self.gen = _search(ops, fns, init_state, self.limits, clock, classes)
+        self.gen: Generator[Progress, None, Outcome] | None = _search(ops, fns, init_state, self.limits, clock, classes)
         self.max_depth = 0
         self.entries = 0
         self.bytes = 0
-        self.outcome: tuple[Any, ...] | None = None
+        self.outcome: Outcome | None = None
 
     def run(self, deadline: float, max_entries: float, max_bytes: float) -> str:
         """Run until done or the deadline; returns "ok", "fail", "memory" or "paused"."""
         self.limits[:] = [deadline, max_entries, max_bytes]
+        assert self.gen is not None, "the partition's search is over"
         try:
             self.max_depth, self.entries, self.bytes = next(self.gen)
             return "paused"
         except StopIteration as stop:
-            self.outcome = stop.value
-            self.max_depth = stop.value[1]
+            outcome: Outcome = stop.value
+            self.outcome = outcome
+            self.max_depth = outcome[1]
             self.gen = None  # frees the cache
             self.entries = self.bytes = 0
-            return stop.value[0]
+            return outcome[0]
 
 
 def _as_ops(events_or_ops: Iterable[Any]) -> list[Op]:
@@ -433,6 +441,10 @@ def check(
         if not (isinstance(max_steps, int) and max_steps > 0):
             raise ValueError(f"max_steps must be an int > 0, got {max_steps!r}")
         steps = StepClock()
+        clock: Callable[[], float]
+        now_fn: Callable[[], float]
+        budget: float | None
+        min_slice: float
         clock, now_fn, budget, min_slice, limit_reason = steps.tick, steps.now, max_steps, MIN_SLICE_STEPS, "step budget"
     else:
         clock, now_fn, budget, min_slice, limit_reason = time.monotonic, time.monotonic, time_limit, MIN_SLICE, "time limit"
@@ -464,6 +476,7 @@ def check(
         )
 
     def failure(task: _Task) -> Result:
+        assert task.outcome is not None
         prefix, state, op, pending = task.outcome[2]
         return result(
             False,
