@@ -304,7 +304,8 @@ def checker(name: str) -> Checker:
     if name in CHECKERS:
         return CHECKERS[name]
     if name in plugins.declared(plugins.CHECKERS):
-        return plugins.load(plugins.CHECKERS, name)
+        plugged: Checker = plugins.load(plugins.CHECKERS, name)
+        return plugged
     raise KeyError(f"unknown checker {name!r} (known: "
                    f"{', '.join(sorted(set(CHECKERS) | set(plugins.declared(plugins.CHECKERS))))})")
 

@@ -13,7 +13,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from harness.config import ConfigError, RunConfig
 from harness.faults import family_names
@@ -34,7 +34,7 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # argparse would exit 2, which means "unknown" here
+    def error(self, message: str) -> NoReturn:  # argparse would exit 2, which means "unknown" here
         raise UsageError(message)
 
 
@@ -109,7 +109,7 @@ def _bin(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def _config_from(args: argparse.Namespace, **extra) -> RunConfig:
+def _config_from(args: argparse.Namespace, **extra: Any) -> RunConfig:
     return RunConfig(
         system=args.system, workload=args.workload, nemesis=tuple(args.nemesis), nodes=args.nodes,
         clients=args.clients, rate=args.rate, time_limit=args.time_limit,
@@ -299,7 +299,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser(first if first in COMMANDS or first in {n for n, _, _ in _PLUGGED} else None).parse_args(argv)
         plugged = getattr(args, "_plugged", None)
         if plugged is not None:
-            return plugged.run(args)
+            code: int = plugged.run(args)
+            return code
         return COMMANDS[args.command](args)
     except (UsageError, ConfigError) as e:
         print(f"harness: error: {' '.join(str(e).split())}", file=sys.stderr)

@@ -115,8 +115,8 @@ def behaviours_of(trace: Iterable[dict[str, Any]], faults: list[dict[str, Any]])
     role: dict[str, str] = {}
     last: dict[str, str] = {}
     spans = _open_faults(faults)
-    counts: Counter = Counter()
-    elections: Counter = Counter()
+    counts: Counter[str] = Counter()
+    elections: Counter[Any] = Counter()  # by epoch
     leaders: set[Any] = set()
     prev: tuple[int, str, str] | None = None  # time, node, cls.kind of the last protocol step
     for ev in trace:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,7 +92,7 @@ def simulate(config: RunConfig) -> SimOutput:
         # the checkers judge what happened so far (liveness reports the storm)
         storm = e.info
         digests = digests_now()
-    stats = {
+    stats: dict[str, Any] = {
         "events": sim.events,
         "messages_sent": sim.messages_sent,
         "messages_dropped": sim.messages_dropped,
@@ -112,7 +113,8 @@ def simulate(config: RunConfig) -> SimOutput:
 
 
 def _phases(config: RunConfig, spec: SystemSpec, sim: Simulator, nemesis: Nemesis, pool: ClientPool,
-            servers: list[str], others: list[str], digests_now: Any) -> dict[str, Any]:
+            servers: list[str], others: list[str],
+            digests_now: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """Boot, main phase, heal, final reads, convergence: the run; returns the replicas'
     digests at the end."""
     for nid in servers:
@@ -240,7 +242,7 @@ def _artifact_bytes(artifacts: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def merge_verdicts(verdicts) -> Any:
+def merge_verdicts(verdicts: Iterable[Any]) -> Any:
     out: Any = True
     for v in verdicts:
         if v is False:

@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -31,17 +32,18 @@ def _default(o: Any) -> Any:
 
 
 try:
-    from json.encoder import c_make_encoder, encode_basestring_ascii
+    # the C encoder is private, so typeshed does not declare it
+    from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 
     # json.dumps(r, separators=(",", ":")) without building an encoder per row: the same
     # text (same C encoder, same options), about half the time on a run's trace
     # (no circular-reference bookkeeping: on any error the plain way runs and raises)
-    _encode_row = c_make_encoder(None, _default, encode_basestring_ascii, None, ":", ",", False, False, True)
+    _encode_row: Callable[[Any, int], Any] | None = c_make_encoder(None, _default, encode_basestring_ascii, None, ":", ",", False, False, True)
 except (ImportError, TypeError):  # no C accelerator: the plain way
     _encode_row = None
 
 
-def jsonl_text(rows) -> str:
+def jsonl_text(rows: Iterable[Any]) -> str:
     """One compact JSON object a line, as ``json.dumps(r, separators=(",", ":"))``."""
     enc = _encode_row
     if enc is None:
@@ -167,4 +169,5 @@ def check_writable(directory: Path, what: str = "--store") -> None:
 
 
 def load_results(run_dir: Path) -> dict[str, Any]:
-    return json.loads((Path(run_dir) / "results.json").read_text())
+    results: dict[str, Any] = json.loads((Path(run_dir) / "results.json").read_text())
+    return results

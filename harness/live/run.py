@@ -251,7 +251,8 @@ class _Routed:
 
     def _to(self, node: str, method: str, *args: Any) -> bool:
         if node in self.runtime.servers:
-            return getattr(self.runtime, method)(node, *args)
+            changed: bool = getattr(self.runtime, method)(node, *args)
+            return changed
         fn = getattr(self.driver, method, None)
         return bool(fn(node, *args)) if fn is not None else False
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from harness.live.maelstrom.network import Network
 from harness.live.maelstrom.problems import Problems
-from harness.node import ClientRequest, ClientResponse
+from harness.node import ClientRequest, ClientResponse, OpType
 
 #: codes after which the operation certainly did not happen
 DEFINITE = frozenset({1, 10, 11, 12, 14, 20, 21, 22, 30})
@@ -36,7 +36,7 @@ ERROR_NAMES = {0: "timeout", 1: "node-not-found", 10: "not-supported", 11: "temp
                21: "key-already-exists", 22: "precondition-failed", 30: "txn-conflict"}
 
 
-def error_outcome(body: dict[str, Any]) -> tuple[str, str]:
+def error_outcome(body: dict[str, Any]) -> tuple[OpType, str]:
     """(type, error text) of an ``error`` reply."""
     code = body.get("code")
     name = ERROR_NAMES.get(code, f"code {code}") if isinstance(code, int) else f"code {code!r}"
@@ -141,7 +141,7 @@ class ClientNode:
         else:
             self._send(op, nxt)
 
-    def _finish(self, op: Op, type_: str, value: Any, error: str | None) -> None:
+    def _finish(self, op: Op, type_: OpType, value: Any, error: str | None) -> None:
         if self.op is not op:
             return
         self.op = None

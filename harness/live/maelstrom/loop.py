@@ -51,9 +51,9 @@ class Loop:
         self.call_at(time.monotonic_ns() + int(seconds * 1e9), fn)
 
     # ------------------------------------------------------------------ threads
-    def call_threadsafe(self, fn: Callable[[], Any]) -> Future:
+    def call_threadsafe(self, fn: Callable[[], Any]) -> Future[Any]:
         """Run ``fn`` on the loop's thread; the future holds its result."""
-        fut: Future = Future()
+        fut: Future[Any] = Future()
 
         def job() -> None:
             try:

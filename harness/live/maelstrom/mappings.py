@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.node import OpType
+
 #: polls a final drain makes at most before it gives up (info)
 DRAIN_POLLS = 200
 
@@ -33,7 +35,7 @@ class LinKVMapping:
             op.acc = body["value"]
         return None
 
-    def on_error(self, op: Any, body: dict[str, Any]) -> tuple[str, str | None] | None:
+    def on_error(self, op: Any, body: dict[str, Any]) -> tuple[OpType, str | None] | None:
         # a read of a key never written: the register's initial value, not a failure
         if op.req.f == "read" and body.get("code") == 20:
             op.acc = None
@@ -90,7 +92,7 @@ class KafkaMapping:
             return None
         return None  # commit
 
-    def on_error(self, op: Any, body: dict[str, Any]) -> tuple[str, str | None] | None:
+    def on_error(self, op: Any, body: dict[str, Any]) -> tuple[OpType, str | None] | None:
         return None
 
 
@@ -107,7 +109,7 @@ class BroadcastMapping:
             op.acc = sorted(body["messages"], key=repr)
         return None
 
-    def on_error(self, op: Any, body: dict[str, Any]) -> tuple[str, str | None] | None:
+    def on_error(self, op: Any, body: dict[str, Any]) -> tuple[OpType, str | None] | None:
         return None
 
 
@@ -124,7 +126,7 @@ class GCounterMapping:
             op.acc = body["value"]
         return None
 
-    def on_error(self, op: Any, body: dict[str, Any]) -> tuple[str, str | None] | None:
+    def on_error(self, op: Any, body: dict[str, Any]) -> tuple[OpType, str | None] | None:
         return None
 
 

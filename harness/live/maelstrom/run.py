@@ -195,7 +195,8 @@ class MaelstromRuntime(MaelstromCluster):
                 info["clock_faults"] = "libfaketime (LD_PRELOAD); statically linked programs ignore it"
             return {**self.net.stats(), "maelstrom": info}
 
-        return self._on_loop(now)
+        stats: dict[str, Any] = self._on_loop(now)
+        return stats
 
 
 class _Client:

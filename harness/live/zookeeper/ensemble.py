@@ -25,6 +25,7 @@ import shutil
 import socket
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -278,7 +279,7 @@ class ZkEnsemble:
         return best[1] if best else None
 
     # ---------------------------------------------------------------- faults
-    def set_cut(self, cut) -> None:
+    def set_cut(self, cut: Iterable[tuple[str, str]]) -> None:
         self.mesh.set_cut(cut)
 
     def kill(self, node: str) -> bool:
