@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.node import CancelTimer, ClientRequest, ClientResponse, Effect, Node, Reply, Send, SetTimer
+from harness.node import CancelTimer, ClientRequest, ClientResponse, Effect, Node, OpType, Reply, Send, SetTimer
 from harness.system import NodeContext
 from systems.kafka import bugs as B, messages as m
 from systems.kafka.log import NO_PRODUCER
@@ -482,7 +482,7 @@ class KafkaClient(Node):
                 self._finish("fail", error="no committed offsets")
         return self._finish("info", error="timeout")
 
-    def _finish(self, type_: str, value: Any = None, error: str | None = None, extra: tuple = ()) -> list[Effect]:
+    def _finish(self, type_: OpType, value: Any = None, error: str | None = None, extra: tuple = ()) -> list[Effect]:
         op = self.op
         assert op is not None
         self.op = None

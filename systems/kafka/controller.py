@@ -204,7 +204,8 @@ class Controller:
                 live = [x for x in replicas if x in self.live]
                 leader = live[0] if live else None
                 isr = tuple(sorted(live)) if live else tuple(sorted(replicas))
-                st = m.PartitionState(p, leader, 0, isr, 0, replicas, self.live.get(leader, -1),
+                leader_broker_epoch = -1 if leader is None else self.live.get(leader, -1)
+                st = m.PartitionState(p, leader, 0, isr, 0, replicas, leader_broker_epoch,
                                       tuple((x, self.live.get(x, -1)) for x in isr))
                 c = yield Call("create", path, {"data": z.encode_state(st, self.epoch), "ephemeral": False,
                                                 "sequential": False})

@@ -34,6 +34,7 @@ from harness.node import (
     ClientResponse,
     Effect,
     Node,
+    OpType,
     Persist,
     Reply,
     Send,
@@ -217,7 +218,7 @@ class MiniZkServer(Node):
         if isinstance(msg, ZkPing):
             s = self.sessions.get(msg.session)
             ok = s is not None and not self._closing(msg.session)
-            if ok:
+            if ok and s is not None:
                 s.last_heard = now
             return [Send(src, ZkPong(msg.session, ok, self.incarnation))]
         if isinstance(msg, ZkRequest):
@@ -266,6 +267,7 @@ class MiniZkServer(Node):
             if error is not None:
                 effects.append(Send(s.client, ZkResponse(sid, xid, error)))
                 continue
+            assert txn is not None  # no error: a txn to log
             effects += self._log(item, txn, Send(s.client, ZkResponse(sid, xid, None, value)))
         return effects
 
@@ -527,7 +529,7 @@ class MiniZkClient(Node):
                 req, deadline = self.pending[xid]
                 if deadline <= now:
                     del self.pending[xid]
-                    type_ = "info" if req.f in WRITES else "fail"
+                    type_: OpType = "info" if req.f in WRITES else "fail"
                     effects.append(Reply(ClientResponse(req.op_id, type_, None, CONNECTION_LOSS)))
             if effects and self.connected:
                 self.connected = False

@@ -465,12 +465,14 @@ class Partition:
     def _send_epoch_request(self, now: int) -> list[Effect]:
         self.fstate = "truncating"
         req = m.EpochEndRequest(self.p, self.leader_epoch, self.log.latest_epoch)
+        assert self.leader is not None  # a follower knows its leader
         return [Send(self.leader, req), SetTimer(self.fetch_timer, now + self.b.s["replica_fetch_timeout"])]
 
     def _send_fetch(self, now: int) -> list[Effect]:
         self.fstate = "fetching"
         be = self.b.broker_epoch
         f = m.ReplicaFetch(self.p, self.leader_epoch, self.log.end, -1 if be is None else be)
+        assert self.leader is not None  # a follower knows its leader
         return [Send(self.leader, f), SetTimer(self.fetch_timer, now + self.b.s["replica_fetch_timeout"])]
 
     def _from_leader(self, src: str, epoch: int) -> bool:

@@ -68,6 +68,7 @@ from harness.node import (
     ClientResponse,
     Effect,
     Node,
+    OpType,
     Reply,
     Send,
     SetTimer,
@@ -219,17 +220,18 @@ class ZabClient(Node):
             return [Reply(ClientResponse(request.op_id, "ok", None))]
         if self.state in (EXPIRED, CLOSED):
             return [Reply(ClientResponse(request.op_id, "fail", None, SESSION_EXPIRED_ERROR))]
-        args = request.value if isinstance(request.value, dict) else {}
+        args: dict[str, Any] = request.value if isinstance(request.value, dict) else {}
         flags = (EPHEMERAL if args.get("ephemeral") else 0) | (SEQUENTIAL if args.get("sequential") else 0)
         if f == "setData":
             flags |= SET_EXISTING
         path = key_path(request.key) if request.key is not None else "/"
+        version = args.get("version")
         r = _Request(
             request,
             API_OPS[f],
             path,
             args.get("data"),
-            int(args.get("version") if args.get("version") is not None else -1),
+            int(version if version is not None else -1),
             flags,
             bool(args.get("watch", False)),
             now + self.client_timeout,
@@ -366,11 +368,11 @@ class ZabClient(Node):
                 effects.append(self._reply(r, "info" if write and maybe else "fail", error=CONNECTION_LOSS))
         # ZooKeeper fails what was queued too; register operations wait for the next connection
         queued, self.queue = self.queue, deque()
-        for r in queued:
-            if isinstance(r, _Op):
-                self.queue.append(r)
+        for q in queued:
+            if isinstance(q, _Op):
+                self.queue.append(q)
             else:
-                effects.append(self._reply(r, "fail", error=CONNECTION_LOSS))
+                effects.append(self._reply(q, "fail", error=CONNECTION_LOSS))
         effects.append(_event(DISCONNECTED))
         return effects + self._retry_elsewhere(now) + self._arm_request_timer(now)
 
@@ -397,11 +399,11 @@ class ZabClient(Node):
             else:
                 effects.append(self._reply(r, "fail", error=error))
         queued, self.queue = self.queue, deque()
-        for r in queued:
-            if isinstance(r, _Op):
-                self.queue.append(r)
+        for q in queued:
+            if isinstance(q, _Op):
+                self.queue.append(q)
             else:
-                effects.append(self._reply(r, "fail", error=error))
+                effects.append(self._reply(q, "fail", error=error))
         self.data_watches.clear()
         self.exist_watches.clear()
         self.child_watches.clear()
@@ -506,7 +508,7 @@ class ZabClient(Node):
         effects: list[Effect] = [CancelTimer(PING_TIMER), CancelTimer(READ_TIMER)]
         return effects + self._fail_all(now, SESSION_EXPIRED_ERROR)
 
-    def _reply(self, r: _Request, type_: str, value: Any = None, error: str | None = None, zxid: int | None = None) -> Reply:
+    def _reply(self, r: _Request, type_: OpType, value: Any = None, error: str | None = None, zxid: int | None = None) -> Reply:
         assert r.req is not None
         extra = (("zxid", zxid),) if zxid else ()
         return Reply(ClientResponse(r.req.op_id, type_, value, error, self.server or None, extra))
@@ -616,7 +618,7 @@ class ZabClient(Node):
         return effects
 
     def _op_finish(
-        self, now: int, type_: str, value: Any = None, error: str | None = None, extra: tuple = ()
+        self, now: int, type_: OpType, value: Any = None, error: str | None = None, extra: tuple = ()
     ) -> list[Effect]:
         op = self.op
         assert op is not None

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.node import Effect, Persist, Send, trace
 from systems.zab import messages as m
-from systems.zab.datatree import DataTree
+from systems.zab.datatree import DataTree, Txn
 from systems.zab.messages import FOLLOWING
 from systems.zab.phases import BROADCAST, DISCOVERY, SYNCHRONIZATION
 from systems.zab.zk_database import ACCEPTED_EPOCH, CURRENT_EPOCH, LOG, SNAPSHOT
@@ -35,6 +35,20 @@ class _Step:
 
 class Follower:
     """The follower role of a ZabServer (a mixin: state set up in ZabServer.__init__)."""
+
+    if TYPE_CHECKING:
+        # One part of ZabServer (systems/zab/server.py), which assembles the server from
+        # these parts: what the other parts define is typed there, so here it is Any,
+        # but for the state this part assigns too.
+        _persist_seq: int
+        _snapshots_pending: int
+        _blocked: tuple[Any, ...] | None
+        accepted_epoch: int
+        log: list[tuple[int, Txn]]
+        log_zxids: list[int]
+        leader_id: str | None
+
+        def __getattr__(self, name: str) -> Any: ...
 
     def _start_following(self, leader: str, now: int) -> list[Effect]:
         self.state = FOLLOWING
@@ -68,7 +82,7 @@ class Follower:
         if isinstance(msg, m.Ping):
             if msg.last_zxid > self.last_logged_zxid:
                 return self._sync_error(now, "proposals lost")
-            effects: list[Effect] = [Send(self.leader_id, m.PingAck(self.conn, msg.round, self._take_touched()))]
+            effects: list[Effect] = [self._to_leader(m.PingAck(self.conn, msg.round, self._take_touched()))]
             if self.newleader_acked and msg.committed_zxid > self.tree.last_processed_zxid:
                 effects += self._apply_up_to(msg.committed_zxid, now)
             return effects
@@ -127,9 +141,13 @@ class Follower:
             return self._send_ackepoch(-1)
         return self._sync_error(now, "LEADERINFO epoch older than acceptedEpoch")
 
+    def _to_leader(self, msg: Any) -> Send:
+        assert self.leader_id is not None  # set while following
+        return Send(self.leader_id, msg)
+
     def _send_ackepoch(self, current_epoch: int) -> list[Effect]:
         self.zab_state = SYNCHRONIZATION
-        return [Send(self.leader_id, m.AckEpoch(self.conn, current_epoch, self.last_logged_zxid))]
+        return [self._to_leader(m.AckEpoch(self.conn, current_epoch, self.last_logged_zxid))]
 
     def _follower_step(self, step: _Step, now: int) -> list[Effect]:
         if step.kind == "ackepoch":
@@ -160,7 +178,7 @@ class Follower:
                 return []
             self.newleader_acked = True
             z = make_zxid(step.arg, 0, self.bits)
-            return [Send(self.leader_id, m.Ack(self.conn, z)), trace("ack_sent", zxid=z)]
+            return [self._to_leader(m.Ack(self.conn, z)), trace("ack_sent", zxid=z)]
         raise AssertionError(step)
 
     def _follower_trunc(self, msg: m.Trunc, now: int) -> list[Effect]:
@@ -226,7 +244,7 @@ class Follower:
         if ack and "zab-ack-before-fsync" in self.bugs:
             # bug: zab-ack-before-fsync: ACK now, while the record is only being written
             z = msg.zxid
-            return [Send(self.leader_id, m.Ack(self.conn, z)), trace("ack_sent", zxid=z)] + self._log_append(z, msg.txn, None)
+            return [self._to_leader(m.Ack(self.conn, z)), trace("ack_sent", zxid=z)] + self._log_append(z, msg.txn, None)
         return self._log_append(msg.zxid, msg.txn, ack)
 
     def _pending_txns(self) -> list[int]:

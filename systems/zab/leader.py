@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from harness.node import Effect, Send, trace
 from systems.zab import messages as m
@@ -42,6 +43,21 @@ class _PendingSync:
 
 class Leader:
     """The leader role of a ZabServer (a mixin: state set up in ZabServer.__init__)."""
+
+    if TYPE_CHECKING:
+        # One part of ZabServer (systems/zab/server.py), which assembles the server from
+        # these parts: what the other parts define is typed there, so here it is Any,
+        # but for the state this part assigns too.
+        accepted_epoch: int
+        epoch: int
+        epoch_durable: bool
+        current_epoch_issued: bool
+        current_epoch_ready: bool
+        established: bool
+        pending_syncs: list[_PendingSync]
+        ping_round: int
+
+        def __getattr__(self, name: str) -> Any: ...
 
     def _start_leading(self, now: int) -> list[Effect]:
         self.state = LEADING

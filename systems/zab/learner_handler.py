@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.node import Effect, Send, trace
 from systems.zab import messages as m
@@ -42,6 +42,11 @@ class LearnerHandler:
 
 class LearnerHandlers:
     """The leader's per-follower message handling of a ZabServer (a mixin: state set up in ZabServer.__init__)."""
+
+    if TYPE_CHECKING:
+        # One part of ZabServer (systems/zab/server.py), which assembles the server from
+        # these parts: what the other parts define is typed there, so here it is Any.
+        def __getattr__(self, name: str) -> Any: ...
 
     def _leader_message(self, src: str, msg: Any, now: int) -> list[Effect]:
         if isinstance(msg, m.FollowerInfo):

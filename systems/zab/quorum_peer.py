@@ -12,7 +12,7 @@ follower.py). Votes use the *log* (last logged zxid), never the applied tree
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.node import Effect, Node, Send, SetTimer, trace
 from systems.zab import messages as m
@@ -24,6 +24,18 @@ from systems.zab.zk_database import ACCEPTED_EPOCH, CURRENT_EPOCH, LOG, SNAPSHOT
 
 class QuorumPeer(Node):
     """Inputs, election and the liveness tick of a ZabServer (a mixin: state set up in ZabServer.__init__)."""
+
+    if TYPE_CHECKING:
+        # One part of ZabServer (systems/zab/server.py), which assembles the server from
+        # these parts: what the other parts define is typed there, so here it is Any,
+        # but for the state this part assigns too.
+        _blocked: tuple[Any, ...] | None
+        _gen: int
+        _snapshots_pending: int
+        current_epoch: int
+        current_vote: Vote | None
+
+        def __getattr__(self, name: str) -> Any: ...
 
     @property
     def last_logged_zxid(self) -> int:

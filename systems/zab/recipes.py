@@ -110,6 +110,7 @@ from harness.node import (
     ClientResponse,
     Effect,
     Node,
+    OpType,
     Reply,
     Send,
     SetTimer,
@@ -280,7 +281,7 @@ class ElectionCandidate(Node):
         req = ClientRequest(cid, f, path, args if args is not None else {})
         return self._zk(self.zk.on_client(req, now), now)
 
-    def _reply(self, type_: str, value: Any = None, error: str | None = None,
+    def _reply(self, type_: OpType, value: Any = None, error: str | None = None,
                extra: tuple = (), f: str | None = None, op_id: int | None = None) -> list[Effect]:
         """Complete the workload operation in progress (only if it is of kind ``f`` /
         has id ``op_id``, when given)."""
@@ -399,13 +400,14 @@ class ElectionCandidate(Node):
             self.state = CAMPAIGN
             return self._inspect(now)
         self.state = MASTER
-        return [
+        effects: list[Effect] = [
             trace("master_begin", token=self.token, tag=self.tag, session=self.session,
                   lease_ns=self.lease_ns, lease_deadline=self.lease_deadline, mono=now),
             CancelTimer(T_ACQUIRE),
             SetTimer(T_LEASE, self.lease_deadline),
             SetTimer(T_RENEW, now + self.renew_interval),
-        ] + self._reply("ok", self.token, extra=self._extra(), f="acquire")
+        ]
+        return effects + self._reply("ok", self.token, extra=self._extra(), f="acquire")
 
     def _step_down(self, now: int, reason: str) -> list[Effect]:
         if self.state != MASTER:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from harness.node import Effect, Persist, Send, trace
 from systems.zab import messages as m
@@ -45,6 +46,16 @@ class _LogWrite:
 
 class ZKDatabase:
     """Log, epochs, snapshots and the tree of a ZabServer (a mixin: state set up in ZabServer.__init__)."""
+
+    if TYPE_CHECKING:
+        # One part of ZabServer (systems/zab/server.py), which assembles the server from
+        # these parts: what the other parts define is typed there, so here it is Any,
+        # but for the state this part assigns too.
+        _log_seq: int
+        _persist_seq: int
+        _snapshots_pending: int
+
+        def __getattr__(self, name: str) -> Any: ...
 
     def _recover(self, stored: dict[str, tuple]) -> None:
         accepted = stored.get(ACCEPTED_EPOCH) or ()

@@ -13,7 +13,7 @@ docs/zookeeper.md.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.node import Effect, Send, trace
 from systems.zab import messages as m
@@ -40,6 +40,20 @@ class ClientConn:
 
 class ZooKeeperServer:
     """The client-serving part of a ZabServer (a mixin: state set up in ZabServer.__init__)."""
+
+    if TYPE_CHECKING:
+        # One part of ZabServer (systems/zab/server.py), which assembles the server from
+        # these parts: what the other parts define is typed there, so here it is Any,
+        # but for the state this part assigns too.
+        _sync_seq: int
+        client_conns: dict[tuple[str, int], ClientConn]
+        pending_writes: dict[tuple[str, int], int]
+        pending_connects: dict[int, tuple[str, int]]
+        pending_client_syncs: dict[int, tuple[str, int, int]]
+        sync_waits: list[tuple[int, str, int, int]]
+        touched: set[int]
+
+        def __getattr__(self, name: str) -> Any: ...
 
     def _session_clock(self, now: int) -> int:
         """The clock session expiry is measured on: the monotonic one, as ZooKeeper's
