@@ -106,10 +106,10 @@ def load_rows(campaign_dir: Path) -> tuple[list[RunRow], int]:
             continue
         seen.add(str(seed))
         rd = e.get("run_dir") or e.get("dir") or e.get("directory")
-        run_dir = (campaign_dir / rd) if isinstance(rd, str) else campaign_dir / "runs" / str(seed)
+        candidate = (campaign_dir / rd) if isinstance(rd, str) else campaign_dir / "runs" / str(seed)
         # a path read from the store's own files stays inside the store: a line pointing
         # elsewhere must not make a report write there
-        run_dir = path_inside(campaign_dir / "runs", run_dir)
+        run_dir = path_inside(campaign_dir / "runs", candidate)
         row = RunRow(seed=seed, run=e.get("run"), valid=e.get("valid", e.get("verdict", _MISSING)),
                      anomalies=[str(a) for a in e.get("anomalies") or [] if a is not None],
                      failed=[str(a) for a in e.get("failed") or []],
@@ -142,7 +142,8 @@ def _enrich(row: RunRow, campaign_dir: Path) -> None:
             row.valid = results.get("valid", "unknown")
         if not row.anomalies and row.valid is False:
             row.anomalies = anomaly_names(failure_signature(results))
-        stats = results.get("stats") if isinstance(results.get("stats"), dict) else {}
+        raw_stats = results.get("stats")
+        stats: dict[str, Any] = raw_stats if isinstance(raw_stats, dict) else {}
         sim = _num(stats.get("simulated_ns"))
         row.simulated_s = sim / NS if sim is not None else None
         ops = stats.get("operations")
@@ -227,7 +228,8 @@ def plot_campaign(rows: list[RunRow], kinds: list[tuple[str, int]], path: Path) 
 def _what(meta: dict) -> str:
     """``zab / register, bug zab-no-trunc, faults partition, kill, crash; 20 runs from seed 1
     (swarm)``: what the campaign ran, in a line."""
-    cfg = meta.get("config") if isinstance(meta.get("config"), dict) else {}
+    raw_cfg = meta.get("config")
+    cfg: dict[str, Any] = raw_cfg if isinstance(raw_cfg, dict) else {}
     parts = [f"{cfg.get('system', '?')} / {cfg.get('workload', '?')}"]
     bugs = cfg.get("bugs")
     if isinstance(bugs, list) and bugs:
@@ -274,7 +276,8 @@ def render_campaign_report(campaign_dir: Path | str, plot: bool = True) -> tuple
         png = "anomalies.png"
     from reports.campaign_coverage import coverage_summary, plot_coverage
 
-    cfg = meta.get("config") if isinstance(meta.get("config"), dict) else {}
+    raw_cfg = meta.get("config")
+    cfg: dict[str, Any] = raw_cfg if isinstance(raw_cfg, dict) else {}
     coverage = coverage_summary(d, cfg.get("system"))
     if coverage is not None:
         cp = plot_coverage(coverage, d / "coverage.png") if plot else None

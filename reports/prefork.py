@@ -100,6 +100,7 @@ class ReportWorker:
         run_dir = Path(run_dir)
         if self.pid is not None:
             try:
+                assert self._to_child is not None and self._from_child is not None  # open while the child runs
                 os.write(self._to_child, (str(run_dir.resolve()) + "\n").encode())
                 os.close(self._to_child)
                 self._to_child = None

@@ -36,7 +36,7 @@ class _Lanes(Sequence):
     def _names(self) -> tuple[str, ...]:
         return (*family_names(), "other")
 
-    def __getitem__(self, i):  # type: ignore[override]
+    def __getitem__(self, i):
         return self._names()[i]
 
     def __len__(self) -> int:
@@ -319,15 +319,15 @@ def pair(history: list[dict]) -> list[Operation]:
             open_ops[proc] = op
             ops.append(op)
         elif typ in ("ok", "fail", "info"):
-            op = open_ops.pop(proc, None)
-            if op is None:
+            done = open_ops.pop(proc, None)
+            if done is None:
                 continue
-            op.end = t
-            op.type = typ
-            op.result = e.get("value")
-            op.complete_index = e.get("index")
-            op.node = e.get("node")
-            op.error = e.get("error")
+            done.end = t
+            done.type = typ
+            done.result = e.get("value")
+            done.complete_index = e.get("index")
+            done.node = e.get("node")
+            done.error = e.get("error")
     return ops
 
 
@@ -463,7 +463,7 @@ def fault_windows(faults: list[dict], end_time: int, servers: list[str] | None =
             fam = None  # the second record of an unknown episode ends it (below)
         if fam is not None:
             label, detail = describe_fault(rec, servers)
-            w = FaultWindow(
+            nw = FaultWindow(
                 number=0, episode=key, kind=str(kind), family=fam,
                 start=t, end=end_time if kind in ends else t, label=label, detail=detail,
                 start_record=rec, changed=rec.get("changed", True) is not False,
@@ -471,14 +471,14 @@ def fault_windows(faults: list[dict], end_time: int, servers: list[str] | None =
             )
             if kind == "power-off":
                 nodes = rec.get("nodes")
-                w.changed = bool(nodes) if isinstance(nodes, list) else False
-            windows.append(w)
+                nw.changed = bool(nodes) if isinstance(nodes, list) else False
+            windows.append(nw)
             if key is None:
                 key = ("anon", len(windows))
             prev = open_w.pop(key, None)
             if prev is not None:  # a new fault of the same episode: the old one ends here
                 prev.end = t
-            open_w[key] = w
+            open_w[key] = nw
             continue
         w = open_w.get(key) if key is not None else None
         if kind == "heal-all":

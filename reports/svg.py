@@ -348,13 +348,13 @@ def linearizability_view(run: RunData, lin: Any) -> Markup | None:
         label = (mark + " " + _short_op(o)).strip()
         x0 = sc(o.start)
         x1 = sc(o.end if o.end is not None else open_end)
-        w = max(x1 - x0, 3)
+        width = max(x1 - x0, 3)
         room = next_x.get(id(o), LABEL_W + PLOT_W + 200) - x0 - 4
         if len(label) * 6.6 > room:
             label = mark if mark and len(mark) * 6.6 <= room + 12 else (mark or label[: max(int(room / 6.6) - 1, 1)] + "…")
         stroke = ' stroke="#000" stroke-width="2"' if cat == "failing" else ""
         body.append(f'<g><title>{escape(_op_tip(o))}</title>'
-                    f'<rect x="{x0:.1f}" y="{y + 18}" width="{w:.1f}" height="12" rx="2" '
+                    f'<rect x="{x0:.1f}" y="{y + 18}" width="{width:.1f}" height="12" rx="2" '
                     f'fill="{LIN_COLOURS[cat]}"{stroke}/>')
         if o.end is None:
             body.append(f'<text x="{x1 + 2:.1f}" y="{y + 28}" fill="#777">→</text>')
