@@ -337,7 +337,8 @@ def main() -> None:
     bench_corpus(args.quiet)
     print()
     print("generated: ops issued (failed cas included); ops: ops checked (fails dropped)")
-    print(f"{'generated':>9} {'ops':>7} {'info':>5} {'valid':>6} {'load s':>7} {'pair s':>7} {'check s':>8} {'peak RSS MiB':>13}"
+    print(f"{'generated':>9} {'ops':>7} {'info':>5} {'valid':>6} {'load s':>7} {'pair s':>7} {'check s':>8} "
+          f"{'peak RSS MiB':>13}"
           + ("  check peak MiB" if args.tracemalloc else ""))
     for size in (int(s) for s in args.sizes.split(",")):
         cmd = [sys.executable, __file__, "--one", str(size), "--seed", str(args.seed)]
@@ -348,7 +349,8 @@ def main() -> None:
             print(proc.stderr)
             raise SystemExit(proc.returncode)
         r = json.loads(proc.stdout)
-        line = (f"{r['generated']:>9} {r['ops']:>7} {r['info']:>5} {r['valid']!s:>6} {r['load_s']:>7.3f} {r['pair_s']:>7.3f}"
+        line = (f"{r['generated']:>9} {r['ops']:>7} {r['info']:>5} {r['valid']!s:>6} {r['load_s']:>7.3f} "
+                f"{r['pair_s']:>7.3f}"
                 f" {r['check_s']:>8.3f} {r['max_rss_mib']:>13.0f}")
         if args.tracemalloc:
             line += f"  {r['check_peak_mib']:>15.0f}"

@@ -113,7 +113,8 @@ def bench_shell(trees: list[str], rounds: int) -> None:
                     shutil.rmtree(store, ignore_errors=True)
                     walls.setdefault((tree, page), []).append(wall)
                     cpus.setdefault((tree, page), []).append(cpu)
-                    print(f"  round {r} {tree}: {'with page' if page else 'no page  '} {wall:.3f} s wall, {cpu:.3f} s CPU   "
+                    print(f"  round {r} {tree}: {'with page' if page else 'no page  '} {wall:.3f} s wall, "
+                          f"{cpu:.3f} s CPU   "
                           f"(load {load()})")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -123,7 +124,8 @@ def bench_shell(trees: list[str], rounds: int) -> None:
             target = TARGET_PAGE_S if page else TARGET_NO_PAGE_S
             med = statistics.median(w)
             print(f"  {tree}: {'with page and plots' if page else 'without the page  '}: median {med:.3f} s of "
-                  f"{len(w)} (min {min(w):.3f}, max {max(w):.3f}), CPU median {statistics.median(cpus[(tree, page)]):.3f} s; "
+                  f"{len(w)} (min {min(w):.3f}, max {max(w):.3f}), "
+                  f"CPU median {statistics.median(cpus[(tree, page)]):.3f} s; "
                   f"target < {target:g} s: "
                   f"{'met' if med < target else 'NOT MET'}")
 

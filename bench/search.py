@@ -197,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
                                    stop_at_failure=False)
                     row.append(len(seen))
                 crow.append(row)
-            print(f"distinct behaviours in {args.coverage_runs} runs of the bug-free systems (campaign seed {seeds[0]})")
+            print(f"distinct behaviours in {args.coverage_runs} runs of the bug-free systems "
+                  f"(campaign seed {seeds[0]})")
             print(tabulate(crow, headers=["system"] + modes, tablefmt="simple"))
     if args.storage_runs > 0:
         storage(args)

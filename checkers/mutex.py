@@ -222,7 +222,8 @@ def _wall_jumps(faults: list[dict[str, Any]], node: str, upto: int) -> list[tupl
     return out
 
 
-def why_session_ended(iv: dict[str, Any], trace: list[dict[str, Any]], faults: list[dict[str, Any]], until: int) -> tuple[list[str], list[str]]:
+def why_session_ended(iv: dict[str, Any], trace: list[dict[str, Any]], faults: list[dict[str, Any]],
+                      until: int) -> tuple[list[str], list[str]]:
     """What the trace says about the end of ``iv``'s session before ``until``: who expired
     it, when, after how long a silence, and what was off with that server's clock."""
     why: list[str] = []
@@ -238,7 +239,8 @@ def why_session_ended(iv: dict[str, Any], trace: list[dict[str, Any]], faults: l
         return why, causes
     e = expiries[0]
     leader = e.get("node")
-    why.append(f"ZooKeeper ended {node}'s session at {_s(e['time'])}" + (f" (server {leader})" if leader else "") + gone)
+    why.append(f"ZooKeeper ended {node}'s session at {_s(e['time'])}"
+               + (f" (server {leader})" if leader else "") + gone)
     idle, timeout = e.get("idle"), e.get("timeout")
     if isinstance(idle, int) and isinstance(timeout, int) and idle < timeout:
         causes.append("premature-expiry")
@@ -258,7 +260,8 @@ def why_session_ended(iv: dict[str, Any], trace: list[dict[str, Any]], faults: l
     return why, causes
 
 
-def _why_stale_renewal(a: dict[str, Any], trace: list[dict[str, Any]], faults: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+def _why_stale_renewal(a: dict[str, Any], trace: list[dict[str, Any]],
+                       faults: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
     """Who vouched for ``a``'s last lease renewal? A server answering after the deletion of
     ``a``'s /master answered from an old state; a server cut off from the leader that
     expired the session vouched for a session that leader no longer heard of. Either way
@@ -315,7 +318,8 @@ def _why_stale_renewal(a: dict[str, Any], trace: list[dict[str, Any]], faults: l
     return why, causes
 
 
-def _why_master_went_on(a: dict[str, Any], faults: list[dict[str, Any]], session_timeout: int | None) -> tuple[list[str], list[str]]:
+def _why_master_went_on(a: dict[str, Any], faults: list[dict[str, Any]],
+                        session_timeout: int | None) -> tuple[list[str], list[str]]:
     why: list[str] = []
     causes: list[str] = []
     for p_from, p_to in _pauses(faults, a["node"], a["begin"], a["end"]):
@@ -337,8 +341,8 @@ def _why_master_went_on(a: dict[str, Any], faults: list[dict[str, Any]], session
     return why, causes
 
 
-def explain_overlap(a: dict[str, Any], b: dict[str, Any], lo: int, hi: int, trace: list[dict[str, Any]], faults: list[dict[str, Any]],
-                    session_timeout: int | None) -> tuple[str, list[str]]:
+def explain_overlap(a: dict[str, Any], b: dict[str, Any], lo: int, hi: int, trace: list[dict[str, Any]],
+                    faults: list[dict[str, Any]], session_timeout: int | None) -> tuple[str, list[str]]:
     """The sentence for one overlap, and the short names of the causes found."""
     why, causes = why_session_ended(a, trace, faults, hi)
     if why:
@@ -375,8 +379,9 @@ def explain_overlap(a: dict[str, Any], b: dict[str, Any], lo: int, hi: int, trac
     return sentence, causes
 
 
-def explain_stale_write(w: dict[str, Any], trace: list[dict[str, Any]], faults: list[dict[str, Any]], intervals: list[dict[str, Any]],
-                        write_sent: dict[str, Any] | None, write_checked: dict[str, Any] | None = None) -> tuple[str, list[str]]:
+def explain_stale_write(w: dict[str, Any], trace: list[dict[str, Any]], faults: list[dict[str, Any]],
+                        intervals: list[dict[str, Any]], write_sent: dict[str, Any] | None,
+                        write_checked: dict[str, Any] | None = None) -> tuple[str, list[str]]:
     """Why a stale master's write reached the storage: when it checked its lease and sent
     the write, what happened to its session, and whether it was paused in between."""
     who, tok, t = w["candidate"], w["token"], w["time"]
@@ -478,7 +483,8 @@ def check_mutex(out: Any, settings: dict[str, Any] | None = None) -> CheckResult
                              session_timeout=settings.get("session_timeout"))
 
 
-def check_mutex_trace(trace: list[dict[str, Any]], faults: list[dict[str, Any]], history: list[dict[str, Any]] | None = None,
+def check_mutex_trace(trace: list[dict[str, Any]], faults: list[dict[str, Any]],
+                      history: list[dict[str, Any]] | None = None,
                       fencing: bool = False, session_timeout: int | None = None) -> CheckResult:
     """The checker on its inputs: the trace (true times), the fault log, the history."""
     history = history or []

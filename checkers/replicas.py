@@ -67,7 +67,8 @@ def check_trace(trace: list[dict[str, Any]], digests: dict[str, Any] | None = No
     hws: dict[tuple[str, int, int], int] = {}                  # (node, p, epoch) -> last hw
     committed: dict[tuple[int, int], tuple[str, str, int, int]] = {}  # (p, o) -> (value, node, epoch, time)
     committed_end: dict[int, int] = {}  # p -> 1 + the highest offset ever committed
-    pending_joins: dict[tuple[Any, ...], tuple[dict[str, Any], int]] = {}  # (leader, p, epoch, follower) -> (isr-expand, committed end)
+    # (leader, p, epoch, follower) -> (isr-expand, committed end)
+    pending_joins: dict[tuple[Any, ...], tuple[dict[str, Any], int]] = {}
     stats = {"elections": 0, "commits": 0, "appends": 0, "acks": 0, "truncations": 0, "isr_changes": 0}
 
     for ev in trace:
@@ -82,7 +83,8 @@ def check_trace(trace: list[dict[str, Any]], digests: dict[str, Any] | None = No
             # follower not yet told) may append there: it truncates once it learns.
             if c is not None and c[0] != ev["value"] and ev.get("replica_epoch", ev["leader_epoch"]) >= c[2]:
                 add("diverged-below-hw", {
-                    "partition": p, "replicas": [ev["node"], c[1]], "offsets": [o], "epochs": [ev["leader_epoch"], c[2]],
+                    "partition": p, "replicas": [ev["node"], c[1]], "offsets": [o],
+                    "epochs": [ev["leader_epoch"], c[2]],
                     "time": ev["time"],
                     "explanation": f"replica {ev['node']} appended {ev['value']} at offset {o} of partition {p} "
                                    f"(epoch {ev['leader_epoch']}, as {ev.get('role')}) after that offset had been "
@@ -97,7 +99,8 @@ def check_trace(trace: list[dict[str, Any]], digests: dict[str, Any] | None = No
                 committed[(p, o)] = (ev["value"], ev["node"], ev["leader_epoch"], ev["time"])
             elif c[0] != ev["value"]:
                 add("committed-value-changed", {
-                    "partition": p, "replicas": [c[1], ev["node"]], "offsets": [o], "epochs": [c[2], ev["leader_epoch"]],
+                    "partition": p, "replicas": [c[1], ev["node"]], "offsets": [o],
+                    "epochs": [c[2], ev["leader_epoch"]],
                     "time": ev["time"],
                     "explanation": f"offset {o} of partition {p} was committed as {c[0]} by leader {c[1]} in epoch "
                                    f"{c[2]}, then as {ev['value']} by leader {ev['node']} in epoch "
@@ -150,16 +153,16 @@ def check_trace(trace: list[dict[str, Any]], digests: dict[str, Any] | None = No
                         "partition": p, "replicas": [ev["node"]], "offsets": [o, ev["hw"]],
                         "epochs": [ev["leader_epoch"]], "time": ev["time"],
                         "explanation": f"leader {ev['node']} acknowledged offset {o} of partition {p} to an acks=all "
-                                       f"producer (epoch {ev['leader_epoch']}) while its high watermark was {ev['hw']}: "
-                                       f"the record was not yet committed.",
+                                       f"producer (epoch {ev['leader_epoch']}) while its high watermark was "
+                                       f"{ev['hw']}: the record was not yet committed.",
                     })
                 if ev.get("isr_size", ev.get("min_isr", 0)) < ev.get("min_isr", 0):
                     add("acked-below-min-isr", {
                         "partition": p, "replicas": [ev["node"]], "offsets": [o], "epochs": [ev["leader_epoch"]],
                         "time": ev["time"],
                         "explanation": f"leader {ev['node']} acknowledged offset {o} of partition {p} to an acks=all "
-                                       f"producer (epoch {ev['leader_epoch']}) with {ev['isr_size']} replica(s) in sync, "
-                                       f"fewer than min.insync.replicas={ev['min_isr']}.",
+                                       f"producer (epoch {ev['leader_epoch']}) with {ev['isr_size']} replica(s) in "
+                                       f"sync, fewer than min.insync.replicas={ev['min_isr']}.",
                     })
         elif kind == "isr-expand":
             # judged when (if) the expansion lands, against what was committed when it was

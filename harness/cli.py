@@ -123,7 +123,8 @@ def _config_from(args: argparse.Namespace, **extra: Any) -> RunConfig:
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The whole parser; given the ``command`` about to run, the other plugged commands'
     modules are not imported (``harness report`` need not load the campaign machinery)."""
-    p = _Parser(prog="harness", description="Deterministic fault-injection tests of ZAB/ZooKeeper and a Kafka-style log.")
+    p = _Parser(prog="harness",
+                description="Deterministic fault-injection tests of ZAB/ZooKeeper and a Kafka-style log.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     r = sub.add_parser("run", help="run one simulated, fault-injected test and check it")
@@ -136,7 +137,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     rp = sub.add_parser("repro", help="re-run a run directory and compare its history byte for byte")
     rp.add_argument("run_dir", type=Path)
 
-    c = sub.add_parser("check", help="check history files: linearizability (--model) or queue durability (--workload queue)")
+    c = sub.add_parser("check", help="check history files: linearizability (--model) or queue durability "
+                                     "(--workload queue)")
     c.add_argument("--model", metavar="MODEL", help="linearizability model: register, cas-register, kv, "
                    "multi-register, mutex, set, fifo-queue")
     c.add_argument("--workload", choices=("queue",), help="check queue (Kafka) histories for durability anomalies")
@@ -239,7 +241,8 @@ def cmd_repro(args: argparse.Namespace) -> int:
                   file=sys.stderr)
         return exit_code(valid)
     old_lines, new_lines = old.decode().splitlines(), new.decode().splitlines()
-    first = next((i for i, (a, b) in enumerate(zip(old_lines, new_lines)) if a != b), min(len(old_lines), len(new_lines)))
+    first = next((i for i, (a, b) in enumerate(zip(old_lines, new_lines)) if a != b),
+                 min(len(old_lines), len(new_lines)))
     print(f"DIFFERENT: {args.run_dir} re-ran from seed {config.seed}; history differs first at line {first + 1} "
           f"(exit {EXIT_CRASH}: a run that does not reproduce is a bug in the harness or the code changed)")
     print(f"  stored: {old_lines[first] if first < len(old_lines) else '<end>'}")
@@ -296,7 +299,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         argv = list(sys.argv[1:] if argv is None else argv)
         first = next((a for a in argv if not a.startswith("-")), None)
-        args = build_parser(first if first in COMMANDS or first in {n for n, _, _ in _PLUGGED} else None).parse_args(argv)
+        known = first in COMMANDS or first in {n for n, _, _ in _PLUGGED}
+        args = build_parser(first if known else None).parse_args(argv)
         plugged = getattr(args, "_plugged", None)
         if plugged is not None:
             code: int = plugged.run(args)

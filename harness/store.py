@@ -38,7 +38,8 @@ try:
     # json.dumps(r, separators=(",", ":")) without building an encoder per row: the same
     # text (same C encoder, same options), about half the time on a run's trace
     # (no circular-reference bookkeeping: on any error the plain way runs and raises)
-    _encode_row: Callable[[Any, int], Any] | None = c_make_encoder(None, _default, encode_basestring_ascii, None, ":", ",", False, False, True)
+    _encode_row: Callable[[Any, int], Any] | None = c_make_encoder(
+        None, _default, encode_basestring_ascii, None, ":", ",", False, False, True)
 except (ImportError, TypeError):  # no C accelerator: the plain way
     _encode_row = None
 

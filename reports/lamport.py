@@ -137,7 +137,8 @@ def lamport_diagram(run: RunData, views: list[Any]) -> Markup | None:
             xm, ym = x1 + 12, (y1 + y2) / 2
             body.append(f'<line x1="{x1:.1f}" y1="{y1}" x2="{xm:.1f}" y2="{ym:.1f}" stroke="{COLOURS["dropped"]}" '
                         f'stroke-dasharray="3,2"><title>{tip}</title></line>'
-                        f'<text x="{xm - 3:.1f}" y="{ym + 4:.1f}" fill="{COLOURS["dropped"]}">×<title>{tip}</title></text>')
+                        f'<text x="{xm - 3:.1f}" y="{ym + 4:.1f}" fill="{COLOURS["dropped"]}">×'
+                        f'<title>{tip}</title></text>')
     body.append(f'<text x="{LABEL_W}" y="{height - 2}" fill="#777">{t0 / 1e9:.3f} s</text>'
                 f'<text x="{LABEL_W + PLOT_W - 50}" y="{height - 2}" fill="#777">{t1 / 1e9:.3f} s</text>')
     return Markup(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 8}" '

@@ -314,7 +314,8 @@ def linearizability_view(run: RunData, lin: Any) -> Markup | None:
     body += _axis(sc, top, row_h * len(procs))
     for p, i in row.items():
         y = top + i * row_h
-        body.append(f'<text x="{LABEL_W - 8}" y="{y + 22}" text-anchor="end" fill="#333">process {escape(str(p))}</text>')
+        body.append(f'<text x="{LABEL_W - 8}" y="{y + 22}" text-anchor="end" fill="#333">'
+                    f'process {escape(str(p))}</text>')
         body.append(f'<line x1="{LABEL_W}" y1="{y + row_h}" x2="{LABEL_W + PLOT_W}" y2="{y + row_h}" stroke="#eee"/>')
     # Fault windows overlapping the zoomed range, for context.
     for w in run.windows:
@@ -351,7 +352,8 @@ def linearizability_view(run: RunData, lin: Any) -> Markup | None:
         width = max(x1 - x0, 3)
         room = next_x.get(id(o), LABEL_W + PLOT_W + 200) - x0 - 4
         if len(label) * 6.6 > room:
-            label = mark if mark and len(mark) * 6.6 <= room + 12 else (mark or label[: max(int(room / 6.6) - 1, 1)] + "…")
+            label = (mark if mark and len(mark) * 6.6 <= room + 12
+                     else (mark or label[: max(int(room / 6.6) - 1, 1)] + "…"))
         stroke = ' stroke="#000" stroke-width="2"' if cat == "failing" else ""
         body.append(f'<g><title>{escape(_op_tip(o))}</title>'
                     f'<rect x="{x0:.1f}" y="{y + 18}" width="{width:.1f}" height="12" rx="2" '
@@ -361,7 +363,8 @@ def linearizability_view(run: RunData, lin: Any) -> Markup | None:
         weight = ' font-weight="bold"' if cat in ("failing", "prefix") else ""
         body.append(f'<text x="{x0:.1f}" y="{y + 14}" fill="{_darken(LIN_COLOURS[cat]) if cat != "other" else "#666"}"'
                     f'{weight}>{escape(label)}</text></g>')
-    return _svg(LABEL_W + PLOT_W + 10, top + row_h * len(procs) + 32, body, "operations around the linearizability failure")
+    return _svg(LABEL_W + PLOT_W + 10, top + row_h * len(procs) + 32, body,
+                "operations around the linearizability failure")
 
 
 def _short_op(o: Operation) -> str:

@@ -328,7 +328,8 @@ class ZabSim(DirectSim):
         leaders = [n for n in members if self.spec.is_leader(self.nodes[n])]
         if len(leaders) != 1:
             return False
-        return all(self.nodes[n].serving and (n == leaders[0] or self.nodes[n].leader_id == leaders[0]) for n in members)
+        return all(self.nodes[n].serving and (n == leaders[0] or self.nodes[n].leader_id == leaders[0])
+                   for n in members)
 
     def wait_stable(self, members: tuple[str, ...] | None = None, timeout: int = 5 * SECOND) -> str:
         assert self.run_until(lambda: self.stable(members), timeout), self.describe()

@@ -110,7 +110,8 @@ def test_shapes_exactly() -> None:
     send_ok = {"index": 3, "time": 5, "process": 1, "type": "ok", "f": "send", "key": "k0", "value": 9, "offset": 7}
     poll_ok = {"index": 4, "time": 6, "process": 2, "type": "ok", "f": "poll", "value": {"k0": [[7, 9]]}}
     cas = {"index": 0, "time": 1, "process": 0, "type": "invoke", "f": "cas", "key": "x1", "value": [1, 2]}
-    info = {"index": 1, "time": 2, "process": 5, "type": "info", "f": "write", "key": "x2", "value": 3, "error": "timeout"}
+    info = {"index": 1, "time": 2, "process": 5, "type": "info", "f": "write", "key": "x2", "value": 3,
+            "error": "timeout"}
     assert history_edn([send_ok, poll_ok], "queue") == (
         '{:index 3 :time 5 :type :ok :process 1 :f :send :value [[:send "k0" [7 9]]]}\n'
         '{:index 4 :time 6 :type :ok :process 2 :f :poll :value [[:poll {"k0" [[7 9]]}]]}\n'
@@ -123,7 +124,8 @@ def test_shapes_exactly() -> None:
     assert edn_op({"type": "info", "process": "nemesis", "f": "send", "key": "k", "value": 1}, "queue")[K("value")] == [
         [K("send"), "k", 1]
     ]
-    assert edn_op({"type": "info", "process": "nemesis", "f": "start", "value": None}, "election")[K("process")] == K("nemesis")
+    nemesis_op = edn_op({"type": "info", "process": "nemesis", "f": "start", "value": None}, "election")
+    assert nemesis_op[K("process")] == K("nemesis")
 
 
 def test_export_of_a_directory_without_history_is_one_error_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

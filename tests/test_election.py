@@ -340,7 +340,8 @@ def test_master_paused_past_its_session_timeout_overlaps_a_new_master(config):
     for fencing in (False, True):
         t, iv = a_master(simulate(config(seed=2, fencing=fencing)), 3 * SECOND)
         res = run_test(config(seed=2, fencing=fencing, schedule=[
-            Fault(t, "pause", (iv["node"],), 1).to_json(), Fault(t + 4 * SECOND, "resume", (iv["node"],), 1).to_json()]))
+            Fault(t, "pause", (iv["node"],), 1).to_json(),
+            Fault(t + 4 * SECOND, "resume", (iv["node"],), 1).to_json()]))
         m = res.checkers["mutex"]
         assert m.details["overlaps"], m.explanation
         o = m.details["overlaps"][0]

@@ -210,7 +210,8 @@ def test_pairing_errors(events: list, fragment: str) -> None:
 
 
 def test_op_is_a_frozen_slotted_hashable_value() -> None:
-    (op,) = pair_operations([ev(0, 0, "invoke", "txn", [["read", "x", None]]), ev(1, 0, "ok", "txn", [["read", "x", 1]])])
+    (op,) = pair_operations([ev(0, 0, "invoke", "txn", [["read", "x", None]]),
+                             ev(1, 0, "ok", "txn", [["read", "x", 1]])])
     assert op.value == (("read", "x", 1),)
     with pytest.raises(dataclasses.FrozenInstanceError):
         op.value = 3  # type: ignore[misc]

@@ -512,7 +512,8 @@ def random_history(model: str, rng: random.Random) -> list[dict]:
     return events
 
 
-@pytest.mark.parametrize("model", sorted(["register", "cas-register", "kv", "multi-register", "mutex", "set", "fifo-queue"]))
+@pytest.mark.parametrize("model", sorted(["register", "cas-register", "kv", "multi-register", "mutex", "set",
+                                          "fifo-queue"]))
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_checker_agrees_with_brute_force(model: str, data) -> None:

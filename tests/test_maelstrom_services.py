@@ -10,7 +10,8 @@ def test_lin_kv_read_write_cas():
     s = LinKV(random.Random(1))
     assert s.handle("n1", {"type": "read", "key": 1}, 0)["code"] == 20
     assert s.handle("n1", {"type": "cas", "key": 1, "from": 0, "to": 1}, 0)["code"] == 20
-    assert s.handle("n1", {"type": "cas", "key": 1, "from": 0, "to": 1, "create_if_not_exists": True}, 0)["type"] == "cas_ok"
+    cas = {"type": "cas", "key": 1, "from": 0, "to": 1, "create_if_not_exists": True}
+    assert s.handle("n1", cas, 0)["type"] == "cas_ok"
     assert s.handle("n2", {"type": "read", "key": 1}, 0) == {"type": "read_ok", "value": 1}
     assert s.handle("n2", {"type": "cas", "key": 1, "from": 5, "to": 6}, 0)["code"] == 22
     assert s.handle("n2", {"type": "write", "key": 1, "value": 9}, 0) == {"type": "write_ok"}

@@ -57,7 +57,8 @@ def test_two_leaders_in_one_epoch():
 
 def test_divergent_histories():
     t = good_epoch(n=1)
-    t += [ev("n1", "propose", epoch=1, zxid=z(1, 2), digest="a"), ev("n2", "propose", epoch=2, zxid=z(2, 1), digest="b")]
+    t += [ev("n1", "propose", epoch=1, zxid=z(1, 2), digest="a"),
+          ev("n2", "propose", epoch=2, zxid=z(2, 1), digest="b")]
     t += [ev("n1", "deliver", zxid=z(1, 2), digest="a"), ev("n2", "deliver", zxid=z(2, 1), digest="b")]
     res = check_quorum(t, S)
     assert "I3-agreement" in kinds(res)

@@ -54,5 +54,6 @@ def test_session_expired_while_its_client_was_in_touch():
     t = TRACE + [{"kind": "session_expired", "node": "n1", "session": 7, "idle": 300_000_000, "timeout": 2_000_000_000}]
     res = check_sessions([], t)
     assert set(res.anomaly_counts) == {"expired-while-live"}
-    t = TRACE + [{"kind": "session_expired", "node": "n1", "session": 7, "idle": 2_100_000_000, "timeout": 2_000_000_000}]
+    t = TRACE + [{"kind": "session_expired", "node": "n1", "session": 7, "idle": 2_100_000_000,
+                  "timeout": 2_000_000_000}]
     assert check_sessions([], t).valid is True

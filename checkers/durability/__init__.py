@@ -64,13 +64,16 @@ KINDS = (
 ALLOWED_KINDS = frozenset({"unseen"})
 
 _LEADS = {
-    "lost-write": "acknowledged writes no poll ever returned, though polls read past them or a final drain read everything",
-    "unseen": "acknowledged writes no poll returned by the end; with no final drain they may only be late, so this is allowed",
+    "lost-write": ("acknowledged writes no poll ever returned, though polls read past them or a final drain "
+                   "read everything"),
+    "unseen": ("acknowledged writes no poll returned by the end; with no final drain they may only be late, "
+               "so this is allowed"),
     "duplicate": "values sitting at more than one offset of a key",
     "inconsistent-offsets": "offsets of a key holding more than one value",
     "aborted-read": "polls returning values whose send definitely failed",
     "poll-skip": "consumers whose next poll jumped over offsets known to exist, the key staying assigned to them",
-    "nonmonotonic-poll": "consumers whose next poll started at or before where the previous one ended, the key staying assigned to them",
+    "nonmonotonic-poll": ("consumers whose next poll started at or before where the previous one ended, the key "
+                          "staying assigned to them"),
     "int-poll-skip": "polls skipping offsets known to exist between consecutive records of a key",
     "int-nonmonotonic-poll": "polls whose offsets of a key went backwards or repeated",
     "nonmonotonic-send": "producers whose later send to a key landed at an offset before their earlier one",
@@ -97,7 +100,8 @@ def check_queue(events: list[dict[str, Any]], final_drain: bool = True) -> Check
     sends: dict[Any, dict[Any, list[QueueOp]]] = {}
     polled: dict[Any, dict[Any, list[tuple[Any, int]]]] = {}
     max_polled: dict[Any, tuple[int, Any, int]] = {}
-    stats: dict[str, Any] = {"sends": {"ok": 0, "info": 0, "fail": 0}, "polls": {"ok": 0, "info": 0, "fail": 0}, "records": 0}
+    stats: dict[str, Any] = {"sends": {"ok": 0, "info": 0, "fail": 0}, "polls": {"ok": 0, "info": 0, "fail": 0},
+                             "records": 0}
 
     for op in stream:
         if op.f == "send":

@@ -34,7 +34,8 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
-__all__ = ["QueueHistoryError", "QueueOp", "KeyTable", "pair_queue_ops", "hashable", "thaw", "show", "show_list", "key_out"]
+__all__ = ["QueueHistoryError", "QueueOp", "KeyTable", "pair_queue_ops", "hashable", "thaw", "show", "show_list",
+           "key_out"]
 
 EVENT_TYPES = frozenset({"invoke", "ok", "fail", "info"})
 #: the operations of a queue client (docs/anomalies.md); anything else is not a queue history

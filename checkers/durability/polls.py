@@ -47,7 +47,8 @@ def _skip_fields(log: KeyLog, lo: int, hi: int) -> dict[str, Any]:
     return {"skipped": log.records_between(lo, hi, MAX_SKIPPED), "skipped_count": n, "delta": n + 1}
 
 
-def order_anomalies(stream: list[QueueOp], logs: dict[Any, KeyLog]) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
+def order_anomalies(stream: list[QueueOp],
+                    logs: dict[Any, KeyLog]) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
     """Return ``(anomalies, allowed)``, each ``{kind: [anomaly, ...]}``."""
     found: dict[str, list[Any]] = {}
     allowed: dict[str, list[Any]] = {}

@@ -362,7 +362,8 @@ def _counterexample(ok_ops: list[Op], info_ops: list[Op], info_base: int, best: 
     prefix.reverse()
     op = ok_ops[(entry >> 1) - 1]
     pending = [
-        o for a, o in enumerate(ok_ops) if a >= low and not (window >> (a - low)) & 1 and o.call < op.ret and o is not op
+        o for a, o in enumerate(ok_ops)
+        if a >= low and not (window >> (a - low)) & 1 and o.call < op.ret and o is not op
     ]
     pending += [o for b, o in enumerate(info_ops) if not (info_set >> b) & 1 and o.call < op.ret]
     pending.sort(key=lambda o: o.call)
@@ -445,9 +446,11 @@ def check(
         now_fn: Callable[[], float]
         budget: float | None
         min_slice: float
-        clock, now_fn, budget, min_slice, limit_reason = steps.tick, steps.now, max_steps, MIN_SLICE_STEPS, "step budget"
+        clock, now_fn, budget = steps.tick, steps.now, max_steps
+        min_slice, limit_reason = MIN_SLICE_STEPS, "step budget"
     else:
-        clock, now_fn, budget, min_slice, limit_reason = time.monotonic, time.monotonic, time_limit, MIN_SLICE, "time limit"
+        clock, now_fn, budget = time.monotonic, time.monotonic, time_limit
+        min_slice, limit_reason = MIN_SLICE, "time limit"
     mdl = get_model(model)
     ops = _as_ops(events_or_ops)
     parts = mdl.partition(ops) or {None: ops}

@@ -165,7 +165,8 @@ class Broker(Node):
         if t is m.ReplicaFetch:
             part = self.partitions.get(msg.partition)
             if part is None:
-                return [Send(src, m.ReplicaFetchResponse(msg.partition, msg.leader_epoch, msg.fetch_offset, m.NOT_LEADER))]
+                return [Send(src, m.ReplicaFetchResponse(msg.partition, msg.leader_epoch, msg.fetch_offset,
+                                                         m.NOT_LEADER))]
             return part.replica_fetch(src, msg, now)
         if t is m.ReplicaFetchResponse:
             part = self.partitions.get(msg.partition)

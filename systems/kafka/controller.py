@@ -142,10 +142,12 @@ class Controller:
                 return
             if r.type == "ok":
                 epoch = int(z.decode(r.value["data"]) or 0) + 1
-                w = yield Call("setData", z.CONTROLLER_EPOCH, {"data": z.encode(epoch), "version": r.value["stat"]["version"]})
+                w = yield Call("setData", z.CONTROLLER_EPOCH,
+                               {"data": z.encode(epoch), "version": r.value["stat"]["version"]})
             elif r.error == "NoNode":
                 epoch = 1
-                w = yield Call("create", z.CONTROLLER_EPOCH, {"data": z.encode(epoch), "ephemeral": False, "sequential": False})
+                w = yield Call("create", z.CONTROLLER_EPOCH,
+                               {"data": z.encode(epoch), "ephemeral": False, "sequential": False})
             else:
                 yield Sleep(b.s["zk_retry_delay"])
                 continue

@@ -28,8 +28,8 @@ It never moves back, and does not move while the ISR is smaller than min.insync.
 
 ISR changes are the leader's, written to the partition znode with a setData conditional on
 the znode version it knows, as Kafka did before KIP-497; each member is written with the
-broker epoch it fetched with (KIP-903), so the controller can tell a member that restarted. Shrink: a follower not caught up
-to the leader's log end for replica.lag.time.max (on the leader's *monotonic* clock) is
+broker epoch it fetched with (KIP-903), so the controller can tell a member that restarted.
+Shrink: a follower not caught up to the leader's log end for replica.lag.time.max (on the leader's *monotonic* clock) is
 dropped. Expand: a follower rejoins once its log end reaches the HW *and* the start of the
 leader's current epoch (KAFKA-7128). A failed conditional write means someone else (the
 controller) changed the partition: re-read it; if this replica no longer leads in this
@@ -330,7 +330,8 @@ class Partition:
         if self.role != LEADER:
             return answer(m.NOT_LEADER)
         if r.current_leader_epoch != self.leader_epoch and B.NO_EPOCH_FENCING not in self.b.bugs:
-            return answer(m.FENCED_LEADER_EPOCH if r.current_leader_epoch < self.leader_epoch else m.UNKNOWN_LEADER_EPOCH)
+            return answer(m.FENCED_LEADER_EPOCH if r.current_leader_epoch < self.leader_epoch
+                          else m.UNKNOWN_LEADER_EPOCH)
         epoch, end = self.log.end_offset_for_epoch(r.epoch)
         return answer(None, epoch, end)
 

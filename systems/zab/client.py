@@ -214,7 +214,8 @@ class ZabClient(Node):
             return self._reopen(now) + [Reply(ClientResponse(request.op_id, "ok", None))] + self._pump(now)
         if f not in API_OPS:
             return [Reply(ClientResponse(request.op_id, "fail", None, f"unknown op {f!r}"))]
-        if f == "close" and (self.state in (EXPIRED, CLOSED) or (self.state == IDLE and not self.session_id and not self.queue)):
+        if f == "close" and (self.state in (EXPIRED, CLOSED)
+                             or (self.state == IDLE and not self.session_id and not self.queue)):
             if self.state == IDLE:
                 self.state = CLOSED
             return [Reply(ClientResponse(request.op_id, "ok", None))]
@@ -380,7 +381,8 @@ class ZabClient(Node):
         """The ensemble says our session is gone."""
         self.state = EXPIRED
         self.conn = 0
-        effects: list[Effect] = [CancelTimer(PING_TIMER), CancelTimer(READ_TIMER), CancelTimer(CONNECT_TIMER), CancelTimer(RETRY_TIMER)]
+        effects: list[Effect] = [CancelTimer(PING_TIMER), CancelTimer(READ_TIMER), CancelTimer(CONNECT_TIMER),
+                                 CancelTimer(RETRY_TIMER)]
         effects += self._fail_all(now, SESSION_EXPIRED_ERROR)
         effects.append(_event(SESSION_EXPIRED))
         if self.op is not None or any(isinstance(r, _Op) for r in self.queue):
@@ -422,7 +424,9 @@ class ZabClient(Node):
         self.session_id = 0
         self.conn = 0
         self.state = IDLE
-        return effects + [CancelTimer(PING_TIMER), CancelTimer(READ_TIMER), CancelTimer(CONNECT_TIMER), CancelTimer(RETRY_TIMER)] + self._connect(now)
+        cancel: list[Effect] = [CancelTimer(PING_TIMER), CancelTimer(READ_TIMER), CancelTimer(CONNECT_TIMER),
+                                CancelTimer(RETRY_TIMER)]
+        return effects + cancel + self._connect(now)
 
     # ============================================================== requests
     def _pump(self, now: int) -> list[Effect]:
@@ -508,13 +512,15 @@ class ZabClient(Node):
         effects: list[Effect] = [CancelTimer(PING_TIMER), CancelTimer(READ_TIMER)]
         return effects + self._fail_all(now, SESSION_EXPIRED_ERROR)
 
-    def _reply(self, r: _Request, type_: OpType, value: Any = None, error: str | None = None, zxid: int | None = None) -> Reply:
+    def _reply(self, r: _Request, type_: OpType, value: Any = None, error: str | None = None,
+               zxid: int | None = None) -> Reply:
         assert r.req is not None
         extra = (("zxid", zxid),) if zxid else ()
         return Reply(ClientResponse(r.req.op_id, type_, value, error, self.server or None, extra))
 
     def _arm_request_timer(self, now: int) -> list[Effect]:
-        deadlines = [r.deadline for r in list(self.queue) + list(self.inflight) if isinstance(r, _Request) and r.req is not None]
+        deadlines = [r.deadline for r in list(self.queue) + list(self.inflight)
+                     if isinstance(r, _Request) and r.req is not None]
         at = min(deadlines) if deadlines else None
         if at == self._request_timer_at:
             return []

@@ -244,7 +244,8 @@ class Follower:
         if ack and "zab-ack-before-fsync" in self.bugs:
             # bug: zab-ack-before-fsync: ACK now, while the record is only being written
             z = msg.zxid
-            return [self._to_leader(m.Ack(self.conn, z)), trace("ack_sent", zxid=z)] + self._log_append(z, msg.txn, None)
+            acked: list[Effect] = [self._to_leader(m.Ack(self.conn, z)), trace("ack_sent", zxid=z)]
+            return acked + self._log_append(z, msg.txn, None)
         return self._log_append(msg.zxid, msg.txn, ack)
 
     def _pending_txns(self) -> list[int]:
@@ -281,7 +282,8 @@ class Follower:
         # is committed, and so is everything up to its latest commit
         effects = self._apply_up_to(max(msg.committed_zxid, self._sync_end()), now)
         self.zab_state = BROADCAST
-        effects.append(trace("following", leader=self.leader_id, epoch=self.leader_epoch, zxid=self.last_processed_zxid))
+        effects.append(trace("following", leader=self.leader_id, epoch=self.leader_epoch,
+                             zxid=self.last_processed_zxid))
         return effects
 
     def _sync_end(self) -> int:

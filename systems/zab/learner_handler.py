@@ -102,7 +102,8 @@ class LearnerHandlers:
         if (msg.current_epoch, msg.last_zxid) > self.leader_summary:
             # the follower may hold committed txns we lack: we cannot lead
             return [
-                trace("abandon", reason="follower more recent", peer=h.sid, peer_epoch=msg.current_epoch, peer_zxid=msg.last_zxid)
+                trace("abandon", reason="follower more recent", peer=h.sid, peer_epoch=msg.current_epoch,
+                      peer_zxid=msg.last_zxid)
             ] + self._go_looking(now, "follower more recent than leader")
         self.epoch_ackers.add(h.sid)
         return self._maybe_epoch_quorum(now)

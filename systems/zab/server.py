@@ -120,8 +120,8 @@ abandon. After ``recovered`` (applied_zxid = the snapshot's) or ``snapshot_recei
 server's delivered history restarts from that zxid. Sessions: session_created (the server
 the client asked, when it applies createSession and answers the client), session_expired (the
 leader's tracker, as it proposes closeSession, which a leader change may lose: ``session``,
-``last_ping`` and ``now`` on its monotonic clock, ``idle``, ``timeout``), ephemeral_deleted (every server, on applying closeSession: ``session``,
-``path``, ``zxid``).
+``last_ping`` and ``now`` on its monotonic clock, ``idle``, ``timeout``), ephemeral_deleted
+(every server, on applying closeSession: ``session``, ``path``, ``zxid``).
 
 Planted bugs (docs/zab.md §9) are meant as one-line switches at the marked ``# bug:`` spots.
 """

@@ -165,4 +165,5 @@ class ZKDatabase:
         self._log_seq += 1
         self._log_writes[self._log_seq] = _LogWrite(None, None, self._gen)
         records = tuple((z, t.to_record()) for z, t in self.log)
-        return [trace("log_compacted", snap_zxid=zxid, kept=len(records)), Persist(LOG, records, (LOG, self._log_seq), mode="replace")]
+        return [trace("log_compacted", snap_zxid=zxid, kept=len(records)),
+                Persist(LOG, records, (LOG, self._log_seq), mode="replace")]

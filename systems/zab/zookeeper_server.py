@@ -93,7 +93,8 @@ class ZooKeeperServer:
         """After the tree applied ``txn`` as ``z``: fire the watches it hit, keep the
         session tracker in step, answer our client who asked."""
         effects: list[Effect] = [
-            Send(client, m.WatchEvent(conn, type_, path, z)) for (client, conn), type_, path in self.watches.trigger(result.triggers)
+            Send(client, m.WatchEvent(conn, type_, path, z))
+            for (client, conn), type_, path in self.watches.trigger(result.triggers)
         ]
         if txn.type == CREATE_SESSION:
             timeout = int(txn.data or 0)
@@ -102,7 +103,8 @@ class ZooKeeperServer:
             key = self.pending_connects.pop(txn.session, None) if txn.origin == self.node_id else None
             if key is not None:
                 self.client_conns[key] = ClientConn(txn.session)
-                effects.append(trace("session_created", session=txn.session, client=txn.client, timeout=timeout, zxid=z))
+                effects.append(trace("session_created", session=txn.session, client=txn.client, timeout=timeout,
+                                     zxid=z))
                 effects.append(Send(key[0], m.ConnectResponse(key[1], True, z, None, txn.session, timeout)))
             return effects
         if txn.type == CLOSE_SESSION:
@@ -207,7 +209,8 @@ class ZooKeeperServer:
             return [Send(self.leader_id, m.Request(self.conn, txn))]
         timeout = self.tree.sessions.get(msg.session)
         if timeout is None or (self.state == LEADING and not self.session_tracker.is_live(msg.session)):
-            return [Send(src, m.ConnectResponse(msg.conn, False, self.last_processed_zxid, SESSION_EXPIRED, msg.session))]
+            return [Send(src, m.ConnectResponse(msg.conn, False, self.last_processed_zxid, SESSION_EXPIRED,
+                                                msg.session))]
         self.client_conns[(src, msg.conn)] = ClientConn(msg.session)
         self._touch(msg.session, now)
         return [Send(src, m.ConnectResponse(msg.conn, True, self.last_processed_zxid, None, msg.session, timeout))]

@@ -108,7 +108,8 @@ def test_spinning_program_is_killed_at_the_end(tmp_path):
 
 def test_missing_bin_is_bad_usage():
     out = subprocess.run([sys.executable, "-m", "harness.cli", "run", "--system", "maelstrom", "--workload",
-                          "lin-kv", "--bin", "/nonexistent/prog"], capture_output=True, text=True, cwd=ROOT, check=False)
+                          "lin-kv", "--bin", "/nonexistent/prog"],
+                         capture_output=True, text=True, cwd=ROOT, check=False)
     assert out.returncode == 254
     assert out.stderr.strip().count("\n") == 0 and "no such file" in out.stderr
 

@@ -52,7 +52,8 @@ def test_leader_persists_accepted_epoch_before_leaderinfo() -> None:
 
 
 def test_leader_abandons_when_an_acker_is_more_recent() -> None:
-    stored = {"currentEpoch": (2,), "acceptedEpoch": (2,), "log": ((make_zxid(2, 1), Txn("setData", "/x").to_record()),)}
+    stored = {"currentEpoch": (2,), "acceptedEpoch": (2,),
+              "log": ((make_zxid(2, 1), Txn("setData", "/x").to_record()),)}
     s = leader_in_discovery(stored)
     persist_all(s, s.on_message("n2", m.FollowerInfo(7, make_zxid(2, 0)), 1))
     eff = s.on_message("n2", m.AckEpoch(7, 2, make_zxid(2, 5)), 3)

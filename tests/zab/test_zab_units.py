@@ -111,7 +111,8 @@ def test_spec_registered() -> None:
     assert spec.name == "zab"
     assert spec.files == ("log", "acceptedEpoch", "currentEpoch", "snapshot")
     s = spec.default_settings()
-    for key in ("tick_time", "init_limit", "sync_limit", "finalize_wait", "session_timeout", "client_timeout", "counter_bits"):
+    for key in ("tick_time", "init_limit", "sync_limit", "finalize_wait", "session_timeout", "client_timeout",
+                "counter_bits"):
         assert isinstance(s[key], int)
 
 

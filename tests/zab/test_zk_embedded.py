@@ -34,7 +34,8 @@ def test_a_host_node_embeds_a_session() -> None:
     # the host dies: its session expires, its ephemeral goes, the other host hears of it
     sim.crash("h1")
     assert sim.run_until(
-        lambda: {"type": NODE_CHILDREN_CHANGED, "path": "/brokers"} in [x.value for x in h2.got if x.op_id == EVENT_OP_ID],
+        lambda: ({"type": NODE_CHILDREN_CHANGED, "path": "/brokers"}
+                 in [x.value for x in h2.got if x.op_id == EVENT_OP_ID]),
         5000 * MS,
     )
     assert sim.do("h2", "getChildren", "/brokers", {}).value == []

@@ -29,7 +29,8 @@ class ZkSim(ZabSim):
         super()._apply(n, effects)
 
     def events(self, client: str, type_: str | None = None) -> list[dict]:
-        return [r.value for r in self.log.get(client, []) if r.op_id == EVENT_OP_ID and (type_ is None or r.value["type"] == type_)]
+        return [r.value for r in self.log.get(client, [])
+                if r.op_id == EVENT_OP_ID and (type_ is None or r.value["type"] == type_)]
 
     def call(self, client: str, f: str, path: str | None = None, **args: Any) -> ClientResponse:
         return self.do(client, f, path, args)  # type: ignore[arg-type]
@@ -82,7 +83,8 @@ class Host(Node):
                 self.got.append(e.response)
                 r = e.response
                 if r.op_id in self._asked:
-                    out.append(Reply(ClientResponse(self._asked.pop(r.op_id), r.type, r.value, r.error, r.node, r.extra)))
+                    asked = self._asked.pop(r.op_id)
+                    out.append(Reply(ClientResponse(asked, r.type, r.value, r.error, r.node, r.extra)))
             else:
                 assert isinstance(e, (Send, SetTimer, CancelTimer, Trace)), e
                 out.append(e)

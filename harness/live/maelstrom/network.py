@@ -122,7 +122,8 @@ class Network:
         if self._pending:
             self.loop.call_at(self._pending[0][0], self._flush)
 
-    def _deliver(self, src: str, dest: str, inc: int, msg: dict[str, Any], line: bytes | None, rec: list[Any] | None) -> None:
+    def _deliver(self, src: str, dest: str, inc: int, msg: dict[str, Any], line: bytes | None,
+                 rec: list[Any] | None) -> None:
         ep = self.endpoints[dest]
         if frozenset((src, dest)) in self.cut:
             self._drop(rec, "partition")

@@ -288,7 +288,8 @@ class LiveCandidate:
         extra = {"token": token, "wid": wid, "checked_mono": checked}
         if ok:
             return Completion("ok", value, node=self.server, extra=extra)
-        return Completion("fail", error="stale token", node=self.server, extra={**extra, "max_token": self.storage.max_token})
+        return Completion("fail", error="stale token", node=self.server,
+                          extra={**extra, "max_token": self.storage.max_token})
 
 
 class ElectionDriver:
