@@ -23,7 +23,6 @@ import pathlib
 import sys
 
 import networkx as nx
-import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PACKAGES = ("harness", "systems", "checkers", "workloads", "reports")
@@ -158,16 +157,6 @@ def test_reports_never_import_the_runner_campaign_or_shrinker() -> None:
     assert _offenders("reports", allowed) == []
 
 
-#: modules of a known circle: campaign.py calls the guided and remote runners, which reuse
-#: its helpers (the explorative and guided campaigns brought the circle in). It is
-#: tolerated (xfail) until campaign's helpers move to a module of their own; any other
-#: cycle fails.
-PENDING_CAMPAIGN_CIRCLE = {"harness.campaign", "harness.guided", "harness.swarm", "harness.remote"}
-
-
 def test_no_import_cycles() -> None:
     cycles = sorted(sorted(c) for c in nx.simple_cycles(_graph()))
-    if cycles and all(set(c) <= PENDING_CAMPAIGN_CIRCLE for c in cycles):
-        pytest.xfail("harness.campaign <-> harness.guided/swarm/remote import each other (deferred "
-                     "imports): campaign's helpers need a module of their own")
     assert cycles == []
