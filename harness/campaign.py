@@ -18,9 +18,9 @@ Exploring. With ``--nemesis`` left out, each run draws its whole shape from its 
 Swarm testing (FoundationDB's). With ``--nemesis`` given and unless ``--no-swarm``, each
 run draws from its own seed which fault families of ``--nemesis`` are on (each with
 probability ``SWARM_P_ON``, at least one) and a rate scale for each (``SWARM_SCALE``;
-both in ``harness.swarm``); ``0`` means off. The draw is recorded in
-the run's ``config.swarm``, so ``harness repro`` replays it. Varying the mix finds bugs that
-a fixed mix hides (a constant partition storm masks what a lone clock fault would show).
+both in ``harness.swarm``); ``0`` means off. The draw is recorded in the run's
+``config.swarm``, so ``harness repro`` replays it. Varying the mix finds bugs that a fixed
+mix hides (a constant partition storm masks what a lone clock fault would show).
 
 Executors. Runs go through any ``concurrent.futures`` executor: in-process for
 ``--jobs 1``, a local process pool otherwise, or a Dask cluster with ``--scheduler
