@@ -64,8 +64,15 @@ def _bad_entry(e: Any, seeds: set[int]) -> str | None:
 def is_done(campaign: Any, e: dict) -> bool:
     """A recorded run counts as done if the harness did not fail on it (a full disk, a
     crash) and its run directory is still there, inside the campaign; else --resume
-    runs it again."""
-    if "error" in e or not isinstance(e.get("run_dir"), str):
+    runs it again. A valid run the campaign chose not to keep (``--keep failures``:
+    ``run_dir`` null, its history hash in the index) is done too: it is re-made from its
+    seed on demand (``harness.remote.materialize``), not re-run."""
+    if "error" in e:
+        return False
+    if e.get("run_dir") is None:
+        return (getattr(campaign, "keep", "all") == "failures" and e.get("valid") is True
+                and isinstance(e.get("history_sha256"), str))
+    if not isinstance(e.get("run_dir"), str):
         return False
     d = path_inside(campaign.directory / "runs", campaign.directory / e["run_dir"])
     return d is not None and (d / "results.json").is_file()
