@@ -7,7 +7,8 @@ unknown, else 0.
 
 Seeds. Run ``i`` (0-based) of a campaign with seed ``S`` has run seed
 ``harness.rng.derive_seed(S, "campaign-run", i)``: a 64-bit number that depends on nothing
-else, so a campaign is reproducible and a longer campaign extends a shorter one.
+else, so a campaign is reproducible and a longer campaign extends a shorter one
+(``harness.campaign_params``).
 
 Exploring. With ``--nemesis`` left out, each run draws its whole shape from its seed
 (``harness.swarm``): fault families, cluster size, interval, read mode, testing aids;
@@ -16,9 +17,10 @@ Exploring. With ``--nemesis`` left out, each run draws its whole shape from its 
 
 Swarm testing (FoundationDB's). With ``--nemesis`` given and unless ``--no-swarm``, each
 run draws from its own seed which fault families of ``--nemesis`` are on (each with
-probability ``SWARM_P_ON``, at least one) and a rate scale for each (``SWARM_SCALE``); ``0`` means off. The draw is recorded in
-the run's ``config.swarm``, so ``harness repro`` replays it. Varying the mix finds bugs that
-a fixed mix hides (a constant partition storm masks what a lone clock fault would show).
+probability ``SWARM_P_ON``, at least one) and a rate scale for each (``SWARM_SCALE``;
+both in ``harness.swarm``); ``0`` means off. The draw is recorded in the run's
+``config.swarm``, so ``harness repro`` replays it. Varying the mix finds bugs that a fixed
+mix hides (a constant partition storm masks what a lone clock fault would show).
 
 Executors. Runs go through any ``concurrent.futures`` executor: in-process for
 ``--jobs 1``, a local process pool otherwise, or a Dask cluster with ``--scheduler
@@ -26,7 +28,8 @@ tcp://host:port`` (``Client.get_executor(pure=False)``; with ``pure=True`` Dask 
 back a cached result instead of re-running). Local workers write their run directory
 straight into the store; Dask workers run in private temporary directories and return
 the files to the client, which writes the store (``harness.remote``), so a cluster needs
-no shared filesystem. ``--keep failures`` drops valid runs' directories.
+no shared filesystem (``harness.campaign_exec``; one run: ``harness.campaign_run``).
+``--keep failures`` drops valid runs' directories.
 
 Layout::
 
@@ -38,325 +41,47 @@ An index line: ``run`` (index i), ``seed``, ``valid`` (true, false or "unknown")
 ``failed`` (checkers that failed), ``anomalies`` (``checker`` or ``checker:kind``),
 ``history_sha256``, ``wall_s``, ``run_dir`` (relative to the campaign directory), and
 ``error`` if the harness crashed on that run. Each line is flushed as written, so a
-crash or Ctrl-C loses no recorded run; ``--resume`` runs exactly the seeds with no line.
+crash or Ctrl-C loses no recorded run; ``--resume`` runs exactly the seeds with no line
+(reading the index: ``harness.campaign_index``).
+
+This module runs a campaign (:func:`run_campaign`), prints its summary and is the
+``harness campaign`` command; it re-exports the names callers have imported from it.
 """
 
 from __future__ import annotations
 
 import argparse
-import concurrent.futures as cf
 import dataclasses
-import importlib
 import json
 import os
 import shutil
 import sys
 import time
-import traceback
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
-from checkers.result import anomaly_names, failure_signature
+from harness.campaign_exec import (  # noqa: F401 (re-exported)
+    IN_FLIGHT_PER_SLOT,
+    SCHEDULER_TIMEOUT_S,
+    _executor,
+    _finished,
+    _progress_bar,
+    connect,
+    record_run,
+    run_tasks,
+)
+from harness.campaign_index import _bad_entry, done_entries, is_done, load_index  # noqa: F401 (re-exported)
+from harness.campaign_params import MAX_RUNS, Campaign, default_name, run_seed  # noqa: F401 (re-exported)
+from harness.campaign_run import _import_system, _system_module, run_one  # noqa: F401 (re-exported)
 from harness.config import ConfigError, RunConfig
-from harness.rng import derive_seed, stream
-from harness.runner import run_test
-from harness.store import check_writable, path_inside
-
-#: chance that a fault family is on in a swarm run: FoundationDB-style swarm testing finds
-#: the most with most families on most of the time, and each one off now and then
-SWARM_P_ON = 0.7
-#: range of the per-family rate scale: from half to twice the configured fault rate
-SWARM_SCALE = (0.5, 2.0)
-#: runs in flight per executor slot: enough to keep workers busy, few enough that Ctrl-C
-#: has little to cancel and the index stays close to what has really finished
-IN_FLIGHT_PER_SLOT = 2
-#: seconds to wait for a Dask scheduler before calling its address bad
-SCHEDULER_TIMEOUT_S = 5
+from harness.coverage import CoverageLog
+from harness.store import check_writable
+from harness.swarm import SWARM_P_ON, SWARM_SCALE, swarm_for  # noqa: F401 (re-exported)
 
 #: most local worker processes (each one a whole simulator in memory)
 MAX_JOBS = 64
-#: most runs in one campaign
-MAX_RUNS = 1_000_000
 #: longest campaign name (it is a directory name; file systems allow 255 bytes)
 MAX_NAME = 100
-
-#: config fields that belong to one run, not to the campaign
-_PER_RUN_FIELDS = ("seed", "swarm", "schedule")
-
-
-def run_seed(campaign_seed: int, i: int) -> int:
-    """The seed of run ``i`` of a campaign."""
-    return derive_seed(campaign_seed, "campaign-run", i)
-
-
-def swarm_for(seed: int, families: Iterable[str]) -> dict[str, float]:
-    """Swarm draw of one run: family -> rate scale, 0 for a family that is off."""
-    families = sorted(set(families))
-    if not families:
-        return {}
-    rng = stream(seed, "swarm")
-    # Draw both numbers for every family whatever the outcome, so that one family's
-    # draw does not shift the others'.
-    draws = [(rng.random() < SWARM_P_ON, round(rng.uniform(*SWARM_SCALE), 3)) for _ in families]
-    if not any(on for on, _ in draws):
-        k = rng.randrange(len(families))
-        draws[k] = (True, draws[k][1])
-    return {f: (scale if on else 0.0) for f, (on, scale) in zip(families, draws)}
-
-
-def default_name(config: RunConfig, campaign_seed: int) -> str:
-    bugs = ("-" + "+".join(config.bugs)) if config.bugs else ""
-    return f"{config.system}-{config.workload}-seed{campaign_seed}{bugs}"
-
-
-@dataclass(frozen=True)
-class Campaign:
-    """A campaign's parameters: what ``campaign.json`` holds."""
-
-    name: str
-    directory: Path
-    seed: int
-    runs: int
-    swarm: bool
-    base: RunConfig
-    #: explorative draw (``harness.swarm``, ``--nemesis`` left out): the dimensions the
-    #: user pinned; None: today's swarm over ``--nemesis``
-    explore: tuple[str, ...] | None = None
-    #: coverage-guided (``harness.guided``): runs mutate a corpus of schedules
-    guided: bool = False
-    #: which run directories the store keeps: "all", or "failures" (the rest are
-    #: re-materialized from their seed on demand, ``harness.remote``)
-    keep: str = "all"
-
-    def config_for(self, i: int) -> RunConfig:
-        seed = run_seed(self.seed, i)
-        if self.guided:
-            from harness.guided import guided_config
-
-            return guided_config(self, i)
-        if self.explore is not None:
-            from harness.swarm import explore_config
-
-            return explore_config(self.base, seed, self.explore)
-        swarm = swarm_for(seed, self.base.nemesis) if self.swarm else {}
-        return self.base.replace(seed=seed, swarm=swarm, schedule=None)
-
-    def seeds(self) -> list[int]:
-        return [run_seed(self.seed, i) for i in range(self.runs)]
-
-    @property
-    def index_path(self) -> Path:
-        return self.directory / "index.jsonl"
-
-    def run_dir(self, seed: int) -> Path:
-        return self.directory / "runs" / str(seed)
-
-    def to_json(self) -> dict[str, Any]:
-        base = {k: v for k, v in self.base.to_dict().items() if k not in _PER_RUN_FIELDS}
-        out = {"name": self.name, "seed": self.seed, "runs": self.runs, "swarm": self.swarm,
-               "seed_rule": "run i has seed harness.rng.derive_seed(seed, 'campaign-run', i)",
-               "config": base}
-        if self.explore is not None:
-            out["explore"] = {"pinned": list(self.explore)}
-        if self.guided:
-            out["guided"] = True
-        if self.keep != "all":
-            out["keep"] = self.keep
-        return out
-
-    def save(self) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        tmp = self.directory / "campaign.json.tmp"
-        tmp.write_text(json.dumps(self.to_json(), indent=1) + "\n")
-        os.replace(tmp, self.directory / "campaign.json")
-
-    @classmethod
-    def load(cls, directory: Path) -> "Campaign":
-        p = Path(directory) / "campaign.json"
-        try:
-            d = json.loads(p.read_text())
-            base = RunConfig.from_dict({**d["config"], "seed": 0}).validate()
-            seed, runs = d["seed"], d["runs"]
-            if not (isinstance(seed, int) and isinstance(runs, int) and 0 <= seed < 2**64
-                    and 1 <= runs <= MAX_RUNS and isinstance(d["swarm"], bool) and isinstance(d["name"], str)):
-                raise ValueError("seed, runs, swarm or name out of range")
-            explore = None
-            if "explore" in d:
-                pinned = d["explore"]["pinned"]
-                if not (isinstance(pinned, list) and all(isinstance(x, str) for x in pinned)):
-                    raise ValueError("explore.pinned must be a list of option names")
-                explore = tuple(pinned)
-            guided, keep = d.get("guided", False), d.get("keep", "all")
-            if not isinstance(guided, bool) or keep not in ("all", "failures"):
-                raise ValueError("guided must be true or false, keep 'all' or 'failures'")
-            return cls(d["name"], Path(directory), seed, runs, d["swarm"], base, explore, guided, keep)
-        except FileNotFoundError:
-            raise ConfigError(f"no campaign at {directory} (no campaign.json)") from None
-        except ConfigError as e:
-            raise ConfigError(f"{p}: {e}") from None
-        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:
-            raise ConfigError(f"{p}: unreadable campaign: {' '.join(str(e).split())[:200]}") from None
-
-
-def load_index(campaign: Campaign) -> dict[int, dict]:
-    """Recorded runs by seed, the last line of a seed winning (a re-run appends). A torn
-    last line (the harness died writing it) is cut off; any other line that is not a run
-    entry of this campaign is a ConfigError naming it."""
-    p = campaign.index_path
-    if not p.exists():
-        return {}
-    data = p.read_bytes()
-    if data and not data.endswith(b"\n"):
-        data = data[: data.rfind(b"\n") + 1]
-        with open(p, "r+b") as f:
-            f.truncate(len(data))
-    seeds = set(campaign.seeds())
-    entries: dict[int, dict] = {}
-    for lineno, line in enumerate(data.decode(errors="replace").splitlines(), 1):
-        if line.strip():
-            try:
-                e = json.loads(line)
-            except (ValueError, RecursionError):
-                e = None
-            why = _bad_entry(e, seeds)
-            if why is not None:
-                raise ConfigError(f"{p}:{lineno}: {why}; remove the line and --resume re-runs that seed")
-            entries[e["seed"]] = e
-    return entries
-
-
-def _bad_entry(e: Any, seeds: set[int]) -> str | None:
-    """Why ``e`` is not an index entry of a campaign with these seeds, or None."""
-    if not isinstance(e, dict):
-        return "not a JSON object"
-    seed = e.get("seed")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed not in seeds:
-        return f"seed {seed!r:.40} is not a seed of this campaign"
-    if e.get("valid") not in (True, False, "unknown"):
-        return f"valid must be true, false or \"unknown\", not {e.get('valid')!r:.40}"
-    for k in ("failed", "anomalies"):
-        if not isinstance(e.get(k), list) or not all(isinstance(x, str) for x in e[k]):
-            return f"{k} must be a list of names"
-    if e.get("run_dir") is not None and not isinstance(e["run_dir"], str):
-        return "run_dir must be a path or null"
-    return None
-
-
-def is_done(campaign: Campaign, e: dict) -> bool:
-    """A recorded run counts as done if the harness did not fail on it (a full disk, a
-    crash) and its run directory is still there, inside the campaign; else --resume
-    runs it again."""
-    if "error" in e or not isinstance(e.get("run_dir"), str):
-        return False
-    d = path_inside(campaign.directory / "runs", campaign.directory / e["run_dir"])
-    return d is not None and (d / "results.json").is_file()
-
-
-def done_entries(campaign: Campaign) -> dict[int, dict]:
-    """The recorded runs that need not run again (``is_done``), by seed."""
-    return {s: e for s, e in load_index(campaign).items() if is_done(campaign, e)}
-
-
-# ----------------------------------------------------------------------------- workers
-
-def _system_module(system: str) -> tuple[str, str | None]:
-    """The module that registers ``system``, and the folder to import it from if it is
-    not inside a package (a test's toy system): a spawned worker must import it too."""
-    from harness.system import get_system
-
-    module = type(get_system(system)).__module__
-    path = None
-    if "." not in module:
-        path = str(Path(sys.modules[module].__file__).resolve().parent)
-    return module, path
-
-
-def run_one(config: RunConfig, run_dir: str, system_module: tuple[str, str | None] | None = None) -> dict:
-    """Run one test into ``run_dir`` and return its index entry (without ``run``/``run_dir``).
-
-    This is what executors call; it must stay a picklable top-level function.
-    """
-    try:
-        if system_module is not None:
-            _import_system(config.system, *system_module)
-        res = run_test(config, directory=Path(run_dir))
-    except Exception as e:  # one crashed run must not end a campaign of thousands
-        last = traceback.format_exception_only(type(e), e)[-1].strip()
-        return {"seed": config.seed, "valid": "unknown", "failed": [], "anomalies": [],
-                "history_sha256": None, "wall_s": None, "error": last}
-    sig = failure_signature(res.results)
-    return {"seed": config.seed, "valid": res.valid, "failed": sorted({c for c, _ in sig}),
-            "anomalies": anomaly_names(sig), "history_sha256": res.results["history_sha256"],
-            "wall_s": round(res.wall_s, 4), "behaviours": res.results["coverage"]["behaviours"]}
-
-
-def _import_system(system: str, module: str, path: str | None) -> None:
-    from harness.system import system_names
-
-    if system in system_names():
-        return
-    if path is not None and path not in sys.path:
-        sys.path.insert(0, path)
-    importlib.import_module(module)
-
-
-@contextmanager
-def _executor(jobs: int, client: Any) -> Iterator[tuple[cf.Executor | None, int]]:
-    """(executor, runs to keep in flight); executor None means run in this process."""
-    if client is not None:
-        slots = max(jobs, sum(client.nthreads().values()))
-        yield client.get_executor(pure=False), slots * IN_FLIGHT_PER_SLOT
-    elif jobs == 1:
-        yield None, 1
-    else:
-        from harness.parentdeath import ProcessPool
-
-        ex = ProcessPool(jobs)  # its workers die with this process, even on SIGKILL
-        try:
-            yield ex, jobs * IN_FLIGHT_PER_SLOT
-        finally:
-            ex.shutdown(wait=True, cancel_futures=True)
-
-
-def connect(address: str) -> Any:
-    """A ``distributed.Client`` for ``address``, or ConfigError if it cannot be reached."""
-    try:
-        from distributed import Client
-    except ImportError:
-        raise ConfigError("--scheduler needs dask.distributed: pip install 'dask[distributed]'") from None
-    if "://" not in address:
-        raise ConfigError(f"bad scheduler address {address!r} (expected tcp://host:port)")
-    try:
-        return Client(address, timeout=SCHEDULER_TIMEOUT_S)
-    except Exception as e:
-        why = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise ConfigError(f"cannot reach Dask scheduler {address}: {why}") from None
-
-
-def _finished(executor: cf.Executor | None, in_flight: int, tasks: Iterable[tuple],
-              fn: Any = None) -> Iterator[dict]:
-    """Index entries of ``tasks`` (arguments of ``fn``, run_one by default) in the order they finish."""
-    fn = fn or run_one
-    if executor is None:
-        for t in tasks:
-            yield fn(*t)
-        return
-    tasks = iter(tasks)
-    running: set[cf.Future] = set()
-    try:
-        while True:
-            while len(running) < in_flight and (t := next(tasks, None)) is not None:
-                running.add(executor.submit(fn, *t))
-            if not running:
-                return
-            done, running = cf.wait(running, return_when=cf.FIRST_COMPLETED)
-            for f in done:
-                yield f.result()
-    finally:
-        for f in running:
-            f.cancel()
 
 
 # ----------------------------------------------------------------------------- campaign
@@ -376,12 +101,10 @@ def run_campaign(campaign: Campaign, jobs: int = 1, client: Any = None, progress
         shutil.rmtree(tmp, ignore_errors=True)
     system_module = _system_module(campaign.base.system)
     if campaign.guided:
-        from harness.guided import run_guided
+        from harness.guided_campaign import run_guided
 
         return run_guided(campaign, jobs, client, progress)
     tasks, fn = run_tasks(campaign, pending, system_module, client)
-    from harness.coverage import CoverageLog
-
     log = CoverageLog(campaign.directory)
     invalid = sum(1 for e in entries.values() if e["valid"] is False)
     unknown = sum(1 for e in entries.values() if e["valid"] not in (True, False))
@@ -408,48 +131,6 @@ def run_campaign(campaign: Campaign, jobs: int = 1, client: Any = None, progress
             if bar is not None:
                 bar.close()
     return sorted(entries.values(), key=lambda e: e["run"])
-
-
-def run_tasks(campaign: Campaign, runs: Iterable[int], system_module: Any, client: Any,
-              configs: dict[int, RunConfig] | None = None) -> tuple[Iterator[tuple], Any]:
-    """(tasks, function) for runs ``runs``: on a Dask cluster, workers run in private
-    directories and return the files (``harness.remote``); locally they write the store."""
-    from harness.remote import run_remote
-
-    seeds = campaign.seeds()
-
-    def config(i: int) -> RunConfig:
-        return configs[i] if configs is not None else campaign.config_for(i)
-
-    if client is not None:
-        return ((config(i), campaign.keep, system_module) for i in runs), run_remote
-    return ((config(i), str(campaign.run_dir(seeds[i]).resolve()), system_module) for i in runs), run_one
-
-
-def record_run(campaign: Campaign, e: dict, log: Any = None) -> dict:
-    """Before a finished run's index line is written: its behaviours go to coverage.jsonl
-    (``harness.coverage``), its files (a worker without the store) into the store, and a
-    valid run's directory goes unless the campaign keeps all. Returns the index line.
-    ``log``: the campaign's open ``harness.coverage.CoverageLog``."""
-    from harness.coverage import CoverageLog
-    from harness.remote import store_run
-
-    e = dict(e)
-    found = e.pop("behaviours", None)
-    files = e.pop("files", None)
-    if found is not None:
-        e["behaviours"] = len(found)
-        (log or CoverageLog(campaign.directory)).append(e["run"], e["seed"], found)
-    return store_run(campaign, e, files)
-
-
-def _progress_bar(total: int, initial: int) -> Any:
-    # Made after the first run finished, so the process pool has forked its workers
-    # before tqdm starts its monitor thread.
-    from tqdm import tqdm
-
-    return tqdm(total=total, initial=initial, unit="run", file=sys.stderr, dynamic_ncols=True,
-                desc="campaign", mininterval=0.25)
 
 
 def campaign_exit_code(entries: list[dict]) -> int:

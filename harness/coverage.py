@@ -160,19 +160,13 @@ def behaviours_of(trace: Iterable[dict[str, Any]], faults: list[dict[str, Any]])
 
 
 def universe(system: str) -> list[str]:
-    """Behaviours a system declares reachable, for a campaign's never-covered list: every
-    crash point reached, every fault family active during a protocol step, ZAB's sync
-    modes."""
+    """Behaviours reachable in a campaign, for its never-covered list: what the system
+    declares (``SystemSpec.reachable_behaviours``: e.g. every crash point, ZAB's sync
+    modes) and every fault family active during a protocol step."""
     from harness.system import get_system
 
-    spec = get_system(system)
-    points = tuple(getattr(spec, "crash_points", ()))
-    cls = {"zab": "n", "kafka": "b"}.get(system, "n")
-    out = [f"event:{cls}:crash={p}" for p in points]
-    if system == "zab":
-        out += [f"event:n:sync_mode={m}" for m in ("DIFF", "TRUNC", "SNAP")]
-    fams = sorted(family_names())
-    out += [f"fault-family:{f}" for f in fams]
+    out = list(get_system(system).reachable_behaviours())
+    out += [f"fault-family:{f}" for f in sorted(family_names())]
     return sorted(out)
 
 

@@ -22,6 +22,8 @@ remaining run as the uninterrupted campaign would have. The run's config holds t
 explicit schedule (``harness repro`` replays it); its index line says ``parent`` (the run
 it mutates) and ``ops``. A run that fails joins no corpus: its bug is found, and the search
 goes on elsewhere.
+
+This module plans; ``harness.guided_campaign`` runs the batches.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import json
 import math
 from typing import Any
 
+from harness.campaign_index import load_index
 from harness.config import SECOND, RunConfig
 from harness.faults import Fault, family_names, family_spec, fault_family, partition_cut
 from harness.rng import stream
@@ -79,8 +82,6 @@ class Planner:
         return dataclasses.replace(self.campaign, guided=False).config_for(i)
 
     def _plan_one(self, i: int) -> tuple[RunConfig, dict]:
-        from harness.campaign import run_seed
-
         rng = stream(self.campaign.seed, "guided", i)
         fresh = rng.random() < P_FRESH
         if fresh or not self.corpus:
@@ -95,7 +96,7 @@ class Planner:
             if changed is not None:
                 config = changed
                 ops.append(op)
-        config = config.replace(seed=run_seed(self.campaign.seed, i))
+        config = config.replace(seed=self.campaign.run_seed(i))
         return config, {"parent": parent.run, "ops": ops}
 
     def _explicit(self, config: RunConfig) -> RunConfig:
@@ -246,8 +247,6 @@ def load_coverage(campaign: Any) -> dict[int, list[str]]:
 
 def replay(campaign: Any, batches: int) -> Planner:
     """The planner after observing batches ``0..batches-1`` from the store."""
-    from harness.campaign import load_index
-
     entries = load_index(campaign)
     cov = load_coverage(campaign)
     seeds = campaign.seeds()
@@ -262,56 +261,3 @@ def replay(campaign: Any, batches: int) -> Planner:
 def guided_config(campaign: Any, i: int) -> RunConfig:
     """Run ``i``'s config in a guided campaign (replays the corpus up to its batch)."""
     return replay(campaign, i // BATCH).plan(i // BATCH)[i][0]
-
-
-def run_guided(campaign: Any, jobs: int, client: Any, progress: bool) -> list[dict]:
-    """``run_campaign`` for a guided campaign: batch by batch, the corpus between."""
-    from harness.campaign import (
-        _executor,
-        _finished,
-        _progress_bar,
-        _system_module,
-        load_index,
-        record_run,
-        run_tasks,
-    )
-
-    entries = load_index(campaign)
-    cov = load_coverage(campaign)
-    seeds = campaign.seeds()
-    order = {s: i for i, s in enumerate(seeds)}
-    system_module = _system_module(campaign.base.system)
-    planner = Planner(campaign)
-    from harness.coverage import CoverageLog
-
-    log = CoverageLog(campaign.directory)
-    bar = None
-    invalid = sum(1 for e in entries.values() if e["valid"] is False)
-    with _executor(jobs, client) as (executor, in_flight), open(campaign.index_path, "a") as index:
-        try:
-            for k in range((campaign.runs + BATCH - 1) // BATCH):
-                plan = planner.plan(k)
-                todo = [i for i in plan if seeds[i] not in entries]
-                configs = {i: c for i, (c, _) in plan.items()}
-                tasks, fn = run_tasks(campaign, todo, system_module, client, configs)
-                for e in _finished(executor, in_flight, tasks, fn):
-                    i = order[e["seed"]]
-                    cov[e["seed"]] = e.get("behaviours")
-                    e = {"run": i, **e, "run_dir": None if "error" in e else f"runs/{e['seed']}",
-                         "guided": plan[i][1]}
-                    e = record_run(campaign, e, log)
-                    index.write(json.dumps(e, separators=(",", ":")) + "\n")
-                    index.flush()
-                    entries[e["seed"]] = e
-                    invalid += e["valid"] is False
-                    if bar is None and progress:
-                        bar = _progress_bar(campaign.runs, len(entries) - 1)
-                    if bar is not None:
-                        bar.set_postfix_str(f"failures={invalid} behaviours={len(planner.seen)}", refresh=False)
-                        bar.update(1)
-                for i in sorted(plan):
-                    planner.observe(i, configs[i], cov.get(seeds[i]), entries.get(seeds[i], {}).get("valid"))
-        finally:
-            if bar is not None:
-                bar.close()
-    return sorted(entries.values(), key=lambda e: e["run"])

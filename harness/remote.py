@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from harness.campaign_run import run_one
 from harness.config import ConfigError, RunConfig
 
 
@@ -30,8 +31,6 @@ def _wanted(keep: str, entry: dict) -> bool:
 def run_remote(config: RunConfig, keep: str, system_module: tuple[str, str | None] | None = None) -> dict:
     """A worker's run: into a private temp directory; returns the index entry and, if the
     store keeps the run, ``files`` (name -> bytes). Picklable top-level function."""
-    from harness.campaign import run_one
-
     tmp = tempfile.mkdtemp(prefix="harness-run-")
     try:
         run_dir = Path(tmp) / "run"
@@ -68,7 +67,8 @@ def store_run(campaign: Any, entry: dict, files: dict[str, bytes] | None) -> dic
 def materialize(directory: Path, seed: int) -> Path:
     """Re-make run ``seed`` of the campaign in ``directory`` into its run directory and
     check its history hash against the index; returns the run directory."""
-    from harness.campaign import Campaign, load_index
+    from harness.campaign_index import load_index
+    from harness.campaign_params import Campaign
     from harness.runner import history_digest, run_test
     from harness.store import write_run
 

@@ -1,12 +1,17 @@
-"""The explorative swarm draw: what a campaign varies per run when the user names nothing.
+"""Swarm draws: what a campaign varies per run, from the run's seed alone.
 
-A campaign run with ``--nemesis`` left out does not use one fixed fault mix: each run draws,
-from its own seed, everything a user hunting an unknown bug would otherwise have to guess
-(FoundationDB's swarm testing, widened from "which families are on" to the whole run shape):
+Two draws live here. The classic one (FoundationDB's swarm testing, ``--nemesis`` given):
+:func:`swarm_for` turns each family of ``--nemesis`` on with probability ``SWARM_P_ON``
+(at least one) at a rate scale drawn from ``SWARM_SCALE``; ``0`` means off.
+
+The explorative one (:func:`explore_config`): a campaign run with ``--nemesis`` left out
+does not use one fixed fault mix: each run draws, from its own seed, everything a user
+hunting an unknown bug would otherwise have to guess (FoundationDB's swarm testing,
+widened from "which families are on" to the whole run shape):
 
 - the fault families: each of the seven (partition, kill, pause, clock, crash, power, slow)
   on with probability ``P_FAMILY`` (at least one), each at its own rate scale
-  (``harness.campaign.SWARM_SCALE``);
+  (``SWARM_SCALE``);
 - the cluster size (``NODES``), the mean interval between faults (``INTERVALS``), the read
   mode (``READS``, ``local`` with probability ``P_LOCAL_READS``);
 - the testing aids the system declares safe to vary (``SystemSpec.testing_aids``: a dict
@@ -33,6 +38,11 @@ from harness.config import RunConfig
 from harness.faults import family_names
 from harness.rng import stream
 
+#: chance that a fault family is on in a swarm run: FoundationDB-style swarm testing finds
+#: the most with most families on most of the time, and each one off now and then
+SWARM_P_ON = 0.7
+#: range of the per-family rate scale: from half to twice the configured fault rate
+SWARM_SCALE = (0.5, 2.0)
 #: chance that a fault family is on in an explorative run
 P_FAMILY = 0.6
 #: cluster sizes drawn (servers for ZAB, brokers for Kafka)
@@ -56,10 +66,23 @@ def testing_aids(system: str) -> dict[str, tuple[dict, ...]]:
     return {str(k): tuple(dict(a) for a in v) for k, v in sorted(aids.items())}
 
 
+def swarm_for(seed: int, families: Iterable[str]) -> dict[str, float]:
+    """Swarm draw of one run: family -> rate scale, 0 for a family that is off."""
+    families = sorted(set(families))
+    if not families:
+        return {}
+    rng = stream(seed, "swarm")
+    # Draw both numbers for every family whatever the outcome, so that one family's
+    # draw does not shift the others'.
+    draws = [(rng.random() < SWARM_P_ON, round(rng.uniform(*SWARM_SCALE), 3)) for _ in families]
+    if not any(on for on, _ in draws):
+        k = rng.randrange(len(families))
+        draws[k] = (True, draws[k][1])
+    return {f: (scale if on else 0.0) for f, (on, scale) in zip(families, draws)}
+
+
 def family_draw(seed: int, families: Iterable[str], p_on: float) -> dict[str, float]:
     """Family -> rate scale (0 = off) for one run; at least one family is on."""
-    from harness.campaign import SWARM_SCALE
-
     families = sorted(set(families))
     if not families:
         return {}

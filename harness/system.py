@@ -117,6 +117,12 @@ class SystemSpec:
         """Whether ``server`` leads now (the nemesis's "leader" target); default never."""
         return False
 
+    def reachable_behaviours(self) -> list[str]:
+        """Coverage behaviours (``harness.coverage``) a campaign should be able to reach,
+        listed on its page when never covered: by default each crash point, reached on a
+        server (``event:n:crash=POINT``)."""
+        return [f"event:n:crash={p}" for p in self.crash_points]
+
     def check_config(self, config: Any) -> None:
         """Refuse a run config the system cannot take (raise ``ConfigError``, one line):
         a live system refuses missing software and fault families it cannot apply."""

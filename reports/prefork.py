@@ -22,23 +22,6 @@ import signal
 import sys
 from pathlib import Path
 
-#: prctl option: signal this process when its parent dies
-PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent(parent: int) -> None:
-    """Ask Linux to SIGKILL this process when its parent dies (no-op elsewhere)."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        os._exit(1)
-
-
 def worth_forking() -> bool:
     """Fork only where it can pay: ``fork`` exists, no other thread runs, more than one
     CPU. ``REPORT_PREFORK=0`` turns it off, ``=1`` on."""
@@ -85,7 +68,9 @@ class ReportWorker:
             try:
                 os.close(w1)
                 os.close(r2)
-                _die_with_parent(parent)
+                from harness.parentdeath import die_with_parent
+
+                die_with_parent(parent)
                 code = _child(r1, w2)
             except BaseException:  # noqa: BLE001 - the parent writes the report itself
                 pass

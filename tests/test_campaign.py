@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from harness import campaign as cmod
+from harness import campaign_exec
 from harness.cli import main
 from harness.config import RunConfig
 from harness.rng import derive_seed
@@ -175,7 +176,7 @@ def test_a_valid_campaign_exits_0(tmp_path, capsys):
 def test_bad_input_is_one_line_and_exit_254(tmp_path, capsys, monkeypatch, extra, message):
     if "--scheduler" in extra:
         pytest.importorskip("distributed", reason="dask[distributed] is not installed")
-    monkeypatch.setattr(cmod, "SCHEDULER_TIMEOUT_S", 1)
+    monkeypatch.setattr(campaign_exec, "SCHEDULER_TIMEOUT_S", 1)
     assert main(["campaign", "--system", "toy", "--store", str(tmp_path), *extra]) == 254
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1, err

@@ -186,6 +186,14 @@ def test_keep_failures_and_materialize(tmp_path):
         materialize(cdir(tmp_path), ok["seed"])
 
 
+def test_resume_with_keep_failures_does_not_rerun_valid_runs(tmp_path):
+    main(camp_args(tmp_path, 6, "--jobs", "1", "--keep", "failures"))
+    before = index(tmp_path)
+    assert any(e["valid"] is True and e["run_dir"] is None for e in before)
+    main(camp_args(tmp_path, 6, "--jobs", "1", "--keep", "failures", "--resume"))
+    assert index(tmp_path) == before  # nothing re-run: a valid run not kept is still done
+
+
 def _comparable(run_dir: Path) -> dict[str, bytes]:
     out = {}
     for p in sorted(run_dir.iterdir()):

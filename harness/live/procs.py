@@ -23,7 +23,6 @@ Processes are never looked up or ended by name: only the pids this module starte
 from __future__ import annotations
 
 import atexit
-import ctypes
 import os
 import queue
 import shutil
@@ -36,24 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any, Self
 
-PR_SET_PDEATHSIG = 1
-
 _CONTROLLERS: weakref.WeakSet[ProcessController] = weakref.WeakSet()
-
-
-def die_with_parent(sig: int = signal.SIGKILL) -> None:
-    """Ask the kernel to send ``sig`` to this process when its parent (thread) ends.
-
-    For a Python child process of the harness (a pool worker): call it first thing in
-    the child. Linux only; elsewhere it does nothing.
-    """
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
-    except (OSError, AttributeError):
-        return
-    if os.getppid() == 1:  # the parent died before prctl took effect
-        os._exit(1)
 
 
 def _setpriv() -> str | None:

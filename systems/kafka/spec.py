@@ -75,6 +75,10 @@ class KafkaSpec(SystemSpec):
     def server_ids(self, nodes: int, settings: dict) -> list[str]:
         return list(_zk_ids(settings)) + [f"b{i}" for i in range(1, nodes + 1)]
 
+    def reachable_behaviours(self) -> list[str]:
+        # crash points are the brokers' (coverage names a broker's events "b")
+        return [f"event:b:crash={p}" for p in self.crash_points]
+
     def make_server(self, ctx: NodeContext) -> Node:
         zk, brokers = _split(ctx.servers)
         if ctx.node_id.startswith("z"):

@@ -68,6 +68,10 @@ class ZabSpec(SystemSpec):
 
         return set(DEFAULT_SETTINGS) | set(ELECTION_DEFAULTS)
 
+    def reachable_behaviours(self) -> list[str]:
+        # every crash point, and each way a leader brings a follower up to date
+        return super().reachable_behaviours() + [f"event:n:sync_mode={m}" for m in ("DIFF", "TRUNC", "SNAP")]
+
     def make_server(self, ctx: NodeContext) -> Node:
         return ZabServer(ctx)
 

@@ -1,0 +1,124 @@
+"""Where a campaign's runs execute, and what happens to each as it finishes.
+
+Runs go through any ``concurrent.futures`` executor (:func:`_executor`): in-process for
+``--jobs 1``, a local process pool otherwise, or a Dask cluster with ``--scheduler
+tcp://host:port`` (:func:`connect`; ``Client.get_executor(pure=False)``, since with
+``pure=True`` Dask would hand back a cached result instead of re-running). Local workers
+write their run directory straight into the store; Dask workers run in private temporary
+directories and return the files to the client, which writes the store (``harness.remote``),
+so a cluster needs no shared filesystem. :func:`_finished` keeps a few runs in flight per
+slot and yields their index entries as they finish; :func:`record_run` files each one
+(coverage log, store) before its index line is written.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import sys
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator
+
+from harness.campaign_run import run_one
+from harness.config import ConfigError, RunConfig
+from harness.coverage import CoverageLog
+from harness.remote import run_remote, store_run
+
+#: runs in flight per executor slot: enough to keep workers busy, few enough that Ctrl-C
+#: has little to cancel and the index stays close to what has really finished
+IN_FLIGHT_PER_SLOT = 2
+#: seconds to wait for a Dask scheduler before calling its address bad
+SCHEDULER_TIMEOUT_S = 5
+
+
+@contextmanager
+def _executor(jobs: int, client: Any) -> Iterator[tuple[cf.Executor | None, int]]:
+    """(executor, runs to keep in flight); executor None means run in this process."""
+    if client is not None:
+        slots = max(jobs, sum(client.nthreads().values()))
+        yield client.get_executor(pure=False), slots * IN_FLIGHT_PER_SLOT
+    elif jobs == 1:
+        yield None, 1
+    else:
+        from harness.parentdeath import ProcessPool
+
+        ex = ProcessPool(jobs)  # its workers die with this process, even on SIGKILL
+        try:
+            yield ex, jobs * IN_FLIGHT_PER_SLOT
+        finally:
+            ex.shutdown(wait=True, cancel_futures=True)
+
+
+def connect(address: str) -> Any:
+    """A ``distributed.Client`` for ``address``, or ConfigError if it cannot be reached."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ConfigError("--scheduler needs dask.distributed: pip install 'dask[distributed]'") from None
+    if "://" not in address:
+        raise ConfigError(f"bad scheduler address {address!r} (expected tcp://host:port)")
+    try:
+        return Client(address, timeout=SCHEDULER_TIMEOUT_S)
+    except Exception as e:
+        why = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise ConfigError(f"cannot reach Dask scheduler {address}: {why}") from None
+
+
+def _finished(executor: cf.Executor | None, in_flight: int, tasks: Iterable[tuple],
+              fn: Any = None) -> Iterator[dict]:
+    """Index entries of ``tasks`` (arguments of ``fn``, run_one by default) in the order they finish."""
+    fn = fn or run_one
+    if executor is None:
+        for t in tasks:
+            yield fn(*t)
+        return
+    tasks = iter(tasks)
+    running: set[cf.Future] = set()
+    try:
+        while True:
+            while len(running) < in_flight and (t := next(tasks, None)) is not None:
+                running.add(executor.submit(fn, *t))
+            if not running:
+                return
+            done, running = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+            for f in done:
+                yield f.result()
+    finally:
+        for f in running:
+            f.cancel()
+
+
+def run_tasks(campaign: Any, runs: Iterable[int], system_module: Any, client: Any,
+              configs: dict[int, RunConfig] | None = None) -> tuple[Iterator[tuple], Any]:
+    """(tasks, function) for runs ``runs``: on a Dask cluster, workers run in private
+    directories and return the files (``harness.remote``); locally they write the store."""
+    seeds = campaign.seeds()
+
+    def config(i: int) -> RunConfig:
+        return configs[i] if configs is not None else campaign.config_for(i)
+
+    if client is not None:
+        return ((config(i), campaign.keep, system_module) for i in runs), run_remote
+    return ((config(i), str(campaign.run_dir(seeds[i]).resolve()), system_module) for i in runs), run_one
+
+
+def record_run(campaign: Any, e: dict, log: Any = None) -> dict:
+    """Before a finished run's index line is written: its behaviours go to coverage.jsonl
+    (``harness.coverage``), its files (a worker without the store) into the store, and a
+    valid run's directory goes unless the campaign keeps all. Returns the index line.
+    ``log``: the campaign's open ``harness.coverage.CoverageLog``."""
+    e = dict(e)
+    found = e.pop("behaviours", None)
+    files = e.pop("files", None)
+    if found is not None:
+        e["behaviours"] = len(found)
+        (log or CoverageLog(campaign.directory)).append(e["run"], e["seed"], found)
+    return store_run(campaign, e, files)
+
+
+def _progress_bar(total: int, initial: int) -> Any:
+    # Made after the first run finished, so the process pool has forked its workers
+    # before tqdm starts its monitor thread.
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, unit="run", file=sys.stderr, dynamic_ncols=True,
+                desc="campaign", mininterval=0.25)

@@ -1,0 +1,74 @@
+"""Shrinking: turn a failing run into a smaller run that fails the same way.
+
+``harness shrink RUN_DIR [--budget SECONDS] [--jobs N] [--keep CHECKER[:KIND]] [--store DIR]``.
+The failure to keep is the run's *signature*: the set of (checker, anomaly kind) that
+failed in results.json (``checkers.result.failure_signature``: results that do not decide
+a run are ignored). A candidate is kept only if its signature still contains every pair of the
+original one, or, with ``--keep``, the pairs named (say the one a planted bug is known by).
+
+Each candidate is a run with an explicit ``schedule`` in its config, re-run
+deterministically with ``run_test``. A run's cost dominates, so the passes go from cheap
+big cuts to fine ones. A fault can change everything after it (which server leads, which
+write is in flight), so a failure is often lost by removing an early fault and rarely by
+removing a late one: cutting the end comes first.
+
+1. a shorter time limit (the main phase): the first guesses are just after the time the
+   anomaly first shows (the checkers name the operation, or, for the quorum checker, the
+   shortest prefix of the trace shows it), then a search; episodes that would start after
+   the limit are dropped, and ends after it are left to the final heal. This alone
+   usually removes most faults, and it makes every later candidate cheaper.
+
+Then, in rounds:
+
+2. inert episodes: one candidate without the episodes that did nothing in the best run
+   (by its fault log: a kill of a node already down, a crash point never reached...);
+3. the earliest episodes (a search for the fewest last ones that still fail);
+4. whole fault families (only one family, or all but one);
+5. ddmin (Zeller's delta debugging) over the fault schedule's episodes: a fault's start
+   and its end share an ``episode`` and go together, so no candidate restarts a node it
+   never killed. The empty schedule is tried first: some bugs need no faults.
+6. episode ends: an episode whose end is not needed lasts until the final heal (the main
+   phase ends by healing everything, so the start alone is a complete fault);
+7. fewer clients, 8. a lower rate (so fewer operations), 9. the time limit again;
+10. once a round changes nothing: each episode alone, then each pair (at most
+    ``SUBSETS`` candidates), since a schedule ddmin cannot cut may hold a smaller one;
+11. still stuck above 3 faults: the rounds again, each candidate also tried with 3, then
+    10, then 30 other run seeds (in a fixed order). The schedule is explicit in the
+    config, so the seed only moves latencies and the clients' choices; removing a fault
+    changes everything after it anyway, and a smaller schedule that fails with another
+    seed is a smaller failing run. (Measured: zab-newleader-ack-before-durable 10 -> 4
+    faults, kafka-unclean-election 6 -> 2, kafka-no-epoch-fencing 19 -> 9.)
+
+Rounds repeat until one changes nothing or the budget is spent. With ``--jobs``
+above 1 a round's candidates run in a process pool, yet the candidate kept is always the
+one sequential evaluation would keep (the first in the pass's order that fails the same
+way, not whichever finishes first), so the result does not depend on timing; only how far
+a spent budget got does. The budget is wall clock of the shrinker (never inside a run):
+a candidate still running when it is spent is stopped and does not count.
+
+The result is written as a normal run directory (``RUN_DIR.shrunk``, or
+``STORE/runs/NAME.shrunk`` with ``--store``) that ``harness repro`` reproduces, with
+``shrink.json`` beside it saying what was reduced.
+
+The package, by job: `search` (ddmin and bisection), `schedule` (a schedule as episodes),
+`onset` (when the anomaly shows), `executor` (running and judging candidates within the
+budget), `passes` (the reductions above and their order), `driver` (`shrink_run`: a run
+directory in, a shrunk one out) and `cli` (the ``harness shrink`` command).
+"""
+
+from __future__ import annotations
+
+from harness.shrink.cli import MAX_BUDGET_S, MAX_JOBS, add_arguments, run
+from harness.shrink.driver import DEFAULT_BUDGET_S, default_jobs, shrink_run
+from harness.shrink.executor import CandidateExecutor, OutOfBudget, attempt
+from harness.shrink.onset import anomaly_time
+from harness.shrink.passes import RESEED_ABOVE_FAULTS, RESEEDS, SUBSETS, Shrinker, sizes
+from harness.shrink.schedule import _family, episodes_of, inert_episodes, trim_schedule
+from harness.shrink.search import First, ddmin, shrink_int
+
+__all__ = [
+    "DEFAULT_BUDGET_S", "MAX_BUDGET_S", "MAX_JOBS", "RESEEDS", "RESEED_ABOVE_FAULTS", "SUBSETS",
+    "CandidateExecutor", "First", "OutOfBudget", "Shrinker", "_family", "add_arguments", "anomaly_time",
+    "attempt", "ddmin", "default_jobs", "episodes_of", "inert_episodes", "run", "shrink_int", "shrink_run",
+    "sizes", "trim_schedule",
+]

@@ -1,0 +1,203 @@
+"""The reduction passes: what the shrinker tries, in which order, and when it stops.
+
+Cheap big cuts first, fine ones after: the time limit (with the anomaly's onset as the
+first guess), inert episodes, the earliest episodes, whole fault families, ddmin over the
+schedule's episodes, episode ends, clients, keys, rate, the time limit again; rounds
+repeat until one changes nothing, then small subsets of the episodes, then (stalled above
+``RESEED_ABOVE_FAULTS`` faults) every candidate also with other run seeds. The package
+docstring (`harness.shrink`) says why this order. Each pass builds candidate
+configurations and hands them to the executor (`harness.shrink.executor`), which keeps
+the first that still fails the same way.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from harness.config import RunConfig
+from harness.shrink.executor import CandidateExecutor, OutOfBudget
+from harness.shrink.onset import anomaly_time
+from harness.shrink.schedule import (
+    _family,
+    _starts,
+    episodes_of,
+    inert_episodes,
+    trim_schedule,
+)
+from harness.shrink.search import ddmin, shrink_int
+
+#: at most this many small subsets of the episodes are tried once the passes are stuck
+SUBSETS = 200
+
+#: once the passes stall above this many faults, candidates are also tried with other seeds
+RESEED_ABOVE_FAULTS = 3
+#: how many other seeds, each time the passes stall again
+RESEEDS = (3, 10, 30)
+
+
+class Shrinker(CandidateExecutor):
+    """The executor with the passes: `shrink` runs them until nothing changes or the
+    budget is spent."""
+
+    def shrink(self) -> Any:
+        """Run the passes until nothing changes or the budget is spent; the best RunResult."""
+        passes = (self.shrink_inert, self.shrink_prefix, self.shrink_families, self.shrink_episodes,
+                  self.shrink_ends, self.shrink_clients, self.shrink_keys, self.shrink_rate,
+                  self.shrink_time_limit)
+        try:
+            self.shrink_time_limit(hint=True)
+            while True:
+                before = self.config
+                for p in passes:
+                    p()
+                if self.config == before:
+                    self.shrink_subsets()
+                    if self.config == before:
+                        more = [n for n in RESEEDS if n > self.reseeds]
+                        if not more or sizes(self.best)["faults"] <= RESEED_ABOVE_FAULTS:
+                            break
+                        # Stalled: every smaller schedule changes what follows it (which
+                        # server leads, which write is in flight) and the failure with it.
+                        # Try each candidate with other seeds as well, more each time.
+                        self.reseeds = more[0]
+                        self.log(f"stalled at {sizes(self.best)['faults']} faults; trying each candidate "
+                                 f"with {self.reseeds} other seeds too")
+        except OutOfBudget:
+            self.out_of_budget = True
+            self.log("budget spent; keeping the smallest failing run so far")
+        except KeyboardInterrupt:
+            self.interrupted = True
+            self.log("interrupted; keeping the smallest failing run so far")
+        finally:
+            self.close()
+        return self.best
+
+    def shrink_time_limit(self, hint: bool = False) -> None:
+        cfg = self.config
+        top = math.ceil(cfg.time_limit)
+
+        def at(t: int) -> RunConfig:
+            if t >= top:
+                return cfg
+            return cfg.replace(time_limit=float(t), schedule=trim_schedule(cfg.schedule or [], t))
+
+        hints: list[int] = []
+        if hint:
+            t = anomaly_time(self.best, self.target)
+            if t is not None:
+                hints = [math.ceil(t + 0.5), math.ceil(t) + 2]
+                self.log(f"the anomaly shows by {t:.2f} s")
+        t = shrink_int(top, 1, first=lambda ts: self.first_of([at(t) for t in ts]),
+                       width=self.jobs, hints=hints)
+        self._changed("time limit", cfg.time_limit, self.config.time_limit, cfg)
+
+    def shrink_inert(self) -> None:
+        """One candidate: without the episodes that did nothing in the best run."""
+        cfg = self.config
+        inert = set(inert_episodes(self.best.out.faults))
+        eps = episodes_of(cfg.schedule or [])
+        if inert & set(eps) and self.test(self._with_episodes(cfg, [e for e in eps if e not in inert])):
+            self._changed("inert episodes dropped", len(eps), len(episodes_of(self.config.schedule or [])), cfg)
+
+    def shrink_prefix(self) -> None:
+        """Drop the earliest episodes: the fewest last ones that still fail (a search, as
+        for the time limit, which drops the latest)."""
+        cfg = self.config
+        schedule = cfg.schedule or []
+        starts = _starts(schedule)
+        eps = sorted(starts, key=lambda e: (starts[e]["at"], e))
+
+        def last(k: int) -> RunConfig:
+            return cfg if k >= len(eps) else self._with_episodes(cfg, eps[len(eps) - k:])
+
+        shrink_int(len(eps), 0, first=lambda ks: self.first_of([last(k) for k in ks]), width=self.jobs)
+        self._changed("earliest episodes dropped", len(eps), len(episodes_of(self.config.schedule or [])), cfg)
+
+    def shrink_families(self) -> None:
+        while True:
+            cfg = self.config
+            schedule = cfg.schedule or []
+            starts = _starts(schedule)
+            fams = sorted({_family(f) for f in starts.values()})
+            if len(fams) < 2:
+                return
+            only = [[e for e, f in starts.items() if _family(f) == fam] for fam in fams]
+            without = [[e for e, f in starts.items() if _family(f) != fam] for fam in fams]
+            cands = sorted(only, key=len) + sorted(without, key=len)
+            i = self.first_of([self._with_episodes(cfg, eps) for eps in cands])
+            if i is None:
+                return
+            self._changed("families", len(fams), len({_family(starts[e]) for e in cands[i]}), cfg)
+
+    @staticmethod
+    def _with_episodes(cfg: RunConfig, keep: Iterable[int]) -> RunConfig:
+        ks = set(keep)
+        return cfg.replace(schedule=[f for f in (cfg.schedule or []) if f["episode"] in ks])
+
+    def shrink_episodes(self) -> None:
+        cfg = self.config
+        eps = episodes_of(cfg.schedule or [])
+        keep = ddmin(eps, first=lambda cands: self.first_of([self._with_episodes(cfg, c) for c in cands]))
+        self._changed("episodes", len(eps), len(keep), cfg)
+
+    def shrink_subsets(self) -> None:
+        """Every single episode alone, then every pair: a schedule 1-minimal for ddmin may
+        still hold a smaller failing one, since a fault moves everything after it."""
+        cfg = self.config
+        eps = episodes_of(cfg.schedule or [])
+        cands = [[e] for e in eps] + [list(p) for p in itertools.combinations(eps, 2)]
+        cands = [c for c in cands if len(c) < len(eps)][:SUBSETS]
+        i = self.first_of([self._with_episodes(cfg, c) for c in cands]) if cands else None
+        if i is not None:
+            self._changed("episodes (small subsets)", len(eps), len(cands[i]), cfg)
+
+    def shrink_ends(self) -> None:
+        """Leave an episode's end to the final heal, where its end is not needed."""
+        cfg = self.config
+        schedule = cfg.schedule or []
+        starts = _starts(schedule)
+        ends = [i for i, f in enumerate(schedule) if f is not starts[f["episode"]]]
+
+        def without(keep: list[int]) -> RunConfig:
+            ks = set(keep)
+            return cfg.replace(schedule=[f for i, f in enumerate(schedule) if i not in ends or i in ks])
+
+        keep = ddmin(ends, first=lambda cands: self.first_of([without(c) for c in cands]))
+        self._changed("episode ends", len(ends), len(keep), cfg)
+
+    def shrink_clients(self) -> None:
+        cfg = self.config
+        shrink_int(cfg.clients, 1, first=lambda cs: self.first_of([cfg.replace(clients=c) for c in cs]),
+                   width=self.jobs)
+        self._changed("clients", cfg.clients, self.config.clients, cfg)
+
+    def shrink_keys(self) -> None:
+        """Fewer keys (registers, queue keys): a history about one key reads fastest."""
+        cfg = self.config
+        shrink_int(cfg.keys, 1, first=lambda ks: self.first_of([cfg.replace(keys=k) for k in ks]),
+                   width=self.jobs)
+        self._changed("keys", cfg.keys, self.config.keys, cfg)
+
+    def shrink_rate(self) -> None:
+        cfg = self.config
+        top = math.ceil(cfg.rate)
+        shrink_int(top, 1, first=lambda rs: self.first_of([cfg.replace(rate=float(r)) for r in rs]),
+                   width=self.jobs)
+        self._changed("rate", cfg.rate, self.config.rate, cfg)
+
+    def _changed(self, what: str, before: float, after: float, cfg: RunConfig) -> None:
+        if self.config != cfg:
+            msg = (f"{what}: {before:g} -> {after:g}; {len(self.config.schedule or [])} faults "
+                   f"({self.candidates} runs, {time.monotonic() - self.t0:.1f} s)")
+            self.passes.append(msg)
+            self.log(msg)
+
+
+def sizes(res: Any) -> dict[str, Any]:
+    schedule = [f.to_json() for f in res.out.schedule]
+    return {"faults": len(schedule), "episodes": len(episodes_of(schedule)), "clients": res.config.clients,
+            "operations": res.results["stats"]["operations"], "time limit": res.config.time_limit}

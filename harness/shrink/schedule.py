@@ -1,0 +1,54 @@
+"""A fault schedule seen as episodes, for the shrinking passes: which episodes it holds,
+each episode's start and fault family, the schedule for a shorter main phase, and which
+episodes did nothing in a run (by its fault log)."""
+
+from __future__ import annotations
+
+from harness.config import SECOND
+from harness.faults import fault_family
+
+
+def episodes_of(schedule: list[dict]) -> list[int]:
+    return sorted({int(f["episode"]) for f in schedule})
+
+
+def _starts(schedule: list[dict]) -> dict[int, dict]:
+    """episode -> its first fault (the start)."""
+    out: dict[int, dict] = {}
+    for f in sorted(schedule, key=lambda f: (f["at"], f["episode"])):
+        out.setdefault(f["episode"], f)
+    return out
+
+
+def _family(start: dict) -> str:
+    """The fault family of an episode's start (a schedule entry), by the registry."""
+    return fault_family(start) or "other"
+
+
+def trim_schedule(schedule: list[dict], time_limit: float) -> list[dict]:
+    """The schedule for a shorter main phase: episodes starting after it dropped, and ends
+    at or after it dropped too (the final heal at the end of the main phase ends them)."""
+    limit = int(time_limit * SECOND)
+    starts = _starts(schedule)
+    return [f for f in schedule if starts[f["episode"]]["at"] < limit and f["at"] < limit]
+
+
+def inert_episodes(faults: list[dict]) -> list[int]:
+    """Episodes that did nothing in a run, by its fault log: a kill, pause or restart of a
+    node already so, a crash point or power cut armed and never reached. Removing them
+    should not change the run (a "leader" target drawn when there was none aside)."""
+    effect: dict[int, bool] = {}
+    for f in faults:
+        if "episode" not in f:
+            continue
+        k = f["kind"]
+        if k == "power-off":
+            did = bool(f.get("nodes"))  # an armed trigger logs "node"; a cut logs "nodes"
+        elif k in ("power-on", "crash-at"):
+            did = False  # what they did shows as the restarts they log, or the power-cut
+        elif "changed" in f:
+            did = bool(f["changed"])
+        else:
+            did = True  # partitions, heals, clocks, power cuts
+        effect[f["episode"]] = effect.get(f["episode"], False) or did
+    return sorted(e for e, did in effect.items() if not did)
