@@ -86,7 +86,7 @@ MAX_NAME = 100
 
 # ----------------------------------------------------------------------------- campaign
 
-def run_campaign(campaign: Campaign, jobs: int = 1, client: Any = None, progress: bool = True) -> list[dict]:
+def run_campaign(campaign: Campaign, jobs: int = 1, client: Any = None, progress: bool = True) -> list[dict[str, Any]]:
     """Run every seed of ``campaign`` without an index entry; return all entries, in run order.
 
     ``client``: a ``distributed.Client`` to run on a Dask cluster instead of locally.
@@ -133,12 +133,12 @@ def run_campaign(campaign: Campaign, jobs: int = 1, client: Any = None, progress
     return sorted(entries.values(), key=lambda e: e["run"])
 
 
-def campaign_exit_code(entries: list[dict]) -> int:
+def campaign_exit_code(entries: list[dict[str, Any]]) -> int:
     valids = [e["valid"] for e in entries]
     return 1 if False in valids else 2 if any(v is not True for v in valids) else 0
 
 
-def print_summary(campaign: Campaign, entries: list[dict], new: int, wall_s: float) -> None:
+def print_summary(campaign: Campaign, entries: list[dict[str, Any]], new: int, wall_s: float) -> None:
     from tabulate import tabulate
 
     from harness.summary import _verdict
@@ -219,7 +219,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     # Resuming a named campaign needs none of the run options: they are in campaign.json.
     base = None if args.resume and args.name else _base_config(args)
-    name = args.name or default_name(base, args.seed)
+    name = args.name if base is None else args.name or default_name(base, args.seed)
     if not name or "/" in name or name.startswith(".") or len(name) > MAX_NAME or "\0" in name:
         raise ConfigError(f"bad campaign name {name[:MAX_NAME]!r}{'...' if len(name) > MAX_NAME else ''} "
                           f"(at most {MAX_NAME} characters, no '/', not starting with '.')")
@@ -241,7 +241,8 @@ def _run(args: argparse.Namespace, name: str, directory: Path, base: RunConfig |
         campaign = Campaign.load(directory)
         if args.runs is not None and args.runs != campaign.runs:
             if args.runs < campaign.runs:
-                raise ConfigError(f"campaign {name!r} has {campaign.runs} runs; --resume cannot lower it to {args.runs}")
+                raise ConfigError(f"campaign {name!r} has {campaign.runs} runs; "
+                                  f"--resume cannot lower it to {args.runs}")
             campaign = dataclasses.replace(campaign, runs=args.runs)
             campaign.save()
     else:
@@ -250,6 +251,7 @@ def _run(args: argparse.Namespace, name: str, directory: Path, base: RunConfig |
         if (directory / "campaign.json").exists():
             raise ConfigError(f"campaign {name!r} already exists in {directory.parent}: "
                               f"--resume continues it, --name starts another")
+        assert base is not None  # not resuming: run() built it
         campaign = Campaign(name, directory, args.seed, args.runs, not args.no_swarm, base,
                             args._explore, args.guided,
                             args.keep or ("failures" if args.runs >= KEEP_FAILURES_FROM else "all"))

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import sys
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from harness.campaign_run import run_one
 from harness.config import ConfigError, RunConfig
@@ -63,8 +64,8 @@ def connect(address: str) -> Any:
         raise ConfigError(f"cannot reach Dask scheduler {address}: {why}") from None
 
 
-def _finished(executor: cf.Executor | None, in_flight: int, tasks: Iterable[tuple],
-              fn: Any = None) -> Iterator[dict]:
+def _finished(executor: cf.Executor | None, in_flight: int, tasks: Iterable[tuple[Any, ...]],
+              fn: Any = None) -> Iterator[dict[str, Any]]:
     """Index entries of ``tasks`` (arguments of ``fn``, run_one by default) in the order they finish."""
     fn = fn or run_one
     if executor is None:
@@ -72,11 +73,11 @@ def _finished(executor: cf.Executor | None, in_flight: int, tasks: Iterable[tupl
             yield fn(*t)
         return
     tasks = iter(tasks)
-    running: set[cf.Future] = set()
+    running: set[cf.Future[Any]] = set()
     try:
         while True:
-            while len(running) < in_flight and (t := next(tasks, None)) is not None:
-                running.add(executor.submit(fn, *t))
+            while len(running) < in_flight and (task := next(tasks, None)) is not None:
+                running.add(executor.submit(fn, *task))
             if not running:
                 return
             done, running = cf.wait(running, return_when=cf.FIRST_COMPLETED)
@@ -88,7 +89,7 @@ def _finished(executor: cf.Executor | None, in_flight: int, tasks: Iterable[tupl
 
 
 def run_tasks(campaign: Any, runs: Iterable[int], system_module: Any, client: Any,
-              configs: dict[int, RunConfig] | None = None) -> tuple[Iterator[tuple], Any]:
+              configs: dict[int, RunConfig] | None = None) -> tuple[Iterator[tuple[Any, ...]], Any]:
     """(tasks, function) for runs ``runs``: on a Dask cluster, workers run in private
     directories and return the files (``harness.remote``); locally they write the store."""
     seeds = campaign.seeds()
@@ -101,7 +102,7 @@ def run_tasks(campaign: Any, runs: Iterable[int], system_module: Any, client: An
     return ((config(i), str(campaign.run_dir(seeds[i]).resolve()), system_module) for i in runs), run_one
 
 
-def record_run(campaign: Any, e: dict, log: Any = None) -> dict:
+def record_run(campaign: Any, e: dict[str, Any], log: Any = None) -> dict[str, Any]:
     """Before a finished run's index line is written: its behaviours go to coverage.jsonl
     (``harness.coverage``), its files (a worker without the store) into the store, and a
     valid run's directory goes unless the campaign keeps all. Returns the index line.

@@ -17,7 +17,7 @@ from harness.config import ConfigError
 from harness.store import path_inside
 
 
-def load_index(campaign: Any) -> dict[int, dict]:
+def load_index(campaign: Any) -> dict[int, dict[str, Any]]:
     """Recorded runs by seed, the last line of a seed winning (a re-run appends). A torn
     last line (the harness died writing it) is cut off; any other line that is not a run
     entry of this campaign is a ConfigError naming it."""
@@ -30,7 +30,7 @@ def load_index(campaign: Any) -> dict[int, dict]:
         with open(p, "r+b") as f:
             f.truncate(len(data))
     seeds = set(campaign.seeds())
-    entries: dict[int, dict] = {}
+    entries: dict[int, dict[str, Any]] = {}
     for lineno, line in enumerate(data.decode(errors="replace").splitlines(), 1):
         if line.strip():
             try:
@@ -61,7 +61,7 @@ def _bad_entry(e: Any, seeds: set[int]) -> str | None:
     return None
 
 
-def is_done(campaign: Any, e: dict) -> bool:
+def is_done(campaign: Any, e: dict[str, Any]) -> bool:
     """A recorded run counts as done if the harness did not fail on it (a full disk, a
     crash) and its run directory is still there, inside the campaign; else --resume
     runs it again. A valid run the campaign chose not to keep (``--keep failures``:
@@ -78,6 +78,6 @@ def is_done(campaign: Any, e: dict) -> bool:
     return d is not None and (d / "results.json").is_file()
 
 
-def done_entries(campaign: Any) -> dict[int, dict]:
+def done_entries(campaign: Any) -> dict[int, dict[str, Any]]:
     """The recorded runs that need not run again (``is_done``), by seed."""
     return {s: e for s, e in load_index(campaign).items() if is_done(campaign, e)}

@@ -100,7 +100,7 @@ class Campaign:
         os.replace(tmp, self.directory / "campaign.json")
 
     @classmethod
-    def load(cls, directory: Path) -> "Campaign":
+    def load(cls, directory: Path) -> Campaign:
         p = Path(directory) / "campaign.json"
         try:
             d = json.loads(p.read_text())

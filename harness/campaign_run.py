@@ -12,6 +12,7 @@ import importlib
 import sys
 import traceback
 from pathlib import Path
+from typing import Any
 
 from checkers.result import anomaly_names, failure_signature
 from harness.config import RunConfig
@@ -26,11 +27,13 @@ def _system_module(system: str) -> tuple[str, str | None]:
     module = type(get_system(system)).__module__
     path = None
     if "." not in module:
-        path = str(Path(sys.modules[module].__file__).resolve().parent)
+        file = sys.modules[module].__file__
+        assert file is not None, f"system module {module} has no file"
+        path = str(Path(file).resolve().parent)
     return module, path
 
 
-def run_one(config: RunConfig, run_dir: str, system_module: tuple[str, str | None] | None = None) -> dict:
+def run_one(config: RunConfig, run_dir: str, system_module: tuple[str, str | None] | None = None) -> dict[str, Any]:
     """Run one test into ``run_dir`` and return its index entry (without ``run``/``run_dir``).
 
     This is what executors call; it must stay a picklable top-level function.

@@ -73,15 +73,16 @@ class Planner:
 
     # --------------------------------------------------------------- planning
 
-    def plan(self, k: int) -> dict[int, tuple[RunConfig, dict]]:
+    def plan(self, k: int) -> dict[int, tuple[RunConfig, dict[str, Any]]]:
         """Run index -> (config, meta) for batch ``k``."""
         lo, hi = k * BATCH, min((k + 1) * BATCH, self.campaign.runs)
         return {i: self._plan_one(i) for i in range(lo, hi)}
 
     def _fresh(self, i: int) -> RunConfig:
-        return dataclasses.replace(self.campaign, guided=False).config_for(i)
+        config: RunConfig = dataclasses.replace(self.campaign, guided=False).config_for(i)
+        return config
 
-    def _plan_one(self, i: int) -> tuple[RunConfig, dict]:
+    def _plan_one(self, i: int) -> tuple[RunConfig, dict[str, Any]]:
         rng = stream(self.campaign.seed, "guided", i)
         fresh = rng.random() < P_FRESH
         if fresh or not self.corpus:
@@ -160,7 +161,7 @@ class Planner:
                 return None
         return _with_schedule(config, sched)
 
-    def _add(self, config: RunConfig, sched: list[dict], rng: Any, limit: int) -> RunConfig:
+    def _add(self, config: RunConfig, sched: list[dict[str, Any]], rng: Any, limit: int) -> RunConfig:
         from harness.runner import faulty_clients
 
         family = rng.choice(self._families())
@@ -229,7 +230,7 @@ class Planner:
         return len(new)
 
 
-def _with_schedule(config: RunConfig, sched: list[dict]) -> RunConfig:
+def _with_schedule(config: RunConfig, sched: list[dict[str, Any]]) -> RunConfig:
     sched.sort(key=lambda f: (f["at"], f["episode"], f["kind"]))
     fams = sorted({fam for f in sched if (fam := fault_family(f)) not in (None, "other")})
     fams = [f for f in fams if f in family_names()]
@@ -238,8 +239,10 @@ def _with_schedule(config: RunConfig, sched: list[dict]) -> RunConfig:
     return config.replace(schedule=sched, nemesis=nemesis, swarm=swarm)
 
 
-def load_coverage(campaign: Any) -> dict[int, list[str]]:
-    """Seed -> behaviours, from the campaign's coverage log (``harness.coverage.CoverageLog``)."""
+def load_coverage(campaign: Any) -> dict[int, list[str] | None]:
+    """Seed -> behaviours, from the campaign's coverage log (``harness.coverage.CoverageLog``).
+    Typed with None values because a running campaign adds its new runs' to the same dict,
+    and a run that crashed has none."""
     from harness.coverage import CoverageLog
 
     return {seed: found for seed, (_, found) in CoverageLog(campaign.directory).read().items()}

@@ -18,7 +18,7 @@ from harness.coverage import CoverageLog
 from harness.guided import BATCH, Planner, load_coverage
 
 
-def run_guided(campaign: Any, jobs: int, client: Any, progress: bool) -> list[dict]:
+def run_guided(campaign: Any, jobs: int, client: Any, progress: bool) -> list[dict[str, Any]]:
     """``run_campaign`` for a guided campaign: batch by batch, the corpus between."""
     entries = load_index(campaign)
     cov = load_coverage(campaign)

@@ -24,11 +24,11 @@ from harness.campaign_run import run_one
 from harness.config import ConfigError, RunConfig
 
 
-def _wanted(keep: str, entry: dict) -> bool:
+def _wanted(keep: str, entry: dict[str, Any]) -> bool:
     return "error" not in entry and (keep == "all" or entry.get("valid") is not True)
 
 
-def run_remote(config: RunConfig, keep: str, system_module: tuple[str, str | None] | None = None) -> dict:
+def run_remote(config: RunConfig, keep: str, system_module: tuple[str, str | None] | None = None) -> dict[str, Any]:
     """A worker's run: into a private temp directory; returns the index entry and, if the
     store keeps the run, ``files`` (name -> bytes). Picklable top-level function."""
     tmp = tempfile.mkdtemp(prefix="harness-run-")
@@ -42,7 +42,7 @@ def run_remote(config: RunConfig, keep: str, system_module: tuple[str, str | Non
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def store_run(campaign: Any, entry: dict, files: dict[str, bytes] | None) -> dict:
+def store_run(campaign: Any, entry: dict[str, Any], files: dict[str, bytes] | None) -> dict[str, Any]:
     """Put one finished run in the store as the campaign keeps it; return its index line
     (``run_dir`` None for a run not kept)."""
     entry = dict(entry)

@@ -58,7 +58,7 @@ P_AID = 0.3
 DIMENSIONS = ("nemesis", "nodes", "nemesis_interval", "reads")
 
 
-def testing_aids(system: str) -> dict[str, tuple[dict, ...]]:
+def testing_aids(system: str) -> dict[str, tuple[dict[str, Any], ...]]:
     """The system's declared testing aids (``SystemSpec.testing_aids``; none by default)."""
     from harness.system import get_system
 
@@ -94,10 +94,11 @@ def family_draw(seed: int, families: Iterable[str], p_on: float) -> dict[str, fl
     return {f: (scale if on else 0.0) for f, (on, scale) in zip(families, draws)}
 
 
-def aid_draw(seed: int, aids: dict[str, tuple[dict, ...]], pinned_settings: Iterable[str] = ()) -> dict:
+def aid_draw(seed: int, aids: dict[str, tuple[dict[str, Any], ...]],
+             pinned_settings: Iterable[str] = ()) -> dict[str, Any]:
     """The settings the drawn testing aids set (an aid touching a pinned setting is skipped)."""
     pinned = set(pinned_settings)
-    out: dict = {}
+    out: dict[str, Any] = {}
     for name, alternatives in sorted(aids.items()):
         rng = stream(seed, "explore", "aid", name)
         on = rng.random() < P_AID
@@ -130,7 +131,7 @@ def explore_config(base: RunConfig, seed: int, pinned: Iterable[str]) -> RunConf
     return base.replace(**changes)
 
 
-def drawn(config: RunConfig | dict, base_settings: dict | None = None) -> dict[str, Any]:
+def drawn(config: RunConfig | dict[str, Any], base_settings: dict[str, Any] | None = None) -> dict[str, Any]:
     """What a run drew, for the index and the campaign page: families on, nodes, interval,
     reads, and the settings that differ from the campaign's base."""
     d = config.to_dict() if isinstance(config, RunConfig) else config

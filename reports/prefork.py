@@ -22,6 +22,7 @@ import signal
 import sys
 from pathlib import Path
 
+
 def worth_forking() -> bool:
     """Fork only where it can pay: ``fork`` exists, no other thread runs, more than one
     CPU. ``REPORT_PREFORK=0`` turns it off, ``=1`` on."""

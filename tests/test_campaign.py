@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import campaign as cmod
-from harness import campaign_exec
+from harness import campaign as cmod, campaign_exec
 from harness.cli import main
 from harness.config import RunConfig
 from harness.rng import derive_seed

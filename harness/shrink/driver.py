@@ -78,7 +78,8 @@ def shrink_run(run_dir: Path, budget_s: float = DEFAULT_BUDGET_S, out_dir: Path 
         "from": str(run_dir), "signature": anomaly_names(signature), "kept": anomaly_names(target),
         "candidates": shrinker.candidates,
         "jobs": shrinker.jobs, "seconds": round(time.monotonic() - t0, 1),
-        "out_of_budget": shrinker.out_of_budget, "interrupted": shrinker.interrupted, "before": sizes(shrinker.first), "after": sizes(best),
+        "out_of_budget": shrinker.out_of_budget, "interrupted": shrinker.interrupted,
+        "before": sizes(shrinker.first), "after": sizes(best),
         "passes": shrinker.passes,
     }, indent=1) + "\n")
     return out_dir, shrinker

@@ -17,7 +17,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from checkers.result import Signature, anomaly_names, failure_signature
 from harness.config import ConfigError, RunConfig
@@ -33,7 +33,7 @@ class _Stop(BaseException):
     A BaseException, so no ``except Exception`` in a system or checker swallows it."""
 
 
-def _alarm(signum, frame):  # pragma: no cover - only when a run outlasts the budget
+def _alarm(signum: int, frame: Any) -> NoReturn:  # pragma: no cover - only when a run outlasts the budget
     raise _Stop
 
 
@@ -52,7 +52,7 @@ def attempt(config: RunConfig, target: Signature, deadline: float | None,
         limit = left if limit is None else min(limit, left)
     armed = limit is not None and threading.current_thread() is threading.main_thread()
     old = None
-    if armed:
+    if armed and limit is not None:
         old = signal.signal(signal.SIGALRM, _alarm)
         signal.setitimer(signal.ITIMER_REAL, max(limit, 1e-3))
     try:
@@ -108,7 +108,8 @@ class CandidateExecutor:
 
     @property
     def config(self) -> RunConfig:
-        return self.best.config
+        config: RunConfig = self.best.config
+        return config
 
     # -------------------------------------------------------------- evaluating candidates
     def _check_budget(self) -> None:
@@ -170,7 +171,7 @@ class CandidateExecutor:
             from harness.parentdeath import ProcessPool
 
             self._pool = ProcessPool(self.jobs)  # its workers die with this process, even on SIGKILL
-        pending: dict[cf.Future, int] = {}
+        pending: dict[cf.Future[Any], int] = {}
         nxt = 0
         try:
             while True:

@@ -21,7 +21,7 @@ def anomaly_time(res: Any, target: Signature) -> float | None:
         return None
     when = {e["index"]: e["time"] for e in out.history}
     times = []
-    trace_kinds = set()
+    trace_kinds: set[str | None] = set()
     for checker, kind in target:
         c = checks.get(checker)
         if c is None:
@@ -31,7 +31,7 @@ def anomaly_time(res: Any, target: Signature) -> float | None:
             continue
         # the kind's records; for a failure without kinds (linearizability, liveness) the
         # operations its details name
-        recs = list(c.anomalies[kind]) if kind in c.anomalies else [dict(c.details)]
+        recs = list(c.anomalies[kind]) if kind is not None and kind in c.anomalies else [dict(c.details)]
         ts = [t for t in (_record_time(r, when) for r in recs) if t is not None]
         if ts:
             times.append(min(ts))
@@ -63,7 +63,7 @@ def _record_time(rec: Any, when: dict[int, int]) -> int | None:
     return max(found) if found else None
 
 
-def _trace_time(out: Any, kinds: set[str]) -> int | None:
+def _trace_time(out: Any, kinds: set[str | None]) -> int | None:
     """The time of the last event of the shortest trace prefix on which the quorum
     checker already finds every kind of ``kinds`` (bisection: a guess, not a proof)."""
     from checkers.quorum import check_quorum

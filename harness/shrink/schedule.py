@@ -4,28 +4,30 @@ episodes did nothing in a run (by its fault log)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from harness.config import SECOND
 from harness.faults import fault_family
 
 
-def episodes_of(schedule: list[dict]) -> list[int]:
+def episodes_of(schedule: list[dict[str, Any]]) -> list[int]:
     return sorted({int(f["episode"]) for f in schedule})
 
 
-def _starts(schedule: list[dict]) -> dict[int, dict]:
+def _starts(schedule: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
     """episode -> its first fault (the start)."""
-    out: dict[int, dict] = {}
+    out: dict[int, dict[str, Any]] = {}
     for f in sorted(schedule, key=lambda f: (f["at"], f["episode"])):
         out.setdefault(f["episode"], f)
     return out
 
 
-def _family(start: dict) -> str:
+def _family(start: dict[str, Any]) -> str:
     """The fault family of an episode's start (a schedule entry), by the registry."""
     return fault_family(start) or "other"
 
 
-def trim_schedule(schedule: list[dict], time_limit: float) -> list[dict]:
+def trim_schedule(schedule: list[dict[str, Any]], time_limit: float) -> list[dict[str, Any]]:
     """The schedule for a shorter main phase: episodes starting after it dropped, and ends
     at or after it dropped too (the final heal at the end of the main phase ends them)."""
     limit = int(time_limit * SECOND)
@@ -33,7 +35,7 @@ def trim_schedule(schedule: list[dict], time_limit: float) -> list[dict]:
     return [f for f in schedule if starts[f["episode"]]["at"] < limit and f["at"] < limit]
 
 
-def inert_episodes(faults: list[dict]) -> list[int]:
+def inert_episodes(faults: list[dict[str, Any]]) -> list[int]:
     """Episodes that did nothing in a run, by its fault log: a kill, pause or restart of a
     node already so, a crash point or power cut armed and never reached. Removing them
     should not change the run (a "leader" target drawn when there was none aside)."""

@@ -14,7 +14,7 @@ T = TypeVar("T")
 #: ``first(candidates)``: the index of the first candidate, in order, that still fails
 #: the same way, or None. A batch oracle lets a pass evaluate candidates in parallel and
 #: still choose exactly as sequential evaluation would.
-First = Callable[[list], "int | None"]
+First = Callable[[list[Any]], "int | None"]
 
 
 def _sequential(test: Callable[[Any], bool]) -> First:

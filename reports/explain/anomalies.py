@@ -6,6 +6,7 @@ the report before anyone teaches this package about it."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from checkers.result import CheckResult
@@ -49,7 +50,7 @@ def _final_attempts(run: RunData, u: dict) -> list[Operation]:
             and o.f == u.get("f") and o.key == u.get("key") and o.type != "ok"]
 
 
-def _availability(res: dict, v: CheckerView) -> None:
+def _availability(res: Mapping[str, Any], v: CheckerView) -> None:
     ok, fail, info = res.get("ok"), res.get("fail"), res.get("info")
     frac = res.get("ok_fraction")
     pct = f"{100 * frac:.1f}%" if isinstance(frac, (int, float)) else "?"
@@ -61,7 +62,7 @@ def _availability(res: dict, v: CheckerView) -> None:
                      f"as served, a timeout or a request refused for want of a leader as not.")
 
 
-def _perf(res: dict, v: CheckerView) -> None:
+def _perf(res: Mapping[str, Any], v: CheckerView) -> None:
     """One row per period: served fraction and ok latencies."""
     v.summary = "Operations served, and the latency of the ok ones, by what was going on when they were invoked."
     for r in res["by_period"]:
@@ -150,5 +151,4 @@ def _indices(rec: dict) -> list[int]:
     for k in INDEX_FIELDS:
         if k in rec:
             add(rec[k])
-    seen: set[int] = set()
-    return [i for i in out if not (i in seen or seen.add(i))]
+    return list(dict.fromkeys(out))  # first occurrences, in order

@@ -63,7 +63,8 @@ def _linearizable(run: RunData, name: str, res: dict, v: CheckerView) -> None:
     ops += [o for o in lin.pending if o is not failing]
     v.anomalies.append(Anomaly(kind=kind, sentence=sentence, anchor=v.anchor + "-a1", ops=ops,
                                time=failing.start if failing is not None else None))
-    v.summary = f"not linearizable{keytxt}: {what} cannot be placed after a linearizable prefix of {lin.prefix_len} operations"
+    v.summary = (f"not linearizable{keytxt}: {what} cannot be placed after a linearizable prefix of "
+                 f"{lin.prefix_len} operations")
     v.lin = lin
 
 
@@ -83,7 +84,8 @@ def lin_failure(run: RunData, res: dict, before: int = 12, max_window: int = 60)
     linearized operations to show; the window adds every operation on the key that
     overlaps them or the failing op.
     """
-    op_json = res.get("op") if isinstance(res.get("op"), dict) else {}
+    raw_op = res.get("op")
+    op_json: dict[str, Any] = raw_op if isinstance(raw_op, dict) else {}
     fail_inv = op_json.get("invoke_index")
     failing = run.op_by_index.get(fail_inv) if isinstance(fail_inv, int) else None
     prefix_ids = [i for i in res.get("prefix") or [] if isinstance(i, int)]

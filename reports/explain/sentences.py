@@ -22,12 +22,15 @@ KIND_SENTENCES = {
     "I1-integrity": "A server delivered a transaction that was never proposed, or with another digest.",
     "I2-total-order": "Two servers delivered the same transactions in different orders.",
     "I3-agreement": "Two servers delivered different transactions at the same place in their histories.",
-    "I4-local-primary-order": "Within one epoch a server delivered something other than a prefix of that epoch's proposals, in zxid order.",
+    "I4-local-primary-order": ("Within one epoch a server delivered something other than a prefix of that epoch's "
+                               "proposals, in zxid order."),
     "I5-global-primary-order": "Epochs went down along a server's delivered history.",
-    "I6-primary-integrity": "A new leader proposed before it had delivered every earlier-epoch transaction some server delivers.",
+    "I6-primary-integrity": ("A new leader proposed before it had delivered every earlier-epoch transaction some "
+                             "server delivers."),
     "I7-one-leader-per-epoch": "Two servers were established leaders of the same epoch.",
     "I8-zxid-sanity": "A zxid does not carry its leader's epoch, goes backwards, or stands for two transactions.",
-    "I9-acked-write-durability": "A write a client saw succeed is not delivered, with its zxid, by every server at the end.",
+    "I9-acked-write-durability": ("A write a client saw succeed is not delivered, with its zxid, by every server "
+                                  "at the end."),
     "quorum-commit": "A transaction was committed without durable ACKs from a quorum.",
     "committed-log-durability": "A truncation removed a transaction that had been delivered (committed).",
     # the election workload (checkers/mutex.py)

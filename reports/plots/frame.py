@@ -47,7 +47,8 @@ def _time_frame(run: RunData, axes_h: float, title: str, name_windows: bool,
     bottom_in = 0.5 + (0.12 + 0.155 * rows if rows else 0)
     h = top_in + axes_h + bottom_in
     fig = _figure(WIDTH_IN, h)
-    fig.subplots_adjust(left=LEFT_IN / WIDTH_IN, right=1 - RIGHT_IN / WIDTH_IN, top=1 - top_in / h, bottom=bottom_in / h)
+    fig.subplots_adjust(left=LEFT_IN / WIDTH_IN, right=1 - RIGHT_IN / WIDTH_IN, top=1 - top_in / h,
+                        bottom=bottom_in / h)
     ax = fig.add_subplot()
     # An explicit y turns off matplotlib's automatic title placement, which measures the
     # tight bounding box of the axis decorations on every draw.
@@ -124,6 +125,7 @@ def _key(fig: Figure, handles: list[Any], x_in: float, top_in: float, ncol: int 
         col, row = divmod(k, nrow)
         x = x_in + col * col_w_in
         yc = h_in - (top_in + (row + 0.5) * row_in)
+        art: Line2D | Rectangle
         if isinstance(h, Line2D):
             if h.get_marker() not in (None, "", "None", "none"):
                 art = Line2D([(x + 0.08) / w_in], [yc / h_in], transform=tf)

@@ -28,7 +28,7 @@ def leader_segments(run: RunData) -> dict[str, list[tuple[int, int, str, Any]]]:
     current: dict[str, tuple[int, str, Any]] = {}
     any_role = False
     for rec in run.trace:
-        kind = rec.get("kind")
+        kind: Any = rec.get("kind")
         role = ROLE_KINDS.get(kind)
         node = rec.get("node")
         t = rec.get("time")
@@ -102,7 +102,7 @@ def plot_leaders(run: RunData | Path | str, path: Path | str) -> Path | None:
                     ecs.append(c)
                 elif role == "leading":
                     fcs.append(c)
-        style = {
+        style: dict[str, dict[str, Any]] = {
             "leading": {"edgecolors": "none"},
             "following": {"linewidths": 0.6},
             "looking": {"facecolors": "white", "edgecolors": "#999", "hatch": "////", "linewidths": 0.4},
@@ -128,8 +128,8 @@ def plot_leaders(run: RunData | Path | str, path: Path | str) -> Path | None:
         handles = []
         if epochs:
             handles.append(Patch(color=ecol[epochs[0]], label="leading (colour: epoch eN)"))
-            handles.append(Patch(facecolor=(*matplotlib.colors.to_rgb(ecol[epochs[0]]), 0.45), edgecolor=ecol[epochs[0]],
-                                 label="following (leader's epoch colour)"))
+            handles.append(Patch(facecolor=(*matplotlib.colors.to_rgb(ecol[epochs[0]]), 0.45),
+                                 edgecolor=ecol[epochs[0]], label="following (leader's epoch colour)"))
         if "looking" in roles:
             handles.append(Patch(facecolor="white", edgecolor="#999", hatch="////", label="looking"))
         handles.append(Patch(color="#333", label="down (crashed)"))

@@ -27,8 +27,9 @@ def plot_latency(run: RunData | Path | str, path: Path | str) -> Path | None:
     # Operations a client answers without waiting (a Kafka poll from its buffer, assign,
     # subscribe) take no simulated time: on a log axis they would make a row of dots at
     # an arbitrary floor. They are counted in the title instead.
-    ops = [o for o in done if o.end - o.start >= 1000]
-    instant = collections.Counter(o.f for o in done if o.end - o.start < 1000)
+    # (o.end is not None again: for mypy, which does not carry the filter above along)
+    ops = [o for o in done if o.end is not None and o.end - o.start >= 1000]
+    instant = collections.Counter(o.f for o in done if o.end is not None and o.end - o.start < 1000)
     title = "Latency by operation and outcome"
     if instant:
         title += (f" ({sum(instant.values())} operations answered at once by the client, not drawn: "
@@ -37,6 +38,7 @@ def plot_latency(run: RunData | Path | str, path: Path | str) -> Path | None:
         fig, ax, fam_handles = _time_frame(run, 3.0, title, name_windows=True, numbered=True)
         groups: dict[tuple[str, Any], tuple[list[float], list[float]]] = {}
         for o in ops:
+            assert o.end is not None
             xs, ys = groups.setdefault((o.f, o.type), ([], []))
             xs.append(o.start / NS)
             ys.append((o.end - o.start) / 1e6)
@@ -68,7 +70,7 @@ def plot_throughput(run: RunData | Path | str, path: Path | str) -> Path | None:
     nbins = int(run.end_time // NS) + 1
     counts = {t: [0] * nbins for t in ("ok", "fail", "info")}
     for o in ops:
-        if o.type in counts:
+        if o.type in counts and o.end is not None:
             counts[o.type][min(o.end // NS, nbins - 1)] += 1
     with matplotlib.rc_context(STYLE):
         fig, ax, fam_handles = _time_frame(run, 2.0, "Throughput by outcome", name_windows=False)

@@ -6,6 +6,7 @@ machine) at a fixed dpi, PNG encoding, and a warm-up for processes that draw lat
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
@@ -40,16 +41,19 @@ def _quick_import() -> None:
 
 _quick_import()
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
-from reports.rundata import RunData
+from reports.rundata import RunData  # noqa: E402
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 DPI = 90
 
 #: one style for every figure (applied with rc_context, so it never leaks into the
 #: caller's own matplotlib use)
-STYLE = {
+STYLE: dict[RcKeyType, Any] = {
     "font.size": 9,
     "axes.titlesize": 10,
     "axes.labelsize": 9,
