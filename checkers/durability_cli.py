@@ -19,7 +19,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from checkers.durability import ALLOWED_KINDS, KINDS, QueueHistoryError, check_queue
 from checkers.result import CheckResult
@@ -154,7 +154,7 @@ def _error(message: str) -> int:
 class _Parser(argparse.ArgumentParser):
     """Usage errors are bad input: one "error: " line and exit code 254 (argparse's 2 means unknown)."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         _error(message)
         sys.exit(EXIT_BAD_INPUT)
 

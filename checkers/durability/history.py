@@ -134,7 +134,9 @@ class QueueOp:
 
     @property
     def at(self) -> int:
-        return self.index if self.index is not None else self.invoke_index  # type: ignore[return-value]
+        at = self.index if self.index is not None else self.invoke_index
+        assert at is not None  # an operation has its invoke, its completion or both
+        return at
 
 
 def _where(event: dict[str, Any], pos: int) -> str:
@@ -273,13 +275,13 @@ def _op(inv: dict[str, Any] | None, inv_index: int | None, done: dict[str, Any] 
             raise QueueHistoryError(f"{where}: a send needs a \"key\"")
         op.key = keys.canon(key)
         op.value = hashable(field("value"))
-        if typ == "ok":
-            op.offset = _int_or_none(done.get("offset"), "a send's offset", where)  # type: ignore[union-attr]
+        if typ == "ok" and done is not None:
+            op.offset = _int_or_none(done.get("offset"), "a send's offset", where)
     elif f == "poll":
         op.drain = inv is not None and inv.get("value") == "drain"
-        if typ == "ok":
-            op.reads = _reads(done.get("value"), keys, where)  # type: ignore[union-attr]
-            moved = done.get("rebalanced")  # type: ignore[union-attr]
+        if typ == "ok" and done is not None:
+            op.reads = _reads(done.get("value"), keys, where)
+            moved = done.get("rebalanced")
             if moved is not None:
                 if not isinstance(moved, list):
                     raise QueueHistoryError(f"{where}: a poll's \"rebalanced\" must be a list of keys, "

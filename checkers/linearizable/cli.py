@@ -20,6 +20,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from ..history import HistoryError, load_history
 from .models import MODELS, ModelError, get_model
@@ -155,7 +156,7 @@ def _error(message: str) -> int:
 class _Parser(argparse.ArgumentParser):
     """Usage errors are bad input too: one "error: " line and exit code 254."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         _error(message)
         sys.exit(EXIT_BAD_INPUT)
 
