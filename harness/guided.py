@@ -48,6 +48,9 @@ OPS = ("add", "drop", "move", "widen", "retarget", "setting")
 #: fault kinds whose first argument is the node they hit
 NODE_KINDS = frozenset({"kill", "restart", "pause", "resume", "clock-bump", "clock-skew",
                         "clock-strobe", "clock-reset", "crash-at"})
+#: of those, the kinds whose applier resolves a ``"leader"`` target when it fires (a clock
+#: bump or strobe names its node outright: the generator never aims them at the leader)
+LEADER_KINDS = NODE_KINDS - {"clock-bump", "clock-strobe"}
 
 
 @dataclasses.dataclass
@@ -153,7 +156,7 @@ class Planner:
                 mode = rng.choice(PARTITION_MODES)
                 start["args"] = [mode, [list(p) for p in partition_cut(mode, servers, rng)]]
             elif start["kind"] in NODE_KINDS and start.get("args"):
-                node = rng.choice(servers + ["leader"])
+                node = rng.choice(servers + (["leader"] if start["kind"] in LEADER_KINDS else []))
                 for f in mine:
                     if f["kind"] in NODE_KINDS and f.get("args"):
                         f["args"] = [node] + list(f["args"][1:])

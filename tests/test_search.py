@@ -167,6 +167,34 @@ def test_mutations_keep_schedules_well_formed():
         cfg = out
 
 
+def test_mutants_run_without_harness_errors():
+    """Every mutant is a schedule the nemesis can apply: a retargeted clock bump or strobe
+    names a server, never "leader" (their appliers do not resolve it)."""
+    import random
+
+    from harness.faults import family_names
+    from harness.runner import simulate
+
+    base = RunConfig(seed=0, time_limit=4, recovery_time=4, nemesis=family_names(), nemesis_interval=1.0)
+    c = Campaign("c", Path("x"), 5, 40, True, base, None)
+    p = guided.Planner(c)
+    cfg = p._explicit(c.config_for(0))
+    bumps = 0
+    last = cfg
+    for i in range(300):
+        out = p._mutate("retarget", cfg, random.Random(i))
+        if out is None:
+            continue
+        last = out
+        for f in out.schedule:
+            if f["kind"] in ("clock-bump", "clock-strobe"):
+                bumps += 1
+                assert f["args"][0] != "leader", f
+    assert bumps > 0
+    cfg = last
+    simulate(cfg.validate())  # raises on a fault the nemesis cannot apply
+
+
 # ----------------------------------------------------------------------------- keep, remote
 
 def test_keep_failures_and_materialize(tmp_path):
