@@ -172,7 +172,15 @@ def check_quorum(
             if ev.get("to_zxid") is not None:
                 to = int(ev["to_zxid"])
                 # a truncation also ends what this server may replay: cut H back (and flag above)
-                if H[node] and H[node][-1][0] > to:
+                rp = replay_pos[node]
+                if H[node] and H[node][-1][0] > to and rp is not None and (rp == 0 or H[node][rp - 1][0] <= to):
+                    # Recovered from a crash and not yet replayed past ``to``: what it had
+                    # delivered beyond ``to`` before the crash (e.g. a SNAP it received and
+                    # crashed before persisting) is not on its disk, so the truncation cannot
+                    # remove it. It must come back, position by position: the replay check
+                    # at ``deliver`` judges that.
+                    pass
+                elif H[node] and H[node][-1][0] > to:
                     cut = [z for z, _ in H[node] if z > to]
                     if not committed:
                         v.add("committed-log-durability", f"{node} truncated to {_hex(to)} below txns it had "

@@ -130,3 +130,33 @@ def test_snap_below_what_was_delivered_must_redeliver_the_same():
     assert check_quorum(t, S).valid is True
     t2 = good_epoch(n=2) + [ev("n3", "snapshot_received", zxid=0), ev("n3", "deliver", zxid=z(1, 2), digest="d1.2")]
     assert "committed-log-durability" in kinds(check_quorum(t2, S))
+
+
+def test_unpersisted_snapshot_truncated_after_a_crash_then_replayed_passes():
+    # n3 receives a SNAP up to 2.3 and crashes before persisting it (crash point
+    # snapshot_received); back from its disk (epoch 1 only), it is truncated below 2.1 and
+    # then delivers 2.1..2.3 again, unchanged: nothing it had durably delivered is lost.
+    t = good_epoch(n=2) + good_epoch("n1", 2, nodes=["n1", "n2"])
+    t += [ev("n3", "snapshot_received", zxid=z(2, 3)), ev("n3", "crash"), ev("n3", "restart"),
+          ev("n3", "recovered", applied_zxid=z(1, 2)), ev("n3", "truncate", to_zxid=z(1, 2), removed=[])]
+    t += [ev("n3", "deliver", zxid=z(2, c), digest=f"d2.{c}") for c in (1, 2, 3)]
+    assert check_quorum(t, S).valid is True
+
+
+def test_truncated_after_a_crash_and_never_replayed_fails():
+    # the same, but what comes back after the truncation is not what n3 had delivered
+    t = good_epoch(n=2) + good_epoch("n1", 2, nodes=["n1", "n2"])
+    t += [ev("n3", "snapshot_received", zxid=z(2, 3)), ev("n3", "crash"), ev("n3", "restart"),
+          ev("n3", "recovered", applied_zxid=z(1, 2)), ev("n3", "truncate", to_zxid=z(1, 2), removed=[])]
+    t += [ev("n2", "propose", epoch=3, zxid=z(3, 1), digest="x"), ev("n3", "deliver", zxid=z(3, 1), digest="x")]
+    res = check_quorum(t, S)
+    assert res.valid is False and "committed-log-durability" in kinds(res)
+
+
+def test_truncating_below_txns_delivered_since_the_restart_fails():
+    t = good_epoch(n=3)
+    t += [ev("n3", "crash"), ev("n3", "restart"), ev("n3", "recovered", applied_zxid=0)]
+    t += [ev("n3", "deliver", zxid=z(1, c), digest=f"d1.{c}") for c in (1, 2, 3)]  # replayed
+    t += [ev("n3", "truncate", to_zxid=z(1, 1), removed=[])]
+    res = check_quorum(t, S)
+    assert res.valid is False and "committed-log-durability" in kinds(res)
