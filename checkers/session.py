@@ -15,6 +15,15 @@ checkable in linear time:
 - **read-your-writes**: ``z`` is at least the zxid of the session's last acknowledged
   write.
 
+``check_sessions_history`` checks the same three rules from the history alone, for a
+live ensemble that has no trace: each ok read also reports the ``mzxid`` of the write it
+read (0: a znode never written), each ok write and cas the ``zxid`` of its write. The
+committed writes of a key are then known by zxid from the acknowledged writes and from
+what reads saw, and a read of state ``z`` that read the write ``m`` is right when
+``m <= z`` and no known committed write of that key has a zxid in ``(m, z]``. A read that
+missed a write acknowledged before it was invoked is stale: ZooKeeper allows that of a
+local read, so it is reported (``allowed``, ``details["stale_reads"]``), not counted.
+
 A "session" here is a history process: a process keeps one ZooKeeper session for its
 life (the client library keeps it across fail-overs), and after an indeterminate
 operation the harness retires the process. That is a conservative reading: a real
@@ -117,3 +126,130 @@ def check_sessions(history: list[dict[str, Any]], trace: list[dict[str, Any]], l
         if not has_values:
             expl += " (values not checked: the trace carries no written values)"
     return CheckResult(not counts, expl, anomalies=kept, anomaly_counts=counts, details={"reads": reads})
+
+
+def _written_value(ev: dict[str, Any]) -> Any:
+    v = ev.get("value")
+    if ev.get("f") == "cas" and isinstance(v, (list, tuple)) and len(v) == 2:
+        return v[1]
+    return v
+
+
+def check_sessions_history(history: list[dict[str, Any]], limit: int = 50) -> CheckResult:
+    """The per-session zxid-prefix check of a history whose ok reads carry ``zxid`` and
+    ``mzxid`` and whose ok writes and cas carry ``zxid`` (see the module docstring);
+    ``details``: ``reads``, ``stale_reads``; up to ``limit`` stale reads listed in ``allowed``."""
+    evs = sorted(history, key=lambda e: e["index"])
+    if not any(e.get("type") == "ok" and e.get("f") == "read" and e.get("mzxid") is not None
+               and e.get("zxid") is not None for e in evs):
+        return CheckResult("unknown", "not applicable: no read reports the zxids of what it read",
+                           decides=False, note="not applicable", details={"not_applicable": True, "reads": 0})
+    found: dict[str, list[dict[str, Any] | None]] = defaultdict(list)
+
+    def add(kind: str, **facts: Any) -> None:
+        found[kind].append({"kind": kind, **facts} if len(found[kind]) < limit else None)
+
+    # path -> zxid -> (value, index of the event that showed it committed)
+    known: dict[str, dict[int, tuple[Any, int]]] = defaultdict(dict)
+    for ev in evs:
+        if ev.get("type") != "ok" or ev.get("zxid") is None or "key" not in ev:
+            continue
+        if ev.get("f") in ("write", "cas"):
+            z, v = int(ev["zxid"]), _written_value(ev)
+        elif ev.get("f") == "read" and ev.get("mzxid") is not None:
+            z, v = int(ev["mzxid"]), ev.get("value")
+            if z == 0:
+                if v is not None:
+                    add("read-matches-state", process=ev["process"], index=ev["index"], key=ev["key"], value=v,
+                        mzxid=0, explanation=f"process {ev['process']} read {v!r} from {ev['key']} (index "
+                                             f"{ev['index']}) from a znode never written (mzxid 0)")
+                continue
+        else:
+            continue
+        path = _path(ev["key"])
+        prev = known[path].get(z)
+        if prev is None:
+            known[path][z] = (v, ev["index"])
+        elif prev[0] != v:
+            add("read-matches-state", process=ev["process"], index=ev["index"], key=ev["key"], zxid=z, value=v,
+                expected=prev[0], other_index=prev[1],
+                explanation=f"{ev['key']} at zxid 0x{z:x} is {v!r} at index {ev['index']} but {prev[0]!r} at "
+                            f"index {prev[1]}: one write, two values")
+    zxids = {p: sorted(d) for p, d in known.items()}
+
+    last_read: dict[Any, tuple[int, int]] = {}
+    last_write: dict[Any, tuple[int, int]] = {}
+    acked: dict[str, int] = {}  # path -> the highest zxid of a write acknowledged so far
+    seen_at_invoke: dict[Any, int] = {}  # process -> acked[path] when its read was invoked
+    reads = stale = 0
+    stale_examples: list[dict[str, Any]] = []
+    for ev in evs:
+        p, f, t = ev["process"], ev.get("f"), ev.get("type")
+        if t == "invoke" and f == "read" and "key" in ev:
+            seen_at_invoke[p] = acked.get(_path(ev["key"]), 0)
+            continue
+        if t != "ok" or ev.get("zxid") is None:
+            continue
+        z = int(ev["zxid"])
+        if f in ("write", "cas"):
+            last_write[p] = (z, ev["index"])
+            if "key" in ev:
+                path = _path(ev["key"])
+                acked[path] = max(acked.get(path, 0), z)
+            continue
+        if f != "read" or ev.get("mzxid") is None:
+            continue
+        reads += 1
+        m = int(ev["mzxid"])
+        prev = last_read.get(p)
+        if prev is not None and z < prev[0]:
+            add("monotonic-reads", process=p, index=ev["index"], zxid=z, previous_zxid=prev[0],
+                previous_index=prev[1],
+                explanation=f"process {p} read at zxid 0x{z:x} (index {ev['index']}) after having read at "
+                            f"0x{prev[0]:x} (index {prev[1]}): its view went back in time")
+        w = last_write.get(p)
+        if w is not None and z < w[0]:
+            add("read-your-writes", process=p, index=ev["index"], zxid=z, write_zxid=w[0], write_index=w[1],
+                explanation=f"process {p} read at zxid 0x{z:x} (index {ev['index']}), before its own write "
+                            f"0x{w[0]:x} (index {w[1]})")
+        last_read[p] = (z, ev["index"]) if prev is None or z >= prev[0] else prev
+        if "key" not in ev:
+            continue
+        path = _path(ev["key"])
+        if m > z:
+            add("read-matches-state", process=p, index=ev["index"], zxid=z, mzxid=m, key=ev["key"],
+                value=ev.get("value"),
+                explanation=f"process {p} read the write 0x{m:x} of {ev['key']} (index {ev['index']}) from a "
+                            f"state at zxid 0x{z:x}, before that write")
+        else:
+            zs = zxids.get(path, [])
+            i = bisect.bisect_right(zs, m)
+            if i < len(zs) and zs[i] <= z:
+                missed = zs[i]
+                add("read-matches-state", process=p, index=ev["index"], zxid=z, mzxid=m, key=ev["key"],
+                    value=ev.get("value"), missed_zxid=missed, expected=known[path][missed][0],
+                    explanation=f"process {p} read {ev.get('value')!r} (write 0x{m:x}) from {ev['key']} at zxid "
+                                f"0x{z:x} (index {ev['index']}), but the write 0x{missed:x} of "
+                                f"{known[path][missed][0]!r} (index {known[path][missed][1]}) was committed "
+                                f"there")
+        newest = seen_at_invoke.pop(p, 0)
+        if newest > m:
+            stale += 1
+            if len(stale_examples) < limit:
+                stale_examples.append({
+                    "kind": "stale-read", "process": p, "index": ev["index"], "key": ev["key"], "mzxid": m,
+                    "acked_zxid": newest, "zxid": z,
+                    "explanation": f"process {p} read the write 0x{m:x} of {ev['key']} (index {ev['index']}) "
+                                   f"after the write 0x{newest:x} was acknowledged: a stale local read"})
+    counts = {k: len(v) for k, v in found.items()}
+    kept = {k: [x for x in v if x is not None] for k, v in found.items()}
+    note = (f"; {stale} stale read(s) of a value older than a write acknowledged before the read began: "
+            f"documented for ZooKeeper's local reads, not counted") if stale else ""
+    if counts:
+        expl = "; ".join(f"{k}: {n}" for k, n in sorted(counts.items())) + note
+    else:
+        expl = (f"all {reads} reads saw a growing prefix of the committed order that includes "
+                f"their session's writes (committed writes known from the history){note}")
+    return CheckResult(not counts, expl, anomalies=kept, anomaly_counts=counts,
+                       allowed={"stale-read": stale_examples} if stale_examples else {},
+                       details={"reads": reads, "stale_reads": stale})

@@ -70,7 +70,8 @@ def _harness(*args: str, **kw) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize("reads", ["sync", "local"])
 def test_register_smoke_run(tmp_path: Path, reads: str):
     """A short run with a kill, a pause and partitions: a full run directory, a decided
-    linearizability verdict, the trace checkers not applicable, every JVM gone."""
+    linearizability verdict, the quorum check not applicable, the session check run from the
+    history's zxids, every JVM gone."""
     from harness.runner import run_test
 
     cfg = RunConfig(system="zookeeper", workload="register", nodes=3, clients=6, rate=40.0,
@@ -85,6 +86,13 @@ def test_register_smoke_run(tmp_path: Path, reads: str):
     r = json.loads((d / "results.json").read_text())
     assert r["live"] is True and "not replayable" in r["replay"]
     assert r["checkers"]["quorum"]["details"]["not_applicable"] and r["checkers"]["quorum"]["valid"] == "unknown"
+    # the session check runs from the history alone: every ok read reports its zxids
+    sess = r["checkers"]["session"]
+    assert "not_applicable" not in sess["details"] and sess["valid"] != "unknown", sess
+    reads = [e for e in res.out.history if e["type"] == "ok" and e["f"] == "read"]
+    assert sess["details"]["reads"] == len(reads) > 0
+    assert all(e["zxid"] >= e["mzxid"] >= 0 for e in reads)
+    assert all(e["zxid"] > 0 for e in res.out.history if e["type"] == "ok" and e["f"] in ("write", "cas"))
     assert r["checkers"]["linearizable"]["valid"] is True, r["checkers"]["linearizable"]
     assert r["checkers"]["liveness"]["valid"] is True
     oks = [e for e in res.out.history if e["type"] == "ok"]

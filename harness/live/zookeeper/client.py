@@ -12,6 +12,13 @@ The ``register`` workload's operations, recorded exactly as the simulator record
   says another write came in between, not that the value differs (values repeat), so
   the read and the conditional set are retried until one of them decides.
 
+Each ``ok`` event carries the zxids the session checker (``checkers.session``) reads, under
+the simulator's names: a read its ``zxid``, the zxid of the server's state it was served
+from (the reply header's zxid, which kazoo keeps in ``client.last_zxid``: only replies to
+our own requests and connects set it, and a worker has one request out at a time), and its
+``mzxid``, the zxid of the write it read (the znode's ``mzxid``; 0 for a znode never
+written); a write or cas its ``zxid``, the zxid of the write it made (the new ``mzxid``).
+
 A definite error (no node, node exists, bad version) is a ``fail``; a lost connection,
 an expired session or a timeout leave a write unknown: ``info``. Nothing is retried
 blindly (kazoo's command retry is off): a retried write could apply twice.
@@ -70,8 +77,8 @@ class ZkRegisterClient:
     def _wait(self, async_result: Any, deadline: float) -> Any:
         return async_result.get(timeout=max(0.001, deadline - time.monotonic()))
 
-    def _read(self, path: str, deadline: float, sync: bool) -> tuple[Any, int | None]:
-        """(value, version); (None, None) when the znode does not exist."""
+    def _read(self, path: str, deadline: float, sync: bool) -> tuple[Any, int | None, dict[str, int]]:
+        """(value, version, zxids); version None when the znode does not exist."""
         from kazoo.exceptions import NoNodeError
 
         if sync:
@@ -79,8 +86,8 @@ class ZkRegisterClient:
         try:
             data, stat = self._wait(self.zk.get_async(path), deadline)
         except NoNodeError:
-            return None, None
-        return _decode(data), stat.version
+            return None, None, {"zxid": self.zk.last_zxid, "mzxid": 0}
+        return _decode(data), stat.version, {"zxid": self.zk.last_zxid, "mzxid": stat.mzxid}
 
     def invoke(self, f: str, key: Any, value: Any, timeout: float) -> Completion:
         from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
@@ -89,27 +96,27 @@ class ZkRegisterClient:
         path = _path(key)
         try:
             if f == "read":
-                v, _ = self._read(path, deadline, self.reads == "sync")
-                return Completion("ok", v, node=self.server)
+                v, _, zxids = self._read(path, deadline, self.reads == "sync")
+                return Completion("ok", v, node=self.server, extra=zxids)
             if f == "write":
                 data = str(value).encode()
                 try:
-                    self._wait(self.zk.set_async(path, data), deadline)
+                    stat = self._wait(self.zk.set_async(path, data), deadline)
                 except NoNodeError:
                     try:
-                        self._wait(self.zk.create_async(path, data), deadline)
+                        _, stat = self._wait(self.zk.create_async(path, data, include_data=True), deadline)
                     except NodeExistsError:
-                        self._wait(self.zk.set_async(path, data), deadline)
-                return Completion("ok", node=self.server)
+                        stat = self._wait(self.zk.set_async(path, data), deadline)
+                return Completion("ok", node=self.server, extra={"zxid": stat.mzxid})
             if f == "cas":
                 old, new = value
                 while True:
-                    cur, version = self._read(path, deadline, True)
+                    cur, version, _ = self._read(path, deadline, True)
                     if cur != old or version is None:
                         return Completion("fail", error="value-differs", node=self.server)
                     try:
-                        self._wait(self.zk.set_async(path, str(new).encode(), version), deadline)
-                        return Completion("ok", node=self.server)
+                        stat = self._wait(self.zk.set_async(path, str(new).encode(), version), deadline)
+                        return Completion("ok", node=self.server, extra={"zxid": stat.mzxid})
                     except BadVersionError:
                         continue
                     except NoNodeError:
