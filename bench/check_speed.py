@@ -48,7 +48,7 @@ sys.path.insert(0, os.environ.get("BENCH_TREE") or str(ROOT))
 from checkers.history import load_history, pair_operations  # noqa: E402
 from checkers.linearizable import check  # noqa: E402
 
-CORPUS = ROOT.parent / "shared" / "corpus"
+CORPUS = ROOT / "tests" / "corpus"
 
 
 def generate(n_ops: int, seed: int, n_keys: int = 10, info_rate: float = 0.01) -> list[dict]:

@@ -10,7 +10,7 @@ import pytest
 from checkers.history import load_history, pair_operations
 from checkers.linearizable import check
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+CORPUS = Path(__file__).resolve().parent / "corpus"
 MANIFEST = CORPUS / "manifest.json"
 
 
