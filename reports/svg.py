@@ -62,7 +62,7 @@ def _nice_step(span_s: float, max_ticks: int = 12) -> float:
     return span_s / max_ticks
 
 
-def _axis(sc: Scale, y: float, height: float) -> list[str]:
+def _axis(sc: Scale, y: float, height: float, unit: str = "simulated seconds") -> list[str]:
     """Ticks and light grid lines from ``y`` down ``height`` px, labels below."""
     span = (sc.t1 - sc.t0) / NS
     step = _nice_step(span)
@@ -81,8 +81,13 @@ def _axis(sc: Scale, y: float, height: float) -> list[str]:
         k += 1
         t = first + k * step
     out.append(f'<text x="{sc.x0 + sc.width:.1f}" y="{y + height + 26:.1f}" text-anchor="end" '
-               f'fill="#555">simulated seconds</text>')
+               f'fill="#555">{unit}</text>')
     return out
+
+
+def _unit(run: RunData) -> str:
+    # a live run's times are wall-clock seconds since it started
+    return "seconds" if run.results.get("live") else "simulated seconds"
 
 
 def _svg(width: float, height: float, body: Iterable[str], label: str) -> Markup:
@@ -130,7 +135,7 @@ def fault_timeline(run: RunData) -> Markup | None:
     packed = {f: _pack([w for w in windows if w.family == f], sc, label_px=22) for f in fams}
     body: list[str] = []
     h = top + sum(row_h * len(packed[f]) + 4 for f in fams)
-    body += _axis(sc, top, h - top)
+    body += _axis(sc, top, h - top, _unit(run))
     if run.main_end is not None and run.main_end < run.end_time:
         x = sc(run.main_end)
         body.append(f'<rect x="{x:.1f}" y="{top}" width="{sc.x0 + sc.width - x:.1f}" height="{h - top}" '
@@ -241,7 +246,7 @@ def process_timeline(run: RunData, flagged: dict[int, str] | None = None) -> Mar
     top = 8 + 11 * fams
     sc = Scale(0, run.end_time)
     body: list[str] = []
-    body += _axis(sc, top, n * row_h)
+    body += _axis(sc, top, n * row_h, _unit(run))
     if run.main_end is not None and run.main_end < run.end_time:
         x = sc(run.main_end)
         body.append(f'<rect x="{x:.1f}" y="{top}" width="{sc.x0 + sc.width - x:.1f}" height="{n * row_h}" '
@@ -311,7 +316,7 @@ def linearizability_view(run: RunData, lin: Any) -> Markup | None:
     row = {p: i for i, p in enumerate(procs)}
     row_h, top = 36, 6
     body: list[str] = []
-    body += _axis(sc, top, row_h * len(procs))
+    body += _axis(sc, top, row_h * len(procs), _unit(run))
     for p, i in row.items():
         y = top + i * row_h
         body.append(f'<text x="{LABEL_W - 8}" y="{y + 22}" text-anchor="end" fill="#333">'
