@@ -44,6 +44,24 @@ def _path(key: Any) -> str:
     return k if k.startswith("/") else "/" + k
 
 
+def _session_order(p: Any, z: int, ev: dict[str, Any], last_read: dict[Any, tuple[int, Any]],
+                   last_write: dict[Any, tuple[int, Any]], add: Any) -> None:
+    """A read by session ``p`` at state zxid ``z``: monotonic-reads against its previous
+    read, read-your-writes against its last acknowledged write; remembers the read."""
+    prev = last_read.get(p)
+    if prev is not None and z < prev[0]:
+        add("monotonic-reads", process=p, index=ev["index"], zxid=z, previous_zxid=prev[0],
+            previous_index=prev[1],
+            explanation=f"process {p} read at zxid 0x{z:x} (index {ev['index']}) after having read at "
+                        f"0x{prev[0]:x} (index {prev[1]}): its view went back in time")
+    w = last_write.get(p)
+    if w is not None and z < w[0]:
+        add("read-your-writes", process=p, index=ev["index"], zxid=z, write_zxid=w[0], write_index=w[1],
+            explanation=f"process {p} read at zxid 0x{z:x} (index {ev['index']}), before its own write "
+                        f"0x{w[0]:x} (index {w[1]})")
+    last_read[p] = (z, ev["index"]) if prev is None or z >= prev[0] else prev
+
+
 def committed_values(trace: list[dict[str, Any]]) -> dict[str, tuple[list[int], list[Any]]]:
     """path -> (zxids, values) of the committed writes, from any server's deliveries."""
     seen: dict[int, tuple[str, Any]] = {}
@@ -85,18 +103,7 @@ def check_sessions(history: list[dict[str, Any]], trace: list[dict[str, Any]], l
         if f != "read":
             continue
         reads += 1
-        prev = last_read.get(p)
-        if prev is not None and z < prev[0]:
-            add("monotonic-reads", process=p, index=ev["index"], zxid=z, previous_zxid=prev[0],
-                previous_index=prev[1],
-                explanation=f"process {p} read at zxid 0x{z:x} (index {ev['index']}) after having read at "
-                            f"0x{prev[0]:x} (index {prev[1]}): its view went back in time")
-        w = last_write.get(p)
-        if w is not None and z < w[0]:
-            add("read-your-writes", process=p, index=ev["index"], zxid=z, write_zxid=w[0], write_index=w[1],
-                explanation=f"process {p} read at zxid 0x{z:x} (index {ev['index']}), before its own write "
-                            f"0x{w[0]:x} (index {w[1]})")
-        last_read[p] = (z, ev["index"]) if prev is None or z >= prev[0] else prev
+        _session_order(p, z, ev, last_read, last_write, add)
         if has_values and "key" in ev:
             zs, vs = values.get(_path(ev["key"]), ([], []))
             i = bisect.bisect_right(zs, z)
@@ -201,18 +208,7 @@ def check_sessions_history(history: list[dict[str, Any]], limit: int = 50) -> Ch
             continue
         reads += 1
         m = int(ev["mzxid"])
-        prev = last_read.get(p)
-        if prev is not None and z < prev[0]:
-            add("monotonic-reads", process=p, index=ev["index"], zxid=z, previous_zxid=prev[0],
-                previous_index=prev[1],
-                explanation=f"process {p} read at zxid 0x{z:x} (index {ev['index']}) after having read at "
-                            f"0x{prev[0]:x} (index {prev[1]}): its view went back in time")
-        w = last_write.get(p)
-        if w is not None and z < w[0]:
-            add("read-your-writes", process=p, index=ev["index"], zxid=z, write_zxid=w[0], write_index=w[1],
-                explanation=f"process {p} read at zxid 0x{z:x} (index {ev['index']}), before its own write "
-                            f"0x{w[0]:x} (index {w[1]})")
-        last_read[p] = (z, ev["index"]) if prev is None or z >= prev[0] else prev
+        _session_order(p, z, ev, last_read, last_write, add)
         if "key" not in ev:
             continue
         path = _path(ev["key"])
