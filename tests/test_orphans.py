@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from proctree import alive, descendants, stat
 
 from harness.config import RunConfig
 from harness.runner import run_test
@@ -22,42 +23,6 @@ ROOT = TESTS.parent
 
 pytestmark = pytest.mark.skipif(not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists(),
                                 reason="needs Linux /proc/PID/task/TID/children")
-
-
-def _stat(pid: int) -> list[str] | None:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-
-
-def _descendants(pid: int) -> set[tuple[int, str]]:
-    """(pid, start time) of every live descendant of ``pid``: the start time tells a
-    process from a later one that reuses its pid."""
-    out: set[tuple[int, str]] = set()
-    stack = [pid]
-    while stack:
-        p = stack.pop()
-        try:
-            tasks = os.listdir(f"/proc/{p}/task")
-        except OSError:
-            continue
-        for t in tasks:
-            try:
-                kids = Path(f"/proc/{p}/task/{t}/children").read_text().split()
-            except OSError:
-                continue
-            for k in map(int, kids):
-                st = _stat(k)
-                if st is not None:
-                    out.add((k, st[19]))
-                    stack.append(k)
-    return out
-
-
-def _alive(pid: int, start: str) -> bool:
-    st = _stat(pid)
-    return st is not None and st[19] == start and st[0] not in ("Z", "X")
 
 
 def _kill_mid_work(argv: list[str], workers: int) -> None:
@@ -75,15 +40,15 @@ def _kill_mid_work(argv: list[str], workers: int) -> None:
         deadline = time.monotonic() + 60
         while len(seen) < workers and time.monotonic() < deadline:
             assert proc.poll() is None, "the harness ended before its workers started"
-            seen |= _descendants(proc.pid)
+            seen |= descendants(proc.pid)
             time.sleep(0.05)
         assert len(seen) >= workers, f"only {len(seen)} workers started"
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         deadline = time.monotonic() + 10
-        while any(_alive(*p) for p in seen) and time.monotonic() < deadline:
+        while any(alive(*p) for p in seen) and time.monotonic() < deadline:
             time.sleep(0.05)
-        left = [p for p, s in seen if _alive(p, s)]
+        left = [p for p, s in seen if alive(p, s)]
         for p in left:  # leave the machine clean even when the test fails
             os.kill(p, signal.SIGKILL)
         assert not left, f"processes left after SIGKILL of their parent: {left}"
@@ -130,16 +95,16 @@ def test_the_pipe_alone_ends_a_worker_whose_parent_died(tmp_path):
             assert time.monotonic() < deadline
             time.sleep(0.05)
         worker = int(pidfile.read_text())
-        start = _stat(worker)[19]
+        start = stat(worker)[19]
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         deadline = time.monotonic() + 10
-        while _alive(worker, start) and time.monotonic() < deadline:
+        while alive(worker, start) and time.monotonic() < deadline:
             time.sleep(0.05)
-        alive = _alive(worker, start)
-        if alive:
+        survived = alive(worker, start)
+        if survived:
             os.kill(worker, signal.SIGKILL)
-        assert not alive
+        assert not survived
     finally:
         if proc.poll() is None:
             proc.kill()

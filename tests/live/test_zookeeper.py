@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from proctree import alive, descendants
 
 from harness.config import RunConfig
 from harness.live.zookeeper.spec import missing_requirements
@@ -22,36 +23,6 @@ MISSING = missing_requirements()
 needs_zk = pytest.mark.skipif(bool(MISSING), reason=f"live ZooKeeper needs {', '.join(MISSING)} "
                               "(apt-get install zookeeper default-jre-headless; pip install kazoo)")
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _children(pid: int) -> set[int]:
-    """Every descendant of ``pid`` (by parentage in /proc, never by name)."""
-    out: set[int] = set()
-    todo = [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            tasks = os.listdir(f"/proc/{p}/task")
-        except OSError:
-            continue
-        for t in tasks:
-            try:
-                kids = Path(f"/proc/{p}/task/{t}/children").read_text().split()
-            except OSError:
-                continue
-            for k in map(int, kids):
-                if k not in out:
-                    out.add(k)
-                    todo.append(k)
-    return out
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def _cmdline(pid: int) -> str:
@@ -101,7 +72,7 @@ def test_register_smoke_run(tmp_path: Path, reads: str):
     assert any(f["kind"] in ("kill", "pause", "partition") for f in res.out.faults)
     assert res.out.stats["startup_s"] > 0
     for p in res.out.stats.get("pids", []):
-        assert not _alive(p)
+        assert not alive(p)
 
 
 @needs_zk
@@ -112,19 +83,19 @@ def test_sigkill_of_the_harness_leaves_no_process(tmp_path: Path):
                             cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
-        jvms: set[int] = set()
+        jvms: set[tuple[int, str]] = set()
         while time.monotonic() < deadline and len(jvms) < 3:
-            jvms = {p for p in _children(proc.pid) if "QuorumPeerMain" in _cmdline(p)}
+            jvms = {(p, s) for p, s in descendants(proc.pid) if "QuorumPeerMain" in _cmdline(p)}
             time.sleep(0.2)
         assert len(jvms) == 3, "the ensemble did not start"
         time.sleep(3)  # mid-run: clients connected, the nemesis running
-        tracked = _children(proc.pid) | jvms
+        tracked = descendants(proc.pid) | jvms
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
         end = time.monotonic() + 10
-        while time.monotonic() < end and any(_alive(p) for p in tracked):
+        while time.monotonic() < end and any(alive(p, s) for p, s in tracked):
             time.sleep(0.1)
-        left = [(p, _cmdline(p)[:80]) for p in tracked if _alive(p)]
+        left = [(p, _cmdline(p)[:80]) for p, s in tracked if alive(p, s)]
         assert not left, f"processes survived the harness: {left}"
     finally:
         if proc.poll() is None:
