@@ -42,6 +42,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from harness.node import fast_init
+
 #: errors a txn can end with; the names are ZooKeeper's KeeperException codes
 NO_NODE = "NoNode"
 BAD_VERSION = "BadVersion"
@@ -87,6 +89,7 @@ def name_of(path: str) -> str:
     return path[path.rfind("/") + 1 :]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Txn:
     """One state change, with who asked for it (so the origin server can answer).
@@ -153,6 +156,7 @@ class Znode:
         }
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class TxnResult:
     """What applying a txn did. ``path``: the znode acted on (a sequential create's full
