@@ -89,9 +89,21 @@ def name_of(path: str) -> str:
     return path[path.rfind("/") + 1 :]
 
 
+class _TxnDigest:
+    """Where a Txn keeps its digest once computed: a slot outside the dataclass's fields,
+    so equality, hashing, repr and pickling see only the txn (a digest is a pure
+    function of the fields; every server traces it on deliver, the leader on propose)."""
+
+    __slots__ = ("_digest",)
+    _digest: str
+
+
+_set_digest = _TxnDigest.__dict__["_digest"].__set__
+
+
 @fast_init
 @dataclass(frozen=True, slots=True)
-class Txn:
+class Txn(_TxnDigest):
     """One state change, with who asked for it (so the origin server can answer).
 
     ``origin`` is the server the client is connected to, ``client`` the client's node id
@@ -127,8 +139,14 @@ class Txn:
 
     def digest(self) -> str:
         """Short, deterministic, readable: ``setData:/x1:3f2a9c01b7``. Never ``hash()``."""
+        try:
+            return self._digest
+        except AttributeError:
+            pass
         h = hashlib.sha1(canonical(self.to_record()).encode()).hexdigest()[:10]
-        return f"{self.type}:{self.path}:{h}"
+        d = f"{self.type}:{self.path}:{h}"
+        _set_digest(self, d)
+        return d
 
 
 @dataclass(slots=True)
