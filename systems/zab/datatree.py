@@ -95,7 +95,7 @@ class _TxnDigest:
     function of the fields; every server traces it on deliver, the leader on propose)."""
 
     __slots__ = ("_digest",)
-    _digest: str
+    _digest: str | None
 
 
 _set_digest = _TxnDigest.__dict__["_digest"].__set__
@@ -126,6 +126,7 @@ class Txn(_TxnDigest):
             raise ValueError(f"unknown txn type {self.type!r}")
         if not self.path.startswith("/"):
             raise ValueError(f"znode path must start with '/': {self.path!r}")
+        _set_digest(self, None)
 
     def to_record(self) -> tuple:
         base = (self.type, self.path, self.data, self.version, self.origin, self.client, self.cxid)
@@ -140,9 +141,11 @@ class Txn(_TxnDigest):
     def digest(self) -> str:
         """Short, deterministic, readable: ``setData:/x1:3f2a9c01b7``. Never ``hash()``."""
         try:
-            return self._digest
-        except AttributeError:
-            pass
+            d = self._digest
+        except AttributeError:  # an unpickled txn (no __init__, so no None there yet)
+            d = None
+        if d is not None:
+            return d
         h = hashlib.sha1(canonical(self.to_record()).encode()).hexdigest()[:10]
         d = f"{self.type}:{self.path}:{h}"
         _set_digest(self, d)
