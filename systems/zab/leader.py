@@ -241,9 +241,10 @@ class Leader:
             return []
         effects: list[Effect] = []
         rest: list[_PendingSync] = []
+        # the rounds the synced followers answered (finishing a sync changes no learner)
+        rounds = [h.ping_round for h in self.learners.values() if h.stage == SYNCED]
         for ps in self.pending_syncs:
-            confirmed = 1 + sum(1 for h in self.learners.values() if h.stage == SYNCED and h.ping_round >= ps.round)
-            if confirmed >= self.quorum and self.last_committed >= ps.zxid:
+            if self.last_committed >= ps.zxid and 1 + sum(1 for r in rounds if r >= ps.round) >= self.quorum:
                 effects += self._finish_sync(ps)
             else:
                 rest.append(ps)

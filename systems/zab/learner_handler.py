@@ -59,7 +59,8 @@ class LearnerHandlers:
             return self._lead_ack(h, msg, now)
         if isinstance(msg, m.PingAck):
             h.ping_round = max(h.ping_round, msg.round)
-            self._touch_relayed(msg.sessions, now)
+            if msg.sessions:
+                self._touch_relayed(msg.sessions, now)
             return self._try_finish_syncs()
         if isinstance(msg, m.AckEpoch):
             return self._lead_ackepoch(h, msg, now)
