@@ -230,11 +230,9 @@ class Leader:
 
     def _ping_round(self) -> list[Effect]:
         self.ping_round += 1
-        return [
-            Send(h.sid, m.Ping(h.conn, self.ping_round, self.last_committed, self.last_logged_zxid))
-            for h in self.learners.values()
-            if h.stage in FORWARDING
-        ]
+        r, committed, last = self.ping_round, self.last_committed, self.last_logged_zxid
+        return [Send(h.sid, m.Ping(h.conn, r, committed, last))
+                for h in self.learners.values() if h.stage in FORWARDING]
 
     def _try_finish_syncs(self) -> list[Effect]:
         if not self.pending_syncs:
