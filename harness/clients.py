@@ -29,13 +29,15 @@ _RESERVED = frozenset({"index", "time", "process", "type", "f", "key", "value", 
 
 
 class Worker:
-    __slots__ = ("index", "node", "process", "op", "final", "final_done", "final_failed")
+    __slots__ = ("index", "node", "process", "op", "op_id", "op_final", "final", "final_done", "final_failed")
 
     def __init__(self, index: int, node: str):
         self.index = index
         self.node = node
         self.process = index
         self.op: dict[str, Any] | None = None  # the outstanding invoke event
+        self.op_id = -1  # its request's op_id
+        self.op_final = False  # invoked in the final phase
         self.final: list[Any] = []
         self.final_done: list[Any] = []
         self.final_failed: list[Any] = []
@@ -107,10 +109,10 @@ class ClientPool:
         if key is not None:
             ev["key"] = key
         ev["value"] = value
-        ev["_op_id"] = op_id
-        ev["_final"] = self.phase == "final"
         self.history.append(ev)
         w.op = ev
+        w.op_id = op_id
+        w.op_final = self.phase == "final"
         self.sim.call_at(self.sim.now + self.op_timeout_ns, lambda: self._timeout(w, op_id))
         self.sim.client_request(w.node, ClientRequest(op_id, f, key, value))
 
@@ -118,12 +120,12 @@ class ClientPool:
         w = self._by_node.get(node)
         if w is None:
             return  # a service node's reply: not an operation of the pool
-        if w.op is None or w.op["_op_id"] != r.op_id:
+        if w.op is None or w.op_id != r.op_id:
             return  # a late answer to an operation already recorded as info
         self._complete(w, r.type, r.value, r.error, r.node, r.extra)
 
     def _timeout(self, w: Worker, op_id: int) -> None:
-        if w.op is not None and w.op["_op_id"] == op_id:
+        if w.op is not None and w.op_id == op_id:
             self._complete(w, "info", None, "timeout", None, ())
 
     def _complete(self, w: Worker, type_: str, value: Any, error: str | None,
@@ -143,14 +145,14 @@ class ClientPool:
         if error is not None:
             ev["error"] = error
         for k, v in extra:
-            if k not in _RESERVED:  # a system's facts never overwrite the operation itself
+            # a system's facts never overwrite the operation itself; "_" names are private
+            if k not in _RESERVED and not k.startswith("_"):
                 ev[k] = v
-        ev["_final"] = inv["_final"]
         self.history.append(ev)
         w.op = None
         if type_ == "info":
             w.process += len(self.workers)
-        if inv["_final"]:
+        if w.op_final:
             if type_ == "ok" and w.final:
                 w.final_done.append(w.final.pop(0))
             # retry (or go on) soon, without think time: the cluster should be serving
@@ -161,11 +163,8 @@ class ClientPool:
     # ------------------------------------------------------------------ results
 
     def public_history(self) -> list[dict[str, Any]]:
-        """History events without the pool's private bookkeeping fields."""
-        out = []
-        for ev in self.history:
-            out.append({k: v for k, v in ev.items() if not k.startswith("_")})
-        return out
+        """The history events (the pool's own bookkeeping is kept on the workers, apart)."""
+        return [dict(ev) for ev in self.history]
 
     def final_failures(self) -> list[tuple[Any, ...]]:
         out: list[tuple[Any, ...]] = []

@@ -156,6 +156,7 @@ class Simulator:
         self.net_rng = stream(seed, "network")
         self._net_random = self.net_rng.random
         self.disk_rng = stream(seed, "disk")
+        self._disk_bits = self.disk_rng.getrandbits
         self.latency_mean_ns = latency_mean_ns
         self._lambd = 1.0 / latency_mean_ns  # the rate of the exponential latency
         self.fsync_range_ns = fsync_range_ns
@@ -252,7 +253,9 @@ class Simulator:
                         if slot.paused:
                             slot.stash.append((kind, token, None))
                             continue
-                        apply(slot, node.on_persisted(token, slot.mono(t)))
+                        apply(slot, node.on_persisted(
+                            token,
+                            slot.m0 + (t - slot.tb) if not ppm else slot.m0 + (t - slot.tb) * (PPM + ppm) // PPM))
         finally:
             self.events = events
         if self.now < t_end:
@@ -390,7 +393,17 @@ class Simulator:
             slot.pending[p.file] = deque()
             slot.last_done[p.file] = 0
         lo, hi = self.fsync_range_ns
-        done = self.now + self.disk_rng.randrange(lo, hi)
+        width = hi - lo
+        if width > 0:
+            # random.randrange(lo, hi), inline: lo + a draw below width by getrandbits,
+            # rejecting draws past it, as Random._randbelow does (the same draws)
+            k = width.bit_length()
+            r = self._disk_bits(k)
+            while r >= width:
+                r = self._disk_bits(k)
+            done = self.now + lo + r
+        else:
+            done = self.now + self.disk_rng.randrange(lo, hi)  # (raises, as before)
         last = slot.last_done[p.file]
         if done <= last:
             done = last + 1

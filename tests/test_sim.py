@@ -227,3 +227,32 @@ def test_a_steady_exchange_is_not_a_storm():
     except MessageStorm:  # pragma: no cover - the failure this test is about
         pytest.fail("a steady exchange hit the storm budget")
     assert sim.events > 20_000
+
+
+def test_inline_draws_are_the_random_module_draws():
+    """The message path and _persist draw inline (expovariate, randrange written out);
+    they must draw exactly what the random module's own calls would, in the same order."""
+    import random
+
+    from harness.rng import stream
+
+    sim = make(seed=7)
+    a = sim.slots["a"]
+    t0 = sim.now
+    sim._apply(a, [Persist("log", (i,), token=i) for i in range(300)])
+    lo, hi = sim.fsync_range_ns
+    disk = stream(7, "disk")
+    dones, last = [], 0
+    for _ in range(300):
+        d = max(t0 + disk.randrange(lo, hi), last + 1)
+        dones.append(d)
+        last = d
+    assert sorted(ev[0] for ev in sim._heap if ev[2] == 2) == dones
+    net: random.Random = stream(7, "network")
+    sim._apply(a, [Send("b", Num(i)) for i in range(300)])
+    want, last = [], 0
+    for _ in range(300):
+        d = max(t0 + 300_000 + int(net.expovariate(1 / sim.latency_mean_ns)), last + 1)
+        want.append(d)
+        last = d
+    assert [ev[0] for ev in sorted(sim._heap) if ev[2] == 0] == want

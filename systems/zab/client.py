@@ -464,7 +464,11 @@ class ZabClient(Node):
         return [Send(self.server, m.ClientOp(self.conn, r.cxid, r.kind, r.path, r.data, r.version, r.flags, r.watch))]
 
     def _on_response(self, msg: m.ClientOpResponse, now: int) -> list[Effect]:
-        r = next((x for x in self.inflight if x.cxid == msg.cxid), None)
+        r = None
+        for x in self.inflight:
+            if x.cxid == msg.cxid:
+                r = x
+                break
         if r is None or r.answer is not None:
             return []  # stale or duplicated
         if msg.error is not None and (msg.error == NOT_CONNECTED or msg.error.startswith(REJECTED)):
@@ -519,9 +523,11 @@ class ZabClient(Node):
         return Reply(ClientResponse(r.req.op_id, type_, value, error, self.server or None, extra))
 
     def _arm_request_timer(self, now: int) -> list[Effect]:
-        deadlines = [r.deadline for r in list(self.queue) + list(self.inflight)
-                     if isinstance(r, _Request) and r.req is not None]
-        at = min(deadlines) if deadlines else None
+        at: int | None = None  # the earliest deadline of an API request queued or in flight
+        for q in (self.queue, self.inflight):
+            for r in q:
+                if isinstance(r, _Request) and r.req is not None and (at is None or r.deadline < at):
+                    at = r.deadline
         if at == self._request_timer_at:
             return []
         self._request_timer_at = at

@@ -42,6 +42,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from harness.node import fast_init
+
 #: errors a txn can end with; the names are ZooKeeper's KeeperException codes
 NO_NODE = "NoNode"
 BAD_VERSION = "BadVersion"
@@ -87,8 +89,21 @@ def name_of(path: str) -> str:
     return path[path.rfind("/") + 1 :]
 
 
+class _TxnDigest:
+    """Where a Txn keeps its digest once computed: a slot outside the dataclass's fields,
+    so equality, hashing, repr and pickling see only the txn (a digest is a pure
+    function of the fields; every server traces it on deliver, the leader on propose)."""
+
+    __slots__ = ("_digest",)
+    _digest: str | None
+
+
+_set_digest = _TxnDigest.__dict__["_digest"].__set__
+
+
+@fast_init
 @dataclass(frozen=True, slots=True)
-class Txn:
+class Txn(_TxnDigest):
     """One state change, with who asked for it (so the origin server can answer).
 
     ``origin`` is the server the client is connected to, ``client`` the client's node id
@@ -111,6 +126,7 @@ class Txn:
             raise ValueError(f"unknown txn type {self.type!r}")
         if not self.path.startswith("/"):
             raise ValueError(f"znode path must start with '/': {self.path!r}")
+        _set_digest(self, None)
 
     def to_record(self) -> tuple:
         base = (self.type, self.path, self.data, self.version, self.origin, self.client, self.cxid)
@@ -124,8 +140,16 @@ class Txn:
 
     def digest(self) -> str:
         """Short, deterministic, readable: ``setData:/x1:3f2a9c01b7``. Never ``hash()``."""
+        try:
+            d = self._digest
+        except AttributeError:  # an unpickled txn (no __init__, so no None there yet)
+            d = None
+        if d is not None:
+            return d
         h = hashlib.sha1(canonical(self.to_record()).encode()).hexdigest()[:10]
-        return f"{self.type}:{self.path}:{h}"
+        d = f"{self.type}:{self.path}:{h}"
+        _set_digest(self, d)
+        return d
 
 
 @dataclass(slots=True)
@@ -153,6 +177,7 @@ class Znode:
         }
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class TxnResult:
     """What applying a txn did. ``path``: the znode acted on (a sequential create's full

@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from harness.node import CancelTimer, Effect, Send, SetTimer
+from harness.node import CancelTimer, Effect, Send, SetTimer, fast_init
 from systems.zab.messages import FOLLOWING, LEADING, LOOKING, Notification
 
 RESEND_TIMER = "fle_resend"
@@ -44,6 +44,7 @@ def sid_rank(servers: tuple[str, ...] | list[str]) -> dict[str, int]:
     return {s: i for i, s in enumerate(sorted(servers, key=key))}
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Vote:
     """A vote as FLE keeps it. ``state`` is the voter's state when it sent the vote."""

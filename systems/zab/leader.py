@@ -230,20 +230,19 @@ class Leader:
 
     def _ping_round(self) -> list[Effect]:
         self.ping_round += 1
-        return [
-            Send(h.sid, m.Ping(h.conn, self.ping_round, self.last_committed, self.last_logged_zxid))
-            for h in self.learners.values()
-            if h.stage in FORWARDING
-        ]
+        r, committed, last = self.ping_round, self.last_committed, self.last_logged_zxid
+        return [Send(h.sid, m.Ping(h.conn, r, committed, last))
+                for h in self.learners.values() if h.stage in FORWARDING]
 
     def _try_finish_syncs(self) -> list[Effect]:
         if not self.pending_syncs:
             return []
         effects: list[Effect] = []
         rest: list[_PendingSync] = []
+        # the rounds the synced followers answered (finishing a sync changes no learner)
+        rounds = [h.ping_round for h in self.learners.values() if h.stage == SYNCED]
         for ps in self.pending_syncs:
-            confirmed = 1 + sum(1 for h in self.learners.values() if h.stage == SYNCED and h.ping_round >= ps.round)
-            if confirmed >= self.quorum and self.last_committed >= ps.zxid:
+            if self.last_committed >= ps.zxid and 1 + sum(1 for r in rounds if r >= ps.round) >= self.quorum:
                 effects += self._finish_sync(ps)
             else:
                 rest.append(ps)

@@ -49,17 +49,19 @@ class LearnerHandlers:
         def __getattr__(self, name: str) -> Any: ...
 
     def _leader_message(self, src: str, msg: Any, now: int) -> list[Effect]:
-        if isinstance(msg, m.FollowerInfo):
+        t = type(msg)  # (messages are final classes: the type is the isinstance test)
+        if t is m.FollowerInfo:
             return self._lead_followerinfo(src, msg, now)
         h = self.learners.get(src)
         if h is None or getattr(msg, "conn", None) != h.conn:
             return []
         h.last_seen = now
-        if isinstance(msg, m.Ack):
+        if t is m.Ack:
             return self._lead_ack(h, msg, now)
-        if isinstance(msg, m.PingAck):
+        if t is m.PingAck:
             h.ping_round = max(h.ping_round, msg.round)
-            self._touch_relayed(msg.sessions, now)
+            if msg.sessions:
+                self._touch_relayed(msg.sessions, now)
             return self._try_finish_syncs()
         if isinstance(msg, m.AckEpoch):
             return self._lead_ackepoch(h, msg, now)

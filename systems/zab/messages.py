@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from harness.node import fast_init
 from systems.zab.datatree import Txn
 
 # ------------------------------------------------------------------------- states
@@ -40,6 +41,7 @@ def _check_zxid(*zxids: int) -> None:
 # ----------------------------------------------------------------------- election
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Notification:
     """An FLE vote: ``leader`` proposed with its ``zxid`` and ``peer_epoch``, sent in
@@ -60,6 +62,7 @@ class Notification:
 # --------------------------------------------------------------- discovery (phase 1)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class FollowerInfo:
     """FOLLOWERINFO (paper CEPOCH): ``zxid = make_zxid(acceptedEpoch, 0)``."""
@@ -68,6 +71,7 @@ class FollowerInfo:
     zxid: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class LeaderInfo:
     """LEADERINFO (paper NEWEPOCH): the epoch the prospective leader proposes."""
@@ -76,6 +80,7 @@ class LeaderInfo:
     epoch: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class AckEpoch:
     """ACKEPOCH (paper ACK-E): the follower's currentEpoch (-1: "I had already accepted
@@ -89,6 +94,7 @@ class AckEpoch:
 # ---------------------------------------------------------- synchronization (phase 2)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Diff:
     """DIFF: the proposals that follow extend your log from ``zxid`` (your last)."""
@@ -97,6 +103,7 @@ class Diff:
     zxid: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Trunc:
     """TRUNC: drop every logged txn after ``zxid``; proposals follow."""
@@ -105,6 +112,7 @@ class Trunc:
     zxid: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Snap:
     """SNAP: replace your state by this snapshot of committed txns up to ``zxid``
@@ -115,6 +123,7 @@ class Snap:
     tree: tuple
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class NewLeader:
     """NEWLEADER (paper NEWLEADER / ACK-LD asks for): ``zxid = make_zxid(epoch, 0)``."""
@@ -123,6 +132,7 @@ class NewLeader:
     zxid: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class UpToDate:
     """UPTODATE (paper COMMIT-LD): the leader is established; everything up to its latest
@@ -135,6 +145,7 @@ class UpToDate:
 # ------------------------------------------------------------------ broadcast (phase 3)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Proposal:
     conn: int
@@ -145,6 +156,7 @@ class Proposal:
         _check_zxid(self.zxid)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Ack:
     """ACK of a proposal, or of NEWLEADER when ``zxid`` has counter 0."""
@@ -153,12 +165,14 @@ class Ack:
     zxid: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Commit:
     conn: int
     zxid: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Ping:
     """Leader to follower every half tick; ``round`` numbers it so a quorum round can be
@@ -174,6 +188,7 @@ class Ping:
     last_zxid: int = 0
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class PingAck:
     """The follower's answer to a Ping (ZooKeeper's follower answers PING with PING).
@@ -185,6 +200,7 @@ class PingAck:
     sessions: tuple = ()
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Request:
     """REQUEST: a follower forwards a client's write to the leader."""
@@ -193,6 +209,7 @@ class Request:
     txn: Txn
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class RequestRejected:
     """The leader did not propose a forwarded write (not established, zxid rollover)."""
@@ -202,6 +219,7 @@ class RequestRejected:
     reason: str
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class SyncRequest:
     """SYNC forwarded by a follower; ``sync_id`` is the follower's own number for it."""
@@ -210,6 +228,7 @@ class SyncRequest:
     sync_id: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class SyncDone:
     """The leader confirmed with a quorum that it leads; apply up to ``zxid``, then
@@ -223,6 +242,7 @@ class SyncDone:
 # -------------------------------------------------------------------- client sessions
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ConnectRequest:
     """A client (re)connects; ``last_zxid`` is the newest zxid it has seen. A server that
@@ -236,6 +256,7 @@ class ConnectRequest:
     session: int = 0
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ConnectResponse:
     """``ok``: connected to ``session`` (whose negotiated timeout is ``timeout``);
@@ -266,6 +287,7 @@ READ_OPS = (GET_DATA, EXISTS, GET_CHILDREN)
 WRITE_OPS = (SET_DATA, CREATE, DELETE, CLOSE_SESSION)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ClientOp:
     """A request on a client connection. ``version`` is setData's and delete's expected
@@ -286,6 +308,7 @@ class ClientOp:
             raise ValueError(f"unknown client op {self.op!r}")
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ClientOpResponse:
     """Reply to a ClientOp. ``error`` None means success; ``zxid`` is the server's last
@@ -304,6 +327,7 @@ class ClientOpResponse:
     value: Any = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ClientPing:
     """An idle client keeps its session alive (and checks its server is there)."""
@@ -311,12 +335,14 @@ class ClientPing:
     conn: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ClientPong:
     conn: int
     zxid: int = 0
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class WatchEvent:
     """A one-shot watch fired: ``type`` is a ZooKeeper event type (api.py), at the
@@ -328,6 +354,7 @@ class WatchEvent:
     zxid: int = 0
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class SetWatches:
     """After reconnecting, the client re-registers its watches as of ``zxid`` (its last
@@ -342,6 +369,7 @@ class SetWatches:
     child: tuple = ()
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Disconnect:
     """Either side closes the client connection (server stopped serving, client left,

@@ -21,6 +21,8 @@ from systems.zab.messages import FOLLOWING, LEADING, LOOKING
 from systems.zab.phases import BROADCAST, ELECTION, TICK_TIMER
 from systems.zab.zk_database import ACCEPTED_EPOCH, CURRENT_EPOCH, LOG, SNAPSHOT
 
+_CLIENT_TO_SERVER = frozenset(m.CLIENT_TO_SERVER)
+
 
 class QuorumPeer(Node):
     """Inputs, election and the liveness tick of a ZabServer (a mixin: state set up in ZabServer.__init__)."""
@@ -70,9 +72,10 @@ class QuorumPeer(Node):
         return effects + self._go_looking(now, "start")
 
     def on_message(self, src: str, msg: Any, now: int) -> list[Effect]:
-        if isinstance(msg, m.Notification):
+        t = type(msg)  # (messages are final classes: the type is the isinstance test)
+        if t is m.Notification:
             return self._on_notification(src, msg, now)
-        if isinstance(msg, m.CLIENT_TO_SERVER):
+        if t in _CLIENT_TO_SERVER:
             return self._on_client_message(src, msg, now)
         if self.state == FOLLOWING:
             if src != self.leader_id or getattr(msg, "conn", None) != self.conn:

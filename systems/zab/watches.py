@@ -54,16 +54,20 @@ class WatchManager:
         path)]``, in trigger order, watchers sorted within one trigger."""
         out: list[tuple[Watcher, str, str]] = []
         for kind, path in triggers:
-            hit: list[tuple[set[Watcher], str]] = []
+            # most applies hit no watch: no empty sets made, nothing sorted
             if kind == CREATED:
-                hit.append((self.data.pop(path, set()), NODE_CREATED))
+                ws, type_ = self.data.pop(path, None), NODE_CREATED
             elif kind == CHANGED:
-                hit.append((self.data.pop(path, set()), NODE_DATA_CHANGED))
+                ws, type_ = self.data.pop(path, None), NODE_DATA_CHANGED
             elif kind == DELETED:
-                hit.append((self.data.pop(path, set()) | self.child.pop(path, set()), NODE_DELETED))
+                ws, wc, type_ = self.data.pop(path, None), self.child.pop(path, None), NODE_DELETED
+                if wc:
+                    ws = ws | wc if ws else wc
             elif kind == CHILDREN:
-                hit.append((self.child.pop(path, set()), NODE_CHILDREN_CHANGED))
-            for ws, type_ in hit:
+                ws, type_ = self.child.pop(path, None), NODE_CHILDREN_CHANGED
+            else:
+                continue
+            if ws:
                 out.extend((w, type_, path) for w in sorted(ws))
         return out
 

@@ -72,6 +72,8 @@ class ZooKeeperServer:
             self.touched.add(session)
 
     def _take_touched(self) -> tuple:
+        if not self.touched:
+            return ()
         touched, self.touched = tuple(sorted(self.touched)), set()
         return touched
 

@@ -126,3 +126,17 @@ def test_txn_records_with_and_without_session_fields() -> None:
     plain = Txn(SET_DATA, "/x", 1, -1, "n1", "c1", 3)
     assert len(plain.to_record()) == 7  # the register's txns keep their old record
     assert Txn.from_record(list(plain.to_record())) == plain
+
+
+def test_txn_digest_is_computed_once_and_the_same_after_pickling() -> None:
+    import hashlib
+    import pickle
+
+    from systems.zab.datatree import canonical
+
+    t = Txn("setData", "/x1", [1, 2], 3, "n1", "c0", 7, 5, 0)
+    want = "setData:/x1:" + hashlib.sha1(canonical(t.to_record()).encode()).hexdigest()[:10]
+    assert t.digest() == want and t.digest() == want
+    u = pickle.loads(pickle.dumps(t))
+    assert u == t and u.digest() == want
+    assert Txn("setData", "/x1", [1, 3], 3, "n1", "c0", 7, 5, 0).digest() != want
