@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from harness.config import RunConfig
+from harness.config import SECOND, RunConfig
 from harness.shrink.executor import CandidateExecutor, OutOfBudget
 from harness.shrink.onset import anomaly_time
 from harness.shrink.schedule import (
@@ -26,9 +26,17 @@ from harness.shrink.schedule import (
     _starts,
     episodes_of,
     inert_episodes,
+    shifted,
     trim_schedule,
+    window_episodes,
 )
 from harness.shrink.search import ddmin, shrink_int
+
+#: seconds before the anomaly whose episodes the window pass keeps, narrowest first
+WINDOWS_S = (1, 2, 4, 8, 16)
+#: seconds into the run the window pass moves a window's first episode to: past the
+#: first election, with some writes done
+SHIFT_TO_S = 3
 
 #: at most this many small subsets of the episodes are tried once the passes are stuck
 SUBSETS = 200
@@ -45,11 +53,15 @@ class Shrinker(CandidateExecutor):
 
     def shrink(self) -> Any:
         """Run the passes until nothing changes or the budget is spent; the best RunResult."""
+        # the cheap big cuts first: each makes every later candidate a shorter run
+        first = (self.shrink_window, self.shrink_shift, self.shrink_rate, self.shrink_clients)
         passes = (self.shrink_inert, self.shrink_prefix, self.shrink_families, self.shrink_episodes,
-                  self.shrink_ends, self.shrink_clients, self.shrink_keys, self.shrink_rate,
-                  self.shrink_time_limit)
+                  self.shrink_ends, self.shrink_time_limit, self.shrink_shift, self.shrink_window,
+                  self.shrink_clients, self.shrink_rate, self.shrink_keys)
         try:
             self.shrink_time_limit(hint=True)
+            for p in first:
+                p()
             while True:
                 before = self.config
                 for p in passes:
@@ -94,6 +106,71 @@ class Shrinker(CandidateExecutor):
         t = shrink_int(top, 1, first=lambda ts: self.first_of([at(t) for t in ts]),
                        width=self.jobs, hints=hints)
         self._changed("time limit", cfg.time_limit, self.config.time_limit, cfg)
+
+    def _anomaly_s(self) -> float:
+        """Seconds into the best run by which the failure has shown (its time limit
+        when no checker says when: liveness is judged at the end); cached per best run."""
+        if getattr(self, "_onset", (None,))[0] is not self.best:
+            t = anomaly_time(self.best, self.target)
+            self._onset = (self.best, self.config.time_limit if t is None else min(t, self.config.time_limit))
+        return float(self._onset[1])
+
+    def shrink_window(self) -> None:
+        """Only the episodes in force in the last few seconds before the failure showed,
+        moved to the start of the run (so the run can end seconds later), then the same
+        not moved; narrowest window first, again while one is kept. A failure is usually
+        the work of the last few faults before it; the earlier ones only set the scene,
+        and a fault-free prefix of a few seconds sets one too."""
+        while True:
+            cfg = self.config
+            schedule = cfg.schedule or []
+            n = len(episodes_of(schedule))
+            t = self._anomaly_s()
+            end = int(t * SECOND)
+            sets: list[list[int]] = []
+            for w in WINDOWS_S:
+                eps = window_episodes(schedule, end - w * SECOND, end)
+                if len(eps) < n and eps not in sets:
+                    sets.append(eps)
+            if not sets:
+                return
+            cands: list[RunConfig] = []
+            for eps in sets:  # moved to the start: short runs, cheap to try
+                moved, by = shifted(schedule, eps, SHIFT_TO_S * SECOND)
+                limit = min(cfg.time_limit, float(math.ceil((end - by) / SECOND) + 1))
+                cands.append(cfg.replace(time_limit=limit, schedule=trim_schedule(moved, limit)))
+            for eps in sets:
+                limit = min(cfg.time_limit, float(math.ceil(t) + 1))
+                cands.append(self._with_episodes(cfg, eps).replace(time_limit=limit))
+                cands[-1] = cands[-1].replace(schedule=trim_schedule(cands[-1].schedule or [], limit))
+            i = self.first_of(cands)
+            if i is None:
+                return
+            self._changed("window before the failure" + (" (moved to the start)" if i < len(sets) else ""),
+                          n, len(episodes_of(self.config.schedule or [])), cfg)
+
+    def shrink_shift(self) -> None:
+        """The whole schedule moved earlier, the time limit cut by as much: the least
+        fault-free prefix that still fails (a search over where the first fault starts,
+        from ``SHIFT_TO_S`` seconds). Every later candidate is then a shorter run."""
+        cfg = self.config
+        schedule = cfg.schedule or []
+        if not schedule:
+            return
+        first = min(int(f["at"]) for f in schedule)
+        top = first // SECOND
+        if top <= SHIFT_TO_S:
+            return
+
+        def at(s: int) -> RunConfig:
+            if s >= top:
+                return cfg
+            moved, by = shifted(schedule, episodes_of(schedule), s * SECOND)
+            limit = float(max(1, math.ceil(cfg.time_limit - by / SECOND)))
+            return cfg.replace(time_limit=limit, schedule=trim_schedule(moved, limit))
+
+        shrink_int(top, SHIFT_TO_S, first=lambda ss: self.first_of([at(s) for s in ss]), width=self.jobs)
+        self._changed("faults moved earlier (time limit)", cfg.time_limit, self.config.time_limit, cfg)
 
     def shrink_inert(self) -> None:
         """One candidate: without the episodes that did nothing in the best run."""
