@@ -38,6 +38,9 @@ WINDOWS_S = (1, 2, 4, 8, 16)
 #: first election, with some writes done
 SHIFT_TO_S = 3
 
+#: the client, key and rate passes try every value up to this one, then doubling
+LADDER_STEPS = 6
+
 #: at most this many small subsets of the episodes are tried once the passes are stuck
 SUBSETS = 200
 
@@ -246,25 +249,36 @@ class Shrinker(CandidateExecutor):
         keep = ddmin(ends, first=lambda cands: self.first_of([without(c) for c in cands]))
         self._changed("episode ends", len(ends), len(keep), cfg)
 
-    def shrink_clients(self) -> None:
+    def _ladder(self, what: str, field: str, lowest: int, as_float: bool = False) -> None:
+        """``field`` cut to the first value that still fails of: every one up to
+        ``LADDER_STEPS``, then doubling, and three quarters of the value; one batch, the
+        smallest (cheapest) run first. A search by halves would spend a run per halving
+        for a few percent, and whether a run fails is far from monotone in these."""
         cfg = self.config
-        shrink_int(cfg.clients, 1, first=lambda cs: self.first_of([cfg.replace(clients=c) for c in cs]),
-                   width=self.jobs)
-        self._changed("clients", cfg.clients, self.config.clients, cfg)
+        now = getattr(cfg, field)
+        values: list[int] = []
+        v = lowest
+        while v < now:
+            values.append(v)
+            v = v + 1 if v < LADDER_STEPS else v * 2
+        three_quarters = math.ceil(now * 3 / 4)
+        if values and values[-1] < three_quarters < now:
+            values.append(three_quarters)
+        if not values:
+            return
+        self.first_of([cfg.replace(**{field: float(v) if as_float else v}) for v in values])
+        self._changed(what, now, getattr(self.config, field), cfg)
+
+    def shrink_clients(self) -> None:
+        self._ladder("clients", "clients", 1)
 
     def shrink_keys(self) -> None:
         """Fewer keys (registers, queue keys): a history about one key reads fastest."""
-        cfg = self.config
-        shrink_int(cfg.keys, 1, first=lambda ks: self.first_of([cfg.replace(keys=k) for k in ks]),
-                   width=self.jobs)
-        self._changed("keys", cfg.keys, self.config.keys, cfg)
+        self._ladder("keys", "keys", 1)
 
     def shrink_rate(self) -> None:
-        cfg = self.config
-        top = math.ceil(cfg.rate)
-        shrink_int(top, 1, first=lambda rs: self.first_of([cfg.replace(rate=float(r)) for r in rs]),
-                   width=self.jobs)
-        self._changed("rate", cfg.rate, self.config.rate, cfg)
+        """A lower operation rate: fewer operations in the same time."""
+        self._ladder("rate", "rate", 1, as_float=True)
 
     def _changed(self, what: str, before: float, after: float, cfg: RunConfig) -> None:
         if self.config != cfg:
