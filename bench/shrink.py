@@ -12,8 +12,10 @@ names, as bench/bugs.py keeps). The shrunk run is then re-run from its config an
 history compared byte for byte with the one written (what ``harness repro`` does).
 
 Prints, per bug: faults before -> after, operations before -> after, clients and time
-limit before -> after, shrink seconds (wall, this shared machine), whether the budget
-ran out, whether the shrunk run reproduces; and at the end how many ended with at most
+limit before -> after, shrink seconds (wall, this shared machine; ``(budget)`` when
+the budget ran out), the CPU seconds the shrink and its workers used (the steadier
+number on a shared machine: on an idle one with ``--jobs`` cores the wall time is about
+CPU / jobs), the load average at the end, candidate runs, whether the shrunk run reproduces; and at the end how many ended with at most
 ``--max-faults`` faults (issue 15: 3), how many within the budget, and the median
 operation count of the shrunk runs (issue 15: under 200).
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -69,14 +72,23 @@ def _shrink(run_dir: str, budget_s: float, jobs: int, run_limit_s: float, expect
     out_dir = Path(run_dir + ".shrunk")
     if out_dir.exists():
         shutil.rmtree(out_dir)  # no resuming from an earlier shrink's checkpoint: measured afresh
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), _cpu()
     out, sh = shrink_run(Path(run_dir), budget_s, out_dir, jobs=jobs, run_limit_s=run_limit_s, keep=keep)
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, _cpu() - cpu0
     before, after = sizes(sh.first), sizes(sh.best)
     same = history_bytes(simulate(load_config(out)).history) == (out / "history.jsonl").read_bytes()
     return {"kept": anomaly_names(sh.target), "before": before, "after": after, "seconds": round(seconds, 1),
+            "cpu_s": round(cpu, 1), "load": round(os.getloadavg()[0], 1),
             "out_of_budget": sh.out_of_budget, "candidates": sh.candidates, "repro": same, "shrunk_dir": str(out),
             "passes": sh.passes}
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and its reaped children (the shrink's workers)."""
+    import resource
+
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def shrink_one(run_dir: Path, budget_s: float, jobs: int, run_limit_s: float, expect) -> dict:
@@ -90,11 +102,12 @@ def shrink_one(run_dir: Path, budget_s: float, jobs: int, run_limit_s: float, ex
 
 def row(bug: str, r: dict) -> list:
     if "error" in r or "before" not in r:
-        return [bug, r.get("error", "no failing run"), "-", "-", "-", "-", "-", "-"]
+        return [bug, r.get("error", "no failing run"), "-", "-", "-", "-", "-", "-", "-", "-"]
     b, a = r["before"], r["after"]
     return [bug, f"{b['faults']} -> {a['faults']}", f"{b['operations']} -> {a['operations']}",
             f"{b['clients']} -> {a['clients']}", f"{b['time limit']:g} -> {a['time limit']:g}",
-            f"{r['seconds']:.0f}" + (" (budget)" if r["out_of_budget"] else ""), r["candidates"],
+            f"{r['seconds']:.0f}" + (" (budget)" if r["out_of_budget"] else ""), f"{r['cpu_s']:.0f}",
+            f"{r['load']:.0f}", r["candidates"],
             "identical" if r["repro"] else "DIFFERENT"]
 
 
@@ -135,7 +148,8 @@ def main(argv=None) -> int:
         print(tabulate([row(bug, r)], tablefmt="plain"), file=sys.stderr, flush=True)
     done = [(b, table[b]) for b in names if b in table]
     print(tabulate([row(b, r) for b, r in done],
-                   headers=["bug", "faults", "operations", "clients", "time limit", "shrink s", "runs", "repro"],
+                   headers=["bug", "faults", "operations", "clients", "time limit", "shrink s", "CPU s", "load",
+                            "runs", "repro"],
                    tablefmt="github"))
     ok = [r for _, r in done if "after" in r]
     small = sum(1 for r in ok if r["after"]["faults"] <= a.max_faults)

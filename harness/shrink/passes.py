@@ -1,8 +1,10 @@
 """The reduction passes: what the shrinker tries, in which order, and when it stops.
 
 Cheap big cuts first, fine ones after: the time limit (with the anomaly's onset as the
-first guess), inert episodes, the earliest episodes, whole fault families, ddmin over the
-schedule's episodes, episode ends, clients, keys, rate, the time limit again; rounds
+first guess), the window of episodes just before the failure (moved to the start of the
+run, then not), the whole schedule moved earlier; then in rounds inert episodes, the
+earliest episodes, whole fault families, ddmin over the schedule's episodes, episode
+ends, the time limit, moving and the window again, rate, clients, keys; rounds
 repeat until one changes nothing, then small subsets of the episodes, then (stalled above
 ``RESEED_ABOVE_FAULTS`` faults) every candidate also with other run seeds. The package
 docstring (`harness.shrink`) says why this order. Each pass builds candidate
@@ -39,7 +41,7 @@ WINDOWS_S = (1, 2, 4, 8, 16)
 SHIFT_TO_S = 3
 
 #: the client, key and rate passes try every value up to this one, then doubling
-LADDER_STEPS = 6
+LADDER_STEPS = 3
 
 #: at most this many small subsets of the episodes are tried once the passes are stuck
 SUBSETS = 200
@@ -57,10 +59,10 @@ class Shrinker(CandidateExecutor):
     def shrink(self) -> Any:
         """Run the passes until nothing changes or the budget is spent; the best RunResult."""
         # the cheap big cuts first: each makes every later candidate a shorter run
-        first = (self.shrink_window, self.shrink_shift, self.shrink_rate, self.shrink_clients)
+        first = (self.shrink_inert, self.shrink_window, self.shrink_shift)
         passes = (self.shrink_inert, self.shrink_prefix, self.shrink_families, self.shrink_episodes,
                   self.shrink_ends, self.shrink_time_limit, self.shrink_shift, self.shrink_window,
-                  self.shrink_clients, self.shrink_rate, self.shrink_keys)
+                  self.shrink_rate, self.shrink_clients, self.shrink_keys)
         try:
             self.shrink_time_limit(hint=True)
             for p in first:
