@@ -15,9 +15,10 @@ Prints, per bug: faults before -> after, operations before -> after, clients and
 limit before -> after, shrink seconds (wall, this shared machine; ``(budget)`` when
 the budget ran out), the CPU seconds the shrink and its workers used (the steadier
 number on a shared machine: on an idle one with ``--jobs`` cores the wall time is about
-CPU / jobs), the load average at the end, candidate runs, whether the shrunk run reproduces; and at the end how many ended with at most
-``--max-faults`` faults (issue 15: 3), how many within the budget, and the median
-operation count of the shrunk runs (issue 15: under 200).
+CPU / jobs), the load average at the end, candidate runs, whether the shrunk run
+reproduces; and at the end how many ended with at most ``--max-faults`` faults (issue
+15: 3), how many within the budget, and the median operation count of the shrunk runs
+(issue 15: under 200).
 
 Rows are kept in ``STORE/shrink-bench.json`` (``--redo`` shrinks again).
 """
@@ -38,9 +39,9 @@ for p in (ROOT, ROOT / "bench"):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 
+import bugs  # noqa: E402  (bench/bugs.py: the hunts)
 from tabulate import tabulate  # noqa: E402
 
-import bugs  # noqa: E402  (bench/bugs.py: the hunts)
 from harness.parentdeath import ProcessPool  # noqa: E402
 
 
@@ -117,7 +118,8 @@ def main(argv=None) -> int:
     ap.add_argument("--store", type=Path, default=Path("store/bug-hunts"), help="hunt store (default %(default)s)")
     ap.add_argument("--budget", type=float, default=60.0, help="shrink budget, seconds (default %(default)s)")
     ap.add_argument("--jobs", type=int, default=2, help="worker processes of a shrink (default %(default)s)")
-    ap.add_argument("--runs", type=int, default=200, help="hunt seeds at most, if a hunt is needed (default %(default)s)")
+    ap.add_argument("--runs", type=int, default=200,
+                    help="hunt seeds at most, if a hunt is needed (default %(default)s)")
     ap.add_argument("--run-timeout", type=float, default=60.0,
                     help="wall-clock seconds one candidate run may take (default %(default)s)")
     ap.add_argument("--max-faults", type=int, default=3, help="the goal, faults at most (default %(default)s)")

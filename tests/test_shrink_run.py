@@ -121,7 +121,7 @@ def test_a_sigkilled_shrink_leaves_its_best_run_in_a_checkpoint_and_resumes_from
     assert res.results["stats"]["operations"] == ck["sizes"]["operations"]
     # a second shrink into the same directory starts from it
     logs: list[str] = []
-    out, sh = shrink_run(failing, 60, out_dir, jobs=1, log=logs.append)
+    out, _sh = shrink_run(failing, 60, out_dir, jobs=1, log=logs.append)
     assert any("resumed from the checkpoint" in line for line in logs), logs
     assert len(episodes_of(load_config(out).schedule or [])) <= len(episodes_of(cfg.schedule or []))
     assert read_checkpoint(out)["complete"] is True

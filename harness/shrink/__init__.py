@@ -64,9 +64,10 @@ killed shrink loses nothing it found), and shrinking the same run into the same
 directory again resumes from it.
 
 The package, by job: `search` (ddmin and bisection), `schedule` (a schedule as episodes),
-`onset` (when the anomaly shows), `checkpoint` (the best run so far, on disk), `executor` (running and judging candidates within the
-budget), `passes` (the reductions above and their order), `driver` (`shrink_run`: a run
-directory in, a shrunk one out) and `cli` (the ``harness shrink`` command).
+`onset` (when the anomaly shows), `checkpoint` (the best run so far, on disk), `executor`
+(running and judging candidates within the budget), `passes` (the reductions above and
+their order), `driver` (`shrink_run`: a run directory in, a shrunk one out) and `cli`
+(the ``harness shrink`` command).
 """
 
 from __future__ import annotations

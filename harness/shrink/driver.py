@@ -11,8 +11,8 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from checkers.result import anomaly_names, failure_signature
 from harness.config import ConfigError
