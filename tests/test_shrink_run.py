@@ -125,25 +125,3 @@ def test_a_sigkilled_shrink_leaves_its_best_run_in_a_checkpoint_and_resumes_from
     assert any("resumed from the checkpoint" in line for line in logs), logs
     assert len(episodes_of(load_config(out).schedule or [])) <= len(episodes_of(cfg.schedule or []))
     assert read_checkpoint(out)["complete"] is True
-
-
-def test_thinning_tries_every_other_episode_then_other_seeds(tmp_path, monkeypatch):
-    from harness.shrink import Shrinker, passes as sp
-
-    failing = _failing_toy_run(tmp_path / "failing")
-    cfg = load_config(failing).replace(schedule=json.loads((failing / "schedule.json").read_text()))
-    sh = Shrinker(cfg, failure_signature(load_results(failing)), 60)
-    eps = episodes_of(cfg.schedule or [])
-    assert len(eps) > sp.THIN_ABOVE
-    seen: list[list[RunConfig]] = []
-    monkeypatch.setattr(sh, "first_of", lambda cands: seen.append(cands))  # nothing fails: one batch
-    sh.shrink_thin()
-    sh.close()
-    (cands,) = seen
-    assert len(cands) == 2 * (1 + sp.THIN_SEEDS)
-    halves = [episodes_of(c.schedule or []) for c in cands[:2]]
-    assert sorted(halves[0] + halves[1]) == eps and abs(len(halves[0]) - len(halves[1])) <= 1
-    assert [c.seed for c in cands[:2]] == [cfg.seed, cfg.seed]
-    others = cands[2:]
-    assert len({c.seed for c in others}) == sp.THIN_SEEDS and cfg.seed not in {c.seed for c in others}
-    assert all(c.replace(seed=cfg.seed) in cands[:2] for c in others)  # only the seed differs

@@ -21,7 +21,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from harness.config import SECOND, RunConfig
-from harness.rng import derive_seed
 from harness.shrink.executor import CandidateExecutor, OutOfBudget
 from harness.shrink.onset import anomaly_time
 from harness.shrink.schedule import (
@@ -44,11 +43,6 @@ SHIFT_TO_S = 3
 #: the client, key and rate passes try every value up to this one, then doubling
 LADDER_STEPS = 3
 
-#: the thinning pass runs while more than this many episodes are left, each half
-#: also with this many other seeds
-THIN_ABOVE = 6
-THIN_SEEDS = 4
-
 #: at most this many small subsets of the episodes are tried once the passes are stuck
 SUBSETS = 200
 
@@ -65,8 +59,8 @@ class Shrinker(CandidateExecutor):
     def shrink(self) -> Any:
         """Run the passes until nothing changes or the budget is spent; the best RunResult."""
         # the cheap big cuts first: each makes every later candidate a shorter run
-        first = (self.shrink_inert, self.shrink_window, self.shrink_shift, self.shrink_thin)
-        passes = (self.shrink_inert, self.shrink_prefix, self.shrink_families, self.shrink_thin, self.shrink_episodes,
+        first = (self.shrink_inert, self.shrink_window, self.shrink_shift)
+        passes = (self.shrink_inert, self.shrink_prefix, self.shrink_families, self.shrink_episodes,
                   self.shrink_ends, self.shrink_time_limit, self.shrink_shift, self.shrink_window,
                   self.shrink_rate, self.shrink_clients, self.shrink_keys)
         try:
@@ -182,26 +176,6 @@ class Shrinker(CandidateExecutor):
 
         shrink_int(top, SHIFT_TO_S, first=lambda ss: self.first_of([at(s) for s in ss]), width=self.jobs)
         self._changed("faults moved earlier (time limit)", cfg.time_limit, self.config.time_limit, cfg)
-
-    def shrink_thin(self) -> None:
-        """Every other episode (the even ones, then the odd ones), each also with
-        ``THIN_SEEDS`` other run seeds, again while one fails: a failure that needs the
-        cluster kept busy by faults all along (power cut after power cut) loses it to
-        ddmin's contiguous halves, which leave half the run fault-free, and any cut
-        changes what follows, so another seed is as good a guess as this one."""
-        while True:
-            cfg = self.config
-            eps = episodes_of(cfg.schedule or [])
-            if len(eps) <= THIN_ABOVE:
-                return
-            starts = _starts(cfg.schedule or [])
-            eps.sort(key=lambda e: (starts[e]["at"], e))
-            halves = [self._with_episodes(cfg, eps[r::2]) for r in (0, 1)]
-            cands = halves + [h.replace(seed=derive_seed(cfg.seed, "shrink-thin", i))
-                              for i in range(1, THIN_SEEDS + 1) for h in halves]
-            if self.first_of(cands) is None:
-                return
-            self._changed("every other episode", len(eps), len(episodes_of(self.config.schedule or [])), cfg)
 
     def shrink_inert(self) -> None:
         """One candidate: without the episodes that did nothing in the best run."""
