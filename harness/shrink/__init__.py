@@ -17,22 +17,32 @@ removing a late one: cutting the end comes first.
    shortest prefix of the trace shows it), then a search; episodes that would start after
    the limit are dropped, and ends after it are left to the final heal. This alone
    usually removes most faults, and it makes every later candidate cheaper.
+2. the window before the failure: only the episodes in force in the last 1, 2, 4, 8 or
+   16 s before the anomaly showed, first moved to 3 s into the run (so the run ends a few
+   seconds later: a short run, cheap to try), then left where they were. A failure is
+   most often the work of its last few faults; the earlier ones only set the scene.
+3. the whole schedule moved earlier, the time limit cut by as much (a search for the
+   shortest fault-free prefix that still fails).
 
 Then, in rounds:
 
-2. inert episodes: one candidate without the episodes that did nothing in the best run
+4. inert episodes: one candidate without the episodes that did nothing in the best run
    (by its fault log: a kill of a node already down, a crash point never reached...);
-3. the earliest episodes (a search for the fewest last ones that still fail);
-4. whole fault families (only one family, or all but one);
-5. ddmin (Zeller's delta debugging) over the fault schedule's episodes: a fault's start
+   also tried once right after 1, since it costs one run;
+5. the earliest episodes (a search for the fewest last ones that still fail);
+6. whole fault families (only one family, or all but one);
+7. ddmin (Zeller's delta debugging) over the fault schedule's episodes: a fault's start
    and its end share an ``episode`` and go together, so no candidate restarts a node it
    never killed. The empty schedule is tried first: some bugs need no faults.
-6. episode ends: an episode whose end is not needed lasts until the final heal (the main
+8. episode ends: an episode whose end is not needed lasts until the final heal (the main
    phase ends by healing everything, so the start alone is a complete fault);
-7. fewer clients, 8. a lower rate (so fewer operations), 9. the time limit again;
-10. once a round changes nothing: each episode alone, then each pair (at most
+9. the time limit, moving earlier and the window again (the schedule is smaller now);
+10. a lower rate, fewer clients, fewer keys (so fewer operations): each a ladder of
+    values tried smallest first (every one up to 3, then doubling, and three quarters),
+    since whether a run fails is far from monotone in them;
+11. once a round changes nothing: each episode alone, then each pair (at most
     ``SUBSETS`` candidates), since a schedule ddmin cannot cut may hold a smaller one;
-11. still stuck above 3 faults: the rounds again, each candidate also tried with 3, then
+12. still stuck above 3 faults: the rounds again, each candidate also tried with 3, then
     10, then 30 other run seeds (in a fixed order). The schedule is explicit in the
     config, so the seed only moves latencies and the clients' choices; removing a fault
     changes everything after it anyway, and a smaller schedule that fails with another
@@ -48,12 +58,16 @@ a candidate still running when it is spent is stopped and does not count.
 
 The result is written as a normal run directory (``RUN_DIR.shrunk``, or
 ``STORE/runs/NAME.shrunk`` with ``--store``) that ``harness repro`` reproduces, with
-``shrink.json`` beside it saying what was reduced.
+``shrink.json`` beside it saying what was reduced. Every smaller failing run found on
+the way is checkpointed at once to ``checkpoint.json`` in that directory (atomically: a
+killed shrink loses nothing it found), and shrinking the same run into the same
+directory again resumes from it.
 
 The package, by job: `search` (ddmin and bisection), `schedule` (a schedule as episodes),
-`onset` (when the anomaly shows), `executor` (running and judging candidates within the
-budget), `passes` (the reductions above and their order), `driver` (`shrink_run`: a run
-directory in, a shrunk one out) and `cli` (the ``harness shrink`` command).
+`onset` (when the anomaly shows), `checkpoint` (the best run so far, on disk), `executor`
+(running and judging candidates within the budget), `passes` (the reductions above and
+their order), `driver` (`shrink_run`: a run directory in, a shrunk one out) and `cli`
+(the ``harness shrink`` command).
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """The shrink driver: load a failing run directory, choose the failure to keep (its
 signature, or the pairs ``--keep`` names), run the passes within the budget, and write
 the smallest failing run found as a normal run directory with ``shrink.json`` beside it
-saying what was reduced."""
+saying what was reduced. Every smaller failing run found on the way is checkpointed to
+the output directory at once (`harness.shrink.checkpoint`), and a shrink of the same run
+into the same directory resumes from that checkpoint."""
 
 from __future__ import annotations
 
@@ -10,9 +12,11 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from checkers.result import anomaly_names, failure_signature
 from harness.config import ConfigError
+from harness.shrink.checkpoint import resumable, write_checkpoint
 from harness.shrink.passes import Shrinker, sizes
 
 #: default seconds of wall clock for shrinking: a toy run is milliseconds, a 60 s ZAB run
@@ -64,8 +68,23 @@ def shrink_run(run_dir: Path, budget_s: float = DEFAULT_BUDGET_S, out_dir: Path 
     from harness.store import check_writable
 
     check_writable(out_dir.parent, "shrink output")  # before the work, not after it
+    kept = anomaly_names(target)
+    resume = resumable(out_dir, config, kept)
+
+    def checkpoint(res: Any, done: bool = False) -> None:
+        write_checkpoint(out_dir, {
+            "from": str(run_dir), "origin": config.to_dict(), "kept": kept, "complete": done,
+            "seconds": round(time.monotonic() - t0, 1), "sizes": sizes(res), "config": res.config.to_dict(),
+        })
+
     shrinker = Shrinker(config, target, budget_s - (time.monotonic() - t0), log,
-                        jobs=default_jobs() if jobs is None else jobs, run_limit_s=run_limit_s)
+                        jobs=default_jobs() if jobs is None else jobs, run_limit_s=run_limit_s,
+                        on_best=checkpoint)
+    if resume is not None and resume != config:
+        if shrinker.resume(resume):
+            log(f"resumed from the checkpoint in {out_dir}: {sizes(shrinker.best)['faults']} faults")
+        else:
+            log(f"the checkpoint in {out_dir} does not fail the same way with this code: starting afresh")
     best = shrinker.shrink()
     try:
         write_run(best.out, best.results, directory=out_dir)
@@ -82,4 +101,5 @@ def shrink_run(run_dir: Path, budget_s: float = DEFAULT_BUDGET_S, out_dir: Path 
         "before": sizes(shrinker.first), "after": sizes(best),
         "passes": shrinker.passes,
     }, indent=1) + "\n")
+    checkpoint(best, done=True)
     return out_dir, shrinker

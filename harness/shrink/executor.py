@@ -76,8 +76,11 @@ class CandidateExecutor:
 
     def __init__(self, config: RunConfig, target: Signature, budget_s: float,
                  log: Callable[[str], None] = lambda s: None, jobs: int = 1,
-                 run_limit_s: float | None = None):
+                 run_limit_s: float | None = None,
+                 on_best: Callable[[Any], None] | None = None):
         self.target = target
+        #: called with each new best run (the driver checkpoints it to the output directory)
+        self.on_best = on_best
         self.t0 = time.monotonic()
         self.deadline = self.t0 + budget_s
         self.log = log
@@ -164,7 +167,7 @@ class CandidateExecutor:
                         raise OutOfBudget
                     decided[i] = (status, res)
                 if decided[i][0] == "same":
-                    self.best = decided[i][1]
+                    self._keep(decided[i][1])
                     return i
             return None
         if self._pool is None:
@@ -180,7 +183,7 @@ class CandidateExecutor:
                     if i not in decided:
                         break
                     if decided[i][0] == "same":
-                        self.best = decided[i][1]
+                        self._keep(decided[i][1])
                         return i
                 else:
                     return None
@@ -203,6 +206,23 @@ class CandidateExecutor:
         finally:
             for fut in pending:
                 fut.cancel()  # a running one finishes by the deadline; its result is dropped
+
+    def resume(self, config: RunConfig) -> bool:
+        """Start from ``config`` (an earlier shrink's checkpoint) if it still fails the same
+        way; run to the end whatever the budget, as the original run is."""
+        status, res = attempt(config, self.target, None, self.run_limit_s)
+        self._record(_key(config), status)
+        if status == "same":
+            self._keep(res)
+        return status == "same"
+
+    def _keep(self, res: Any) -> None:
+        """``res`` is the new best run: keep it, and checkpoint it if it is a new one."""
+        if res is self.best:
+            return
+        self.best = res
+        if self.on_best is not None:
+            self.on_best(res)
 
     def test(self, config: RunConfig) -> bool:
         """Run ``config``; if it fails with the target signature, it becomes the best."""

@@ -1,8 +1,10 @@
 """The reduction passes: what the shrinker tries, in which order, and when it stops.
 
 Cheap big cuts first, fine ones after: the time limit (with the anomaly's onset as the
-first guess), inert episodes, the earliest episodes, whole fault families, ddmin over the
-schedule's episodes, episode ends, clients, keys, rate, the time limit again; rounds
+first guess), the window of episodes just before the failure (moved to the start of the
+run, then not), the whole schedule moved earlier; then in rounds inert episodes, the
+earliest episodes, whole fault families, ddmin over the schedule's episodes, episode
+ends, the time limit, moving and the window again, rate, clients, keys; rounds
 repeat until one changes nothing, then small subsets of the episodes, then (stalled above
 ``RESEED_ABOVE_FAULTS`` faults) every candidate also with other run seeds. The package
 docstring (`harness.shrink`) says why this order. Each pass builds candidate
@@ -18,7 +20,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from harness.config import RunConfig
+from harness.config import SECOND, RunConfig
 from harness.shrink.executor import CandidateExecutor, OutOfBudget
 from harness.shrink.onset import anomaly_time
 from harness.shrink.schedule import (
@@ -26,9 +28,20 @@ from harness.shrink.schedule import (
     _starts,
     episodes_of,
     inert_episodes,
+    shifted,
     trim_schedule,
+    window_episodes,
 )
 from harness.shrink.search import ddmin, shrink_int
+
+#: seconds before the anomaly whose episodes the window pass keeps, narrowest first
+WINDOWS_S = (1, 2, 4, 8, 16)
+#: seconds into the run the window pass moves a window's first episode to: past the
+#: first election, with some writes done
+SHIFT_TO_S = 3
+
+#: the client, key and rate passes try every value up to this one, then doubling
+LADDER_STEPS = 3
 
 #: at most this many small subsets of the episodes are tried once the passes are stuck
 SUBSETS = 200
@@ -45,11 +58,15 @@ class Shrinker(CandidateExecutor):
 
     def shrink(self) -> Any:
         """Run the passes until nothing changes or the budget is spent; the best RunResult."""
+        # the cheap big cuts first: each makes every later candidate a shorter run
+        first = (self.shrink_inert, self.shrink_window, self.shrink_shift)
         passes = (self.shrink_inert, self.shrink_prefix, self.shrink_families, self.shrink_episodes,
-                  self.shrink_ends, self.shrink_clients, self.shrink_keys, self.shrink_rate,
-                  self.shrink_time_limit)
+                  self.shrink_ends, self.shrink_time_limit, self.shrink_shift, self.shrink_window,
+                  self.shrink_rate, self.shrink_clients, self.shrink_keys)
         try:
             self.shrink_time_limit(hint=True)
+            for p in first:
+                p()
             while True:
                 before = self.config
                 for p in passes:
@@ -94,6 +111,71 @@ class Shrinker(CandidateExecutor):
         t = shrink_int(top, 1, first=lambda ts: self.first_of([at(t) for t in ts]),
                        width=self.jobs, hints=hints)
         self._changed("time limit", cfg.time_limit, self.config.time_limit, cfg)
+
+    def _anomaly_s(self) -> float:
+        """Seconds into the best run by which the failure has shown (its time limit
+        when no checker says when: liveness is judged at the end); cached per best run."""
+        if getattr(self, "_onset", (None,))[0] is not self.best:
+            t = anomaly_time(self.best, self.target)
+            self._onset = (self.best, self.config.time_limit if t is None else min(t, self.config.time_limit))
+        return float(self._onset[1])
+
+    def shrink_window(self) -> None:
+        """Only the episodes in force in the last few seconds before the failure showed,
+        moved to the start of the run (so the run can end seconds later), then the same
+        not moved; narrowest window first, again while one is kept. A failure is usually
+        the work of the last few faults before it; the earlier ones only set the scene,
+        and a fault-free prefix of a few seconds sets one too."""
+        while True:
+            cfg = self.config
+            schedule = cfg.schedule or []
+            n = len(episodes_of(schedule))
+            t = self._anomaly_s()
+            end = int(t * SECOND)
+            sets: list[list[int]] = []
+            for w in WINDOWS_S:
+                eps = window_episodes(schedule, end - w * SECOND, end)
+                if len(eps) < n and eps not in sets:
+                    sets.append(eps)
+            if not sets:
+                return
+            cands: list[RunConfig] = []
+            for eps in sets:  # moved to the start: short runs, cheap to try
+                moved, by = shifted(schedule, eps, SHIFT_TO_S * SECOND)
+                limit = min(cfg.time_limit, float(math.ceil((end - by) / SECOND) + 1))
+                cands.append(cfg.replace(time_limit=limit, schedule=trim_schedule(moved, limit)))
+            for eps in sets:
+                limit = min(cfg.time_limit, float(math.ceil(t) + 1))
+                cands.append(self._with_episodes(cfg, eps).replace(time_limit=limit))
+                cands[-1] = cands[-1].replace(schedule=trim_schedule(cands[-1].schedule or [], limit))
+            i = self.first_of(cands)
+            if i is None:
+                return
+            self._changed("window before the failure" + (" (moved to the start)" if i < len(sets) else ""),
+                          n, len(episodes_of(self.config.schedule or [])), cfg)
+
+    def shrink_shift(self) -> None:
+        """The whole schedule moved earlier, the time limit cut by as much: the least
+        fault-free prefix that still fails (a search over where the first fault starts,
+        from ``SHIFT_TO_S`` seconds). Every later candidate is then a shorter run."""
+        cfg = self.config
+        schedule = cfg.schedule or []
+        if not schedule:
+            return
+        first = min(int(f["at"]) for f in schedule)
+        top = first // SECOND
+        if top <= SHIFT_TO_S:
+            return
+
+        def at(s: int) -> RunConfig:
+            if s >= top:
+                return cfg
+            moved, by = shifted(schedule, episodes_of(schedule), s * SECOND)
+            limit = float(max(1, math.ceil(cfg.time_limit - by / SECOND)))
+            return cfg.replace(time_limit=limit, schedule=trim_schedule(moved, limit))
+
+        shrink_int(top, SHIFT_TO_S, first=lambda ss: self.first_of([at(s) for s in ss]), width=self.jobs)
+        self._changed("faults moved earlier (time limit)", cfg.time_limit, self.config.time_limit, cfg)
 
     def shrink_inert(self) -> None:
         """One candidate: without the episodes that did nothing in the best run."""
@@ -169,25 +251,36 @@ class Shrinker(CandidateExecutor):
         keep = ddmin(ends, first=lambda cands: self.first_of([without(c) for c in cands]))
         self._changed("episode ends", len(ends), len(keep), cfg)
 
-    def shrink_clients(self) -> None:
+    def _ladder(self, what: str, field: str, lowest: int, as_float: bool = False) -> None:
+        """``field`` cut to the first value that still fails of: every one up to
+        ``LADDER_STEPS``, then doubling, and three quarters of the value; one batch, the
+        smallest (cheapest) run first. A search by halves would spend a run per halving
+        for a few percent, and whether a run fails is far from monotone in these."""
         cfg = self.config
-        shrink_int(cfg.clients, 1, first=lambda cs: self.first_of([cfg.replace(clients=c) for c in cs]),
-                   width=self.jobs)
-        self._changed("clients", cfg.clients, self.config.clients, cfg)
+        now = getattr(cfg, field)
+        values: list[int] = []
+        v = lowest
+        while v < now:
+            values.append(v)
+            v = v + 1 if v < LADDER_STEPS else v * 2
+        three_quarters = math.ceil(now * 3 / 4)
+        if values and values[-1] < three_quarters < now:
+            values.append(three_quarters)
+        if not values:
+            return
+        self.first_of([cfg.replace(**{field: float(v) if as_float else v}) for v in values])
+        self._changed(what, now, getattr(self.config, field), cfg)
+
+    def shrink_clients(self) -> None:
+        self._ladder("clients", "clients", 1)
 
     def shrink_keys(self) -> None:
         """Fewer keys (registers, queue keys): a history about one key reads fastest."""
-        cfg = self.config
-        shrink_int(cfg.keys, 1, first=lambda ks: self.first_of([cfg.replace(keys=k) for k in ks]),
-                   width=self.jobs)
-        self._changed("keys", cfg.keys, self.config.keys, cfg)
+        self._ladder("keys", "keys", 1)
 
     def shrink_rate(self) -> None:
-        cfg = self.config
-        top = math.ceil(cfg.rate)
-        shrink_int(top, 1, first=lambda rs: self.first_of([cfg.replace(rate=float(r)) for r in rs]),
-                   width=self.jobs)
-        self._changed("rate", cfg.rate, self.config.rate, cfg)
+        """A lower operation rate: fewer operations in the same time."""
+        self._ladder("rate", "rate", 1, as_float=True)
 
     def _changed(self, what: str, before: float, after: float, cfg: RunConfig) -> None:
         if self.config != cfg:

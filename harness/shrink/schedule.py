@@ -54,3 +54,31 @@ def inert_episodes(faults: list[dict[str, Any]]) -> list[int]:
             did = True  # partitions, heals, clocks, power cuts
         effect[f["episode"]] = effect.get(f["episode"], False) or did
     return sorted(e for e, did in effect.items() if not did)
+
+
+def _spans(schedule: list[dict[str, Any]]) -> dict[int, tuple[int, int | None]]:
+    """episode -> (its start, its end: the time of its last fault, None if it has only a
+    start and so lasts until the final heal)."""
+    by: dict[int, list[int]] = {}
+    for f in schedule:
+        by.setdefault(int(f["episode"]), []).append(int(f["at"]))
+    return {e: (min(ts), max(ts) if len(ts) > 1 else None) for e, ts in by.items()}
+
+
+def window_episodes(schedule: list[dict[str, Any]], lo: int, hi: int) -> list[int]:
+    """The episodes in force at some time of [lo, hi] ns: started by ``hi`` and not ended
+    before ``lo``."""
+    return sorted(e for e, (start, end) in _spans(schedule).items()
+                  if start <= hi and (end is None or end >= lo))
+
+
+def shifted(schedule: list[dict[str, Any]], episodes: list[int], to: int) -> tuple[list[dict[str, Any]], int]:
+    """The schedule of ``episodes`` only, moved earlier so the first starts at ``to`` ns
+    (not moved if it starts earlier already); (that schedule, the ns it moved by). A
+    fault's arguments hold durations and targets, never times, so moving ``at`` is all."""
+    keep = set(episodes)
+    faults = [f for f in schedule if f["episode"] in keep]
+    if not faults:
+        return [], 0
+    by = max(0, min(int(f["at"]) for f in faults) - to)
+    return [{**f, "at": int(f["at"]) - by} for f in faults], by
