@@ -82,10 +82,19 @@ def _figure(w_in: float, h_in: float) -> Figure:
     return fig
 
 
+#: the note ``savefig`` writes into a PNG
+SOFTWARE = f"Matplotlib version{matplotlib.__version__}, https://matplotlib.org/"
+
+
 def _save(fig: Figure, path: Path) -> Path:
-    # zlib level 1: a tenth of the encoding time of the default 6, files ~20% larger
-    fig.savefig(path, dpi=DPI, format="png", pil_kwargs={"compress_level": 1})
-    return path
+    """Draw ``fig`` and write it as a PNG: what ``fig.savefig(path, dpi=DPI)`` writes,
+    encoded by `reports.plots.png` (a third of Pillow's time for the same pixels)."""
+    from reports.plots.png import write_png
+
+    canvas = fig.canvas
+    assert isinstance(canvas, FigureCanvasAgg)  # set by _figure
+    canvas.draw()
+    return write_png(path, canvas.buffer_rgba(), DPI, {"Software": SOFTWARE})
 
 
 def _load(run: RunData | Path | str) -> RunData:
