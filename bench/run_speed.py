@@ -23,6 +23,10 @@ runs with ``PYTHONPATH=tree``, the simulator in a child with ``BENCH_TREE=tree``
 before and after a change is compared in the same minutes; e.g. an unpacked
 ``git archive`` of the old commit.
 
+``--instructions`` adds 3.: the standard run under valgrind's cachegrind, instructions per
+process (the harness; with the page, its report process too): a count the machine's load
+does not move, for comparing trees on a busy machine.
+
 ``--in-process SYSTEMS`` is the older measurement: ``run_test`` in this process
 (simulate + check, no files) for ``zab``, ``kafka`` (3 ZooKeeper servers, 5 brokers, 3
 partitions, queue workload; target 2 s) or ``toy``.
@@ -32,6 +36,7 @@ Usage::
     python bench/run_speed.py                           # shell runs and simulator, this tree
     python bench/run_speed.py --trees /tmp/old,.        # before/after, interleaved
     python bench/run_speed.py --in-process zab,kafka --seeds 5
+    python bench/run_speed.py --trees /tmp/old,. --skip shell,sim --instructions
 """
 
 from __future__ import annotations
@@ -98,9 +103,21 @@ def shell_run(tree: str, page: bool, store: Path) -> tuple[float, float]:
     return wall, cpu
 
 
+def compile_tree(tree: str) -> None:
+    """Byte-compile ``tree`` as an install or a first run leaves it (``__pycache__``), so a
+    tree unpacked for the comparison, or an environment with PYTHONDONTWRITEBYTECODE set,
+    does not make every measured run compile the harness's sources (~0.1 s) again."""
+    packages = [str(p) for name in ("harness", "checkers", "reports", "systems", "workloads")
+                if (p := Path(tree).resolve() / name).is_dir()]
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "-j", "0", *packages],
+                   stdout=subprocess.DEVNULL, check=False)
+
+
 def bench_shell(trees: list[str], rounds: int) -> None:
     print(f"1. from the shell: harness {' '.join(STANDARD_CMD)} (fresh process; with the page and plots, "
-          f"and with --no-report)")
+          f"and with --no-report; sources byte-compiled first)")
+    for tree in trees:
+        compile_tree(tree)
     walls: dict[tuple[str, bool], list[float]] = {}
     cpus: dict[tuple[str, bool], list[float]] = {}
     tmp = Path(tempfile.mkdtemp(prefix="run-speed-"))
@@ -128,6 +145,38 @@ def bench_shell(trees: list[str], rounds: int) -> None:
                   f"CPU median {statistics.median(cpus[(tree, page)]):.3f} s; "
                   f"target < {target:g} s: "
                   f"{'met' if med < target else 'NOT MET'}")
+
+
+def bench_instructions(trees: list[str]) -> None:
+    """Instructions (valgrind's cachegrind, no cache simulation) of the standard run per
+    process: the harness, and with the page its report process. Unlike seconds, these do
+    not move with the machine's load; the report process's import of matplotlib overlaps
+    the simulation, its page work (the rest) follows it."""
+    if shutil.which("valgrind") is None:
+        print("3. instructions: valgrind is not installed; skipped")
+        return
+    import re
+
+    print("3. instructions of the standard run (cachegrind; REPORT_JOBS=1, so the page is one process)")
+    tmp = Path(tempfile.mkdtemp(prefix="run-speed-ir-"))
+    try:
+        for tree in trees:
+            for page in (False, True):
+                env = {**os.environ, "PYTHONPATH": str(Path(tree).resolve()), "REPORT_JOBS": "1"}
+                store = tmp / f"s{len(os.listdir(tmp))}"
+                cmd = (["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
+                       + harness_exe() + STANDARD_CMD + ["--store", str(store)] + ([] if page else ["--no-report"]))
+                proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                _, err = proc.communicate()
+                counts = {int(pid): int(n.replace(",", ""))
+                          for pid, n in re.findall(r"==(\d+)== I\s+refs:\s+([\d,]+)", err)}
+                main = counts.pop(proc.pid, 0)
+                others = ", ".join(f"{n / 1e9:.3f} G" for n in counts.values())
+                print(f"  {tree}: {'with page' if page else 'no page  '} harness {main / 1e9:.3f} G instructions"
+                      + (f", report process {others}" if others else "")
+                      + f"; total {(main + sum(counts.values())) / 1e9:.3f} G")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 # ------------------------------------------------------------------- 2. the simulator
@@ -252,6 +301,8 @@ def main() -> None:
     ap.add_argument("--sim-rounds", type=int, default=3, help="simulator measurements per tree (default %(default)s)")
     ap.add_argument("--sim-seeds", type=int, default=3)
     ap.add_argument("--skip", default="", help="comma list of parts to skip: shell, sim")
+    ap.add_argument("--instructions", action="store_true",
+                    help="also count the standard run's instructions per process (needs valgrind; slow)")
     ap.add_argument("--in-process", metavar="SYSTEMS", help="comma list of zab, kafka, toy: the older in-process bench")
     ap.add_argument("--seeds", type=int, default=5, help="--in-process: seeds per system")
     ap.add_argument("--time-limit", type=float, default=60)
@@ -285,6 +336,8 @@ def main() -> None:
         bench_shell(trees, args.rounds)
     if "sim" not in skip:
         bench_sim(trees, args.sim_rounds, args.sim_seeds)
+    if args.instructions:
+        bench_instructions(trees)
 
 
 if __name__ == "__main__":

@@ -52,13 +52,13 @@ class RunConfig:
         """This config, if every field has its type and range and the system, workload,
         faults, bugs and settings are known and go together; else ConfigError."""
         validate_fields(self)
-        from harness.system import system_names
+        from harness.system import is_system, system_names
 
-        if self.system not in system_names():
+        if not is_system(self.system):
             raise ConfigError(f"unknown system {self.system!r} (known: {', '.join(system_names())})")
-        from workloads import workload_names
+        from workloads import is_workload, workload_names
 
-        if self.workload not in workload_names():
+        if not is_workload(self.workload):
             raise ConfigError(
                 f"unknown workload {self.workload!r} (known: {', '.join(workload_names())})"
             )

@@ -16,8 +16,10 @@ the order in which packages were installed.
 from __future__ import annotations
 
 import functools
-from importlib.metadata import EntryPoint, entry_points
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 SYSTEMS = "harness.systems"
 BUGS = "harness.bugs"
@@ -28,6 +30,15 @@ CHECKERS = "harness.checkers"
 class PluginError(ValueError):
     """A plug-in is declared but cannot be loaded (its import fails, or it is the wrong
     kind of object). One line, no traceback."""
+
+
+def entry_points(group: str) -> Any:
+    """``importlib.metadata.entry_points(group=group)``, imported at the first call: that
+    module (with email, zipfile and csv under it) costs a start-up that asks for no
+    plug-in by name about a twentieth of the standard run's time."""
+    from importlib.metadata import entry_points as _entry_points
+
+    return _entry_points(group=group)
 
 
 @functools.cache

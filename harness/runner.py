@@ -9,6 +9,7 @@ succeed within the recovery period or the run is a liveness failure.
 from __future__ import annotations
 
 import gc
+import hashlib
 import shutil
 import tempfile
 import time
@@ -215,12 +216,13 @@ def _check_and_store(config: RunConfig, spec: Any, workdir: Path | None, store: 
         spec.annotate_results(out, checks)
     t2 = time.perf_counter()
     valid = merge_verdicts(c.valid for c in checks.values() if c.decides)
+    history = history_bytes(out.history)  # hashed here and written as is (encoded once)
     results = {
         "valid": valid,
         "seed": config.seed,
         "system": config.system,
         "workload": config.workload,
-        "history_sha256": history_digest(out.history),
+        "history_sha256": hashlib.sha256(history).hexdigest(),
         "checkers": {name: c.to_json() for name, c in checks.items()},
         # abstract behaviours the run reached (harness.coverage): what campaigns sum
         "coverage": {"behaviours": behaviours(out)},
@@ -234,7 +236,7 @@ def _check_and_store(config: RunConfig, spec: Any, workdir: Path | None, store: 
     }
     d = None
     if store is not None or directory is not None:
-        d = write_run(out, results, store=store, name=name, directory=directory)
+        d = write_run(out, results, store=store, name=name, directory=directory, history=history)
     return RunResult(config, valid, results, out, d, time.perf_counter() - t0)
 
 

@@ -76,7 +76,9 @@ def default_run_name(config: RunConfig) -> str:
 
 
 def write_run(out: Any, results: dict[str, Any], store: Path | None = None, name: str | None = None,
-              directory: Path | None = None) -> Path:
+              directory: Path | None = None, history: bytes | None = None) -> Path:
+    """Write the run directory of ``out`` and ``results``; its path. ``history``: the
+    bytes of history.jsonl when the caller already made them (for its sha256)."""
     if directory is None:
         assert store is not None
         runs = Path(store) / "runs"
@@ -93,7 +95,7 @@ def write_run(out: Any, results: dict[str, Any], store: Path | None = None, name
     try:
         tmp.chmod(0o755)  # mkdtemp makes it 0700: a run directory is for everyone to read
         (tmp / "config.json").write_text(json.dumps(out.config.to_dict(), indent=1) + "\n")
-        (tmp / "history.jsonl").write_bytes(history_bytes(out.history))
+        (tmp / "history.jsonl").write_bytes(history if history is not None else history_bytes(out.history))
         (tmp / "trace.jsonl").write_text(_jsonl(out.trace))
         (tmp / "faults.jsonl").write_text(_jsonl(out.faults))
         (tmp / "schedule.json").write_text(json.dumps([f.to_json() for f in out.schedule]) + "\n")

@@ -1,12 +1,12 @@
-"""Terminal summaries (tabulate) of runs."""
+"""Terminal summaries of runs: a table of the checkers' verdicts (tabulate's ``simple``
+format, written by ``harness.table``), the run's numbers and where its files are."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from tabulate import tabulate
-
 from checkers.result import checker_results
+from harness.table import simple_table
 
 
 def _verdict(v: Any) -> str:
@@ -27,18 +27,24 @@ def describe_servers(config: Any) -> str:
     return f"{len(ids)} servers ({spans})"
 
 
-def print_run_summary(res: Any) -> None:
-    r = res.results
-    cfg = res.config
+def summary_rows(res: Any) -> list[list[str]]:
+    """One row per checker: name, verdict, why (cut at 400 characters)."""
     rows = []
-    for name, c in checker_results(r).items():
+    for name, c in checker_results(res.results).items():
         why = c.explanation or c.note
         rows.append([name, _verdict(c.valid) + ("" if c.decides else " (not counted)"),
                      why if len(why) <= 400 else why[:400] + " ..."])
+    return rows
+
+
+def print_run_summary(res: Any) -> None:
+    r = res.results
+    cfg = res.config
+    rows = summary_rows(res)
     print(f"{cfg.system} / {cfg.workload}  seed {cfg.seed}  nemesis {','.join(cfg.nemesis) or 'none'}  "
           f"{describe_servers(cfg)}, {cfg.clients} clients, {cfg.time_limit:g} s"
           + (f"  bugs {','.join(cfg.bugs)}" if cfg.bugs else ""))
-    print(tabulate(rows, headers=["checker", "verdict", "why"], tablefmt="simple", maxcolwidths=[None, None, 90]))
+    print(simple_table(rows, ["checker", "verdict", "why"], maxcolwidths=[None, None, 90]))
     s = r["stats"]
     if r.get("live"):
         sd = (s.get("stepdown") or {}).get("explanation")

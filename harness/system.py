@@ -184,6 +184,14 @@ def get_system(name: str) -> SystemSpec:
     return factory()
 
 
+def is_system(name: str) -> bool:
+    """``name in system_names()``, without listing the installed plug-ins (a scan of every
+    package's metadata) when the system is this project's or registered by hand."""
+    if name in _REGISTRY or name in _builtin_dir("systems", "spec"):
+        return True
+    return name in plugins.declared(plugins.SYSTEMS)
+
+
 def system_names() -> list[str]:
     return sorted(set(_REGISTRY) | set(_builtin_dir("systems", "spec")) | set(plugins.declared(plugins.SYSTEMS)))
 

@@ -534,10 +534,20 @@ def _power_record(w: FaultWindow, rec: dict, t: int, waiting: dict, open_w: dict
             del open_w[key]
 
 
+#: ``json.dumps(v, separators=(",", ":"), default=str)`` without building an encoder per
+#: value (a run's page formats thousands of them)
+_COMPACT = json.JSONEncoder(separators=(",", ":"), default=str)
+
+
 def fmt_value(v: Any, limit: int = 120) -> str:
     """A short JSON rendering of a value for tables and tooltips."""
-    try:
-        s = json.dumps(v, separators=(",", ":"), default=str)
-    except (TypeError, ValueError):
+    if v is None:
+        return "null"
+    if type(v) is int:  # JSON writes an int as repr does
         s = repr(v)
+    else:
+        try:
+            s = _COMPACT.encode(v)
+        except (TypeError, ValueError):
+            s = repr(v)
     return s if len(s) <= limit else s[: limit - 1] + "…"

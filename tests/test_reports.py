@@ -326,6 +326,47 @@ def test_plots_in_two_processes_are_the_same_files(runs, tmp_path):
         assert a[name].read_bytes() == b[name].read_bytes(), name
 
 
+def test_plots_have_the_pixels_savefig_writes(runs, tmp_path, monkeypatch):
+    """The PNGs reports.plots.png encodes hold what matplotlib's own savefig would have
+    written: decoded, the same pixels (and the same dpi)."""
+    import numpy as np
+    from PIL import Image
+
+    import reports.plots.style as style
+    from reports.plots.writer import FILES
+
+    (tmp_path / "ours").mkdir()
+    (tmp_path / "savefig").mkdir()
+    ours = write_plots(runs["fail"], tmp_path / "ours", jobs=1)
+    for name in ("leaders", "operations", "partitions", "queue"):
+        monkeypatch.setattr(f"reports.plots.{name}._save", lambda fig, path: fig.savefig(path, dpi=style.DPI) or path)
+    theirs = write_plots(runs["fail"], tmp_path / "savefig", jobs=1)
+    assert list(ours) == list(theirs) and {"latency", "throughput", "partitions"} <= set(ours)
+    for name in ours:
+        a, b = Image.open(ours[name]), Image.open(theirs[name])
+        assert a.info.get("dpi") == pytest.approx(b.info.get("dpi"), abs=0.01), FILES[name]
+        assert a.info.get("Software") == b.info.get("Software")
+        assert np.array_equal(np.asarray(a.convert("RGBA")), np.asarray(b.convert("RGBA"))), FILES[name]
+
+
+@pytest.mark.parametrize("opaque", [True, False])
+def test_png_encoder_round_trips_pixels(tmp_path, opaque):
+    import numpy as np
+    from PIL import Image
+
+    from reports.plots.png import write_png
+
+    rng = np.random.default_rng(1)
+    px = rng.integers(0, 256, size=(37, 53, 4), dtype=np.uint8)
+    px[5:9] = px[4]  # repeated rows, as a plot has
+    if opaque:
+        px[:, :, 3] = 255
+    img = Image.open(write_png(tmp_path / "x.png", px, 90, {"Software": "test"}))
+    assert img.mode == ("RGB" if opaque else "RGBA") and img.info["Software"] == "test"
+    assert img.info["dpi"] == pytest.approx((90, 90), abs=0.01)
+    assert np.array_equal(np.asarray(img.convert("RGBA")), px)
+
+
 def _zab_like_trace() -> list[dict]:
     s = 1_000_000_000
     return [

@@ -65,8 +65,16 @@ def workload_names() -> list[str]:
     return own + sorted(n for n in plugins.declared(plugins.WORKLOADS) if n not in WORKLOADS)
 
 
+def is_workload(name: str) -> bool:
+    """``name in workload_names()``, without listing the installed plug-ins (a scan of
+    every package's metadata) when the workload is this package's."""
+    if name in WORKLOADS:
+        return importlib.util.find_spec(WORKLOADS[name].split(":")[0]) is not None
+    return name in plugins.declared(plugins.WORKLOADS)
+
+
 def workload_class(name: str) -> type[Workload]:
-    if name not in workload_names():
+    if not is_workload(name):
         raise KeyError(f"unknown workload {name!r} (known: {', '.join(workload_names())})")
     if name in WORKLOADS:
         module, cls = WORKLOADS[name].split(":")

@@ -29,7 +29,6 @@ from reports.plots.style import (
     _figure,
     _load,
     _save,
-    warm_up,
 )
 
 # isort: split
@@ -52,5 +51,5 @@ __all__ = [
     "CHILD_PLOTS", "DPI", "FILES", "HW_FIELDS", "LEO_FIELDS", "MARKERS", "MAX_NAMED_WINDOWS", "OTHER_MARKERS",
     "PLOTTERS", "ROLE_KINDS", "STYLE", "WIDTH_IN", "_components", "_figure", "_key", "_legend_right", "_load",
     "_save", "_shade", "_time_frame", "default_jobs", "leader_segments", "plot_latency", "plot_leaders",
-    "plot_log_offsets", "plot_partitions", "plot_throughput", "plot_unseen", "warm_up", "write_plots",
+    "plot_log_offsets", "plot_partitions", "plot_throughput", "plot_unseen", "write_plots",
 ]

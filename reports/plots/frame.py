@@ -55,12 +55,16 @@ def _time_frame(run: RunData, axes_h: float, title: str, name_windows: bool,
     ax.set_title(title, loc="left", y=1.0, pad=4 + 11.5 * lanes)
     _shade(ax, run, shade_alpha)
     if numbered:
+        from matplotlib.transforms import ScaledTranslation
+
         lane = {f: i for i, f in enumerate(fams)}
         trans = ax.get_xaxis_transform()
+        # plain texts shifted by points (what annotate's offset points do, without an
+        # annotation's arrow and clipping machinery)
         for w in windows:
-            ax.annotate(w.name, xy=(w.start / NS, 1.0), xycoords=trans, xytext=(0, 2 + 11 * lane[w.family]),
-                        textcoords="offset points", fontsize=7, color=_dark(FAMILY_COLOURS[w.family]),
-                        annotation_clip=False)
+            shift = ScaledTranslation(0, (2 + 11 * lane[w.family]) / 72, fig.dpi_scale_trans)
+            ax.text(w.start / NS, 1.0, w.name, transform=trans + shift, fontsize=7,
+                    color=_dark(FAMILY_COLOURS[w.family]), clip_on=False)
     if named:
         handles = [Patch(color=FAMILY_COLOURS[w.family], alpha=0.45 if w.changed else 0.2,
                          label=_window_label(w)) for w in windows]

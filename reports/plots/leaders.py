@@ -27,7 +27,8 @@ def leader_segments(run: RunData) -> dict[str, list[tuple[int, int, str, Any]]]:
     segs: dict[str, list[tuple[int, int, str, Any]]] = {}
     current: dict[str, tuple[int, str, Any]] = {}
     any_role = False
-    for rec in run.trace:
+    roles = ROLE_KINDS.keys()
+    for rec in [r for r in run.trace if r.get("kind") in roles]:  # a few hundred of a run's thousands
         kind: Any = rec.get("kind")
         role = ROLE_KINDS.get(kind)
         node = rec.get("node")

@@ -45,8 +45,10 @@ def plot_latency(run: RunData | Path | str, path: Path | str) -> Path | None:
         kinds = sorted({f for f, _ in groups})
         marker = {f: MARKERS.get(f) or OTHER_MARKERS[i % len(OTHER_MARKERS)] for i, f in enumerate(kinds)}
         for (f, typ), (xs, ys) in sorted(groups.items(), key=lambda kv: (kv[0][1] != "ok", str(kv[0]))):
-            ax.scatter(xs, ys, s=9, marker=marker[f], c=OUTCOME_COLOURS.get(typ, "#777"),
-                       alpha=0.7, linewidths=0, zorder=2)
+            # a marker-only line, not ``scatter`` (same pixels: one size, one colour per
+            # group): no per-point size and colour arrays to build and transform
+            ax.plot(xs, ys, ls="", marker=marker[f], markersize=3, color=OUTCOME_COLOURS.get(typ, "#777"),
+                    alpha=0.7, markeredgewidth=0, zorder=2)
         ax.set_yscale("log")
         # Plain tick labels: the default log formatter writes mathtext, which is off here.
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
