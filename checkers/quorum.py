@@ -15,7 +15,11 @@ state them, plus the implementation-level invariants of Ouyang et al.):
 - **I8 zxid sanity**: a proposal's zxid carries its leader's epoch; zxids increase per
   proposer and epoch; one zxid never stands for two txns.
 - **quorum commit**: every commit follows ACKs from a quorum, and each acker had the
-  proposal *durably* logged before the leader committed (catches ack-before-fsync).
+  proposal *durably* logged before the leader committed (catches ack-before-fsync). A
+  record is durably logged from its ``logged`` event, or from a restart that read it back
+  from disk (``recovered``'s ``durable_log``): a write whose fsync completed while its
+  server was paused is durable though the server, killed before it ran again, never
+  traced ``logged`` for it; a NEWLEADER ACK after the restart rightly vouches for it.
 - **committed-log durability**: no truncation removes a delivered (committed) txn.
 - **I9 durability of acknowledged writes** (with the history): every write a client saw
   succeed is delivered, with its zxid, by every server at the end.
@@ -160,6 +164,10 @@ def check_quorum(
             # what it had delivered before the crash, position by position.
             applied = int(ev.get("applied_zxid", 0))
             replay_pos[node] = sum(1 for z, _ in H[node] if z <= applied)
+            # what it read back from its log is on disk, whether or not it lived to trace
+            # ``logged`` for it (a restart reads only completed writes)
+            for first, last in ev.get("durable_log", ()):
+                logged[node].update(range(int(first), int(last) + 1))
         elif kind == "truncate":
             removed = [int(z) for z in ev.get("removed", [])]
             delivered_anywhere = [z for z in removed if z in digest_of]

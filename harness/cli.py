@@ -136,6 +136,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
     rp = sub.add_parser("repro", help="re-run a run directory and compare its history byte for byte")
     rp.add_argument("run_dir", type=Path)
+    rp.add_argument("--recheck", action="store_true",
+                    help="judge an identical re-run with today's checkers (exit on that verdict) instead of "
+                         "reporting the stored one: a kept finding after its checker was fixed")
 
     c = sub.add_parser("check", help="check history files: linearizability (--model) or queue durability "
                                      "(--workload queue)")
@@ -226,6 +229,8 @@ def cmd_repro(args: argparse.Namespace) -> int:
     if new == old:
         print(f"identical: {args.run_dir} re-ran from seed {config.seed}; history.jsonl is the same byte for byte "
               f"({len(old)} bytes, {len(out.history)} events)")
+        if args.recheck:
+            return _recheck(args.run_dir, out)
         try:
             valid = load_results(args.run_dir)["valid"]
             if valid not in (True, False, "unknown"):
@@ -248,6 +253,26 @@ def cmd_repro(args: argparse.Namespace) -> int:
     print(f"  stored: {old_lines[first] if first < len(old_lines) else '<end>'}")
     print(f"  re-run: {new_lines[first] if first < len(new_lines) else '<end>'}")
     return EXIT_CRASH
+
+
+def _recheck(run_dir: Path, out: Any) -> int:
+    """Judge a re-run whose history is identical with today's checkers (they read the
+    re-run's trace, which today's code writes) and show the stored verdicts beside."""
+    from harness.checks import run_checkers
+    from harness.runner import exit_code, merge_verdicts
+    from harness.store import load_results
+
+    try:
+        old = load_results(run_dir)
+    except (OSError, KeyError, ValueError, TypeError):
+        old = {}
+    checks = run_checkers(out)
+    valid = merge_verdicts(c.valid for c in checks.values() if c.decides)
+    print(f"re-checked: stored {old.get('valid', 'missing')}, today's checkers {valid}")
+    for name, chk in checks.items():
+        before = (old.get("checkers") or {}).get(name, {}).get("valid", "missing")
+        print(f"  {name:28} stored {before!s:8} re-checked {chk.valid}")
+    return exit_code(valid)
 
 
 def _repro_live(run_dir: Path, config: RunConfig) -> int:

@@ -7,7 +7,10 @@ object, its timers, its in-flight messages and every write not yet durable; a re
 builds a fresh node from what the disk kept. Records go through JSON on the way to "disk",
 so recovery sees lists where the node wrote tuples, as a real file would give back. Every
 node's monotonic clock is offset from true time; wall clocks can be moved
-(``bump_wall_clock``). Links between servers can be cut; clients reach every server.
+(``bump_wall_clock``). Links between servers can be cut; clients reach every server. A
+paused node (``pause``, as SIGSTOP) is handed nothing, but its disk writes complete on
+time: what it would have been told (messages, timers, fsync completions) waits, in order,
+for ``resume``, and a crash while paused loses it, though the writes stay durable.
 
 ``DirectSim`` is the event loop; ``ZabSim`` (servers n1.., clients c1..) and ``KafkaSim``
 (the fake ZooKeeper z1, brokers b1.., clients c1..) add their system's views. What differs
@@ -90,6 +93,7 @@ class DirectSim:
         self.cut: set[tuple[str, str]] = set()
         self.timer_version: dict[tuple[str, str], int] = {}
         self.traces: list[TraceEvent] = []
+        self.stash: dict[str, list[tuple]] = {}  # paused node -> events held for its resume
         self.replies: dict[int, tuple[int, ClientResponse]] = {}  # op id -> (time, response)
         self.next_op = 0
         rnd = random.Random(seed)
@@ -134,12 +138,23 @@ class DirectSim:
     def crash(self, n: str) -> None:
         """The node object and everything not yet durable are gone."""
         self.nodes[n] = None
+        self.stash.pop(n, None)
         self.inc[n] += 1
         self.traces.append(TraceEvent(self.now, n, "crash", {}))
 
     def restart(self, n: str) -> None:
         assert self.nodes.get(n) is None
         self.start_server(n)
+
+    def pause(self, n: str) -> None:
+        """Stop ``n`` (SIGSTOP): from now on it is handed nothing until ``resume``."""
+        assert self.nodes.get(n) is not None and n not in self.stash
+        self.stash[n] = []
+
+    def resume(self, n: str) -> None:
+        """Hand ``n`` what arrived while it was paused, in order."""
+        for ev in self.stash.pop(n):
+            self._handle(ev)
 
     def clock(self, n: str) -> int:
         return self.now + self.offset[n]
@@ -217,23 +232,33 @@ class DirectSim:
             return False
         t, _, ev = heapq.heappop(self.heap)
         self.now = max(self.now, t)
+        self._handle(ev)
+        return True
+
+    def _handle(self, ev: tuple) -> None:
         kind = ev[0]
         if kind == "msg":
             _, src, dst, dst_inc, msg = ev
             node = self.nodes.get(dst)
             if node is None or self.inc[dst] != dst_inc or (src, dst) in self.cut:
-                return True
+                return
+            if dst in self.stash:
+                self.stash[dst].append(ev)
+                return
             self._apply(dst, node.on_message(src, msg, self.clock(dst)))
         elif kind == "timer":
             _, n, inc, name, v = ev
             node = self.nodes.get(n)
             if node is None or self.inc[n] != inc or self.timer_version.get((n, name)) != v:
-                return True
+                return
+            if n in self.stash:
+                self.stash[n].append(ev)
+                return
             self._apply(n, node.on_timer(name, self.clock(n)))
         elif kind == "persist":
             _, n, inc, p = ev
             if self.inc[n] != inc or self.nodes.get(n) is None:
-                return True  # lost in the crash
+                return  # lost in the crash
             f = self.disk[n].setdefault(p.file, [])
             recs = [json.loads(json.dumps(r)) for r in p.records]
             if p.mode == "append":
@@ -242,8 +267,17 @@ class DirectSim:
                 f[:] = recs
             else:
                 del f[p.keep :]
-            self._apply(n, self.nodes[n].on_persisted(p.token, self.clock(n)))
-        return True
+            self._handle(("persisted", n, inc, p.token))
+        elif kind == "persisted":
+            # the write is durable; telling the process waits while it is paused
+            _, n, inc, token = ev
+            node = self.nodes.get(n)
+            if node is None or self.inc[n] != inc:
+                return
+            if n in self.stash:
+                self.stash[n].append(ev)
+                return
+            self._apply(n, node.on_persisted(token, self.clock(n)))
 
     def run_for(self, duration: int) -> None:
         self.run_until(lambda: False, duration)

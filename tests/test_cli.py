@@ -68,6 +68,32 @@ def test_run_writes_a_run_directory_and_repro_is_identical(capsys, tmp_path):
     assert code == 255 and out.startswith("DIFFERENT"), out
 
 
+def test_repro_recheck_judges_an_identical_rerun_with_todays_checkers(capsys, tmp_path):
+    """A kept finding whose checker was fixed since: plain repro reports the stored verdict,
+    --recheck the one today's checkers give the (identical) re-run."""
+    code, out, err = run_cli(["run", "--system", "toy", "--nodes", "3", "--time-limit", "5", "--seed", "3",
+                              "--nemesis", "partition,kill", "--store", str(tmp_path), "--no-report"], capsys)
+    assert code == 0, out + err
+    run_dir = Path(out.split("results: ")[1].split()[0])
+    res = run_dir / "results.json"
+    stored = json.loads(res.read_text())
+    name = next(iter(stored["checkers"]))
+    stored["valid"] = False  # as if a checker (since fixed) had reported a false positive
+    stored["checkers"][name]["valid"] = False
+    res.write_text(json.dumps(stored))
+    code, out, err = run_cli(["repro", str(run_dir)], capsys)
+    assert code == 1 and out.startswith("identical"), out
+    code, out, err = run_cli(["repro", "--recheck", str(run_dir)], capsys)
+    assert code == 0, out + err
+    assert "re-checked: stored False, today's checkers True" in out
+    assert any(ln.split()[:5] == [name, "stored", "False", "re-checked", "True"] for ln in out.splitlines()), out
+    # a history that does not reproduce is still 255, whatever --recheck says
+    h = run_dir / "history.jsonl"
+    h.write_text(h.read_text().replace('"value":1', '"value":2', 1))
+    code, out, err = run_cli(["repro", "--recheck", str(run_dir)], capsys)
+    assert code == 255 and out.startswith("DIFFERENT"), out
+
+
 def test_invalid_run_exits_1(capsys, tmp_path):
     code, out, err = run_cli(["run", "--system", "toy", "--nodes", "3", "--time-limit", "20", "--seed", "1",
                               "--bug", "toy-async-backup-reads", "--nemesis", "partition",

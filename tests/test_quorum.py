@@ -160,3 +160,44 @@ def test_truncating_below_txns_delivered_since_the_restart_fails():
     t += [ev("n3", "truncate", to_zxid=z(1, 1), removed=[])]
     res = check_quorum(t, S)
     assert res.valid is False and "committed-log-durability" in kinds(res)
+
+
+def _paused_fsync_then_restart(durable_log, between=()):
+    """The finding zab-open-quorum-commit: n2 gets z(1, 2), is stopped while its fsync runs,
+    killed, restarted; the leader counts its NEWLEADER ACK (after the DIFF from z(1, 2))."""
+    t = good_epoch(n=1)
+    t += [ev("n1", "propose", epoch=1, zxid=z(1, 2), digest="d1.2"), ev("n1", "logged", zxid=z(1, 2)),
+          ev("n2", "crash"), ev("n2", "restart")]
+    rec = {"applied_zxid": 0, "last_zxid": z(1, 2)}
+    if durable_log is not None:
+        rec["durable_log"] = durable_log
+    t += [ev("n2", "recovered", **rec), *between,
+          ev("n1", "sync_mode", peer="n2", mode="DIFF", peer_zxid=z(1, 2), zxid=z(1, 2)),
+          ev("n2", "ack_sent", zxid=z(1, 0)),
+          ev("n1", "acks_quorum", zxid=z(1, 2), acks=["n1", "n2"]), ev("n1", "commit", zxid=z(1, 2))]
+    return t
+
+
+def test_a_record_read_back_at_restart_counts_as_durably_logged():
+    """No ``logged`` of n2 for z(1, 2): its fsync completed while it was paused, and it was
+    killed before it ran again. What it read back from disk is durable all the same."""
+    t = _paused_fsync_then_restart([[z(1, 1), z(1, 2)]])
+    res = check_quorum(t, S)
+    assert res.valid is True, res
+    # the read-back record spans runs: one per epoch, each [first, last]
+    t = _paused_fsync_then_restart([[z(0, 5), z(0, 6)], [z(1, 1), z(1, 2)]])
+    assert check_quorum(t, S).valid is True
+
+
+def test_an_ack_for_a_record_not_read_back_is_still_not_durable():
+    # the restart read back only z(1, 1): the record of z(1, 2) was lost in the crash, so
+    # an ACK counting it for z(1, 2) is not durable (and an old trace without the field
+    # stays judged as before)
+    for durable_log in ([[z(1, 1), z(1, 1)]], [], None):
+        res = check_quorum(_paused_fsync_then_restart(durable_log), S)
+        assert kinds(res) == {"quorum-commit"}, durable_log
+        assert res.anomalies["quorum-commit"][0]["not_durable"] == ["n2"]
+    # read back, then truncated away before the commit: no longer logged
+    cut = [ev("n2", "truncate", to_zxid=z(1, 1), removed=[z(1, 2)])]
+    res = check_quorum(_paused_fsync_then_restart([[z(1, 1), z(1, 2)]], between=cut), S)
+    assert kinds(res) == {"quorum-commit"} and res.anomalies["quorum-commit"][0]["not_durable"] == ["n2"]

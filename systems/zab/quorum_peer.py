@@ -20,6 +20,7 @@ from systems.zab.election import FINALIZE_TIMER, RESEND_TIMER, Vote
 from systems.zab.messages import FOLLOWING, LEADING, LOOKING
 from systems.zab.phases import BROADCAST, ELECTION, TICK_TIMER
 from systems.zab.zk_database import ACCEPTED_EPOCH, CURRENT_EPOCH, LOG, SNAPSHOT
+from systems.zab.zxid import zxid_runs
 
 _CLIENT_TO_SERVER = frozenset(m.CLIENT_TO_SERVER)
 
@@ -66,6 +67,9 @@ class QuorumPeer(Node):
                 snap_zxid=self.snap_zxid,
                 last_zxid=self.last_logged_zxid,
                 applied_zxid=self.last_processed_zxid,
+                # the log records read back from disk: durable, as a restart reads only
+                # what was fsynced (docs/zab.md §7: the quorum checker counts them logged)
+                durable_log=zxid_runs(self.log_zxids),
             ),
             SetTimer(TICK_TIMER, now + self._tick_period()),
         ]

@@ -106,7 +106,9 @@ the state they share and is the only class the system spec builds):
 The durable files and recovery are described in zk_database.py; a follower's inbox (its
 queue of work blocked behind fsyncs) in follower.py.
 
-Trace (what checkers/quorum.py reads; zxids are ints): recovered, looking, vote_decided,
+Trace (what checkers/quorum.py reads; zxids are ints): recovered (``durable_log``: the
+log it read back, as [first, last] zxid runs: durable, since a restart reads only
+completed writes), looking, vote_decided,
 epoch_accepted (when durable), current_epoch (when durable), sync_mode (leader, per
 follower), newleader_received, truncate (TRUNC only), snapshot_received, snap_log_cut,
 snapshot_persisted, log_compacted, leader_established (with the NEWLEADER ackers),

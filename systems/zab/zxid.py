@@ -35,3 +35,15 @@ def max_counter(bits: int = DEFAULT_COUNTER_BITS) -> int:
 def zxid_str(zxid: int, bits: int = DEFAULT_COUNTER_BITS) -> str:
     """Readable form for logs and test failures: ``0x1.5`` for epoch 1, counter 5."""
     return f"0x{epoch_of(zxid, bits):x}.{counter_of(zxid, bits):x}"
+
+
+def zxid_runs(zxids: list[int]) -> list[list[int]]:
+    """Ascending ``zxids`` as ``[first, last]`` runs of consecutive integers (one run per
+    epoch in a log without holes): a short exact form of a whole log for the trace."""
+    runs: list[list[int]] = []
+    for z in zxids:
+        if runs and z == runs[-1][1] + 1:
+            runs[-1][1] = z
+        else:
+            runs.append([z, z])
+    return runs

@@ -44,13 +44,13 @@ CASES = {
 
 GOLDEN = {
     "all-faults": ("315001bde93aa57b07e7dd131904aee3c6a49402f189186e2b93724f60ff09b3",
-                   "363bd019699447d0a341800a4c3c096198b899a81b4a3278cc4a8fab7be9503d"),
+                   "d0ddc6088f395c90093d39b51e5dfd979a85eb895203c4273a31a315ce41c575"),
     "election": ("0ded9d023b484aa941fe8d78cf0ef67347610e7beca9bdd8546114c9d7e29dfd",
-                 "ecad72f5707bf44eed988ea1fb261129c327006035ef88e2208da60b367644ba"),
+                 "c4ea9ec2e70002a84f870f18304876c66859a69f38cf71d2e2c1bb0aeab0074f"),
     "local-reads-3": ("06fcd8b3c7cefc803f34ad1d7500102c07c20b96158ca607c6c9c2fde7704030",
-                      "e84a8804c1093151aa14e28822d5f68d83ca54b6b9db0037978bd6b67c0fdbd3"),
+                      "7b7d174d5add4aba59f1cf0dd70c8d9cd0b2baf065275d1e60b803a61a302b76"),
     "rollover": ("ea603bbcdf55cd2c3e8a74e9b3aeb7785e89fea9dda2a2fe09108090d455977e",
-                 "ee20d5cecebec7c6b9f520d363e41ab9de8dca8a959164fa93d618b80a9f558d"),
+                 "0625a18eb1a4c24206741a2158e0cb8fc3598a50a5357ae0b47ecacb16ecfda5"),
 }
 
 

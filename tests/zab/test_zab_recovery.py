@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from directsim import MS, ZabSim
 
+from checkers.quorum import check_quorum
 from systems.zab.zxid import make_zxid
 
 
@@ -183,3 +184,61 @@ def test_crash_loses_unsynced_writes_but_not_committed_ones() -> None:
         assert set(committed) <= set(zxids(sim, n)), n
     digests = {str(s.state_digest()) for s in sim.live_servers()}
     assert len(digests) == 1
+
+
+def _checker_trace(sim: ZabSim) -> list[dict]:
+    return [{"time": t.time, "node": t.node, "kind": t.kind, **t.fields} for t in sim.traces]
+
+
+def test_fsync_done_while_paused_is_durable_and_a_restarted_follower_may_vouch_for_it() -> None:
+    """The finding zab-open-quorum-commit: a follower stopped (SIGSTOP) while writing a
+    PROPOSAL's record; the fsync completes while it is stopped, so the record is durable,
+    but the follower is killed before it runs again and never traces ``logged`` for it.
+    Restarted, it reads the record back, is synced by DIFF from it, and its NEWLEADER ACK
+    counts for it. That is safe (the record is on disk, and survives a power cut of
+    everyone); the quorum checker must see it as durable, from ``recovered``."""
+    sim = ZabSim(3, n_clients=1, settings={"snap_count": 0}).start()
+    leader = sim.wait_stable()
+    sim.start_client("c1", server=leader)
+    assert sim.do("c1", "write", "x", 0).type == "ok"
+    f, g = [n for n in sim.servers if n != leader]
+    sim.cut_link(leader, g)  # g hears no PROPOSAL: f's ACK is the only one that can count
+    proposed = len(sim.traces_of("propose", leader))
+    op = sim.op("c1", "write", "x", 1)
+    sim.run_until(lambda: len(sim.traces_of("propose", leader)) > proposed, 500 * MS, "the PROPOSAL")
+    z = sim.traces_of("propose", leader)[-1].fields["zxid"]
+    sim.run_until(lambda: sim.nodes[f].log_zxids[-1:] == [z], 500 * MS, "the follower's log write")
+    sim.pause(f)  # stopped while its fsync is in flight
+    sim.run_until(lambda: [r[0] for r in sim.disk[f].get("log", [])][-1:] == [z], 500 * MS, "the fsync")
+    sim.crash(f)  # killed before it ran again: it never learnt the record was durable
+    assert z not in [t.fields["zxid"] for t in sim.traces_of("logged", f)]
+    assert z not in [t.fields["zxid"] for t in sim.traces_of("commit", leader)]
+    sim.restart(f)
+    rec = sim.traces_of("recovered", f)[-1].fields
+    assert rec["last_zxid"] == z and rec["durable_log"][-1][1] == z
+    assert sim.wait(op).type == "ok"
+    mode = [t.fields for t in sim.traces_of("sync_mode") if t.fields["peer"] == f][-1]
+    assert mode["mode"] == "DIFF" and mode["peer_zxid"] == z
+    (quorum,) = [t.fields["acks"] for t in sim.traces_of("acks_quorum", leader) if t.fields["zxid"] == z]
+    assert sorted(quorum) == sorted([leader, f])
+    assert z not in [t.fields["zxid"] for t in sim.traces_of("logged", f)]  # vouched for from disk alone
+
+    trace = _checker_trace(sim)
+    assert check_quorum(trace, list(sim.servers)).valid is True
+    # without what the restart read back, the checker cannot tell the record was durable
+    blind = [{k: v for k, v in ev.items() if k != "durable_log"} for ev in trace]
+    res = check_quorum(blind, list(sim.servers))
+    assert res.valid is False and res.anomalies["quorum-commit"][0]["not_durable"] == [f]
+
+    # and it is durable: after a power cut of everyone it is still there, everywhere
+    sim.heal()
+    sim.run_for(50 * MS)
+    for n in sim.servers:
+        sim.crash(n)
+    for n in sim.servers:
+        sim.restart(n)
+    new = sim.wait_stable()
+    sim.run_for(50 * MS)
+    assert all(z in zxids(sim, n) for n in sim.servers)
+    sim.start_client("c1", server=new)
+    assert sim.do("c1", "read", "x").value == 1

@@ -13,7 +13,7 @@ from systems.zab import messages as m
 from systems.zab.datatree import BAD_VERSION, NO_NODE, NODE_EXISTS, DataTree, Txn
 from systems.zab.server import ZabServer
 from systems.zab.sync import DIFF, SNAP, TRUNC, SyncPlan, choose_sync
-from systems.zab.zxid import counter_of, epoch_of, make_zxid, max_counter, zxid_str
+from systems.zab.zxid import counter_of, epoch_of, make_zxid, max_counter, zxid_runs, zxid_str
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 BANNED = {"socket", "time", "random", "threading", "asyncio"}
@@ -46,6 +46,15 @@ def test_zxid_layout() -> None:
     assert max_counter(8) == 255
     with pytest.raises(ValueError):
         make_zxid(1, 256, bits=8)
+
+
+def test_zxid_runs_is_an_exact_short_form_of_a_log() -> None:
+    log = [make_zxid(1, 1), make_zxid(1, 2), make_zxid(1, 3), make_zxid(3, 1), make_zxid(3, 3)]
+    runs = zxid_runs(log)
+    assert runs == [[make_zxid(1, 1), make_zxid(1, 3)], [make_zxid(3, 1), make_zxid(3, 1)],
+                    [make_zxid(3, 3), make_zxid(3, 3)]]
+    assert [x for a, b in runs for x in range(a, b + 1)] == log
+    assert zxid_runs([]) == []
 
 
 H = [make_zxid(1, 1), make_zxid(1, 2), make_zxid(1, 3), make_zxid(2, 1), make_zxid(2, 2)]
