@@ -9,7 +9,6 @@ import copy
 import itertools
 import json
 import random
-import time
 from pathlib import Path
 
 import pytest
@@ -972,21 +971,15 @@ def _big_history(n_events: int, seed: int = 1) -> list[dict]:
     raise AssertionError("unreachable")
 
 
-def test_twenty_thousand_events_check_quickly():
-    events = _big_history(20_000)
-    started = time.perf_counter()
-    r = check_queue(events, final_drain=False)
-    assert time.perf_counter() - started < 5
-    assert r.valid is True
+# How fast these check is measured by bench/queue_check_speed.py, not asserted here: a
+# timed assertion fails on a loaded machine and proves nothing on an idle one.
+def test_twenty_thousand_events_of_a_correct_log_pass():
+    assert check_queue(_big_history(20_000), final_drain=False).valid is True
 
 
 @pytest.mark.slow
-def test_hundred_thousand_events_in_a_few_seconds():
-    events = _big_history(100_000)
-    started = time.perf_counter()
-    r = check_queue(events, final_drain=False)
-    assert time.perf_counter() - started < 10
-    assert r.valid is True
+def test_hundred_thousand_events_of_a_correct_log_pass():
+    assert check_queue(_big_history(100_000), final_drain=False).valid is True
 
 
 def test_the_final_drain_seeks_to_the_committed_offsets_and_starts_afresh():
