@@ -236,23 +236,46 @@ def _search(ops: Sequence[Op], fns: list[Any], init_state: Any, limits: list[Any
     depth = max_depth = 0
     best_depth = -1
     best: Any = None
-    cache: set[Any] = set()
-    cache_add = cache.add
+    # (low, window, state) -> the info sets explored with it: an int, or a list of ints
+    # (an antichain) when there are several; see `_search`'s docstring.
+    cache: dict[Any, Any] = {(0, 0, init_state): 0}
+    cache_get = cache.get
+    n_entries = 1
     monotonic = clock
     getsizeof = sys.getsizeof
     steps = 0
     if not remaining:
         return ("ok", 0, None)
 
+    def admit(key: Any, got: Any, new: int) -> int:
+        """Store ``new`` beside the info sets ``got`` already explored with ``key``, unless
+        one of them is a subset of it; drops those that are supersets of it. Returns the
+        change in the number of stored sets, or -1 when ``new`` is subsumed."""
+        if type(got) is int:
+            if got & new == got:
+                return -1
+            if got & new == new:
+                cache[key] = new
+                return 0
+            cache[key] = [got, new]
+            return 1
+        for old in got:
+            if old & new == old:
+                return -1
+        kept = [old for old in got if old & new != new]
+        kept.append(new)
+        cache[key] = kept
+        return len(kept) - len(got)
+
     entry = nxt[HEAD]
     while True:
         steps += 1
         if not steps % CHECK_EVERY:
             per_entry = ENTRY_BYTES + getsizeof(state) + getsizeof(info_set)
-            if len(cache) > limits[1] or len(cache) * per_entry > limits[2]:
+            if n_entries > limits[1] or n_entries * per_entry > limits[2]:
                 return ("memory", max_depth, None)
             if monotonic() > limits[0]:
-                yield (max_depth, len(cache), len(cache) * per_entry)
+                yield (max_depth, n_entries, n_entries * per_entry)
         if entry & 1:  # a call: try to linearize it here
             a = entry >> 1
             new_state = ok_fns[a](state)
@@ -266,9 +289,18 @@ def _search(ops: Sequence[Op], fns: list[Any], init_state: Any, limits: list[Any
                     t = (~new_window & (new_window + 1)).bit_length() - 1
                     new_window >>= t
                     new_low = low + t
-                key = (new_low, new_window, info_set, new_state)
-                if key not in cache:
-                    cache_add(key)
+                key = (new_low, new_window, new_state)
+                got = cache_get(key)
+                if got is None:
+                    cache[key] = info_set
+                    n_entries += 1
+                    added = 0
+                elif got == info_set:
+                    added = -1
+                else:
+                    added = admit(key, got, info_set)
+                if added >= 0:
+                    n_entries += added
                     stack = (entry, state, 0, low, window, info_set, stack)
                     low = new_low
                     window = new_window
@@ -301,17 +333,33 @@ def _search(ops: Sequence[Op], fns: list[Any], init_state: Any, limits: list[Any
         bound = ok_ret[(entry >> 1) - 1]
         ie = nxt[INFO_HEAD]
         while True:
+            # When the last step was an info op (its frame on top), the node before it
+            # tries the same candidates: ``last_b`` is that op, ``last_state`` the state
+            # it was applied to (see "sleep" in `_search`'s docstring).
+            if stack is not None and stack[2]:
+                last_b = stack[0] - INFO_BASE
+                last_state = stack[1]
+            else:
+                last_b = -1
             while ie != END and info_call[ie - INFO_BASE] < bound:
                 b = ie - INFO_BASE
                 if skip[b]:  # an earlier twin is not linearized: it goes first
                     ie = nxt[ie]
                     continue
-                new_state = info_fns[b](state)
-                if new_state is not FAIL:
+                fn = info_fns[b]
+                new_state = fn(state)
+                if new_state is not FAIL and (last_b < 0 or cls_succ[last_b] == b
+                                              or fn(last_state) != new_state):
                     new_info = info_set | (1 << b)
-                    key = (low, window, new_info, new_state)
-                    if key not in cache:
-                        cache_add(key)
+                    key = (low, window, new_state)
+                    got = cache_get(key)
+                    if got is None:
+                        cache[key] = new_info
+                        added = 1
+                    else:
+                        added = admit(key, got, new_info)
+                    if added >= 0:
+                        n_entries += added
                         stack = (ie, state, bound, low, window, info_set, stack)
                         info_set = new_info
                         state = new_state
