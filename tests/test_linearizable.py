@@ -560,3 +560,99 @@ def test_step_budget_gives_the_same_unknown_everywhere() -> None:
         check(events, "register", max_steps=10, time_limit=1.0)
     with pytest.raises(ValueError):
         check(events, "register", max_steps=0)
+
+
+# --------------------------------------------------------------------------- crashed-op heavy
+
+
+def memo_oracle(ops: list[Op], model: Model, initial) -> bool:
+    """Exhaustive search with none of the checker's pruning: from (linearized ops, state)
+    any op not yet linearized and invoked before every pending ok op returned may go next
+    (info ops or not at all); memoized on the pair, so it reaches ~14 ops. Unpartitioned:
+    the histories it is used on have one key."""
+    oks = frozenset(i for i, o in enumerate(ops) if o.type == "ok")
+    seen: set = set()
+
+    def go(done: frozenset, state) -> bool:
+        if oks <= done:
+            return True
+        if (done, state) in seen:
+            return False
+        seen.add((done, state))
+        horizon = min(ops[i].ret for i in oks - done)
+        for i, op in enumerate(ops):
+            if i in done or op.call > horizon:
+                continue
+            ok, new_state = model.step(state, op)
+            if ok and go(done | {i}, new_state):
+                return True
+        return False
+
+    return go(frozenset(), model.init(initial))
+
+
+def crashy_history(model: str, rng: random.Random) -> list[dict]:
+    """One key, 5-12 ops on 2-4 processes, about 40% crashed: many info writes of a few
+    values, so the checker's info-op pruning (twins, subsumed info sets, overwritten
+    info ops) has work to do."""
+    n_ops = rng.randint(5, 12)
+    events: list[dict] = []
+    free = list(range(rng.randint(2, 4)))
+    next_process = len(free)
+    running: dict = {}
+    started = 0
+    values = [0, 1, 2][: rng.randint(2, 3)]
+
+    def add(process, type_, f, value):
+        events.append({"index": len(events), "time": len(events), "process": process, "type": type_, "f": f,
+                       "value": value})
+
+    while started < n_ops or running:
+        if started < n_ops and free and (not running or rng.random() < 0.5):
+            p = free.pop(rng.randrange(len(free)))
+            roll = rng.random()
+            if model == "kv":
+                f = "get" if roll < 0.4 else "put" if roll < 0.6 else "append"
+                inv = None if f == "get" else rng.choice(["x", "y"])
+                okv = rng.choice(["", "x", "y", "xy", "yx", "xx"]) if f == "get" else inv
+            elif roll < 0.4:
+                f, inv, okv = "read", None, rng.choice(values)
+            elif roll < 0.75 or model == "register":
+                f, inv = "write", rng.choice(values)
+                okv = inv
+            else:
+                f, inv = "cas", [rng.choice(values), rng.choice(values)]
+                okv = inv
+            running[p] = (f, inv, okv)
+            add(p, "invoke", f, inv)
+            started += 1
+            continue
+        p = rng.choice(sorted(running))
+        f, inv, okv = running.pop(p)
+        roll = rng.random()
+        if roll < 0.4:
+            if roll < 0.32 or started < n_ops:
+                add(p, "info", f, inv)
+            free.append(next_process)  # a crashed process is gone; a new one takes its place
+            next_process += 1
+        else:
+            add(p, "ok", f, okv)
+            free.append(p)
+    return events
+
+
+@pytest.mark.parametrize("model", ["register", "cas-register", "kv"])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_checker_agrees_with_exhaustive_search_on_crashed_ops(model: str, data) -> None:
+    rng = data.draw(st.randoms(use_true_random=False), label="rng")
+    initial = data.draw(st.sampled_from([None] if model == "kv" else [0, 1]), label="initial")
+    events = crashy_history(model, rng)
+    ops = pair_operations(events)
+    mdl = get_model(model)
+    expected = memo_oracle(ops, mdl, mdl.initial_for(None, initial) if model != "kv" else initial)
+    result = check(events, model, initial=initial)
+    assert result.valid is expected, (events, result.summary())
+    if result.valid is False:
+        assert result.op is not None and result.op.type == "ok"
+        assert set(result.prefix) <= {o.id for o in ops}
