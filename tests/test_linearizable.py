@@ -9,12 +9,13 @@ import json
 import random
 import time
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from checkers.history import Op, pair_operations
-from checkers.linearizable import MODELS, Model, ModelError, check, cli, get_model, register_model
+from checkers.linearizable import MODELS, Model, ModelError, check, cli, get_model, register_model, search
 
 
 class H:
@@ -258,16 +259,47 @@ def test_unknown_model() -> None:
 
 
 def exploding(n: int, key=None, p0: int = 0) -> list[tuple]:
-    """n concurrent writes of distinct values, and a read overlapping them all of a value
-    never written: not linearizable, but only after trying every subset and order."""
+    """n concurrent writes of distinct values, then a read of 1 and after it a read of 2:
+    not linearizable (no write is left to come between the reads), but only after trying
+    every subset and order of the writes. Every op on its own could run (the checker's
+    look for impossible ops does not cut it short)."""
     h = H()
     for p in range(n):
         h.invoke(p0 + p, "write", p + 1, key=key)
-    h.invoke(p0 + n, "read", None, key=key)
     for p in range(n):
         h.ok(p0 + p)
-    h.ok(p0 + n, -1)
+    h.op(p0 + n, "read", None, 1, key=key)
+    h.op(p0 + n, "read", None, 2, key=key)
     return h.events
+
+
+def impossible_read(n: int) -> list[tuple]:
+    """n concurrent writes of distinct values and a read overlapping them all of a value
+    never written: as hard as `exploding` for the plain search."""
+    h = H()
+    for p in range(n):
+        h.invoke(p, "write", p + 1)
+    h.invoke(n, "read", None)
+    for p in range(n):
+        h.ok(p)
+    h.ok(n, -1)
+    return h.events
+
+
+def test_a_read_of_a_value_never_written_fails_without_the_whole_search() -> None:
+    result = check(impossible_read(40), "register", initial=0, max_steps=1_000_000)
+    assert result.valid is False and result.op is not None and result.op.value == -1
+    assert result.op.id == 40 and len(result.prefix) == 40 and result.state in range(1, 41)
+    # its counterexample is where the read had to come next: every write before it
+    assert sorted(result.prefix) == list(range(40))
+    with_info = H()
+    for p in range(30):
+        with_info.invoke(p, "write", p % 3)
+    with_info.op(30, "read", None, 7)
+    for p in range(30):
+        with_info.info(p)
+    result = check(with_info.events, "register", initial=0, max_steps=100_000)
+    assert result.valid is False and result.op.value == 7
 
 
 def test_explosion_returns_unknown_within_the_time_limit() -> None:
@@ -288,7 +320,7 @@ def test_memory_bound_returns_unknown() -> None:
 
 
 def test_hard_partition_does_not_hide_an_easy_counterexample() -> None:
-    events = exploding(40, key="hard")  # 41 ops
+    events = exploding(40, key="hard")  # 42 ops
     stale = H()
     for i in range(30):
         stale.op(100, "write", i, key="easy")
@@ -642,16 +674,21 @@ def crashy_history(model: str, rng: random.Random) -> list[dict]:
 
 
 @pytest.mark.parametrize("model", ["register", "cas-register", "kv"])
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.parametrize("eager", [False, True], ids=["plain", "impossible-ops-first"])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
-def test_checker_agrees_with_exhaustive_search_on_crashed_ops(model: str, data) -> None:
+def test_checker_agrees_with_exhaustive_search_on_crashed_ops(model: str, eager: bool, data) -> None:
+    """``eager``: the look for ops no reachable state accepts, made after thousands of
+    steps on real histories, is made at the first step (these searches are short)."""
     rng = data.draw(st.randoms(use_true_random=False), label="rng")
     initial = data.draw(st.sampled_from([None] if model == "kv" else [0, 1]), label="initial")
     events = crashy_history(model, rng)
     ops = pair_operations(events)
     mdl = get_model(model)
-    expected = memo_oracle(ops, mdl, mdl.initial_for(None, initial) if model != "kv" else initial)
-    result = check(events, model, initial=initial)
+    expected = memo_oracle(ops, mdl, initial)
+    with mock.patch.object(search, "CHECK_EVERY", 1 if eager else search.CHECK_EVERY), \
+            mock.patch.object(search, "IMPOSSIBLE_AFTER", 1 if eager else search.IMPOSSIBLE_AFTER):
+        result = check(events, model, initial=initial)
     assert result.valid is expected, (events, result.summary())
     if result.valid is False:
         assert result.op is not None and result.op.type == "ok"

@@ -83,6 +83,14 @@ class StepClock:
         return self.steps
 
 
+#: Search steps after which a partition not yet decided is checked for ok operations no
+#: reachable state accepts (`_impossible`): easy partitions never pay for it.
+IMPOSSIBLE_AFTER = 8 * CHECK_EVERY
+#: Once such an operation is found the verdict is "not linearizable"; the search goes on
+#: for at most this many steps (not counted against the budget) to reach a point where
+#: that operation is the one that must come next, the counterexample.
+WITNESS_STEPS = 200_000
+
 #: Estimated bytes of one cache entry, besides its state and info bitset: a set slot at
 #: the set's load factor (~40), the 4-tuple (72), ``low`` and ``window`` (~32 each) and
 #: the stack frame that goes with it. Measured ~145 bytes per entry on an exploding
@@ -244,6 +252,10 @@ def _search(ops: Sequence[Op], fns: list[Any], init_state: Any, limits: list[Any
     monotonic = clock
     getsizeof = sys.getsizeof
     steps = 0
+    doomed: list[bool] | None = None  # ok ops no reachable state lets run, once looked for
+    doomed_until = 0
+    doomed_best: Any = None
+    check_every, impossible_after = CHECK_EVERY, IMPOSSIBLE_AFTER  # module globals, for tests
     if not remaining:
         return ("ok", 0, None)
 
@@ -270,12 +282,24 @@ def _search(ops: Sequence[Op], fns: list[Any], init_state: Any, limits: list[Any
     entry = nxt[HEAD]
     while True:
         steps += 1
-        if not steps % CHECK_EVERY:
+        if not steps % check_every:
             per_entry = ENTRY_BYTES + getsizeof(state) + getsizeof(info_set)
-            if n_entries > limits[1] or n_entries * per_entry > limits[2]:
+            if doomed is not None:  # the verdict is known; a witness is being looked for
+                if steps >= doomed_until or n_entries > limits[1] or n_entries * per_entry > limits[2]:
+                    return ("fail", max_depth, _counterexample(ok_ops, info_ops, INFO_BASE, best or doomed_best))
+            elif n_entries > limits[1] or n_entries * per_entry > limits[2]:
                 return ("memory", max_depth, None)
-            if monotonic() > limits[0]:
-                yield (max_depth, n_entries, n_entries * per_entry)
+            else:
+                if steps == impossible_after:
+                    impossible = _impossible(ok_fns, info_fns, init_state)
+                    if impossible:
+                        doomed = [False] * k
+                        for a in impossible:
+                            doomed[a] = True
+                        doomed_until = steps + WITNESS_STEPS
+                        doomed_best = (None, init_state, 2 * impossible[0] + 2, 0, 0, 0)
+                if doomed is None and monotonic() > limits[0]:
+                    yield (max_depth, n_entries, n_entries * per_entry)
         if entry & 1:  # a call: try to linearize it here
             a = entry >> 1
             new_state = ok_fns[a](state)
@@ -330,6 +354,9 @@ def _search(ops: Sequence[Op], fns: list[Any], init_state: Any, limits: list[Any
         if depth > best_depth:
             best_depth = depth
             best = (stack, state, entry, low, window, info_set)
+        if doomed is not None and doomed[(entry >> 1) - 1]:  # no state lets it run: done
+            return ("fail", max_depth, _counterexample(ok_ops, info_ops, INFO_BASE,
+                                                       (stack, state, entry, low, window, info_set)))
         bound = ok_ret[(entry >> 1) - 1]
         ie = nxt[INFO_HEAD]
         while True:
@@ -397,6 +424,32 @@ def _search(ops: Sequence[Op], fns: list[Any], init_state: Any, limits: list[Any
                 break
             entry = nxt[HEAD]  # an info op was linearized: walk from the head again
             break
+
+
+def _impossible(ok_fns: list[Any], info_fns: list[Any], init_state: Any, max_states: int = 256,
+                max_calls: int = 200_000) -> list[int]:
+    """The ok ops (indices) that fail in every state some order of the ops could reach:
+    the states reachable from ``init_state`` by any sequence of any of the operations,
+    real time ignored, are a superset of those any linearization passes through, so such
+    an op rules out every linearization (a read of a value nothing wrote). Empty when
+    there is none, or when that set of states is too large to list (appends)."""
+    fns = ok_fns + info_fns
+    seen = {init_state}
+    todo = [init_state]
+    calls = 0
+    while todo:
+        s = todo.pop()
+        calls += len(fns)
+        if calls > max_calls:
+            return []
+        for fn in fns:
+            t = fn(s)
+            if t is not FAIL and t not in seen:
+                if len(seen) >= max_states:
+                    return []
+                seen.add(t)
+                todo.append(t)
+    return [a for a, fn in enumerate(ok_fns) if all(fn(s) is FAIL for s in seen)]
 
 
 def _counterexample(ok_ops: list[Op], info_ops: list[Op], info_base: int, best: tuple[Any, ...]) -> tuple[Any, ...]:
