@@ -39,6 +39,7 @@ import sys
 import time
 from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from ..history import INFINITY, HistoryError, Op, pair_operations, thaw
@@ -169,10 +170,11 @@ Progress = tuple[int, int, int]
 Outcome = tuple[str, int, Any]
 
 
-def _search(ops: Sequence[Op], fns: list[Any], init_state: Any, limits: list[Any],
-            clock: Callable[[], float] = time.monotonic,
-            classes: Sequence[Any] | None = None) -> Generator[Progress, None, Outcome]:
-    """Generator: the search over one partition (``ops`` sorted by call).
+def _search(ok_ops: list[Op], ok_fns: list[Any], info_ops: list[Op], info_fns: list[Any],
+            classes: Sequence[Any] | None, init_state: Any, limits: list[Any],
+            clock: Callable[[], float] = time.monotonic) -> Generator[Progress, None, Outcome]:
+    """Generator: the search over one partition: its ok ops and their compiled steps, its
+    info ops, theirs and their classes (each list sorted by call).
 
     ``limits`` is ``[deadline, max_entries, max_bytes]``, updated by the caller between
     resumptions. Yields ``(max_depth, entries, bytes)`` when ``clock()`` (wall clock, or a
@@ -186,7 +188,7 @@ def _search(ops: Sequence[Op], fns: list[Any], init_state: Any, limits: list[Any
     bitset, but the search mostly linearizes ok ops near the frontier, so the ints stay a
     few words long however long the history: cache entries are ~200 bytes, not n/8.
 
-    ``classes`` (`Model.info_class` of each op) makes indeterminate ops alike
+    ``classes`` (`Model.info_class` of each info op, or None) makes indeterminate ops alike
     interchangeable: of the info ops of one class only the earliest invoked one not yet
     linearized is a candidate. Swapping one for an earlier-invoked twin never breaks a
     linearization (the twin may take effect wherever the later one did, and neither has
@@ -194,10 +196,6 @@ def _search(ops: Sequence[Op], fns: list[Any], init_state: Any, limits: list[Any
     are always the first few of it, and a history with many crashed writes of a few
     values no longer has a search space of every subset of them.
     """
-    ok_ops = [op for op in ops if op.ret != INFINITY]
-    info_ops = [op for op in ops if op.ret == INFINITY]
-    ok_fns = [fn for op, fn in zip(ops, fns) if op.ret != INFINITY]
-    info_fns = [fn for op, fn in zip(ops, fns) if op.ret == INFINITY]
     k = len(ok_ops)
     ok_ret = [op.ret for op in ok_ops]
     info_call = [op.call for op in info_ops]
@@ -208,7 +206,7 @@ def _search(ops: Sequence[Op], fns: list[Any], init_state: Any, limits: list[Any
     skip = [False] * n_info
     if classes is not None:
         last_of: dict[Any, int] = {}
-        for b, c in enumerate(c for op, c in zip(ops, classes) if op.ret == INFINITY):
+        for b, c in enumerate(classes):
             if c is None:
                 continue
             if c in last_of:
@@ -219,13 +217,21 @@ def _search(ops: Sequence[Op], fns: list[Any], init_state: Any, limits: list[Any
     size = INFO_BASE + len(info_ops)
     nxt = [END] * size
     prv = [HEAD] * size
-    timeline: list[tuple[float, int]] = []
+    # The call and return entries in history order. Positions from `pair_operations` are
+    # distinct ints, so the entries sort by position alone; ops made by hand may tie.
+    at: dict[Any, int] = {}
     for a, op in enumerate(ok_ops):
-        timeline.append((op.call, 2 * a + 1))
-        timeline.append((op.ret, 2 * a + 2))
-    timeline.sort()
+        at[op.call] = 2 * a + 1
+        at[op.ret] = 2 * a + 2
+    if len(at) == 2 * k:
+        timeline = [at[pos] for pos in sorted(at)]
+    else:
+        pairs = [(op.call, 2 * a + 1) for a, op in enumerate(ok_ops)]
+        pairs += [(op.ret, 2 * a + 2) for a, op in enumerate(ok_ops)]
+        pairs.sort()
+        timeline = [e for _, e in pairs]
     prev = HEAD
-    for _, e in timeline:
+    for e in timeline:
         nxt[prev] = e
         prv[e] = prev
         prev = e
@@ -476,17 +482,17 @@ def _counterexample(ok_ops: list[Op], info_ops: list[Op], info_base: int, best: 
 
 
 class _Task:
-    """One partition: its ops, the paused search and what it reported last."""
+    """One partition: how many ops it has, the paused search and what it reported last."""
 
-    __slots__ = ("key", "ops", "n_checked", "gen", "limits", "max_depth", "entries", "bytes", "outcome")
+    __slots__ = ("key", "n_ops", "n_checked", "gen", "limits", "max_depth", "entries", "bytes", "outcome")
 
-    def __init__(self, key: Any, ops: list[Op], fns: list[Any], init_state: Any, n_checked: int,
-                 clock: Callable[[], float] = time.monotonic, classes: list[Any] | None = None) -> None:
+    def __init__(self, key: Any, n_ops: int, searcher: Generator[Progress, None, Outcome], limits: list[Any],
+                 n_checked: int) -> None:
         self.key = key
-        self.ops = ops
+        self.n_ops = n_ops
         self.n_checked = n_checked
-        self.limits = [math.inf, math.inf, math.inf]
-        self.gen: Generator[Progress, None, Outcome] | None = _search(ops, fns, init_state, self.limits, clock, classes)
+        self.limits = limits  # the searcher's: what `run` sets, it sees
+        self.gen: Generator[Progress, None, Outcome] | None = searcher
         self.max_depth = 0
         self.entries = 0
         self.bytes = 0
@@ -510,9 +516,10 @@ class _Task:
 
 def _as_ops(events_or_ops: Iterable[Any]) -> list[Op]:
     items = list(events_or_ops)
-    if all(isinstance(x, Op) for x in items):
+    kinds = set(map(type, items))  # a few types, however long the history
+    if all(issubclass(t, Op) for t in kinds):
         return items
-    if all(isinstance(x, dict) for x in items):
+    if all(issubclass(t, dict) for t in kinds):
         return pair_operations(items)
     raise HistoryError("check() wants a list of event dicts or a list of Op")
 
@@ -577,15 +584,29 @@ def _check(
     parts = mdl.partition(ops) or {None: ops}
 
     tasks: list[_Task] = []
+    compile_op, info_class, call_of = mdl.compile, mdl.info_class, attrgetter("call")
     for key, part in parts.items():
-        part = sorted(part, key=lambda op: op.call)
-        fns = [mdl.compile(op) for op in part]  # raises ModelError on unknown ops first
-        kept = [(op, fn) for op, fn in zip(part, fns) if fn is not IDENTITY]
+        part = sorted(part, key=call_of)
+        ok_ops: list[Op] = []
+        ok_fns: list[Any] = []
+        info_ops: list[Op] = []
+        info_fns: list[Any] = []
+        for op in part:
+            fn = compile_op(op)  # raises ModelError on unknown ops first
+            if fn is IDENTITY:  # runs anywhere, changes nothing: no need to place it
+                continue
+            if op.ret != INFINITY:
+                ok_ops.append(op)
+                ok_fns.append(fn)
+            else:
+                info_ops.append(op)
+                info_fns.append(fn)
+        classes = [info_class(op) for op in info_ops] if info_ops else None
         init_state = mdl.init(mdl.initial_for(key, initial))
-        kept_ops = [op for op, _ in kept]
-        classes = [mdl.info_class(op) if op.ret == INFINITY else None for op in kept_ops]
-        tasks.append(_Task(key, kept_ops, [fn for _, fn in kept], init_state, len(part), clock, classes))
-    tasks.sort(key=lambda t: len(t.ops))
+        limits = [math.inf, math.inf, math.inf]
+        searcher = _search(ok_ops, ok_fns, info_ops, info_fns, classes, init_state, limits, clock)
+        tasks.append(_Task(key, len(ok_ops) + len(info_ops), searcher, limits, len(part)))
+    tasks.sort(key=lambda t: t.n_ops)
 
     max_entries: float = math.inf if max_cache_entries is None else max_cache_entries
 
@@ -664,7 +685,7 @@ def _check(
 
     if not paused and not out_of_memory:
         return result(True, max_prefix=max((t.max_depth for t in tasks), default=0))
-    unfinished = sorted(paused + out_of_memory, key=lambda t: len(t.ops))
+    unfinished = sorted(paused + out_of_memory, key=lambda t: t.n_ops)
     first = unfinished[0]
     return result(
         "unknown",
@@ -674,7 +695,7 @@ def _check(
         unfinished=tuple(
             {
                 "key": thaw(t.key),
-                "ops": len(t.ops),
+                "ops": t.n_ops,
                 "max_prefix": t.max_depth,
                 "reason": limit_reason if t in paused else "memory",
             }
