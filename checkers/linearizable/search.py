@@ -325,34 +325,32 @@ def _search(ok_ops: list[Op], ok_fns: list[Any], info_ops: list[Op], info_fns: l
                 if got is None:
                     cache[key] = info_set
                     n_entries += 1
-                    added = 0
-                elif got == info_set:
-                    added = -1
-                else:
-                    added = admit(key, got, info_set)
-                if added >= 0:
-                    n_entries += added
-                    stack = (entry, state, 0, low, window, info_set, stack)
-                    low = new_low
-                    window = new_window
-                    state = new_state
-                    depth += 1
-                    if depth > max_depth:
-                        max_depth = depth
-                    p = prv[entry]
-                    n = nxt[entry]
-                    nxt[p] = n
-                    prv[n] = p
-                    r = entry + 1
-                    p = prv[r]
-                    n = nxt[r]
-                    nxt[p] = n
-                    prv[n] = p
-                    remaining -= 1
-                    if not remaining:
-                        return ("ok", max_depth, None)
-                    entry = nxt[HEAD]
+                elif got == info_set or (added := admit(key, got, info_set)) < 0:
+                    entry = nxt[entry]  # explored already, with these info ops or fewer
                     continue
+                else:
+                    n_entries += added
+                stack = (entry, state, 0, low, window, info_set, stack)
+                low = new_low
+                window = new_window
+                state = new_state
+                depth += 1
+                if depth > max_depth:
+                    max_depth = depth
+                p = prv[entry]
+                n = nxt[entry]
+                nxt[p] = n
+                prv[n] = p
+                r = entry + 1
+                p = prv[r]
+                n = nxt[r]
+                nxt[p] = n
+                prv[n] = p
+                remaining -= 1
+                if not remaining:
+                    return ("ok", max_depth, None)
+                entry = nxt[HEAD]
+                continue
             entry = nxt[entry]
             continue
 
