@@ -693,3 +693,17 @@ def test_checker_agrees_with_exhaustive_search_on_crashed_ops(model: str, eager:
     if result.valid is False:
         assert result.op is not None and result.op.type == "ok"
         assert set(result.prefix) <= {o.id for o in ops}
+
+
+def test_an_info_set_that_replaces_several_stored_ones_is_still_explored() -> None:
+    """A history where a configuration reached without info ops came after two reached with
+    different ones: it subsumes both and must be explored, not taken as subsumed. Needs
+    two crashed ops that set 1 at different times (cas 0->1 before the second ok cas
+    1->0, write 1 after it)."""
+    h = H()
+    h.invoke(0, "cas", [0, 1]).op(1, "read", None, 1).invoke(1, "cas", [1, 0])
+    h.invoke(2, "write", 1).invoke(3, "write", 0).invoke(4, "cas", [1, 0]).ok(4).op(4, "read", None, 0)
+    h.ok(3).invoke(3, "write", 0).op(5, "cas", [1, 0]).op(7, "read", None, 1)
+    ops = pair_operations(h.events)
+    assert memo_oracle(ops, get_model("cas-register"), 1) is True
+    assert check(h.events, "cas-register", initial=1).valid is True

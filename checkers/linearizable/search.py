@@ -22,6 +22,17 @@ when needed is the same search in a different order — every candidate is still
 every node — but it avoids eagerly applying a stale info write at every step. Success
 needs only the ok operations: the info ops left over never happened.
 
+Info ops make the configurations many: the same ok ops and state, reached with different
+sets of info ops. Fewer info ops used is never worse (those left may still happen or
+not), so the cache keeps, per (ok ops linearized, state), the sets of info ops it was
+reached with, and a configuration whose set contains one of those is *subsumed*: it is
+not explored again. Linearizing an info op right after another that the same op would
+have overwritten anyway (a crashed write after a crashed write) is skipped too: the node
+before them tries the second alone. And a partition still undecided after some thousands
+of steps is checked for an ok op that no reachable state lets run (a read of a value
+nothing wrote): it cannot be linearizable, and the search only goes on to the point where
+that op must come next, the counterexample. `_search` says why each prunes no verdict.
+
 Partitions (P-compositionality: per key for registers and kv) are independent searches.
 They run smallest first, each with an equal share of the time left, and those that ran
 out are resumed round-robin with what remains, so a hard key cannot hide an easy key's
@@ -195,6 +206,28 @@ def _search(ok_ops: list[Op], ok_fns: list[Any], info_ops: list[Op], info_fns: l
     a return), so this prunes nothing but repeats; the linearized info ops of a class
     are always the first few of it, and a history with many crashed writes of a few
     values no longer has a search space of every subset of them.
+
+    Subsumption: the cache maps ``(low, window, state)`` to the info sets explored with
+    it (an int, or a list of ints none a subset of another). A configuration whose info
+    set includes a stored one is pruned: every way to finish from it (a sequence of ops
+    to linearize) also finishes from the stored one, which has every info op it has still
+    to use (for twins, up to swapping in an earlier-invoked twin). The argument that
+    nothing but repeats is pruned: if the search ends "fail" while some explored
+    configuration could finish, take one whose shortest way to finish is shortest; it was
+    expanded fully, so the first step of that way was either explored (shorter:
+    contradiction) or pruned by a stored configuration that finishes in as few steps
+    (contradiction again).
+
+    Sleep: at a node reached from node P by info op ``a``, info op ``b`` is not tried
+    when ``b`` applied to P's state gives the same state (``a`` was overwritten unseen):
+    P tries ``b`` alone, and that configuration, with fewer info ops, subsumes this one;
+    if P tried it earlier it is in the cache. Twins of ``a`` are exempt, as P does not
+    try them.
+
+    Impossible ops: at `IMPOSSIBLE_AFTER` steps, `_impossible` lists the ok ops that no
+    state reachable by any sequence of the ops accepts. If there is one, no linearization
+    exists; the search then runs (at most `WITNESS_STEPS` more steps, never paused) until
+    the walk is stuck at such an op's return, and reports that point.
     """
     k = len(ok_ops)
     ok_ret = [op.ret for op in ok_ops]
@@ -266,13 +299,14 @@ def _search(ok_ops: list[Op], ok_fns: list[Any], info_ops: list[Op], info_fns: l
     if not remaining:
         return ("ok", 0, None)
 
-    def admit(key: Any, got: Any, new: int) -> int:
+    def admit(key: Any, got: Any, new: int) -> int | None:
         """Store ``new`` beside the info sets ``got`` already explored with ``key``, unless
         one of them is a subset of it; drops those that are supersets of it. Returns the
-        change in the number of stored sets, or -1 when ``new`` is subsumed."""
+        change in the number of stored sets (negative when ``new`` replaces several), or
+        None when ``new`` is subsumed."""
         if type(got) is int:
             if got & new == got:
-                return -1
+                return None
             if got & new == new:
                 cache[key] = new
                 return 0
@@ -280,7 +314,7 @@ def _search(ok_ops: list[Op], ok_fns: list[Any], info_ops: list[Op], info_fns: l
             return 1
         for old in got:
             if old & new == old:
-                return -1
+                return None
         kept = [old for old in got if old & new != new]
         kept.append(new)
         cache[key] = kept
@@ -325,7 +359,7 @@ def _search(ok_ops: list[Op], ok_fns: list[Any], info_ops: list[Op], info_fns: l
                 if got is None:
                     cache[key] = info_set
                     n_entries += 1
-                elif got == info_set or (added := admit(key, got, info_set)) < 0:
+                elif got == info_set or (added := admit(key, got, info_set)) is None:
                     entry = nxt[entry]  # explored already, with these info ops or fewer
                     continue
                 else:
@@ -387,10 +421,10 @@ def _search(ok_ops: list[Op], ok_fns: list[Any], info_ops: list[Op], info_fns: l
                     got = cache_get(key)
                     if got is None:
                         cache[key] = new_info
-                        added = 1
+                        added: int | None = 1
                     else:
                         added = admit(key, got, new_info)
-                    if added >= 0:
+                    if added is not None:
                         n_entries += added
                         stack = (ie, state, bound, low, window, info_set, stack)
                         info_set = new_info
