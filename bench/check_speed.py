@@ -245,7 +245,8 @@ def bench_shapes(trees: list[str], rounds: int) -> None:
             d = json.loads(proc.stdout)
             load = " ".join(f"{x:.2f}" for x in os.getloadavg())
             print(f"round {r} tree {tree}: " + "; ".join(
-                f"{k} {d[k]['check_s']:.3f} s, cpu {d[k]['cpu_s']:.3f} s ({d[k]['ops']} ops, agree {d[k]['agree']}/{d[k]['histories']}, "
+                f"{k} {d[k]['check_s']:.3f} s, cpu {d[k]['cpu_s']:.3f} s ({d[k]['ops']} ops, "
+                f"agree {d[k]['agree']}/{d[k]['histories']}, "
                 f"{d[k]['unknown']} unknown)"
                 for k in ("etcd-ok", "etcd-bad", "kv-ok", "kv-bad")) + f"; peak RSS {d['max_rss_mib']:.0f} MiB; "
                 f"load {load}")

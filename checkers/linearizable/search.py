@@ -259,7 +259,7 @@ def _search(ok_ops: list[Op], ok_fns: list[Any], info_ops: list[Op], info_fns: l
     if len(at) == 2 * k:
         timeline = [at[pos] for pos in sorted(at)]
     else:
-        pairs = [(op.call, 2 * a + 1) for a, op in enumerate(ok_ops)]
+        pairs: list[tuple[float, int]] = [(op.call, 2 * a + 1) for a, op in enumerate(ok_ops)]
         pairs += [(op.ret, 2 * a + 2) for a, op in enumerate(ok_ops)]
         pairs.sort()
         timeline = [e for _, e in pairs]
@@ -289,6 +289,7 @@ def _search(ok_ops: list[Op], ok_fns: list[Any], info_ops: list[Op], info_fns: l
     cache: dict[Any, Any] = {(0, 0, init_state): 0}
     cache_get = cache.get
     n_entries = 1
+    added: int | None
     monotonic = clock
     getsizeof = sys.getsizeof
     steps = 0
@@ -421,7 +422,7 @@ def _search(ok_ops: list[Op], ok_fns: list[Any], info_ops: list[Op], info_fns: l
                     got = cache_get(key)
                     if got is None:
                         cache[key] = new_info
-                        added: int | None = 1
+                        added = 1
                     else:
                         added = admit(key, got, new_info)
                     if added is not None:
