@@ -28,7 +28,8 @@ not), so the cache keeps, per (ok ops linearized, state), the sets of info ops i
 reached with, and a configuration whose set contains one of those is *subsumed*: it is
 not explored again. Linearizing an info op right after another that the same op would
 have overwritten anyway (a crashed write after a crashed write) is skipped too: the node
-before them tries the second alone. And a partition still undecided after some thousands
+before them tries the second alone; so is a crashed op where a later crashed one it could
+stand in for does the same (a crashed write of 1 where a crashed cas 0->1 would do). And a partition still undecided after some thousands
 of steps is checked for an ok op that no reachable state lets run (a read of a value
 nothing wrote): it cannot be linearizable, and the search only goes on to the point where
 that op must come next, the counterexample. `_search` says why each prunes no verdict.
@@ -103,6 +104,9 @@ IMPOSSIBLE_AFTER = 8 * CHECK_EVERY
 #: for at most this many steps (not counted against the budget) to reach a point where
 #: that operation is the one that must come next, the counterexample.
 WITNESS_STEPS = 200_000
+
+#: Partitions with more info ops than this do without `_weaker` (quadratic in them).
+MAX_DOMINANCE_INFO = 300
 
 #: Estimated bytes of one cache entry, besides its state and info bitset: a set slot at
 #: the set's load factor (~40), the 4-tuple (72), ``low`` and ``window`` (~32 each) and
@@ -224,6 +228,12 @@ def _search(ok_ops: list[Op], ok_fns: list[Any], info_ops: list[Op], info_fns: l
     if P tried it earlier it is in the cache. Twins of ``a`` are exempt, as P does not
     try them.
 
+    Dominance: info op ``c`` is not tried where a later-invoked info op ``b`` that it
+    can stand in for (`_weaker`) is a candidate too and does the same here: linearizing
+    ``b`` instead keeps ``c`` available, which can do whatever ``b`` could later, so that
+    configuration subsumes this one in the same sense. A chain of such skips ends (each
+    goes to a later op, or for sleep to a shallower node), so the argument above holds.
+
     Impossible ops: at `IMPOSSIBLE_AFTER` steps, `_impossible` lists the ok ops that no
     state reachable by any sequence of the ops accepts. If there is one, no linearization
     exists; the search then runs (at most `WITNESS_STEPS` more steps, never paused) until
@@ -246,6 +256,7 @@ def _search(ok_ops: list[Op], ok_fns: list[Any], info_ops: list[Op], info_fns: l
                 cls_succ[last_of[c]] = b
                 skip[b] = True
             last_of[c] = b
+    weaker = _weaker(ok_fns, info_fns, classes, init_state)
     HEAD, END, INFO_HEAD, INFO_BASE = 0, 2 * k + 2, 2 * k + 3, 2 * k + 4
     size = INFO_BASE + len(info_ops)
     nxt = [END] * size
@@ -417,6 +428,16 @@ def _search(ok_ops: list[Op], ok_fns: list[Any], info_ops: list[Op], info_fns: l
                 new_state = fn(state)
                 if new_state is not FAIL and (last_b < 0 or cls_succ[last_b] == b
                                               or fn(last_state) != new_state):
+                    if weaker[b]:  # a weaker op that does the same here goes instead
+                        for w in weaker[b]:
+                            if not (info_set >> w) & 1 and not skip[w] and info_call[w] < bound \
+                                    and info_fns[w](state) == new_state:
+                                break
+                        else:
+                            w = -1
+                        if w >= 0:
+                            ie = nxt[ie]
+                            continue
                     new_info = info_set | (1 << b)
                     key = (low, window, new_state)
                     got = cache_get(key)
@@ -466,14 +487,10 @@ def _search(ok_ops: list[Op], ok_fns: list[Any], info_ops: list[Op], info_fns: l
             break
 
 
-def _impossible(ok_fns: list[Any], info_fns: list[Any], init_state: Any, max_states: int = 256,
-                max_calls: int = 200_000) -> list[int]:
-    """The ok ops (indices) that fail in every state some order of the ops could reach:
-    the states reachable from ``init_state`` by any sequence of any of the operations,
-    real time ignored, are a superset of those any linearization passes through, so such
-    an op rules out every linearization (a read of a value nothing wrote). Empty when
-    there is none, or when that set of states is too large to list (appends)."""
-    fns = ok_fns + info_fns
+def _states(fns: list[Any], init_state: Any, max_states: int = 256, max_calls: int = 200_000) -> set[Any] | None:
+    """The states reachable from ``init_state`` by any sequence of ``fns``, real time
+    ignored: a superset of those any linearization passes through. None when there are
+    too many to list (appends)."""
     seen = {init_state}
     todo = [init_state]
     calls = 0
@@ -481,15 +498,58 @@ def _impossible(ok_fns: list[Any], info_fns: list[Any], init_state: Any, max_sta
         s = todo.pop()
         calls += len(fns)
         if calls > max_calls:
-            return []
+            return None
         for fn in fns:
             t = fn(s)
             if t is not FAIL and t not in seen:
                 if len(seen) >= max_states:
-                    return []
+                    return None
                 seen.add(t)
                 todo.append(t)
+    return seen
+
+
+def _impossible(ok_fns: list[Any], info_fns: list[Any], init_state: Any) -> list[int]:
+    """The ok ops (indices) that fail in every state `_states` lists: such an op rules out
+    every linearization (a read of a value nothing wrote). Empty when there is none, or
+    when the states are too many to list."""
+    seen = _states(ok_fns + info_fns, init_state)
+    if seen is None:
+        return []
     return [a for a, fn in enumerate(ok_fns) if all(fn(s) is FAIL for s in seen)]
+
+
+def _weaker(ok_fns: list[Any], info_fns: list[Any], classes: Sequence[Any] | None,
+            init_state: Any) -> list[tuple[int, ...]]:
+    """For each info op ``c``, the info ops ``b`` invoked after it that ``c`` can stand in
+    for: in every reachable state where ``b`` runs, ``c`` runs and ends in the same state
+    (a crashed write of v stands in for a later crashed cas to v). Twins are left to the
+    twin rule. All empty when the reachable states are too many to list."""
+    n = len(info_fns)
+    weaker: list[tuple[int, ...]] = [()] * n
+    if n < 2 or n > MAX_DOMINANCE_INFO:
+        return weaker
+    universe = _states(ok_fns + info_fns, init_state, max_states=64)
+    if universe is None:
+        return weaker
+    outs = [[fn(u) for u in universe] for fn in info_fns]
+    for c in range(n):
+        found = []
+        for b in range(c + 1, n):
+            if classes is not None and classes[b] is not None and classes[b] == classes[c]:
+                continue
+            runs = False
+            for ob, oc in zip(outs[b], outs[c]):
+                if ob is FAIL:
+                    continue
+                if oc is FAIL or oc != ob:
+                    break
+                runs = True
+            else:
+                if runs:
+                    found.append(b)
+        weaker[c] = tuple(found)
+    return weaker
 
 
 def _counterexample(ok_ops: list[Op], info_ops: list[Op], info_base: int, best: tuple[Any, ...]) -> tuple[Any, ...]:
