@@ -16,8 +16,8 @@
    cas histories where about 30% of operations are indeterminate (crashed clients, as in
    Jepsen's etcd tests), ``etcd-stale``, the failing ones with the read's value written only
    at the end instead (a read from the future: only the whole search refutes it, where a
-   read of a value never written is caught at once), and ``kv``, string key-value histories (get/put/append) over
-   1-50 clients and many keys, partitioned by key. Each shape is a fixed set of seeded
+   read of a value never written is caught at once), and ``kv``, string key-value
+   histories (get/put/append) over 1-50 clients and many keys, partitioned by key. Each shape is a fixed set of seeded
    histories, valid ones and ones with one read corrupted (which must fail); the script
    prints the time to pair and check them (wall clock and the process's CPU time, which
    other load on the machine disturbs less) and the verdicts. ``--trees A,B`` runs the shapes

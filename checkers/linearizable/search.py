@@ -29,10 +29,11 @@ reached with, and a configuration whose set contains one of those is *subsumed*:
 not explored again. Linearizing an info op right after another that the same op would
 have overwritten anyway (a crashed write after a crashed write) is skipped too: the node
 before them tries the second alone; so is a crashed op where a later crashed one it could
-stand in for does the same (a crashed write of 1 where a crashed cas 0->1 would do). And a partition still undecided after some thousands
-of steps is checked for an ok op that no reachable state lets run (a read of a value
-nothing wrote): it cannot be linearizable, and the search only goes on to the point where
-that op must come next, the counterexample. `_search` says why each prunes no verdict.
+stand in for does the same (a crashed write of 1 where a crashed cas 0->1 would do). And
+a partition still undecided after some thousands of steps is checked for an ok op that
+no reachable state lets run (a read of a value nothing wrote): it cannot be
+linearizable, and the search only goes on to the point where that op must come next, the
+counterexample. `_search` says why each prunes no verdict.
 
 Partitions (P-compositionality: per key for registers and kv) are independent searches.
 They run smallest first, each with an equal share of the time left, and those that ran
