@@ -325,10 +325,13 @@ def _search(ok_ops: list[Op], ok_fns: list[Any], info_ops: list[Op], info_fns: l
                 return 0
             cache[key] = [got, new]
             return 1
+        kept = []
         for old in got:
-            if old & new == old:
+            both = old & new
+            if both == old:
                 return None
-        kept = [old for old in got if old & new != new]
+            if both != new:  # not a superset of new: stays
+                kept.append(old)
         kept.append(new)
         cache[key] = kept
         return len(kept) - len(got)
