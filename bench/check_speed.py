@@ -14,10 +14,13 @@
 3. ``--shapes``: the two shapes of Porcupine's own test histories (Porcupine, in Go, is
    not on these machines; issue 16 gives its times as ratios): ``etcd``, single-register
    cas histories where about 30% of operations are indeterminate (crashed clients, as in
-   Jepsen's etcd tests), and ``kv``, string key-value histories (get/put/append) over
-   1-50 clients and many keys, partitioned by key. Each shape is a fixed set of seeded
+   Jepsen's etcd tests), ``etcd-stale``, the failing ones with the read's value written only
+   at the end instead (a read from the future: only the whole search refutes it, where a
+   read of a value never written is caught at once), and ``kv``, string key-value
+   histories (get/put/append) over 1-50 clients and many keys, partitioned by key. Each shape is a fixed set of seeded
    histories, valid ones and ones with one read corrupted (which must fail); the script
-   prints the time to pair and check them and the verdicts. ``--trees A,B`` runs the shapes
+   prints the time to pair and check them (wall clock and the process's CPU time, which
+   other load on the machine disturbs less) and the verdicts. ``--trees A,B`` runs the shapes
    against each source tree in turn (``BENCH_TREE=tree``), interleaved round by round, to
    compare code before and after a change in the same minutes.
 
@@ -181,6 +184,22 @@ def corrupt(events: list[dict], seed: int) -> list[dict]:
     return out
 
 
+def corrupt_stale(events: list[dict], seed: int) -> list[dict]:
+    """The history with one ok read's value changed to 5, which a write added at the end
+    makes: a read from the future, not linearizable, but every op could run on its own,
+    so only the whole search refutes it (a read of a value never written is caught at
+    once)."""
+    out = corrupt(events, seed)
+    for e in out:
+        if e["value"] == 99:
+            e["value"] = 5
+    last, p = out[-1], 1 + max(e["process"] for e in out)
+    for typ in ("invoke", "ok"):
+        out.append({"index": len(out), "time": last["time"] + 1, "process": p, "type": typ, "f": "write",
+                    "key": last["key"], "value": 5})
+    return out
+
+
 #: shape -> list of (label, model, initial, events factory, expected verdict)
 def shapes() -> dict[str, list[tuple[str, str, Any, Callable[[], list[dict]], bool]]]:
     etcd = []
@@ -191,6 +210,10 @@ def shapes() -> dict[str, list[tuple[str, str, Any, Callable[[], list[dict]], bo
     for seed in range(1, 6):
         etcd.append((f"etcd-bad-{seed:02d} 200 ops", "cas-register", 0,
                      lambda seed=seed: corrupt(generate(200, 100 + seed, n_keys=1, info_rate=0.3), seed), False))
+    stale = []
+    for seed in range(1, 6):
+        stale.append((f"etcd-stale-{seed:02d} 200 ops", "cas-register", 0,
+                      lambda seed=seed: corrupt_stale(generate(200, 100 + seed, n_keys=1, info_rate=0.3), seed), False))
     kv = []
     for clients in (1, 10, 50):
         for bad in (False, True):
@@ -199,7 +222,7 @@ def shapes() -> dict[str, list[tuple[str, str, Any, Callable[[], list[dict]], bo
                        lambda n=n, c=clients, bad=bad: (corrupt if bad else lambda e, s: e)(
                            generate_kv(n, 7 + c, c, n_keys=max(10, 2 * c), crash_rate=0.01), c),
                        not bad))
-    return {"etcd": etcd, "kv": kv}
+    return {"etcd": etcd, "etcd-stale": stale, "kv": kv}
 
 
 #: seconds of search per shape history: a crashed-write-heavy register history can take
@@ -214,39 +237,44 @@ def shapes_child(names: list[str]) -> None:
     for name in names:
         for _label, model, initial, make, expect in shapes()[name]:
             events = make()
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             result = check(events, model, initial=initial, time_limit=SHAPE_LIMIT_S)
-            took = time.perf_counter() - t0
-            g = out.setdefault(f"{name}-{'ok' if expect else 'bad'}",
-                               {"histories": 0, "ops": 0, "agree": 0, "unknown": 0, "check_s": 0.0})
+            took, cpu = time.perf_counter() - t0, time.process_time() - c0
+            group = name if name == "etcd-stale" else f"{name}-{'ok' if expect else 'bad'}"
+            g = out.setdefault(group, {"histories": 0, "ops": 0, "agree": 0, "unknown": 0, "check_s": 0.0,
+                                       "cpu_s": 0.0})
             g["histories"] += 1
             g["ops"] += result.ops
             g["agree"] += result.valid is expect
             g["unknown"] += result.valid == "unknown"
             g["check_s"] += took
+            g["cpu_s"] += cpu
     out["max_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(out))
 
 
 def bench_shapes(trees: list[str], rounds: int) -> None:
-    print("shapes of Porcupine's test histories: etcd (1 key, ~30% crashed ops; 20 must pass, 5 must fail), "
+    print("shapes of Porcupine's test histories: etcd (1 key, ~30% crashed ops; 20 must pass, 5 must fail: "
+          "a read of a value never written; etcd-stale: 5 with a read from the future, which must fail too, "
+          "but only the whole search tells), "
           "kv (get/put/append, 1/10/50 clients; 3 must pass, 3 must fail); time = pair + check, "
           f"at most {SHAPE_LIMIT_S:g} s per history (past it: unknown)")
     for r in range(1, rounds + 1):
         for tree in trees:
             env = {**os.environ, "BENCH_TREE": str(Path(tree).resolve()), "PYTHONHASHSEED": "0"}
-            proc = subprocess.run([sys.executable, __file__, "--shapes-child", "etcd,kv"], capture_output=True,
-                                  text=True, env=env)
+            proc = subprocess.run([sys.executable, __file__, "--shapes-child", "etcd,etcd-stale,kv"],
+                                  capture_output=True, text=True, env=env)
             if proc.returncode:
                 print(proc.stderr)
                 raise SystemExit(proc.returncode)
             d = json.loads(proc.stdout)
             load = " ".join(f"{x:.2f}" for x in os.getloadavg())
             print(f"round {r} tree {tree}: " + "; ".join(
-                f"{k} {d[k]['check_s']:.3f} s ({d[k]['ops']} ops, agree {d[k]['agree']}/{d[k]['histories']}, "
-                f"{d[k]['unknown']} unknown)"
-                for k in ("etcd-ok", "etcd-bad", "kv-ok", "kv-bad")) + f"; peak RSS {d['max_rss_mib']:.0f} MiB; "
-                f"load {load}")
+                f"{k} {d[k]['check_s']:.3f} s, cpu {d[k]['cpu_s']:.3f} s ({d[k]['ops']} ops, "
+                + f"agree {d[k]['agree']}/{d[k]['histories']}"
+                + f", {d[k]['unknown']} unknown)"
+                for k in ("etcd-ok", "etcd-bad", "etcd-stale", "kv-ok", "kv-bad")) + f"; peak RSS "
+                f"{d['max_rss_mib']:.0f} MiB; load {load}")
 
 
 def bench_corpus(quiet: bool) -> None:

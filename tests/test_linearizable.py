@@ -9,12 +9,13 @@ import json
 import random
 import time
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from checkers.history import Op, pair_operations
-from checkers.linearizable import MODELS, Model, ModelError, check, cli, get_model, register_model
+from checkers.linearizable import MODELS, Model, ModelError, check, cli, get_model, register_model, search
 
 
 class H:
@@ -258,16 +259,47 @@ def test_unknown_model() -> None:
 
 
 def exploding(n: int, key=None, p0: int = 0) -> list[tuple]:
-    """n concurrent writes of distinct values, and a read overlapping them all of a value
-    never written: not linearizable, but only after trying every subset and order."""
+    """n concurrent writes of distinct values, then a read of 1 and after it a read of 2:
+    not linearizable (no write is left to come between the reads), but only after trying
+    every subset and order of the writes. Every op on its own could run (the checker's
+    look for impossible ops does not cut it short)."""
     h = H()
     for p in range(n):
         h.invoke(p0 + p, "write", p + 1, key=key)
-    h.invoke(p0 + n, "read", None, key=key)
     for p in range(n):
         h.ok(p0 + p)
-    h.ok(p0 + n, -1)
+    h.op(p0 + n, "read", None, 1, key=key)
+    h.op(p0 + n, "read", None, 2, key=key)
     return h.events
+
+
+def impossible_read(n: int) -> list[tuple]:
+    """n concurrent writes of distinct values and a read overlapping them all of a value
+    never written: as hard as `exploding` for the plain search."""
+    h = H()
+    for p in range(n):
+        h.invoke(p, "write", p + 1)
+    h.invoke(n, "read", None)
+    for p in range(n):
+        h.ok(p)
+    h.ok(n, -1)
+    return h.events
+
+
+def test_a_read_of_a_value_never_written_fails_without_the_whole_search() -> None:
+    result = check(impossible_read(40), "register", initial=0, max_steps=1_000_000)
+    assert result.valid is False and result.op is not None and result.op.value == -1
+    assert result.op.id == 40 and len(result.prefix) == 40 and result.state in range(1, 41)
+    # its counterexample is where the read had to come next: every write before it
+    assert sorted(result.prefix) == list(range(40))
+    with_info = H()
+    for p in range(30):
+        with_info.invoke(p, "write", p % 3)
+    with_info.op(30, "read", None, 7)
+    for p in range(30):
+        with_info.info(p)
+    result = check(with_info.events, "register", initial=0, max_steps=100_000)
+    assert result.valid is False and result.op.value == 7
 
 
 def test_explosion_returns_unknown_within_the_time_limit() -> None:
@@ -288,7 +320,7 @@ def test_memory_bound_returns_unknown() -> None:
 
 
 def test_hard_partition_does_not_hide_an_easy_counterexample() -> None:
-    events = exploding(40, key="hard")  # 41 ops
+    events = exploding(40, key="hard")  # 42 ops
     stale = H()
     for i in range(30):
         stale.op(100, "write", i, key="easy")
@@ -560,3 +592,118 @@ def test_step_budget_gives_the_same_unknown_everywhere() -> None:
         check(events, "register", max_steps=10, time_limit=1.0)
     with pytest.raises(ValueError):
         check(events, "register", max_steps=0)
+
+
+# --------------------------------------------------------------------------- crashed-op heavy
+
+
+def memo_oracle(ops: list[Op], model: Model, initial) -> bool:
+    """Exhaustive search with none of the checker's pruning: from (linearized ops, state)
+    any op not yet linearized and invoked before every pending ok op returned may go next
+    (info ops or not at all); memoized on the pair, so it reaches ~14 ops. Unpartitioned:
+    the histories it is used on have one key."""
+    oks = frozenset(i for i, o in enumerate(ops) if o.type == "ok")
+    seen: set = set()
+
+    def go(done: frozenset, state) -> bool:
+        if oks <= done:
+            return True
+        if (done, state) in seen:
+            return False
+        seen.add((done, state))
+        horizon = min(ops[i].ret for i in oks - done)
+        for i, op in enumerate(ops):
+            if i in done or op.call > horizon:
+                continue
+            ok, new_state = model.step(state, op)
+            if ok and go(done | {i}, new_state):
+                return True
+        return False
+
+    return go(frozenset(), model.init(initial))
+
+
+def crashy_history(model: str, rng: random.Random) -> list[dict]:
+    """One key, 5-12 ops on 2-4 processes, about 40% crashed: many info writes of a few
+    values, so the checker's info-op pruning (twins, subsumed info sets, overwritten
+    info ops) has work to do."""
+    n_ops = rng.randint(5, 12)
+    events: list[dict] = []
+    free = list(range(rng.randint(2, 4)))
+    next_process = len(free)
+    running: dict = {}
+    started = 0
+    values = [0, 1, 2][: rng.randint(2, 3)]
+
+    def add(process, type_, f, value):
+        events.append({"index": len(events), "time": len(events), "process": process, "type": type_, "f": f,
+                       "value": value})
+
+    while started < n_ops or running:
+        if started < n_ops and free and (not running or rng.random() < 0.5):
+            p = free.pop(rng.randrange(len(free)))
+            roll = rng.random()
+            if model == "kv":
+                f = "get" if roll < 0.4 else "put" if roll < 0.6 else "append"
+                inv = None if f == "get" else rng.choice(["x", "y"])
+                okv = rng.choice(["", "x", "y", "xy", "yx", "xx"]) if f == "get" else inv
+            elif roll < 0.4:
+                f, inv, okv = "read", None, rng.choice(values)
+            elif roll < 0.75 or model == "register":
+                f, inv = "write", rng.choice(values)
+                okv = inv
+            else:
+                f, inv = "cas", [rng.choice(values), rng.choice(values)]
+                okv = inv
+            running[p] = (f, inv, okv)
+            add(p, "invoke", f, inv)
+            started += 1
+            continue
+        p = rng.choice(sorted(running))
+        f, inv, okv = running.pop(p)
+        roll = rng.random()
+        if roll < 0.4:
+            if roll < 0.32 or started < n_ops:
+                add(p, "info", f, inv)
+            free.append(next_process)  # a crashed process is gone; a new one takes its place
+            next_process += 1
+        else:
+            add(p, "ok", f, okv)
+            free.append(p)
+    return events
+
+
+@pytest.mark.parametrize("model", ["register", "cas-register", "kv"])
+@pytest.mark.parametrize("eager", [False, True], ids=["plain", "impossible-ops-first"])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_checker_agrees_with_exhaustive_search_on_crashed_ops(model: str, eager: bool, data) -> None:
+    """``eager``: the look for ops no reachable state accepts, made after thousands of
+    steps on real histories, is made at the first step (these searches are short)."""
+    rng = data.draw(st.randoms(use_true_random=False), label="rng")
+    initial = data.draw(st.sampled_from([None] if model == "kv" else [0, 1]), label="initial")
+    events = crashy_history(model, rng)
+    ops = pair_operations(events)
+    mdl = get_model(model)
+    expected = memo_oracle(ops, mdl, initial)
+    with mock.patch.object(search, "CHECK_EVERY", 1 if eager else search.CHECK_EVERY), \
+            mock.patch.object(search, "IMPOSSIBLE_AFTER", 1 if eager else search.IMPOSSIBLE_AFTER):
+        result = check(events, model, initial=initial)
+    assert result.valid is expected, (events, result.summary())
+    if result.valid is False:
+        assert result.op is not None and result.op.type == "ok"
+        assert set(result.prefix) <= {o.id for o in ops}
+
+
+def test_an_info_set_that_replaces_several_stored_ones_is_still_explored() -> None:
+    """A history where a configuration reached without info ops came after two reached with
+    different ones: it subsumes both and must be explored, not taken as subsumed. Needs
+    two crashed ops that set 1 at different times (cas 0->1 before the second ok cas
+    1->0, write 1 after it)."""
+    h = H()
+    h.invoke(0, "cas", [0, 1]).op(1, "read", None, 1).invoke(1, "cas", [1, 0])
+    h.invoke(2, "write", 1).invoke(3, "write", 0).invoke(4, "cas", [1, 0]).ok(4).op(4, "read", None, 0)
+    h.ok(3).invoke(3, "write", 0).op(5, "cas", [1, 0]).op(7, "read", None, 1)
+    ops = pair_operations(h.events)
+    assert memo_oracle(ops, get_model("cas-register"), 1) is True
+    assert check(h.events, "cas-register", initial=1).valid is True

@@ -41,6 +41,7 @@ model may also override ``compile(op)``, returning a function ``state -> new sta
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any, ClassVar
 
@@ -172,12 +173,12 @@ def get_model(model: str | Model) -> Model:
 
 
 def _by_key(ops: Iterable[Op]) -> dict[Any, list[Op]] | None:
-    parts: dict[Any, list[Op]] = {}
+    parts: defaultdict[Any, list[Op]] = defaultdict(list)
     for op in ops:
-        parts.setdefault(op.key, []).append(op)
+        parts[op.key].append(op)
     if len(parts) <= 1 and None in parts:
         return None
-    return parts
+    return dict(parts)
 
 
 # --------------------------------------------------------------------------- registers

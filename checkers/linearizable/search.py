@@ -22,6 +22,19 @@ when needed is the same search in a different order — every candidate is still
 every node — but it avoids eagerly applying a stale info write at every step. Success
 needs only the ok operations: the info ops left over never happened.
 
+Info ops make the configurations many: the same ok ops and state, reached with different
+sets of info ops. Fewer info ops used is never worse (those left may still happen or
+not), so the cache keeps, per (ok ops linearized, state), the sets of info ops it was
+reached with, and a configuration whose set contains one of those is *subsumed*: it is
+not explored again. Linearizing an info op right after another that the same op would
+have overwritten anyway (a crashed write after a crashed write) is skipped too: the node
+before them tries the second alone; so is a crashed op where a later crashed one it could
+stand in for does the same (a crashed write of 1 where a crashed cas 0->1 would do). And
+a partition still undecided after some thousands of steps is checked for an ok op that
+no reachable state lets run (a read of a value nothing wrote): it cannot be
+linearizable, and the search only goes on to the point where that op must come next, the
+counterexample. `_search` says why each prunes no verdict.
+
 Partitions (P-compositionality: per key for registers and kv) are independent searches.
 They run smallest first, each with an equal share of the time left, and those that ran
 out are resumed round-robin with what remains, so a hard key cannot hide an easy key's
@@ -33,11 +46,13 @@ one precompiled ``state -> state | FAIL`` function per operation.
 
 from __future__ import annotations
 
+import gc
 import math
 import sys
 import time
 from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from ..history import INFINITY, HistoryError, Op, pair_operations, thaw
@@ -82,6 +97,17 @@ class StepClock:
     def now(self) -> int:
         return self.steps
 
+
+#: Search steps after which a partition not yet decided is checked for ok operations no
+#: reachable state accepts (`_impossible`): easy partitions never pay for it.
+IMPOSSIBLE_AFTER = 8 * CHECK_EVERY
+#: Once such an operation is found the verdict is "not linearizable"; the search goes on
+#: for at most this many steps (not counted against the budget) to reach a point where
+#: that operation is the one that must come next, the counterexample.
+WITNESS_STEPS = 200_000
+
+#: Partitions with more info ops than this do without `_weaker` (quadratic in them).
+MAX_DOMINANCE_INFO = 300
 
 #: Estimated bytes of one cache entry, besides its state and info bitset: a set slot at
 #: the set's load factor (~40), the 4-tuple (72), ``low`` and ``window`` (~32 each) and
@@ -160,10 +186,11 @@ Progress = tuple[int, int, int]
 Outcome = tuple[str, int, Any]
 
 
-def _search(ops: Sequence[Op], fns: list[Any], init_state: Any, limits: list[Any],
-            clock: Callable[[], float] = time.monotonic,
-            classes: Sequence[Any] | None = None) -> Generator[Progress, None, Outcome]:
-    """Generator: the search over one partition (``ops`` sorted by call).
+def _search(ok_ops: list[Op], ok_fns: list[Any], info_ops: list[Op], info_fns: list[Any],
+            classes: Sequence[Any] | None, init_state: Any, limits: list[Any],
+            clock: Callable[[], float] = time.monotonic) -> Generator[Progress, None, Outcome]:
+    """Generator: the search over one partition: its ok ops and their compiled steps, its
+    info ops, theirs and their classes (each list sorted by call).
 
     ``limits`` is ``[deadline, max_entries, max_bytes]``, updated by the caller between
     resumptions. Yields ``(max_depth, entries, bytes)`` when ``clock()`` (wall clock, or a
@@ -177,18 +204,42 @@ def _search(ops: Sequence[Op], fns: list[Any], init_state: Any, limits: list[Any
     bitset, but the search mostly linearizes ok ops near the frontier, so the ints stay a
     few words long however long the history: cache entries are ~200 bytes, not n/8.
 
-    ``classes`` (`Model.info_class` of each op) makes indeterminate ops alike
+    ``classes`` (`Model.info_class` of each info op, or None) makes indeterminate ops alike
     interchangeable: of the info ops of one class only the earliest invoked one not yet
     linearized is a candidate. Swapping one for an earlier-invoked twin never breaks a
     linearization (the twin may take effect wherever the later one did, and neither has
     a return), so this prunes nothing but repeats; the linearized info ops of a class
     are always the first few of it, and a history with many crashed writes of a few
     values no longer has a search space of every subset of them.
+
+    Subsumption: the cache maps ``(low, window, state)`` to the info sets explored with
+    it (an int, or a list of ints none a subset of another). A configuration whose info
+    set includes a stored one is pruned: every way to finish from it (a sequence of ops
+    to linearize) also finishes from the stored one, which has every info op it has still
+    to use (for twins, up to swapping in an earlier-invoked twin). The argument that
+    nothing but repeats is pruned: if the search ends "fail" while some explored
+    configuration could finish, take one whose shortest way to finish is shortest; it was
+    expanded fully, so the first step of that way was either explored (shorter:
+    contradiction) or pruned by a stored configuration that finishes in as few steps
+    (contradiction again).
+
+    Sleep: at a node reached from node P by info op ``a``, info op ``b`` is not tried
+    when ``b`` applied to P's state gives the same state (``a`` was overwritten unseen):
+    P tries ``b`` alone, and that configuration, with fewer info ops, subsumes this one;
+    if P tried it earlier it is in the cache. Twins of ``a`` are exempt, as P does not
+    try them.
+
+    Dominance: info op ``c`` is not tried where a later-invoked info op ``b`` that it
+    can stand in for (`_weaker`) is a candidate too and does the same here: linearizing
+    ``b`` instead keeps ``c`` available, which can do whatever ``b`` could later, so that
+    configuration subsumes this one in the same sense. A chain of such skips ends (each
+    goes to a later op, or for sleep to a shallower node), so the argument above holds.
+
+    Impossible ops: at `IMPOSSIBLE_AFTER` steps, `_impossible` lists the ok ops that no
+    state reachable by any sequence of the ops accepts. If there is one, no linearization
+    exists; the search then runs (at most `WITNESS_STEPS` more steps, never paused) until
+    the walk is stuck at such an op's return, and reports that point.
     """
-    ok_ops = [op for op in ops if op.ret != INFINITY]
-    info_ops = [op for op in ops if op.ret == INFINITY]
-    ok_fns = [fn for op, fn in zip(ops, fns) if op.ret != INFINITY]
-    info_fns = [fn for op, fn in zip(ops, fns) if op.ret == INFINITY]
     k = len(ok_ops)
     ok_ret = [op.ret for op in ok_ops]
     info_call = [op.call for op in info_ops]
@@ -199,24 +250,33 @@ def _search(ops: Sequence[Op], fns: list[Any], init_state: Any, limits: list[Any
     skip = [False] * n_info
     if classes is not None:
         last_of: dict[Any, int] = {}
-        for b, c in enumerate(c for op, c in zip(ops, classes) if op.ret == INFINITY):
+        for b, c in enumerate(classes):
             if c is None:
                 continue
             if c in last_of:
                 cls_succ[last_of[c]] = b
                 skip[b] = True
             last_of[c] = b
+    weaker = _weaker(ok_fns, info_fns, classes, init_state)
     HEAD, END, INFO_HEAD, INFO_BASE = 0, 2 * k + 2, 2 * k + 3, 2 * k + 4
     size = INFO_BASE + len(info_ops)
     nxt = [END] * size
     prv = [HEAD] * size
-    timeline: list[tuple[float, int]] = []
+    # The call and return entries in history order. Positions from `pair_operations` are
+    # distinct ints, so the entries sort by position alone; ops made by hand may tie.
+    at: dict[Any, int] = {}
     for a, op in enumerate(ok_ops):
-        timeline.append((op.call, 2 * a + 1))
-        timeline.append((op.ret, 2 * a + 2))
-    timeline.sort()
+        at[op.call] = 2 * a + 1
+        at[op.ret] = 2 * a + 2
+    if len(at) == 2 * k:
+        timeline = [at[pos] for pos in sorted(at)]
+    else:
+        pairs: list[tuple[float, int]] = [(op.call, 2 * a + 1) for a, op in enumerate(ok_ops)]
+        pairs += [(op.ret, 2 * a + 2) for a, op in enumerate(ok_ops)]
+        pairs.sort()
+        timeline = [e for _, e in pairs]
     prev = HEAD
-    for _, e in timeline:
+    for e in timeline:
         nxt[prev] = e
         prv[e] = prev
         prev = e
@@ -236,23 +296,67 @@ def _search(ops: Sequence[Op], fns: list[Any], init_state: Any, limits: list[Any
     depth = max_depth = 0
     best_depth = -1
     best: Any = None
-    cache: set[Any] = set()
-    cache_add = cache.add
+    # (low, window, state) -> the info sets explored with it: an int, or a list of ints
+    # (an antichain) when there are several; see `_search`'s docstring.
+    cache: dict[Any, Any] = {(0, 0, init_state): 0}
+    cache_get = cache.get
+    n_entries = 1
+    added: int | None
     monotonic = clock
     getsizeof = sys.getsizeof
     steps = 0
+    doomed: list[bool] | None = None  # ok ops no reachable state lets run, once looked for
+    doomed_until = 0
+    doomed_best: Any = None
+    check_every, impossible_after = CHECK_EVERY, IMPOSSIBLE_AFTER  # module globals, for tests
     if not remaining:
         return ("ok", 0, None)
+
+    def admit(key: Any, got: Any, new: int) -> int | None:
+        """Store ``new`` beside the info sets ``got`` already explored with ``key``, unless
+        one of them is a subset of it; drops those that are supersets of it. Returns the
+        change in the number of stored sets (negative when ``new`` replaces several), or
+        None when ``new`` is subsumed."""
+        if type(got) is int:
+            if got & new == got:
+                return None
+            if got & new == new:
+                cache[key] = new
+                return 0
+            cache[key] = [got, new]
+            return 1
+        kept = []
+        for old in got:
+            both = old & new
+            if both == old:
+                return None
+            if both != new:  # not a superset of new: stays
+                kept.append(old)
+        kept.append(new)
+        cache[key] = kept
+        return len(kept) - len(got)
 
     entry = nxt[HEAD]
     while True:
         steps += 1
-        if not steps % CHECK_EVERY:
+        if not steps % check_every:
             per_entry = ENTRY_BYTES + getsizeof(state) + getsizeof(info_set)
-            if len(cache) > limits[1] or len(cache) * per_entry > limits[2]:
+            if doomed is not None:  # the verdict is known; a witness is being looked for
+                if steps >= doomed_until or n_entries > limits[1] or n_entries * per_entry > limits[2]:
+                    return ("fail", max_depth, _counterexample(ok_ops, info_ops, INFO_BASE, best or doomed_best))
+            elif n_entries > limits[1] or n_entries * per_entry > limits[2]:
                 return ("memory", max_depth, None)
-            if monotonic() > limits[0]:
-                yield (max_depth, len(cache), len(cache) * per_entry)
+            else:
+                if steps == impossible_after:
+                    impossible = _impossible(ok_fns, info_fns, init_state)
+                    if impossible:
+                        doomed = [False] * k
+                        for a in impossible:
+                            doomed[a] = True
+                        doomed_until = steps + WITNESS_STEPS
+                        doomed_best = (None, init_state, 2 * impossible[0] + 2, 0, 0, 0)
+                if doomed is None and monotonic() > limits[0]:
+                    yield (max_depth, n_entries, n_entries * per_entry)
         if entry & 1:  # a call: try to linearize it here
             a = entry >> 1
             new_state = ok_fns[a](state)
@@ -266,30 +370,37 @@ def _search(ops: Sequence[Op], fns: list[Any], init_state: Any, limits: list[Any
                     t = (~new_window & (new_window + 1)).bit_length() - 1
                     new_window >>= t
                     new_low = low + t
-                key = (new_low, new_window, info_set, new_state)
-                if key not in cache:
-                    cache_add(key)
-                    stack = (entry, state, 0, low, window, info_set, stack)
-                    low = new_low
-                    window = new_window
-                    state = new_state
-                    depth += 1
-                    if depth > max_depth:
-                        max_depth = depth
-                    p = prv[entry]
-                    n = nxt[entry]
-                    nxt[p] = n
-                    prv[n] = p
-                    r = entry + 1
-                    p = prv[r]
-                    n = nxt[r]
-                    nxt[p] = n
-                    prv[n] = p
-                    remaining -= 1
-                    if not remaining:
-                        return ("ok", max_depth, None)
-                    entry = nxt[HEAD]
+                key = (new_low, new_window, new_state)
+                got = cache_get(key)
+                if got is None:
+                    cache[key] = info_set
+                    n_entries += 1
+                elif got == info_set or (added := admit(key, got, info_set)) is None:
+                    entry = nxt[entry]  # explored already, with these info ops or fewer
                     continue
+                else:
+                    n_entries += added
+                stack = (entry, state, 0, low, window, info_set, stack)
+                low = new_low
+                window = new_window
+                state = new_state
+                depth += 1
+                if depth > max_depth:
+                    max_depth = depth
+                p = prv[entry]
+                n = nxt[entry]
+                nxt[p] = n
+                prv[n] = p
+                r = entry + 1
+                p = prv[r]
+                n = nxt[r]
+                nxt[p] = n
+                prv[n] = p
+                remaining -= 1
+                if not remaining:
+                    return ("ok", max_depth, None)
+                entry = nxt[HEAD]
+                continue
             entry = nxt[entry]
             continue
 
@@ -298,20 +409,49 @@ def _search(ops: Sequence[Op], fns: list[Any], init_state: Any, limits: list[Any
         if depth > best_depth:
             best_depth = depth
             best = (stack, state, entry, low, window, info_set)
+        if doomed is not None and doomed[(entry >> 1) - 1]:  # no state lets it run: done
+            return ("fail", max_depth, _counterexample(ok_ops, info_ops, INFO_BASE,
+                                                       (stack, state, entry, low, window, info_set)))
         bound = ok_ret[(entry >> 1) - 1]
         ie = nxt[INFO_HEAD]
         while True:
+            # When the last step was an info op (its frame on top), the node before it
+            # tries the same candidates: ``last_b`` is that op, ``last_state`` the state
+            # it was applied to (see "sleep" in `_search`'s docstring).
+            if stack is not None and stack[2]:
+                last_b = stack[0] - INFO_BASE
+                last_state = stack[1]
+            else:
+                last_b = -1
             while ie != END and info_call[ie - INFO_BASE] < bound:
                 b = ie - INFO_BASE
                 if skip[b]:  # an earlier twin is not linearized: it goes first
                     ie = nxt[ie]
                     continue
-                new_state = info_fns[b](state)
-                if new_state is not FAIL:
+                fn = info_fns[b]
+                new_state = fn(state)
+                if new_state is not FAIL and (last_b < 0 or cls_succ[last_b] == b
+                                              or fn(last_state) != new_state):
+                    if weaker[b]:  # a weaker op that does the same here goes instead
+                        for w in weaker[b]:
+                            if not (info_set >> w) & 1 and not skip[w] and info_call[w] < bound \
+                                    and info_fns[w](state) == new_state:
+                                break
+                        else:
+                            w = -1
+                        if w >= 0:
+                            ie = nxt[ie]
+                            continue
                     new_info = info_set | (1 << b)
-                    key = (low, window, new_info, new_state)
-                    if key not in cache:
-                        cache_add(key)
+                    key = (low, window, new_state)
+                    got = cache_get(key)
+                    if got is None:
+                        cache[key] = new_info
+                        added = 1
+                    else:
+                        added = admit(key, got, new_info)
+                    if added is not None:
+                        n_entries += added
                         stack = (ie, state, bound, low, window, info_set, stack)
                         info_set = new_info
                         state = new_state
@@ -351,6 +491,71 @@ def _search(ops: Sequence[Op], fns: list[Any], init_state: Any, limits: list[Any
             break
 
 
+def _states(fns: list[Any], init_state: Any, max_states: int = 256, max_calls: int = 200_000) -> set[Any] | None:
+    """The states reachable from ``init_state`` by any sequence of ``fns``, real time
+    ignored: a superset of those any linearization passes through. None when there are
+    too many to list (appends)."""
+    seen = {init_state}
+    todo = [init_state]
+    calls = 0
+    while todo:
+        s = todo.pop()
+        calls += len(fns)
+        if calls > max_calls:
+            return None
+        for fn in fns:
+            t = fn(s)
+            if t is not FAIL and t not in seen:
+                if len(seen) >= max_states:
+                    return None
+                seen.add(t)
+                todo.append(t)
+    return seen
+
+
+def _impossible(ok_fns: list[Any], info_fns: list[Any], init_state: Any) -> list[int]:
+    """The ok ops (indices) that fail in every state `_states` lists: such an op rules out
+    every linearization (a read of a value nothing wrote). Empty when there is none, or
+    when the states are too many to list."""
+    seen = _states(ok_fns + info_fns, init_state)
+    if seen is None:
+        return []
+    return [a for a, fn in enumerate(ok_fns) if all(fn(s) is FAIL for s in seen)]
+
+
+def _weaker(ok_fns: list[Any], info_fns: list[Any], classes: Sequence[Any] | None,
+            init_state: Any) -> list[tuple[int, ...]]:
+    """For each info op ``c``, the info ops ``b`` invoked after it that ``c`` can stand in
+    for: in every reachable state where ``b`` runs, ``c`` runs and ends in the same state
+    (a crashed write of v stands in for a later crashed cas to v). Twins are left to the
+    twin rule. All empty when the reachable states are too many to list."""
+    n = len(info_fns)
+    weaker: list[tuple[int, ...]] = [()] * n
+    if n < 2 or n > MAX_DOMINANCE_INFO:
+        return weaker
+    universe = _states(ok_fns + info_fns, init_state, max_states=64)
+    if universe is None:
+        return weaker
+    outs = [[fn(u) for u in universe] for fn in info_fns]
+    for c in range(n):
+        found = []
+        for b in range(c + 1, n):
+            if classes is not None and classes[b] is not None and classes[b] == classes[c]:
+                continue
+            runs = False
+            for ob, oc in zip(outs[b], outs[c]):
+                if ob is FAIL:
+                    continue
+                if oc is FAIL or oc != ob:
+                    break
+                runs = True
+            else:
+                if runs:
+                    found.append(b)
+        weaker[c] = tuple(found)
+    return weaker
+
+
 def _counterexample(ok_ops: list[Op], info_ops: list[Op], info_base: int, best: tuple[Any, ...]) -> tuple[Any, ...]:
     """(prefix ops in order, state after them, the op that cannot follow, other candidates)."""
     stack, state, entry, low, window, info_set = best
@@ -374,17 +579,17 @@ def _counterexample(ok_ops: list[Op], info_ops: list[Op], info_base: int, best: 
 
 
 class _Task:
-    """One partition: its ops, the paused search and what it reported last."""
+    """One partition: how many ops it has, the paused search and what it reported last."""
 
-    __slots__ = ("key", "ops", "n_checked", "gen", "limits", "max_depth", "entries", "bytes", "outcome")
+    __slots__ = ("key", "n_ops", "n_checked", "gen", "limits", "max_depth", "entries", "bytes", "outcome")
 
-    def __init__(self, key: Any, ops: list[Op], fns: list[Any], init_state: Any, n_checked: int,
-                 clock: Callable[[], float] = time.monotonic, classes: list[Any] | None = None) -> None:
+    def __init__(self, key: Any, n_ops: int, searcher: Generator[Progress, None, Outcome], limits: list[Any],
+                 n_checked: int) -> None:
         self.key = key
-        self.ops = ops
+        self.n_ops = n_ops
         self.n_checked = n_checked
-        self.limits = [math.inf, math.inf, math.inf]
-        self.gen: Generator[Progress, None, Outcome] | None = _search(ops, fns, init_state, self.limits, clock, classes)
+        self.limits = limits  # the searcher's: what `run` sets, it sees
+        self.gen: Generator[Progress, None, Outcome] | None = searcher
         self.max_depth = 0
         self.entries = 0
         self.bytes = 0
@@ -408,9 +613,10 @@ class _Task:
 
 def _as_ops(events_or_ops: Iterable[Any]) -> list[Op]:
     items = list(events_or_ops)
-    if all(isinstance(x, Op) for x in items):
+    kinds = set(map(type, items))  # a few types, however long the history
+    if all(issubclass(t, Op) for t in kinds):
         return items
-    if all(isinstance(x, dict) for x in items):
+    if all(issubclass(t, dict) for t in kinds):
         return pair_operations(items)
     raise HistoryError("check() wants a list of event dicts or a list of Op")
 
@@ -434,6 +640,25 @@ def check(
     Past any limit the verdict is "unknown".
     Raises `HistoryError` / `ModelError` on malformed input.
     """
+    # The cyclic garbage collector would scan the growing lists of ops and search frames
+    # again and again (a third of the time on long histories); nothing here makes cycles.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _check(events_or_ops, model, initial, time_limit, max_cache_entries, max_steps)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _check(
+    events_or_ops: Iterable[dict[str, Any]] | Iterable[Op],
+    model: str | Model,
+    initial: Any,
+    time_limit: float | None,
+    max_cache_entries: int | None,
+    max_steps: int | None,
+) -> Result:
     if time_limit is not None and not time_limit > 0:
         raise ValueError(f"time_limit must be > 0, got {time_limit!r}")
     if max_steps is not None:
@@ -456,15 +681,29 @@ def check(
     parts = mdl.partition(ops) or {None: ops}
 
     tasks: list[_Task] = []
+    compile_op, info_class, call_of = mdl.compile, mdl.info_class, attrgetter("call")
     for key, part in parts.items():
-        part = sorted(part, key=lambda op: op.call)
-        fns = [mdl.compile(op) for op in part]  # raises ModelError on unknown ops first
-        kept = [(op, fn) for op, fn in zip(part, fns) if fn is not IDENTITY]
+        part = sorted(part, key=call_of)
+        ok_ops: list[Op] = []
+        ok_fns: list[Any] = []
+        info_ops: list[Op] = []
+        info_fns: list[Any] = []
+        for op in part:
+            fn = compile_op(op)  # raises ModelError on unknown ops first
+            if fn is IDENTITY:  # runs anywhere, changes nothing: no need to place it
+                continue
+            if op.ret != INFINITY:
+                ok_ops.append(op)
+                ok_fns.append(fn)
+            else:
+                info_ops.append(op)
+                info_fns.append(fn)
+        classes = [info_class(op) for op in info_ops] if info_ops else None
         init_state = mdl.init(mdl.initial_for(key, initial))
-        kept_ops = [op for op, _ in kept]
-        classes = [mdl.info_class(op) if op.ret == INFINITY else None for op in kept_ops]
-        tasks.append(_Task(key, kept_ops, [fn for _, fn in kept], init_state, len(part), clock, classes))
-    tasks.sort(key=lambda t: len(t.ops))
+        limits = [math.inf, math.inf, math.inf]
+        searcher = _search(ok_ops, ok_fns, info_ops, info_fns, classes, init_state, limits, clock)
+        tasks.append(_Task(key, len(ok_ops) + len(info_ops), searcher, limits, len(part)))
+    tasks.sort(key=lambda t: t.n_ops)
 
     max_entries: float = math.inf if max_cache_entries is None else max_cache_entries
 
@@ -543,7 +782,7 @@ def check(
 
     if not paused and not out_of_memory:
         return result(True, max_prefix=max((t.max_depth for t in tasks), default=0))
-    unfinished = sorted(paused + out_of_memory, key=lambda t: len(t.ops))
+    unfinished = sorted(paused + out_of_memory, key=lambda t: t.n_ops)
     first = unfinished[0]
     return result(
         "unknown",
@@ -553,7 +792,7 @@ def check(
         unfinished=tuple(
             {
                 "key": thaw(t.key),
-                "ops": len(t.ops),
+                "ops": t.n_ops,
                 "max_prefix": t.max_depth,
                 "reason": limit_reason if t in paused else "memory",
             }
