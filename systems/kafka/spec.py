@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from types import MappingProxyType
+from collections.abc import Mapping
 from typing import Any
 
 from harness.node import Node
@@ -25,6 +26,24 @@ def _zk_ids(settings: dict) -> tuple[str, ...]:
     if settings.get("zookeeper", "zab") == "mini":
         return ("z1",)
     return tuple(f"z{i}" for i in range(1, int(settings.get("zk_nodes", 3)) + 1))
+
+
+#: what a weakened configuration (unclean election, flush_interval > 0) permits, by checker:
+#: anomaly kind -> how it follows from a lost committed record. Each one was shown by the
+#: correct Kafka in explorative runs of that configuration (docs/kafka.md, "Weaker promises").
+ALLOWED: dict[str, dict[str, str]] = {
+    "durability": {
+        "lost-write": "an acknowledged write was lost",
+        "inconsistent-offsets": "a consumer read an offset before it was lost and reused",
+        "duplicate": "a value was read at an offset later lost, and a retry wrote it again elsewhere",
+        "nonmonotonic-send": "a producer's later send landed at a reused offset below its earlier one",
+    },
+    "replicas": {
+        "committed-value-changed": "an offset committed once was committed again with another value",
+        "diverged-below-hw": "the new leader appended another value at a committed offset",
+        "isr-join-without-committed": "records committed before the loss are gone from the leader too",
+    },
+}
 
 
 def _split(servers: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -62,6 +81,36 @@ class KafkaSpec(SystemSpec):
         "short-replica-lag": ({"replica_lag_time_max": 500 * MS},),
         "short-sessions": ({"session_timeout": 600 * MS, "client_timeout": 400 * MS, "connect_timeout": 200 * MS},),
     })
+
+    #: configurations Kafka supports with a weaker promise (``harness.swarm`` draws them;
+    #: ``allowed_anomalies`` says what each permits): unclean leader election (a replica
+    #: outside the ISR may lead, losing what it lacked), and a nonzero flush interval
+    #: (Kafka's real default: records count while in the page cache, so a crash of every
+    #: ISR member loses them and the last replica standing leads with a shorter log).
+    weakened_configurations = MappingProxyType({
+        "unclean-election": ({"unclean_leader_election_enable": True},),
+        "lazy-flush": ({"flush_interval": 200 * MS}, {"flush_interval": 1000 * MS}),
+    })
+
+    def allowed_anomalies(self, settings: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+        """What a weakened configuration permits: a committed record may be lost, its offset
+        reused for another value, and whatever follows from that for producers and
+        consumers (``ALLOWED``, measured: each kind is one a correct Kafka showed in
+        explorative runs in that configuration). Never permitted: replicas that disagree
+        after healing, two leaders in one epoch, a high watermark moving back, acks=all
+        answered early or below min.insync.replicas, a spurious ISR shrink, aborted reads,
+        unexpected values, order anomalies within a poll."""
+        why = []
+        if settings.get("unclean_leader_election_enable"):
+            why.append("unclean_leader_election_enable=true (a replica outside the ISR may lead)")
+        if int(settings.get("flush_interval") or 0) > 0:
+            why.append(f"flush_interval={int(settings['flush_interval']) // MS} ms (a crash of every ISR member "
+                       "loses what was not flushed)")
+        if not why:
+            return {}
+        reason = " and ".join(why)
+        return {checker: {kind: f"{what}, as {reason} permits" for kind, what in kinds.items()}
+                for checker, kinds in ALLOWED.items()}
 
     def default_settings(self) -> dict:
         from systems.zab.settings import DEFAULT_SETTINGS as ZAB
