@@ -86,10 +86,14 @@ class KafkaSpec(SystemSpec):
     #: ``allowed_anomalies`` says what each permits): unclean leader election (a replica
     #: outside the ISR may lead, losing what it lacked), and a nonzero flush interval
     #: (Kafka's real default: records count while in the page cache, so a crash of every
-    #: ISR member loses them and the last replica standing leads with a shorter log).
+    #: ISR member loses them and the last replica standing leads with a shorter log). Each
+    #: has an alternative with Kafka's default min.insync.replicas=1, as in Jepsen's 2013
+    #: test and KIP-101's scenarios: a leader alone in the ISR then takes writes, which
+    #: makes the log forks these configurations allow (and KIP-101's bugs) reachable.
     weakened_configurations = MappingProxyType({
-        "unclean-election": ({"unclean_leader_election_enable": True},),
-        "lazy-flush": ({"flush_interval": 200 * MS}, {"flush_interval": 1000 * MS}),
+        "unclean-election": ({"unclean_leader_election_enable": True},
+                             {"unclean_leader_election_enable": True, "min_insync_replicas": 1}),
+        "lazy-flush": ({"flush_interval": 200 * MS}, {"flush_interval": 1000 * MS, "min_insync_replicas": 1}),
     })
 
     def allowed_anomalies(self, settings: Mapping[str, Any]) -> dict[str, dict[str, str]]:
