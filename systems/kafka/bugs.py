@@ -57,7 +57,7 @@ BUGS: tuple[BugInfo, ...] = (
     BugInfo(NO_EPOCH_FENCING, "kafka",
             "fetches are not fenced by leader epoch: a deposed leader keeps serving, and a follower takes "
             "a stale leader's answer [KIP-320]",
-            "replicas: replica divergence", "--nemesis pause,partition"),
+            "replicas: stale-epoch-append, replica divergence", "--nemesis pause,partition"),
     BugInfo(ZOMBIE_CONTROLLER, "kafka",
             "a controller whose ZooKeeper session expired keeps acting on a new session and writes "
             "partition state without versions [KAFKA-6082]",

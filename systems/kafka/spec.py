@@ -37,6 +37,8 @@ ALLOWED: dict[str, dict[str, str]] = {
         "inconsistent-offsets": "a consumer read an offset before it was lost and reused",
         "duplicate": "a value was read at an offset later lost, and a retry wrote it again elsewhere",
         "nonmonotonic-send": "a producer's later send landed at a reused offset below its earlier one",
+        "nonmonotonic-poll": ("a consumer whose position was past the shortened log went on from the high "
+                              "watermark, below where it was (auto.offset.reset)"),
     },
     "replicas": {
         "committed-value-changed": "an offset committed once was committed again with another value",
