@@ -368,7 +368,7 @@ def permit(results: dict[str, CheckResult], allowed: Mapping[str, Mapping[str, s
         if valid is False and not any(counts.values()):
             valid = True
         why = " ".join(f"{k} ({r.count(k)}) is allowed: {kinds[k].rstrip('.')}." for k in hit)
-        expl = (f"only anomalies the run's configuration permits. {why} Found: {r.explanation}"
+        expl = (f"Only anomalies the run's configuration permits. {why} Found: {r.explanation}"
                 if valid is True else f"{r.explanation} Of these, {why}")
         out[name] = r.replace(valid=valid, explanation=expl, anomalies=anomalies, anomaly_counts=counts,
                               allowed=moved, note=(r.note + " " if r.note else "") + why)

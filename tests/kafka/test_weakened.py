@@ -110,6 +110,21 @@ def test_a_permitted_anomaly_passes_as_allowed_only_under_the_weaker_promise():
     assert run_checkers(lost_write_run({"flush_interval": 200 * MS}))["durability"].valid is True
 
 
+def test_each_configuration_permits_only_what_it_was_seen_to_show():
+    from harness.system import get_system
+
+    spec = get_system("kafka")
+    assert spec.allowed_anomalies(spec.default_settings()) == {}
+    unclean = spec.allowed_anomalies({UNCLEAN: True})
+    lazy = spec.allowed_anomalies({"flush_interval": 200 * MS})
+    assert "duplicate" in unclean["durability"] and "duplicate" not in lazy["durability"]
+    for permitted in (unclean, lazy):
+        assert set(permitted) == {"durability", "replicas"}
+        assert not {"replicas-disagree-after-healing", "two-leaders-one-epoch", "stale-epoch-append",
+                    "acked-uncommitted", "acked-below-min-isr"} & set(permitted["replicas"])
+        assert not {"aborted-read", "unexpected-value", "int-poll-skip"} & set(permitted["durability"])
+
+
 def test_what_the_weaker_promise_does_not_permit_still_counts():
     r = run_checkers(lost_write_run({UNCLEAN: True, "flush_interval": 1000 * MS}, disagree=True))["replicas"]
     assert r.failed and r.kinds == ["replicas-disagree-after-healing"]
