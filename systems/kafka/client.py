@@ -30,6 +30,10 @@ subscribed consumer's next ok poll after the coordinator gave or took partitions
 their keys in ``"rebalanced"`` (absent when none), as Jepsen's client logs the rebalance
 callbacks that run inside ``poll()``.
 
+A fetch answered OffsetOutOfRange (the position is past the leader's log end: the log was
+cut below it, which only unclean election or a lost unflushed tail does) moves the position
+to the leader's high watermark, Kafka's ``auto.offset.reset=latest``.
+
 Like Jepsen's client, after an ``info`` the node starts afresh (a crashed client is
 reopened): new producer id, consumer without assignment, positions or membership.
 """
