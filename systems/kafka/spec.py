@@ -10,8 +10,8 @@ are ``client.KafkaClient``. ``harness.system`` finds ``SYSTEM`` here.
 from __future__ import annotations
 
 import json
-from types import MappingProxyType
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from harness.node import Node
