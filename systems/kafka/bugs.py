@@ -39,7 +39,8 @@ BUGS: tuple[BugInfo, ...] = (
             "--nemesis partition,kill [--set unclean_leader_election_enable=true]"),
     BugInfo(HW_TRUNCATION, "kafka",
             "a replica becoming follower truncates to its own, lagging, high watermark [KIP-101 scenario 1]",
-            "durability: lost-write", "--nemesis partition,kill"),
+            "durability: lost-write or inconsistent-offsets; replicas: committed-value-changed",
+            "--nemesis partition,kill"),
     BugInfo(HW_DIVERGENCE, "kafka",
             "a replica becoming follower whose log ends at its high watermark skips the leader-epoch check, "
             "so when the new leader lacks records below it, equal offsets keep different records "
