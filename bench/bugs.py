@@ -135,7 +135,10 @@ HUNTS.update({
     "kafka-acks-all-as-one": kafka(("partition", "kill"), (D, ("lost-write",)), (R, ("acked-uncommitted",))),
     "kafka-unclean-election": kafka(("partition", "kill"), (D, ("lost-write", "inconsistent-offsets"))),
     "kafka-ignore-min-isr": kafka(("partition", "kill"), (R, ("acked-below-min-isr",)), (D, ("lost-write",))),
-    "kafka-hw-truncation": kafka(("partition", "kill"), (D, ("lost-write",))),
+    # the committed records it loses are reused for other values: a consumer that read
+    # them first sees an offset change its value, or one that had not, a lost write
+    "kafka-hw-truncation": kafka(("partition", "kill"), (D, ("lost-write", "inconsistent-offsets")),
+                                 (R, ("committed-value-changed", "replicas-disagree-after-healing"))),
     # KIP-101 scenario 2 needs a new leader that lacks records below the old high
     # watermark, which only an unclean election produces
     "kafka-hw-divergence": kafka(("partition", "kill"), (R, ("replicas-disagree-after-healing",)),
@@ -148,7 +151,8 @@ HUNTS.update({
                                       (D, ("lost-write",))),
     "kafka-no-epoch-fencing": kafka(("pause", "partition"),
                                     (R, ("diverged-below-hw", "replicas-disagree-after-healing",
-                                         "committed-value-changed", "two-leaders-one-epoch"))),
+                                         "committed-value-changed", "two-leaders-one-epoch",
+                                         "stale-epoch-append"))),
     "kafka-zombie-controller": kafka(("pause", "partition"), (R, ("two-leaders-one-epoch",)), (D, ("lost-write",))),
     "kafka-non-idempotent-retry": kafka(("partition", "kill"), (D, ("duplicate",))),
     "kafka-producer-state-lost": kafka(("partition", "kill"), (D, ("duplicate",))),

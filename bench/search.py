@@ -23,13 +23,16 @@ campaign reach, as measured (not scaled: coverage grows slower than the run coun
 per 1,000 runs, by file.
 
 Runs happen in a process pool (``--jobs``), nothing is written to disk, and each run has
-``--run-timeout`` seconds of wall clock (a run past it counts as not failing).
+``--run-timeout`` seconds of wall clock (a run past it counts as not failing). A run is a
+function of its config, so a config already run for the bug (a guided campaign's fresh
+draws are the random campaign's runs) is not run again.
 """
 
 from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
+import json
 import signal
 import statistics
 import sys
@@ -75,6 +78,16 @@ def run(config: RunConfig, limit_s: float) -> tuple[Any, list[str]]:
         signal.signal(signal.SIGALRM, old)
 
 
+#: config (as JSON) -> (verdict, behaviours) of the runs done for the bug being measured:
+#: a guided campaign's fresh draws (its whole first batch) are the random campaign's runs
+#: of the same index, and a run is a function of its config, so each is run once
+_DONE: dict[str, tuple[Any, list[str]]] = {}
+
+
+def _key(config: RunConfig) -> str:
+    return json.dumps(config.to_dict(), sort_keys=True, default=str)
+
+
 def _campaign(base: RunConfig, seed: int, runs: int) -> Campaign:
     return Campaign("bench", Path("/nonexistent"), seed, runs, True, base, ())
 
@@ -91,7 +104,11 @@ def hunt(pool: cf.Executor, base: RunConfig, seed: int, runs: int, guided: bool,
             configs = {i: cfg for i, (cfg, _) in plan.items()}
         else:
             configs = {i: c.config_for(i) for i in range(k * BATCH, min((k + 1) * BATCH, runs))}
-        results = dict(zip(configs, pool.map(run, configs.values(), [limit_s] * len(configs))))
+        keys = {i: _key(cfg) for i, cfg in configs.items()}
+        todo = {i: cfg for i, cfg in configs.items() if keys[i] not in _DONE}
+        for i, res in zip(todo, pool.map(run, todo.values(), [limit_s] * len(todo))):
+            _DONE[keys[i]] = res
+        results = {i: _DONE[keys[i]] for i in configs}
         for i in sorted(configs):
             valid, found = results[i]
             planner.observe(i, configs[i], found, valid)
@@ -168,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = []
         medians: dict[str, list[float]] = {m: [] for m in modes}
         for bug in bugs:
+            _DONE.clear()
             row: list[Any] = [bug]
             for m in modes:
                 got = [bug_runs(pool, bug, s, args.max_runs, m == "guided", args) for s in seeds]

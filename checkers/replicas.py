@@ -24,7 +24,12 @@ What must hold (docs/kafka.md, "What the replica checker verifies"):
    monotonic clock, the follower had not been caught up for longer than
    replica.lag.time.max (the ``isr`` trace of a shrink carries each dropped follower's
    lag, as ZooKeeper's ``session_expired`` carries the session's silence).
-7. **After healing, replicas agree below the high watermark**: from each broker's final
+7. **A follower takes records only from its epoch's leader**: every record at or past
+   the offset where leader epoch E starts (the leader's log end at ``become-leader``) was
+   written in epoch E or later, so a follower in epoch E that appends a record of an older
+   epoch there took it from a deposed leader (KIP-320: fetch answers are fenced by leader
+   epoch); its log has forked from the leader's, whether or not the two meet again.
+8. **After healing, replicas agree below the high watermark**: from each broker's final
    state (``out.replica_digests``: per partition its high watermark, log end, epochs and
    a hash of the log below the high watermark), replicas with the same high watermark hold
    the same records below it.
@@ -69,6 +74,7 @@ def check_trace(trace: list[dict[str, Any]], digests: dict[str, Any] | None = No
     committed_end: dict[int, int] = {}  # p -> 1 + the highest offset ever committed
     # (leader, p, epoch, follower) -> (isr-expand, committed end)
     pending_joins: dict[tuple[Any, ...], tuple[dict[str, Any], int]] = {}
+    epoch_start: dict[tuple[int, int], int] = {}  # (p, epoch) -> offset where it starts
     stats = {"elections": 0, "commits": 0, "appends": 0, "acks": 0, "truncations": 0, "isr_changes": 0}
 
     for ev in trace:
@@ -89,6 +95,17 @@ def check_trace(trace: list[dict[str, Any]], digests: dict[str, Any] | None = No
                     "explanation": f"replica {ev['node']} appended {ev['value']} at offset {o} of partition {p} "
                                    f"(epoch {ev['leader_epoch']}, as {ev.get('role')}) after that offset had been "
                                    f"committed as {c[0]} by leader {c[1]} in epoch {c[2]} at time {c[3]}.",
+                })
+            mine = ev.get("replica_epoch")
+            start = epoch_start.get((p, mine)) if ev.get("role") == "follower" and mine is not None else None
+            if start is not None and o >= start and ev["leader_epoch"] < mine:
+                add("stale-epoch-append", {
+                    "partition": p, "replicas": [ev["node"]], "offsets": [o, start],
+                    "epochs": [ev["leader_epoch"], mine], "time": ev["time"],
+                    "explanation": f"follower {ev['node']} of partition {p}, in leader epoch {mine}, appended "
+                                   f"{ev['value']} of epoch {ev['leader_epoch']} at offset {o}, though epoch {mine} "
+                                   f"starts at offset {start}: the record came from a deposed leader, and the "
+                                   f"follower's log has forked from its leader's.",
                 })
         elif kind == "commit":
             stats["commits"] += 1
@@ -119,6 +136,8 @@ def check_trace(trace: list[dict[str, Any]], digests: dict[str, Any] | None = No
             hws[hw_key] = ev["hw"]
         elif kind == "become-leader":
             key = (ev["partition"], ev["leader_epoch"])
+            if ev.get("log_end") is not None:
+                epoch_start.setdefault(key, ev["log_end"])
             prev = leaders.get(key)
             if prev is None:
                 leaders[key] = (ev["node"], ev["time"])

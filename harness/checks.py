@@ -5,6 +5,12 @@ kind). ``decides=False`` marks a result that is reported but does not decide the
 ZooKeeper's plain local reads are documented as only sequentially consistent, so stale
 local reads are shown as expected behaviour, not called a bug.
 
+A run in a configuration the system supports with a weaker promise (Kafka's unclean leader
+election, a nonzero flush interval) is judged by that promise: the system's
+``SystemSpec.allowed_anomalies(settings)`` names, per checker, the anomaly kinds the
+configuration permits, and :func:`permit` moves those to ``allowed`` (reported, not
+counted); every other kind still counts.
+
 Which checkers run is declared, not decided here: the workload's ``checkers``, then the
 system's (``SystemSpec.checkers``), each a name in ``CHECKERS`` (or a ``harness.checkers``
 entry point), then those that judge every run (``ALWAYS``).
@@ -13,7 +19,7 @@ entry point), then those that judge every run (``ALWAYS``).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from checkers.result import CheckResult, as_result
@@ -339,4 +345,31 @@ def run_checkers(out: Any) -> dict[str, CheckResult]:
         results[name] = not_applicable_live(name)
     for fn in ALWAYS:
         results.update(fn(out, settings))
-    return results
+    return permit(results, get_system(out.config.system).allowed_anomalies(settings))
+
+
+def permit(results: dict[str, CheckResult], allowed: Mapping[str, Mapping[str, str]]) -> dict[str, CheckResult]:
+    """Judge a run in a configuration with a weaker promise (``SystemSpec.allowed_anomalies``):
+    each checker's anomalies of a permitted kind move to ``allowed`` (with why, in ``note``),
+    and a checker whose every counted kind was permitted passes. A checker that failed
+    without naming a kind, or with any kind not permitted, still fails."""
+    out = dict(results)
+    for name, kinds in allowed.items():
+        r = out.get(name)
+        hit = sorted(k for k in kinds if r is not None and r.count(k))
+        if r is None or not hit:
+            continue
+        anomalies = {k: v for k, v in r.anomalies.items() if k not in kinds}
+        counts = {k: n for k, n in r.anomaly_counts.items() if k not in kinds}
+        moved = {**r.allowed}
+        for k in hit:
+            moved[k] = [*moved.get(k, []), *r.anomalies.get(k, [])]
+        valid = r.valid
+        if valid is False and not any(counts.values()):
+            valid = True
+        why = " ".join(f"{k} ({r.count(k)}) is allowed: {kinds[k].rstrip('.')}." for k in hit)
+        expl = (f"Only anomalies the run's configuration permits. {why} Found: {r.explanation}"
+                if valid is True else f"{r.explanation} Of these, {why}")
+        out[name] = r.replace(valid=valid, explanation=expl, anomalies=anomalies, anomaly_counts=counts,
+                              allowed=moved, note=(r.note + " " if r.note else "") + why)
+    return out

@@ -13,8 +13,8 @@ planned from the corpus as it stood after batches ``0..k-1``:
   its fault schedule, made explicit, with 1 to ``MAX_OPS`` of these operations:
   ``add`` a fault of a family the campaign may use, ``drop`` a fault (start and end),
   ``move`` one earlier or later, ``widen`` one (its end later), ``retarget`` one to another
-  node (or the leader; a partition to another cut), ``setting`` redraw a testing aid or the
-  read mode (pinned settings are left alone).
+  node (or the leader; a partition to another cut), ``setting`` redraw a testing aid, a
+  weakened configuration or the read mode (pinned settings are left alone).
 
 Every choice comes from ``stream(campaign seed, "guided", i)``, and the corpus from the
 runs' behaviours in run order, so a campaign is reproducible and ``--resume`` plans each
@@ -183,14 +183,15 @@ class Planner:
         return _with_schedule(config, sched)
 
     def _setting(self, config: RunConfig, rng: Any) -> RunConfig | None:
-        from harness.swarm import P_LOCAL_READS, testing_aids
+        from harness.swarm import P_LOCAL_READS, testing_aids, weakened_configurations
 
         # what the user named stays: with --nemesis given (no explorative draw) the read
         # mode and every --set setting; otherwise what the campaign recorded as pinned
         ex = self.campaign.explore
         pinned = set(ex) if ex is not None else {"reads"} | {f"set:{k}" for k in self.campaign.base.settings}
         choices: list[Any] = [] if "reads" in pinned else ["reads"]
-        aids = testing_aids(config.system)
+        # a weakened configuration is toggled like an aid (its run is judged by its promise)
+        aids = {**testing_aids(config.system), **weakened_configurations(config.system)}
         pinned_settings = {p[4:] for p in pinned if p.startswith("set:")}
         choices += [a for a, alts in aids.items() if not any(set(x) & pinned_settings for x in alts)]
         if not choices:

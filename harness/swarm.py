@@ -18,7 +18,18 @@ widened from "which families are on" to the whole run shape):
   aid name -> tuple of alternative setting dicts, e.g. ZAB's short zxid counters that make
   rollover reachable within a run, or short session timeouts). Each aid is on with
   probability ``P_AID``; on, one alternative is drawn. An aid changes how soon a run gets
-  somewhere, never what the system promises, so a correct system stays valid under it.
+  somewhere, never what the system promises, so a correct system stays valid under it;
+- the configurations the system supports with a *weaker* promise
+  (``SystemSpec.weakened_configurations``, the same shape: e.g. Kafka's unclean leader
+  election and a nonzero flush interval, which may lose acknowledged writes in documented
+  ways). Each is on with probability ``P_WEAKENED``, drawn like an aid from its own stream.
+  A run in one is judged by that weaker promise: the system's ``allowed_anomalies(settings)``
+  names the anomaly kinds the settings permit, which the checkers report as ``allowed``
+  (``harness.checks.permit``); everything else still counts (Kafka's replicas must still
+  agree after healing). Bugs that only do harm in such a configuration (KIP-101's scenario 2
+  needs a leader that lost records below the high watermark) are reachable so, without a
+  per-bug table. Since it is a setting, the draw is in the run's config and judged again
+  the same way by ``harness repro``.
 
 Whatever the user pins wins: ``--nodes``, ``--nemesis-interval``, ``--reads``, and any
 setting named with ``--set`` are not drawn. The draw lands in the run's config (``nodes``,
@@ -54,6 +65,9 @@ READS = ("sync", "local")
 P_LOCAL_READS = 0.25
 #: chance that one declared testing aid is on
 P_AID = 0.3
+#: chance that one declared weakened configuration is on: less often than an aid, since a
+#: run in one cannot count the anomalies it permits, which other bugs show too
+P_WEAKENED = 0.2
 #: the dimensions a user can pin; the campaign records which were pinned
 DIMENSIONS = ("nemesis", "nodes", "nemesis_interval", "reads")
 
@@ -64,6 +78,15 @@ def testing_aids(system: str) -> dict[str, tuple[dict[str, Any], ...]]:
 
     aids = getattr(get_system(system), "testing_aids", None) or {}
     return {str(k): tuple(dict(a) for a in v) for k, v in sorted(aids.items())}
+
+
+def weakened_configurations(system: str) -> dict[str, tuple[dict[str, Any], ...]]:
+    """The configurations with a weaker promise the system declares
+    (``SystemSpec.weakened_configurations``; none by default)."""
+    from harness.system import get_system
+
+    weak = getattr(get_system(system), "weakened_configurations", None) or {}
+    return {str(k): tuple(dict(a) for a in v) for k, v in sorted(weak.items())}
 
 
 def swarm_for(seed: int, families: Iterable[str]) -> dict[str, float]:
@@ -95,13 +118,15 @@ def family_draw(seed: int, families: Iterable[str], p_on: float) -> dict[str, fl
 
 
 def aid_draw(seed: int, aids: dict[str, tuple[dict[str, Any], ...]],
-             pinned_settings: Iterable[str] = ()) -> dict[str, Any]:
-    """The settings the drawn testing aids set (an aid touching a pinned setting is skipped)."""
+             pinned_settings: Iterable[str] = (), p_on: float = P_AID, kind: str = "aid") -> dict[str, Any]:
+    """The settings the drawn testing aids set (an aid touching a pinned setting is skipped).
+    With ``kind="weakened"`` and ``p_on=P_WEAKENED``: the weakened configurations', each
+    from its own stream ``(seed, "explore", kind, name)``."""
     pinned = set(pinned_settings)
     out: dict[str, Any] = {}
     for name, alternatives in sorted(aids.items()):
-        rng = stream(seed, "explore", "aid", name)
-        on = rng.random() < P_AID
+        rng = stream(seed, "explore", kind, name)
+        on = rng.random() < p_on
         choice = alternatives[rng.randrange(len(alternatives))] if alternatives else {}
         if on and choice and not (set(choice) & pinned):
             out.update(choice)
@@ -127,6 +152,7 @@ def explore_config(base: RunConfig, seed: int, pinned: Iterable[str]) -> RunConf
     settings = dict(base.settings)
     pinned_settings = {p[4:] for p in pinned if p.startswith("set:")}
     settings.update(aid_draw(seed, testing_aids(base.system), pinned_settings))
+    settings.update(aid_draw(seed, weakened_configurations(base.system), pinned_settings, P_WEAKENED, "weakened"))
     changes["settings"] = settings
     return base.replace(**changes)
 

@@ -84,6 +84,12 @@ class SystemSpec:
     #: settings an explorative campaign may vary without changing what the system promises
     #: (``harness.swarm``): aid name -> the setting dicts to draw from
     testing_aids: Mapping[str, tuple[dict[str, Any], ...]] = MappingProxyType({})
+    #: configurations the system supports with a *weaker* promise, which an explorative
+    #: campaign may also draw (``harness.swarm``): name -> the setting dicts to draw from.
+    #: A run in one is judged by that weaker promise: ``allowed_anomalies`` says which
+    #: anomaly kinds the run's settings permit (e.g. Kafka's unclean leader election may
+    #: lose acknowledged writes, but its replicas must still agree after healing)
+    weakened_configurations: Mapping[str, tuple[dict[str, Any], ...]] = MappingProxyType({})
     #: bug switches accepted beside the catalogue's (``BugInfo``) ones: test systems
     bug_names: tuple[str, ...] = ()
     #: True for a system of real OS processes (``harness.live``): the runner then calls
@@ -122,6 +128,13 @@ class SystemSpec:
         listed on its page when never covered: by default each crash point, reached on a
         server (``event:n:crash=POINT``)."""
         return [f"event:n:crash={p}" for p in self.crash_points]
+
+    def allowed_anomalies(self, settings: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+        """What a run's settings (``run_settings``) permit: checker name -> {anomaly kind:
+        why it is allowed}. The harness reports those anomalies under ``allowed`` (shown,
+        never counted, never silently dropped); every other kind still counts. Default:
+        nothing is permitted."""
+        return {}
 
     def check_config(self, config: Any) -> None:
         """Refuse a run config the system cannot take (raise ``ConfigError``, one line):

@@ -58,4 +58,6 @@ KIND_SENTENCES = {
                            "replica.lag.time.max.",
     "replicas-disagree-after-healing": "After healing, replicas with the same high watermark hold different "
                                        "records below it.",
+    "stale-epoch-append": "A follower took a record of an older leader epoch past where its own epoch "
+                          "starts: a deposed leader's answer was not fenced (KIP-320).",
 }

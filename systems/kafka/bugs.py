@@ -39,7 +39,8 @@ BUGS: tuple[BugInfo, ...] = (
             "--nemesis partition,kill [--set unclean_leader_election_enable=true]"),
     BugInfo(HW_TRUNCATION, "kafka",
             "a replica becoming follower truncates to its own, lagging, high watermark [KIP-101 scenario 1]",
-            "durability: lost-write", "--nemesis partition,kill"),
+            "durability: lost-write or inconsistent-offsets; replicas: committed-value-changed",
+            "--nemesis partition,kill"),
     BugInfo(HW_DIVERGENCE, "kafka",
             "a replica becoming follower whose log ends at its high watermark skips the leader-epoch check, "
             "so when the new leader lacks records below it, equal offsets keep different records "
@@ -57,7 +58,7 @@ BUGS: tuple[BugInfo, ...] = (
     BugInfo(NO_EPOCH_FENCING, "kafka",
             "fetches are not fenced by leader epoch: a deposed leader keeps serving, and a follower takes "
             "a stale leader's answer [KIP-320]",
-            "replicas: replica divergence", "--nemesis pause,partition"),
+            "replicas: stale-epoch-append, replica divergence", "--nemesis pause,partition"),
     BugInfo(ZOMBIE_CONTROLLER, "kafka",
             "a controller whose ZooKeeper session expired keeps acting on a new session and writes "
             "partition state without versions [KAFKA-6082]",

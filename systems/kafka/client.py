@@ -30,6 +30,10 @@ subscribed consumer's next ok poll after the coordinator gave or took partitions
 their keys in ``"rebalanced"`` (absent when none), as Jepsen's client logs the rebalance
 callbacks that run inside ``poll()``.
 
+A fetch answered OffsetOutOfRange (the position is past the leader's log end: the log was
+cut below it, which only unclean election or a lost unflushed tail does) moves the position
+to the leader's high watermark, Kafka's ``auto.offset.reset=latest``.
+
 Like Jepsen's client, after an ``info`` the node starts afresh (a crashed client is
 reopened): new producer id, consumer without assignment, positions or membership.
 """
@@ -328,6 +332,12 @@ class KafkaClient(Node):
             if r.error in (m.NOT_LEADER, m.FENCED_LEADER_EPOCH, m.UNKNOWN_LEADER_EPOCH):
                 self.leaders.pop(p, None)
                 effects += self._refresh_metadata(now)
+            elif r.error == m.OFFSET_OUT_OF_RANGE:
+                # The log was cut below our position: only a configuration with a weaker
+                # promise does that (unclean election, a lost unflushed tail). Kafka's
+                # auto.offset.reset=latest: go on from the leader's high watermark.
+                self.positions[p] = r.high_watermark
+                self.drain_progress = True
         else:
             recs = [rec for rec in r.records if rec[0] >= self.positions[p]]
             if recs and recs[0][0] == self.positions[p]:

@@ -10,6 +10,7 @@ are ``client.KafkaClient``. ``harness.system`` finds ``SYSTEM`` here.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -25,6 +26,31 @@ def _zk_ids(settings: dict) -> tuple[str, ...]:
     if settings.get("zookeeper", "zab") == "mini":
         return ("z1",)
     return tuple(f"z{i}" for i in range(1, int(settings.get("zk_nodes", 3)) + 1))
+
+
+#: what follows from a lost committed record, by checker: anomaly kind -> how
+LOSS_ANOMALIES: dict[str, dict[str, str]] = {
+    "durability": {
+        "lost-write": "an acknowledged write was lost",
+        "inconsistent-offsets": "a consumer read an offset before it was lost and reused",
+        "duplicate": "a value was read at an offset later lost, and a retry wrote it again elsewhere",
+        "nonmonotonic-send": "a producer's later send landed at a reused offset below its earlier one",
+        "nonmonotonic-poll": ("a consumer whose position was past the shortened log went on from the high "
+                              "watermark, below where it was (auto.offset.reset)"),
+    },
+    "replicas": {
+        "committed-value-changed": "an offset committed once was committed again with another value",
+        "diverged-below-hw": "the new leader appended another value at a committed offset",
+        "isr-join-without-committed": "records committed before the loss are gone from the leader too",
+    },
+}
+#: the kinds each weakened configuration permits: only those a correct Kafka was seen to
+#: show in explorative runs of it (docs/kafka.md, "Weaker promises"; a duplicate needs a
+#: retry racing the loss, seen only with unclean election)
+PERMITS: dict[str, frozenset[str]] = {
+    "unclean": frozenset(k for kinds in LOSS_ANOMALIES.values() for k in kinds),
+    "flush": frozenset(k for kinds in LOSS_ANOMALIES.values() for k in kinds) - {"duplicate"},
+}
 
 
 def _split(servers: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -62,6 +88,42 @@ class KafkaSpec(SystemSpec):
         "short-replica-lag": ({"replica_lag_time_max": 500 * MS},),
         "short-sessions": ({"session_timeout": 600 * MS, "client_timeout": 400 * MS, "connect_timeout": 200 * MS},),
     })
+
+    #: configurations Kafka supports with a weaker promise (``harness.swarm`` draws them;
+    #: ``allowed_anomalies`` says what each permits): unclean leader election (a replica
+    #: outside the ISR may lead, losing what it lacked), and a nonzero flush interval
+    #: (Kafka's real default: records count while in the page cache, so a crash of every
+    #: ISR member loses them and the last replica standing leads with a shorter log). Each
+    #: has an alternative with Kafka's default min.insync.replicas=1, as in Jepsen's 2013
+    #: test and KIP-101's scenarios: a leader alone in the ISR then takes writes, which
+    #: makes the log forks these configurations allow (and KIP-101's bugs) reachable.
+    weakened_configurations = MappingProxyType({
+        "unclean-election": ({"unclean_leader_election_enable": True},
+                             {"unclean_leader_election_enable": True, "min_insync_replicas": 1}),
+        "lazy-flush": ({"flush_interval": 200 * MS}, {"flush_interval": 1000 * MS, "min_insync_replicas": 1}),
+    })
+
+    def allowed_anomalies(self, settings: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+        """What a weakened configuration permits: a committed record may be lost, its offset
+        reused for another value, and whatever follows from that for producers and
+        consumers (``PERMITS``, measured: each kind is one a correct Kafka showed in
+        explorative runs in that configuration). Never permitted: replicas that disagree
+        after healing, two leaders in one epoch, a high watermark moving back, acks=all
+        answered early or below min.insync.replicas, a spurious ISR shrink, aborted reads,
+        unexpected values, order anomalies within a poll."""
+        on = []
+        if settings.get("unclean_leader_election_enable"):
+            on.append(("unclean", "unclean_leader_election_enable=true (a replica outside the ISR may lead)"))
+        if int(settings.get("flush_interval") or 0) > 0:
+            on.append(("flush", f"flush_interval={int(settings['flush_interval']) / MS:g} ms (a crash of every ISR "
+                                "member loses what was not flushed)"))
+        out: dict[str, dict[str, str]] = {}
+        for checker, kinds in LOSS_ANOMALIES.items():
+            for kind, what in kinds.items():
+                why = [w for name, w in on if kind in PERMITS[name]]
+                if why:
+                    out.setdefault(checker, {})[kind] = f"{what}, as {' and '.join(why)} permits"
+        return out
 
     def default_settings(self) -> dict:
         from systems.zab.settings import DEFAULT_SETTINGS as ZAB

@@ -62,6 +62,30 @@ def test_a_deposed_leader_may_append_in_its_old_epoch():
     assert check_trace(t).valid is True
 
 
+def test_a_follower_taking_a_deposed_leaders_record_past_its_epochs_start():
+    new_leader = [ev(7, "b2", "become-leader", partition=0, leader_epoch=1, isr=["b2", "b3"], log_end=1, hw=1)]
+    # b3, following b2 in epoch 1, copies records of epoch 0 below where epoch 1 starts:
+    # they are the new leader's too (its log up to offset 1 is from epoch 0)
+    old_records = [ev(8, "b3", "append", partition=0, offset=0, leader_epoch=0, value="0:k0:1", role="follower",
+                      replica_epoch=1)]
+    assert check_trace(CLEAN + new_leader + old_records).valid is True
+    # ... and the new leader's own records past it
+    own = [ev(9, "b3", "append", partition=0, offset=1, leader_epoch=1, value="1:k0:5", role="follower",
+              replica_epoch=1)]
+    assert check_trace(CLEAN + new_leader + old_records + own).valid is True
+    # an epoch-0 record at offset 1 can only come from the deposed leader b1 (KIP-320)
+    zombie = [ev(9, "b3", "append", partition=0, offset=1, leader_epoch=0, value="0:k0:6", role="follower",
+                 replica_epoch=1)]
+    res = check_trace(CLEAN + new_leader + old_records + zombie)
+    assert kinds(res) == ["stale-epoch-append"]
+    a = res.anomalies["stale-epoch-append"][0]
+    assert (a["replicas"], a["offsets"], a["epochs"]) == (["b3"], [1, 1], [0, 1])
+    # a follower still in epoch 0 may take it (it truncates once it hears of epoch 1)
+    behind = [ev(9, "b3", "append", partition=0, offset=1, leader_epoch=0, value="0:k0:6", role="follower",
+                 replica_epoch=0)]
+    assert check_trace(CLEAN + new_leader + behind).valid is True
+
+
 def test_acks_all_before_commit_or_below_min_insync():
     early = CLEAN + [ev(6, "b1", "ack", partition=0, offset=1, leader_epoch=0, hw=1, error=None, acks="all",
                         isr_size=2, min_isr=2)]
