@@ -40,10 +40,8 @@ from harness.rng import stream
 
 #: runs planned from one state of the corpus
 BATCH = 8
-#: bounds of the chance of a fresh draw instead of a mutant (:meth:`Planner.p_fresh`)
-P_FRESH = (0.2, 0.8)
-#: runs of each kind (fresh, mutant) whose yield sets the chance of a fresh draw
-YIELD_WINDOW = 32
+#: chance of a fresh draw instead of a mutant
+P_FRESH = 0.2
 #: operations stacked on one mutant (AFL's havoc stacks several)
 MAX_OPS = 3
 OPS = ("add", "drop", "move", "widen", "retarget", "setting")
@@ -72,9 +70,6 @@ class Planner:
         self.seen: set[str] = set()
         self.hits: dict[str, int] = {}  # behaviour -> runs that showed it
         self.curve: list[int] = []  # behaviours seen after each observed run
-        self.planned: dict[int, dict[str, Any]] = {}  # run -> its plan's meta
-        self.picks: dict[int, int] = {}  # corpus run -> mutants planned from it and observed
-        self.yields: dict[bool, list[int]] = {True: [], False: []}  # fresh? -> new per run
         from harness.system import get_system
 
         self.spec = get_system(campaign.base.system)
@@ -92,11 +87,10 @@ class Planner:
 
     def _plan_one(self, i: int) -> tuple[RunConfig, dict[str, Any]]:
         rng = stream(self.campaign.seed, "guided", i)
-        fresh = rng.random() < self.p_fresh()
+        fresh = rng.random() < P_FRESH
         if fresh or not self.corpus:
-            self.planned[i] = {"fresh": True}
             return self._fresh(i), {"fresh": True}
-        parent = self.choose(rng)
+        parent = rng.choices(self.corpus, weights=[self.energy(e) for e in self.corpus])[0]
         n_ops = rng.randint(1, MAX_OPS)
         config = self._explicit(parent.config)
         ops: list[str] = []
@@ -107,7 +101,6 @@ class Planner:
                 config = changed
                 ops.append(op)
         config = config.replace(seed=self.campaign.run_seed(i))
-        self.planned[i] = {"parent": parent.run, "ops": ops}
         return config, {"parent": parent.run, "ops": ops}
 
     def _explicit(self, config: RunConfig) -> RunConfig:
@@ -219,30 +212,12 @@ class Planner:
             settings.update(alts[rng.randrange(len(alts))])
         return config.replace(settings=settings)
 
-    def p_fresh(self) -> float:
-        """The chance of a fresh draw: fresh draws and mutants are two arms, each scored by
-        the new behaviours per run of its last ``YIELD_WINDOW`` runs (one added to each, so
-        an arm not yet tried scores), and a fresh draw is chosen in proportion to its arm's
-        score, within ``P_FRESH``. Early, fresh draws find the most and get most runs; once
-        they stall, mutants of the corpus take over, as long as they still find more."""
-        fresh, mutant = (sum(self.yields[k][-YIELD_WINDOW:]) / (len(self.yields[k][-YIELD_WINDOW:]) + 1) + 1.0
-                         for k in (True, False))
-        lo, hi = P_FRESH
-        return min(hi, max(lo, fresh / (fresh + mutant)))
-
-    def choose(self, rng: Any) -> Entry:
-        """A corpus entry to mutate, with weight :meth:`energy`."""
-        return rng.choices(self.corpus, weights=[self.energy(e) for e in self.corpus])[0]
-
     def energy(self, e: Entry) -> float:
-        """How often an entry is picked: the rarity of the rarest behaviour it reached (1 /
-        the runs that showed it), divided by one plus the mutants already made of it
-        (AFLFast's power schedule: an entry fuzzed often, or whose behaviours became
-        common, fades). The rarest behaviour, not the sum over all: a sum favours the
-        busiest schedules (most families, most nodes, shortest interval), which reach
-        the most behaviours each, and the corpus collapsed onto their lineage."""
-        rarest = max((1.0 / self.hits.get(b, 1) for b in e.behaviours), default=1.0)
-        return rarest / (1 + self.picks.get(e.run, 0))
+        """How often an entry is picked: the rarity of what it reached (each behaviour
+        weighs 1 / the runs that showed it), as AFL++'s rare-edge schedules favour inputs
+        that reach what few others do; an entry whose behaviours became common fades."""
+        # fsum: exact, so the weights (and the campaign) do not depend on summation order
+        return math.fsum(1.0 / self.hits.get(b, 1) for b in e.behaviours) or float(e.new)
 
     # --------------------------------------------------------------- feedback
 
@@ -253,10 +228,6 @@ class Planner:
         for b in found or ():
             self.hits[b] = self.hits.get(b, 0) + 1
         self.curve.append(len(self.seen))
-        meta = self.planned.pop(i, {"fresh": True})
-        self.yields["parent" not in meta].append(len(new))
-        if "parent" in meta:
-            self.picks[meta["parent"]] = self.picks.get(meta["parent"], 0) + 1
         if new and valid is True:
             self.corpus.append(Entry(i, self._explicit(config), len(new), tuple(sorted(found or ()))))
         return len(new)
