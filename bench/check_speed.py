@@ -104,18 +104,7 @@ def generate(n_ops: int, seed: int, n_keys: int = 10, info_rate: float = 0.01) -
             state[key] = arg[1]
         elif not op["info"]:
             op["type"] = "fail"
-
-    timed = []
-    for op in ops:
-        timed.append((op["invoke"], 0, op, "invoke", op["arg"]))
-        out = op.get("out", op["arg"]) if op["type"] == "ok" else op["arg"]
-        timed.append((op["complete"], 1, op, op["type"], out))
-    timed.sort(key=lambda t: (t[0], t[1]))
-    events = []
-    for i, (t, _, op, typ, value) in enumerate(timed):
-        events.append({"index": i, "time": int(t * 1e6), "process": op["p"], "type": typ,
-                       "f": op["f"], "key": op["key"], "value": value})
-    return events
+    return _events(ops)
 
 
 def generate_kv(n_ops: int, seed: int, n_clients: int, n_keys: int, crash_rate: float = 0.0) -> list[dict]:
@@ -163,6 +152,7 @@ def generate_kv(n_ops: int, seed: int, n_clients: int, n_keys: int, crash_rate: 
 
 
 def _events(ops: list[dict]) -> list[dict]:
+    """The invoke and completion events of ``ops``, in time order, as a history."""
     timed = []
     for op in ops:
         timed.append((op["invoke"], 0, op, "invoke", op["arg"]))
