@@ -197,52 +197,54 @@ class Simulator:
     def run_until(self, t_end: int) -> None:
         # The hot loop of every run: locals for what it touches per event, the clock and
         # the message path written out inline (see _apply). Same events in the same order
-        # as the plain version; only the Python calls per event are fewer.
+        # as the plain version; only the Python calls per event are fewer. A node event
+        # carries its NodeSlot (not the node id) and a delivery its link (src, dst), so
+        # neither is looked up or built again here.
         heap = self._heap
         pop = heapq.heappop
-        slots = self.slots
         apply = self._apply
         events = self.events
+        storm_next = self._storm_next
         try:
             while heap and heap[0][0] <= t_end:
-                t, _, kind, a, b, c, d = pop(heap)
+                t, _, kind, slot, b, c, d = pop(heap)
                 self.now = t
                 events += 1
-                if events == self._storm_next:
+                if events == storm_next:
                     self.events = events
                     self._storm_check()
+                    storm_next = self._storm_next
                 if kind == _CALL:
                     self.events = events
-                    a()
+                    slot()
                     continue
-                slot = slots[a]
                 if not slot.up or slot.incarnation != b:
                     if kind == _DELIVER:
                         self.messages_dropped += 1
                     continue
-                ppm = slot.ppm
                 node = slot.node
-                assert node is not None  # a slot that is up has its node
                 if kind == _DELIVER:
-                    src, msg = c
-                    if (src, a) in self.blocked:
+                    if c in self.blocked:
                         self.messages_dropped += 1
                         continue
                     if slot.paused:
                         slot.stash.append((kind, c, d))
                         continue
+                    ppm = slot.ppm
                     effects = node.on_message(
-                        src, msg, slot.m0 + (t - slot.tb) if not ppm else slot.m0 + (t - slot.tb) * (PPM + ppm) // PPM)
+                        c[0], d, slot.m0 + (t - slot.tb) if not ppm else slot.m0 + (t - slot.tb) * (PPM + ppm) // PPM)
                     if effects:
                         apply(slot, effects)
                 elif kind == _TIMER:
-                    cur = slot.timers.get(c)
+                    timers = slot.timers
+                    cur = timers.get(c)
                     if cur is None or cur[0] != d:
                         continue
                     if slot.paused:
                         slot.stash.append((kind, c, d))
                         continue
-                    del slot.timers[c]
+                    del timers[c]
+                    ppm = slot.ppm
                     effects = node.on_timer(
                         c, slot.m0 + (t - slot.tb) if not ppm else slot.m0 + (t - slot.tb) * (PPM + ppm) // PPM)
                     if effects:
@@ -253,6 +255,7 @@ class Simulator:
                         if slot.paused:
                             slot.stash.append((kind, token, None))
                             continue
+                        ppm = slot.ppm
                         apply(slot, node.on_persisted(
                             token,
                             slot.m0 + (t - slot.tb) if not ppm else slot.m0 + (t - slot.tb) * (PPM + ppm) // PPM))
@@ -276,7 +279,7 @@ class Simulator:
         senders: Counter[str] = Counter()
         for ev in self._heap:
             if ev[2] == _DELIVER:
-                src, msg = ev[5]
+                src, msg = ev[5][0], ev[6]
                 kinds[type(msg).__name__] += 1
                 senders[src] += 1
         in_flight = sum(kinds.values())
@@ -330,7 +333,7 @@ class Simulator:
                     self.messages_dropped += 1
                     continue
                 self._seq = seq = self._seq + 1
-                heappush(self._heap, (t, seq, _DELIVER, dst, dslot.incarnation, (nid, e.msg), None))
+                heappush(self._heap, (t, seq, _DELIVER, dslot, dslot.incarnation, link, e.msg))
             elif te is SetTimer:
                 slot.timer_gen = gen = slot.timer_gen + 1
                 name = e.name
@@ -344,7 +347,7 @@ class Simulator:
                     if due < now:
                         due = now
                 self._seq = seq = self._seq + 1
-                heappush(self._heap, (due, seq, _TIMER, nid, slot.incarnation, name, gen))
+                heappush(self._heap, (due, seq, _TIMER, slot, slot.incarnation, name, gen))
             elif te is Trace:
                 rec = {"time": self.now - self.start, "node": nid, "kind": e.kind}
                 rec.update(e.fields)
@@ -385,7 +388,7 @@ class Simulator:
             self.messages_dropped += 1
             return
         self._seq += 1
-        heapq.heappush(self._heap, (t, self._seq, _DELIVER, dst, slot.incarnation, (src, msg), None))
+        heapq.heappush(self._heap, (t, self._seq, _DELIVER, slot, slot.incarnation, link, msg))
 
     def _persist(self, slot: NodeSlot, p: Persist) -> None:
         if p.file not in slot.files:  # files come into being on their first write
@@ -409,7 +412,7 @@ class Simulator:
             done = last + 1
         slot.last_done[p.file] = done
         slot.pending[p.file].append(p)
-        self._push(done, _PERSISTED, slot.node_id, slot.incarnation, p.file)
+        self._push(done, _PERSISTED, slot, slot.incarnation, p.file)
 
     def _complete_write(self, slot: NodeSlot, file: str) -> Any:
         p: Persist = slot.pending[file].popleft()
@@ -492,7 +495,7 @@ class Simulator:
                 break
             m = slot.mono(self.now)
             if kind == _DELIVER:
-                self._apply(slot, node.on_message(c[0], c[1], m))
+                self._apply(slot, node.on_message(c[0], d, m))
             elif kind == _TIMER:
                 cur = slot.timers.get(c)
                 if cur is not None and cur[0] == d:
@@ -537,7 +540,7 @@ class Simulator:
             for name, (_, at) in list(slot.timers.items()):
                 slot.timer_gen += 1
                 slot.timers[name] = (slot.timer_gen, at)
-                self._push(slot.true_time_of(at, self.now), _TIMER, nid, slot.incarnation, name, slot.timer_gen)
+                self._push(slot.true_time_of(at, self.now), _TIMER, slot, slot.incarnation, name, slot.timer_gen)
 
     def set_wall_offset(self, nid: str, offset: int) -> None:
         slot = self.slots[nid]
