@@ -75,9 +75,14 @@ CHANGED = "changed"
 CHILDREN = "children"
 
 
+# what json.dumps(value, sort_keys=True, separators=(",", ":"), default=repr) builds
+# afresh on every call
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=repr)
+
+
 def canonical(value: Any) -> str:
     """A deterministic text form of a JSON-able value (tuples and lists look alike)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=repr)
+    return _CANONICAL.encode(value)
 
 
 def parent_of(path: str) -> str:

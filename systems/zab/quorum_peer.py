@@ -85,15 +85,29 @@ class QuorumPeer(Node):
             if src != self.leader_id or getattr(msg, "conn", None) != self.conn:
                 return []  # another connection's message: that socket is closed
             self.last_heard = now
-            self._inbox.append(msg)
-            return self._pump(now)
+            if self._inbox or self._blocked is not None:
+                self._inbox.append(msg)
+                return self._pump(now)
+            # nothing queued and nothing blocking: what _pump would do with msg, minus
+            # the queue (and it pumps on only if msg queued steps of its own)
+            gen = self._gen
+            effects = self._follower_process(msg, now)
+            if self._inbox and self._blocked is None and self.state == FOLLOWING and self._gen == gen:
+                effects = effects + self._pump(now)
+            return effects
         if self.state == LEADING:
             return self._leader_message(src, msg, now)
         return []
 
     def on_timer(self, name: str, now: int) -> list[Effect]:
         if name == TICK_TIMER:
-            return [SetTimer(TICK_TIMER, now + self._tick_period())] + self._tick(now)
+            effects: list[Effect] = [SetTimer(TICK_TIMER, now + max(1, self.tick_time // 2))]  # _tick_period
+            state = self.state
+            if state == FOLLOWING:
+                effects += self._follower_tick(now)
+            elif state == LEADING:
+                effects += self._leader_tick(now)
+            return effects
         if name in (RESEND_TIMER, FINALIZE_TIMER) and self.state == LOOKING:
             effects, vote = self.fle.on_timer(name, now)
             if vote is not None:
@@ -175,10 +189,3 @@ class QuorumPeer(Node):
 
     def _tick_period(self) -> int:
         return max(1, self.tick_time // 2)
-
-    def _tick(self, now: int) -> list[Effect]:
-        if self.state == FOLLOWING:
-            return self._follower_tick(now)
-        if self.state == LEADING:
-            return self._leader_tick(now)
-        return []
