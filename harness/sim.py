@@ -188,7 +188,8 @@ class Simulator:
 
     def call_at(self, t: int, fn: Callable[[], None]) -> None:
         """Run ``fn()`` at true time ``t`` (harness-side events: workload, nemesis)."""
-        self._push(max(t, self.now), _CALL, fn)
+        self._seq = seq = self._seq + 1
+        heapq.heappush(self._heap, (t if t > self.now else self.now, seq, _CALL, fn, None, None, None))
 
     def rel(self, t: int | None = None) -> int:
         """True time relative to the run start (what histories and traces record)."""

@@ -62,7 +62,7 @@ class LearnerHandlers:
             h.ping_round = max(h.ping_round, msg.round)
             if msg.sessions:
                 self._touch_relayed(msg.sessions, now)
-            return self._try_finish_syncs()
+            return self._try_finish_syncs() if self.pending_syncs else []
         if isinstance(msg, m.AckEpoch):
             return self._lead_ackepoch(h, msg, now)
         if isinstance(msg, m.Request):
