@@ -27,6 +27,11 @@ before and after a change is compared in the same minutes; e.g. an unpacked
 process (the harness; with the page, its report process too): a count the machine's load
 does not move, for comparing trees on a busy machine.
 
+``--sim-instructions`` adds 4.: instructions (cachegrind) of the standard run's
+simulation alone, seed 1, in one process: a child that simulates a short warm-up run
+(imports) and then seed 1, minus a child that simulates only the warm-up. For comparing
+simulator changes on a busy machine (hash seed fixed, so dict orders do not move it).
+
 ``--in-process SYSTEMS`` is the older measurement: ``run_test`` in this process
 (simulate + check, no files) for ``zab``, ``kafka`` (3 ZooKeeper servers, 5 brokers, 3
 partitions, queue workload; target 2 s) or ``toy``.
@@ -264,6 +269,45 @@ def bench_sim(trees: list[str], rounds: int, seeds: int) -> None:
               f"{'met' if med >= TARGET_RATIO else 'NOT MET'}")
 
 
+def _standard_config(seed: int, time_limit: float = 60):
+    from harness.config import RunConfig
+
+    return RunConfig(system="zab", workload="register", nodes=5, clients=10, keys=3, time_limit=time_limit,
+                     seed=seed, nemesis=("partition", "kill", "clock"))
+
+
+def sim_ir_child(mode: str) -> None:
+    """A short run first (every import, outside the difference), then seed 1 if asked."""
+    from harness.runner import simulate
+
+    simulate(_standard_config(9, 1))
+    if mode == "sim":
+        simulate(_standard_config(1))
+
+
+def bench_sim_instructions(trees: list[str]) -> None:
+    if shutil.which("valgrind") is None:
+        print("4. simulation instructions: valgrind is not installed; skipped")
+        return
+    import re
+
+    print("4. instructions of the standard run's simulation, seed 1 (cachegrind; a child with the simulation "
+          "minus one without)")
+    for tree in trees:
+        compile_tree(tree)
+        env = {**os.environ, "BENCH_TREE": str(Path(tree).resolve()), "PYTHONHASHSEED": "0"}
+        counts = {}
+        for mode in ("sim", "warm-up"):
+            cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
+                   sys.executable, __file__, "--sim-ir-child", mode]
+            err = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True).stderr
+            found = re.findall(r"I\s+refs:\s+([\d,]+)", err)
+            if not found:
+                raise SystemExit(f"valgrind printed no count for {tree}: {err[-500:]}")
+            counts[mode] = int(found[-1].replace(",", ""))
+        print(f"  {tree}: {(counts['sim'] - counts['warm-up']) / 1e9:.3f} G instructions")
+
+
 # ------------------------------------------------------------------ the older bench
 
 
@@ -303,6 +347,8 @@ def main() -> None:
     ap.add_argument("--skip", default="", help="comma list of parts to skip: shell, sim")
     ap.add_argument("--instructions", action="store_true",
                     help="also count the standard run's instructions per process (needs valgrind; slow)")
+    ap.add_argument("--sim-instructions", action="store_true",
+                    help="also count the instructions of the seed-1 simulation alone (needs valgrind)")
     ap.add_argument("--in-process", metavar="SYSTEMS", help="comma list of zab, kafka, toy: the older in-process bench")
     ap.add_argument("--seeds", type=int, default=5, help="--in-process: seeds per system")
     ap.add_argument("--time-limit", type=float, default=60)
@@ -310,9 +356,13 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings",
                     help="--in-process: system setting, e.g. zookeeper=mini for Kafka (repeatable)")
     ap.add_argument("--sim-child", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--sim-ir-child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.sim_child:
         sim_child(args.sim_child)
+        return
+    if args.sim_ir_child:
+        sim_ir_child(args.sim_ir_child)
         return
     if args.in_process:
         settings = {}
@@ -338,6 +388,8 @@ def main() -> None:
         bench_sim(trees, args.sim_rounds, args.sim_seeds)
     if args.instructions:
         bench_instructions(trees)
+    if args.sim_instructions:
+        bench_sim_instructions(trees)
 
 
 if __name__ == "__main__":
