@@ -41,8 +41,7 @@ import heapq
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from heapq import heappush
-from math import floor as _floor
-from math import log as _log
+from math import floor as _floor, log as _log
 from typing import Any
 
 from harness.node import (

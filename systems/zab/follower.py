@@ -83,6 +83,7 @@ class Follower:
         if t is m.Ping:  # (the most frequent message: last_logged_zxid and _to_leader inline)
             if msg.last_zxid > (self.log_zxids[-1] if self.log_zxids else self.snap_zxid):
                 return self._sync_error(now, "proposals lost")
+            assert self.leader_id is not None  # set while following
             effects: list[Effect] = [Send(self.leader_id, m.PingAck(self.conn, msg.round, self._take_touched()))]
             if self.newleader_acked and msg.committed_zxid > self.tree.last_processed_zxid:
                 effects += self._apply_up_to(msg.committed_zxid, now)
