@@ -109,10 +109,13 @@ class Follower:
         if isinstance(msg, m.Diff):
             if msg.zxid != self.last_logged_zxid:
                 return self._sync_error(now, "DIFF from a zxid we do not have last")
+            self.sync_received = True
             return []
         if isinstance(msg, m.Trunc):
+            self.sync_received = True
             return self._follower_trunc(msg, now)
         if isinstance(msg, m.Snap):
+            self.sync_received = True
             return self._follower_snap(msg, now)
         if isinstance(msg, m.NewLeader):
             return self._follower_newleader(msg, now)
@@ -223,6 +226,11 @@ class Follower:
     def _follower_proposal(self, msg: m.Proposal, now: int) -> list[Effect]:
         # a leader's proposals are contiguous within an epoch (counter 1, 2, ...), and so is
         # every log; a gap means messages were lost on the way: resync
+        if not self.sync_received:
+            # on TCP the leader's DIFF, TRUNC or SNAP comes first; here it was lost (the
+            # link was cut), and a proposal of the new epoch would extend a log that lacks
+            # the sync payload, with nothing else to show the gap
+            return self._sync_error(now, "proposal before the leader's sync")
         last = self.last_logged_zxid
         if msg.zxid <= last and (msg.zxid <= self.snap_zxid or msg.zxid in self._logged_set()):
             return []  # a duplicate (the network may duplicate; TCP would not)
@@ -261,6 +269,8 @@ class Follower:
         return set(self.log_zxids)
 
     def _follower_newleader(self, msg: m.NewLeader, now: int) -> list[Effect]:
+        if not self.sync_received:
+            return self._sync_error(now, "NEWLEADER before the leader's sync")
         e = epoch_of(msg.zxid, self.bits)
         if e != self.accepted_epoch:
             return self._sync_error(now, "NEWLEADER epoch is not the accepted one")

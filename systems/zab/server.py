@@ -232,6 +232,7 @@ class ZabServer(QuorumPeer, ZooKeeperServer, Leader, LearnerHandlers, Follower, 
         self.last_heard = 0
         self.newleader_acked = False
         self.newleader_zxid = 0
+        self.sync_received = False  # the leader's DIFF, TRUNC or SNAP of this connection
         self.leader_epoch = 0
         # leader side
         self.learners: dict[str, LearnerHandler] = {}
