@@ -22,6 +22,7 @@ from typing import Any
 
 from harness.config import SECOND, RunConfig
 from harness.shrink.executor import CandidateExecutor, OutOfBudget
+from harness.shrink.neighbours import one_fault_fewer, variant
 from harness.shrink.onset import anomaly_time
 from harness.shrink.schedule import (
     _family,
@@ -46,6 +47,11 @@ LADDER_STEPS = 3
 #: at most this many small subsets of the episodes are tried once the passes are stuck
 SUBSETS = 200
 
+#: stalled above the goal: each neighbour with one fault fewer is tried in this many more
+#: variants each time (`harness.shrink.neighbours`), up to ``NEIGHBOUR_VARIANTS`` in all
+NEIGHBOUR_STEP = 40
+NEIGHBOUR_VARIANTS = 400
+
 #: once the passes stall above this many faults, candidates are also tried with other seeds
 RESEED_ABOVE_FAULTS = 3
 #: how many other seeds, each time the passes stall again
@@ -58,10 +64,12 @@ class Shrinker(CandidateExecutor):
 
     def shrink(self) -> Any:
         """Run the passes until nothing changes or the budget is spent; the best RunResult."""
-        # the cheap big cuts first: each makes every later candidate a shorter run
-        first = (self.shrink_inert, self.shrink_window, self.shrink_shift)
+        # the cheap big cuts first: each makes every later candidate a shorter run, and
+        # so do a lower rate and fewer clients (fewer operations to simulate and check)
+        first = (self.shrink_inert, self.shrink_window, self.shrink_shift, self.shrink_rate,
+                 self.shrink_clients)
         passes = (self.shrink_inert, self.shrink_prefix, self.shrink_families, self.shrink_episodes,
-                  self.shrink_ends, self.shrink_time_limit, self.shrink_shift, self.shrink_window,
+                  self.shrink_ends, self.shrink_shift, self.shrink_time_limit, self.shrink_window,
                   self.shrink_rate, self.shrink_clients, self.shrink_keys)
         try:
             self.shrink_time_limit(hint=True)
@@ -71,18 +79,27 @@ class Shrinker(CandidateExecutor):
                 before = self.config
                 for p in passes:
                     p()
-                if self.config == before:
-                    self.shrink_subsets()
-                    if self.config == before:
-                        more = [n for n in RESEEDS if n > self.reseeds]
-                        if not more or sizes(self.best)["faults"] <= RESEED_ABOVE_FAULTS:
-                            break
-                        # Stalled: every smaller schedule changes what follows it (which
-                        # server leads, which write is in flight) and the failure with it.
-                        # Try each candidate with other seeds as well, more each time.
-                        self.reseeds = more[0]
-                        self.log(f"stalled at {sizes(self.best)['faults']} faults; trying each candidate "
-                                 f"with {self.reseeds} other seeds too")
+                if self.config != before:
+                    continue
+                self.shrink_subsets()
+                if self.config != before:
+                    continue
+                if sizes(self.best)["faults"] <= RESEED_ABOVE_FAULTS:
+                    break
+                # Stalled above the goal: every smaller schedule changes what follows it
+                # (which server leads, which write is in flight) and the failure with it.
+                # First the neighbours with one fault fewer, with other seeds and their
+                # faults moved a little (NEIGHBOUR_STEP more variants each time); then
+                # every pass's candidates with other seeds as well, more each time.
+                if self.shrink_neighbours():
+                    continue
+                more = [n for n in RESEEDS if n > self.reseeds]
+                if more:
+                    self.reseeds = more[0]
+                    self.log(f"stalled at {sizes(self.best)['faults']} faults; trying each candidate "
+                             f"with {self.reseeds} other seeds too")
+                elif self._neighbour_variants()[1] >= NEIGHBOUR_VARIANTS:
+                    break
         except OutOfBudget:
             self.out_of_budget = True
             self.log("budget spent; keeping the smallest failing run so far")
@@ -92,6 +109,34 @@ class Shrinker(CandidateExecutor):
         finally:
             self.close()
         return self.best
+
+    def _neighbour_variants(self) -> tuple[Any, int]:
+        """(the best run the neighbour search last started from, how many variants of
+        each of its neighbours have been tried); reset when the best run changes."""
+        nb = getattr(self, "_nb", (None, 0))
+        return nb if nb[0] is self.best else (self.best, 0)
+
+    def shrink_neighbours(self) -> bool:
+        """The schedules with one fault fewer (`harness.shrink.neighbours`), the next
+        ``NEIGHBOUR_STEP`` variants of each (another seed, faults moved a little),
+        variant by variant; whether one failed the same way (it is then the best run)."""
+        cfg = self.config
+        base, done = self._neighbour_variants()
+        if done >= NEIGHBOUR_VARIANTS:
+            return False
+        smaller = [cfg.replace(schedule=s) for s in one_fault_fewer(cfg.schedule or [])]
+        ks = range(done + 1, min(done + NEIGHBOUR_STEP, NEIGHBOUR_VARIANTS) + 1)
+        cands = [variant(c, k) for k in ks for c in smaller]
+        self._nb = (base, ks[-1]) if ks else (base, done)
+        if not cands:
+            return False
+        before = len(cfg.schedule or [])
+        i = self._first_of(cands)  # not multiplied by the reseeds: each variant has a seed of its own
+        if i is None:
+            return False
+        self._changed(f"one fault fewer (variant {ks[i // len(smaller)]})", before,
+                      len(self.config.schedule or []), cfg)
+        return True
 
     def shrink_time_limit(self, hint: bool = False) -> None:
         cfg = self.config
