@@ -2,14 +2,15 @@
 
 Cheap big cuts first, fine ones after: the time limit (with the anomaly's onset as the
 first guess), the window of episodes just before the failure (moved to the start of the
-run, then not), the whole schedule moved earlier; then in rounds inert episodes, the
-earliest episodes, whole fault families, ddmin over the schedule's episodes, episode
-ends, the time limit, moving and the window again, rate, clients, keys; rounds
-repeat until one changes nothing, then small subsets of the episodes, then (stalled above
-``RESEED_ABOVE_FAULTS`` faults) every candidate also with other run seeds. The package
-docstring (`harness.shrink`) says why this order. Each pass builds candidate
-configurations and hands them to the executor (`harness.shrink.executor`), which keeps
-the first that still fails the same way.
+run, then not), the whole schedule moved earlier, a lower rate and fewer clients; then
+in rounds inert episodes, the earliest episodes, whole fault families, ddmin over the
+schedule's episodes, episode ends, moving earlier, the time limit and the window again,
+rate, clients, keys; rounds repeat until one changes nothing, then small subsets of the
+episodes, then (stalled above ``RESEED_ABOVE_FAULTS`` faults) the neighbours with one
+fault fewer in seeded, time-moved variants (`harness.shrink.neighbours`) and every
+candidate also with other run seeds. The package docstring (`harness.shrink`) says why
+this order. Each pass builds candidate configurations and hands them to the executor
+(`harness.shrink.executor`), which keeps the first that still fails the same way.
 """
 
 from __future__ import annotations
