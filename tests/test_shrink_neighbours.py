@@ -51,3 +51,32 @@ def test_variants_are_deterministic_valid_and_keep_each_episode_in_order():
         moved += sched != S
         assert v.replace(seed=cfg.seed, schedule=S) == cfg  # nothing else changes
     assert moved >= 12
+
+
+def test_the_neighbour_search_keeps_the_first_failing_variant_in_order_whatever_the_jobs(tmp_path):
+    from checkers.result import failure_signature
+    from harness.runner import run_test
+    from harness.shrink import Shrinker
+    from harness.shrink.neighbours import one_fault_fewer
+
+    cfg = RunConfig(system="toy", time_limit=5, seed=2, bugs=("toy-async-backup-reads",),
+                    nemesis=("partition", "kill", "clock", "pause"), nemesis_interval=1.5)
+    res = run_test(cfg)
+    assert res.valid is False
+    cfg = cfg.replace(schedule=[f.to_json() for f in res.out.schedule])
+    target = failure_signature(res.results)
+    kept = []
+    for jobs in (1, 2):
+        sh = Shrinker(cfg, target, 300, jobs=jobs)
+        try:
+            assert sh.shrink_neighbours()
+        finally:
+            sh.close()
+        kept.append(sh.config)
+    assert kept[0] == kept[1]
+    # it is the first, in (variant, neighbour) order, that fails the same way
+    smaller = [cfg.replace(schedule=s) for s in one_fault_fewer(cfg.schedule or [])]
+    order = [variant(c, k) for k in range(1, 41) for c in smaller]
+    i = order.index(kept[0])
+    assert all(not target <= failure_signature(run_test(c).results) for c in order[:i])
+    assert len(kept[0].schedule or []) < len(cfg.schedule or [])

@@ -67,20 +67,29 @@ class Shrinker(CandidateExecutor):
         """Run the passes until nothing changes or the budget is spent; the best RunResult."""
         # the cheap big cuts first: each makes every later candidate a shorter run, and
         # so do a lower rate and fewer clients (fewer operations to simulate and check)
-        first = (self.shrink_inert, self.shrink_window, self.shrink_shift, self.shrink_rate,
-                 self.shrink_clients)
+        first = (self.shrink_inert, self.shrink_window, self.shrink_shift, lambda: self.shrink_rate(early=True),
+                 lambda: self.shrink_clients(early=True))
         passes = (self.shrink_inert, self.shrink_prefix, self.shrink_families, self.shrink_episodes,
-                  self.shrink_ends, self.shrink_shift, self.shrink_time_limit, self.shrink_window,
-                  self.shrink_rate, self.shrink_clients, self.shrink_keys)
+                  self.shrink_ends, self.shrink_shift, self.shrink_time_limit, self.shrink_window)
+        workload = (self.shrink_rate, self.shrink_clients, self.shrink_keys)
         try:
             self.shrink_time_limit(hint=True)
             for p in first:
                 p()
             while True:
                 before = self.config
-                for p in passes:
+                # the schedule passes until they change nothing, then the workload's: a
+                # ladder re-run after every schedule change costs runs and seldom gains
+                while True:
+                    b = self.config
+                    for p in passes:
+                        p()
+                    if self.config == b:
+                        break
+                w = self.config
+                for p in workload:
                     p()
-                if self.config != before:
+                if self.config != w:
                     continue
                 self.shrink_subsets()
                 if self.config != before:
@@ -297,36 +306,39 @@ class Shrinker(CandidateExecutor):
         keep = ddmin(ends, first=lambda cands: self.first_of([without(c) for c in cands]))
         self._changed("episode ends", len(ends), len(keep), cfg)
 
-    def _ladder(self, what: str, field: str, lowest: int, as_float: bool = False) -> None:
+    def _ladder(self, what: str, field: str, lowest: int, as_float: bool = False, early: bool = False) -> None:
         """``field`` cut to the first value that still fails of: every one up to
-        ``LADDER_STEPS``, then doubling, and three quarters of the value; one batch, the
-        smallest (cheapest) run first. A search by halves would spend a run per halving
-        for a few percent, and whether a run fails is far from monotone in these."""
+        ``LADDER_STEPS``, then doubling, at most three quarters of the value; one batch,
+        the smallest (cheapest) run first. A search by halves would spend a run per
+        halving for a few percent, and whether a run fails is far from monotone in these;
+        a cut of a few percent gains little and moves the failure, so none is tried.
+        ``early`` (before the schedule passes): only the two largest values at most a
+        quarter of the current one (one batch with two jobs): each makes every later
+        candidate several times cheaper, for at most two runs."""
         cfg = self.config
         now = getattr(cfg, field)
         values: list[int] = []
         v = lowest
-        while v < now:
+        while v <= now * 3 / 4:
             values.append(v)
             v = v + 1 if v < LADDER_STEPS else v * 2
-        three_quarters = math.ceil(now * 3 / 4)
-        if values and values[-1] < three_quarters < now:
-            values.append(three_quarters)
+        if early:
+            values = [v for v in values if v <= now / 4][-2:]
         if not values:
             return
         self.first_of([cfg.replace(**{field: float(v) if as_float else v}) for v in values])
         self._changed(what, now, getattr(self.config, field), cfg)
 
-    def shrink_clients(self) -> None:
-        self._ladder("clients", "clients", 1)
+    def shrink_clients(self, early: bool = False) -> None:
+        self._ladder("clients", "clients", 1, early=early)
 
     def shrink_keys(self) -> None:
         """Fewer keys (registers, queue keys): a history about one key reads fastest."""
         self._ladder("keys", "keys", 1)
 
-    def shrink_rate(self) -> None:
+    def shrink_rate(self, early: bool = False) -> None:
         """A lower operation rate: fewer operations in the same time."""
-        self._ladder("rate", "rate", 1, as_float=True)
+        self._ladder("rate", "rate", 1, as_float=True, early=early)
 
     def _changed(self, what: str, before: float, after: float, cfg: RunConfig) -> None:
         if self.config != cfg:
