@@ -52,6 +52,8 @@ SUBSETS = 200
 #: variants each time (`harness.shrink.neighbours`), up to ``NEIGHBOUR_VARIANTS`` in all
 NEIGHBOUR_STEP = 40
 NEIGHBOUR_VARIANTS = 400
+#: at most this many faults, the neighbour variants all come before any reseeding
+NEAR_GOAL_FAULTS = 6
 
 #: once the passes stall above this many faults, candidates are also tried with other seeds
 RESEED_ABOVE_FAULTS = 3
@@ -100,8 +102,13 @@ class Shrinker(CandidateExecutor):
                 # (which server leads, which write is in flight) and the failure with it.
                 # First the neighbours with one fault fewer, with other seeds and their
                 # faults moved a little (NEIGHBOUR_STEP more variants each time); then
-                # every pass's candidates with other seeds as well, more each time.
+                # every pass's candidates with other seeds as well, more each time. Near
+                # the goal, one fault fewer is what is wanted: all the neighbour
+                # variants before any reseeding (which multiplies every pass's runs).
                 if self.shrink_neighbours():
+                    continue
+                near = sizes(self.best)["faults"] <= NEAR_GOAL_FAULTS
+                if near and self._neighbour_variants()[1] < NEIGHBOUR_VARIANTS:
                     continue
                 more = [n for n in RESEEDS if n > self.reseeds]
                 if more:
