@@ -80,3 +80,15 @@ def test_the_neighbour_search_keeps_the_first_failing_variant_in_order_whatever_
     i = order.index(kept[0])
     assert all(not target <= failure_signature(run_test(c).results) for c in order[:i])
     assert len(kept[0].schedule or []) < len(cfg.schedule or [])
+
+
+def test_workload_ladders_skip_cuts_of_a_few_percent_and_the_early_one_costs_two_runs():
+    from harness.shrink.passes import ladder
+
+    assert ladder(50, 1) == [1, 2, 3, 6, 12, 24]  # 48 would be 4% less: not worth a run
+    assert ladder(10, 1) == [1, 2, 3, 6]
+    assert ladder(6, 1) == [1, 2, 3]
+    assert ladder(2, 1) == [1] and ladder(1, 1) == []
+    assert ladder(50, 1, early=True) == [6, 12]  # at most a quarter, the two largest
+    assert ladder(10, 1, early=True) == [1, 2]
+    assert ladder(3, 1, early=True) == []

@@ -324,13 +324,7 @@ class Shrinker(CandidateExecutor):
         candidate several times cheaper, for at most two runs."""
         cfg = self.config
         now = getattr(cfg, field)
-        values: list[int] = []
-        v = lowest
-        while v <= now * 3 / 4:
-            values.append(v)
-            v = v + 1 if v < LADDER_STEPS else v * 2
-        if early:
-            values = [v for v in values if v <= now / 4][-2:]
+        values = ladder(now, lowest, early)
         if not values:
             return
         self.first_of([cfg.replace(**{field: float(v) if as_float else v}) for v in values])
@@ -353,6 +347,16 @@ class Shrinker(CandidateExecutor):
                    f"({self.candidates} runs, {time.monotonic() - self.t0:.1f} s)")
             self.passes.append(msg)
             self.log(msg)
+
+
+def ladder(now: float, lowest: int, early: bool = False) -> list[int]:
+    """The values a workload ladder tries below ``now`` (see `Shrinker._ladder`)."""
+    values: list[int] = []
+    v = lowest
+    while v <= now * 3 / 4:
+        values.append(v)
+        v = v + 1 if v < LADDER_STEPS else v * 2
+    return [v for v in values if v <= now / 4][-2:] if early else values
 
 
 def sizes(res: Any) -> dict[str, Any]:
