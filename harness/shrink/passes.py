@@ -51,6 +51,8 @@ SUBSETS = 200
 #: stalled above the goal: each neighbour with one fault fewer is tried in this many more
 #: variants each time (`harness.shrink.neighbours`), up to ``NEIGHBOUR_VARIANTS`` in all
 NEIGHBOUR_STEP = 40
+#: and at most about this many runs in a step (fewer variants when there are many faults)
+NEIGHBOUR_STEP_RUNS = 200
 NEIGHBOUR_VARIANTS = 400
 #: at most this many faults, the neighbour variants all come before any reseeding
 NEAR_GOAL_FAULTS = 6
@@ -100,23 +102,24 @@ class Shrinker(CandidateExecutor):
                     break
                 # Stalled above the goal: every smaller schedule changes what follows it
                 # (which server leads, which write is in flight) and the failure with it.
-                # First the neighbours with one fault fewer, with other seeds and their
-                # faults moved a little (NEIGHBOUR_STEP more variants each time); then
-                # every pass's candidates with other seeds as well, more each time. Near
-                # the goal, one fault fewer is what is wanted: all the neighbour
-                # variants before any reseeding (which multiplies every pass's runs).
-                if self.shrink_neighbours():
-                    continue
+                # Near the goal (NEAR_GOAL_FAULTS), one fault fewer is what is wanted:
+                # the neighbours with one fault fewer, with other seeds and their faults
+                # moved a little, all their variants (a step at a time) before the
+                # reseeding, which multiplies every pass's runs. Far from it, ddmin and
+                # the other passes with other seeds first (they may cut many faults at
+                # once), the neighbours after.
                 near = sizes(self.best)["faults"] <= NEAR_GOAL_FAULTS
-                if near and self._neighbour_variants()[1] < NEIGHBOUR_VARIANTS:
-                    continue
                 more = [n for n in RESEEDS if n > self.reseeds]
-                if more:
-                    self.reseeds = more[0]
-                    self.log(f"stalled at {sizes(self.best)['faults']} faults; trying each candidate "
-                             f"with {self.reseeds} other seeds too")
-                elif self._neighbour_variants()[1] >= NEIGHBOUR_VARIANTS:
+                if near or not more:
+                    if self.shrink_neighbours():
+                        continue
+                    if self._neighbour_variants()[1] < NEIGHBOUR_VARIANTS:
+                        continue
+                if not more:
                     break
+                self.reseeds = more[0]
+                self.log(f"stalled at {sizes(self.best)['faults']} faults; trying each candidate "
+                         f"with {self.reseeds} other seeds too")
         except OutOfBudget:
             self.out_of_budget = True
             self.log("budget spent; keeping the smallest failing run so far")
@@ -142,7 +145,8 @@ class Shrinker(CandidateExecutor):
         if done >= NEIGHBOUR_VARIANTS:
             return False
         smaller = [cfg.replace(schedule=s) for s in one_fault_fewer(cfg.schedule or [])]
-        ks = range(done + 1, min(done + NEIGHBOUR_STEP, NEIGHBOUR_VARIANTS) + 1)
+        step = max(1, min(NEIGHBOUR_STEP, NEIGHBOUR_STEP_RUNS // max(1, len(smaller))))
+        ks = range(done + 1, min(done + step, NEIGHBOUR_VARIANTS) + 1)
         cands = [variant(c, k) for k in ks for c in smaller]
         self._nb = (base, ks[-1]) if ks else (base, done)
         if not cands:
