@@ -45,28 +45,37 @@ Then, in rounds:
 12. once a round changes nothing: each episode alone, then each pair (at most
     ``SUBSETS`` candidates), since a schedule ddmin cannot cut may hold a smaller one;
 13. still stuck above 3 faults (faults are schedule entries: a start and its end count
-    as two): the *neighbours* with one fault fewer (an end left to the final heal, or an
-    episode dropped), each in numbered variants with a seed of its own and its faults
-    moved by up to 0.5-3 s (`harness.shrink.neighbours`), ``NEIGHBOUR_STEP`` more
-    variants each time, up to ``NEIGHBOUR_VARIANTS``. A fault moves everything after
-    it, so a schedule one fault smaller rarely fails at the same times but may a little
-    earlier or later. (Measured: zab-volatile-accepted-epoch 4 -> 3 faults at variant
-    12, kafka-premature-isr-join 4 -> 2 at variant 10; with 100 other seeds and the
-    same times, none.)
-14. and between those steps the rounds again, each candidate also tried with 3, then
-    10, then 30 other run seeds (in a fixed order). The schedule is explicit in the
-    config, so the seed only moves latencies and the clients' choices; a smaller
-    schedule that fails with another seed is a smaller failing run. (Measured:
-    zab-newleader-ack-before-durable 10 -> 4 faults, kafka-unclean-election 6 -> 2,
-    kafka-no-epoch-fencing 19 -> 9.)
+    as two), two ways out, tried in an order that depends on how far the goal is:
+    a. the *neighbours* with one fault fewer (an end left to the final heal, or an
+       episode dropped), each in numbered variants with a seed of its own and its
+       faults moved by up to 0.5-3 s (`harness.shrink.neighbours`), a step of up to
+       ``NEIGHBOUR_STEP`` variants (about ``NEIGHBOUR_STEP_RUNS`` runs) at a time, up
+       to ``NEIGHBOUR_VARIANTS``. A fault moves everything after it, so a schedule one
+       fault smaller rarely fails at the same times but may a little earlier or later.
+       (Measured: zab-volatile-accepted-epoch 4 -> 3 faults at variant 12,
+       kafka-premature-isr-join 4 -> 2 at variant 10; with 100 other seeds and the
+       same times, none.)
+    b. the rounds again, each candidate also tried with 3, then 10, then 30 other run
+       seeds (in a fixed order). The schedule is explicit in the config, so the seed
+       only moves latencies and the clients' choices; a smaller schedule that fails
+       with another seed is a smaller failing run. (Measured:
+       zab-newleader-ack-before-durable 10 -> 4 faults, kafka-unclean-election 6 -> 2,
+       kafka-no-epoch-fencing 19 -> 9.)
+    At most ``NEAR_GOAL_FAULTS`` (6) faults, one fault fewer is what is wanted: every
+    neighbour variant before any reseeding (which multiplies every pass's runs). Above
+    it, the reseeded rounds first (ddmin may then cut many faults at once), the
+    neighbours once the reseeds are used up.
 
 Rounds repeat until one changes nothing (at most 3 faults left, or the neighbour
-variants used up) or the budget is spent. With ``--jobs``
-above 1 a round's candidates run in a process pool, yet the candidate kept is always the
-one sequential evaluation would keep (the first in the pass's order that fails the same
-way, not whichever finishes first), so the result does not depend on timing; only how far
-a spent budget got does. The budget is wall clock of the shrinker (never inside a run):
-a candidate still running when it is spent is stopped and does not count.
+variants and reseeds used up) or the budget is spent. With ``--jobs`` above 1 a round's
+candidates run in a process pool, yet the candidate kept is always the one sequential
+evaluation would keep (the first in the pass's order that fails the same way, not
+whichever finishes first), and every choice of the passes (the neighbour variants'
+seeds and moves included) is a function of the best run so far, never of the clock; so
+the result does not depend on timing or ``--jobs``; only how far a spent budget got
+does (the same input with the same budget on a busier machine may stop earlier). The
+budget is wall clock of the shrinker (never inside a run): a candidate still running
+when it is spent is stopped and does not count.
 
 The result is written as a normal run directory (``RUN_DIR.shrunk``, or
 ``STORE/runs/NAME.shrunk`` with ``--store``) that ``harness repro`` reproduces, with
