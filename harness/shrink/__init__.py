@@ -22,49 +22,73 @@ removing a late one: cutting the end comes first.
    seconds later: a short run, cheap to try), then left where they were. A failure is
    most often the work of its last few faults; the earlier ones only set the scene.
 3. the whole schedule moved earlier, the time limit cut by as much (a search for the
-   shortest fault-free prefix that still fails).
+   shortest fault-free prefix that still fails);
+4. a lower rate and fewer clients (the ladders of 10 below): fewer operations make every
+   later candidate cheaper to simulate and to check.
 
 Then, in rounds:
 
-4. inert episodes: one candidate without the episodes that did nothing in the best run
+5. inert episodes: one candidate without the episodes that did nothing in the best run
    (by its fault log: a kill of a node already down, a crash point never reached...);
    also tried once right after 1, since it costs one run;
-5. the earliest episodes (a search for the fewest last ones that still fail);
-6. whole fault families (only one family, or all but one);
-7. ddmin (Zeller's delta debugging) over the fault schedule's episodes: a fault's start
+6. the earliest episodes (a search for the fewest last ones that still fail);
+7. whole fault families (only one family, or all but one);
+8. ddmin (Zeller's delta debugging) over the fault schedule's episodes: a fault's start
    and its end share an ``episode`` and go together, so no candidate restarts a node it
    never killed. The empty schedule is tried first: some bugs need no faults.
-8. episode ends: an episode whose end is not needed lasts until the final heal (the main
+9. episode ends: an episode whose end is not needed lasts until the final heal (the main
    phase ends by healing everything, so the start alone is a complete fault);
-9. the time limit, moving earlier and the window again (the schedule is smaller now);
-10. a lower rate, fewer clients, fewer keys (so fewer operations): each a ladder of
+10. moving earlier, the time limit and the window again (the schedule is smaller now);
+11. a lower rate, fewer clients, fewer keys (so fewer operations): each a ladder of
     values tried smallest first (every one up to 3, then doubling, and three quarters),
     since whether a run fails is far from monotone in them;
-11. once a round changes nothing: each episode alone, then each pair (at most
+12. once a round changes nothing: each episode alone, then each pair (at most
     ``SUBSETS`` candidates), since a schedule ddmin cannot cut may hold a smaller one;
-12. still stuck above 3 faults: the rounds again, each candidate also tried with 3, then
-    10, then 30 other run seeds (in a fixed order). The schedule is explicit in the
-    config, so the seed only moves latencies and the clients' choices; removing a fault
-    changes everything after it anyway, and a smaller schedule that fails with another
-    seed is a smaller failing run. (Measured: zab-newleader-ack-before-durable 10 -> 4
-    faults, kafka-unclean-election 6 -> 2, kafka-no-epoch-fencing 19 -> 9.)
+13. still stuck above 3 faults (faults are schedule entries: a start and its end count
+    as two), two ways out, tried in an order that depends on how far the goal is:
+    a. the *neighbours* with one fault fewer (an end left to the final heal, or an
+       episode dropped), each in numbered variants with a seed of its own and its
+       faults moved by up to 0.5-3 s (`harness.shrink.neighbours`), a step of up to
+       ``NEIGHBOUR_STEP`` variants (about ``NEIGHBOUR_STEP_RUNS`` runs) at a time, up
+       to ``NEIGHBOUR_VARIANTS``. A fault moves everything after it, so a schedule one
+       fault smaller rarely fails at the same times but may a little earlier or later.
+       (Measured: zab-volatile-accepted-epoch 4 -> 3 faults at variant 12,
+       kafka-premature-isr-join 4 -> 2 at variant 10; with 100 other seeds and the
+       same times, none.)
+    b. the rounds again, each candidate also tried with 3, then 10, then 30 other run
+       seeds (in a fixed order). The schedule is explicit in the config, so the seed
+       only moves latencies and the clients' choices; a smaller schedule that fails
+       with another seed is a smaller failing run. (Measured:
+       zab-newleader-ack-before-durable 10 -> 4 faults, kafka-unclean-election 6 -> 2,
+       kafka-no-epoch-fencing 19 -> 9.)
+    At most ``NEAR_GOAL_FAULTS`` (6) faults, one fault fewer is what is wanted: every
+    neighbour variant before any reseeding (which multiplies every pass's runs). Above
+    it, the reseeded rounds first (ddmin may then cut many faults at once), the
+    neighbours once the reseeds are used up.
 
-Rounds repeat until one changes nothing or the budget is spent. With ``--jobs``
-above 1 a round's candidates run in a process pool, yet the candidate kept is always the
-one sequential evaluation would keep (the first in the pass's order that fails the same
-way, not whichever finishes first), so the result does not depend on timing; only how far
-a spent budget got does. The budget is wall clock of the shrinker (never inside a run):
-a candidate still running when it is spent is stopped and does not count.
+Rounds repeat until one changes nothing (at most 3 faults left, or the neighbour
+variants and reseeds used up) or the budget is spent. With ``--jobs`` above 1 a round's
+candidates run in a process pool, yet the candidate kept is always the one sequential
+evaluation would keep (the first in the pass's order that fails the same way, not
+whichever finishes first), and every choice of the passes (the neighbour variants'
+seeds and moves included) is a function of the best run so far, never of the clock; so
+the result does not depend on timing or ``--jobs``; only how far a spent budget got
+does (the same input with the same budget on a busier machine may stop earlier). The
+budget is wall clock of the shrinker (never inside a run): a candidate still running
+when it is spent is stopped and does not count.
 
 The result is written as a normal run directory (``RUN_DIR.shrunk``, or
 ``STORE/runs/NAME.shrunk`` with ``--store``) that ``harness repro`` reproduces, with
-``shrink.json`` beside it saying what was reduced. Every smaller failing run found on
+``shrink.json`` beside it saying what was reduced; it is written complete into a staging
+directory and swapped in at once (`harness.shrink.output`), so the output directory is
+never missing or half-written, even if the shrinker is killed. Every smaller failing run found on
 the way is checkpointed at once to ``checkpoint.json`` in that directory (atomically: a
 killed shrink loses nothing it found), and shrinking the same run into the same
 directory again resumes from it.
 
 The package, by job: `search` (ddmin and bisection), `schedule` (a schedule as episodes),
-`onset` (when the anomaly shows), `checkpoint` (the best run so far, on disk), `executor`
+`onset` (when the anomaly shows), `neighbours` (the one-fault-fewer variants),
+`checkpoint` (the best run so far, on disk), `output` (publishing the result), `executor`
 (running and judging candidates within the budget), `passes` (the reductions above and
 their order), `driver` (`shrink_run`: a run directory in, a shrunk one out) and `cli`
 (the ``harness shrink`` command).
@@ -76,12 +100,21 @@ from harness.shrink.cli import MAX_BUDGET_S, MAX_JOBS, add_arguments, run
 from harness.shrink.driver import DEFAULT_BUDGET_S, default_jobs, shrink_run
 from harness.shrink.executor import CandidateExecutor, OutOfBudget, attempt
 from harness.shrink.onset import anomaly_time
-from harness.shrink.passes import RESEED_ABOVE_FAULTS, RESEEDS, SUBSETS, Shrinker, sizes
+from harness.shrink.passes import (
+    NEIGHBOUR_STEP,
+    NEIGHBOUR_VARIANTS,
+    RESEED_ABOVE_FAULTS,
+    RESEEDS,
+    SUBSETS,
+    Shrinker,
+    sizes,
+)
 from harness.shrink.schedule import _family, episodes_of, inert_episodes, trim_schedule
 from harness.shrink.search import First, ddmin, shrink_int
 
 __all__ = [
-    "DEFAULT_BUDGET_S", "MAX_BUDGET_S", "MAX_JOBS", "RESEEDS", "RESEED_ABOVE_FAULTS", "SUBSETS",
+    "DEFAULT_BUDGET_S", "MAX_BUDGET_S", "MAX_JOBS", "NEIGHBOUR_STEP", "NEIGHBOUR_VARIANTS",
+    "RESEEDS", "RESEED_ABOVE_FAULTS", "SUBSETS",
     "CandidateExecutor", "First", "OutOfBudget", "Shrinker", "_family", "add_arguments", "anomaly_time",
     "attempt", "ddmin", "default_jobs", "episodes_of", "inert_episodes", "run", "shrink_int", "shrink_run",
     "sizes", "trim_schedule",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 from checkers.result import anomaly_names, failure_signature
 from harness.config import ConfigError
 from harness.shrink.checkpoint import resumable, write_checkpoint
+from harness.shrink.output import recover, replace_dir, staging_dir
 from harness.shrink.passes import Shrinker, sizes
 
 #: default seconds of wall clock for shrinking: a toy run is milliseconds, a 60 s ZAB run
@@ -69,10 +71,11 @@ def shrink_run(run_dir: Path, budget_s: float = DEFAULT_BUDGET_S, out_dir: Path 
 
     check_writable(out_dir.parent, "shrink output")  # before the work, not after it
     kept = anomaly_names(target)
+    recover(out_dir)  # an earlier shrink killed while publishing its result
     resume = resumable(out_dir, config, kept)
 
-    def checkpoint(res: Any, done: bool = False) -> None:
-        write_checkpoint(out_dir, {
+    def checkpoint(res: Any, done: bool = False, where: Path = out_dir) -> None:
+        write_checkpoint(where, {
             "from": str(run_dir), "origin": config.to_dict(), "kept": kept, "complete": done,
             "seconds": round(time.monotonic() - t0, 1), "sizes": sizes(res), "config": res.config.to_dict(),
         })
@@ -86,20 +89,26 @@ def shrink_run(run_dir: Path, budget_s: float = DEFAULT_BUDGET_S, out_dir: Path 
         else:
             log(f"the checkpoint in {out_dir} does not fail the same way with this code: starting afresh")
     best = shrinker.shrink()
+    # Everything is written into a staging directory first, then put in place in one
+    # step (`harness.shrink.output`): out_dir always holds either the checkpoint so far
+    # or the complete result, even if this process is killed meanwhile.
+    staging = staging_dir(out_dir)
     try:
-        write_run(best.out, best.results, directory=out_dir)
+        write_run(best.out, best.results, directory=staging)
+        (staging / "shrink.json").write_text(json.dumps({
+            "from": str(run_dir), "signature": anomaly_names(signature), "kept": anomaly_names(target),
+            "candidates": shrinker.candidates,
+            "jobs": shrinker.jobs, "seconds": round(time.monotonic() - t0, 1),
+            "out_of_budget": shrinker.out_of_budget, "interrupted": shrinker.interrupted,
+            "before": sizes(shrinker.first), "after": sizes(best),
+            "passes": shrinker.passes,
+        }, indent=1) + "\n")
+        checkpoint(best, done=True, where=staging)
+        replace_dir(staging, out_dir)
     except OSError as e:
+        shutil.rmtree(staging, ignore_errors=True)
         # the work is not thrown away: the shrunk config (explicit schedule) is the run
         raise ConfigError(f"cannot write the shrunk run to {out_dir} ({e.strerror or e}); its config, "
                           f"for a file given to `harness repro`'s config.json: "
                           f"{json.dumps(best.config.to_dict(), separators=(',', ':'))}") from None
-    (out_dir / "shrink.json").write_text(json.dumps({
-        "from": str(run_dir), "signature": anomaly_names(signature), "kept": anomaly_names(target),
-        "candidates": shrinker.candidates,
-        "jobs": shrinker.jobs, "seconds": round(time.monotonic() - t0, 1),
-        "out_of_budget": shrinker.out_of_budget, "interrupted": shrinker.interrupted,
-        "before": sizes(shrinker.first), "after": sizes(best),
-        "passes": shrinker.passes,
-    }, indent=1) + "\n")
-    checkpoint(best, done=True)
     return out_dir, shrinker

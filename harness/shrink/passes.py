@@ -2,14 +2,15 @@
 
 Cheap big cuts first, fine ones after: the time limit (with the anomaly's onset as the
 first guess), the window of episodes just before the failure (moved to the start of the
-run, then not), the whole schedule moved earlier; then in rounds inert episodes, the
-earliest episodes, whole fault families, ddmin over the schedule's episodes, episode
-ends, the time limit, moving and the window again, rate, clients, keys; rounds
-repeat until one changes nothing, then small subsets of the episodes, then (stalled above
-``RESEED_ABOVE_FAULTS`` faults) every candidate also with other run seeds. The package
-docstring (`harness.shrink`) says why this order. Each pass builds candidate
-configurations and hands them to the executor (`harness.shrink.executor`), which keeps
-the first that still fails the same way.
+run, then not), the whole schedule moved earlier, a lower rate and fewer clients; then
+in rounds inert episodes, the earliest episodes, whole fault families, ddmin over the
+schedule's episodes, episode ends, moving earlier, the time limit and the window again,
+rate, clients, keys; rounds repeat until one changes nothing, then small subsets of the
+episodes, then (stalled above ``RESEED_ABOVE_FAULTS`` faults) the neighbours with one
+fault fewer in seeded, time-moved variants (`harness.shrink.neighbours`) and every
+candidate also with other run seeds. The package docstring (`harness.shrink`) says why
+this order. Each pass builds candidate configurations and hands them to the executor
+(`harness.shrink.executor`), which keeps the first that still fails the same way.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 
 from harness.config import SECOND, RunConfig
 from harness.shrink.executor import CandidateExecutor, OutOfBudget
+from harness.shrink.neighbours import one_fault_fewer, variant
 from harness.shrink.onset import anomaly_time
 from harness.shrink.schedule import (
     _family,
@@ -46,6 +48,15 @@ LADDER_STEPS = 3
 #: at most this many small subsets of the episodes are tried once the passes are stuck
 SUBSETS = 200
 
+#: stalled above the goal: each neighbour with one fault fewer is tried in this many more
+#: variants each time (`harness.shrink.neighbours`), up to ``NEIGHBOUR_VARIANTS`` in all
+NEIGHBOUR_STEP = 40
+#: and at most about this many runs in a step (fewer variants when there are many faults)
+NEIGHBOUR_STEP_RUNS = 200
+NEIGHBOUR_VARIANTS = 400
+#: at most this many faults, the neighbour variants all come before any reseeding
+NEAR_GOAL_FAULTS = 6
+
 #: once the passes stall above this many faults, candidates are also tried with other seeds
 RESEED_ABOVE_FAULTS = 3
 #: how many other seeds, each time the passes stall again
@@ -58,31 +69,57 @@ class Shrinker(CandidateExecutor):
 
     def shrink(self) -> Any:
         """Run the passes until nothing changes or the budget is spent; the best RunResult."""
-        # the cheap big cuts first: each makes every later candidate a shorter run
-        first = (self.shrink_inert, self.shrink_window, self.shrink_shift)
+        # the cheap big cuts first: each makes every later candidate a shorter run, and
+        # so do a lower rate and fewer clients (fewer operations to simulate and check)
+        first = (self.shrink_inert, self.shrink_window, self.shrink_shift, lambda: self.shrink_rate(early=True),
+                 lambda: self.shrink_clients(early=True))
         passes = (self.shrink_inert, self.shrink_prefix, self.shrink_families, self.shrink_episodes,
-                  self.shrink_ends, self.shrink_time_limit, self.shrink_shift, self.shrink_window,
-                  self.shrink_rate, self.shrink_clients, self.shrink_keys)
+                  self.shrink_ends, self.shrink_shift, self.shrink_time_limit, self.shrink_window)
+        workload = (self.shrink_rate, self.shrink_clients, self.shrink_keys)
         try:
             self.shrink_time_limit(hint=True)
             for p in first:
                 p()
             while True:
                 before = self.config
-                for p in passes:
+                # the schedule passes until they change nothing, then the workload's: a
+                # ladder re-run after every schedule change costs runs and seldom gains
+                while True:
+                    b = self.config
+                    for p in passes:
+                        p()
+                    if self.config == b:
+                        break
+                w = self.config
+                for p in workload:
                     p()
-                if self.config == before:
-                    self.shrink_subsets()
-                    if self.config == before:
-                        more = [n for n in RESEEDS if n > self.reseeds]
-                        if not more or sizes(self.best)["faults"] <= RESEED_ABOVE_FAULTS:
-                            break
-                        # Stalled: every smaller schedule changes what follows it (which
-                        # server leads, which write is in flight) and the failure with it.
-                        # Try each candidate with other seeds as well, more each time.
-                        self.reseeds = more[0]
-                        self.log(f"stalled at {sizes(self.best)['faults']} faults; trying each candidate "
-                                 f"with {self.reseeds} other seeds too")
+                if self.config != w:
+                    continue
+                self.shrink_subsets()
+                if self.config != before:
+                    continue
+                if sizes(self.best)["faults"] <= RESEED_ABOVE_FAULTS:
+                    break
+                # Stalled above the goal: every smaller schedule changes what follows it
+                # (which server leads, which write is in flight) and the failure with it.
+                # Near the goal (NEAR_GOAL_FAULTS), one fault fewer is what is wanted:
+                # the neighbours with one fault fewer, with other seeds and their faults
+                # moved a little, all their variants (a step at a time) before the
+                # reseeding, which multiplies every pass's runs. Far from it, ddmin and
+                # the other passes with other seeds first (they may cut many faults at
+                # once), the neighbours after.
+                near = sizes(self.best)["faults"] <= NEAR_GOAL_FAULTS
+                more = [n for n in RESEEDS if n > self.reseeds]
+                if near or not more:
+                    if self.shrink_neighbours():
+                        continue
+                    if self._neighbour_variants()[1] < NEIGHBOUR_VARIANTS:
+                        continue
+                if not more:
+                    break
+                self.reseeds = more[0]
+                self.log(f"stalled at {sizes(self.best)['faults']} faults; trying each candidate "
+                         f"with {self.reseeds} other seeds too")
         except OutOfBudget:
             self.out_of_budget = True
             self.log("budget spent; keeping the smallest failing run so far")
@@ -92,6 +129,35 @@ class Shrinker(CandidateExecutor):
         finally:
             self.close()
         return self.best
+
+    def _neighbour_variants(self) -> tuple[Any, int]:
+        """(the best run the neighbour search last started from, how many variants of
+        each of its neighbours have been tried); reset when the best run changes."""
+        nb = getattr(self, "_nb", (None, 0))
+        return nb if nb[0] is self.best else (self.best, 0)
+
+    def shrink_neighbours(self) -> bool:
+        """The schedules with one fault fewer (`harness.shrink.neighbours`), the next
+        ``NEIGHBOUR_STEP`` variants of each (another seed, faults moved a little),
+        variant by variant; whether one failed the same way (it is then the best run)."""
+        cfg = self.config
+        base, done = self._neighbour_variants()
+        if done >= NEIGHBOUR_VARIANTS:
+            return False
+        smaller = [cfg.replace(schedule=s) for s in one_fault_fewer(cfg.schedule or [])]
+        step = max(1, min(NEIGHBOUR_STEP, NEIGHBOUR_STEP_RUNS // max(1, len(smaller))))
+        ks = range(done + 1, min(done + step, NEIGHBOUR_VARIANTS) + 1)
+        cands = [variant(c, k) for k in ks for c in smaller]
+        self._nb = (base, ks[-1]) if ks else (base, done)
+        if not cands:
+            return False
+        before = len(cfg.schedule or [])
+        i = self._first_of(cands)  # not multiplied by the reseeds: each variant has a seed of its own
+        if i is None:
+            return False
+        self._changed(f"one fault fewer (variant {ks[i // len(smaller)]})", before,
+                      len(self.config.schedule or []), cfg)
+        return True
 
     def shrink_time_limit(self, hint: bool = False) -> None:
         cfg = self.config
@@ -251,36 +317,33 @@ class Shrinker(CandidateExecutor):
         keep = ddmin(ends, first=lambda cands: self.first_of([without(c) for c in cands]))
         self._changed("episode ends", len(ends), len(keep), cfg)
 
-    def _ladder(self, what: str, field: str, lowest: int, as_float: bool = False) -> None:
+    def _ladder(self, what: str, field: str, lowest: int, as_float: bool = False, early: bool = False) -> None:
         """``field`` cut to the first value that still fails of: every one up to
-        ``LADDER_STEPS``, then doubling, and three quarters of the value; one batch, the
-        smallest (cheapest) run first. A search by halves would spend a run per halving
-        for a few percent, and whether a run fails is far from monotone in these."""
+        ``LADDER_STEPS``, then doubling, at most three quarters of the value; one batch,
+        the smallest (cheapest) run first. A search by halves would spend a run per
+        halving for a few percent, and whether a run fails is far from monotone in these;
+        a cut of a few percent gains little and moves the failure, so none is tried.
+        ``early`` (before the schedule passes): only the two largest values at most a
+        quarter of the current one (one batch with two jobs): each makes every later
+        candidate several times cheaper, for at most two runs."""
         cfg = self.config
         now = getattr(cfg, field)
-        values: list[int] = []
-        v = lowest
-        while v < now:
-            values.append(v)
-            v = v + 1 if v < LADDER_STEPS else v * 2
-        three_quarters = math.ceil(now * 3 / 4)
-        if values and values[-1] < three_quarters < now:
-            values.append(three_quarters)
+        values = ladder(now, lowest, early)
         if not values:
             return
         self.first_of([cfg.replace(**{field: float(v) if as_float else v}) for v in values])
         self._changed(what, now, getattr(self.config, field), cfg)
 
-    def shrink_clients(self) -> None:
-        self._ladder("clients", "clients", 1)
+    def shrink_clients(self, early: bool = False) -> None:
+        self._ladder("clients", "clients", 1, early=early)
 
     def shrink_keys(self) -> None:
         """Fewer keys (registers, queue keys): a history about one key reads fastest."""
         self._ladder("keys", "keys", 1)
 
-    def shrink_rate(self) -> None:
+    def shrink_rate(self, early: bool = False) -> None:
         """A lower operation rate: fewer operations in the same time."""
-        self._ladder("rate", "rate", 1, as_float=True)
+        self._ladder("rate", "rate", 1, as_float=True, early=early)
 
     def _changed(self, what: str, before: float, after: float, cfg: RunConfig) -> None:
         if self.config != cfg:
@@ -288,6 +351,16 @@ class Shrinker(CandidateExecutor):
                    f"({self.candidates} runs, {time.monotonic() - self.t0:.1f} s)")
             self.passes.append(msg)
             self.log(msg)
+
+
+def ladder(now: float, lowest: int, early: bool = False) -> list[int]:
+    """The values a workload ladder tries below ``now`` (see `Shrinker._ladder`)."""
+    values: list[int] = []
+    v = lowest
+    while v <= now * 3 / 4:
+        values.append(v)
+        v = v + 1 if v < LADDER_STEPS else v * 2
+    return [v for v in values if v <= now / 4][-2:] if early else values
 
 
 def sizes(res: Any) -> dict[str, Any]:
