@@ -214,14 +214,17 @@ def _shrunk(run_dir: Path) -> dict | None:
             "sizes": sizes, "seconds": d.get("seconds"), "out_of_budget": bool(d.get("out_of_budget"))}
 
 
-def write_run_report(run_dir: Path | str, plots: bool = True) -> Path:
-    """Write ``run_dir/report.html`` (and, with ``plots``, the PNG plots beside it)."""
-    run = RunData(run_dir)
+def write_run_report(run_dir: Path | str | RunData, plots: bool = True,
+                     drawn: dict[str, bytes | None] | None = None) -> Path:
+    """Write ``run_dir/report.html`` (and, with ``plots``, the PNG plots beside it).
+    ``run_dir`` may be the run already read; ``drawn``: plots already drawn
+    (``reports.plots.draw_plots``), written as they are."""
+    run = run_dir if isinstance(run_dir, RunData) else RunData(run_dir)
     written: dict[str, Path] = {}
     if plots:
         from reports.plots import write_plots
 
-        written = write_plots(run)
+        written = write_plots(run, drawn=drawn)
     page = render_run_report(run.dir, written, run=run)
     out = run.dir / "report.html"
     tmp = out.with_name(".report.html.tmp")

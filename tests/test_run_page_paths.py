@@ -1,0 +1,191 @@
+"""The standard run's faster paths (issue 16) do what the plain ones did: the run directory
+written in two halves (every data file, then results.json and the rename), the plots
+drawn from the data files while the checkers run, and the ``harness`` command leaving
+without the interpreter's teardown only when that loses nothing."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from harness.cli import _exit_now
+from harness.config import RunConfig
+from harness.runner import run_test
+from harness.store import begin_run
+from reports.plots import FILES, draw_plots, write_plots
+from reports.prefork import ReportWorker
+from reports.run_report import write_run_report
+from reports.rundata import DATA_FILES, ResultsPending, RunData
+
+RUN = RunConfig(system="toy", nodes=3, time_limit=10, seed=3, nemesis=("partition", "kill"),
+                bugs=("toy-async-backup-reads",))
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _page(path: Path) -> str:
+    """The page without what differs between two writes of it (the time it was made)."""
+    return re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \w*", "TIME", path.read_text())
+
+
+def _files(d: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(d.iterdir()) if p.is_file()}
+
+
+def _without_wall_times(results: bytes) -> str:
+    return re.sub(rb'"wall_(simulate|check)_s": [0-9.e-]+', b"", results).decode()
+
+
+# ------------------------------------------------------------ the run directory in halves
+
+
+def test_on_data_sees_every_file_but_results_and_the_directory_is_the_same(tmp_path):
+    seen: list[tuple[Path, list[str]]] = []
+
+    def on_data(tmp: Path) -> None:
+        seen.append((tmp, sorted(p.name for p in tmp.iterdir())))
+        assert not (tmp_path / "a").exists()  # not in place before its results
+
+    a = run_test(RUN, directory=tmp_path / "a", on_data=on_data)
+    b = run_test(RUN, directory=tmp_path / "b")
+    assert len(seen) == 1 and seen[0][1] == sorted(DATA_FILES)
+    assert not seen[0][0].exists()  # renamed into place
+    fa, fb = _files(a.directory), _files(b.directory)
+    assert sorted(fa) == sorted(fb) == sorted([*DATA_FILES, "results.json"])
+    for name in DATA_FILES:
+        assert fa[name] == fb[name], name
+    assert _without_wall_times(fa["results.json"]) == _without_wall_times(fb["results.json"])
+    assert a.results["history_sha256"] == b.results["history_sha256"]
+
+
+def test_a_failing_on_data_or_checker_leaves_no_directory(tmp_path, monkeypatch):
+    def boom(tmp: Path) -> None:
+        raise RuntimeError("on_data failed")
+
+    with pytest.raises(RuntimeError):
+        run_test(RUN, directory=tmp_path / "runs" / "a", on_data=boom)
+    assert list((tmp_path / "runs").iterdir()) == []
+
+    import harness.checks
+
+    def broken(out):
+        raise RuntimeError("checker crashed")
+
+    monkeypatch.setattr(harness.checks, "run_checkers", broken)
+    with pytest.raises(RuntimeError):
+        run_test(RUN, directory=tmp_path / "runs" / "b", on_data=lambda tmp: None)
+    assert list((tmp_path / "runs").iterdir()) == []
+
+
+# ------------------------------------------------------------ plots before the results
+
+
+def test_plots_drawn_before_the_results_are_those_drawn_after(tmp_path):
+    res = run_test(RUN, directory=tmp_path / "a")
+    plain = write_plots(res.directory, jobs=1)
+    plain_bytes = {name: p.read_bytes() for name, p in plain.items()}
+    files = {name: (res.directory / name).read_bytes() for name in DATA_FILES}
+    for jobs in (1, 2):
+        early = RunData.before_results(tmp_path / "nowhere", files)
+        with pytest.raises(ResultsPending):
+            early.results  # noqa: B018
+        drawn = draw_plots(early, jobs=jobs)
+        # every plot but the one that reads the checkers' results (unseen writes)
+        assert set(drawn) == set(FILES) - {"unseen"}
+        assert {n: d for n, d in drawn.items() if d is not None} == plain_bytes
+        assert not list((tmp_path / "nowhere").parent.glob("*.png"))  # nothing written
+        out = tmp_path / f"out{jobs}"
+        shutil.copytree(res.directory, out, ignore=shutil.ignore_patterns("*.png", "report.html"))
+        early.attach_results(out)
+        assert early.results["valid"] is False and early.dir == out
+        page = write_run_report(early, drawn=drawn)
+        assert {p.name: p.read_bytes() for p in out.glob("*.png")} == {FILES[n]: d for n, d in plain_bytes.items()}
+        write_run_report(res.directory)
+        assert _page(page) == _page(res.directory / "report.html").replace(str(res.directory), str(out))
+
+
+def test_attach_results_refuses_a_directory_without_them(tmp_path):
+    from harness.config import ConfigError
+
+    early = RunData.before_results(tmp_path, {})
+    with pytest.raises(ConfigError):
+        early.attach_results(tmp_path)
+    with pytest.raises(ResultsPending):
+        early.results  # noqa: B018
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+@pytest.mark.parametrize("when", ["before", "too-late", "never"])
+def test_prefork_worker_given_the_data_early_writes_the_same_report(tmp_path, monkeypatch, when):
+    monkeypatch.setenv("REPORT_PREFORK", "1")
+    monkeypatch.setattr(threading, "active_count", lambda: 1)  # a thread another test left idle
+    worker = ReportWorker.start()
+    assert worker.pid is not None
+    if when == "before":
+        res = run_test(RUN, directory=tmp_path / "a", on_data=worker.data)
+    else:
+        res = run_test(RUN, directory=tmp_path / "a")
+        if when == "too-late":  # the directory was renamed before the child looked
+            worker.data(tmp_path / ".tmp-gone")
+    out = worker.finish(res.directory)
+    assert worker.pid is None  # reaped
+    assert out == res.directory / "report.html"
+    shutil.copytree(res.directory, tmp_path / "b", ignore=shutil.ignore_patterns("*.png", "report.html"))
+    plain = write_run_report(tmp_path / "b")
+    assert _page(out) == _page(plain).replace(str(tmp_path / "b"), str(tmp_path / "a"))
+    pngs = sorted(p.name for p in res.directory.glob("*.png"))
+    assert pngs and pngs == sorted(p.name for p in (tmp_path / "b").glob("*.png"))
+    for name in pngs:
+        assert (res.directory / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+def test_begin_run_then_abort_leaves_nothing(tmp_path):
+    from harness.runner import simulate
+
+    out = simulate(RUN)
+    pending = begin_run(out, directory=tmp_path / "runs" / "x")
+    assert sorted(p.name for p in pending.tmp.iterdir()) == sorted(DATA_FILES)
+    pending.abort()
+    assert list((tmp_path / "runs").iterdir()) == []
+
+
+# ------------------------------------------------------------------ leaving the process
+
+
+def test_exit_now_returns_when_an_exit_handler_is_registered():
+    called = []
+
+    def handler() -> None:
+        called.append(1)
+
+    atexit.register(handler)
+    try:
+        _exit_now(0)  # would end pytest if it did not return
+    finally:
+        atexit.unregister(handler)
+    assert called == []
+
+
+def test_harness_command_exit_codes_output_and_exit_handlers(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    run = ["run", "--system", "zab", "--time-limit", "3", "--store", str(tmp_path), "--no-report"]
+    cmd = [sys.executable, "-c", "from harness.cli import main; import sys; sys.exit(main())"]
+    ok = subprocess.run(cmd + run, env=env, capture_output=True, text=True)
+    assert ok.returncode == 0 and ok.stdout.rstrip().endswith("seed1") and "verdict: valid" in ok.stdout
+    bad = subprocess.run(cmd + run + ["--bug", "zab-commit-without-quorum", "--time-limit", "5"],
+                         env=env, capture_output=True, text=True)
+    assert bad.returncode == 1 and "verdict: INVALID" in bad.stdout
+    usage = subprocess.run(cmd + ["run", "--system", "nope"], env=env, capture_output=True, text=True)
+    assert usage.returncode == 254 and usage.stderr.count("\n") == 1
+    # an exit handler registered: the ordinary exit, which runs it
+    hook = [sys.executable, "-c", "import atexit, sys; from harness.cli import main; "
+            "atexit.register(lambda: print('handler ran')); sys.exit(main())"]
+    with_hook = subprocess.run(hook + run, env=env, capture_output=True, text=True)
+    assert with_hook.returncode == 0 and with_hook.stdout.rstrip().endswith("handler ran")
