@@ -157,7 +157,10 @@ def bench_instructions(trees: list[str]) -> None:
         return
     import re
 
-    print("3. instructions of the standard run (cachegrind; REPORT_JOBS=1, so the page is one process)")
+    print("3. instructions of the standard run (cachegrind; REPORT_JOBS=1, so the page is one process; "
+          "sources byte-compiled first)")
+    for tree in trees:
+        compile_tree(tree)
     tmp = Path(tempfile.mkdtemp(prefix="run-speed-ir-"))
     try:
         for tree in trees:
