@@ -194,7 +194,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         config = _config_from(args, seed=args.seed)
         check_writable(args.store)
-        res = run_test(config, store=args.store,
+        res = run_test(config, store=args.store, write_aside=True,
                        on_data=worker.data if worker is not None and worker.pid is not None else None)
         if res.directory is not None and args.edn:
             from harness.export import write_history_edn

@@ -90,6 +90,18 @@ def begin_run(out: Any, store: Path | None = None, name: str | None = None, dire
     files), so that the page can be drawn from them while the checkers run.
     `PendingRun.commit` adds results.json and renames it into place; `PendingRun.abort`
     removes it. Until then nothing looks like a complete run."""
+    pending = new_run_dir(out, store=store, name=name, directory=directory)
+    try:
+        write_data_files(pending.tmp, out, history)
+    except BaseException:
+        pending.abort()
+        raise
+    return pending
+
+
+def new_run_dir(out: Any, store: Path | None = None, name: str | None = None,
+                directory: Path | None = None) -> PendingRun:
+    """An empty run directory under its temporary name, for `write_data_files`."""
     if directory is None:
         assert store is not None
         runs = Path(store) / "runs"
@@ -105,26 +117,30 @@ def begin_run(out: Any, store: Path | None = None, name: str | None = None, dire
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=directory.parent))
     try:
         tmp.chmod(0o755)  # mkdtemp makes it 0700: a run directory is for everyone to read
-        (tmp / "config.json").write_text(json.dumps(out.config.to_dict(), indent=1) + "\n")
-        (tmp / "history.jsonl").write_bytes(history if history is not None else history_bytes(out.history))
-        (tmp / "trace.jsonl").write_text(_jsonl(out.trace))
-        (tmp / "faults.jsonl").write_text(_jsonl(out.faults))
-        (tmp / "schedule.json").write_text(json.dumps([f.to_json() for f in out.schedule]) + "\n")
-        for rel, src in (getattr(out, "artifacts", None) or {}).items():  # a live run's server logs
-            if isinstance(src, bytes):
-                (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-                (tmp / rel).write_bytes(src)
-                continue
-            src = Path(src)
-            if src.is_dir():
-                shutil.copytree(src, tmp / rel)
-            elif src.exists():
-                (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(src, tmp / rel)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return PendingRun(directory, tmp)
+
+
+def write_data_files(tmp: Path, out: Any, history: bytes | None = None) -> None:
+    """Every file of a run directory but results.json, into ``tmp``."""
+    (tmp / "config.json").write_text(json.dumps(out.config.to_dict(), indent=1) + "\n")
+    (tmp / "history.jsonl").write_bytes(history if history is not None else history_bytes(out.history))
+    (tmp / "trace.jsonl").write_text(_jsonl(out.trace))
+    (tmp / "faults.jsonl").write_text(_jsonl(out.faults))
+    (tmp / "schedule.json").write_text(json.dumps([f.to_json() for f in out.schedule]) + "\n")
+    for rel, src in (getattr(out, "artifacts", None) or {}).items():  # a live run's server logs
+        if isinstance(src, bytes):
+            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+            (tmp / rel).write_bytes(src)
+            continue
+        src = Path(src)
+        if src.is_dir():
+            shutil.copytree(src, tmp / rel)
+        elif src.exists():
+            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, tmp / rel)
 
 
 class PendingRun:

@@ -189,3 +189,89 @@ def test_harness_command_exit_codes_output_and_exit_handlers(tmp_path):
             "atexit.register(lambda: print('handler ran')); sys.exit(main())"]
     with_hook = subprocess.run(hook + run, env=env, capture_output=True, text=True)
     assert with_hook.returncode == 0 and with_hook.stdout.rstrip().endswith("handler ran")
+
+
+# ------------------------------------------------------- data files written aside
+
+
+@pytest.fixture
+def one_thread(monkeypatch):
+    monkeypatch.setattr(threading, "active_count", lambda: 1)  # a thread another test left idle
+
+
+def _same_run_dirs(a: Path, b: Path) -> None:
+    fa, fb = _files(a), _files(b)
+    assert sorted(fa) == sorted(fb) == sorted([*DATA_FILES, "results.json"])
+    for name in DATA_FILES:
+        assert fa[name] == fb[name], name
+    assert _without_wall_times(fa["results.json"]) == _without_wall_times(fb["results.json"])
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_data_files_written_aside_are_the_same(tmp_path, one_thread, monkeypatch):
+    import gc
+
+    import harness.store_aside as aside
+
+    forked = []
+    real_start = aside.start
+    monkeypatch.setattr(aside, "start", lambda *a, **k: forked.append(r := real_start(*a, **k)) or r)
+    seen = tmp_path / "seen"
+
+    def on_data(tmp: Path) -> None:  # runs in the child: it leaves a note
+        seen.write_text(f"{os.getpid()} {' '.join(sorted(p.name for p in tmp.iterdir()))}")
+
+    a = run_test(RUN, directory=tmp_path / "a", write_aside=True, on_data=on_data)
+    b = run_test(RUN, directory=tmp_path / "b")
+    assert forked and forked[0] is not None and forked[0].pid is None  # forked, reaped
+    pid, names = seen.read_text().split(" ", 1)
+    assert int(pid) != os.getpid() and names.split() == sorted(DATA_FILES)  # after every data file
+    _same_run_dirs(a.directory, b.directory)
+    assert a.results["history_sha256"] == b.results["history_sha256"]
+    assert gc.get_freeze_count() == 0 and gc.isenabled()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_failing_writer_child_leaves_the_writing_to_this_process(tmp_path, one_thread, monkeypatch):
+    import harness.store_aside as aside
+
+    me = os.getpid()
+    real = aside.write_data_files
+
+    def fails_in_the_child(*args, **kwargs):
+        if os.getpid() != me:
+            raise OSError(28, "No space left on device")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(aside, "write_data_files", fails_in_the_child)
+    seen: list[Path] = []
+    a = run_test(RUN, directory=tmp_path / "a", write_aside=True, on_data=seen.append)
+    b = run_test(RUN, directory=tmp_path / "b")
+    assert len(seen) == 1
+    _same_run_dirs(a.directory, b.directory)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_full_disk_or_a_crash_with_the_writer_aside_leaves_nothing(tmp_path, one_thread, monkeypatch):
+    import harness.checks
+    import harness.store_aside as aside
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(aside, "write_data_files", full)
+    with pytest.raises(OSError, match="No space"):
+        run_test(RUN, directory=tmp_path / "runs" / "a", write_aside=True)
+    assert list((tmp_path / "runs").iterdir()) == []
+    monkeypatch.undo()
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+
+    def broken(out):
+        raise RuntimeError("checker crashed")
+
+    monkeypatch.setattr(harness.checks, "run_checkers", broken)
+    with pytest.raises(RuntimeError):
+        run_test(RUN, directory=tmp_path / "runs" / "b", write_aside=True)
+    assert list((tmp_path / "runs").iterdir()) == []
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # every child reaped
