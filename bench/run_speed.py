@@ -24,8 +24,8 @@ before and after a change is compared in the same minutes; e.g. an unpacked
 ``git archive`` of the old commit.
 
 ``--instructions`` adds 3.: the standard run under valgrind's cachegrind, instructions per
-process (the harness; with the page, its report process too): a count the machine's load
-does not move, for comparing trees on a busy machine.
+process (the harness; the processes it forks, whose counts include the harness's before
+the fork): a count the machine's load does not move, for comparing trees on a busy machine.
 
 ``--in-process SYSTEMS`` is the older measurement: ``run_test`` in this process
 (simulate + check, no files) for ``zab``, ``kafka`` (3 ZooKeeper servers, 5 brokers, 3
@@ -149,9 +149,12 @@ def bench_shell(trees: list[str], rounds: int) -> None:
 
 def bench_instructions(trees: list[str]) -> None:
     """Instructions (valgrind's cachegrind, no cache simulation) of the standard run per
-    process: the harness, and with the page its report process. Unlike seconds, these do
-    not move with the machine's load; the report process's import of matplotlib overlaps
-    the simulation, its page work (the rest) follows it."""
+    process: the harness, and the processes it forks (with the page its report process,
+    and the writer of the run's data files). Unlike seconds, these do not move with the
+    machine's load. A forked process's count includes what the harness executed before
+    the fork (valgrind counts from the process's start), so only the harness's own count
+    compares directly between trees; the report process's import of matplotlib overlaps
+    the simulation, its page work follows it."""
     if shutil.which("valgrind") is None:
         print("3. instructions: valgrind is not installed; skipped")
         return
@@ -176,8 +179,7 @@ def bench_instructions(trees: list[str]) -> None:
                 main = counts.pop(proc.pid, 0)
                 others = ", ".join(f"{n / 1e9:.3f} G" for n in counts.values())
                 print(f"  {tree}: {'with page' if page else 'no page  '} harness {main / 1e9:.3f} G instructions"
-                      + (f", report process {others}" if others else "")
-                      + f"; total {(main + sum(counts.values())) / 1e9:.3f} G")
+                      + (f"; forked processes {others} (each counted from the harness's start)" if others else ""))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
