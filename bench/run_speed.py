@@ -94,7 +94,8 @@ def shell_run(tree: str, page: bool, store: Path) -> tuple[float, float]:
     cmd = harness_exe() + STANDARD_CMD + ["--store", str(store)] + ([] if page else ["--no-report"])
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.run(cmd, env=env, cwd=store.parent, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          text=True)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
@@ -157,12 +158,13 @@ _UNTIL_FORK = ("import os, sys\n"
                "sys.exit(main(sys.argv[1:]))\n")
 
 
-def _cachegrind(cmd: list[str], env: dict[str, str]) -> tuple[int, dict[int, int]]:
-    """Instructions per process of ``cmd`` under cachegrind: (its pid, pid -> count)."""
+def _cachegrind(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[int, dict[int, int]]:
+    """Instructions per process of ``cmd`` under cachegrind: (its pid, pid -> count).
+    ``cwd``: away from any source tree (``python -c`` puts it first on sys.path)."""
     import re
 
     proc = subprocess.Popen(["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
-                            + cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            + cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     _, err = proc.communicate()
     found = re.findall(r"==(\d+)== I\s+refs:\s+([\d,]+)", err)
     return proc.pid, {int(pid): int(n.replace(",", "")) for pid, n in found}
@@ -190,13 +192,13 @@ def bench_instructions(trees: list[str]) -> None:
                 env = {**os.environ, "PYTHONPATH": str(Path(tree).resolve()), "REPORT_JOBS": "1"}
                 args = STANDARD_CMD + ([] if page else ["--no-report"])
                 store = tmp / f"s{len(os.listdir(tmp))}"
-                pid, counts = _cachegrind(harness_exe() + args + ["--store", str(store)], env)
+                pid, counts = _cachegrind(harness_exe() + args + ["--store", str(store)], env, tmp)
                 main = counts.pop(pid, 0)
                 own = []
                 for n, (_, count) in enumerate(sorted(counts.items()), 1):  # pids in fork order
                     store = tmp / f"s{len(os.listdir(tmp))}"
                     at_pid, at = _cachegrind([sys.executable, "-c", _UNTIL_FORK, str(n)] + args
-                                             + ["--store", str(store)], env)
+                                             + ["--store", str(store)], env, tmp)
                     own.append(count - at.get(at_pid, 0))
                 forked = ", ".join(f"{n / 1e9:.3f} G" for n in own)
                 print(f"  {tree}: {'with page' if page else 'no page  '} harness {main / 1e9:.3f} G"
