@@ -270,8 +270,15 @@ def test_a_full_disk_or_a_crash_with_the_writer_aside_leaves_nothing(tmp_path, o
         raise RuntimeError("checker crashed")
 
     monkeypatch.setattr(harness.checks, "run_checkers", broken)
+    forked = []
+    real_start = aside.start
+    monkeypatch.setattr(aside, "start", lambda *a, **k: forked.append(r := real_start(*a, **k)) or r)
+    pids: list[int] = []
+    real_fork = os.fork
+    monkeypatch.setattr(os, "fork", lambda: pids.append(pid := real_fork()) or pid)
     with pytest.raises(RuntimeError):
         run_test(RUN, directory=tmp_path / "runs" / "b", write_aside=True)
     assert list((tmp_path / "runs").iterdir()) == []
+    assert forked and forked[0] is not None and forked[0].pid is None and len(pids) == 1
     with pytest.raises(ChildProcessError):
-        os.waitpid(-1, os.WNOHANG)  # every child reaped
+        os.waitpid(pids[0], os.WNOHANG)  # the writer was reaped
