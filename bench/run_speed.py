@@ -182,6 +182,7 @@ def bench_instructions(trees: list[str]) -> None:
         print("3. instructions: valgrind is not installed; skipped")
         return
     print("3. instructions of the standard run (cachegrind; REPORT_JOBS=1, so the page is one process; "
+          "HARNESS_WRITE_ASIDE=1, so the data files are written beside the checkers whatever the load; "
           "sources byte-compiled first; a forked process's own count, without what it inherited)")
     for tree in trees:
         compile_tree(tree)
@@ -189,7 +190,8 @@ def bench_instructions(trees: list[str]) -> None:
     try:
         for tree in trees:
             for page in (False, True):
-                env = {**os.environ, "PYTHONPATH": str(Path(tree).resolve()), "REPORT_JOBS": "1"}
+                env = {**os.environ, "PYTHONPATH": str(Path(tree).resolve()), "REPORT_JOBS": "1",
+                       "HARNESS_WRITE_ASIDE": "1"}
                 args = STANDARD_CMD + ([] if page else ["--no-report"])
                 store = tmp / f"s{len(os.listdir(tmp))}"
                 pid, counts = _cachegrind(harness_exe() + args + ["--store", str(store)], env, tmp)

@@ -32,10 +32,22 @@ from harness.store import PendingRun, history_bytes, new_run_dir, write_data_fil
 
 
 def worth_forking(out: Any) -> bool:
-    """Fork only where it can pay: ``fork`` exists, no other thread runs, more than one
-    CPU, and a simulated run (a live run's copied files stay with the plain path)."""
-    return (hasattr(os, "fork") and threading.active_count() == 1 and (os.cpu_count() or 1) > 1
-            and not getattr(out, "artifacts", None))
+    """Fork only where it can pay: ``fork`` exists, no other thread runs, a simulated run
+    (a live run's copied files stay with the plain path), and a CPU to spare: more than
+    one, load average below their number + 0.5 (as for the page's plots: on a machine
+    busy on every CPU the child only adds the fork's cost). ``HARNESS_WRITE_ASIDE=1`` or
+    ``=0`` in the environment decides instead of the CPUs."""
+    forced = os.environ.get("HARNESS_WRITE_ASIDE", "").strip()
+    if forced == "0" or not hasattr(os, "fork") or threading.active_count() > 1 or getattr(out, "artifacts", None):
+        return False
+    if forced == "1":
+        return True
+    cpus = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:
+        busy = 0.0
+    return cpus > 1 and busy < cpus + 0.5
 
 
 def start(out: Any, store: Path | None = None, name: str | None = None, directory: Path | None = None,

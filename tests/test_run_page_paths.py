@@ -197,6 +197,30 @@ def test_harness_command_exit_codes_output_and_exit_handlers(tmp_path):
 @pytest.fixture
 def one_thread(monkeypatch):
     monkeypatch.setattr(threading, "active_count", lambda: 1)  # a thread another test left idle
+    monkeypatch.setenv("HARNESS_WRITE_ASIDE", "1")  # whatever the machine's load
+
+
+def test_the_writer_is_forked_only_where_it_can_pay(monkeypatch):
+    from types import SimpleNamespace
+
+    from harness.store_aside import worth_forking
+
+    run, live = SimpleNamespace(artifacts={}), SimpleNamespace(artifacts={"logs": b"x"})
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.delenv("HARNESS_WRITE_ASIDE", raising=False)
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.3, 0.0, 0.0))
+    assert worth_forking(run) and not worth_forking(live)
+    monkeypatch.setattr(os, "getloadavg", lambda: (4.0, 0.0, 0.0))
+    assert not worth_forking(run)
+    monkeypatch.setenv("HARNESS_WRITE_ASIDE", "1")
+    assert worth_forking(run) and not worth_forking(live)
+    monkeypatch.setenv("HARNESS_WRITE_ASIDE", "0")
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.3, 0.0, 0.0))
+    assert not worth_forking(run)
+    monkeypatch.delenv("HARNESS_WRITE_ASIDE")
+    monkeypatch.setattr(threading, "active_count", lambda: 2)
+    assert not worth_forking(run)
 
 
 def _same_run_dirs(a: Path, b: Path) -> None:
@@ -265,6 +289,7 @@ def test_a_full_disk_or_a_crash_with_the_writer_aside_leaves_nothing(tmp_path, o
     assert list((tmp_path / "runs").iterdir()) == []
     monkeypatch.undo()
     monkeypatch.setattr(threading, "active_count", lambda: 1)
+    monkeypatch.setenv("HARNESS_WRITE_ASIDE", "1")
 
     def broken(out):
         raise RuntimeError("checker crashed")
