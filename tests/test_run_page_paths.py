@@ -307,3 +307,49 @@ def test_a_full_disk_or_a_crash_with_the_writer_aside_leaves_nothing(tmp_path, o
     assert forked and forked[0] is not None and forked[0].pid is None and len(pids) == 1
     with pytest.raises(ChildProcessError):
         os.waitpid(pids[0], os.WNOHANG)  # the writer was reaped
+
+
+@pytest.mark.skipif(not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists(),
+                    reason="needs Linux /proc/PID/task/TID/children")
+def test_sigkill_of_the_harness_ends_the_writer_child(tmp_path):
+    import signal
+    import textwrap
+    import time
+
+    from proctree import alive, descendants
+
+    script = textwrap.dedent(f"""
+        import sys, time
+        import harness.store_aside as aside
+        real = aside.write_data_files
+        def slow(*args, **kwargs):  # the child waits here while the test kills its parent
+            time.sleep(60)
+            return real(*args, **kwargs)
+        aside.write_data_files = slow
+        from harness.cli import main
+        sys.exit(main(["run", "--time-limit", "3", "--store", {str(tmp_path)!r}, "--no-report"]))
+    """)
+    env = {**os.environ, "HARNESS_WRITE_ASIDE": "1", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        seen: set[tuple[int, str]] = set()
+        deadline = time.monotonic() + 60
+        while not seen and time.monotonic() < deadline:
+            assert proc.poll() is None, "the harness ended before its writer started"
+            seen |= descendants(proc.pid)
+            time.sleep(0.02)
+        assert seen, "no writer started"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        deadline = time.monotonic() + 10
+        while any(alive(*p) for p in seen) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        left = [p for p, s in seen if alive(p, s)]
+        for p in left:  # leave the machine clean even when the test fails
+            os.kill(p, signal.SIGKILL)
+        assert not left, f"writer left after SIGKILL of the harness: {left}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
