@@ -352,8 +352,9 @@ def _exit_now(code: int) -> None:
     if pending is None or pending() or (threading is not None and threading.active_count() > 1):
         return
     try:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
     except (OSError, ValueError):  # a closed pipe: the ordinary exit says so as before
         return
     os._exit(code)
