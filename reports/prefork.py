@@ -155,24 +155,45 @@ def _child(r: int, w: int) -> int:
     # instruction of this process competes with the simulation.
     with os.fdopen(r, "rb") as f:
         line = f.readline().decode().strip()
-        run, drawn = None, None
+        run, drawn, later = None, None, _Later(f)
         if line.startswith("data "):
-            run, drawn = _draw_early(line[len("data "):])
-            line = f.readline().decode().strip()
+            # the plots, and while the second plot process finishes, the rest of the page
+            run, drawn = _draw_early(line[len("data "):], later)
+        line = later.line if later.line is not None else f.readline().decode().strip()
     if not line.startswith("run "):
         return 1
     run_dir = line[len("run "):]
-    if run is not None:
+    if run is not None and later.context is None:
         run.attach_results(run_dir)
-    write_run_report(run if run is not None else run_dir, drawn=drawn)
+    write_run_report(run if run is not None else run_dir, drawn=drawn, context=later.context)
     os.write(w, b"ok\n")
     return 0
 
 
-def _draw_early(tmp: str) -> tuple[Any, dict[str, bytes | None] | None]:
+class _Later:
+    """What the child does once it has drawn its share of the plots: wait for the
+    finished run directory and prepare the page (``reports.run_report.page_context``)."""
+
+    def __init__(self, f: Any) -> None:
+        self._f = f
+        self.line: str | None = None
+        self.context: dict[str, Any] | None = None
+        self.run: Any = None
+
+    def __call__(self) -> None:
+        from reports.run_report import page_context
+
+        self.line = self._f.readline().decode().strip()
+        if self.run is not None and self.line.startswith("run "):
+            self.run.attach_results(self.line[len("run "):])
+            self.context = page_context(self.run)
+
+
+def _draw_early(tmp: str, later: _Later) -> tuple[Any, dict[str, bytes | None] | None]:
     """Read the data files of the run directory being written at ``tmp`` and draw what
-    plots need no results: (the run read, the plots), or (None, None) when the directory
-    has already been renamed into place (the finished one is read instead)."""
+    plots need no results, calling ``later`` before waiting for the second plot process:
+    (the run read, the plots), or (None, None) when the directory has already been
+    renamed into place (the finished one is read instead)."""
     from reports.plots import draw_plots
     from reports.rundata import DATA_FILES, RunData
 
@@ -193,4 +214,5 @@ def _draw_early(tmp: str) -> tuple[Any, dict[str, bytes | None] | None]:
     finally:
         os.close(fd)
     run = RunData.before_results(tmp, files)
-    return run, draw_plots(run)
+    later.run = run
+    return run, draw_plots(run, meanwhile=later)

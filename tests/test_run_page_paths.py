@@ -122,13 +122,15 @@ def test_attach_results_refuses_a_directory_without_them(tmp_path):
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
-@pytest.mark.parametrize("when", ["before", "too-late", "never"])
+@pytest.mark.parametrize("when", ["before", "before-one-process", "too-late", "never"])
 def test_prefork_worker_given_the_data_early_writes_the_same_report(tmp_path, monkeypatch, when):
     monkeypatch.setenv("REPORT_PREFORK", "1")
+    # with the page's second plot process, the page is prepared while it draws
+    monkeypatch.setenv("REPORT_JOBS", "1" if when == "before-one-process" else "2")
     monkeypatch.setattr(threading, "active_count", lambda: 1)  # a thread another test left idle
     worker = ReportWorker.start()
     assert worker.pid is not None
-    if when == "before":
+    if when.startswith("before"):
         res = run_test(RUN, directory=tmp_path / "a", on_data=worker.data)
     else:
         res = run_test(RUN, directory=tmp_path / "a")

@@ -88,13 +88,16 @@ def write_plots(run: RunData | Path | str, out_dir: Path | str | None = None,
     return {name: written[name] for name in PLOTTERS if name in written}
 
 
-def draw_plots(run: RunData, jobs: int | None = None) -> dict[str, bytes | None]:
+def draw_plots(run: RunData, jobs: int | None = None,
+               meanwhile: Callable[[], None] | None = None) -> dict[str, bytes | None]:
     """The plots of a run whose directory is still being written (`RunData.before_results`),
     drawn from its data files alone, as PNG bytes by name (None: no data to draw): what
     `write_plots` would write, given to it as ``drawn`` once the directory is in place
     (`reports.prefork` draws them while the checkers run). A plot that needs the run's
     results (`ResultsPending`: a Kafka run's unseen writes need the checkers') is left
-    out, for `write_plots` to draw. ``jobs`` as for `write_plots`; nothing is written."""
+    out, for `write_plots` to draw. ``jobs`` as for `write_plots`; nothing is written.
+    ``meanwhile``: called once this process has drawn its share, before it waits for the
+    child's (the page's process prepares the page there)."""
     if jobs is None:
         jobs = default_jobs()
     out: dict[str, bytes | None] = {}
@@ -102,6 +105,13 @@ def draw_plots(run: RunData, jobs: int | None = None) -> dict[str, bytes | None]
     for name in PLOTTERS:
         if child is None or name not in CHILD_PLOTS:
             _draw_bytes(run, name, out)
+    if meanwhile is not None:
+        try:
+            meanwhile()
+        except BaseException:
+            if child is not None:
+                _join_draw(*child)  # no child left behind
+            raise
     if child is not None:
         got = _join_draw(*child)
         for name in CHILD_PLOTS:
