@@ -24,8 +24,8 @@ before and after a change is compared in the same minutes; e.g. an unpacked
 ``git archive`` of the old commit.
 
 ``--instructions`` adds 3.: the standard run under valgrind's cachegrind, instructions per
-process (the harness; with the page, its report process too): a count the machine's load
-does not move, for comparing trees on a busy machine.
+process (the harness; the processes it forks, each without what it inherited) and their
+sum: a count the machine's load does not move, for comparing trees on a busy machine.
 
 ``--sim-instructions`` adds 4.: instructions (cachegrind) of the standard run's
 simulation alone, seed 1, in one process: a child that simulates a short warm-up run
@@ -99,7 +99,8 @@ def shell_run(tree: str, page: bool, store: Path) -> tuple[float, float]:
     cmd = harness_exe() + STANDARD_CMD + ["--store", str(store)] + ([] if page else ["--no-report"])
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.run(cmd, env=env, cwd=store.parent, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          text=True)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
@@ -152,34 +153,63 @@ def bench_shell(trees: list[str], rounds: int) -> None:
                   f"{'met' if med < target else 'NOT MET'}")
 
 
+#: ``harness`` whose process leaves at its N-th ``os.fork`` (N: the first argument): run
+#: under cachegrind, its count is what a process forked there inherited in its own count
+_UNTIL_FORK = ("import os, sys\n"
+               "n, calls, fork = int(sys.argv.pop(1)), [], os.fork\n"
+               "def until(): calls.append(1); return os._exit(0) if len(calls) == n else fork()\n"
+               "os.fork = until\n"
+               "from harness.cli import main\n"
+               "sys.exit(main(sys.argv[1:]))\n")
+
+
+def _cachegrind(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[int, dict[int, int]]:
+    """Instructions per process of ``cmd`` under cachegrind: (its pid, pid -> count).
+    ``cwd``: away from any source tree (``python -c`` puts it first on sys.path)."""
+    import re
+
+    proc = subprocess.Popen(["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
+                            + cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    _, err = proc.communicate()
+    found = re.findall(r"==(\d+)== I\s+refs:\s+([\d,]+)", err)
+    return proc.pid, {int(pid): int(n.replace(",", "")) for pid, n in found}
+
+
 def bench_instructions(trees: list[str]) -> None:
     """Instructions (valgrind's cachegrind, no cache simulation) of the standard run per
-    process: the harness, and with the page its report process. Unlike seconds, these do
-    not move with the machine's load; the report process's import of matplotlib overlaps
-    the simulation, its page work (the rest) follows it."""
+    process: the harness, and the processes it forks (with the page its report process;
+    the writer of the run's data files), and their sum. Unlike seconds, these do not move
+    with the machine's load. Valgrind counts a forked process from its parent's start, so
+    each is measured again with the harness leaving at that fork, and the difference is
+    the forked process's own count. The report process's import of matplotlib overlaps
+    the simulation, its page work follows it."""
     if shutil.which("valgrind") is None:
         print("3. instructions: valgrind is not installed; skipped")
         return
-    import re
-
-    print("3. instructions of the standard run (cachegrind; REPORT_JOBS=1, so the page is one process)")
+    print("3. instructions of the standard run (cachegrind; REPORT_JOBS=1, so the page is one process; "
+          "HARNESS_WRITE_ASIDE=1, so the data files are written beside the checkers whatever the load; "
+          "sources byte-compiled first; a forked process's own count, without what it inherited)")
+    for tree in trees:
+        compile_tree(tree)
     tmp = Path(tempfile.mkdtemp(prefix="run-speed-ir-"))
     try:
         for tree in trees:
             for page in (False, True):
-                env = {**os.environ, "PYTHONPATH": str(Path(tree).resolve()), "REPORT_JOBS": "1"}
+                env = {**os.environ, "PYTHONPATH": str(Path(tree).resolve()), "REPORT_JOBS": "1",
+                       "HARNESS_WRITE_ASIDE": "1"}
+                args = STANDARD_CMD + ([] if page else ["--no-report"])
                 store = tmp / f"s{len(os.listdir(tmp))}"
-                cmd = (["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
-                       + harness_exe() + STANDARD_CMD + ["--store", str(store)] + ([] if page else ["--no-report"]))
-                proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-                _, err = proc.communicate()
-                counts = {int(pid): int(n.replace(",", ""))
-                          for pid, n in re.findall(r"==(\d+)== I\s+refs:\s+([\d,]+)", err)}
-                main = counts.pop(proc.pid, 0)
-                others = ", ".join(f"{n / 1e9:.3f} G" for n in counts.values())
-                print(f"  {tree}: {'with page' if page else 'no page  '} harness {main / 1e9:.3f} G instructions"
-                      + (f", report process {others}" if others else "")
-                      + f"; total {(main + sum(counts.values())) / 1e9:.3f} G")
+                pid, counts = _cachegrind(harness_exe() + args + ["--store", str(store)], env, tmp)
+                main = counts.pop(pid, 0)
+                own = []
+                for n, (_, count) in enumerate(sorted(counts.items()), 1):  # pids in fork order
+                    store = tmp / f"s{len(os.listdir(tmp))}"
+                    at_pid, at = _cachegrind([sys.executable, "-c", _UNTIL_FORK, str(n)] + args
+                                             + ["--store", str(store)], env, tmp)
+                    own.append(count - at.get(at_pid, 0))
+                forked = ", ".join(f"{n / 1e9:.3f} G" for n in own)
+                print(f"  {tree}: {'with page' if page else 'no page  '} harness {main / 1e9:.3f} G"
+                      + (f", forked {forked}" if forked else "") + f"; total {(main + sum(own)) / 1e9:.3f} G")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

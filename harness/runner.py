@@ -186,9 +186,18 @@ class RunResult:
 
 
 def run_test(config: RunConfig, store: Path | None = None, name: str | None = None,
-             directory: Path | None = None) -> RunResult:
+             directory: Path | None = None, on_data: Callable[[Path], None] | None = None,
+             write_aside: bool = False) -> RunResult:
     """Simulate (or, for a live system, run for real), check and (when a store or
-    directory is given) write the run directory."""
+    directory is given) write the run directory.
+
+    ``on_data``, with a store or directory: called with the run directory's temporary
+    path once every file but results.json is written there, before the checkers run (the
+    page's plots are drawn from those files meanwhile: `reports.prefork`). The directory
+    is renamed into place after the checkers, as always.
+
+    ``write_aside``: those files are written by a forked child while this process checks
+    (`harness.store_aside`, where a second CPU can take it; the same files)."""
     t0 = time.perf_counter()
     spec = get_system(config.system)
     live = spec.live
@@ -196,48 +205,84 @@ def run_test(config: RunConfig, store: Path | None = None, name: str | None = No
     # the run directory (SimOutput.artifacts) before the scratch directory goes
     workdir = Path(tempfile.mkdtemp(prefix="harness-live-")) if live else None
     try:
-        return _check_and_store(config, spec, workdir, store, name, directory, t0)
+        return _check_and_store(config, spec, workdir, store, name, directory, t0, on_data, write_aside)
     finally:
         if workdir is not None:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _check_and_store(config: RunConfig, spec: Any, workdir: Path | None, store: Path | None,
-                     name: str | None, directory: Path | None, t0: float) -> RunResult:
+                     name: str | None, directory: Path | None, t0: float,
+                     on_data: Callable[[Path], None] | None = None, write_aside: bool = False) -> RunResult:
     from harness.checks import run_checkers
-    from harness.store import write_run  # looked up per run (tests replace it: a full disk)
 
     out = simulate(config) if workdir is None else spec.run_live(config.validate(), workdir)
     if workdir is not None:  # the scratch directory goes with this call: keep the files' bytes
         out.artifacts = _artifact_bytes(out.artifacts)
     t1 = time.perf_counter()
-    checks = {name: as_result(c) for name, c in run_checkers(out).items()}
-    if workdir is not None:  # a live system explains its anomalies from what it observed
-        spec.annotate_results(out, checks)
-    t2 = time.perf_counter()
+    stored = store is not None or directory is not None
+    aside = None
+    if write_aside and stored:
+        from harness.store_aside import start
+
+        aside = start(out, store=store, name=name, directory=directory, on_data=on_data)
+    history = b""
+    pending = None
+    if aside is None:
+        history = history_bytes(out.history)  # hashed below and written as is (encoded once)
+        if on_data is not None and stored:
+            from harness.store import begin_run
+
+            pending = begin_run(out, store=store, name=name, directory=directory, history=history)
+    try:
+        if pending is not None and on_data is not None:
+            on_data(pending.tmp)
+        t_check = time.perf_counter()
+        checks = {name: as_result(c) for name, c in run_checkers(out).items()}
+        if workdir is not None:  # a live system explains its anomalies from what it observed
+            spec.annotate_results(out, checks)
+        t2 = time.perf_counter()
+        sha = aside.history_sha256(out, on_data) if aside is not None else hashlib.sha256(history).hexdigest()
+        results = _results(config, out, checks, sha, workdir is not None, t1 - t0, t2 - t_check)
+        d = None
+        if aside is not None:
+            d = aside.commit(results)
+        elif pending is not None:
+            d = pending.commit(results)
+        elif stored:
+            from harness.store import write_run  # looked up per run (tests replace it: a full disk)
+
+            d = write_run(out, results, store=store, name=name, directory=directory, history=history)
+    except BaseException:
+        if aside is not None:
+            aside.abort()
+        if pending is not None:
+            pending.abort()
+        raise
+    return RunResult(config, results["valid"], results, out, d, time.perf_counter() - t0)
+
+
+def _results(config: RunConfig, out: SimOutput, checks: dict[str, CheckResult], history_sha256: str, live: bool,
+             wall_simulate_s: float, wall_check_s: float) -> dict[str, Any]:
+    """results.json of a run."""
     valid = merge_verdicts(c.valid for c in checks.values() if c.decides)
-    history = history_bytes(out.history)  # hashed here and written as is (encoded once)
-    results = {
+    return {
         "valid": valid,
         "seed": config.seed,
         "system": config.system,
         "workload": config.workload,
-        "history_sha256": hashlib.sha256(history).hexdigest(),
+        "history_sha256": history_sha256,
         "checkers": {name: c.to_json() for name, c in checks.items()},
         # abstract behaviours the run reached (harness.coverage): what campaigns sum
         "coverage": {"behaviours": behaviours(out)},
-        **({"live": True, "replay": LIVE_REPLAY_NOTE} if workdir is not None else {}),
+        **({"live": True, "replay": LIVE_REPLAY_NOTE} if live else {}),
         "stats": {
             **out.stats,
             "operations": sum(1 for e in out.history if e["type"] == "invoke"),
-            "wall_simulate_s": round(t1 - t0, 4),
-            "wall_check_s": round(t2 - t1, 4),
+            "wall_simulate_s": round(wall_simulate_s, 4),
+            "wall_check_s": round(wall_check_s, 4),
         },
     }
-    d = None
-    if store is not None or directory is not None:
-        d = write_run(out, results, store=store, name=name, directory=directory, history=history)
-    return RunResult(config, valid, results, out, d, time.perf_counter() - t0)
 
 
 def _artifact_bytes(artifacts: dict[str, Any]) -> dict[str, Any]:

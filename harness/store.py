@@ -79,6 +79,29 @@ def write_run(out: Any, results: dict[str, Any], store: Path | None = None, name
               directory: Path | None = None, history: bytes | None = None) -> Path:
     """Write the run directory of ``out`` and ``results``; its path. ``history``: the
     bytes of history.jsonl when the caller already made them (for its sha256)."""
+    pending = begin_run(out, store=store, name=name, directory=directory, history=history)
+    return pending.commit(results)
+
+
+def begin_run(out: Any, store: Path | None = None, name: str | None = None, directory: Path | None = None,
+              history: bytes | None = None) -> PendingRun:
+    """The first half of `write_run`: the run directory under its temporary name with
+    every file but results.json (config, history, trace, faults, schedule, a live run's
+    files), so that the page can be drawn from them while the checkers run.
+    `PendingRun.commit` adds results.json and renames it into place; `PendingRun.abort`
+    removes it. Until then nothing looks like a complete run."""
+    pending = new_run_dir(out, store=store, name=name, directory=directory)
+    try:
+        write_data_files(pending.tmp, out, history)
+    except BaseException:
+        pending.abort()
+        raise
+    return pending
+
+
+def new_run_dir(out: Any, store: Path | None = None, name: str | None = None,
+                directory: Path | None = None) -> PendingRun:
+    """An empty run directory under its temporary name, for `write_data_files`."""
     if directory is None:
         assert store is not None
         runs = Path(store) / "runs"
@@ -94,30 +117,56 @@ def write_run(out: Any, results: dict[str, Any], store: Path | None = None, name
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=directory.parent))
     try:
         tmp.chmod(0o755)  # mkdtemp makes it 0700: a run directory is for everyone to read
-        (tmp / "config.json").write_text(json.dumps(out.config.to_dict(), indent=1) + "\n")
-        (tmp / "history.jsonl").write_bytes(history if history is not None else history_bytes(out.history))
-        (tmp / "trace.jsonl").write_text(_jsonl(out.trace))
-        (tmp / "faults.jsonl").write_text(_jsonl(out.faults))
-        (tmp / "schedule.json").write_text(json.dumps([f.to_json() for f in out.schedule]) + "\n")
-        (tmp / "results.json").write_text(json.dumps(results, indent=1, default=str) + "\n")
-        for rel, src in (getattr(out, "artifacts", None) or {}).items():  # a live run's server logs
-            if isinstance(src, bytes):
-                (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-                (tmp / rel).write_bytes(src)
-                continue
-            src = Path(src)
-            if src.is_dir():
-                shutil.copytree(src, tmp / rel)
-            elif src.exists():
-                (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(src, tmp / rel)
-        if directory.exists():
-            shutil.rmtree(directory)
-        os.replace(tmp, directory)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return directory
+    return PendingRun(directory, tmp)
+
+
+def write_data_files(tmp: Path, out: Any, history: bytes | None = None) -> None:
+    """Every file of a run directory but results.json, into ``tmp``."""
+    (tmp / "config.json").write_text(json.dumps(out.config.to_dict(), indent=1) + "\n")
+    (tmp / "history.jsonl").write_bytes(history if history is not None else history_bytes(out.history))
+    (tmp / "trace.jsonl").write_text(_jsonl(out.trace))
+    (tmp / "faults.jsonl").write_text(_jsonl(out.faults))
+    (tmp / "schedule.json").write_text(json.dumps([f.to_json() for f in out.schedule]) + "\n")
+    for rel, src in (getattr(out, "artifacts", None) or {}).items():  # a live run's server logs
+        if isinstance(src, bytes):
+            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+            (tmp / rel).write_bytes(src)
+            continue
+        src = Path(src)
+        if src.is_dir():
+            shutil.copytree(src, tmp / rel)
+        elif src.exists():
+            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, tmp / rel)
+
+
+class PendingRun:
+    """A run directory being written (`begin_run`): its files so far are in ``tmp``; it
+    becomes ``directory`` at `commit`."""
+
+    def __init__(self, directory: Path, tmp: Path) -> None:
+        self.directory = directory
+        self.tmp = tmp
+
+    def commit(self, results: dict[str, Any]) -> Path:
+        """Write results.json and rename the directory into place; its path."""
+        tmp, directory = self.tmp, self.directory
+        try:
+            (tmp / "results.json").write_text(json.dumps(results, indent=1, default=str) + "\n")
+            if directory.exists():
+                shutil.rmtree(directory)
+            os.replace(tmp, directory)
+        except BaseException:
+            self.abort()
+            raise
+        return directory
+
+    def abort(self) -> None:
+        """Remove the unfinished directory."""
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def load_config(run_dir: Path) -> RunConfig:

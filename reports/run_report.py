@@ -135,12 +135,21 @@ def _flagged(views: list[CheckerView]) -> dict[int, str]:
 
 
 def render_run_report(run_dir: Path | str, plots: dict[str, Path] | None = None,
-                      run: RunData | None = None) -> str:
-    """The HTML text of the page (``plots``: name -> PNG path already written, if any)."""
+                      run: RunData | None = None, context: dict[str, Any] | None = None) -> str:
+    """The HTML text of the page (``plots``: name -> PNG path already written, if any;
+    ``context``: `page_context` of the run, when already made)."""
+    run = run or RunData(run_dir)
+    ctx = dict(context) if context is not None else page_context(run)
+    ctx["plots"] = {k: os.path.relpath(p, run.dir) for k, p in (plots or {}).items()}
+    return environment().get_template("run.html").render(ctx)
+
+
+def page_context(run: RunData) -> dict[str, Any]:
+    """What the page shows of ``run`` but its plots (``render_run_report`` adds them):
+    nearly all the work of rendering it."""
     from reports.lamport import lamport_diagram
     from reports.svg import fault_timeline, linearizability_view, process_timeline
 
-    run = run or RunData(run_dir)
     views = build_views(run)
     lin_svgs = {}
     for v in views:
@@ -165,7 +174,7 @@ def render_run_report(run_dir: Path | str, plots: dict[str, Path] | None = None,
     for p in sorted(logs.iterdir()) if logs.is_dir() else ():
         files.append({"name": f"logs/{p.name}", "what": "live run: a server's " +
                       ("log" if p.suffix == ".log" else "configuration"), "size": p.stat().st_size})
-    ctx = {
+    return {
         "run": run,
         "title": f"{system} / {workload} seed {seed}: {text}",
         "system": system,
@@ -188,7 +197,6 @@ def render_run_report(run_dir: Path | str, plots: dict[str, Path] | None = None,
         "timeline_svg": process_timeline(run, _flagged(views)),
         "lamport_svg": lamport_diagram(run, views),  # live Maelstrom runs only
         "n_ops": len(run.operations),
-        "plots": {k: os.path.relpath(p, run.dir) for k, p in (plots or {}).items()},
         "files": files,
         "leaders": _leaders(run),
         "skipped": run.skipped_lines,
@@ -196,7 +204,6 @@ def render_run_report(run_dir: Path | str, plots: dict[str, Path] | None = None,
         "generated": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "NS": NS,
     }
-    return environment().get_template("run.html").render(ctx)
 
 
 def _shrunk(run_dir: Path) -> dict | None:
@@ -214,15 +221,18 @@ def _shrunk(run_dir: Path) -> dict | None:
             "sizes": sizes, "seconds": d.get("seconds"), "out_of_budget": bool(d.get("out_of_budget"))}
 
 
-def write_run_report(run_dir: Path | str, plots: bool = True) -> Path:
-    """Write ``run_dir/report.html`` (and, with ``plots``, the PNG plots beside it)."""
-    run = RunData(run_dir)
+def write_run_report(run_dir: Path | str | RunData, plots: bool = True,
+                     drawn: dict[str, bytes | None] | None = None, context: dict[str, Any] | None = None) -> Path:
+    """Write ``run_dir/report.html`` (and, with ``plots``, the PNG plots beside it).
+    ``run_dir`` may be the run already read; ``drawn``: plots already drawn
+    (``reports.plots.draw_plots``), written as they are; ``context``: its `page_context`."""
+    run = run_dir if isinstance(run_dir, RunData) else RunData(run_dir)
     written: dict[str, Path] = {}
     if plots:
         from reports.plots import write_plots
 
-        written = write_plots(run)
-    page = render_run_report(run.dir, written, run=run)
+        written = write_plots(run, drawn=drawn)
+    page = render_run_report(run.dir, written, run=run, context=context)
     out = run.dir / "report.html"
     tmp = out.with_name(".report.html.tmp")
     tmp.write_text(page, encoding="utf-8")
@@ -230,4 +240,4 @@ def write_run_report(run_dir: Path | str, plots: bool = True) -> Path:
     return out
 
 
-__all__ = ["write_run_report", "render_run_report", "repro_command", "environment"]
+__all__ = ["write_run_report", "render_run_report", "page_context", "repro_command", "environment"]

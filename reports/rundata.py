@@ -119,6 +119,16 @@ class FaultWindow:
         return f"F{self.number}"
 
 
+def _json_or(data: bytes | None, default: Any) -> Any:
+    """``data`` parsed as JSON, or ``default`` (absent or unreadable), as `_read_json`."""
+    if data is None:
+        return default
+    try:
+        return json.loads(data.decode("utf-8"))
+    except ValueError:  # UnicodeDecodeError is one
+        return default
+
+
 def _read_json(path: Path, default: Any) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -129,12 +139,17 @@ def _read_json(path: Path, default: Any) -> Any:
 
 
 def _read_jsonl(path: Path) -> tuple[list[dict], int]:
-    rows: list[dict] = []
-    bad = 0
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
-        return rows, 0
+        return [], 0
+    return _parse_jsonl(text)
+
+
+def _parse_jsonl(text: str) -> tuple[list[dict], int]:
+    """The objects of a JSON-lines text and the number of lines that were not one."""
+    rows: list[dict] = []
+    bad = 0
     lines = [ln for ln in text.splitlines() if ln.strip()]
     try:  # one parse of the whole file: a third of the time of a parse per line
         whole = json.loads("[" + ",".join(lines) + "]")
@@ -159,27 +174,78 @@ def _read_jsonl(path: Path) -> tuple[list[dict], int]:
     return rows, bad
 
 
+class ResultsPending(Exception):
+    """Raised by `RunData.results` of a run read before its results exist
+    (`RunData.before_results`): what needs them waits for `RunData.attach_results`."""
+
+
+#: the files `RunData.before_results` is given: all a run directory holds before results.json
+DATA_FILES = ("config.json", "schedule.json", "history.jsonl", "trace.jsonl", "faults.jsonl")
+
+
 class RunData:
     """Everything in one run directory, loaded lazily."""
 
     def __init__(self, run_dir: Path | str):
         self.dir = Path(run_dir)
-        if not self.dir.is_dir():
-            raise ConfigError(f"no run directory at {self.dir}")
-        if not (self.dir / "results.json").exists():
-            raise ConfigError(f"{self.dir} is not a run directory (no results.json)")
-        results = _read_json(self.dir / "results.json", None)
-        if not isinstance(results, dict):
-            raise ConfigError(f"{self.dir / 'results.json'}: unreadable")
-        self.results: dict = results
+        self._results: dict | None = self._load_results(self.dir)
         config = _read_json(self.dir / "config.json", {})
         self.config: dict = config if isinstance(config, dict) else {}
         schedule = _read_json(self.dir / "schedule.json", [])
         self.schedule: list = schedule if isinstance(schedule, list) else []
         self.skipped_lines: dict[str, int] = {}
+        self._texts: dict[str, bytes] = {}
+
+    @classmethod
+    def before_results(cls, run_dir: Path | str, files: dict[str, bytes]) -> RunData:
+        """A run whose directory is still being written (``harness.store.begin_run``):
+        ``files`` holds the bytes of its `DATA_FILES` (a missing one reads as an absent
+        file). Everything but `results` (and what uses it) reads as from the finished
+        directory; `attach_results` adds them once the directory is in place."""
+        run = cls.__new__(cls)
+        run.dir = Path(run_dir)
+        run._results = None
+        config = _json_or(files.get("config.json"), {})
+        run.config = config if isinstance(config, dict) else {}
+        schedule = _json_or(files.get("schedule.json"), [])
+        run.schedule = schedule if isinstance(schedule, list) else []
+        run.skipped_lines = {}
+        run._texts = {name: data for name, data in files.items() if name.endswith(".jsonl")}
+        return run
+
+    def attach_results(self, run_dir: Path | str) -> None:
+        """The run directory is in place at ``run_dir``: read its results from there
+        (ConfigError as `RunData` raises when they are missing or unreadable)."""
+        self._results = self._load_results(Path(run_dir))
+        self.dir = Path(run_dir)
+
+    @staticmethod
+    def _load_results(run_dir: Path) -> dict:
+        if not run_dir.is_dir():
+            raise ConfigError(f"no run directory at {run_dir}")
+        if not (run_dir / "results.json").exists():
+            raise ConfigError(f"{run_dir} is not a run directory (no results.json)")
+        results = _read_json(run_dir / "results.json", None)
+        if not isinstance(results, dict):
+            raise ConfigError(f"{run_dir / 'results.json'}: unreadable")
+        return results
+
+    @property
+    def results(self) -> dict:
+        """results.json (`ResultsPending` before `attach_results` of a run read early)."""
+        if self._results is None:
+            raise ResultsPending(f"{self.dir}: results not written yet")
+        return self._results
 
     def _jsonl(self, name: str) -> list[dict]:
-        rows, bad = _read_jsonl(self.dir / name)
+        data = self._texts.pop(name, None)
+        if data is None:
+            rows, bad = _read_jsonl(self.dir / name)
+        else:
+            try:
+                rows, bad = _parse_jsonl(data.decode("utf-8"))
+            except UnicodeDecodeError:
+                rows, bad = [], 0
         if bad:
             self.skipped_lines[name] = bad
         return rows

@@ -45,11 +45,11 @@ from reports.plots.leaders import ROLE_KINDS, leader_segments, plot_leaders
 from reports.plots.operations import plot_latency, plot_throughput
 from reports.plots.partitions import _components, plot_partitions
 from reports.plots.queue import HW_FIELDS, LEO_FIELDS, plot_log_offsets, plot_unseen
-from reports.plots.writer import CHILD_PLOTS, FILES, PLOTTERS, default_jobs, write_plots
+from reports.plots.writer import CHILD_PLOTS, FILES, PLOTTERS, default_jobs, draw_plots, write_plots
 
 __all__ = [
     "CHILD_PLOTS", "DPI", "FILES", "HW_FIELDS", "LEO_FIELDS", "MARKERS", "MAX_NAMED_WINDOWS", "OTHER_MARKERS",
     "PLOTTERS", "ROLE_KINDS", "STYLE", "WIDTH_IN", "_components", "_figure", "_key", "_legend_right", "_load",
-    "_save", "_shade", "_time_frame", "default_jobs", "leader_segments", "plot_latency", "plot_leaders",
+    "_save", "_shade", "_time_frame", "default_jobs", "draw_plots", "leader_segments", "plot_latency", "plot_leaders",
     "plot_log_offsets", "plot_partitions", "plot_throughput", "plot_unseen", "write_plots",
 ]

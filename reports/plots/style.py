@@ -5,6 +5,8 @@ machine) at a fixed dpi, and PNG encoding."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -86,15 +88,36 @@ def _figure(w_in: float, h_in: float) -> Figure:
 SOFTWARE = f"Matplotlib version{matplotlib.__version__}, https://matplotlib.org/"
 
 
+#: while `capture` runs: where `_save` puts each PNG's bytes (by path) instead of writing it
+_captured: dict[Path, bytes] | None = None
+
+
+@contextmanager
+def capture() -> Iterator[dict[Path, bytes]]:
+    """Within: the plots write no file; the bytes each would have written are kept in
+    the dict this yields, under the path it was given."""
+    global _captured
+    before, _captured = _captured, {}
+    try:
+        yield _captured
+    finally:
+        _captured = before
+
+
 def _save(fig: Figure, path: Path) -> Path:
     """Draw ``fig`` and write it as a PNG: what ``fig.savefig(path, dpi=DPI)`` writes,
     encoded by `reports.plots.png` (a third of Pillow's time for the same pixels)."""
-    from reports.plots.png import write_png
+    from reports.plots.png import png_bytes
 
     canvas = fig.canvas
     assert isinstance(canvas, FigureCanvasAgg)  # set by _figure
     canvas.draw()
-    return write_png(path, canvas.buffer_rgba(), DPI, {"Software": SOFTWARE})
+    data = png_bytes(canvas.buffer_rgba(), DPI, {"Software": SOFTWARE})
+    if _captured is not None:
+        _captured[Path(path)] = data
+        return Path(path)
+    Path(path).write_bytes(data)
+    return Path(path)
 
 
 def _load(run: RunData | Path | str) -> RunData:
