@@ -88,8 +88,18 @@ def _key(config: RunConfig) -> str:
     return json.dumps(config.to_dict(), sort_keys=True, default=str)
 
 
+#: the guided campaigns' seed corpus: "default" (the shipped one of each system and
+#: workload, as `harness campaign --guided` uses), "none", or a corpus file
+CORPUS = "default"
+
+
 def _campaign(base: RunConfig, seed: int, runs: int) -> Campaign:
-    return Campaign("bench", Path("/nonexistent"), seed, runs, True, base, ())
+    from harness.guided_corpus import shipped_path
+
+    corpus = shipped_path(base.system, base.workload) if CORPUS == "default" else None if CORPUS == "none" \
+        else Path(CORPUS).resolve()
+    return Campaign("bench", Path("/nonexistent"), seed, runs, True, base, (),
+                    corpus=None if corpus is None else str(corpus))
 
 
 def hunt(pool: cf.Executor, base: RunConfig, seed: int, runs: int, guided: bool, limit_s: float,
@@ -169,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--storage-runs", type=int, default=0,
                    help="runs of a bug-free ZAB register campaign with --keep failures, to print the "
                         "store's bytes per 1,000 runs (0: skip)")
+    p.add_argument("--corpus", default="default",
+                   help="guided campaigns' seed corpus: default (shipped), none, or a corpus file")
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--run-timeout", type=float, default=120.0)
     args = p.parse_args(argv)
@@ -178,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
         if b not in all_bugs:
             print(f"unknown bug {b!r}", file=sys.stderr)
             return 254
+    global CORPUS
+    CORPUS = args.corpus
     seeds = [int(s) for s in args.seeds.split(",")]
     modes = args.modes.split(",")
     t0 = time.perf_counter()

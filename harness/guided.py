@@ -42,6 +42,8 @@ from harness.rng import stream
 BATCH = 8
 #: chance of a fresh draw instead of a mutant
 P_FRESH = 0.2
+#: least operations on a first-batch mutant of a seed corpus entry (0: the entry as it is)
+FIRST_MIN_OPS = 0
 #: operations stacked on one mutant (AFL's havoc stacks several)
 MAX_OPS = 3
 OPS = ("add", "drop", "move", "widen", "retarget", "setting")
@@ -73,6 +75,13 @@ class Planner:
         from harness.system import get_system
 
         self.spec = get_system(campaign.base.system)
+        self.seeded = 0  # entries of the seed corpus (the first of self.corpus)
+        for j, (cfg, found) in enumerate(seed_corpus(campaign)):
+            self.corpus.append(Entry(-1 - j, cfg, len(set(found) - self.seen), tuple(sorted(set(found)))))
+            self.seen |= set(found)
+            for b in set(found):
+                self.hits[b] = self.hits.get(b, 0) + 1
+            self.seeded += 1
 
     # --------------------------------------------------------------- planning
 
@@ -87,11 +96,17 @@ class Planner:
 
     def _plan_one(self, i: int) -> tuple[RunConfig, dict[str, Any]]:
         rng = stream(self.campaign.seed, "guided", i)
-        fresh = rng.random() < P_FRESH
-        if fresh or not self.corpus:
-            return self._fresh(i), {"fresh": True}
-        parent = rng.choices(self.corpus, weights=[self.energy(e) for e in self.corpus])[0]
-        n_ops = rng.randint(1, MAX_OPS)
+        if i < BATCH and self.seeded:
+            # the first batch: the seed corpus's entries in their order (most coverage
+            # first), each with the run's seed and up to MAX_OPS operations
+            parent = self.corpus[i % self.seeded]
+            n_ops = rng.randint(FIRST_MIN_OPS, MAX_OPS)
+        else:
+            fresh = rng.random() < P_FRESH
+            if fresh or not self.corpus:
+                return self._fresh(i), {"fresh": True}
+            parent = rng.choices(self.corpus, weights=[self.energy(e) for e in self.corpus])[0]
+            n_ops = rng.randint(1, MAX_OPS)
         config = self._explicit(parent.config)
         ops: list[str] = []
         for _ in range(n_ops):
@@ -101,7 +116,8 @@ class Planner:
                 config = changed
                 ops.append(op)
         config = config.replace(seed=self.campaign.run_seed(i))
-        return config, {"parent": parent.run, "ops": ops}
+        meta: dict[str, Any] = {"parent": parent.run} if parent.run >= 0 else {"corpus": -1 - parent.run}
+        return config, {**meta, "ops": ops}
 
     def _explicit(self, config: RunConfig) -> RunConfig:
         from harness.runner import schedule_for
@@ -241,6 +257,24 @@ def _with_schedule(config: RunConfig, sched: list[dict[str, Any]]) -> RunConfig:
     nemesis = tuple(sorted(set(config.nemesis) | set(fams)))
     swarm = {f: (config.swarm.get(f) or 1.0) if f in fams else 0.0 for f in nemesis}
     return config.replace(schedule=sched, nemesis=nemesis, swarm=swarm)
+
+
+def seed_corpus(campaign: Any) -> list[tuple[RunConfig, list[str]]]:
+    """The campaign's seed corpus (``harness.guided_corpus``), each entry fitted to it."""
+    if getattr(campaign, "corpus", None) is None:
+        return []
+    from pathlib import Path
+
+    from harness.guided_corpus import adapt, load
+
+    path = Path(campaign.corpus)
+    _, _, entries = load(path if path.is_absolute() else campaign.directory / path)
+    out = []
+    for cfg, found in entries:
+        fitted = adapt(cfg, campaign)
+        if fitted is not None:
+            out.append((fitted, found))
+    return out
 
 
 def load_coverage(campaign: Any) -> dict[int, list[str] | None]:
