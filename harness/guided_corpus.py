@@ -157,8 +157,10 @@ def adapt(config: RunConfig, campaign: Any) -> RunConfig | None:
     limit = int(base.time_limit * 1_000_000_000)
     sched = []
     allowed = set(base.nemesis) if "nemesis" in pinned else None
+    # an episode's family is its opening fault's (its end, e.g. a restart, has none)
+    family = {f["episode"]: fam for f in config.schedule or [] if (fam := fault_family(f)) is not None}
     for f in config.schedule or []:
-        fam = fault_family(f)
+        fam = family.get(f["episode"])
         if allowed is not None and fam not in (None, "other") and fam not in allowed:
             continue
         sched.append({**f, "at": min(limit - 1, int(f["at"] * scale))})
