@@ -4,8 +4,7 @@
     python bench/build_corpus.py --targets kafka-queue --seeds 1001,1002 --runs 100
 
 For each target, the runs of default explorative campaigns (``--nemesis`` left out, no
-bug planted) of the given campaign seeds, each run's fault schedule made explicit, are
-distilled by coverage (``harness.guided_corpus.distil``: greedy, most rarity-weighted
+bug planted) of the given campaign seeds are distilled by coverage (``harness.guided_corpus.distil``: greedy, most rarity-weighted
 behaviours not yet covered first) to ``--size`` entries. Only the bug-free system runs
 here, and nothing looks at any planted bug: the corpus is chosen by the behaviours it
 reaches, not by what it finds. The default seeds (1001-1004) are disjoint from the
@@ -18,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
-import json
 import sys
 import time
 from pathlib import Path
@@ -40,14 +38,6 @@ def run(config: RunConfig) -> tuple[Any, list[str]]:
     return res.valid, res.results["coverage"]["behaviours"]
 
 
-def explicit(config: RunConfig) -> RunConfig:
-    from harness.runner import schedule_for
-    from harness.system import get_system
-
-    sched = schedule_for(config, tuple(getattr(get_system(config.system), "crash_points", ())))
-    return config.replace(schedule=json.loads(json.dumps([f.to_json() for f in sched])))
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--targets", default="zab-register,zab-election,kafka-queue")
@@ -66,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         for target in args.targets.split(","):
             system, workload = target.split("-", 1)
             base = RunConfig(system=system, workload=workload, seed=0, time_limit=args.time_limit)
-            configs = [explicit(Campaign("corpus", Path("/nonexistent"), s, args.runs, True, base, ()).config_for(i))
+            configs = [(Campaign("corpus", Path("/nonexistent"), s, args.runs, True, base, ()).config_for(i))
                        for s in seeds for i in range(args.runs)]
             results = list(pool.map(run, configs, chunksize=4))
             bad = [c.seed for c, (valid, _) in zip(configs, results) if valid is not True]

@@ -6,7 +6,12 @@ reached new edges. A guided campaign runs in *batches* of ``BATCH`` runs (a cons
 ``--jobs``, so the campaign is the same on any executor). Run ``i`` of batch ``k`` is
 planned from the corpus as it stood after batches ``0..k-1``:
 
-- with probability ``P_FRESH``, or while the corpus is empty, a fresh draw (the
+- in batch 0, when the campaign has a *seed corpus* (``harness.guided_corpus``: the one
+  shipped for its system and workload, ``--corpus PATH``, or none), run ``i`` mutates seed
+  entry ``i`` (modulo their number; they are in order of coverage, most first) with 0 to
+  ``MAX_OPS`` operations, as AFL starts from its seed inputs. The seed entries stay in the
+  corpus, and their behaviours count as seen, as AFL's dry run of its seeds counts theirs;
+- otherwise, with probability ``P_FRESH``, or while the corpus is empty, a fresh draw (the
   explorative swarm of ``harness.swarm``, or today's swarm if ``--nemesis`` was given);
 - otherwise a mutant of a corpus entry, chosen with weight the rarity of the behaviours
   it reached (:meth:`Planner.energy`):
@@ -20,7 +25,7 @@ Every choice comes from ``stream(campaign seed, "guided", i)``, and the corpus f
 runs' behaviours in run order, so a campaign is reproducible and ``--resume`` plans each
 remaining run as the uninterrupted campaign would have. The run's config holds the mutant's
 explicit schedule (``harness repro`` replays it); its index line says ``parent`` (the run
-it mutates) and ``ops``. A run that fails joins no corpus: its bug is found, and the search
+it mutates; ``corpus``: the seed entry) and ``ops``. A run that fails joins no corpus: its bug is found, and the search
 goes on elsewhere.
 
 This module plans; ``harness.guided_campaign`` runs the batches.

@@ -6,9 +6,11 @@ A corpus file is JSON::
      "note": "how it was made", "behaviours": [B0, B1, ...],
      "entries": [{"config": RUN_CONFIG, "behaviours": [index into behaviours, ...]}, ...]}
 
-Each entry is a whole run config with an explicit fault schedule (``harness repro`` could
-run it) and the behaviours (``harness.coverage``) its run reached; the behaviour strings
-are listed once and entries name them by index, which keeps a file small. Entries are in
+Each entry is a whole run config (``harness repro`` could run it) and the behaviours
+(``harness.coverage``) its run reached; the behaviour strings are listed once and entries
+name them by index, which keeps a file small. A config without an explicit ``schedule``
+has the one its seed generates (a fresh draw's: the shipped corpora are such, and small);
+:func:`load` makes every schedule explicit, since a mutant edits it. Entries are in
 the order :func:`distil` chose them: each adds the most rarity-weighted behaviours the ones
 before it did not reach (afl-cmin's greedy cover, weighted as ``harness.guided``'s energy).
 
@@ -106,9 +108,7 @@ def load(path: Path) -> tuple[str, str, list[tuple[RunConfig, list[str]]]]:
             raise ValueError("behaviours must be a list of strings")
         entries = []
         for e in d["entries"]:
-            cfg = RunConfig.from_dict(e["config"]).validate()
-            if cfg.schedule is None:
-                raise ValueError("an entry has no explicit schedule")
+            cfg = _explicit(RunConfig.from_dict(e["config"]).validate())
             if cfg.system != d["system"] or cfg.workload != d["workload"]:
                 raise ValueError("an entry's system or workload is not the corpus's")
             entries.append((cfg, [vocab[n] for n in e["behaviours"]]))
@@ -119,6 +119,17 @@ def load(path: Path) -> tuple[str, str, list[tuple[RunConfig, list[str]]]]:
         raise ConfigError(f"{path}: {e}") from None
     except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError, RecursionError) as e:
         raise ConfigError(f"{path}: unreadable corpus: {' '.join(str(e).split())[:200]}") from None
+
+
+def _explicit(config: RunConfig) -> RunConfig:
+    """``config`` with its fault schedule made explicit (the one its seed generates)."""
+    if config.schedule is not None:
+        return config
+    from harness.runner import schedule_for
+    from harness.system import get_system
+
+    sched = schedule_for(config, tuple(getattr(get_system(config.system), "crash_points", ())))
+    return config.replace(schedule=json.loads(json.dumps([f.to_json() for f in sched])))
 
 
 def pinned_of(campaign: Any) -> set[str]:

@@ -55,12 +55,14 @@ def test_a_corpus_file_round_trips_and_bad_ones_are_one_line_errors(tmp_path):
     p = tmp_path / "c.json"
     write(p, "toy", "register", entries, "test")
     assert load(p) == ("toy", "register", [(c, sorted(f)) for c, f in entries])
-    assert load(tmp_path / "c.json")[2][0][0].schedule == entries[0][0].schedule
     d = json.loads(p.read_text())
+    # an entry without a schedule has its seed's, made explicit
+    seeded = {**d, "entries": [{"config": {**d["entries"][0]["config"], "schedule": None}, "behaviours": [0]}]}
+    (tmp_path / "s.json").write_text(json.dumps(seeded))
+    assert load(tmp_path / "s.json")[2][0][0] == entries[0][0]
     bad = {"not json": "{", "format": json.dumps({**d, "format": "x"}),
            "index": json.dumps({**d, "entries": [{"config": d["entries"][0]["config"], "behaviours": [99]}]}),
-           "no schedule": json.dumps({**d, "entries": [{"config": {**d["entries"][0]["config"], "schedule": None},
-                                                         "behaviours": []}]}),
+           "system": json.dumps({**d, "system": "zab"}),
            "config": json.dumps({**d, "entries": [{"config": {"nodes": "five"}, "behaviours": []}]})}
     for what, text in bad.items():
         (tmp_path / "bad.json").write_text(text)
