@@ -208,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
                 medians[m].append(med)
                 row += [med if med <= args.max_runs else "-", " ".join(str(g) if g else "-" for g in got)]
             rows.append(row)
-            print(f"  {bug}: " + ", ".join(f"{m} {r}" for m, r in zip(modes, row[1::2])), file=sys.stderr, flush=True)
+            print(f"  {bug}: " + ", ".join(f"{m} {r} ({p})" for m, r, p in zip(modes, row[1::2], row[2::2])),
+                  file=sys.stderr, flush=True)
         if rows:
             headers = ["bug"] + [h for m in modes for h in (f"{m} (median)", f"{m} per seed")]
             print(f"runs to first failure, at most {args.max_runs} runs, campaign seeds {args.seeds}, "

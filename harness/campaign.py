@@ -267,7 +267,8 @@ def _run(args: argparse.Namespace, name: str, directory: Path, base: RunConfig |
         if seeds:  # the campaign's own copy: a resume plans from it whatever the shipped one becomes
             from harness.guided_corpus import write
 
-            write(directory / SEED_CORPUS, base.system, base.workload, seeds, f"seed corpus ({args.corpus or 'default'})")
+            write(directory / SEED_CORPUS, base.system, base.workload, seeds,
+                  f"seed corpus ({args.corpus or 'default'})")
         campaign.save()
     before = len(done_entries(campaign))
     if args.resume:

@@ -41,6 +41,7 @@ from typing import Any
 from harness.campaign_index import load_index
 from harness.config import SECOND, RunConfig
 from harness.faults import Fault, family_names, family_spec, fault_family, partition_cut
+from harness.guided_corpus import with_schedule as _with_schedule
 from harness.rng import stream
 
 #: runs planned from one state of the corpus
@@ -77,6 +78,7 @@ class Planner:
         self.seen: set[str] = set()
         self.hits: dict[str, int] = {}  # behaviour -> runs that showed it
         self.curve: list[int] = []  # behaviours seen after each observed run
+        self.reached: set[str] = set()  # behaviours this campaign's runs reached (no seed's)
         from harness.system import get_system
 
         self.spec = get_system(campaign.base.system)
@@ -246,6 +248,7 @@ class Planner:
     def observe(self, i: int, config: RunConfig, found: list[str] | None, valid: Any) -> int:
         """Record run ``i``'s behaviours; returns how many were new."""
         new = set(found or ()) - self.seen
+        self.reached |= set(found or ())
         self.seen |= new
         for b in found or ():
             self.hits[b] = self.hits.get(b, 0) + 1
@@ -253,15 +256,6 @@ class Planner:
         if new and valid is True:
             self.corpus.append(Entry(i, self._explicit(config), len(new), tuple(sorted(found or ()))))
         return len(new)
-
-
-def _with_schedule(config: RunConfig, sched: list[dict[str, Any]]) -> RunConfig:
-    sched.sort(key=lambda f: (f["at"], f["episode"], f["kind"]))
-    fams = sorted({fam for f in sched if (fam := fault_family(f)) not in (None, "other")})
-    fams = [f for f in fams if f in family_names()]
-    nemesis = tuple(sorted(set(config.nemesis) | set(fams)))
-    swarm = {f: (config.swarm.get(f) or 1.0) if f in fams else 0.0 for f in nemesis}
-    return config.replace(schedule=sched, nemesis=nemesis, swarm=swarm)
 
 
 def seed_corpus(campaign: Any) -> list[tuple[RunConfig, list[str]]]:

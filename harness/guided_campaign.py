@@ -60,7 +60,7 @@ def run_guided(campaign: Any, jobs: int, client: Any, progress: bool) -> list[di
                     if bar is None and progress:
                         bar = _progress_bar(campaign.runs, len(entries) - 1)
                     if bar is not None:
-                        bar.set_postfix_str(f"failures={invalid} behaviours={len(planner.seen)}", refresh=False)
+                        bar.set_postfix_str(f"failures={invalid} behaviours={len(planner.reached)}", refresh=False)
                         bar.update(1)
                 for i in sorted(plan):
                     planner.observe(i, configs[i], cov.get(seeds[i]), entries.get(seeds[i], {}).get("valid"))

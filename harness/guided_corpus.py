@@ -132,6 +132,19 @@ def _explicit(config: RunConfig) -> RunConfig:
     return config.replace(schedule=json.loads(json.dumps([f.to_json() for f in sched])))
 
 
+def with_schedule(config: RunConfig, sched: list[dict[str, Any]]) -> RunConfig:
+    """``config`` with the explicit schedule ``sched`` (sorted in place), its fault families
+    on in ``nemesis`` and ``swarm`` and the others off."""
+    from harness.faults import family_names, fault_family
+
+    sched.sort(key=lambda f: (f["at"], f["episode"], f["kind"]))
+    fams = sorted({fam for f in sched if (fam := fault_family(f)) not in (None, "other")})
+    fams = [f for f in fams if f in family_names()]
+    nemesis = tuple(sorted(set(config.nemesis) | set(fams)))
+    swarm = {f: (config.swarm.get(f) or 1.0) if f in fams else 0.0 for f in nemesis}
+    return config.replace(schedule=sched, nemesis=nemesis, swarm=swarm)
+
+
 def pinned_of(campaign: Any) -> set[str]:
     """What a campaign's runs may not change: the dimensions and settings the user pinned
     (with ``--nemesis`` given, every dimension and every ``--set`` setting)."""
@@ -176,9 +189,7 @@ def adapt(config: RunConfig, campaign: Any) -> RunConfig | None:
             continue
         sched.append({**f, "at": min(limit - 1, int(f["at"] * scale))})
     sched = json.loads(json.dumps(sched))
-    from harness.guided import _with_schedule
-
-    cfg = _with_schedule(config.replace(**changes), sched)
+    cfg = with_schedule(config.replace(**changes), sched)
     if allowed is not None:
         cfg = cfg.replace(nemesis=base.nemesis, swarm={f: cfg.swarm.get(f, 0.0) for f in base.nemesis})
     try:
