@@ -7,8 +7,9 @@ For each target, the runs of default explorative campaigns (``--nemesis`` left o
 bug planted) of the given campaign seeds are distilled by coverage
 (``harness.guided_corpus.distil``: greedy, most rarity-weighted behaviours not yet covered
 first) to ``--size`` entries. Only the bug-free system runs here, and nothing looks at any
-planted bug: the corpus is chosen by the behaviours it reaches, not by what it finds. The default seeds (1001-1004) are disjoint from the
-campaign seeds ``bench/search.py`` measures (1-5).
+planted bug: the corpus is chosen by the behaviours it reaches, not by what it finds.
+The default seeds (1001-1004) are disjoint from the campaign seeds ``bench/search.py``
+measures (1-5).
 
 Prints, per target, the runs made, the behaviours they reached, and those the corpus keeps.
 """
