@@ -79,8 +79,16 @@ def to_json(system: str, workload: str, entries: list[tuple[RunConfig, list[str]
     vocab = sorted({b for _, found in entries for b in found})
     at = {b: n for n, b in enumerate(vocab)}
     return {"format": FORMAT, "system": system, "workload": workload, "note": note, "behaviours": vocab,
-            "entries": [{"config": cfg.to_dict(), "behaviours": sorted(at[b] for b in set(found))}
+            "entries": [{"config": _implicit(cfg).to_dict(), "behaviours": sorted(at[b] for b in set(found))}
                         for cfg, found in entries]}
+
+
+def _implicit(config: RunConfig) -> RunConfig:
+    """``config`` without its schedule if its seed generates that very schedule (smaller)."""
+    if config.schedule is None:
+        return config
+    bare = config.replace(schedule=None)
+    return bare if _explicit(bare).schedule == config.schedule else config
 
 
 def write(path: Path, system: str, workload: str, entries: list[tuple[RunConfig, list[str]]], note: str) -> None:
