@@ -13,7 +13,9 @@ else, so a campaign is reproducible and a longer campaign extends a shorter one
 Exploring. With ``--nemesis`` left out, each run draws its whole shape from its seed
 (``harness.swarm``): fault families, cluster size, interval, read mode, testing aids;
 ``--guided`` plans runs from a corpus of schedules that reached new behaviour
-(``harness.guided``; behaviours: ``harness.coverage``, kept in ``coverage.jsonl``).
+(``harness.guided``; behaviours: ``harness.coverage``, kept in ``coverage.jsonl``),
+starting from a seed corpus (``--corpus``, ``harness.guided_corpus``; a copy in
+``seed-corpus.json``) and ending with its own, distilled, in ``corpus.json``.
 
 Swarm testing (FoundationDB's). With ``--nemesis`` given and unless ``--no-swarm``, each
 run draws from its own seed which fault families of ``--nemesis`` are on (each with
