@@ -11,7 +11,8 @@ families, cluster size, interval, read mode and the system's testing aids
 workload, the second with the election workload; Kafka bugs: the queue workload. For each
 bug and campaign seed, (a) the default random campaign and (b) the guided one
 (``harness.guided``, from the seed corpus shipped for its system and workload, as
-``harness campaign --guided`` starts; ``--corpus none`` or a corpus file instead) run in run order until the first invalid run; the table gives the
+``harness campaign --guided`` starts; ``--corpus none`` or a corpus file instead) run
+in run order until the first invalid run; the table gives the
 runs to that failure (the 1-based run number, ``-`` if none within ``--max-runs``),
 each the median over the campaign seeds (a seed that found nothing counts as
 ``--max-runs + 1``, so the median is an upper bound when it is reached).
