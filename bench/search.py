@@ -10,7 +10,9 @@ families, cluster size, interval, read mode and the system's testing aids
 (``harness.swarm``). ZAB bugs: up to ``--max-runs`` runs, the first half with the register
 workload, the second with the election workload; Kafka bugs: the queue workload. For each
 bug and campaign seed, (a) the default random campaign and (b) the guided one
-(``harness.guided``) run in run order until the first invalid run; the table gives the
+(``harness.guided``, from the seed corpus shipped for its system and workload, as
+``harness campaign --guided`` starts; ``--corpus none`` or a corpus file instead) run
+in run order until the first invalid run; the table gives the
 runs to that failure (the 1-based run number, ``-`` if none within ``--max-runs``),
 each the median over the campaign seeds (a seed that found nothing counts as
 ``--max-runs + 1``, so the median is an upper bound when it is reached).
@@ -88,8 +90,18 @@ def _key(config: RunConfig) -> str:
     return json.dumps(config.to_dict(), sort_keys=True, default=str)
 
 
+#: the guided campaigns' seed corpus: "default" (the shipped one of each system and
+#: workload, as `harness campaign --guided` uses), "none", or a corpus file
+CORPUS = "default"
+
+
 def _campaign(base: RunConfig, seed: int, runs: int) -> Campaign:
-    return Campaign("bench", Path("/nonexistent"), seed, runs, True, base, ())
+    from harness.guided_corpus import shipped_path
+
+    corpus = shipped_path(base.system, base.workload) if CORPUS == "default" else None if CORPUS == "none" \
+        else Path(CORPUS).resolve()
+    return Campaign("bench", Path("/nonexistent"), seed, runs, True, base, (),
+                    corpus=None if corpus is None else str(corpus))
 
 
 def hunt(pool: cf.Executor, base: RunConfig, seed: int, runs: int, guided: bool, limit_s: float,
@@ -169,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--storage-runs", type=int, default=0,
                    help="runs of a bug-free ZAB register campaign with --keep failures, to print the "
                         "store's bytes per 1,000 runs (0: skip)")
+    p.add_argument("--corpus", default="default",
+                   help="guided campaigns' seed corpus: default (shipped), none, or a corpus file")
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--run-timeout", type=float, default=120.0)
     args = p.parse_args(argv)
@@ -178,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
         if b not in all_bugs:
             print(f"unknown bug {b!r}", file=sys.stderr)
             return 254
+    global CORPUS
+    CORPUS = args.corpus
     seeds = [int(s) for s in args.seeds.split(",")]
     modes = args.modes.split(",")
     t0 = time.perf_counter()
@@ -194,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
                 medians[m].append(med)
                 row += [med if med <= args.max_runs else "-", " ".join(str(g) if g else "-" for g in got)]
             rows.append(row)
-            print(f"  {bug}: " + ", ".join(f"{m} {r}" for m, r in zip(modes, row[1::2])), file=sys.stderr, flush=True)
+            print(f"  {bug}: " + ", ".join(f"{m} {r} ({p})" for m, r, p in zip(modes, row[1::2], row[2::2])),
+                  file=sys.stderr, flush=True)
         if rows:
             headers = ["bug"] + [h for m in modes for h in (f"{m} (median)", f"{m} per seed")]
             print(f"runs to first failure, at most {args.max_runs} runs, campaign seeds {args.seeds}, "

@@ -13,7 +13,9 @@ else, so a campaign is reproducible and a longer campaign extends a shorter one
 Exploring. With ``--nemesis`` left out, each run draws its whole shape from its seed
 (``harness.swarm``): fault families, cluster size, interval, read mode, testing aids;
 ``--guided`` plans runs from a corpus of schedules that reached new behaviour
-(``harness.guided``; behaviours: ``harness.coverage``, kept in ``coverage.jsonl``).
+(``harness.guided``; behaviours: ``harness.coverage``, kept in ``coverage.jsonl``),
+starting from a seed corpus (``--corpus``, ``harness.guided_corpus``; a copy in
+``seed-corpus.json``) and ending with its own, distilled, in ``corpus.json``.
 
 Swarm testing (FoundationDB's). With ``--nemesis`` given and unless ``--no-swarm``, each
 run draws from its own seed which fault families of ``--nemesis`` are on (each with
@@ -194,6 +196,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="skip index.html and the failing runs' report pages at the end")
     p.add_argument("--guided", action="store_true",
                    help="coverage-guided: runs mutate a corpus of fault schedules that reached new behaviour")
+    p.add_argument("--corpus", default=None, metavar="PATH",
+                   help="--guided: the seed corpus to start from: a corpus file or a guided campaign's "
+                        "directory (its corpus.json), or none (default: the one shipped for the system "
+                        "and workload, if any)")
     p.add_argument("--keep", choices=("all", "failures"), default=None,
                    help="run directories to keep in the store (default all; failures from "
                         f"{KEEP_FAILURES_FROM} runs on); others are re-made from their seed on demand")
@@ -238,6 +244,8 @@ def _run(args: argparse.Namespace, name: str, directory: Path, base: RunConfig |
     if args.resume:
         if not (directory / "campaign.json").exists():
             raise ConfigError(f"no campaign {name!r} in {directory.parent} to resume")
+        if args.corpus is not None:
+            raise ConfigError("--corpus cannot change a campaign being resumed (it plans from its own copy)")
         campaign = Campaign.load(directory)
         if args.runs is not None and args.runs != campaign.runs:
             if args.runs < campaign.runs:
@@ -252,9 +260,17 @@ def _run(args: argparse.Namespace, name: str, directory: Path, base: RunConfig |
             raise ConfigError(f"campaign {name!r} already exists in {directory.parent}: "
                               f"--resume continues it, --name starts another")
         assert base is not None  # not resuming: run() built it
+        seeds = _seed_corpus(args, base)
         campaign = Campaign(name, directory, args.seed, args.runs, not args.no_swarm, base,
                             args._explore, args.guided,
-                            args.keep or ("failures" if args.runs >= KEEP_FAILURES_FROM else "all"))
+                            args.keep or ("failures" if args.runs >= KEEP_FAILURES_FROM else "all"),
+                            SEED_CORPUS if seeds else None)
+        directory.mkdir(parents=True, exist_ok=True)
+        if seeds:  # the campaign's own copy: a resume plans from it whatever the shipped one becomes
+            from harness.guided_corpus import write
+
+            write(directory / SEED_CORPUS, base.system, base.workload, seeds,
+                  f"seed corpus ({args.corpus or 'default'})")
         campaign.save()
     before = len(done_entries(campaign))
     if args.resume:
@@ -285,6 +301,21 @@ REPORTED_FAILURES = 20
 
 #: campaigns of at least this many runs keep only failing run directories by default
 KEEP_FAILURES_FROM = 1000
+
+
+#: a guided campaign's copy of its seed corpus, in its directory
+SEED_CORPUS = "seed-corpus.json"
+
+
+def _seed_corpus(args: argparse.Namespace, base: RunConfig) -> list[Any]:
+    """The entries of the seed corpus ``--corpus`` names (``harness.guided_corpus``)."""
+    if not args.guided:
+        if args.corpus is not None:
+            raise ConfigError("--corpus is for guided campaigns (--guided)")
+        return []
+    from harness.guided_corpus import resolve
+
+    return resolve(args.corpus or "default", base)
 
 
 def _base_config(args: argparse.Namespace) -> RunConfig:

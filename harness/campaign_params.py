@@ -56,6 +56,9 @@ class Campaign:
     #: which run directories the store keeps: "all", or "failures" (the rest are
     #: re-materialized from their seed on demand, ``harness.remote``)
     keep: str = "all"
+    #: a guided campaign's seed corpus (``harness.guided_corpus``): a corpus file, relative
+    #: to the campaign's directory (a new campaign copies its ``--corpus`` there); None: none
+    corpus: str | None = None
 
     def config_for(self, i: int) -> RunConfig:
         seed = run_seed(self.seed, i)
@@ -91,6 +94,8 @@ class Campaign:
             out["guided"] = True
         if self.keep != "all":
             out["keep"] = self.keep
+        if self.corpus is not None:
+            out["corpus"] = self.corpus
         return out
 
     def save(self) -> None:
@@ -118,7 +123,10 @@ class Campaign:
             guided, keep = d.get("guided", False), d.get("keep", "all")
             if not isinstance(guided, bool) or keep not in ("all", "failures"):
                 raise ValueError("guided must be true or false, keep 'all' or 'failures'")
-            return cls(d["name"], Path(directory), seed, runs, d["swarm"], base, explore, guided, keep)
+            corpus = d.get("corpus")
+            if corpus is not None and not isinstance(corpus, str):
+                raise ValueError("corpus must be a file name")
+            return cls(d["name"], Path(directory), seed, runs, d["swarm"], base, explore, guided, keep, corpus)
         except FileNotFoundError:
             raise ConfigError(f"no campaign at {directory} (no campaign.json)") from None
         except ConfigError as e:

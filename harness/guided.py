@@ -6,7 +6,12 @@ reached new edges. A guided campaign runs in *batches* of ``BATCH`` runs (a cons
 ``--jobs``, so the campaign is the same on any executor). Run ``i`` of batch ``k`` is
 planned from the corpus as it stood after batches ``0..k-1``:
 
-- with probability ``P_FRESH``, or while the corpus is empty, a fresh draw (the
+- in batch 0, when the campaign has a *seed corpus* (``harness.guided_corpus``: the one
+  shipped for its system and workload, ``--corpus PATH``, or none), run ``i`` mutates seed
+  entry ``i`` (modulo their number; they are in order of coverage, most first) with 0 to
+  ``MAX_OPS`` operations, as AFL starts from its seed inputs. The seed entries stay in the
+  corpus, and their behaviours count as seen, as AFL's dry run of its seeds counts theirs;
+- otherwise, with probability ``P_FRESH``, or while the corpus is empty, a fresh draw (the
   explorative swarm of ``harness.swarm``, or today's swarm if ``--nemesis`` was given);
 - otherwise a mutant of a corpus entry, chosen with weight the rarity of the behaviours
   it reached (:meth:`Planner.energy`):
@@ -20,7 +25,7 @@ Every choice comes from ``stream(campaign seed, "guided", i)``, and the corpus f
 runs' behaviours in run order, so a campaign is reproducible and ``--resume`` plans each
 remaining run as the uninterrupted campaign would have. The run's config holds the mutant's
 explicit schedule (``harness repro`` replays it); its index line says ``parent`` (the run
-it mutates) and ``ops``. A run that fails joins no corpus: its bug is found, and the search
+it mutates; ``corpus``: the seed entry) and ``ops``. A run that fails joins no corpus: its bug is found, and the search
 goes on elsewhere.
 
 This module plans; ``harness.guided_campaign`` runs the batches.
@@ -36,12 +41,15 @@ from typing import Any
 from harness.campaign_index import load_index
 from harness.config import SECOND, RunConfig
 from harness.faults import Fault, family_names, family_spec, fault_family, partition_cut
+from harness.guided_corpus import with_schedule as _with_schedule
 from harness.rng import stream
 
 #: runs planned from one state of the corpus
 BATCH = 8
 #: chance of a fresh draw instead of a mutant
 P_FRESH = 0.2
+#: least operations on a first-batch mutant of a seed corpus entry (0: the entry as it is)
+FIRST_MIN_OPS = 0
 #: operations stacked on one mutant (AFL's havoc stacks several)
 MAX_OPS = 3
 OPS = ("add", "drop", "move", "widen", "retarget", "setting")
@@ -70,9 +78,17 @@ class Planner:
         self.seen: set[str] = set()
         self.hits: dict[str, int] = {}  # behaviour -> runs that showed it
         self.curve: list[int] = []  # behaviours seen after each observed run
+        self.reached: set[str] = set()  # behaviours this campaign's runs reached (no seed's)
         from harness.system import get_system
 
         self.spec = get_system(campaign.base.system)
+        self.seeded = 0  # entries of the seed corpus (the first of self.corpus)
+        for j, (cfg, found) in enumerate(seed_corpus(campaign)):
+            self.corpus.append(Entry(-1 - j, cfg, len(set(found) - self.seen), tuple(sorted(set(found)))))
+            self.seen |= set(found)
+            for b in set(found):
+                self.hits[b] = self.hits.get(b, 0) + 1
+            self.seeded += 1
 
     # --------------------------------------------------------------- planning
 
@@ -87,11 +103,17 @@ class Planner:
 
     def _plan_one(self, i: int) -> tuple[RunConfig, dict[str, Any]]:
         rng = stream(self.campaign.seed, "guided", i)
-        fresh = rng.random() < P_FRESH
-        if fresh or not self.corpus:
-            return self._fresh(i), {"fresh": True}
-        parent = rng.choices(self.corpus, weights=[self.energy(e) for e in self.corpus])[0]
-        n_ops = rng.randint(1, MAX_OPS)
+        if i < BATCH and self.seeded:
+            # the first batch: the seed corpus's entries in their order (most coverage
+            # first), each with the run's seed and up to MAX_OPS operations
+            parent = self.corpus[i % self.seeded]
+            n_ops = rng.randint(FIRST_MIN_OPS, MAX_OPS)
+        else:
+            fresh = rng.random() < P_FRESH
+            if fresh or not self.corpus:
+                return self._fresh(i), {"fresh": True}
+            parent = rng.choices(self.corpus, weights=[self.energy(e) for e in self.corpus])[0]
+            n_ops = rng.randint(1, MAX_OPS)
         config = self._explicit(parent.config)
         ops: list[str] = []
         for _ in range(n_ops):
@@ -101,7 +123,8 @@ class Planner:
                 config = changed
                 ops.append(op)
         config = config.replace(seed=self.campaign.run_seed(i))
-        return config, {"parent": parent.run, "ops": ops}
+        meta: dict[str, Any] = {"parent": parent.run} if parent.run >= 0 else {"corpus": -1 - parent.run}
+        return config, {**meta, "ops": ops}
 
     def _explicit(self, config: RunConfig) -> RunConfig:
         from harness.runner import schedule_for
@@ -225,6 +248,7 @@ class Planner:
     def observe(self, i: int, config: RunConfig, found: list[str] | None, valid: Any) -> int:
         """Record run ``i``'s behaviours; returns how many were new."""
         new = set(found or ()) - self.seen
+        self.reached |= set(found or ())
         self.seen |= new
         for b in found or ():
             self.hits[b] = self.hits.get(b, 0) + 1
@@ -234,13 +258,22 @@ class Planner:
         return len(new)
 
 
-def _with_schedule(config: RunConfig, sched: list[dict[str, Any]]) -> RunConfig:
-    sched.sort(key=lambda f: (f["at"], f["episode"], f["kind"]))
-    fams = sorted({fam for f in sched if (fam := fault_family(f)) not in (None, "other")})
-    fams = [f for f in fams if f in family_names()]
-    nemesis = tuple(sorted(set(config.nemesis) | set(fams)))
-    swarm = {f: (config.swarm.get(f) or 1.0) if f in fams else 0.0 for f in nemesis}
-    return config.replace(schedule=sched, nemesis=nemesis, swarm=swarm)
+def seed_corpus(campaign: Any) -> list[tuple[RunConfig, list[str]]]:
+    """The campaign's seed corpus (``harness.guided_corpus``), each entry fitted to it."""
+    if getattr(campaign, "corpus", None) is None:
+        return []
+    from pathlib import Path
+
+    from harness.guided_corpus import adapt, load
+
+    path = Path(campaign.corpus)
+    _, _, entries = load(path if path.is_absolute() else campaign.directory / path)
+    out = []
+    for cfg, found in entries:
+        fitted = adapt(cfg, campaign)
+        if fitted is not None:
+            out.append((fitted, found))
+    return out
 
 
 def load_coverage(campaign: Any) -> dict[int, list[str] | None]:

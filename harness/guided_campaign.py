@@ -4,6 +4,7 @@
 campaign's executor (``harness.campaign_exec``), writes each run's index line as it
 finishes, and feeds the batch's behaviours back to the planner, in run order, before the
 next batch is planned. Runs already in the index (``--resume``) are observed, not re-run.
+At the end the corpus, distilled, goes to ``corpus.json`` (``harness.guided_corpus``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,16 @@ from harness.campaign_index import load_index
 from harness.campaign_run import _system_module
 from harness.coverage import CoverageLog
 from harness.guided import BATCH, Planner, load_coverage
+
+
+def write_corpus(campaign: Any, planner: Planner) -> None:
+    """The campaign's final corpus, distilled (``harness.guided_corpus``), to ``corpus.json``
+    in its directory: ``--corpus DIR`` starts the next campaign from it."""
+    from harness.guided_corpus import distil, write
+
+    pool = [(e.config, list(e.behaviours)) for e in planner.corpus]
+    write(campaign.directory / "corpus.json", campaign.base.system, campaign.base.workload, distil(pool),
+          f"final corpus of guided campaign {campaign.name} (seed {campaign.seed}, {campaign.runs} runs), distilled")
 
 
 def run_guided(campaign: Any, jobs: int, client: Any, progress: bool) -> list[dict[str, Any]]:
@@ -49,10 +60,11 @@ def run_guided(campaign: Any, jobs: int, client: Any, progress: bool) -> list[di
                     if bar is None and progress:
                         bar = _progress_bar(campaign.runs, len(entries) - 1)
                     if bar is not None:
-                        bar.set_postfix_str(f"failures={invalid} behaviours={len(planner.seen)}", refresh=False)
+                        bar.set_postfix_str(f"failures={invalid} behaviours={len(planner.reached)}", refresh=False)
                         bar.update(1)
                 for i in sorted(plan):
                     planner.observe(i, configs[i], cov.get(seeds[i]), entries.get(seeds[i], {}).get("valid"))
+            write_corpus(campaign, planner)
         finally:
             if bar is not None:
                 bar.close()
