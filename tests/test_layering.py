@@ -35,7 +35,7 @@ NODE_API_MODULES = ("harness.node", "harness.schema")
 #: the campaign: its command and the modules that plan and run its runs (reading an index,
 #: ``harness.campaign_index``, or a run's swarm draw, ``harness.swarm``, is not running one)
 CAMPAIGN = ("harness.campaign", "harness.campaign_params", "harness.campaign_run", "harness.campaign_exec",
-            "harness.guided", "harness.guided_campaign", "harness.remote")
+            "harness.guided", "harness.guided_campaign", "harness.guided_corpus", "harness.remote")
 
 def _modules() -> dict[str, pathlib.Path]:
     mods = {}
