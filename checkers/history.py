@@ -28,8 +28,8 @@ import json
 import math
 import re
 import stat
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,7 @@ __all__ = [
     "INFINITY",
     "load_history",
     "pair_operations",
+    "pair_records",
     "freeze",
     "thaw",
 ]
@@ -149,6 +150,25 @@ class Op:
             f"op {self.id} (process {self.process}, {where}, {self.type}) "
             f"{self.f}{key} {json.dumps(thaw(self.value))}"
         )
+
+
+def _fast_init(cls: type) -> None:
+    """Give a frozen slotted dataclass an ``__init__`` that stores each field through its
+    slot descriptor: the generated one goes through ``object.__setattr__`` per field (the
+    class's own refuses), about twice the cost, and `pair_operations` builds one `Op` per
+    operation. Same signature; equality, hashing, ``replace`` and the refusal to assign
+    afterwards stay the dataclass's own."""
+    names = [f.name for f in fields(cls)]
+    ns: dict[str, Any] = {f"_s_{n}": cls.__dict__[n].__set__ for n in names}
+    body = "".join(f"    _s_{n}(self, {n})\n" for n in names)
+    exec(f"def __init__(self, {', '.join(names)}):\n{body}", ns)  # from the field names, as dataclasses does
+    init = ns["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init.__annotations__ = dict(cls.__init__.__annotations__)
+    cls.__init__ = init  # type: ignore[misc]
+
+
+_fast_init(Op)
 
 
 # --------------------------------------------------------------------------- loading
@@ -473,7 +493,33 @@ def pair_operations(events: Iterable[dict[str, Any]]) -> list[Op]:
     without an invoke, an invoke while the same process has one open, or duplicate or
     partial "index" fields.
     """
-    events = list(events)
+    return [Op(i, *rec) for i, rec in enumerate(pair_records(events))]
+
+
+#: what `pair_records` gives for one operation: `Op`'s fields after ``id``, in order
+#: (process, f, key, value, output, call, ret, type, invoke_index, complete_index)
+OpRecord = tuple[Any, ...]
+
+
+def pair_records(events: Iterable[dict[str, Any]]) -> list[OpRecord]:
+    """`pair_operations` without the `Op` values: each operation's fields after ``id``
+    as a plain tuple, in invoke order; an operation's id is its place in the list
+    (``Op(i, *records[i])`` is the op). The linearizability checker pairs this way,
+    where one `Op` per operation would cost more than its whole search on a long history.
+    """
+    events = events if type(events) is list else list(events)
+    # The usual history has increasing "index" fields and pairs cleanly: one pass. Anything
+    # else (no index, events out of index order, a pairing error) takes the general way,
+    # which puts the events in order and names the first problem as it always did.
+    records = _pair(events, True)
+    if records is None:
+        records = _pair(_in_index_order(events), False)
+        assert records is not None  # the general pass raises rather than giving up
+    return records
+
+
+def _in_index_order(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The events in real-time order: by "index" when they have one (all or none must)."""
     has_index = [("index" in e) for e in events]
     if any(has_index):
         if not all(has_index):
@@ -490,64 +536,82 @@ def pair_operations(events: Iterable[dict[str, Any]]) -> list[Op]:
                 if events[a]["index"] == events[b]["index"]:
                     raise HistoryError(f"duplicate \"index\" {events[a]['index']}")
             events = [events[i] for i in order]
+    return events
 
-    open_invokes: dict[int, tuple[int, dict[str, Any]]] = {}
-    pairs: list[tuple[int, dict[str, Any], int | None, dict[str, Any] | None]] = []  # (call, invoke, ret, completion)
-    slot_of: dict[int, int] = {}
+
+def _pair(events: list[dict[str, Any]], fast: bool) -> list[OpRecord] | None:
+    """The pairing pass. ``fast``: the events are only assumed to be in order, so give up
+    (None) at an "index" that is not an int above the one before, or at any error;
+    otherwise they are in order and an error raises `HistoryError`."""
+    atoms = _ATOMS
+    frz = freeze
+    inf = INFINITY
+    open_at: dict[int, int] = {}  # process -> its open invoke's slot
+    # one slot per invoke, in order: (position, invoke event) while open, then the
+    # operation's record, or None when it failed
+    slots: list[Any] = []
+    n_failed = 0
+    last: float = -inf
     for pos, event in enumerate(events):
+        idx = event.get("index")
+        if fast:
+            if type(idx) is not int or idx <= last:
+                return None
+            last = idx
         proc = event.get("process")
         if type(proc) is not int and (isinstance(proc, bool) or not isinstance(proc, int)):
             continue  # nemesis and other non-client processes
         typ = event.get("type")
         if typ == "invoke":
-            if proc in open_invokes:
+            if proc in open_at:
+                if fast:
+                    return None
+                call, invoke = slots[open_at[proc]]
                 raise HistoryError(
                     f"{_where(event, pos)}: process {proc} invokes while its operation at "
-                    f"{_where(open_invokes[proc][1], open_invokes[proc][0])} is still open"
+                    f"{_where(invoke, call)} is still open"
                 )
-            open_invokes[proc] = (pos, event)
-            slot_of[proc] = len(pairs)
-            pairs.append((pos, event, None, None))
-        elif typ in ("ok", "fail", "info"):
-            if proc not in open_invokes:
-                raise HistoryError(f"{_where(event, pos)}: {typ} for process {proc} with no open invoke")
-            call, invoke = open_invokes.pop(proc)
-            pairs[slot_of[proc]] = (call, invoke, pos, event)
-        else:
-            raise HistoryError(f"{_where(event, pos)}: bad type {typ!r}")
-
-    ops: list[Op] = []
-    append = ops.append
-    atoms = _ATOMS
-    for call, invoke, ret, completion in pairs:
-        ctype = completion["type"] if completion is not None else None
-        if ctype == "fail":
+            open_at[proc] = len(slots)
+            slots.append((pos, event))
             continue
-        get: Callable[[str], Any] = invoke.get  # plain JSON values
+        if typ != "ok" and typ != "info" and typ != "fail":
+            if fast:
+                return None
+            raise HistoryError(f"{_where(event, pos)}: bad type {typ!r}")
+        s = open_at.pop(proc, None)
+        if s is None:
+            if fast:
+                return None
+            raise HistoryError(f"{_where(event, pos)}: {typ} for process {proc} with no open invoke")
+        if typ == "fail":
+            slots[s] = None
+            n_failed += 1
+            continue
+        call, invoke = slots[s]
+        get = invoke.get
         key = get("key")
-        if key is None and completion is not None:
-            key = completion.get("key")
-        value = get("value")
-        ret_pos: float | int
-        if ctype == "ok":
-            assert completion is not None and ret is not None  # an ok has its completion
-            output = completion.get("value")
-            if output is not None:
-                value = output  # Jepsen fills the invoke's value from its ok completion
-            typ, ret_pos = "ok", ret
-        else:
-            output, typ, ret_pos = None, "info", INFINITY
-        # Op fields in order: id, process, f, key, value, output, call, ret, type,
-        # invoke_index, complete_index (freeze skipped for plain scalars: the same value)
-        append(Op(
-            len(ops), invoke["process"], get("f"),
-            key if type(key) in atoms else freeze(key),
-            value if type(value) in atoms else freeze(value),
-            output if type(output) in atoms else freeze(output),
-            call, ret_pos, typ, get("index"),
-            completion.get("index") if completion is not None else None,
-        ))
-    return ops
+        if key is None:
+            key = event.get("key")
+        if type(key) not in atoms:
+            key = frz(key)
+        output = event.get("value") if typ == "ok" else None
+        if output is None:
+            value = get("value")
+            if type(value) not in atoms:
+                value = frz(value)
+        else:  # Jepsen fills the invoke's value from its ok completion
+            if type(output) not in atoms:
+                output = frz(output)
+            value = output
+        ret: float | int = pos if typ == "ok" else inf
+        slots[s] = (proc, get("f"), key, value, output, call, ret, typ, get("index"), idx)
+    for s in open_at.values():  # invoked and never completed: may happen any time later
+        call, invoke = slots[s]
+        get = invoke.get
+        key, value = get("key"), get("value")
+        slots[s] = (invoke["process"], get("f"), key if type(key) in atoms else frz(key),
+                    value if type(value) in atoms else frz(value), None, call, inf, "info", get("index"), None)
+    return [rec for rec in slots if rec is not None] if n_failed else slots
 
 
 def _where(event: dict[str, Any], pos: int) -> str:
