@@ -164,7 +164,7 @@ def _fast_init(cls: type) -> None:
     exec(f"def __init__(self, {', '.join(names)}):\n{body}", ns)  # from the field names, as dataclasses does
     init = ns["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"
-    init.__annotations__ = dict(cls.__init__.__annotations__)
+    init.__annotations__ = dict(cls.__dict__["__init__"].__annotations__)
     cls.__init__ = init  # type: ignore[misc]
 
 
@@ -508,14 +508,86 @@ def pair_records(events: Iterable[dict[str, Any]]) -> list[OpRecord]:
     where one `Op` per operation would cost more than its whole search on a long history.
     """
     events = events if type(events) is list else list(events)
-    # The usual history has increasing "index" fields and pairs cleanly: one pass. Anything
-    # else (no index, events out of index order, a pairing error) takes the general way,
-    # which puts the events in order and names the first problem as it always did.
-    records = _pair(events, True)
+    records = _pair_in_order(events)
     if records is None:
-        records = _pair(_in_index_order(events), False)
-        assert records is not None  # the general pass raises rather than giving up
+        records = _pair(_in_index_order(events))
     return records
+
+
+def _pair_in_order(events: list[dict[str, Any]]) -> list[OpRecord] | None:
+    """`_pair` for the usual history, in one pass: every event has an int "index", above
+    the one before, and "process" and "type"; every client event an "f" and a "value"
+    (a "key" may be missing), and the events pair cleanly. None at the first thing that
+    is otherwise: `_pair` then puts the events in order and names the problem."""
+    atoms = _ATOMS
+    frz = freeze
+    inf = INFINITY
+    open_at: dict[int, int] = {}  # process -> its open invoke's slot
+    # one slot per invoke, in order: (position, event, index) while open, then the
+    # operation's record, or None when it failed
+    slots: list[Any] = []
+    n_failed = 0
+    last: float = -inf
+    try:
+        for pos, event in enumerate(events):
+            idx = event["index"]
+            if type(idx) is not int or idx <= last:
+                return None
+            last = idx
+            proc = event["process"]
+            if type(proc) is not int and (isinstance(proc, bool) or not isinstance(proc, int)):
+                continue  # nemesis and other non-client processes
+            typ = event["type"]
+            if typ == "invoke":
+                if proc in open_at:
+                    return None
+                open_at[proc] = len(slots)
+                slots.append((pos, event, idx))
+                continue
+            s = open_at.pop(proc, None)
+            if s is None:
+                return None
+            if typ == "ok":
+                call, invoke, call_idx = slots[s]
+                key = invoke.get("key")
+                if key is None:
+                    key = event.get("key")
+                if type(key) not in atoms:
+                    key = frz(key)
+                output = event["value"]
+                if output is None:
+                    value = invoke["value"]
+                    if type(value) not in atoms:
+                        value = frz(value)
+                else:  # Jepsen fills the invoke's value from its ok completion
+                    if type(output) not in atoms:
+                        output = frz(output)
+                    value = output
+                slots[s] = (proc, invoke["f"], key, value, output, call, pos, "ok", call_idx, idx)
+            elif typ == "info":
+                call, invoke, call_idx = slots[s]
+                key = invoke.get("key")
+                if key is None:
+                    key = event.get("key")
+                if type(key) not in atoms:
+                    key = frz(key)
+                value = invoke["value"]
+                if type(value) not in atoms:
+                    value = frz(value)
+                slots[s] = (proc, invoke["f"], key, value, None, call, inf, "info", call_idx, idx)
+            elif typ == "fail":
+                slots[s] = None
+                n_failed += 1
+            else:
+                return None
+        for s in open_at.values():  # invoked and never completed: may happen any time later
+            call, invoke, call_idx = slots[s]
+            key, value = invoke.get("key"), invoke["value"]
+            slots[s] = (invoke["process"], invoke["f"], key if type(key) in atoms else frz(key),
+                        value if type(value) in atoms else frz(value), None, call, inf, "info", call_idx, None)
+    except (KeyError, TypeError, AttributeError):  # a field missing, an event not a dict
+        return None
+    return [rec for rec in slots if rec is not None] if n_failed else slots
 
 
 def _in_index_order(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -539,79 +611,65 @@ def _in_index_order(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return events
 
 
-def _pair(events: list[dict[str, Any]], fast: bool) -> list[OpRecord] | None:
-    """The pairing pass. ``fast``: the events are only assumed to be in order, so give up
-    (None) at an "index" that is not an int above the one before, or at any error;
-    otherwise they are in order and an error raises `HistoryError`."""
-    atoms = _ATOMS
-    frz = freeze
-    inf = INFINITY
-    open_at: dict[int, int] = {}  # process -> its open invoke's slot
-    # one slot per invoke, in order: (position, invoke event) while open, then the
-    # operation's record, or None when it failed
-    slots: list[Any] = []
-    n_failed = 0
-    last: float = -inf
+def _pair(events: list[dict[str, Any]]) -> list[OpRecord]:
+    """The pairing of events already in order, whatever they hold: raises `HistoryError`
+    at a completion without an invoke or an invoke while its process has one open."""
+    open_invokes: dict[int, tuple[int, dict[str, Any]]] = {}
+    pairs: list[tuple[int, dict[str, Any], int | None, dict[str, Any] | None]] = []  # (call, invoke, ret, completion)
+    slot_of: dict[int, int] = {}
     for pos, event in enumerate(events):
-        idx = event.get("index")
-        if fast:
-            if type(idx) is not int or idx <= last:
-                return None
-            last = idx
         proc = event.get("process")
         if type(proc) is not int and (isinstance(proc, bool) or not isinstance(proc, int)):
             continue  # nemesis and other non-client processes
         typ = event.get("type")
         if typ == "invoke":
-            if proc in open_at:
-                if fast:
-                    return None
-                call, invoke = slots[open_at[proc]]
+            if proc in open_invokes:
                 raise HistoryError(
                     f"{_where(event, pos)}: process {proc} invokes while its operation at "
-                    f"{_where(invoke, call)} is still open"
+                    f"{_where(open_invokes[proc][1], open_invokes[proc][0])} is still open"
                 )
-            open_at[proc] = len(slots)
-            slots.append((pos, event))
-            continue
-        if typ != "ok" and typ != "info" and typ != "fail":
-            if fast:
-                return None
+            open_invokes[proc] = (pos, event)
+            slot_of[proc] = len(pairs)
+            pairs.append((pos, event, None, None))
+        elif typ in ("ok", "fail", "info"):
+            if proc not in open_invokes:
+                raise HistoryError(f"{_where(event, pos)}: {typ} for process {proc} with no open invoke")
+            call, invoke = open_invokes.pop(proc)
+            pairs[slot_of[proc]] = (call, invoke, pos, event)
+        else:
             raise HistoryError(f"{_where(event, pos)}: bad type {typ!r}")
-        s = open_at.pop(proc, None)
-        if s is None:
-            if fast:
-                return None
-            raise HistoryError(f"{_where(event, pos)}: {typ} for process {proc} with no open invoke")
-        if typ == "fail":
-            slots[s] = None
-            n_failed += 1
+
+    records: list[OpRecord] = []
+    append = records.append
+    atoms = _ATOMS
+    for call, invoke, ret, completion in pairs:
+        ctype = completion["type"] if completion is not None else None
+        if ctype == "fail":
             continue
-        call, invoke = slots[s]
         get = invoke.get
         key = get("key")
-        if key is None:
-            key = event.get("key")
-        if type(key) not in atoms:
-            key = frz(key)
-        output = event.get("value") if typ == "ok" else None
-        if output is None:
-            value = get("value")
-            if type(value) not in atoms:
-                value = frz(value)
-        else:  # Jepsen fills the invoke's value from its ok completion
-            if type(output) not in atoms:
-                output = frz(output)
-            value = output
-        ret: float | int = pos if typ == "ok" else inf
-        slots[s] = (proc, get("f"), key, value, output, call, ret, typ, get("index"), idx)
-    for s in open_at.values():  # invoked and never completed: may happen any time later
-        call, invoke = slots[s]
-        get = invoke.get
-        key, value = get("key"), get("value")
-        slots[s] = (invoke["process"], get("f"), key if type(key) in atoms else frz(key),
-                    value if type(value) in atoms else frz(value), None, call, inf, "info", get("index"), None)
-    return [rec for rec in slots if rec is not None] if n_failed else slots
+        if key is None and completion is not None:
+            key = completion.get("key")
+        value = get("value")
+        ret_pos: float | int
+        if ctype == "ok":
+            assert completion is not None and ret is not None  # an ok has its completion
+            output = completion.get("value")
+            if output is not None:
+                value = output  # Jepsen fills the invoke's value from its ok completion
+            typ, ret_pos = "ok", ret
+        else:
+            output, typ, ret_pos = None, "info", INFINITY
+        # the fields of `Op` after id (freeze skipped for plain scalars: the same value)
+        append((
+            invoke["process"], get("f"),
+            key if type(key) in atoms else freeze(key),
+            value if type(value) in atoms else freeze(value),
+            output if type(output) in atoms else freeze(output),
+            call, ret_pos, typ, get("index"),
+            completion.get("index") if completion is not None else None,
+        ))
+    return records
 
 
 def _where(event: dict[str, Any], pos: int) -> str:

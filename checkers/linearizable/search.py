@@ -52,6 +52,7 @@ import sys
 import time
 from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import compress
 from operator import attrgetter, itemgetter
 from typing import Any
 
@@ -186,8 +187,8 @@ Progress = tuple[int, int, int]
 Outcome = tuple[str, int, Any]
 
 
-def _search(ok_ops: list[Any], ok_call: list[int], ok_ret: list[int], ok_fns: list[Any],
-            info_ops: list[Any], info_call: list[int], info_fns: list[Any],
+def _search(ok_ops: Sequence[Any], ok_call: Sequence[Any], ok_ret: Sequence[Any], ok_fns: Sequence[Any],
+            info_ops: Sequence[Any], info_call: Sequence[Any], info_fns: Sequence[Any],
             classes: Sequence[Any] | None, init_state: Any, limits: list[Any],
             clock: Callable[[], float] = time.monotonic) -> Generator[Progress, None, Outcome]:
     """Generator: the search over one partition: its ok ops, their calls, returns and
@@ -263,32 +264,21 @@ def _search(ok_ops: list[Any], ok_call: list[int], ok_ret: list[int], ok_fns: li
     size = INFO_BASE + len(info_ops)
     nxt = [END] * size
     prv = [HEAD] * size
-    # The call and return entries in history order. Positions from `pair_operations` are
-    # distinct ints, so the entries sort by position alone; ops made by hand may tie.
-    at: dict[Any, int] = {}
-    for a in range(k):
-        at[ok_call[a]] = 2 * a + 1
-        at[ok_ret[a]] = 2 * a + 2
-    if len(at) == 2 * k:
-        timeline = [at[pos] for pos in sorted(at)]
-    else:
-        pairs: list[tuple[float, int]] = [(ok_call[a], 2 * a + 1) for a in range(k)]
-        pairs += [(ok_ret[a], 2 * a + 2) for a in range(k)]
-        pairs.sort()
-        timeline = [e for _, e in pairs]
+    # The call and return entries in history order: entry 2a+1 at op a's call, 2a+2 at its
+    # return. A stable sort by position keeps entries that tie (ops made by hand may) in
+    # entry order.
+    pos: list[Any] = [None] * (2 * k + 1)
+    pos[1::2] = ok_call
+    pos[2::2] = ok_ret
     prev = HEAD
-    for e in timeline:
+    for e in sorted(range(1, 2 * k + 1), key=pos.__getitem__):
         nxt[prev] = e
         prv[e] = prev
         prev = e
     nxt[prev] = END
-    prev = INFO_HEAD
-    for b in range(len(info_ops)):  # sorted by call already
-        e = INFO_BASE + b
-        nxt[prev] = e
-        prv[e] = prev
-        prev = e
-    nxt[prev] = END
+    if info_ops:  # sorted by call already
+        nxt[INFO_HEAD : size - 1] = range(INFO_BASE, size)
+        prv[INFO_BASE:size] = range(INFO_HEAD, size - 1)
 
     remaining = k
     low = window = info_set = 0
@@ -494,7 +484,7 @@ def _search(ok_ops: list[Any], ok_call: list[int], ok_ret: list[int], ok_fns: li
             break
 
 
-def _states(fns: list[Any], init_state: Any, max_states: int = 256, max_calls: int = 200_000) -> set[Any] | None:
+def _states(fns: Sequence[Any], init_state: Any, max_states: int = 256, max_calls: int = 200_000) -> set[Any] | None:
     """The states reachable from ``init_state`` by any sequence of ``fns``, real time
     ignored: a superset of those any linearization passes through. None when there are
     too many to list (appends)."""
@@ -516,17 +506,17 @@ def _states(fns: list[Any], init_state: Any, max_states: int = 256, max_calls: i
     return seen
 
 
-def _impossible(ok_fns: list[Any], info_fns: list[Any], init_state: Any) -> list[int]:
+def _impossible(ok_fns: Sequence[Any], info_fns: Sequence[Any], init_state: Any) -> list[int]:
     """The ok ops (indices) that fail in every state `_states` lists: such an op rules out
     every linearization (a read of a value nothing wrote). Empty when there is none, or
     when the states are too many to list."""
-    seen = _states(ok_fns + info_fns, init_state)
+    seen = _states([*ok_fns, *info_fns], init_state)
     if seen is None:
         return []
     return [a for a, fn in enumerate(ok_fns) if all(fn(s) is FAIL for s in seen)]
 
 
-def _weaker(ok_fns: list[Any], info_fns: list[Any], classes: Sequence[Any] | None,
+def _weaker(ok_fns: Sequence[Any], info_fns: Sequence[Any], classes: Sequence[Any] | None,
             init_state: Any) -> list[tuple[int, ...]]:
     """For each info op ``c``, the info ops ``b`` invoked after it that ``c`` can stand in
     for: in every reachable state where ``b`` runs, ``c`` runs and ends in the same state
@@ -536,7 +526,7 @@ def _weaker(ok_fns: list[Any], info_fns: list[Any], classes: Sequence[Any] | Non
     weaker: list[tuple[int, ...]] = [()] * n
     if n < 2 or n > MAX_DOMINANCE_INFO:
         return weaker
-    universe = _states(ok_fns + info_fns, init_state, max_states=64)
+    universe = _states([*ok_fns, *info_fns], init_state, max_states=64)
     if universe is None:
         return weaker
     outs = [[fn(u) for u in universe] for fn in info_fns]
@@ -559,8 +549,8 @@ def _weaker(ok_fns: list[Any], info_fns: list[Any], classes: Sequence[Any] | Non
     return weaker
 
 
-def _counterexample(ok_ops: list[Any], ok_call: list[int], ok_ret: list[int], info_ops: list[Any],
-                    info_call: list[int], info_base: int, best: tuple[Any, ...]) -> tuple[Any, ...]:
+def _counterexample(ok_ops: Sequence[Any], ok_call: Sequence[Any], ok_ret: Sequence[Any], info_ops: Sequence[Any],
+                    info_call: Sequence[Any], info_base: int, best: tuple[Any, ...]) -> tuple[Any, ...]:
     """(prefix ops in order, state after them, the op that cannot follow, other candidates)."""
     stack, state, entry, low, window, info_set = best
     prefix = []
@@ -616,7 +606,8 @@ class _Task:
 
 #: one partition to search: its key, then its ok ops with their calls, returns and
 #: compiled steps, and its info ops with their calls and steps, each list in call order
-_Part = tuple[Any, list[Any], list[int], list[Any], list[Any], list[Any], list[int], list[Any]]
+_Part = tuple[Any, Sequence[Any], Sequence[Any], Sequence[Any], Sequence[Any], Sequence[Any], Sequence[Any],
+              Sequence[Any]]
 
 
 def _op_parts(ops: list[Op], mdl: Model) -> Generator[_Part, None, None]:
@@ -644,37 +635,42 @@ def _op_parts(ops: list[Op], mdl: Model) -> Generator[_Part, None, None]:
 
 
 def _record_parts(records: list[OpRecord], mdl: Any, by_key: bool) -> list[_Part] | None:
-    """The partitions of paired records for a built-in model (`RECORD_MODELS`), in one
-    pass: the same as `_op_parts` gives for their `Op` values, with op ids standing for
-    the ops. None when the model rejects an op: `_op_parts` then says which, as always."""
-    compile_value = mdl.compile_value
+    """The partitions of paired records for a built-in model (`RECORD_MODELS`): the same
+    as `_op_parts` gives for their `Op` values, with op ids standing for the ops. None
+    when the model rejects an op: `_op_parts` then says which, as it always did."""
     inf = INFINITY
-    # key -> (ok ids, their calls, returns, steps, info ids, their calls, steps)
-    parts: dict[Any, tuple[list[Any], ...]] = {}
+    groups: dict[Any, tuple[list[int], list[int]]] = {}  # key -> (ok ids, info ids)
+    for i, rec in enumerate(records):
+        key = rec[2] if by_key else None
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = ([], [])
+        group[rec[6] == inf].append(i)
+    if not groups:
+        return [(None, (), (), (), (), (), (), ())]
+    compile_value = mdl.compile_value
+
+    def columns(ids: list[int]) -> tuple[Sequence[Any], ...]:
+        """The ops' ids, calls, returns and steps, those that change nothing left out."""
+        if not ids:
+            return (), (), (), ()
+        _, fs, _, values, _, calls, rets, *_ = zip(*[records[i] for i in ids])
+        fns = list(map(compile_value, fs, values))
+        if IDENTITY in fns:  # runs anywhere, changes nothing: no need to place it
+            keep = [fn is not IDENTITY for fn in fns]
+            return tuple(compress(ids, keep)), tuple(compress(calls, keep)), tuple(compress(rets, keep)), \
+                tuple(compress(fns, keep))
+        return ids, calls, rets, fns
+
+    parts: list[_Part] = []
     try:
-        for i, rec in enumerate(records):
-            key = rec[2] if by_key else None
-            p = parts.get(key)
-            if p is None:
-                p = parts[key] = ([], [], [], [], [], [], [])
-            fn = compile_value(rec[1], rec[3])
-            if fn is IDENTITY:  # runs anywhere, changes nothing: no need to place it
-                continue
-            ret = rec[6]
-            if ret != inf:
-                p[0].append(i)
-                p[1].append(rec[5])
-                p[2].append(ret)
-                p[3].append(fn)
-            else:
-                p[4].append(i)
-                p[5].append(rec[5])
-                p[6].append(fn)
+        for key, (oks, infos) in groups.items():
+            ok_ops, ok_call, ok_ret, ok_fns = columns(oks)
+            info_ops, info_call, _, info_fns = columns(infos)
+            parts.append((key, ok_ops, ok_call, ok_ret, ok_fns, info_ops, info_call, info_fns))
     except _Unsupported:
         return None
-    if not parts:
-        return [(None, [], [], [], [], [], [], [])]
-    return [(key, *p) for key, p in parts.items()]
+    return parts
 
 
 def _value_class(rec: OpRecord) -> Any:
@@ -743,7 +739,7 @@ def _check(
         clock, now_fn, budget = time.monotonic, time.monotonic, time_limit
         min_slice, limit_reason = MIN_SLICE, "time limit"
     mdl = get_model(model)
-    items = list(events_or_ops)
+    items: list[Any] = list(events_or_ops)
     kinds = set(map(type, items))  # a few types, however long the history
     records: list[OpRecord] | None = None
     parts: Iterable[_Part] | None = None
