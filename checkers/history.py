@@ -515,23 +515,23 @@ def pair_records(events: Iterable[dict[str, Any]]) -> list[OpRecord]:
 
 
 def _pair_in_order(events: list[dict[str, Any]]) -> list[OpRecord] | None:
-    """`_pair` for the usual history, in one pass: every event has an int "index", above
-    the one before, and "process" and "type"; every client event an "f" and a "value"
+    """`_pair` for the usual history, in one pass: every event has an "index" above the
+    one before, and "process" and "type"; every client event an "f" and a "value"
     (a "key" may be missing), and the events pair cleanly. None at the first thing that
     is otherwise: `_pair` then puts the events in order and names the problem."""
     atoms = _ATOMS
     frz = freeze
     inf = INFINITY
     open_at: dict[int, int] = {}  # process -> its open invoke's slot
-    # one slot per invoke, in order: (position, event, index) while open, then the
-    # operation's record, or None when it failed
+    # one slot per invoke, in order: its position while open, then the operation's
+    # record, or None when it failed
     slots: list[Any] = []
     n_failed = 0
     last: float = -inf
     try:
         for pos, event in enumerate(events):
             idx = event["index"]
-            if type(idx) is not int or idx <= last:
+            if not last < idx:  # (an index that does not compare with ints raises TypeError)
                 return None
             last = idx
             proc = event["process"]
@@ -542,13 +542,12 @@ def _pair_in_order(events: list[dict[str, Any]]) -> list[OpRecord] | None:
                 if proc in open_at:
                     return None
                 open_at[proc] = len(slots)
-                slots.append((pos, event, idx))
+                slots.append(pos)
                 continue
-            s = open_at.pop(proc, None)
-            if s is None:
-                return None
+            s = open_at.pop(proc)  # (KeyError: no open invoke)
             if typ == "ok":
-                call, invoke, call_idx = slots[s]
+                call = slots[s]
+                invoke = events[call]
                 key = invoke.get("key")
                 if key is None:
                     key = event.get("key")
@@ -563,9 +562,10 @@ def _pair_in_order(events: list[dict[str, Any]]) -> list[OpRecord] | None:
                     if type(output) not in atoms:
                         output = frz(output)
                     value = output
-                slots[s] = (proc, invoke["f"], key, value, output, call, pos, "ok", call_idx, idx)
+                slots[s] = (proc, invoke["f"], key, value, output, call, pos, "ok", invoke["index"], idx)
             elif typ == "info":
-                call, invoke, call_idx = slots[s]
+                call = slots[s]
+                invoke = events[call]
                 key = invoke.get("key")
                 if key is None:
                     key = event.get("key")
@@ -574,17 +574,18 @@ def _pair_in_order(events: list[dict[str, Any]]) -> list[OpRecord] | None:
                 value = invoke["value"]
                 if type(value) not in atoms:
                     value = frz(value)
-                slots[s] = (proc, invoke["f"], key, value, None, call, inf, "info", call_idx, idx)
+                slots[s] = (proc, invoke["f"], key, value, None, call, inf, "info", invoke["index"], idx)
             elif typ == "fail":
                 slots[s] = None
                 n_failed += 1
             else:
                 return None
         for s in open_at.values():  # invoked and never completed: may happen any time later
-            call, invoke, call_idx = slots[s]
+            call = slots[s]
+            invoke = events[call]
             key, value = invoke.get("key"), invoke["value"]
             slots[s] = (invoke["process"], invoke["f"], key if type(key) in atoms else frz(key),
-                        value if type(value) in atoms else frz(value), None, call, inf, "info", call_idx, None)
+                        value if type(value) in atoms else frz(value), None, call, inf, "info", invoke["index"], None)
     except (KeyError, TypeError, AttributeError):  # a field missing, an event not a dict
         return None
     return [rec for rec in slots if rec is not None] if n_failed else slots
