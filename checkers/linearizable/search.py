@@ -734,12 +734,13 @@ def _check(
         clock, now_fn, budget = time.monotonic, time.monotonic, time_limit
         min_slice, limit_reason = MIN_SLICE, "time limit"
     mdl = get_model(model)
-    items: list[Any] = list(events_or_ops)
+    # (no copy of a list of events: the pairing reads it once, and it stays the caller's)
+    items: list[Any] = events_or_ops if type(events_or_ops) is list else list(events_or_ops)
     kinds = set(map(type, items))  # a few types, however long the history
     records: list[OpRecord] | None = None
     parts: Iterable[_Part] | None = None
     if all(issubclass(t, Op) for t in kinds):
-        ops: list[Any] = items
+        ops: list[Any] = list(items)
     elif all(issubclass(t, dict) for t in kinds):
         records = pair_records(items)
         by_key = RECORD_MODELS.get(type(mdl))
