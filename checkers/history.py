@@ -19,6 +19,12 @@ Jepsen/Knossos semantics:
 * events of non-integer processes (Jepsen's ``:nemesis``) are not client operations and
   are ignored.
 
+`pair_records` is the same pairing without the `Op` values (plain tuples of their fields),
+for the linearizability checker: on a long history, making an `Op` per operation cost
+more than the search. A history whose indices increase and whose events pair cleanly
+(the usual one) is paired in one pass; anything else takes the general way, which
+names the first problem.
+
 Malformed input raises `HistoryError` with a one-line message naming the file and line.
 """
 
