@@ -47,6 +47,7 @@ __all__ = [
     "load_history",
     "pair_operations",
     "pair_records",
+    "pair_records_in_order",
     "freeze",
     "thaw",
 ]
@@ -514,17 +515,19 @@ def pair_records(events: Iterable[dict[str, Any]]) -> list[OpRecord]:
     where one `Op` per operation would cost more than its whole search on a long history.
     """
     events = events if type(events) is list else list(events)
-    records = _pair_in_order(events)
+    records = pair_records_in_order(events)
     if records is None:
         records = _pair(_in_index_order(events))
     return records
 
 
-def _pair_in_order(events: list[dict[str, Any]]) -> list[OpRecord] | None:
-    """`_pair` for the usual history, in one pass: every event has an "index" above the
-    one before, and "process" and "type"; every client event an "f" and a "value"
-    (a "key" may be missing), and the events pair cleanly. None at the first thing that
-    is otherwise: `_pair` then puts the events in order and names the problem."""
+def pair_records_in_order(events: list[Any]) -> list[OpRecord] | None:
+    """`pair_records` for the usual history, in one pass: every event is a dict with an
+    "index" above the one before, a "process" and a "type", every client event has an
+    "f" and a "value" (a "key" may be missing), and the events pair cleanly. None at the
+    first thing that is otherwise (`pair_records` then goes the general way, which puts
+    the events in order and names the problem): so a caller that gets records also
+    knows every event is a dict."""
     atoms = _ATOMS
     frz = freeze
     inf = INFINITY
@@ -536,6 +539,8 @@ def _pair_in_order(events: list[dict[str, Any]]) -> list[OpRecord] | None:
     last: float = -inf
     try:
         for pos, event in enumerate(events):
+            if type(event) is not dict:
+                return None
             idx = event["index"]
             if not last < idx:  # (an index that does not compare with ints raises TypeError)
                 return None

@@ -239,14 +239,14 @@ def _mixed_history(rng: random.Random, n: int, model: str) -> list[dict]:
 
 
 def test_one_pass_pairing_is_the_general_pairing():
-    from checkers.history import Op, _in_index_order, _pair, _pair_in_order, pair_records
+    from checkers.history import Op, _in_index_order, _pair, pair_records, pair_records_in_order
 
     rng = random.Random(1616)
     took_fast = 0
     for _ in range(400):
         events = _mixed_history(rng, rng.randrange(0, 40), rng.choice(["kv", "register", "set"]))
         general = _pair(_in_index_order(events))
-        fast = _pair_in_order(events)
+        fast = pair_records_in_order(events)
         if fast is not None:
             took_fast += 1
             assert fast == general
@@ -310,3 +310,23 @@ def test_a_rejected_op_is_named_as_before():
         check(pair_operations(events), "kv")
     assert str(on_events.value) == str(on_ops.value)
     assert "appends strings only" in str(on_events.value) and "key=\"x\"" in str(on_events.value)
+
+
+def test_events_that_are_not_all_dicts_are_refused_as_before():
+    class Event(dict):
+        pass
+
+    class Mapping:
+        def __init__(self, d):
+            self.d = d
+
+        def __getitem__(self, k):
+            return self.d[k]
+
+    events = _mixed_history(random.Random(3), 20, "kv")
+    subclassed = [Event(e) for e in events]
+    assert check(subclassed, "kv").to_json() == check(events, "kv").to_json()
+    with pytest.raises(HistoryError, match="wants a list of event dicts"):
+        check(events[:-1] + [Mapping(events[-1])], "kv")
+    with pytest.raises(HistoryError, match="wants a list of event dicts"):
+        check([Mapping(e) for e in events], "kv")

@@ -60,7 +60,7 @@ from dataclasses import dataclass, field
 from operator import attrgetter, itemgetter
 from typing import Any
 
-from ..history import INFINITY, HistoryError, Op, OpRecord, pair_records, thaw
+from ..history import INFINITY, HistoryError, Op, OpRecord, pair_records, pair_records_in_order, thaw
 from .models import FAIL, IDENTITY, RECORD_MODELS, Model, _Unsupported, get_model
 
 __all__ = ["Result", "check", "MEMORY_BUDGET", "ENTRY_BYTES"]
@@ -741,13 +741,16 @@ def _check(
     mdl = get_model(model)
     # (no copy of a list of events: the pairing reads it once, and it stays the caller's)
     items: list[Any] = events_or_ops if type(events_or_ops) is list else list(events_or_ops)
-    kinds = set(map(type, items))  # a few types, however long the history
-    records: list[OpRecord] | None = None
+    # The usual events are paired in one pass that also tells they are all dicts; else
+    # look at the types first (a few, however long the history).
+    records = pair_records_in_order(items) if items and type(items[0]) is dict else None
+    kinds = {dict} if records is not None else set(map(type, items))
     parts: Iterable[_Part] | None = None
     if all(issubclass(t, Op) for t in kinds):
         ops: list[Any] = list(items)
     elif all(issubclass(t, dict) for t in kinds):
-        records = pair_records(items)
+        if records is None:
+            records = pair_records(items)
         by_key = RECORD_MODELS.get(type(mdl))
         if by_key is not None:
             parts = _record_parts(records, mdl, by_key)
