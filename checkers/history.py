@@ -19,6 +19,12 @@ Jepsen/Knossos semantics:
 * events of non-integer processes (Jepsen's ``:nemesis``) are not client operations and
   are ignored.
 
+`pair_records` is the same pairing without the `Op` values (plain tuples of their fields),
+for the linearizability checker: on a long history, making an `Op` per operation cost
+more than the search. A history whose indices increase and whose events pair cleanly
+(the usual one) is paired in one pass; anything else takes the general way, which
+names the first problem.
+
 Malformed input raises `HistoryError` with a one-line message naming the file and line.
 """
 
@@ -28,8 +34,8 @@ import json
 import math
 import re
 import stat
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -40,6 +46,8 @@ __all__ = [
     "INFINITY",
     "load_history",
     "pair_operations",
+    "pair_records",
+    "pair_records_in_order",
     "freeze",
     "thaw",
 ]
@@ -149,6 +157,25 @@ class Op:
             f"op {self.id} (process {self.process}, {where}, {self.type}) "
             f"{self.f}{key} {json.dumps(thaw(self.value))}"
         )
+
+
+def _fast_init(cls: type) -> None:
+    """Give a frozen slotted dataclass an ``__init__`` that stores each field through its
+    slot descriptor: the generated one goes through ``object.__setattr__`` per field (the
+    class's own refuses), about twice the cost, and `pair_operations` builds one `Op` per
+    operation. Same signature; equality, hashing, ``replace`` and the refusal to assign
+    afterwards stay the dataclass's own."""
+    names = [f.name for f in fields(cls)]
+    ns: dict[str, Any] = {f"_s_{n}": cls.__dict__[n].__set__ for n in names}
+    body = "".join(f"    _s_{n}(self, {n})\n" for n in names)
+    exec(f"def __init__(self, {', '.join(names)}):\n{body}", ns)  # from the field names, as dataclasses does
+    init = ns["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init.__annotations__ = dict(cls.__dict__["__init__"].__annotations__)
+    cls.__init__ = init  # type: ignore[misc]
+
+
+_fast_init(Op)
 
 
 # --------------------------------------------------------------------------- loading
@@ -473,7 +500,110 @@ def pair_operations(events: Iterable[dict[str, Any]]) -> list[Op]:
     without an invoke, an invoke while the same process has one open, or duplicate or
     partial "index" fields.
     """
-    events = list(events)
+    return [Op(i, *rec) for i, rec in enumerate(pair_records(events))]
+
+
+#: what `pair_records` gives for one operation: `Op`'s fields after ``id``, in order
+#: (process, f, key, value, output, call, ret, type, invoke_index, complete_index)
+OpRecord = tuple[Any, ...]
+
+
+def pair_records(events: Iterable[dict[str, Any]]) -> list[OpRecord]:
+    """`pair_operations` without the `Op` values: each operation's fields after ``id``
+    as a plain tuple, in invoke order; an operation's id is its place in the list
+    (``Op(i, *records[i])`` is the op). The linearizability checker pairs this way,
+    where one `Op` per operation would cost more than its whole search on a long history.
+    """
+    events = events if type(events) is list else list(events)
+    records = pair_records_in_order(events)
+    if records is None:
+        records = _pair(_in_index_order(events))
+    return records
+
+
+def pair_records_in_order(events: list[Any]) -> list[OpRecord] | None:
+    """`pair_records` for the usual history, in one pass: every event is a dict with an
+    "index" above the one before, a "process" and a "type", every client event has an
+    "f" and a "value" (a "key" may be missing), and the events pair cleanly. None at the
+    first thing that is otherwise (`pair_records` then goes the general way, which puts
+    the events in order and names the problem): so a caller that gets records also
+    knows every event is a dict."""
+    atoms = _ATOMS
+    frz = freeze
+    inf = INFINITY
+    open_at: dict[int, int] = {}  # process -> its open invoke's slot
+    # one slot per invoke, in order: its position while open, then the operation's
+    # record, or None when it failed
+    slots: list[Any] = []
+    n_failed = 0
+    last: float = -inf
+    try:
+        for pos, event in enumerate(events):
+            if type(event) is not dict:
+                return None
+            idx = event["index"]
+            if not last < idx:  # (an index that does not compare with ints raises TypeError)
+                return None
+            last = idx
+            proc = event["process"]
+            if type(proc) is not int and (isinstance(proc, bool) or not isinstance(proc, int)):
+                continue  # nemesis and other non-client processes
+            typ = event["type"]
+            if typ == "invoke":
+                if proc in open_at:
+                    return None
+                open_at[proc] = len(slots)
+                slots.append(pos)
+                continue
+            s = open_at.pop(proc)  # (KeyError: no open invoke)
+            if typ == "ok":
+                call = slots[s]
+                invoke = events[call]
+                key = invoke.get("key")
+                if key is None:
+                    key = event.get("key")
+                if type(key) not in atoms:
+                    key = frz(key)
+                output = event["value"]
+                if output is None:
+                    value = invoke["value"]
+                    if type(value) not in atoms:
+                        value = frz(value)
+                else:  # Jepsen fills the invoke's value from its ok completion
+                    if type(output) not in atoms:
+                        output = frz(output)
+                    value = output
+                slots[s] = (proc, invoke["f"], key, value, output, call, pos, "ok", invoke["index"], idx)
+            elif typ == "info":
+                call = slots[s]
+                invoke = events[call]
+                key = invoke.get("key")
+                if key is None:
+                    key = event.get("key")
+                if type(key) not in atoms:
+                    key = frz(key)
+                value = invoke["value"]
+                if type(value) not in atoms:
+                    value = frz(value)
+                slots[s] = (proc, invoke["f"], key, value, None, call, inf, "info", invoke["index"], idx)
+            elif typ == "fail":
+                slots[s] = None
+                n_failed += 1
+            else:
+                return None
+        for s in open_at.values():  # invoked and never completed: may happen any time later
+            call = slots[s]
+            invoke = events[call]
+            key, value = invoke.get("key"), invoke["value"]
+            slots[s] = (invoke["process"], invoke["f"], key if type(key) in atoms else frz(key),
+                        value if type(value) in atoms else frz(value), None, call, inf, "info", invoke["index"], None)
+    except (KeyError, TypeError, AttributeError):  # a field missing, an event not a dict
+        return None
+    return [rec for rec in slots if rec is not None] if n_failed else slots
+
+
+def _in_index_order(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The events in real-time order: by "index" when they have one (all or none must)."""
     has_index = [("index" in e) for e in events]
     if any(has_index):
         if not all(has_index):
@@ -490,7 +620,12 @@ def pair_operations(events: Iterable[dict[str, Any]]) -> list[Op]:
                 if events[a]["index"] == events[b]["index"]:
                     raise HistoryError(f"duplicate \"index\" {events[a]['index']}")
             events = [events[i] for i in order]
+    return events
 
+
+def _pair(events: list[dict[str, Any]]) -> list[OpRecord]:
+    """The pairing of events already in order, whatever they hold: raises `HistoryError`
+    at a completion without an invoke or an invoke while its process has one open."""
     open_invokes: dict[int, tuple[int, dict[str, Any]]] = {}
     pairs: list[tuple[int, dict[str, Any], int | None, dict[str, Any] | None]] = []  # (call, invoke, ret, completion)
     slot_of: dict[int, int] = {}
@@ -516,14 +651,14 @@ def pair_operations(events: Iterable[dict[str, Any]]) -> list[Op]:
         else:
             raise HistoryError(f"{_where(event, pos)}: bad type {typ!r}")
 
-    ops: list[Op] = []
-    append = ops.append
+    records: list[OpRecord] = []
+    append = records.append
     atoms = _ATOMS
     for call, invoke, ret, completion in pairs:
         ctype = completion["type"] if completion is not None else None
         if ctype == "fail":
             continue
-        get: Callable[[str], Any] = invoke.get  # plain JSON values
+        get = invoke.get
         key = get("key")
         if key is None and completion is not None:
             key = completion.get("key")
@@ -537,17 +672,16 @@ def pair_operations(events: Iterable[dict[str, Any]]) -> list[Op]:
             typ, ret_pos = "ok", ret
         else:
             output, typ, ret_pos = None, "info", INFINITY
-        # Op fields in order: id, process, f, key, value, output, call, ret, type,
-        # invoke_index, complete_index (freeze skipped for plain scalars: the same value)
-        append(Op(
-            len(ops), invoke["process"], get("f"),
+        # the fields of `Op` after id (freeze skipped for plain scalars: the same value)
+        append((
+            invoke["process"], get("f"),
             key if type(key) in atoms else freeze(key),
             value if type(value) in atoms else freeze(value),
             output if type(output) in atoms else freeze(output),
             call, ret_pos, typ, get("index"),
             completion.get("index") if completion is not None else None,
         ))
-    return ops
+    return records
 
 
 def _where(event: dict[str, Any], pos: int) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from checkers.history import pair_operations
+from checkers.history import HistoryError, pair_operations
 from checkers.linearizable import check
 from checkers.linearizable.models import CasRegister
 from harness.config import RunConfig
@@ -161,3 +161,172 @@ def test_twin_rule_changes_no_verdict():
         assert a == b, events
         seen.add(a)
     assert seen == {True, False}
+
+
+# ------------------------------------------------------------------ pairing and checking without Op values
+
+
+def _op_of(model: str, rng: random.Random) -> tuple[str, object, object]:
+    """(f, key, value) of a random invoke of ``model``."""
+    if model == "kv":
+        f = rng.choice(["get", "put", "append"])
+        return f, rng.choice(["x", "y", ["z", 1]]), None if f == "get" else rng.choice(["a", "b"])
+    if model in ("register", "cas-register"):
+        f = rng.choice(["read", "write", "cas"] if model == "cas-register" else ["read", "write"])
+        v = None if f == "read" else rng.randrange(3) if f == "write" else [rng.randrange(3), rng.randrange(3)]
+        return f, rng.choice(["x", "y", ["z", 1]]), v
+    if model == "set":
+        f = rng.choice(["read", "add"])
+        return f, None, None if f == "read" else rng.randrange(3)
+    if model == "fifo-queue":
+        f = rng.choice(["enqueue", "dequeue"])
+        return f, None, None if f == "dequeue" else rng.randrange(2)
+    if model == "mutex":
+        return rng.choice(["acquire", "release"]), None, None
+    assert model == "multi-register"
+    return "txn", None, [[rng.choice(["read", "write"]), rng.choice(["x", "y"]), rng.randrange(2)]]
+
+
+def _ok_value(model: str, f: str, v: object, rng: random.Random) -> object:
+    """What an ok completion carries: the argument, or a read's value, right or wrong."""
+    if model == "kv" and f == "get":
+        return rng.choice(["", "a", "ab", "b", "ba"])
+    if f == "read":
+        return sorted(rng.sample(range(3), rng.randrange(3))) if model == "set" else rng.randrange(3)
+    if f == "dequeue":
+        return rng.choice([None, 0, 1])
+    if f == "txn":
+        return [[m[0], m[1], rng.randrange(2) if m[0] == "read" else m[2]] for m in v]  # type: ignore[attr-defined]
+    return v
+
+
+def _mixed_history(rng: random.Random, n: int, model: str) -> list[dict]:
+    """Events of ``model`` (keyed models on a few keys), with nemesis events, failed,
+    crashed and never-completed ops, keys now on the invoke and now only on the completion,
+    and reads that return values nothing wrote: valid and invalid histories alike."""
+    events: list[dict] = []
+    open_: dict[int, tuple] = {}
+    procs = list(range(4))
+    next_p = 4
+
+    def add(p, typ, f, key, value, key_on_invoke=True):
+        e = {"index": len(events), "time": len(events), "process": p, "type": typ, "f": f, "value": value}
+        if key is not None and (typ != "invoke" or key_on_invoke):
+            e["key"] = key
+        events.append(e)
+
+    for _ in range(n):
+        if rng.random() < 0.05:
+            add("nemesis", "info", "kill", None, None)
+            continue
+        p = rng.choice(procs)
+        if p in open_:
+            f, key, v = open_.pop(p)
+            r = rng.random()
+            if r < 0.15:
+                add(p, "info", f, key, v)
+                procs[procs.index(p)] = next_p
+                next_p += 1
+            elif r < 0.25:
+                add(p, "fail", f, key, v)
+            else:
+                add(p, "ok", f, key, _ok_value(model, f, v, rng))
+        else:
+            f, key, v = _op_of(model, rng)
+            open_[p] = (f, key, v)
+            add(p, "invoke", f, key, v, key_on_invoke=rng.random() < 0.8)
+    return events
+
+
+def test_one_pass_pairing_is_the_general_pairing():
+    from checkers.history import Op, _in_index_order, _pair, pair_records, pair_records_in_order
+
+    rng = random.Random(1616)
+    took_fast = 0
+    for _ in range(400):
+        events = _mixed_history(rng, rng.randrange(0, 40), rng.choice(["kv", "register", "set"]))
+        general = _pair(_in_index_order(events))
+        fast = pair_records_in_order(events)
+        if fast is not None:
+            took_fast += 1
+            assert fast == general
+        assert pair_records(events) == general
+        # out of index order, or without indices: the general pass, the same records
+        shuffled = events[:]
+        rng.shuffle(shuffled)
+        assert pair_records(shuffled) == general
+        assert pair_records([{k: v for k, v in e.items() if k != "index"} for e in events]) == [
+            (*rec[:8], None, None) for rec in general]
+        ops = pair_operations(events)
+        assert ops == [Op(i, *rec) for i, rec in enumerate(general)]
+    assert took_fast > 300
+
+
+def test_pairing_errors_are_the_general_ones():
+    def ev(i, p, typ, **extra):
+        return {"index": i, "process": p, "type": typ, "f": "read", "value": None, **extra}
+
+    cases = [
+        ([ev(0, 0, "invoke"), ev(1, 0, "invoke")], "index 1: process 0 invokes while its operation at index 0"),
+        ([ev(0, 0, "ok")], "index 0: ok for process 0 with no open invoke"),
+        ([ev(0, 0, "invoke"), ev(1, 0, "done")], "index 1: bad type 'done'"),
+        ([ev(0, 0, "invoke"), ev(0, 0, "ok")], 'duplicate "index" 0'),
+        ([ev(0, 0, "invoke"), {"process": 0, "type": "ok", "f": "read"}], 'event 1: some events have an "index"'),
+    ]
+    for events, message in cases:
+        with pytest.raises(HistoryError) as info:
+            pair_operations(events)
+        assert str(info.value).startswith(message)
+
+
+@pytest.mark.parametrize("model", ["kv", "register", "cas-register", "set", "fifo-queue", "mutex", "multi-register"])
+def test_checking_records_is_checking_ops(model):
+    """check() on events (paired into records, no Op per operation) gives the very result
+    check() on their Op values does: verdict, counterexample, prefix, pending, state."""
+    rng = random.Random(len(model))
+    seen = set()
+    for _ in range(150):
+        events = _mixed_history(rng, rng.randrange(2, 30), model)
+        a = check(events, model)
+        b = check(pair_operations(events), model)
+        assert a.to_json() == b.to_json(), events
+        assert a.op == b.op and a.pending == b.pending
+        seen.add(a.valid)
+    assert seen == {True, False}
+
+
+def test_a_rejected_op_is_named_as_before():
+    """An op the model does not know: the same ModelError, naming the first such op of the
+    first partition, with or without the records path."""
+    from checkers.linearizable import ModelError
+
+    events = []
+    for i, (key, f, value) in enumerate([("x", "put", "a"), ("y", "cas", ["a", "b"]), ("x", "append", 3)]):
+        events += [{"index": 2 * i, "process": i, "type": "invoke", "f": f, "key": key, "value": value},
+                   {"index": 2 * i + 1, "process": i, "type": "ok", "f": f, "key": key, "value": value}]
+    with pytest.raises(ModelError) as on_events:
+        check(events, "kv")
+    with pytest.raises(ModelError) as on_ops:
+        check(pair_operations(events), "kv")
+    assert str(on_events.value) == str(on_ops.value)
+    assert "appends strings only" in str(on_events.value) and "key=\"x\"" in str(on_events.value)
+
+
+def test_events_that_are_not_all_dicts_are_refused_as_before():
+    class Event(dict):
+        pass
+
+    class Mapping:
+        def __init__(self, d):
+            self.d = d
+
+        def __getitem__(self, k):
+            return self.d[k]
+
+    events = _mixed_history(random.Random(3), 20, "kv")
+    subclassed = [Event(e) for e in events]
+    assert check(subclassed, "kv").to_json() == check(events, "kv").to_json()
+    with pytest.raises(HistoryError, match="wants a list of event dicts"):
+        check(events[:-1] + [Mapping(events[-1])], "kv")
+    with pytest.raises(HistoryError, match="wants a list of event dicts"):
+        check([Mapping(e) for e in events], "kv")

@@ -41,7 +41,12 @@ out are resumed round-robin with what remains, so a hard key cannot hide an easy
 counterexample. The first partition that fails decides the verdict.
 
 The search loop is written for CPython: plain ints and lists, no attribute access,
-one precompiled ``state -> state | FAIL`` function per operation.
+one precompiled ``state -> state | FAIL`` function per operation. Given events and a
+built-in model, the checker never makes an `Op` per operation: it pairs the events into
+plain tuples (`checkers.history.pair_records`), compiles each from its f and value
+(`ValueModel.compile_value`) and partitions them in one loop, and makes `Op` values only
+for the operations a counterexample names. Other models, and lists of `Op`, take the
+general way (`_op_parts`); both give the same result.
 """
 
 from __future__ import annotations
@@ -52,11 +57,11 @@ import sys
 import time
 from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
-from ..history import INFINITY, HistoryError, Op, pair_operations, thaw
-from .models import FAIL, IDENTITY, Model, get_model
+from ..history import INFINITY, HistoryError, Op, OpRecord, pair_records, pair_records_in_order, thaw
+from .models import FAIL, IDENTITY, RECORD_MODELS, Model, _Unsupported, get_model
 
 __all__ = ["Result", "check", "MEMORY_BUDGET", "ENTRY_BYTES"]
 
@@ -186,11 +191,14 @@ Progress = tuple[int, int, int]
 Outcome = tuple[str, int, Any]
 
 
-def _search(ok_ops: list[Op], ok_fns: list[Any], info_ops: list[Op], info_fns: list[Any],
+def _search(ok_ops: Sequence[Any], ok_call: Sequence[Any], ok_ret: Sequence[Any], ok_fns: Sequence[Any],
+            info_ops: Sequence[Any], info_call: Sequence[Any], info_fns: Sequence[Any],
             classes: Sequence[Any] | None, init_state: Any, limits: list[Any],
             clock: Callable[[], float] = time.monotonic) -> Generator[Progress, None, Outcome]:
-    """Generator: the search over one partition: its ok ops and their compiled steps, its
-    info ops, theirs and their classes (each list sorted by call).
+    """Generator: the search over one partition: its ok ops, their calls, returns and
+    compiled steps, its info ops, their calls, steps and classes (each list sorted by
+    call). The ops themselves (`Op` values or whatever stands for them) are only handed
+    back in a counterexample.
 
     ``limits`` is ``[deadline, max_entries, max_bytes]``, updated by the caller between
     resumptions. Yields ``(max_depth, entries, bytes)`` when ``clock()`` (wall clock, or a
@@ -241,8 +249,6 @@ def _search(ok_ops: list[Op], ok_fns: list[Any], info_ops: list[Op], info_fns: l
     the walk is stuck at such an op's return, and reports that point.
     """
     k = len(ok_ops)
-    ok_ret = [op.ret for op in ok_ops]
-    info_call = [op.call for op in info_ops]
     # Twins (info ops of one class): cls_succ[b] is the next info op of b's class, and
     # skip[b] is True while an earlier twin of b is not linearized (b is no candidate).
     n_info = len(info_ops)
@@ -262,32 +268,21 @@ def _search(ok_ops: list[Op], ok_fns: list[Any], info_ops: list[Op], info_fns: l
     size = INFO_BASE + len(info_ops)
     nxt = [END] * size
     prv = [HEAD] * size
-    # The call and return entries in history order. Positions from `pair_operations` are
-    # distinct ints, so the entries sort by position alone; ops made by hand may tie.
-    at: dict[Any, int] = {}
-    for a, op in enumerate(ok_ops):
-        at[op.call] = 2 * a + 1
-        at[op.ret] = 2 * a + 2
-    if len(at) == 2 * k:
-        timeline = [at[pos] for pos in sorted(at)]
-    else:
-        pairs: list[tuple[float, int]] = [(op.call, 2 * a + 1) for a, op in enumerate(ok_ops)]
-        pairs += [(op.ret, 2 * a + 2) for a, op in enumerate(ok_ops)]
-        pairs.sort()
-        timeline = [e for _, e in pairs]
+    # The call and return entries in history order: entry 2a+1 at op a's call, 2a+2 at its
+    # return. A stable sort by position keeps entries that tie (ops made by hand may) in
+    # entry order.
+    pos: list[Any] = [None] * (2 * k + 1)
+    pos[1::2] = ok_call
+    pos[2::2] = ok_ret
     prev = HEAD
-    for e in timeline:
+    for e in sorted(range(1, 2 * k + 1), key=pos.__getitem__):
         nxt[prev] = e
         prv[e] = prev
         prev = e
     nxt[prev] = END
-    prev = INFO_HEAD
-    for b in range(len(info_ops)):  # sorted by call already
-        e = INFO_BASE + b
-        nxt[prev] = e
-        prv[e] = prev
-        prev = e
-    nxt[prev] = END
+    if info_ops:  # sorted by call already
+        nxt[INFO_HEAD : size - 1] = range(INFO_BASE, size)
+        prv[INFO_BASE:size] = range(INFO_HEAD, size - 1)
 
     remaining = k
     low = window = info_set = 0
@@ -311,6 +306,9 @@ def _search(ok_ops: list[Op], ok_fns: list[Any], info_ops: list[Op], info_fns: l
     check_every, impossible_after = CHECK_EVERY, IMPOSSIBLE_AFTER  # module globals, for tests
     if not remaining:
         return ("ok", 0, None)
+
+    def counterexample(at: tuple[Any, ...]) -> tuple[Any, ...]:
+        return _counterexample(ok_ops, ok_call, ok_ret, info_ops, info_call, INFO_BASE, at)
 
     def admit(key: Any, got: Any, new: int) -> int | None:
         """Store ``new`` beside the info sets ``got`` already explored with ``key``, unless
@@ -343,7 +341,7 @@ def _search(ok_ops: list[Op], ok_fns: list[Any], info_ops: list[Op], info_fns: l
             per_entry = ENTRY_BYTES + getsizeof(state) + getsizeof(info_set)
             if doomed is not None:  # the verdict is known; a witness is being looked for
                 if steps >= doomed_until or n_entries > limits[1] or n_entries * per_entry > limits[2]:
-                    return ("fail", max_depth, _counterexample(ok_ops, info_ops, INFO_BASE, best or doomed_best))
+                    return ("fail", max_depth, counterexample(best or doomed_best))
             elif n_entries > limits[1] or n_entries * per_entry > limits[2]:
                 return ("memory", max_depth, None)
             else:
@@ -410,8 +408,7 @@ def _search(ok_ops: list[Op], ok_fns: list[Any], info_ops: list[Op], info_fns: l
             best_depth = depth
             best = (stack, state, entry, low, window, info_set)
         if doomed is not None and doomed[(entry >> 1) - 1]:  # no state lets it run: done
-            return ("fail", max_depth, _counterexample(ok_ops, info_ops, INFO_BASE,
-                                                       (stack, state, entry, low, window, info_set)))
+            return ("fail", max_depth, counterexample((stack, state, entry, low, window, info_set)))
         bound = ok_ret[(entry >> 1) - 1]
         ie = nxt[INFO_HEAD]
         while True:
@@ -469,7 +466,7 @@ def _search(ok_ops: list[Op], ok_fns: list[Any], info_ops: list[Op], info_fns: l
             else:
                 # No candidate left at this node: backtrack.
                 if stack is None:
-                    return ("fail", max_depth, _counterexample(ok_ops, info_ops, INFO_BASE, best))
+                    return ("fail", max_depth, counterexample(best))
                 e, state, bound, low, window, info_set, stack = stack
                 depth -= 1
                 if bound:  # an info op: put it back, go on with the info candidates
@@ -491,7 +488,7 @@ def _search(ok_ops: list[Op], ok_fns: list[Any], info_ops: list[Op], info_fns: l
             break
 
 
-def _states(fns: list[Any], init_state: Any, max_states: int = 256, max_calls: int = 200_000) -> set[Any] | None:
+def _states(fns: Sequence[Any], init_state: Any, max_states: int = 256, max_calls: int = 200_000) -> set[Any] | None:
     """The states reachable from ``init_state`` by any sequence of ``fns``, real time
     ignored: a superset of those any linearization passes through. None when there are
     too many to list (appends)."""
@@ -513,17 +510,17 @@ def _states(fns: list[Any], init_state: Any, max_states: int = 256, max_calls: i
     return seen
 
 
-def _impossible(ok_fns: list[Any], info_fns: list[Any], init_state: Any) -> list[int]:
+def _impossible(ok_fns: Sequence[Any], info_fns: Sequence[Any], init_state: Any) -> list[int]:
     """The ok ops (indices) that fail in every state `_states` lists: such an op rules out
     every linearization (a read of a value nothing wrote). Empty when there is none, or
     when the states are too many to list."""
-    seen = _states(ok_fns + info_fns, init_state)
+    seen = _states([*ok_fns, *info_fns], init_state)
     if seen is None:
         return []
     return [a for a, fn in enumerate(ok_fns) if all(fn(s) is FAIL for s in seen)]
 
 
-def _weaker(ok_fns: list[Any], info_fns: list[Any], classes: Sequence[Any] | None,
+def _weaker(ok_fns: Sequence[Any], info_fns: Sequence[Any], classes: Sequence[Any] | None,
             init_state: Any) -> list[tuple[int, ...]]:
     """For each info op ``c``, the info ops ``b`` invoked after it that ``c`` can stand in
     for: in every reachable state where ``b`` runs, ``c`` runs and ends in the same state
@@ -533,7 +530,7 @@ def _weaker(ok_fns: list[Any], info_fns: list[Any], classes: Sequence[Any] | Non
     weaker: list[tuple[int, ...]] = [()] * n
     if n < 2 or n > MAX_DOMINANCE_INFO:
         return weaker
-    universe = _states(ok_fns + info_fns, init_state, max_states=64)
+    universe = _states([*ok_fns, *info_fns], init_state, max_states=64)
     if universe is None:
         return weaker
     outs = [[fn(u) for u in universe] for fn in info_fns]
@@ -556,7 +553,8 @@ def _weaker(ok_fns: list[Any], info_fns: list[Any], classes: Sequence[Any] | Non
     return weaker
 
 
-def _counterexample(ok_ops: list[Op], info_ops: list[Op], info_base: int, best: tuple[Any, ...]) -> tuple[Any, ...]:
+def _counterexample(ok_ops: Sequence[Any], ok_call: Sequence[Any], ok_ret: Sequence[Any], info_ops: Sequence[Any],
+                    info_call: Sequence[Any], info_base: int, best: tuple[Any, ...]) -> tuple[Any, ...]:
     """(prefix ops in order, state after them, the op that cannot follow, other candidates)."""
     stack, state, entry, low, window, info_set = best
     prefix = []
@@ -565,14 +563,15 @@ def _counterexample(ok_ops: list[Op], info_ops: list[Op], info_base: int, best: 
         prefix.append(info_ops[e - info_base] if e >= info_base else ok_ops[e >> 1])
         stack = stack[-1]
     prefix.reverse()
-    op = ok_ops[(entry >> 1) - 1]
+    stuck = (entry >> 1) - 1
+    ret = ok_ret[stuck]
     pending = [
-        o for a, o in enumerate(ok_ops)
-        if a >= low and not (window >> (a - low)) & 1 and o.call < op.ret and o is not op
+        (ok_call[a], ok_ops[a]) for a in range(low, len(ok_ops))
+        if not (window >> (a - low)) & 1 and ok_call[a] < ret and a != stuck
     ]
-    pending += [o for b, o in enumerate(info_ops) if not (info_set >> b) & 1 and o.call < op.ret]
-    pending.sort(key=lambda o: o.call)
-    return prefix, state, op, tuple(pending)
+    pending += [(info_call[b], o) for b, o in enumerate(info_ops) if not (info_set >> b) & 1 and info_call[b] < ret]
+    pending.sort(key=itemgetter(0))
+    return prefix, state, ok_ops[stuck], tuple(o for _, o in pending)
 
 
 # --------------------------------------------------------------------------- driver
@@ -581,13 +580,11 @@ def _counterexample(ok_ops: list[Op], info_ops: list[Op], info_base: int, best: 
 class _Task:
     """One partition: how many ops it has, the paused search and what it reported last."""
 
-    __slots__ = ("key", "n_ops", "n_checked", "gen", "limits", "max_depth", "entries", "bytes", "outcome")
+    __slots__ = ("key", "n_ops", "gen", "limits", "max_depth", "entries", "bytes", "outcome")
 
-    def __init__(self, key: Any, n_ops: int, searcher: Generator[Progress, None, Outcome], limits: list[Any],
-                 n_checked: int) -> None:
+    def __init__(self, key: Any, n_ops: int, searcher: Generator[Progress, None, Outcome], limits: list[Any]) -> None:
         self.key = key
         self.n_ops = n_ops
-        self.n_checked = n_checked
         self.limits = limits  # the searcher's: what `run` sets, it sees
         self.gen: Generator[Progress, None, Outcome] | None = searcher
         self.max_depth = 0
@@ -611,14 +608,79 @@ class _Task:
             return outcome[0]
 
 
-def _as_ops(events_or_ops: Iterable[Any]) -> list[Op]:
-    items = list(events_or_ops)
-    kinds = set(map(type, items))  # a few types, however long the history
-    if all(issubclass(t, Op) for t in kinds):
-        return items
-    if all(issubclass(t, dict) for t in kinds):
-        return pair_operations(items)
-    raise HistoryError("check() wants a list of event dicts or a list of Op")
+#: one partition to search: its key, then its ok ops with their calls, returns and
+#: compiled steps, and its info ops with their calls and steps, each list in call order
+_Part = tuple[Any, Sequence[Any], Sequence[Any], Sequence[Any], Sequence[Any], Sequence[Any], Sequence[Any],
+              Sequence[Any]]
+
+
+def _op_parts(ops: list[Op], mdl: Model) -> Generator[_Part, None, None]:
+    """The partitions of a list of `Op`, with the model's own ``partition`` and
+    ``compile`` (which raises `ModelError` on an op it does not know)."""
+    parts = mdl.partition(ops) or {None: ops}
+    compile_op, call_of = mdl.compile, attrgetter("call")
+    for key, part in parts.items():
+        ok_ops: list[Op] = []
+        ok_fns: list[Any] = []
+        info_ops: list[Op] = []
+        info_fns: list[Any] = []
+        for op in sorted(part, key=call_of):
+            fn = compile_op(op)  # raises ModelError on unknown ops first
+            if fn is IDENTITY:  # runs anywhere, changes nothing: no need to place it
+                continue
+            if op.ret != INFINITY:
+                ok_ops.append(op)
+                ok_fns.append(fn)
+            else:
+                info_ops.append(op)
+                info_fns.append(fn)
+        yield (key, ok_ops, [op.call for op in ok_ops], [op.ret for op in ok_ops], ok_fns,
+               info_ops, [op.call for op in info_ops], info_fns)
+
+
+def _record_parts(records: list[OpRecord], mdl: Any, by_key: bool) -> list[_Part] | None:
+    """The partitions of paired records for a built-in model (`RECORD_MODELS`), in one
+    pass: the same as `_op_parts` gives for their `Op` values, with op ids standing for
+    the ops. None when the model rejects an op: `_op_parts` then says which, as it always
+    did. (One plain loop: on CPython it beats building the columns with zip and map.)"""
+    compile_value = mdl.compile_value
+    inf = INFINITY
+    # key -> (ok ids, their calls, returns, steps, info ids, their calls, steps)
+    parts: dict[Any, tuple[list[Any], ...]] = {}
+    try:
+        for i, rec in enumerate(records):
+            key = rec[2] if by_key else None
+            p = parts.get(key)
+            if p is None:
+                p = parts[key] = ([], [], [], [], [], [], [])
+            fn = compile_value(rec[1], rec[3])
+            if fn is IDENTITY:  # runs anywhere, changes nothing: no need to place it
+                continue
+            ret = rec[6]
+            if ret != inf:
+                p[0].append(i)
+                p[1].append(rec[5])
+                p[2].append(ret)
+                p[3].append(fn)
+            else:
+                p[4].append(i)
+                p[5].append(rec[5])
+                p[6].append(fn)
+    except _Unsupported:
+        return None
+    if not parts:
+        return [(None, [], [], [], [], [], [], [])]
+    return [(key, *p) for key, p in parts.items()]
+
+
+def _value_class(rec: OpRecord) -> Any:
+    """`Model.info_class` of a record's op, for a model with ``pure_compile``."""
+    c = (rec[1], rec[2], rec[3])
+    try:
+        hash(c)
+    except TypeError:
+        return None
+    return c
 
 
 def check(
@@ -677,32 +739,49 @@ def _check(
         clock, now_fn, budget = time.monotonic, time.monotonic, time_limit
         min_slice, limit_reason = MIN_SLICE, "time limit"
     mdl = get_model(model)
-    ops = _as_ops(events_or_ops)
-    parts = mdl.partition(ops) or {None: ops}
+    # (no copy of a list of events: the pairing reads it once, and it stays the caller's)
+    items: list[Any] = events_or_ops if type(events_or_ops) is list else list(events_or_ops)
+    # The usual events are paired in one pass that also tells they are all dicts; else
+    # look at the types first (a few, however long the history).
+    records = pair_records_in_order(items) if items and type(items[0]) is dict else None
+    kinds = {dict} if records is not None else set(map(type, items))
+    parts: Iterable[_Part] | None = None
+    if all(issubclass(t, Op) for t in kinds):
+        ops: list[Any] = list(items)
+    elif all(issubclass(t, dict) for t in kinds):
+        if records is None:
+            records = pair_records(items)
+        by_key = RECORD_MODELS.get(type(mdl))
+        if by_key is not None:
+            parts = _record_parts(records, mdl, by_key)
+        if parts is None:  # a model of the user's, or an op the built-in one rejects
+            ops = [Op(i, *rec) for i, rec in enumerate(records)]
+            records = None
+        else:
+            ops = records
+    else:
+        raise HistoryError("check() wants a list of event dicts or a list of Op")
+    if parts is None:
+        parts = _op_parts(ops, mdl)
+
+    def as_op(op: Any) -> Op:
+        """The `Op` a search's counterexample names (on the records path, by its id)."""
+        return op if records is None else Op(op, *records[op])
 
     tasks: list[_Task] = []
-    compile_op, info_class, call_of = mdl.compile, mdl.info_class, attrgetter("call")
-    for key, part in parts.items():
-        part = sorted(part, key=call_of)
-        ok_ops: list[Op] = []
-        ok_fns: list[Any] = []
-        info_ops: list[Op] = []
-        info_fns: list[Any] = []
-        for op in part:
-            fn = compile_op(op)  # raises ModelError on unknown ops first
-            if fn is IDENTITY:  # runs anywhere, changes nothing: no need to place it
-                continue
-            if op.ret != INFINITY:
-                ok_ops.append(op)
-                ok_fns.append(fn)
-            else:
-                info_ops.append(op)
-                info_fns.append(fn)
-        classes = [info_class(op) for op in info_ops] if info_ops else None
+    info_class = mdl.info_class
+    for key, ok_ops, ok_call, ok_ret, ok_fns, info_ops, info_call, info_fns in parts:
+        if not info_ops:
+            classes = None
+        elif records is None:
+            classes = [info_class(op) for op in info_ops]
+        else:  # `Model.info_class` of a built-in model, on the records
+            classes = [_value_class(records[i]) for i in info_ops]
         init_state = mdl.init(mdl.initial_for(key, initial))
         limits = [math.inf, math.inf, math.inf]
-        searcher = _search(ok_ops, ok_fns, info_ops, info_fns, classes, init_state, limits, clock)
-        tasks.append(_Task(key, len(ok_ops) + len(info_ops), searcher, limits, len(part)))
+        searcher = _search(ok_ops, ok_call, ok_ret, ok_fns, info_ops, info_call, info_fns, classes, init_state,
+                           limits, clock)
+        tasks.append(_Task(key, len(ok_ops) + len(info_ops), searcher, limits))
     tasks.sort(key=lambda t: t.n_ops)
 
     max_entries: float = math.inf if max_cache_entries is None else max_cache_entries
@@ -723,9 +802,9 @@ def _check(
         return result(
             False,
             key=task.key,
-            op=op,
-            pending=pending,
-            prefix=tuple(o.id for o in prefix),
+            op=as_op(op),
+            pending=tuple(map(as_op, pending)),
+            prefix=tuple(o.id for o in prefix) if records is None else tuple(prefix),
             state=mdl.describe(state),
             max_prefix=task.max_depth,
         )
