@@ -79,6 +79,9 @@ class KafkaClient(Node):
         self.now = 0
         # metadata
         self.leaders: dict[int, tuple[str | None, int]] = {}
+        # the highest leader epoch any metadata answer gave per partition, kept when a leader
+        # is forgotten after an error (Kafka's Metadata.lastSeenLeaderEpochs)
+        self.leader_epochs: dict[int, int] = {}
         self.controller: str | None = None
         self.meta_req = 0  # the metadata request in flight (0: none, -1: waiting to ask)
         self.last_metadata = -(10**18)  # when the last metadata answer came
@@ -99,7 +102,7 @@ class KafkaClient(Node):
         self.member = ""
         self.generation = -1
         self.hb_req_out = False
-        self.fetches: dict[int, int] = {}  # req_id -> partition, in flight for this poll
+        self.fetches: dict[int, tuple[int, int]] = {}  # req_id -> (partition, leader epoch), in flight
         self.polled: dict[int, list] = {}
         self.offset_req = 0
         self.commit_req = 0
@@ -236,6 +239,7 @@ class KafkaClient(Node):
         if not r.leaders:
             return [SetTimer(META_TIMER, now + self.s["retry_backoff"])]  # that broker knows nothing yet
         for p, leader, epoch in r.leaders:
+            self.leader_epochs[p] = max(epoch, self.leader_epochs.get(p, -1))
             known = self.leaders.get(p)
             if known is None or epoch >= known[1]:
                 self.leaders[p] = (leader, epoch)
@@ -317,19 +321,26 @@ class KafkaClient(Node):
             if leader is None:
                 continue
             rid = self._next_req()
-            self.fetches[rid] = p
+            self.fetches[rid] = (p, epoch)
             effects.append(Send(leader, m.FetchRequest(rid, p, self.positions[p], epoch, self.s["max_poll_records"])))
         if not self.fetches and any(self.leaders.get(p, (None,))[0] is None for p in self.assigned):
             effects += self._refresh_metadata(now)
         return effects + [SetTimer(POLL_TIMER, now + self.s["poll_timeout"])]
 
     def _on_fetch(self, r: m.FetchResponse, now: int) -> list[Effect]:
-        p = self.fetches.pop(r.req_id, None)
-        if p is None or self.stage not in ("poll", "drain"):
+        sent = self.fetches.pop(r.req_id, None)
+        if sent is None or self.stage not in ("poll", "drain"):
             return []
+        p, epoch = sent
         effects: list[Effect] = []
         if r.error is not None:
             if r.error in (m.NOT_LEADER, m.FENCED_LEADER_EPOCH, m.UNKNOWN_LEADER_EPOCH):
+                self.leaders.pop(p, None)
+                effects += self._refresh_metadata(now)
+            elif r.error == m.OFFSET_OUT_OF_RANGE and epoch < self.leader_epochs.get(p, -1):
+                # A deposed leader that does not know it yet (metadata from a broker that
+                # had not heard of the election sent us back to it): its shorter log says
+                # nothing about the partition's, so the position stays and we ask again.
                 self.leaders.pop(p, None)
                 effects += self._refresh_metadata(now)
             elif r.error == m.OFFSET_OUT_OF_RANGE:
