@@ -32,7 +32,11 @@ callbacks that run inside ``poll()``.
 
 A fetch answered OffsetOutOfRange (the position is past the leader's log end: the log was
 cut below it, which only unclean election or a lost unflushed tail does) moves the position
-to the leader's high watermark, Kafka's ``auto.offset.reset=latest``.
+to the leader's high watermark, Kafka's ``auto.offset.reset=latest``. Not so when the fetch
+went to a leader of an older epoch than the newest any metadata answer gave (the client
+keeps that per partition, as Kafka's ``lastSeenLeaderEpochs``): stale metadata sent it back
+to a deposed leader whose shorter log says nothing about the partition's; the position
+stays, and the client asks who leads.
 
 Like Jepsen's client, after an ``info`` the node starts afresh (a crashed client is
 reopened): new producer id, consumer without assignment, positions or membership.

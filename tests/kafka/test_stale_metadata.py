@@ -73,7 +73,7 @@ def poll_the_zombie(c: KafkaClient, now: int) -> list[Effect]:
     return c.on_message("b3", m.FetchResponse(fetch.req_id, 0, m.OFFSET_OUT_OF_RANGE, (), 44, 46), now)
 
 
-def test_a_deposed_leaders_offset_out_of_range_leaves_the_position():
+def test_a_deposed_leaders_offset_out_of_range_leaves_the_position() -> None:
     c, now = consumer_at_50(seen_newer_leader=True)
     eff = poll_the_zombie(c, now)
     assert c.positions[0] == 50
@@ -82,14 +82,14 @@ def test_a_deposed_leaders_offset_out_of_range_leaves_the_position():
     assert sent(eff, m.MetadataRequest) or any(isinstance(e, SetTimer) and e.name == META_TIMER for e in eff)
 
 
-def test_offset_out_of_range_from_the_newest_known_leader_resets_to_its_high_watermark():
+def test_offset_out_of_range_from_the_newest_known_leader_resets_to_its_high_watermark() -> None:
     # the weakened configurations' case (docs/kafka.md): the log was cut below the position
     c, now = consumer_at_50(seen_newer_leader=False)
     poll_the_zombie(c, now)
     assert c.positions[0] == 44
 
 
-def test_the_guided_campaigns_run_polls_in_order():
+def test_the_guided_campaigns_run_polls_in_order() -> None:
     config = load_config(Path(__file__).parent / "data" / "stale-leader-run")
     assert config.seed == STALE_LEADER_RUN_SEED and config.bugs == ()
     r = run_test(config)
