@@ -4,6 +4,8 @@ check that the harness leaves no process behind."""
 from __future__ import annotations
 
 import os
+import signal
+import time
 from pathlib import Path
 
 
@@ -44,3 +46,15 @@ def alive(pid: int, start: str | None = None) -> bool:
     ``start`` when given."""
     st = stat(pid)
     return st is not None and st[0] not in ("Z", "X") and (start is None or st[19] == start)
+
+
+def survivors(seen: set[tuple[int, str]], within: float = 10.0) -> list[int]:
+    """The processes of ``seen`` still running ``within`` seconds from now, each then
+    killed (so that a failing test leaves the machine clean): what a test asserts empty."""
+    deadline = time.monotonic() + within
+    while any(alive(*p) for p in seen) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = [p for p, s in seen if alive(p, s)]
+    for p in left:
+        os.kill(p, signal.SIGKILL)
+    return left

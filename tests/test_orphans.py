@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from proctree import alive, descendants, stat
+from proctree import alive, descendants, stat, survivors
 
 from harness.config import RunConfig
 from harness.runner import run_test
@@ -45,12 +45,7 @@ def _kill_mid_work(argv: list[str], workers: int) -> None:
         assert len(seen) >= workers, f"only {len(seen)} workers started"
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        deadline = time.monotonic() + 10
-        while any(alive(*p) for p in seen) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        left = [p for p, s in seen if alive(p, s)]
-        for p in left:  # leave the machine clean even when the test fails
-            os.kill(p, signal.SIGKILL)
+        left = survivors(seen)
         assert not left, f"processes left after SIGKILL of their parent: {left}"
     finally:
         if proc.poll() is None:
