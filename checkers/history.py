@@ -556,7 +556,7 @@ def pair_records_in_order(events: list[Any]) -> list[OpRecord] | None:
                 slots.append(pos)
                 continue
             s = open_at.pop(proc)  # (KeyError: no open invoke)
-            if typ == "ok":
+            if typ == "ok" or typ == "info":
                 call = slots[s]
                 invoke = events[call]
                 key = invoke.get("key")
@@ -564,7 +564,7 @@ def pair_records_in_order(events: list[Any]) -> list[OpRecord] | None:
                     key = event.get("key")
                 if type(key) not in atoms:
                     key = frz(key)
-                output = event["value"]
+                output = event["value"] if typ == "ok" else None
                 if output is None:
                     value = invoke["value"]
                     if type(value) not in atoms:
@@ -573,19 +573,10 @@ def pair_records_in_order(events: list[Any]) -> list[OpRecord] | None:
                     if type(output) not in atoms:
                         output = frz(output)
                     value = output
-                slots[s] = (proc, invoke["f"], key, value, output, call, pos, "ok", invoke["index"], idx)
-            elif typ == "info":
-                call = slots[s]
-                invoke = events[call]
-                key = invoke.get("key")
-                if key is None:
-                    key = event.get("key")
-                if type(key) not in atoms:
-                    key = frz(key)
-                value = invoke["value"]
-                if type(value) not in atoms:
-                    value = frz(value)
-                slots[s] = (proc, invoke["f"], key, value, None, call, inf, "info", invoke["index"], idx)
+                if typ == "ok":
+                    slots[s] = (proc, invoke["f"], key, value, output, call, pos, "ok", invoke["index"], idx)
+                else:
+                    slots[s] = (proc, invoke["f"], key, value, None, call, inf, "info", invoke["index"], idx)
             elif typ == "fail":
                 slots[s] = None
                 n_failed += 1
