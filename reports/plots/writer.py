@@ -134,19 +134,17 @@ def _draw_bytes(run: RunData, name: str, out: dict[str, bytes | None]) -> None:
     out[name] = None if p is None else got[path]
 
 
-def _fork_draw(run: RunData, names: tuple[str, ...]) -> tuple[int, int] | None:
-    """Fork a child that draws ``names`` as `_draw_bytes` does; returns (pid, read end of
-    its pipe), or None when fork fails. The child sends, for each plot it drew, a line
-    ``name size`` (``name -`` for no data) and the PNG's bytes, then ``ok``."""
+def _fork_child(child: Callable[[int], None]) -> tuple[int, int] | None:
+    """Fork a child that runs ``child(write end of a pipe)`` and leaves with ``os._exit``
+    (0 if ``child`` returned, 1 if it raised: the parent then draws itself), without
+    running the parent's exit code; returns (pid, read end of the pipe), or None when
+    fork fails."""
+    import gc
     import os
 
-    try:  # loaded once here rather than in both processes
-        _ = run.operations, run.trace, run.windows
-    except ResultsPending:  # nothing to time the windows by but the results: the plots say so
-        pass
-    import gc
-
-    gc.freeze()  # as in _fork_plots
+    # Objects the collector never visits after the fork: a collection would otherwise
+    # write to (so copy) every page of both processes' shared heap.
+    gc.freeze()
     try:
         r, w = os.pipe()
         pid = os.fork()
@@ -159,8 +157,28 @@ def _fork_draw(run: RunData, names: tuple[str, ...]) -> tuple[int, int] | None:
         return pid, r
     code = 1
     try:
-        gc.disable()
+        gc.disable()  # short-lived: no collections at all
         os.close(r)
+        child(w)
+        code = 0
+    except BaseException:  # noqa: BLE001 - reported as a failure; the parent redraws
+        pass
+    finally:
+        os._exit(code)
+
+
+def _fork_draw(run: RunData, names: tuple[str, ...]) -> tuple[int, int] | None:
+    """Fork a child that draws ``names`` as `_draw_bytes` does; returns (pid, read end of
+    its pipe), or None when fork fails. The child sends, for each plot it drew, a line
+    ``name size`` (``name -`` for no data) and the PNG's bytes, then ``ok``."""
+    import os
+
+    try:  # loaded once here rather than in both processes
+        _ = run.operations, run.trace, run.windows
+    except ResultsPending:  # nothing to time the windows by but the results: the plots say so
+        pass
+
+    def child(w: int) -> None:
         got: dict[str, bytes | None] = {}
         for name in names:
             _draw_bytes(run, name, got)
@@ -171,11 +189,8 @@ def _fork_draw(run: RunData, names: tuple[str, ...]) -> tuple[int, int] | None:
         parts.append(b"ok\n")
         with os.fdopen(w, "wb") as f:
             f.write(b"".join(parts))
-        code = 0
-    except BaseException:  # noqa: BLE001 - reported as a failure; the parent redraws
-        pass
-    finally:
-        os._exit(code)
+
+    return _fork_child(child)
 
 
 def _join_draw(pid: int, r: int) -> dict[str, bytes | None] | None:
@@ -243,35 +258,14 @@ def _fork_plots(run: RunData, out: Path, names: tuple[str, ...]) -> tuple[int, i
 
     # what the child needs, loaded once here rather than in both processes
     _ = run.operations, run.windows, run.trace, run.checkers
-    import gc
 
-    # Objects the collector never visits after the fork: a collection would otherwise
-    # write to (so copy) every page of both processes' shared heap.
-    gc.freeze()
-    try:
-        r, w = os.pipe()
-        pid = os.fork()
-    except OSError:
-        gc.unfreeze()
-        return None
-    if pid != 0:
-        gc.unfreeze()
-    if pid == 0:  # the child: draw, report, leave without running the parent's exit code
-        code = 1
-        try:
-            gc.disable()  # short-lived: no collections at all
-            os.close(r)
-            written: dict[str, Path] = {}
-            for name in names:
-                _draw_one(run, out, name, written)
-            os.write(w, ("".join(n + "\n" for n in written) + "ok\n").encode())
-            code = 0
-        except BaseException:  # noqa: BLE001 - reported as a failure; the parent redraws
-            pass
-        finally:
-            os._exit(code)
-    os.close(w)
-    return pid, r
+    def child(w: int) -> None:
+        written: dict[str, Path] = {}
+        for name in names:
+            _draw_one(run, out, name, written)
+        os.write(w, ("".join(n + "\n" for n in written) + "ok\n").encode())
+
+    return _fork_child(child)
 
 
 def _join_child(pid: int, r: int) -> set[str] | None:
