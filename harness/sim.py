@@ -82,7 +82,7 @@ class NodeSlot:
     __slots__ = (
         "node_id", "is_server", "node", "up", "paused", "incarnation", "stash",
         "m0", "tb", "ppm", "wall_offset", "timers", "timer_gen", "files", "pending",
-        "last_done", "crash_points", "announced_wall",
+        "last_done", "crash_points", "announced_wall", "cut", "link_last",
     )
 
     def __init__(self, node_id: str, is_server: bool, mono_start: int, files: tuple[str, ...]):
@@ -105,6 +105,12 @@ class NodeSlot:
         self.last_done: dict[str, int] = {f: 0 for f in files}
         self.crash_points: list[str] = []
         self.announced_wall = 0  # the wall offset the running node was last told
+        # The network, kept per node and keyed by the peer's id (a str hashes once; a
+        # (src, dst) pair hashes on every look-up): the peers whose link to this node is
+        # cut (the partition, both directions), and the arrival time of the last message
+        # on each link into this node (FIFO per link).
+        self.cut: set[str] = set()
+        self.link_last: dict[str, int] = {}
 
     def mono(self, t: int) -> int:
         if self.ppm == 0:
@@ -160,8 +166,9 @@ class Simulator:
         self.latency_mean_ns = latency_mean_ns
         self._lambd = 1.0 / latency_mean_ns  # the rate of the exponential latency
         self.fsync_range_ns = fsync_range_ns
+        # the cut links (both directions), as set_cut made them; each slot's ``cut`` holds
+        # its part, which the message path reads
         self.blocked: set[tuple[str, str]] = set()
-        self._link_last: dict[tuple[str, str], int] = {}
         self.slots: dict[str, NodeSlot] = {}
         for nid in self.servers:
             self.slots[nid] = NodeSlot(nid, True, self.start + boot.randrange(10**12), spec.files)
@@ -199,8 +206,8 @@ class Simulator:
         # The hot loop of every run: locals for what it touches per event, the clock and
         # the message path written out inline (see _apply). Same events in the same order
         # as the plain version; only the Python calls per event are fewer. A node event
-        # carries its NodeSlot (not the node id) and a delivery its link (src, dst), so
-        # neither is looked up or built again here.
+        # carries its NodeSlot (not the node id) and a delivery its sender's id, so
+        # nothing is looked up or built again here.
         heap = self._heap
         pop = heapq.heappop
         apply = self._apply
@@ -225,7 +232,7 @@ class Simulator:
                     continue
                 node = slot.node
                 if kind == _DELIVER:
-                    if c in self.blocked:
+                    if c in slot.cut:
                         self.messages_dropped += 1
                         continue
                     if slot.paused:
@@ -233,7 +240,7 @@ class Simulator:
                         continue
                     ppm = slot.ppm
                     effects = node.on_message(
-                        c[0], d, slot.m0 + (t - slot.tb) if not ppm else slot.m0 + (t - slot.tb) * (PPM + ppm) // PPM)
+                        c, d, slot.m0 + (t - slot.tb) if not ppm else slot.m0 + (t - slot.tb) * (PPM + ppm) // PPM)
                     if effects:
                         apply(slot, effects)
                 elif kind == _TIMER:
@@ -280,7 +287,7 @@ class Simulator:
         senders: Counter[str] = Counter()
         for ev in self._heap:
             if ev[2] == _DELIVER:
-                src, msg = ev[5][0], ev[6]
+                src, msg = ev[5], ev[6]
                 kinds[type(msg).__name__] += 1
                 senders[src] += 1
         in_flight = sum(kinds.values())
@@ -316,8 +323,7 @@ class Simulator:
                 # _send written out: most effects are sends (same draws, same order)
                 self.messages_sent += 1
                 dst = e.dst
-                link = (nid, dst)
-                if link in self.blocked:
+                if dst in slot.cut:  # (a cut is symmetric: the link nid -> dst is cut)
                     self.messages_dropped += 1
                     continue
                 dslot = self.slots.get(dst)
@@ -326,16 +332,16 @@ class Simulator:
                 # random.expovariate(1 / mean), inline: the same float, one call fewer
                 # (and floor, not int(): the same for a float >= 0, a cheaper call)
                 t = self.now + 300_000 + _floor(-_log(1.0 - self._net_random()) / self._lambd)
-                link_last = self._link_last
-                last = link_last.get(link, 0)
+                link_last = dslot.link_last
+                last = link_last.get(nid, 0)
                 if t <= last:
                     t = last + 1
-                link_last[link] = t
+                link_last[nid] = t
                 if not dslot.up:
                     self.messages_dropped += 1
                     continue
                 self._seq = seq = self._seq + 1
-                heappush(self._heap, (t, seq, _DELIVER, dslot, dslot.incarnation, link, e.msg))
+                heappush(self._heap, (t, seq, _DELIVER, dslot, dslot.incarnation, nid, e.msg))
             elif te is SetTimer:
                 slot.timer_gen = gen = slot.timer_gen + 1
                 name = e.name
@@ -379,18 +385,17 @@ class Simulator:
             raise KeyError(f"{src} sent to unknown node {dst!r}")
         lat = 300_000 + _floor(-_log(1.0 - self._net_random()) / self._lambd)
         t = self.now + lat
-        link = (src, dst)
-        last = self._link_last.get(link, 0)
+        last = slot.link_last.get(src, 0)
         if t <= last:
             t = last + 1
-        self._link_last[link] = t
+        slot.link_last[src] = t
         # Bound to the receiver's current incarnation, as a TCP connection is: a message
         # in flight when its receiver crashes never reaches the restarted node.
         if not slot.up:
             self.messages_dropped += 1
             return
         self._seq += 1
-        heapq.heappush(self._heap, (t, self._seq, _DELIVER, slot, slot.incarnation, link, msg))
+        heapq.heappush(self._heap, (t, self._seq, _DELIVER, slot, slot.incarnation, src, msg))
 
     def _persist(self, slot: NodeSlot, p: Persist) -> None:
         if p.file not in slot.files:  # files come into being on their first write
@@ -497,7 +502,7 @@ class Simulator:
                 break
             m = slot.mono(self.now)
             if kind == _DELIVER:
-                self._apply(slot, node.on_message(c[0], d, m))
+                self._apply(slot, node.on_message(c, d, m))
             elif kind == _TIMER:
                 cur = slot.timers.get(c)
                 if cur is not None and cur[0] == d:
@@ -522,9 +527,16 @@ class Simulator:
 
     def set_cut(self, pairs: Iterable[tuple[str, str]]) -> None:
         self.blocked = set()
+        slots = self.slots
+        for slot in slots.values():
+            slot.cut = set()
         for a, b in pairs:
             self.blocked.add((a, b))
             self.blocked.add((b, a))
+            if a in slots:
+                slots[a].cut.add(b)
+            if b in slots:
+                slots[b].cut.add(a)
 
     # ------------------------------------------------------------------- clocks
 
