@@ -247,7 +247,7 @@ def test_inline_draws_are_the_random_module_draws():
         d = max(t0 + disk.randrange(lo, hi), last + 1)
         dones.append(d)
         last = d
-    assert sorted(ev[0] for ev in sim._heap if ev[2] == 2) == dones
+    assert sorted(ev[0] for ev in sim.pending() if ev[2] == 2) == dones
     net: random.Random = stream(7, "network")
     sim._apply(a, [Send("b", Num(i)) for i in range(300)])
     want, last = [], 0
@@ -255,4 +255,4 @@ def test_inline_draws_are_the_random_module_draws():
         d = max(t0 + 300_000 + int(net.expovariate(1 / sim.latency_mean_ns)), last + 1)
         want.append(d)
         last = d
-    assert [ev[0] for ev in sorted(sim._heap) if ev[2] == 0] == want
+    assert [ev[0] for ev in sim.pending() if ev[2] == 0] == want
