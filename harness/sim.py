@@ -88,7 +88,7 @@ class NodeSlot:
 
     __slots__ = (
         "node_id", "is_server", "node", "up", "paused", "incarnation", "stash",
-        "m0", "tb", "ppm", "wall_offset", "timers", "timer_gen", "files", "pending",
+        "m0", "tb", "skew", "ppm", "wall_offset", "timers", "timer_gen", "files", "pending",
         "last_done", "crash_points", "announced_wall", "cut", "link_last",
     )
 
@@ -103,6 +103,7 @@ class NodeSlot:
         # clock: mono(t) = m0 + (t - tb) * (PPM + ppm) // PPM
         self.m0 = mono_start
         self.tb = 0
+        self.skew = mono_start  # m0 - tb: at the true rate (ppm 0), mono(t) = t + skew
         self.ppm = 0
         self.wall_offset = 0
         self.timers: dict[str, tuple[int, int]] = {}  # name -> (gen, at_mono)
@@ -121,7 +122,7 @@ class NodeSlot:
 
     def mono(self, t: int) -> int:
         if self.ppm == 0:
-            return self.m0 + (t - self.tb)
+            return t + self.skew
         return self.m0 + (t - self.tb) * (PPM + self.ppm) // PPM
 
     def true_time_of(self, at_mono: int, now: int) -> int:
@@ -260,7 +261,7 @@ class Simulator:
                         continue
                     ppm = slot.ppm
                     effects = node.on_message(
-                        c, d, slot.m0 + (t - slot.tb) if not ppm else slot.m0 + (t - slot.tb) * (PPM + ppm) // PPM)
+                        c, d, t + slot.skew if not ppm else slot.m0 + (t - slot.tb) * (PPM + ppm) // PPM)
                     if effects:
                         apply(slot, effects)
                 elif kind == _TIMER:
@@ -274,7 +275,7 @@ class Simulator:
                     del timers[c]
                     ppm = slot.ppm
                     effects = node.on_timer(
-                        c, slot.m0 + (t - slot.tb) if not ppm else slot.m0 + (t - slot.tb) * (PPM + ppm) // PPM)
+                        c, t + slot.skew if not ppm else slot.m0 + (t - slot.tb) * (PPM + ppm) // PPM)
                     if effects:
                         apply(slot, effects)
                 elif kind == _PERSISTED:
@@ -286,7 +287,7 @@ class Simulator:
                         ppm = slot.ppm
                         apply(slot, node.on_persisted(
                             token,
-                            slot.m0 + (t - slot.tb) if not ppm else slot.m0 + (t - slot.tb) * (PPM + ppm) // PPM))
+                            t + slot.skew if not ppm else slot.m0 + (t - slot.tb) * (PPM + ppm) // PPM))
         finally:
             self.events = events
         if self.now < t_end:
@@ -373,7 +374,7 @@ class Simulator:
                 if slot.ppm:
                     due = slot.true_time_of(at, now)
                 else:  # true_time_of at the true rate, inline
-                    due = slot.tb + (at - slot.m0)
+                    due = at - slot.skew
                     if due < now:
                         due = now
                 self._seq = seq = self._seq + 1
@@ -566,6 +567,7 @@ class Simulator:
     def _rebase(self, slot: NodeSlot) -> None:
         slot.m0 = slot.mono(self.now)
         slot.tb = self.now
+        slot.skew = slot.m0 - slot.tb
 
     def set_clock_rate(self, nid: str, ppm: int) -> None:
         slot = self.slots[nid]
