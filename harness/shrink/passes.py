@@ -25,7 +25,7 @@ from harness.config import SECOND, RunConfig
 from harness.shrink.executor import CandidateExecutor, OutOfBudget
 from harness.shrink.neighbours import one_fault_fewer, variant
 from harness.shrink.onset import anomaly_time
-from harness.shrink.redraw import redrawn, small_schedules
+from harness.shrink.redraw import pinned, redrawn, small_schedules
 from harness.shrink.schedule import (
     _family,
     _starts,
@@ -150,7 +150,11 @@ class Shrinker(CandidateExecutor):
         base, done = self._neighbour_variants()
         if done >= NEIGHBOUR_VARIANTS:
             return False
-        smaller = [cfg.replace(schedule=s) for s in one_fault_fewer(cfg.schedule or [])]
+        schedule = cfg.schedule or []
+        smaller = [cfg.replace(schedule=s) for s in one_fault_fewer(schedule)]
+        pin = pinned(schedule, self.best.out.faults)
+        if pin != schedule:  # each neighbour also with its "leader" targets pinned
+            smaller += [cfg.replace(schedule=s) for s in one_fault_fewer(pin)]
         step = max(1, min(NEIGHBOUR_STEP, NEIGHBOUR_STEP_RUNS // max(1, len(smaller))))
         ks = range(done + 1, min(done + step, NEIGHBOUR_VARIANTS) + 1)
         cands = [variant(c, k) for k in ks for c in smaller]

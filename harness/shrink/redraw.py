@@ -103,3 +103,22 @@ def redrawn(cfg: RunConfig, schedule: list[dict[str, Any]], servers: list[str], 
         return cfg.replace(schedule=schedule)
     rng = random.Random(derive_seed(cfg.seed, "shrink-redraw", k))
     return variant(cfg.replace(schedule=rename(schedule, servers, rng)), k)
+
+
+def pinned(schedule: list[dict[str, Any]], faults: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``schedule`` with each episode's ``"leader"`` target pinned to the server it hit in
+    the run whose fault log is ``faults`` (its first record naming a ``node``); episodes
+    that did not resolve one (never fired) are left as they are.
+
+    A ``"leader"`` target follows the role: once an earlier fault is removed, which server
+    leads (in Kafka, which broker is the controller) moves, and the same fault then hits
+    another server than the one the failure needed. Pinned, it hits the same one."""
+    hit: dict[int, str] = {}
+    for rec in faults:
+        if "episode" in rec and isinstance(rec.get("node"), str):
+            hit.setdefault(int(rec["episode"]), rec["node"])
+    out = []
+    for f in schedule:
+        node = hit.get(int(f["episode"]))
+        out.append({**f, "args": _renamed(f["args"], {"leader": node})} if node is not None else f)
+    return out
