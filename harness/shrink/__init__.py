@@ -122,6 +122,7 @@ from harness.shrink.onset import anomaly_time
 from harness.shrink.passes import (
     NEIGHBOUR_STEP,
     NEIGHBOUR_VARIANTS,
+    REDRAW_VARIANTS,
     RESEED_ABOVE_FAULTS,
     RESEEDS,
     SUBSETS,
@@ -133,7 +134,7 @@ from harness.shrink.search import First, ddmin, shrink_int
 
 __all__ = [
     "DEFAULT_BUDGET_S", "MAX_BUDGET_S", "MAX_JOBS", "NEIGHBOUR_STEP", "NEIGHBOUR_VARIANTS",
-    "RESEEDS", "RESEED_ABOVE_FAULTS", "SUBSETS",
+    "REDRAW_VARIANTS", "RESEEDS", "RESEED_ABOVE_FAULTS", "SUBSETS",
     "CandidateExecutor", "First", "OutOfBudget", "Shrinker", "_family", "add_arguments", "anomaly_time",
     "attempt", "ddmin", "default_jobs", "episodes_of", "inert_episodes", "run", "shrink_int", "shrink_run",
     "sizes", "trim_schedule",
