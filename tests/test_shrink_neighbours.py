@@ -58,6 +58,7 @@ def test_the_neighbour_search_keeps_the_first_failing_variant_in_order_whatever_
     from harness.runner import run_test
     from harness.shrink import Shrinker
     from harness.shrink.neighbours import one_fault_fewer
+    from harness.shrink.redraw import pinned
 
     cfg = RunConfig(system="toy", time_limit=5, seed=2, bugs=("toy-async-backup-reads",),
                     nemesis=("partition", "kill", "clock", "pause"), nemesis_interval=1.5)
@@ -74,8 +75,11 @@ def test_the_neighbour_search_keeps_the_first_failing_variant_in_order_whatever_
             sh.close()
         kept.append(sh.config)
     assert kept[0] == kept[1]
-    # it is the first, in (variant, neighbour) order, that fails the same way
-    smaller = [cfg.replace(schedule=s) for s in one_fault_fewer(cfg.schedule or [])]
+    # it is the first, in (variant, neighbour) order, that fails the same way; the
+    # neighbours of the schedule with its "leader" targets pinned come after the others
+    pin = pinned(cfg.schedule or [], res.out.faults)
+    assert pin != cfg.schedule  # this run has kills and a pause of "leader"
+    smaller = [cfg.replace(schedule=s) for s in one_fault_fewer(cfg.schedule or []) + one_fault_fewer(pin)]
     order = [variant(c, k) for k in range(1, 41) for c in smaller]
     i = order.index(kept[0])
     assert all(not target <= failure_signature(run_test(c).results) for c in order[:i])

@@ -45,7 +45,7 @@ Then, in rounds:
 12. once a round changes nothing: each episode alone, then each pair (at most
     ``SUBSETS`` candidates), since a schedule ddmin cannot cut may hold a smaller one;
 13. still stuck above 3 faults (faults are schedule entries: a start and its end count
-    as two), two ways out, tried in an order that depends on how far the goal is:
+    as two), three ways out, tried in an order that depends on how far the goal is:
     a. the *neighbours* with one fault fewer (an end left to the final heal, or an
        episode dropped), each in numbered variants with a seed of its own and its
        faults moved by up to 0.5-3 s (`harness.shrink.neighbours`), a step of up to
@@ -54,24 +54,42 @@ Then, in rounds:
        fault smaller rarely fails at the same times but may a little earlier or later.
        (Measured: zab-volatile-accepted-epoch 4 -> 3 faults at variant 12,
        kafka-premature-isr-join 4 -> 2 at variant 10; with 100 other seeds and the
-       same times, none.)
-    b. the rounds again, each candidate also tried with 3, then 10, then 30 other run
+       same times, none.) When the schedule targets ``"leader"``, each neighbour is
+       also tried with those targets *pinned* to the servers they hit in the best run
+       (`harness.shrink.redraw.pinned`): without an earlier fault another server may
+       lead, or in Kafka be the controller, and the fault then hits the wrong one.
+       (Measured: kafka-epoch-answer-unknown's kill of "leader" hit the controller b2
+       only because an earlier kill had taken b1 out; its 3-fault neighbours failed in
+       0 of 800 variants, pinned 1-2 of 100; 5 -> 3 faults.)
+    b. the *small re-draws* (`harness.shrink.redraw`): schedules of at most 3 faults
+       built from the ``REDRAW_EPISODES`` (6) episodes that started last before the
+       anomaly (each whole or its start alone), in numbered variants with the servers
+       each episode names renamed (a permutation within each role, a "leader" target
+       sometimes pinned), a seed of their own and faults moved a little; a step
+       (about ``NEIGHBOUR_STEP_RUNS`` runs) after each step of neighbours, up to
+       ``REDRAW_VARIANTS``. Every other pass keeps each fault's target, and a failure
+       often needs a role hit (the leader of the moment, a follower mid-sync) that
+       moves to another server once a fault is gone. (Measured:
+       zab-vote-order-not-total, stuck at 4 faults with no failing neighbour in 400
+       variants, 4 -> 2 at variant 5: "kill n5, power cut armed at n3's
+       newleader_received".)
+    c. the rounds again, each candidate also tried with 3, then 10, then 30 other run
        seeds (in a fixed order). The schedule is explicit in the config, so the seed
        only moves latencies and the clients' choices; a smaller schedule that fails
        with another seed is a smaller failing run. (Measured:
        zab-newleader-ack-before-durable 10 -> 4 faults, kafka-unclean-election 6 -> 2,
        kafka-no-epoch-fencing 19 -> 9.)
-    At most ``NEAR_GOAL_FAULTS`` (6) faults, one fault fewer is what is wanted: every
-    neighbour variant before any reseeding (which multiplies every pass's runs). Above
-    it, the reseeded rounds first (ddmin may then cut many faults at once), the
-    neighbours once the reseeds are used up.
+    At most ``NEAR_GOAL_FAULTS`` (6) faults, fewer faults is what is wanted: every
+    neighbour and re-draw variant before any reseeding (which multiplies every pass's
+    runs). Above it, the reseeded rounds first (ddmin may then cut many faults at
+    once), the neighbours and re-draws once the reseeds are used up.
 
-Rounds repeat until one changes nothing (at most 3 faults left, or the neighbour
-variants and reseeds used up) or the budget is spent. With ``--jobs`` above 1 a round's
-candidates run in a process pool, yet the candidate kept is always the one sequential
-evaluation would keep (the first in the pass's order that fails the same way, not
-whichever finishes first), and every choice of the passes (the neighbour variants'
-seeds and moves included) is a function of the best run so far, never of the clock; so
+Rounds repeat until one changes nothing (at most 3 faults left, or the neighbour and
+re-draw variants and the reseeds used up) or the budget is spent. With ``--jobs`` above
+1 a round's candidates run in a process pool, yet the candidate kept is always the one
+sequential evaluation would keep (the first in the pass's order that fails the same way,
+not whichever finishes first), and every choice of the passes (the neighbour and re-draw
+variants' seeds, renamings and moves included) is a function of the best run so far, never of the clock; so
 the result does not depend on timing or ``--jobs``; only how far a spent budget got
 does (the same input with the same budget on a busier machine may stop earlier). The
 budget is wall clock of the shrinker (never inside a run): a candidate still running
@@ -87,7 +105,8 @@ killed shrink loses nothing it found), and shrinking the same run into the same
 directory again resumes from it.
 
 The package, by job: `search` (ddmin and bisection), `schedule` (a schedule as episodes),
-`onset` (when the anomaly shows), `neighbours` (the one-fault-fewer variants),
+`onset` (when the anomaly shows), `neighbours` (the one-fault-fewer variants), `redraw`
+(the small re-draws, and "leader" targets pinned),
 `checkpoint` (the best run so far, on disk), `output` (publishing the result), `executor`
 (running and judging candidates within the budget), `passes` (the reductions above and
 their order), `driver` (`shrink_run`: a run directory in, a shrunk one out) and `cli`
@@ -103,6 +122,7 @@ from harness.shrink.onset import anomaly_time
 from harness.shrink.passes import (
     NEIGHBOUR_STEP,
     NEIGHBOUR_VARIANTS,
+    REDRAW_VARIANTS,
     RESEED_ABOVE_FAULTS,
     RESEEDS,
     SUBSETS,
@@ -114,7 +134,7 @@ from harness.shrink.search import First, ddmin, shrink_int
 
 __all__ = [
     "DEFAULT_BUDGET_S", "MAX_BUDGET_S", "MAX_JOBS", "NEIGHBOUR_STEP", "NEIGHBOUR_VARIANTS",
-    "RESEEDS", "RESEED_ABOVE_FAULTS", "SUBSETS",
+    "REDRAW_VARIANTS", "RESEEDS", "RESEED_ABOVE_FAULTS", "SUBSETS",
     "CandidateExecutor", "First", "OutOfBudget", "Shrinker", "_family", "add_arguments", "anomaly_time",
     "attempt", "ddmin", "default_jobs", "episodes_of", "inert_episodes", "run", "shrink_int", "shrink_run",
     "sizes", "trim_schedule",

@@ -7,8 +7,10 @@ in rounds inert episodes, the earliest episodes, whole fault families, ddmin ove
 schedule's episodes, episode ends, moving earlier, the time limit and the window again,
 rate, clients, keys; rounds repeat until one changes nothing, then small subsets of the
 episodes, then (stalled above ``RESEED_ABOVE_FAULTS`` faults) the neighbours with one
-fault fewer in seeded, time-moved variants (`harness.shrink.neighbours`) and every
-candidate also with other run seeds. The package docstring (`harness.shrink`) says why
+fault fewer in seeded, time-moved variants (`harness.shrink.neighbours`, also with their
+"leader" targets pinned), in turn with the small re-draws of at most that many faults
+with their servers renamed (`harness.shrink.redraw`), and every candidate also with
+other run seeds. The package docstring (`harness.shrink`) says why
 this order. Each pass builds candidate configurations and hands them to the executor
 (`harness.shrink.executor`), which keeps the first that still fails the same way.
 """
@@ -25,6 +27,7 @@ from harness.config import SECOND, RunConfig
 from harness.shrink.executor import CandidateExecutor, OutOfBudget
 from harness.shrink.neighbours import one_fault_fewer, variant
 from harness.shrink.onset import anomaly_time
+from harness.shrink.redraw import pinned, redrawn, small_schedules
 from harness.shrink.schedule import (
     _family,
     _starts,
@@ -35,6 +38,7 @@ from harness.shrink.schedule import (
     window_episodes,
 )
 from harness.shrink.search import ddmin, shrink_int
+from harness.system import servers_for
 
 #: seconds before the anomaly whose episodes the window pass keeps, narrowest first
 WINDOWS_S = (1, 2, 4, 8, 16)
@@ -54,6 +58,8 @@ NEIGHBOUR_STEP = 40
 #: and at most about this many runs in a step (fewer variants when there are many faults)
 NEIGHBOUR_STEP_RUNS = 200
 NEIGHBOUR_VARIANTS = 400
+#: and at most this many variants of each small re-draw (`harness.shrink.redraw`)
+REDRAW_VARIANTS = 400
 #: at most this many faults, the neighbour variants all come before any reseeding
 NEAR_GOAL_FAULTS = 6
 
@@ -111,9 +117,11 @@ class Shrinker(CandidateExecutor):
                 near = sizes(self.best)["faults"] <= NEAR_GOAL_FAULTS
                 more = [n for n in RESEEDS if n > self.reseeds]
                 if near or not more:
-                    if self.shrink_neighbours():
+                    # a step of neighbours, then a step of small re-draws, in turn
+                    if self.shrink_neighbours() or self.shrink_redraw():
                         continue
-                    if self._neighbour_variants()[1] < NEIGHBOUR_VARIANTS:
+                    if (self._neighbour_variants()[1] < NEIGHBOUR_VARIANTS
+                            or self._redraw_variants()[1] < REDRAW_VARIANTS):
                         continue
                 if not more:
                     break
@@ -144,7 +152,11 @@ class Shrinker(CandidateExecutor):
         base, done = self._neighbour_variants()
         if done >= NEIGHBOUR_VARIANTS:
             return False
-        smaller = [cfg.replace(schedule=s) for s in one_fault_fewer(cfg.schedule or [])]
+        schedule = cfg.schedule or []
+        smaller = [cfg.replace(schedule=s) for s in one_fault_fewer(schedule)]
+        pin = pinned(schedule, self.best.out.faults)
+        if pin != schedule:  # each neighbour also with its "leader" targets pinned
+            smaller += [cfg.replace(schedule=s) for s in one_fault_fewer(pin)]
         step = max(1, min(NEIGHBOUR_STEP, NEIGHBOUR_STEP_RUNS // max(1, len(smaller))))
         ks = range(done + 1, min(done + step, NEIGHBOUR_VARIANTS) + 1)
         cands = [variant(c, k) for k in ks for c in smaller]
@@ -156,6 +168,38 @@ class Shrinker(CandidateExecutor):
         if i is None:
             return False
         self._changed(f"one fault fewer (variant {ks[i // len(smaller)]})", before,
+                      len(self.config.schedule or []), cfg)
+        return True
+
+    def _redraw_variants(self) -> tuple[Any, int]:
+        """As `_neighbour_variants`, for the small re-draws."""
+        rd = getattr(self, "_rd", (None, 0))
+        return rd if rd[0] is self.best else (self.best, 0)
+
+    def shrink_redraw(self) -> bool:
+        """The schedules of at most ``RESEED_ABOVE_FAULTS`` faults (the goal) built from
+        the episodes last before the anomaly, the next variants of each with the nodes
+        each episode names renamed, another seed and faults moved a little
+        (`harness.shrink.redraw`), about ``NEIGHBOUR_STEP_RUNS`` runs a step; whether one
+        failed the same way (it is then the best run)."""
+        cfg = self.config
+        base, done = self._redraw_variants()
+        if done >= REDRAW_VARIANTS:
+            return False
+        onset = int(self._anomaly_s() * SECOND)
+        small = small_schedules(cfg.schedule or [], onset, RESEED_ABOVE_FAULTS)
+        step = max(1, min(NEIGHBOUR_STEP, NEIGHBOUR_STEP_RUNS // max(1, len(small))))
+        ks = range(done, min(done + step, REDRAW_VARIANTS))
+        servers = servers_for(cfg)
+        cands = [redrawn(cfg, s, servers, k) for k in ks for s in small]
+        self._rd = (base, ks[-1] + 1) if ks else (base, done)
+        if not cands:
+            return False
+        before = len(cfg.schedule or [])
+        i = self._first_of(cands)  # not multiplied by the reseeds: each variant has a seed of its own
+        if i is None:
+            return False
+        self._changed(f"small re-draw (variant {ks[i // len(small)]})", before,
                       len(self.config.schedule or []), cfg)
         return True
 
