@@ -61,7 +61,8 @@ from operator import attrgetter, itemgetter
 from typing import Any
 
 from ..history import INFINITY, HistoryError, Op, OpRecord, pair_records, pair_records_in_order, thaw
-from .models import FAIL, IDENTITY, RECORD_MODELS, Model, _Unsupported, get_model
+from .columns import event_parts
+from .models import FAIL, IDENTITY, RECORD_MODELS, Model, ValueModel, _Unsupported, get_model
 
 __all__ = ["Result", "check", "MEMORY_BUDGET", "ENTRY_BYTES"]
 
@@ -741,38 +742,45 @@ def _check(
     mdl = get_model(model)
     # (no copy of a list of events: the pairing reads it once, and it stays the caller's)
     items: list[Any] = events_or_ops if type(events_or_ops) is list else list(events_or_ops)
-    # The usual events are paired in one pass that also tells they are all dicts; else
-    # look at the types first (a few, however long the history).
-    records = pair_records_in_order(items) if items and type(items[0]) is dict else None
-    kinds = {dict} if records is not None else set(map(type, items))
+    by_key = RECORD_MODELS.get(type(mdl))
+    # The usual events and a built-in model: pairing, compiling and partitioning in one
+    # pass, each op standing for itself by its invoke's position (`columns`).
+    fused = event_parts(items, mdl.compile_value, by_key) \
+        if by_key is not None and isinstance(mdl, ValueModel) and items and type(items[0]) is dict else None
     parts: Iterable[_Part] | None = None
-    if all(issubclass(t, Op) for t in kinds):
-        ops: list[Any] = list(items)
-    elif all(issubclass(t, dict) for t in kinds):
-        if records is None:
-            records = pair_records(items)
-        by_key = RECORD_MODELS.get(type(mdl))
-        if by_key is not None:
-            parts = _record_parts(records, mdl, by_key)
-        if parts is None:  # a model of the user's, or an op the built-in one rejects
-            ops = [Op(i, *rec) for i, rec in enumerate(records)]
-            records = None
-        else:
-            ops = records
+    records: list[OpRecord] | None = None
+    if fused is not None:
+        parts, fused_classes, n_ops, records_at = fused
     else:
-        raise HistoryError("check() wants a list of event dicts or a list of Op")
-    if parts is None:
-        parts = _op_parts(ops, mdl)
-
-    def as_op(op: Any) -> Op:
-        """The `Op` a search's counterexample names (on the records path, by its id)."""
-        return op if records is None else Op(op, *records[op])
+        # The usual events are paired in one pass that also tells they are all dicts; else
+        # look at the types first (a few, however long the history).
+        records = pair_records_in_order(items) if items and type(items[0]) is dict else None
+        kinds = {dict} if records is not None else set(map(type, items))
+        if all(issubclass(t, Op) for t in kinds):
+            ops: list[Any] = list(items)
+        elif all(issubclass(t, dict) for t in kinds):
+            if records is None:
+                records = pair_records(items)
+            if by_key is not None:
+                parts = _record_parts(records, mdl, by_key)
+            if parts is None:  # a model of the user's, or an op the built-in one rejects
+                ops = [Op(i, *rec) for i, rec in enumerate(records)]
+                records = None
+            else:
+                ops = records
+        else:
+            raise HistoryError("check() wants a list of event dicts or a list of Op")
+        if parts is None:
+            parts = _op_parts(ops, mdl)
+        n_ops = len(ops)
 
     tasks: list[_Task] = []
     info_class = mdl.info_class
     for key, ok_ops, ok_call, ok_ret, ok_fns, info_ops, info_call, info_fns in parts:
         if not info_ops:
             classes = None
+        elif fused is not None:
+            classes = [fused_classes[c] for c in info_ops]
         elif records is None:
             classes = [info_class(op) for op in info_ops]
         else:  # `Model.info_class` of a built-in model, on the records
@@ -790,7 +798,7 @@ def _check(
         return Result(
             valid=valid,
             model=mdl.name,
-            ops=len(ops),
+            ops=n_ops,
             partitions=len(tasks),
             partitions_done=done,
             **fields,
@@ -799,12 +807,20 @@ def _check(
     def failure(task: _Task) -> Result:
         assert task.outcome is not None
         prefix, state, op, pending = task.outcome[2]
+        if records is None and fused is None:  # `Op` values
+            return result(False, key=task.key, op=op, pending=tuple(pending), prefix=tuple(o.id for o in prefix),
+                          state=mdl.describe(state), max_prefix=task.max_depth)
+        if records is not None:
+            as_op = {i: Op(i, *records[i]) for i in (*prefix, op, *pending)}
+        else:  # the one-pass way: ops are invoke positions; only these are paired again
+            named = (*prefix, op, *pending)
+            as_op = {c: Op(i, *rec) for c, (i, rec) in zip(named, records_at(named))}
         return result(
             False,
             key=task.key,
-            op=as_op(op),
-            pending=tuple(map(as_op, pending)),
-            prefix=tuple(o.id for o in prefix) if records is None else tuple(prefix),
+            op=as_op[op],
+            pending=tuple(as_op[o] for o in pending),
+            prefix=tuple(as_op[o].id for o in prefix),
             state=mdl.describe(state),
             max_prefix=task.max_depth,
         )
