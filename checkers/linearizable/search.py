@@ -289,14 +289,18 @@ def _search(ok_ops: Sequence[Any], ok_call: Sequence[Any], ok_ret: Sequence[Any]
     low = window = info_set = 0
     state = init_state
     stack: Any = None  # persistent list of frames (entry, state, bound, low, window, info_set, parent)
-    depth = max_depth = 0
+    # The depth of the stack is k - remaining + info_depth (info ops on it), worked out
+    # only where it matters; max_depth is brought up to date before the stack shrinks
+    # (only where the walk is stuck) and at each exit.
+    info_depth = max_depth = 0
     best_depth = -1
     best: Any = None
     # (low, window, state) -> the info sets explored with it: an int, or a list of ints
     # (an antichain) when there are several; see `_search`'s docstring.
     cache: dict[Any, Any] = {(0, 0, init_state): 0}
     cache_get = cache.get
-    n_entries = 1
+    # entries: one per key, and for each key holding a list of info sets, one per extra set
+    n_extra = 0
     added: int | None
     monotonic = clock
     getsizeof = sys.getsizeof
@@ -305,6 +309,7 @@ def _search(ok_ops: Sequence[Any], ok_call: Sequence[Any], ok_ret: Sequence[Any]
     doomed_until = 0
     doomed_best: Any = None
     check_every, impossible_after = CHECK_EVERY, IMPOSSIBLE_AFTER  # module globals, for tests
+    fail = FAIL
     if not remaining:
         return ("ok", 0, None)
 
@@ -339,6 +344,10 @@ def _search(ok_ops: Sequence[Any], ok_call: Sequence[Any], ok_ret: Sequence[Any]
     while True:
         steps += 1
         if not steps % check_every:
+            depth = k - remaining + info_depth
+            if depth > max_depth:
+                max_depth = depth
+            n_entries = len(cache) + n_extra
             per_entry = ENTRY_BYTES + getsizeof(state) + getsizeof(info_set)
             if doomed is not None:  # the verdict is known; a witness is being looked for
                 if steps >= doomed_until or n_entries > limits[1] or n_entries * per_entry > limits[2]:
@@ -359,11 +368,14 @@ def _search(ok_ops: Sequence[Any], ok_call: Sequence[Any], ok_ret: Sequence[Any]
         if entry & 1:  # a call: try to linearize it here
             a = entry >> 1
             new_state = ok_fns[a](state)
-            if new_state is not FAIL:
+            if new_state is not fail:
                 d = a - low
                 if d:
                     new_window = window | (1 << d)
                     new_low = low
+                elif not window:  # the lowest op, and none after it linearized
+                    new_window = 0
+                    new_low = low + 1
                 else:  # the lowest op: slide the window past the run of linearized ops
                     new_window = window | 1
                     t = (~new_window & (new_window + 1)).bit_length() - 1
@@ -373,19 +385,15 @@ def _search(ok_ops: Sequence[Any], ok_call: Sequence[Any], ok_ret: Sequence[Any]
                 got = cache_get(key)
                 if got is None:
                     cache[key] = info_set
-                    n_entries += 1
                 elif got == info_set or (added := admit(key, got, info_set)) is None:
                     entry = nxt[entry]  # explored already, with these info ops or fewer
                     continue
                 else:
-                    n_entries += added
+                    n_extra += added
                 stack = (entry, state, 0, low, window, info_set, stack)
                 low = new_low
                 window = new_window
                 state = new_state
-                depth += 1
-                if depth > max_depth:
-                    max_depth = depth
                 p = prv[entry]
                 n = nxt[entry]
                 nxt[p] = n
@@ -397,7 +405,7 @@ def _search(ok_ops: Sequence[Any], ok_call: Sequence[Any], ok_ret: Sequence[Any]
                 prv[n] = p
                 remaining -= 1
                 if not remaining:
-                    return ("ok", max_depth, None)
+                    return ("ok", max(max_depth, k + info_depth), None)
                 entry = nxt[HEAD]
                 continue
             entry = nxt[entry]
@@ -405,6 +413,9 @@ def _search(ok_ops: Sequence[Any], ok_call: Sequence[Any], ok_ret: Sequence[Any]
 
         # A return entry: its op had to be linearized by now. Remember the deepest such
         # dead end for the counterexample, then try info ops invoked before it.
+        depth = k - remaining + info_depth
+        if depth > max_depth:
+            max_depth = depth
         if depth > best_depth:
             best_depth = depth
             best = (stack, state, entry, low, window, info_set)
@@ -428,7 +439,7 @@ def _search(ok_ops: Sequence[Any], ok_call: Sequence[Any], ok_ret: Sequence[Any]
                     continue
                 fn = info_fns[b]
                 new_state = fn(state)
-                if new_state is not FAIL and (last_b < 0 or cls_succ[last_b] == b
+                if new_state is not fail and (last_b < 0 or cls_succ[last_b] == b
                                               or fn(last_state) != new_state):
                     if weaker[b]:  # a weaker op that does the same here goes instead
                         for w in weaker[b]:
@@ -445,19 +456,17 @@ def _search(ok_ops: Sequence[Any], ok_call: Sequence[Any], ok_ret: Sequence[Any]
                     got = cache_get(key)
                     if got is None:
                         cache[key] = new_info
-                        added = 1
+                        added = 0
                     else:
                         added = admit(key, got, new_info)
                     if added is not None:
-                        n_entries += added
+                        n_extra += added
                         stack = (ie, state, bound, low, window, info_set, stack)
                         info_set = new_info
                         state = new_state
                         if cls_succ[b] >= 0:
                             skip[cls_succ[b]] = False
-                        depth += 1
-                        if depth > max_depth:
-                            max_depth = depth
+                        info_depth += 1
                         p = prv[ie]
                         n = nxt[ie]
                         nxt[p] = n
@@ -469,8 +478,8 @@ def _search(ok_ops: Sequence[Any], ok_call: Sequence[Any], ok_ret: Sequence[Any]
                 if stack is None:
                     return ("fail", max_depth, counterexample(best))
                 e, state, bound, low, window, info_set, stack = stack
-                depth -= 1
                 if bound:  # an info op: put it back, go on with the info candidates
+                    info_depth -= 1
                     nxt[prv[e]] = e
                     prv[nxt[e]] = e
                     if cls_succ[e - INFO_BASE] >= 0:
