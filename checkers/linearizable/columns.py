@@ -49,24 +49,23 @@ def event_parts(events: list[Any], compile_value: Callable[[Any, Any], Any], by_
     """The partitions of ``events`` (by key when ``by_key``), each as ``(key, ok ops, their
     calls, returns, steps, info ops, their calls, steps)`` with every op its invoke's
     position in ``events`` (so the ops and their calls are one list); the info classes;
-    and the number of operations. None when the events are not the usual history or the
-    model rejects an op (see the module docstring)."""
+    the number of operations; and `records`. None when the events are not the usual
+    history or the model rejects an op (see the module docstring)."""
     atoms = _ATOMS
     frz = freeze
     inf = INFINITY
     identity = IDENTITY
     n = len(events)
-    # By invoke position: the completion's position (INFINITY for an info op; None while
-    # open or when it failed) and the compiled step.
+    # By invoke position: the completion's position (INFINITY for an op that may take
+    # effect any time later; None for a position that is no invoke, or whose op failed)
+    # and the compiled step.
     ret_at: list[Any] = [None] * n
     fn_at: list[Any] = [None] * n
     open_at: dict[int, int] = {}  # process -> its open invoke's position
-    calls_of: dict[Any, list[int]] = {}  # key -> its invokes' positions, in order
-    no_key: set[int] = set()  # invokes without a key (by_key): their completion must have none either
+    calls_of: dict[Any, list[int]] = {}  # key -> its ops' invoke positions, as they complete (fails left out)
+    odd: dict[Any, list[int]] = {}  # key -> the invoke positions of its info ops and ops that change nothing
     classes: dict[int, Hashable | None] = {}
     info_done: dict[int, int] = {}  # info op's invoke position -> its completion's
-    odd: set[Any] = set()  # keys with an op that failed, is indeterminate or changes nothing
-    n_failed = 0
     last: float = -inf
     try:
         for pos, event in enumerate(events):
@@ -84,18 +83,6 @@ def event_parts(events: list[Any], compile_value: Callable[[Any, Any], Any], by_
                 if proc in open_at:
                     return None
                 open_at[proc] = pos
-                key = None
-                if by_key:
-                    key = event.get("key")
-                    if key is None:
-                        no_key.add(pos)
-                    elif type(key) not in atoms:
-                        key = frz(key)
-                calls = calls_of.get(key)
-                if calls is None:
-                    calls_of[key] = [pos]
-                else:
-                    calls.append(pos)
                 continue
             call = open_at.pop(proc)  # (KeyError: no open invoke)
             if typ == "ok":
@@ -108,82 +95,56 @@ def event_parts(events: list[Any], compile_value: Callable[[Any, Any], Any], by_
                 fn = compile_value(invoke["f"], value)
                 ret_at[call] = pos
                 fn_at[call] = fn
-                if no_key and call in no_key and event.get("key") is not None:
-                    return None  # its key is on the completion: the general way
+                key = None
+                if by_key:
+                    key = invoke.get("key")
+                    if key is None:
+                        key = event.get("key")
+                    if type(key) not in atoms:
+                        key = frz(key)
+                calls = calls_of.get(key)
+                if calls is None:
+                    calls_of[key] = [call]
+                else:
+                    calls.append(call)
                 if fn is identity:
-                    odd.add(_key_of(invoke, by_key))
+                    odd.setdefault(key, []).append(call)
             elif typ == "info":
-                invoke = events[call]
-                f, value = invoke["f"], invoke["value"]
-                if type(value) not in atoms:
-                    value = frz(value)
-                key = invoke.get("key")
-                if key is None:
-                    key = event.get("key")
-                    if by_key and key is not None:
-                        return None
-                if type(key) not in atoms:
-                    key = frz(key)
-                ret_at[call] = inf
-                fn_at[call] = compile_value(f, value)
-                classes[call] = _info_class(f, key, value)
+                _indeterminate(events, call, event, compile_value, by_key, ret_at, fn_at, calls_of, odd, classes)
                 info_done[call] = pos
-                odd.add(key if by_key else None)
-            elif typ == "fail":
-                n_failed += 1
-                odd.add(_key_of(events[call], by_key))
-            else:
+            elif typ != "fail":
                 return None
         for call in open_at.values():  # invoked and never completed: may happen any time later
-            invoke = events[call]
-            f, key, value = invoke["f"], invoke.get("key"), invoke["value"]
-            if type(key) not in atoms:
-                key = frz(key)
-            if type(value) not in atoms:
-                value = frz(value)
-            ret_at[call] = inf
-            fn_at[call] = compile_value(f, value)
-            classes[call] = _info_class(f, key, value)
-            odd.add(key if by_key else None)
+            _indeterminate(events, call, None, compile_value, by_key, ret_at, fn_at, calls_of, odd, classes)
     except (KeyError, TypeError, AttributeError, _Unsupported):  # a field missing, an op the model rejects
         return None
 
-    n_ops = sum(map(len, calls_of.values())) - n_failed
-    # (first op not failed, key, columns...): partitions are in the order of their first
-    # op that did not fail, as pairing and then partitioning give them
+    n_ops = 0
+    # (first op, key, columns...): partitions are in the order of their first op that did
+    # not fail, as pairing and then partitioning give them, and their ops in invoke order
     parts: list[tuple[Any, ...]] = []
     for key, calls in calls_of.items():
-        if key not in odd:  # every op completed ok and does something: the columns as they are
-            parts.append((calls[0], key, calls, calls, [ret_at[c] for c in calls], [fn_at[c] for c in calls],
-                          [], [], []))
-            continue
-        ok_ops: list[int] = []
-        ok_ret: list[Any] = []
-        ok_fns: list[Any] = []
+        n_ops += len(calls)
+        head = calls[0]
+        calls.sort()
+        first = calls[0]
+        # the partition's key as its first op has it (one equal to it, 1.0 for 1, may
+        # have completed first)
+        part_key = key if first == head or not by_key else record_at(events, first, _done(first, ret_at, info_done))[2]
+        rets = [ret_at[c] for c in calls]
+        fns = [fn_at[c] for c in calls]
         info_ops: list[int] = []
         info_fns: list[Any] = []
-        first = None
-        for c in calls:
-            ret = ret_at[c]
-            if ret is None:  # failed
-                continue
-            if first is None:
-                first = c
-            fn = fn_at[c]
-            if fn is identity:  # runs anywhere, changes nothing: no need to place it
-                continue
-            if ret != inf:
-                ok_ops.append(c)
-                ok_ret.append(ret)
-                ok_fns.append(fn)
-            else:
+        for c in sorted(odd.get(key, ()), reverse=True):  # info ops and ops that change nothing, out
+            i = bisect_left(calls, c)
+            fn = fns[i]
+            if fn is not identity:  # (one that changes nothing runs anywhere: no need to place it)
                 info_ops.append(c)
                 info_fns.append(fn)
-        if first is None:  # every op failed: no partition
-            continue
-        if first != calls[0] and by_key:  # the key as its first op that did not fail has it
-            key = _key_of(events[first], by_key)
-        parts.append((first, key, ok_ops, ok_ops, ok_ret, ok_fns, info_ops, info_ops, info_fns))
+            del calls[i], rets[i], fns[i]
+        info_ops.reverse()
+        info_fns.reverse()
+        parts.append((first, part_key, calls, calls, rets, fns, info_ops, info_ops, info_fns))
 
     def records(positions: Sequence[int]) -> list[tuple[int, OpRecord]]:
         """(id, record) of the ops invoked at ``positions``, as `pair_records` gives them
@@ -193,9 +154,13 @@ def event_parts(events: list[Any], compile_value: Callable[[Any, Any], Any], by_
             all_records = pair_records(events)
             id_at = {rec[5]: i for i, rec in enumerate(all_records)}
             return [(id_at[c], all_records[id_at[c]]) for c in positions]
-        done = sorted(c for calls in calls_of.values() for c in calls if ret_at[c] is not None)
-        return [(bisect_left(done, c), record_at(events, c, info_done.get(c) if ret_at[c] == inf else ret_at[c]))
-                for c in positions]
+        id_at = {}
+        failed = seen = 0  # positions before ``seen`` that are no invoke or whose op failed: ``failed``
+        for c in sorted(set(positions)):
+            failed += ret_at[seen:c].count(None)
+            seen = c
+            id_at[c] = c - failed
+        return [(id_at[c], record_at(events, c, _done(c, ret_at, info_done))) for c in positions]
 
     if not parts:
         return [(None, [], [], [], [], [], [], [])], classes, n_ops, records
@@ -203,9 +168,33 @@ def event_parts(events: list[Any], compile_value: Callable[[Any, Any], Any], by_
     return [p[1:] for p in parts], classes, n_ops, records
 
 
-def _key_of(invoke: dict[str, Any], by_key: bool) -> Any:
-    """The partition key of an op whose key is on its invoke (or nowhere)."""
-    if not by_key:
-        return None
+def _indeterminate(events: list[Any], call: int, completion: dict[str, Any] | None,
+                   compile_value: Callable[[Any, Any], Any], by_key: bool, ret_at: list[Any], fn_at: list[Any],
+                   calls_of: dict[Any, list[int]], odd: dict[Any, list[int]],
+                   classes: dict[int, Hashable | None]) -> None:
+    """`event_parts` on an op that crashed (an info ``completion``) or never completed
+    (None): it may take effect any time after its invoke, or never."""
+    invoke = events[call]
+    f, value = invoke["f"], invoke["value"]
+    if type(value) not in _ATOMS:
+        value = freeze(value)
     key = invoke.get("key")
-    return key if type(key) in _ATOMS else freeze(key)
+    if key is None and completion is not None:
+        key = completion.get("key")
+    if type(key) not in _ATOMS:
+        key = freeze(key)
+    fn = compile_value(f, value)
+    ret_at[call] = INFINITY
+    fn_at[call] = fn
+    classes[call] = _info_class(f, key, value)
+    part = key if by_key else None
+    calls_of.setdefault(part, []).append(call)
+    odd.setdefault(part, []).append(call)
+
+
+def _done(call: int, ret_at: list[Any], info_done: dict[int, int]) -> int | None:
+    """Where the op invoked at ``call`` completed (ok or info), None if it never did."""
+    ret = ret_at[call]
+    return info_done.get(call) if ret == INFINITY else ret
+
+
