@@ -95,13 +95,14 @@ def event_parts(events: list[Any], compile_value: Callable[[Any, Any], Any], by_
                 fn = compile_value(invoke["f"], value)
                 ret_at[call] = pos
                 fn_at[call] = fn
-                key = None
                 if by_key:
                     key = invoke.get("key")
                     if key is None:
                         key = event.get("key")
                     if type(key) not in atoms:
                         key = frz(key)
+                else:
+                    key = None
                 calls = calls_of.get(key)
                 if calls is None:
                     calls_of[key] = [call]
@@ -131,8 +132,8 @@ def event_parts(events: list[Any], compile_value: Callable[[Any, Any], Any], by_
         # the partition's key as its first op has it (one equal to it, 1.0 for 1, may
         # have completed first)
         part_key = key if first == head or not by_key else record_at(events, first, _done(first, ret_at, info_done))[2]
-        rets = [ret_at[c] for c in calls]
-        fns = [fn_at[c] for c in calls]
+        rets = _pick(ret_at, calls)
+        fns = _pick(fn_at, calls)
         info_ops: list[int] = []
         info_fns: list[Any] = []
         for c in sorted(odd.get(key, ()), reverse=True):  # info ops and ops that change nothing, out
@@ -190,6 +191,11 @@ def _indeterminate(events: list[Any], call: int, completion: dict[str, Any] | No
     part = key if by_key else None
     calls_of.setdefault(part, []).append(call)
     odd.setdefault(part, []).append(call)
+
+
+def _pick(values: list[Any], at: list[int]) -> list[Any]:
+    """``[values[i] for i in at]``, the loop in C."""
+    return list(itemgetter(*at)(values)) if len(at) > 1 else [values[i] for i in at]
 
 
 def _done(call: int, ret_at: list[Any], info_done: dict[int, int]) -> int | None:
