@@ -310,6 +310,7 @@ def _search(ok_ops: Sequence[Any], ok_call: Sequence[Any], ok_ret: Sequence[Any]
     doomed_best: Any = None
     check_every, impossible_after = CHECK_EVERY, IMPOSSIBLE_AFTER  # module globals, for tests
     fail = FAIL
+    next_check = check_every  # (a comparison is cheaper than ``steps % check_every`` in CPython)
     if not remaining:
         return ("ok", 0, None)
 
@@ -343,7 +344,8 @@ def _search(ok_ops: Sequence[Any], ok_call: Sequence[Any], ok_ret: Sequence[Any]
     entry = nxt[HEAD]
     while True:
         steps += 1
-        if not steps % check_every:
+        if steps == next_check:
+            next_check += check_every
             depth = k - remaining + info_depth
             if depth > max_depth:
                 max_depth = depth
@@ -369,11 +371,10 @@ def _search(ok_ops: Sequence[Any], ok_call: Sequence[Any], ok_ret: Sequence[Any]
             a = entry >> 1
             new_state = ok_fns[a](state)
             if new_state is not fail:
-                d = a - low
-                if d:
-                    new_window = window | (1 << d)
+                if a != low:
+                    new_window = window | (1 << (a - low))
                     new_low = low
-                elif not window:  # the lowest op, and none after it linearized
+                elif window == 0:  # the lowest op, and none after it linearized
                     new_window = 0
                     new_low = low + 1
                 else:  # the lowest op: slide the window past the run of linearized ops
