@@ -11,8 +11,16 @@ It gives exactly what pairing (`checkers.history.pair_records`) and then partiti
 (`search._record_parts`) give, with invoke positions in place of op ids: the same
 partitions in the same order, the same operations in each in the same order, the same
 steps and info classes. It takes only the usual history (`pair_records_in_order`'s
-conditions: dicts, increasing indices, clean pairing; every key on its invoke) and says
-None at the first thing otherwise, leaving it to that way, which names any problem.
+conditions: dicts, increasing indices, clean pairing) and says None at the first thing
+otherwise, leaving it to that way, which names any problem; the same for an op the
+model rejects. Records (and so `Op` values) are made again only for the few operations a
+counterexample names (`EventParts`' last member).
+
+How: an invoke only opens its process's operation; at the completion the op's step is
+compiled and its invoke position added to its key's list (failed ops go nowhere). Each
+list is sorted once at the end (in C), which puts the ops in invoke order, and the
+returns and steps are picked from two arrays indexed by invoke position; the few info
+ops, and ops that change nothing, are then taken out by position.
 """
 
 from __future__ import annotations

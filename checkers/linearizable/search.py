@@ -42,11 +42,13 @@ counterexample. The first partition that fails decides the verdict.
 
 The search loop is written for CPython: plain ints and lists, no attribute access,
 one precompiled ``state -> state | FAIL`` function per operation. Given events and a
-built-in model, the checker never makes an `Op` per operation: it pairs the events into
-plain tuples (`checkers.history.pair_records`), compiles each from its f and value
-(`ValueModel.compile_value`) and partitions them in one loop, and makes `Op` values only
-for the operations a counterexample names. Other models, and lists of `Op`, take the
-general way (`_op_parts`); both give the same result.
+built-in model, the checker never makes an `Op` per operation: it pairs the events,
+compiles each op from its f and value (`ValueModel.compile_value`) and partitions them
+in one pass over the events (`columns.event_parts`), and makes `Op` values only for the
+operations a counterexample names. Events that pass is not for (out of index order, say)
+are paired into plain tuples first (`checkers.history.pair_records`, `_record_parts`);
+other models, and lists of `Op`, take the general way (`_op_parts`); all give the same
+result.
 """
 
 from __future__ import annotations
