@@ -40,7 +40,7 @@ __all__ = ["EventParts", "event_parts"]
 #: `records`: their ids and records as `checkers.history.pair_records` gives them, for a
 #: few ops by their invoke positions)
 EventParts = tuple[list[tuple[Any, ...]], dict[int, Hashable | None], int,
-                   Callable[[Sequence[int]], list[tuple[int, OpRecord]]]]
+                   Callable[[Sequence[int], Sequence[int], Sequence[Any]], list[tuple[int, OpRecord]]]]
 
 
 def _info_class(f: Any, key: Any, value: Any) -> Hashable | None:
@@ -68,12 +68,12 @@ def event_parts(events: list[Any], compile_value: Callable[[Any, Any], Any], by_
     # effect any time later; None for a position that is no invoke, or whose op failed)
     # and the compiled step.
     ret_at: list[Any] = [None] * n
+    op_at = bytearray(n)  # 1 at the invoke of each op that did not fail (for the ids of a counterexample's)
     fn_at: list[Any] = [None] * n
     open_at: dict[int, int] = {}  # process -> its open invoke's position
     calls_of: dict[Any, list[int]] = {}  # key -> its ops' invoke positions, as they complete (fails left out)
     odd: dict[Any, list[int]] = {}  # key -> the invoke positions of its info ops and ops that change nothing
     classes: dict[int, Hashable | None] = {}
-    info_done: dict[int, int] = {}  # info op's invoke position -> its completion's
     last: float = -inf
     try:
         for pos, event in enumerate(events):
@@ -103,6 +103,7 @@ def event_parts(events: list[Any], compile_value: Callable[[Any, Any], Any], by_
                 fn = compile_value(invoke["f"], value)
                 ret_at[call] = pos
                 fn_at[call] = fn
+                op_at[call] = 1
                 if by_key:
                     key = invoke.get("key")
                     if key is None:
@@ -119,27 +120,25 @@ def event_parts(events: list[Any], compile_value: Callable[[Any, Any], Any], by_
                 if fn is identity:
                     odd.setdefault(key, []).append(call)
             elif typ == "info":
-                _indeterminate(events, call, event, compile_value, by_key, ret_at, fn_at, calls_of, odd, classes)
-                info_done[call] = pos
+                _indeterminate(events, call, event, compile_value, by_key, ret_at, fn_at, op_at, calls_of, odd, classes)
             elif typ != "fail":
                 return None
         for call in open_at.values():  # invoked and never completed: may happen any time later
-            _indeterminate(events, call, None, compile_value, by_key, ret_at, fn_at, calls_of, odd, classes)
+            _indeterminate(events, call, None, compile_value, by_key, ret_at, fn_at, op_at, calls_of, odd, classes)
     except (KeyError, TypeError, AttributeError, _Unsupported):  # a field missing, an op the model rejects
         return None
 
-    n_ops = 0
+    n_ops = sum(map(len, calls_of.values()))
     # (first op, key, columns...): partitions are in the order of their first op that did
     # not fail, as pairing and then partitioning give them, and their ops in invoke order
     parts: list[tuple[Any, ...]] = []
     for key, calls in calls_of.items():
-        n_ops += len(calls)
         head = calls[0]
         calls.sort()
         first = calls[0]
         # the partition's key as its first op has it (one equal to it, 1.0 for 1, may
         # have completed first)
-        part_key = key if first == head or not by_key else record_at(events, first, _done(first, ret_at, info_done))[2]
+        part_key = key if first == head or not by_key else record_at(events, first, _completion(events, first))[2]
         rets = _pick(ret_at, calls)
         fns = _pick(fn_at, calls)
         info_ops: list[int] = []
@@ -155,21 +154,28 @@ def event_parts(events: list[Any], compile_value: Callable[[Any, Any], Any], by_
         info_fns.reverse()
         parts.append((first, part_key, calls, calls, rets, fns, info_ops, info_ops, info_fns))
 
-    def records(positions: Sequence[int]) -> list[tuple[int, OpRecord]]:
+    def records(positions: Sequence[int], ok_ops: Sequence[int] = (),
+                ok_ret: Sequence[Any] = ()) -> list[tuple[int, OpRecord]]:
         """(id, record) of the ops invoked at ``positions``, as `pair_records` gives them
         (an op's id is the number of ops not failed invoked before it): paired again one
-        by one, or all of them when they are many."""
+        by one, or all of them when they are many. ``ok_ops`` and ``ok_ret``: the ok ops
+        and returns of a partition they are in, which tell where those completed."""
         if len(positions) > n_ops // 8:
             all_records = pair_records(events)
             id_at = {rec[5]: i for i, rec in enumerate(all_records)}
             return [(id_at[c], all_records[id_at[c]]) for c in positions]
         id_at = {}
-        failed = seen = 0  # positions before ``seen`` that are no invoke or whose op failed: ``failed``
+        n_before = seen = 0  # ops not failed invoked before position ``seen``: ``n_before``
         for c in sorted(set(positions)):
-            failed += ret_at[seen:c].count(None)
+            n_before += op_at.count(1, seen, c)
             seen = c
-            id_at[c] = c - failed
-        return [(id_at[c], record_at(events, c, _done(c, ret_at, info_done))) for c in positions]
+            id_at[c] = n_before
+        out = []
+        for c in positions:
+            i = bisect_left(ok_ops, c)
+            done = ok_ret[i] if i < len(ok_ops) and ok_ops[i] == c else _completion(events, c)
+            out.append((id_at[c], record_at(events, c, done)))
+        return out
 
     if not parts:
         return [(None, [], [], [], [], [], [], [])], classes, n_ops, records
@@ -179,7 +185,7 @@ def event_parts(events: list[Any], compile_value: Callable[[Any, Any], Any], by_
 
 def _indeterminate(events: list[Any], call: int, completion: dict[str, Any] | None,
                    compile_value: Callable[[Any, Any], Any], by_key: bool, ret_at: list[Any], fn_at: list[Any],
-                   calls_of: dict[Any, list[int]], odd: dict[Any, list[int]],
+                   op_at: bytearray, calls_of: dict[Any, list[int]], odd: dict[Any, list[int]],
                    classes: dict[int, Hashable | None]) -> None:
     """`event_parts` on an op that crashed (an info ``completion``) or never completed
     (None): it may take effect any time after its invoke, or never."""
@@ -195,6 +201,7 @@ def _indeterminate(events: list[Any], call: int, completion: dict[str, Any] | No
     fn = compile_value(f, value)
     ret_at[call] = INFINITY
     fn_at[call] = fn
+    op_at[call] = 1
     classes[call] = _info_class(f, key, value)
     part = key if by_key else None
     calls_of.setdefault(part, []).append(call)
@@ -206,9 +213,12 @@ def _pick(values: list[Any], at: list[int]) -> list[Any]:
     return list(itemgetter(*at)(values)) if len(at) > 1 else [values[i] for i in at]
 
 
-def _done(call: int, ret_at: list[Any], info_done: dict[int, int]) -> int | None:
-    """Where the op invoked at ``call`` completed (ok or info), None if it never did."""
-    ret = ret_at[call]
-    return info_done.get(call) if ret == INFINITY else ret
-
-
+def _completion(events: list[Any], call: int) -> int | None:
+    """Where the op invoked at ``call`` completed: its process's next event (the pairing
+    was checked), None if there is none."""
+    proc = events[call]["process"]
+    for pos in range(call + 1, len(events)):
+        p = events[pos]["process"]
+        if p == proc and (type(p) is int or (isinstance(p, int) and not isinstance(p, bool))):
+            return pos
+    return None

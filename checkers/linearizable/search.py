@@ -593,7 +593,7 @@ def _counterexample(ok_ops: Sequence[Any], ok_call: Sequence[Any], ok_ret: Seque
 class _Task:
     """One partition: how many ops it has, the paused search and what it reported last."""
 
-    __slots__ = ("key", "n_ops", "gen", "limits", "max_depth", "entries", "bytes", "outcome")
+    __slots__ = ("key", "n_ops", "gen", "limits", "max_depth", "entries", "bytes", "outcome", "ok_ops", "ok_ret")
 
     def __init__(self, key: Any, n_ops: int, searcher: Generator[Progress, None, Outcome], limits: list[Any]) -> None:
         self.key = key
@@ -604,6 +604,9 @@ class _Task:
         self.entries = 0
         self.bytes = 0
         self.outcome: Outcome | None = None
+        # the partition's ok ops and returns, where a counterexample needs them (`columns`)
+        self.ok_ops: Sequence[Any] = ()
+        self.ok_ret: Sequence[Any] = ()
 
     def run(self, deadline: float, max_entries: float, max_bytes: float) -> str:
         """Run until done or the deadline; returns "ok", "fail", "memory" or "paused"."""
@@ -617,6 +620,8 @@ class _Task:
             self.outcome = outcome
             self.max_depth = outcome[1]
             self.gen = None  # frees the cache
+            if outcome[0] != "fail":
+                self.ok_ops = self.ok_ret = ()
             self.entries = self.bytes = 0
             return outcome[0]
 
@@ -761,8 +766,11 @@ def _check(
         if by_key is not None and isinstance(mdl, ValueModel) and items and type(items[0]) is dict else None
     parts: Iterable[_Part] | None = None
     records: list[OpRecord] | None = None
+    one_pass = fused is not None
+    fused_classes: dict[int, Any] = {}
     if fused is not None:
         parts, fused_classes, n_ops, records_at = fused
+        fused = None
     else:
         # The usual events are paired in one pass that also tells they are all dicts; else
         # look at the types first (a few, however long the history).
@@ -791,7 +799,7 @@ def _check(
     for key, ok_ops, ok_call, ok_ret, ok_fns, info_ops, info_call, info_fns in parts:
         if not info_ops:
             classes = None
-        elif fused is not None:
+        elif one_pass:
             classes = [fused_classes[c] for c in info_ops]
         elif records is None:
             classes = [info_class(op) for op in info_ops]
@@ -801,8 +809,12 @@ def _check(
         limits = [math.inf, math.inf, math.inf]
         searcher = _search(ok_ops, ok_call, ok_ret, ok_fns, info_ops, info_call, info_fns, classes, init_state,
                            limits, clock)
-        tasks.append(_Task(key, len(ok_ops) + len(info_ops), searcher, limits))
+        task = _Task(key, len(ok_ops) + len(info_ops), searcher, limits)
+        if one_pass:
+            task.ok_ops, task.ok_ret = ok_ops, ok_ret
+        tasks.append(task)
     tasks.sort(key=lambda t: t.n_ops)
+    parts, fused_classes = None, {}  # (the searches hold what they need)
 
     max_entries: float = math.inf if max_cache_entries is None else max_cache_entries
 
@@ -819,14 +831,14 @@ def _check(
     def failure(task: _Task) -> Result:
         assert task.outcome is not None
         prefix, state, op, pending = task.outcome[2]
-        if records is None and fused is None:  # `Op` values
+        if records is None and not one_pass:  # `Op` values
             return result(False, key=task.key, op=op, pending=tuple(pending), prefix=tuple(o.id for o in prefix),
                           state=mdl.describe(state), max_prefix=task.max_depth)
         if records is not None:
             as_op = {i: Op(i, *records[i]) for i in (*prefix, op, *pending)}
         else:  # the one-pass way: ops are invoke positions; only these are paired again
             named = (*prefix, op, *pending)
-            as_op = {c: Op(i, *rec) for c, (i, rec) in zip(named, records_at(named))}
+            as_op = {c: Op(i, *rec) for c, (i, rec) in zip(named, records_at(named, task.ok_ops, task.ok_ret))}
         return result(
             False,
             key=task.key,
