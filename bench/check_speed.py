@@ -23,6 +23,12 @@
    other load on the machine disturbs less) and the verdicts. ``--trees A,B`` runs the shapes
    against each source tree in turn (``BENCH_TREE=tree``), interleaved round by round, to
    compare code before and after a change in the same minutes.
+   ``--instructions`` counts instead the instructions (valgrind's cachegrind, no cache
+   simulation) of pairing and checking the kv and etcd (ok and bad) shapes in each tree:
+   a child that makes and checks a shape's histories minus one that only makes them.
+   Other load does not move these counts, so they compare trees on a busy machine, as
+   long as every check ends before its time limit (f42b4d1's etcd checks do not: under
+   valgrind they run until the limit, so their count depends on the machine's speed).
 
 Targets: 10k ops on 10 keys < 1 s; 100k < 15 s; memory < 1 GiB. Shapes (issue 16):
 etcd at most 0.7x Porcupine's time, kv at most 1.0x.
@@ -220,13 +226,16 @@ def shapes() -> dict[str, list[tuple[str, str, Any, Callable[[], list[dict]], bo
 SHAPE_LIMIT_S = 5.0
 
 
-def shapes_child(names: list[str]) -> None:
+def shapes_child(names: list[str], make_only: bool = False) -> None:
     """Check every history of the named shapes here; one JSON line of times and verdicts,
-    per shape and group (``ok``: must pass, ``bad``: must fail)."""
+    per shape and group (``ok``: must pass, ``bad``: must fail). ``make_only``: make the
+    histories, check none (what `bench_instructions` subtracts)."""
     out = {}
     for name in names:
         for _label, model, initial, make, expect in shapes()[name]:
             events = make()
+            if make_only:
+                continue
             t0, c0 = time.perf_counter(), time.process_time()
             result = check(events, model, initial=initial, time_limit=SHAPE_LIMIT_S)
             took, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -265,6 +274,41 @@ def bench_shapes(trees: list[str], rounds: int) -> None:
                 + f", {d[k]['unknown']} unknown)"
                 for k in ("etcd-ok", "etcd-bad", "etcd-stale", "kv-ok", "kv-bad")) + f"; peak RSS "
                 f"{d['max_rss_mib']:.0f} MiB; load {load}")
+
+
+#: shapes whose instructions `bench_instructions` counts (etcd-stale takes seconds, so
+#: minutes under valgrind)
+INSTRUCTION_SHAPES = ("kv", "etcd")
+
+
+def bench_instructions(trees: list[str]) -> None:
+    """Instructions of pairing and checking each of `INSTRUCTION_SHAPES` in each tree."""
+    import re
+    import shutil
+
+    if shutil.which("valgrind") is None:
+        print("instructions: valgrind is not installed; skipped")
+        return
+    print("instructions (cachegrind) of pairing and checking each shape: a child that makes and checks its "
+          "histories minus one that only makes them")
+    first: dict[str, int] = {}
+    for tree in trees:
+        env = {**os.environ, "BENCH_TREE": str(Path(tree).resolve()), "PYTHONHASHSEED": "0"}
+        line = []
+        for name in INSTRUCTION_SHAPES:
+            counts = {}
+            for mode in ("check", "make"):
+                cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
+                       sys.executable, __file__, "--shapes-child", name] + (["--make-only"] if mode == "make" else [])
+                err = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True).stderr
+                found = re.findall(r"I\s+refs:\s+([\d,]+)", err)
+                if not found:
+                    raise SystemExit(f"valgrind printed no count for {tree}: {err[-500:]}")
+                counts[mode] = int(found[-1].replace(",", ""))
+            n = counts["check"] - counts["make"]
+            first.setdefault(name, n)
+            line.append(f"{name} {n / 1e6:,.0f} M ({n / first[name]:.3f} of the first tree's)")
+        print(f"  {tree}: " + "; ".join(line))
 
 
 def bench_corpus(quiet: bool) -> None:
@@ -339,11 +383,17 @@ def main() -> None:
     parser.add_argument("--shapes", action="store_true", help="only the etcd and kv shapes (issue 16)")
     parser.add_argument("--trees", default=".", help="comma list of source trees for --shapes (default: this one)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of --shapes")
+    parser.add_argument("--instructions", action="store_true",
+                        help="count the instructions of the kv and etcd shapes in each of --trees (needs valgrind)")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--shapes-child", help=argparse.SUPPRESS)
+    parser.add_argument("--make-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.shapes_child:
-        shapes_child(args.shapes_child.split(","))
+        shapes_child(args.shapes_child.split(","), args.make_only)
+        return
+    if args.instructions:
+        bench_instructions([t for t in args.trees.split(",") if t])
         return
     if args.shapes:
         bench_shapes([t for t in args.trees.split(",") if t], args.rounds)

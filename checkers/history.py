@@ -593,6 +593,14 @@ def pair_records_in_order(events: list[Any]) -> list[OpRecord] | None:
     return [rec for rec in slots if rec is not None] if n_failed else slots
 
 
+def record_at(events: list[dict[str, Any]], call: int, done: int | None) -> OpRecord:
+    """The record `pair_records` gives the operation invoked at ``events[call]`` and
+    completed (ok or info) at ``events[done]``, or never (None), in events already in
+    order: for a caller that paired them itself and wants the records of a few."""
+    rec = _pair([events[call]] if done is None else [events[call], events[done]])[0]
+    return (*rec[:5], call, done if rec[7] == "ok" else rec[6], *rec[7:])
+
+
 def _in_index_order(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The events in real-time order: by "index" when they have one (all or none must)."""
     has_index = [("index" in e) for e in events]

@@ -316,3 +316,114 @@ def test_events_that_are_not_all_dicts_are_refused_as_before():
         check(events[:-1] + [Mapping(events[-1])], "kv")
     with pytest.raises(HistoryError, match="wants a list of event dicts"):
         check([Mapping(e) for e in events], "kv")
+
+
+# --------------------------------------------------- pairing, compiling and partitioning in one pass
+
+
+def _step_of(fn):
+    """What a compiled step is: its code and the values it was made with."""
+    return fn.__code__, fn.__defaults__, tuple(c.cell_contents for c in fn.__closure__ or ())
+
+
+@pytest.mark.parametrize("model", ["kv", "register", "cas-register", "set", "fifo-queue", "mutex", "multi-register"])
+def test_one_pass_parts_are_pairing_then_partitioning(model):
+    """`event_parts` gives what `pair_records` and then `_record_parts` give, with invoke
+    positions for op ids: partitions, their order and keys, ops, calls, returns, steps,
+    info classes, the op count, and the records of any ops asked for."""
+    from checkers.history import pair_records
+    from checkers.linearizable.columns import event_parts
+    from checkers.linearizable.models import RECORD_MODELS, get_model
+    from checkers.linearizable.search import _record_parts, _value_class
+
+    mdl = get_model(model)
+    by_key = RECORD_MODELS[type(mdl)]
+    rng = random.Random(7 + len(model))
+    took = 0
+    for _ in range(200):
+        events = _mixed_history(rng, rng.randrange(0, 40), model)
+        if rng.random() < 0.3:  # keys of equal value and another type: 1.0 for 1, True for 1
+            for e in events:
+                if e.get("key") == ["z", 1]:
+                    e["key"] = ["z", rng.choice([1, 1.0, True])]
+        records = pair_records(events)
+        want = _record_parts(records, mdl, by_key)
+        got = event_parts(events, mdl.compile_value, by_key)
+        if want is None:  # an op the model rejects: the one pass refuses too
+            assert got is None
+            continue
+        assert got is not None, events
+        took += 1
+        parts, classes, n_ops, records_at = got
+        assert n_ops == len(records)
+        id_of = {rec[5]: i for i, rec in enumerate(records)}
+        assert len(parts) == len(want)
+        for p, w in zip(parts, want):
+            key, ok_ops, ok_call, ok_ret, ok_fns, info_ops, info_call, info_fns = p
+            assert key == w[0] and type(key) is type(w[0])
+            assert [id_of[c] for c in ok_ops] == list(w[1]) and list(ok_call) == list(w[2])
+            assert list(ok_ret) == list(w[3])
+            assert list(map(_step_of, ok_fns)) == list(map(_step_of, w[4]))
+            assert [id_of[c] for c in info_ops] == list(w[5]) and list(info_call) == list(w[6])
+            assert list(map(_step_of, info_fns)) == list(map(_step_of, w[7]))
+            assert [classes[c] for c in info_ops] == [_value_class(records[i]) for i in w[5]]
+        positions = [rec[5] for rec in records]
+        rng.shuffle(positions)
+        for some in (positions[:2], positions):  # few: paired again one by one; many: all paired
+            assert records_at(some) == [(id_of[c], records[id_of[c]]) for c in some]
+    assert took > 150
+
+
+def test_one_pass_refuses_what_is_not_the_usual_history():
+    from checkers.linearizable.columns import event_parts
+    from checkers.linearizable.models import get_model
+
+    compile_value = get_model("kv").compile_value
+    events = _mixed_history(random.Random(5), 30, "kv")
+    assert event_parts(events, compile_value, True) is not None
+    swapped = events[:]
+    swapped[3], swapped[4] = swapped[4], swapped[3]
+    assert event_parts(swapped, compile_value, True) is None  # indices out of order
+    assert event_parts([{k: v for k, v in e.items() if k != "index"} for e in events], compile_value, True) is None
+    assert event_parts(events[:-1] + [list(events[-1].items())], compile_value, True) is None
+    doubled = events + [{**events[0], "index": 10**6}, {**events[0], "index": 10**6 + 1}]
+    assert event_parts(doubled, compile_value, True) is None or doubled[-1]["type"] != "invoke"
+    bad_f = [{**e, "f": "cas"} if e["type"] == "invoke" and e["process"] != "nemesis" else e for e in events]
+    assert event_parts(bad_f, compile_value, True) is None  # kv has no cas: the model's error, the old way
+
+
+def _sequential_kv(n_ops: int, n_keys: int, bad_key: int) -> list[dict]:
+    """One client putting to and then getting each of ``n_keys`` keys in turn, the last
+    get of key ``bad_key`` reading a value never written."""
+    events: list[dict] = []
+    for i in range(n_ops):
+        key, put = str(i % n_keys), (i // n_keys) % 2 == 0
+        f, value = ("put", f"v{i}") if put else ("get", f"v{i - n_keys}")
+        events.append({"index": len(events), "process": 0, "type": "invoke", "f": f, "key": key,
+                       "value": value if put else None})
+        events.append({"index": len(events), "process": 0, "type": "ok", "f": f, "key": key, "value": value})
+    assert check(events, "kv").valid is True
+    for e in reversed(events):
+        if e["type"] == "ok" and e["f"] == "get" and e["key"] == str(bad_key):
+            e["value"] = "never written"
+            break
+    return events
+
+
+@pytest.mark.parametrize("n_keys, paired_whole", [(1, True), (2, True), (40, False)])
+def test_one_pass_counterexample_is_the_op_paths(n_keys, paired_whole, monkeypatch):
+    """A counterexample with a long prefix (its records paired all at once) and one with
+    a short one in a long history (paired one by one) name the ops the `Op` path names."""
+    from checkers.linearizable import columns
+
+    events = _sequential_kv(400, n_keys, bad_key=n_keys - 1)
+    whole: list[int] = []
+    real = columns.pair_records
+    monkeypatch.setattr(columns, "pair_records", lambda ev: whole.append(1) or real(ev))
+    a = check(events, "kv")
+    b = check(pair_operations(events), "kv")
+    assert a.valid is False
+    assert a.to_json() == b.to_json()
+    assert a.op == b.op and a.pending == b.pending
+    assert bool(whole) is paired_whole
+

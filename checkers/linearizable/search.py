@@ -42,11 +42,13 @@ counterexample. The first partition that fails decides the verdict.
 
 The search loop is written for CPython: plain ints and lists, no attribute access,
 one precompiled ``state -> state | FAIL`` function per operation. Given events and a
-built-in model, the checker never makes an `Op` per operation: it pairs the events into
-plain tuples (`checkers.history.pair_records`), compiles each from its f and value
-(`ValueModel.compile_value`) and partitions them in one loop, and makes `Op` values only
-for the operations a counterexample names. Other models, and lists of `Op`, take the
-general way (`_op_parts`); both give the same result.
+built-in model, the checker never makes an `Op` per operation: it pairs the events,
+compiles each op from its f and value (`ValueModel.compile_value`) and partitions them
+in one pass over the events (`columns.event_parts`), and makes `Op` values only for the
+operations a counterexample names. Events that pass is not for (out of index order, say)
+are paired into plain tuples first (`checkers.history.pair_records`, `_record_parts`);
+other models, and lists of `Op`, take the general way (`_op_parts`); all give the same
+result.
 """
 
 from __future__ import annotations
@@ -61,7 +63,8 @@ from operator import attrgetter, itemgetter
 from typing import Any
 
 from ..history import INFINITY, HistoryError, Op, OpRecord, pair_records, pair_records_in_order, thaw
-from .models import FAIL, IDENTITY, RECORD_MODELS, Model, _Unsupported, get_model
+from .columns import event_parts
+from .models import FAIL, IDENTITY, RECORD_MODELS, Model, ValueModel, _Unsupported, get_model
 
 __all__ = ["Result", "check", "MEMORY_BUDGET", "ENTRY_BYTES"]
 
@@ -288,14 +291,18 @@ def _search(ok_ops: Sequence[Any], ok_call: Sequence[Any], ok_ret: Sequence[Any]
     low = window = info_set = 0
     state = init_state
     stack: Any = None  # persistent list of frames (entry, state, bound, low, window, info_set, parent)
-    depth = max_depth = 0
+    # The depth of the stack is k - remaining + info_depth (info ops on it), worked out
+    # only where it matters; max_depth is brought up to date before the stack shrinks
+    # (only where the walk is stuck) and at each exit.
+    info_depth = max_depth = 0
     best_depth = -1
     best: Any = None
     # (low, window, state) -> the info sets explored with it: an int, or a list of ints
     # (an antichain) when there are several; see `_search`'s docstring.
     cache: dict[Any, Any] = {(0, 0, init_state): 0}
     cache_get = cache.get
-    n_entries = 1
+    # entries: one per key, and for each key holding a list of info sets, one per extra set
+    n_extra = 0
     added: int | None
     monotonic = clock
     getsizeof = sys.getsizeof
@@ -304,6 +311,8 @@ def _search(ok_ops: Sequence[Any], ok_call: Sequence[Any], ok_ret: Sequence[Any]
     doomed_until = 0
     doomed_best: Any = None
     check_every, impossible_after = CHECK_EVERY, IMPOSSIBLE_AFTER  # module globals, for tests
+    fail = FAIL
+    next_check = check_every  # (a comparison is cheaper than ``steps % check_every`` in CPython)
     if not remaining:
         return ("ok", 0, None)
 
@@ -337,7 +346,12 @@ def _search(ok_ops: Sequence[Any], ok_call: Sequence[Any], ok_ret: Sequence[Any]
     entry = nxt[HEAD]
     while True:
         steps += 1
-        if not steps % check_every:
+        if steps == next_check:
+            next_check += check_every
+            depth = k - remaining + info_depth
+            if depth > max_depth:
+                max_depth = depth
+            n_entries = len(cache) + n_extra
             per_entry = ENTRY_BYTES + getsizeof(state) + getsizeof(info_set)
             if doomed is not None:  # the verdict is known; a witness is being looked for
                 if steps >= doomed_until or n_entries > limits[1] or n_entries * per_entry > limits[2]:
@@ -358,11 +372,13 @@ def _search(ok_ops: Sequence[Any], ok_call: Sequence[Any], ok_ret: Sequence[Any]
         if entry & 1:  # a call: try to linearize it here
             a = entry >> 1
             new_state = ok_fns[a](state)
-            if new_state is not FAIL:
-                d = a - low
-                if d:
-                    new_window = window | (1 << d)
+            if new_state is not fail:
+                if a != low:
+                    new_window = window | (1 << (a - low))
                     new_low = low
+                elif window == 0:  # the lowest op, and none after it linearized
+                    new_window = 0
+                    new_low = low + 1
                 else:  # the lowest op: slide the window past the run of linearized ops
                     new_window = window | 1
                     t = (~new_window & (new_window + 1)).bit_length() - 1
@@ -372,19 +388,15 @@ def _search(ok_ops: Sequence[Any], ok_call: Sequence[Any], ok_ret: Sequence[Any]
                 got = cache_get(key)
                 if got is None:
                     cache[key] = info_set
-                    n_entries += 1
                 elif got == info_set or (added := admit(key, got, info_set)) is None:
                     entry = nxt[entry]  # explored already, with these info ops or fewer
                     continue
                 else:
-                    n_entries += added
+                    n_extra += added
                 stack = (entry, state, 0, low, window, info_set, stack)
                 low = new_low
                 window = new_window
                 state = new_state
-                depth += 1
-                if depth > max_depth:
-                    max_depth = depth
                 p = prv[entry]
                 n = nxt[entry]
                 nxt[p] = n
@@ -396,7 +408,7 @@ def _search(ok_ops: Sequence[Any], ok_call: Sequence[Any], ok_ret: Sequence[Any]
                 prv[n] = p
                 remaining -= 1
                 if not remaining:
-                    return ("ok", max_depth, None)
+                    return ("ok", max(max_depth, k + info_depth), None)
                 entry = nxt[HEAD]
                 continue
             entry = nxt[entry]
@@ -404,6 +416,9 @@ def _search(ok_ops: Sequence[Any], ok_call: Sequence[Any], ok_ret: Sequence[Any]
 
         # A return entry: its op had to be linearized by now. Remember the deepest such
         # dead end for the counterexample, then try info ops invoked before it.
+        depth = k - remaining + info_depth
+        if depth > max_depth:
+            max_depth = depth
         if depth > best_depth:
             best_depth = depth
             best = (stack, state, entry, low, window, info_set)
@@ -427,7 +442,7 @@ def _search(ok_ops: Sequence[Any], ok_call: Sequence[Any], ok_ret: Sequence[Any]
                     continue
                 fn = info_fns[b]
                 new_state = fn(state)
-                if new_state is not FAIL and (last_b < 0 or cls_succ[last_b] == b
+                if new_state is not fail and (last_b < 0 or cls_succ[last_b] == b
                                               or fn(last_state) != new_state):
                     if weaker[b]:  # a weaker op that does the same here goes instead
                         for w in weaker[b]:
@@ -444,19 +459,17 @@ def _search(ok_ops: Sequence[Any], ok_call: Sequence[Any], ok_ret: Sequence[Any]
                     got = cache_get(key)
                     if got is None:
                         cache[key] = new_info
-                        added = 1
+                        added = 0
                     else:
                         added = admit(key, got, new_info)
                     if added is not None:
-                        n_entries += added
+                        n_extra += added
                         stack = (ie, state, bound, low, window, info_set, stack)
                         info_set = new_info
                         state = new_state
                         if cls_succ[b] >= 0:
                             skip[cls_succ[b]] = False
-                        depth += 1
-                        if depth > max_depth:
-                            max_depth = depth
+                        info_depth += 1
                         p = prv[ie]
                         n = nxt[ie]
                         nxt[p] = n
@@ -468,8 +481,8 @@ def _search(ok_ops: Sequence[Any], ok_call: Sequence[Any], ok_ret: Sequence[Any]
                 if stack is None:
                     return ("fail", max_depth, counterexample(best))
                 e, state, bound, low, window, info_set, stack = stack
-                depth -= 1
                 if bound:  # an info op: put it back, go on with the info candidates
+                    info_depth -= 1
                     nxt[prv[e]] = e
                     prv[nxt[e]] = e
                     if cls_succ[e - INFO_BASE] >= 0:
@@ -580,7 +593,7 @@ def _counterexample(ok_ops: Sequence[Any], ok_call: Sequence[Any], ok_ret: Seque
 class _Task:
     """One partition: how many ops it has, the paused search and what it reported last."""
 
-    __slots__ = ("key", "n_ops", "gen", "limits", "max_depth", "entries", "bytes", "outcome")
+    __slots__ = ("key", "n_ops", "gen", "limits", "max_depth", "entries", "bytes", "outcome", "ok_ops", "ok_ret")
 
     def __init__(self, key: Any, n_ops: int, searcher: Generator[Progress, None, Outcome], limits: list[Any]) -> None:
         self.key = key
@@ -591,6 +604,9 @@ class _Task:
         self.entries = 0
         self.bytes = 0
         self.outcome: Outcome | None = None
+        # the partition's ok ops and returns, where a counterexample needs them (`columns`)
+        self.ok_ops: Sequence[Any] = ()
+        self.ok_ret: Sequence[Any] = ()
 
     def run(self, deadline: float, max_entries: float, max_bytes: float) -> str:
         """Run until done or the deadline; returns "ok", "fail", "memory" or "paused"."""
@@ -604,6 +620,8 @@ class _Task:
             self.outcome = outcome
             self.max_depth = outcome[1]
             self.gen = None  # frees the cache
+            if outcome[0] != "fail":
+                self.ok_ops = self.ok_ret = ()
             self.entries = self.bytes = 0
             return outcome[0]
 
@@ -741,38 +759,48 @@ def _check(
     mdl = get_model(model)
     # (no copy of a list of events: the pairing reads it once, and it stays the caller's)
     items: list[Any] = events_or_ops if type(events_or_ops) is list else list(events_or_ops)
-    # The usual events are paired in one pass that also tells they are all dicts; else
-    # look at the types first (a few, however long the history).
-    records = pair_records_in_order(items) if items and type(items[0]) is dict else None
-    kinds = {dict} if records is not None else set(map(type, items))
+    by_key = RECORD_MODELS.get(type(mdl))
+    # The usual events and a built-in model: pairing, compiling and partitioning in one
+    # pass, each op standing for itself by its invoke's position (`columns`).
+    fused = event_parts(items, mdl.compile_value, by_key) \
+        if by_key is not None and isinstance(mdl, ValueModel) and items and type(items[0]) is dict else None
     parts: Iterable[_Part] | None = None
-    if all(issubclass(t, Op) for t in kinds):
-        ops: list[Any] = list(items)
-    elif all(issubclass(t, dict) for t in kinds):
-        if records is None:
-            records = pair_records(items)
-        by_key = RECORD_MODELS.get(type(mdl))
-        if by_key is not None:
-            parts = _record_parts(records, mdl, by_key)
-        if parts is None:  # a model of the user's, or an op the built-in one rejects
-            ops = [Op(i, *rec) for i, rec in enumerate(records)]
-            records = None
-        else:
-            ops = records
+    records: list[OpRecord] | None = None
+    one_pass = fused is not None
+    fused_classes: dict[int, Any] = {}
+    if fused is not None:
+        parts, fused_classes, n_ops, records_at = fused
+        fused = None
     else:
-        raise HistoryError("check() wants a list of event dicts or a list of Op")
-    if parts is None:
-        parts = _op_parts(ops, mdl)
-
-    def as_op(op: Any) -> Op:
-        """The `Op` a search's counterexample names (on the records path, by its id)."""
-        return op if records is None else Op(op, *records[op])
+        # The usual events are paired in one pass that also tells they are all dicts; else
+        # look at the types first (a few, however long the history).
+        records = pair_records_in_order(items) if items and type(items[0]) is dict else None
+        kinds = {dict} if records is not None else set(map(type, items))
+        if all(issubclass(t, Op) for t in kinds):
+            ops: list[Any] = list(items)
+        elif all(issubclass(t, dict) for t in kinds):
+            if records is None:
+                records = pair_records(items)
+            if by_key is not None:
+                parts = _record_parts(records, mdl, by_key)
+            if parts is None:  # a model of the user's, or an op the built-in one rejects
+                ops = [Op(i, *rec) for i, rec in enumerate(records)]
+                records = None
+            else:
+                ops = records
+        else:
+            raise HistoryError("check() wants a list of event dicts or a list of Op")
+        if parts is None:
+            parts = _op_parts(ops, mdl)
+        n_ops = len(ops)
 
     tasks: list[_Task] = []
     info_class = mdl.info_class
     for key, ok_ops, ok_call, ok_ret, ok_fns, info_ops, info_call, info_fns in parts:
         if not info_ops:
             classes = None
+        elif one_pass:
+            classes = [fused_classes[c] for c in info_ops]
         elif records is None:
             classes = [info_class(op) for op in info_ops]
         else:  # `Model.info_class` of a built-in model, on the records
@@ -781,8 +809,12 @@ def _check(
         limits = [math.inf, math.inf, math.inf]
         searcher = _search(ok_ops, ok_call, ok_ret, ok_fns, info_ops, info_call, info_fns, classes, init_state,
                            limits, clock)
-        tasks.append(_Task(key, len(ok_ops) + len(info_ops), searcher, limits))
+        task = _Task(key, len(ok_ops) + len(info_ops), searcher, limits)
+        if one_pass:
+            task.ok_ops, task.ok_ret = ok_ops, ok_ret
+        tasks.append(task)
     tasks.sort(key=lambda t: t.n_ops)
+    parts, fused_classes = None, {}  # (the searches hold what they need)
 
     max_entries: float = math.inf if max_cache_entries is None else max_cache_entries
 
@@ -790,7 +822,7 @@ def _check(
         return Result(
             valid=valid,
             model=mdl.name,
-            ops=len(ops),
+            ops=n_ops,
             partitions=len(tasks),
             partitions_done=done,
             **fields,
@@ -799,12 +831,20 @@ def _check(
     def failure(task: _Task) -> Result:
         assert task.outcome is not None
         prefix, state, op, pending = task.outcome[2]
+        if records is None and not one_pass:  # `Op` values
+            return result(False, key=task.key, op=op, pending=tuple(pending), prefix=tuple(o.id for o in prefix),
+                          state=mdl.describe(state), max_prefix=task.max_depth)
+        if records is not None:
+            as_op = {i: Op(i, *records[i]) for i in (*prefix, op, *pending)}
+        else:  # the one-pass way: ops are invoke positions; only these are paired again
+            named = (*prefix, op, *pending)
+            as_op = {c: Op(i, *rec) for c, (i, rec) in zip(named, records_at(named, task.ok_ops, task.ok_ret))}
         return result(
             False,
             key=task.key,
-            op=as_op(op),
-            pending=tuple(map(as_op, pending)),
-            prefix=tuple(o.id for o in prefix) if records is None else tuple(prefix),
+            op=as_op[op],
+            pending=tuple(as_op[o] for o in pending),
+            prefix=tuple(as_op[o].id for o in prefix),
             state=mdl.describe(state),
             max_prefix=task.max_depth,
         )
