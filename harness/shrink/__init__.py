@@ -95,6 +95,19 @@ does (the same input with the same budget on a busier machine may stop earlier).
 budget is wall clock of the shrinker (never inside a run): a candidate still running
 when it is spent is stopped and does not count.
 
+A known limit: some failures need more than 3 faults, whatever the search. The planted
+bug zab-epoch-before-log, whose hunt draws power cuts on 3 servers, shows it. Its
+failure needs three things. First, a server n must lack a committed txn, which takes a
+cut and a power-on that brings the others back first. Second, n must crash between
+writing its new currentEpoch and flushing the synced log, while the other quorum member
+has not yet written that epoch: a second cut armed at n's ``current_epoch``. Third, n
+and that member must come back before the epoch's leader, which takes the second cut's
+power-on. The final heal restarts everyone at once, and then the leader wins with its
+longer log. That is 4 faults at least. Hand-built 3-fault schedules (power cuts whose
+power-on order makes the lag) failed in 0 of 40 tries, and 4-fault ones in 0 of 1,200.
+The shrinker stops at 48 there, because ddmin finds no episode it can remove (26 -> 24
+episodes, then nothing, even in 300 s).
+
 The result is written as a normal run directory (``RUN_DIR.shrunk``, or
 ``STORE/runs/NAME.shrunk`` with ``--store``) that ``harness repro`` reproduces, with
 ``shrink.json`` beside it saying what was reduced; it is written complete into a staging
