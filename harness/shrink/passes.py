@@ -161,15 +161,7 @@ class Shrinker(CandidateExecutor):
         ks = range(done + 1, min(done + step, NEIGHBOUR_VARIANTS) + 1)
         cands = [variant(c, k) for k in ks for c in smaller]
         self._nb = (base, ks[-1]) if ks else (base, done)
-        if not cands:
-            return False
-        before = len(cfg.schedule or [])
-        i = self._first_of(cands)  # not multiplied by the reseeds: each variant has a seed of its own
-        if i is None:
-            return False
-        self._changed(f"one fault fewer (variant {ks[i // len(smaller)]})", before,
-                      len(self.config.schedule or []), cfg)
-        return True
+        return self._first_variant(cands, ks, len(smaller), "one fault fewer", cfg)
 
     def _redraw_variants(self) -> tuple[Any, int]:
         """As `_neighbour_variants`, for the small re-draws."""
@@ -193,14 +185,18 @@ class Shrinker(CandidateExecutor):
         servers = servers_for(cfg)
         cands = [redrawn(cfg, s, servers, k) for k in ks for s in small]
         self._rd = (base, ks[-1] + 1) if ks else (base, done)
+        return self._first_variant(cands, ks, len(small), "small re-draw", cfg)
+
+    def _first_variant(self, cands: list[RunConfig], ks: range, per_k: int, what: str, cfg: RunConfig) -> bool:
+        """Run ``cands`` (``per_k`` schedules for each variant number in ``ks``) and keep
+        the first that fails the same way; whether one did."""
         if not cands:
             return False
         before = len(cfg.schedule or [])
         i = self._first_of(cands)  # not multiplied by the reseeds: each variant has a seed of its own
         if i is None:
             return False
-        self._changed(f"small re-draw (variant {ks[i // len(small)]})", before,
-                      len(self.config.schedule or []), cfg)
+        self._changed(f"{what} (variant {ks[i // per_k]})", before, len(self.config.schedule or []), cfg)
         return True
 
     def shrink_time_limit(self, hint: bool = False) -> None:
