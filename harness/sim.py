@@ -369,6 +369,9 @@ class Simulator:
                 slot.timer_gen = gen = slot.timer_gen + 1
                 name = e.name
                 at = e.at
+                if type(at) is not int:  # (the event key below needs it; say so, not "<<")
+                    raise TypeError(f"{nid} set timer {name!r} at {at!r}: a time must be int nanoseconds "
+                                    f"of the node's monotonic clock")
                 slot.timers[name] = (gen, at)
                 now = self.now
                 if slot.ppm:

@@ -124,6 +124,16 @@ def test_timers_follow_a_skewed_monotonic_clock():
     assert [n for n, _ in b.node.timers] == ["t"]
 
 
+def test_a_timer_at_a_float_time_is_refused_with_a_reason():
+    sim = make()
+    b = sim.slots["b"]
+    with pytest.raises(TypeError, match=r"set timer 't' at .*int nanoseconds"):
+        sim._apply(b, [SetTimer("t", b.mono(sim.now) + 1e9)])
+    sim._apply(b, [SetTimer("t", b.mono(sim.now) + 10**9)])  # an int is fine
+    sim.run_until(sim.now + 2 * 10**9)
+    assert [n for n, _ in b.node.timers] == ["t"]
+
+
 def test_pause_holds_messages_until_resume():
     sim = make()
     sim.pause("b")
