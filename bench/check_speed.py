@@ -283,8 +283,9 @@ INSTRUCTION_SHAPES = ("kv", "etcd")
 
 def bench_instructions(trees: list[str]) -> None:
     """Instructions of pairing and checking each of `INSTRUCTION_SHAPES` in each tree."""
-    import re
     import shutil
+
+    from cachegrind import instructions
 
     if shutil.which("valgrind") is None:
         print("instructions: valgrind is not installed; skipped")
@@ -298,13 +299,8 @@ def bench_instructions(trees: list[str]) -> None:
         for name in INSTRUCTION_SHAPES:
             counts = {}
             for mode in ("check", "make"):
-                cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
-                       sys.executable, __file__, "--shapes-child", name] + (["--make-only"] if mode == "make" else [])
-                err = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True).stderr
-                found = re.findall(r"I\s+refs:\s+([\d,]+)", err)
-                if not found:
-                    raise SystemExit(f"valgrind printed no count for {tree}: {err[-500:]}")
-                counts[mode] = int(found[-1].replace(",", ""))
+                args = [__file__, "--shapes-child", name] + (["--make-only"] if mode == "make" else [])
+                counts[mode] = instructions(args, env, tree)
             n = counts["check"] - counts["make"]
             first.setdefault(name, n)
             line.append(f"{name} {n / 1e6:,.0f} M ({n / first[name]:.3f} of the first tree's)")

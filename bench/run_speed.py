@@ -319,7 +319,7 @@ def bench_sim_instructions(trees: list[str]) -> None:
     if shutil.which("valgrind") is None:
         print("4. simulation instructions: valgrind is not installed; skipped")
         return
-    import re
+    from cachegrind import instructions
 
     print("4. instructions of the standard run's simulation, seed 1 (cachegrind; a child with the simulation "
           "minus one without)")
@@ -328,13 +328,7 @@ def bench_sim_instructions(trees: list[str]) -> None:
         env = {**os.environ, "BENCH_TREE": str(Path(tree).resolve()), "PYTHONHASHSEED": "0"}
         counts = {}
         for mode in ("sim", "warm-up"):
-            cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
-                   sys.executable, __file__, "--sim-ir-child", mode]
-            err = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True).stderr
-            found = re.findall(r"I\s+refs:\s+([\d,]+)", err)
-            if not found:
-                raise SystemExit(f"valgrind printed no count for {tree}: {err[-500:]}")
-            counts[mode] = int(found[-1].replace(",", ""))
+            counts[mode] = instructions([__file__, "--sim-ir-child", mode], env, tree)
         print(f"  {tree}: {(counts['sim'] - counts['warm-up']) / 1e9:.3f} G instructions")
 
 
