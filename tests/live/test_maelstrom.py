@@ -164,14 +164,24 @@ def _harness_with_nodes(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
                           "lin-kv", "--bin", str(prog), "--nemesis", "none", "--time-limit", "60",
                           "--store", str(tmp_path / "store")], cwd=ROOT,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
-    while len(_running(prog, h.pid)) < 5 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert len(_running(prog, h.pid)) == 5
+    # generous deadlines: on a loaded 2-core machine the harness's start-up alone has
+    # taken several seconds; a leak still fails, only later
+    # The programs start through ``#!/usr/bin/env python3``; where that is a pyenv shim
+    # (a bash script), the shim's own short-lived subshells carry the program's path
+    # too, so wait for the same 5 pids twice in a row.
+    deadline = time.monotonic() + 60
+    last: list[int] = []
+    while time.monotonic() < deadline:
+        now = sorted(_running(prog, h.pid))
+        if len(now) == 5 and now == last:
+            break
+        last = now
+        time.sleep(0.2)
+    assert len(last) == 5, last
     return h, prog
 
 
-def _none_left(prog: Path, within: float = 10.0) -> bool:
+def _none_left(prog: Path, within: float = 30.0) -> bool:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if not _running(prog):
@@ -183,14 +193,14 @@ def _none_left(prog: Path, within: float = 10.0) -> bool:
 def test_ctrl_c_of_the_harness_leaves_no_node(tmp_path):
     h, prog = _harness_with_nodes(tmp_path)
     h.send_signal(signal.SIGINT)
-    assert h.wait(20) == 130
+    assert h.wait(60) == 130
     assert _none_left(prog)
 
 
 def test_sigkill_of_the_harness_leaves_no_node(tmp_path):
     h, prog = _harness_with_nodes(tmp_path)
     h.kill()
-    h.wait(10)
+    h.wait(30)
     assert _none_left(prog)
 
 
