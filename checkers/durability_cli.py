@@ -19,15 +19,13 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
+from checkers.cli_common import BadInputParser, error as _error, exit_code, file_problem
 from checkers.durability import ALLOWED_KINDS, KINDS, QueueHistoryError, check_queue
 from checkers.result import CheckResult
 
 __all__ = ["add_arguments", "run", "main", "load_queue_history"]
-
-EXIT_VALID, EXIT_INVALID, EXIT_UNKNOWN, EXIT_BAD_INPUT = 0, 1, 2, 254
-
 
 def _has_option(parser: argparse.ArgumentParser, option: str) -> bool:
     return option in parser._option_string_actions  # noqa: SLF001 - argparse has no public query
@@ -81,13 +79,9 @@ def run(args: argparse.Namespace) -> int:
     if not files:
         return _error("no history files given")
     for name in files:
-        path = Path(name)
-        if not path.exists():
-            return _error(f"{name}: no such file")
-        if path.is_dir():
-            return _error(f"{name}: is a directory")
-        if not path.is_file():
-            return _error(f"{name}: not a regular file")
+        problem = file_problem(name)
+        if problem is not None:
+            return _error(problem)
     out = sys.stdout
     any_invalid = any_unknown = False
     for name in files:
@@ -107,11 +101,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             out.write(summary(name, result, ms))
         out.flush()
-    if any_invalid:
-        return EXIT_INVALID
-    if any_unknown:
-        return EXIT_UNKNOWN
-    return EXIT_VALID
+    return exit_code(any_invalid, any_unknown)
 
 
 def _found(result: CheckResult) -> dict[str, int]:
@@ -145,23 +135,9 @@ def summary(name: str, result: CheckResult, ms: float | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _error(message: str) -> int:
-    sys.stderr.write("error: " + " ".join(message.split()) + "\n")
-    sys.stderr.flush()
-    return EXIT_BAD_INPUT
-
-
-class _Parser(argparse.ArgumentParser):
-    """Usage errors are bad input: one "error: " line and exit code 254 (argparse's 2 means unknown)."""
-
-    def error(self, message: str) -> NoReturn:
-        _error(message)
-        sys.exit(EXIT_BAD_INPUT)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m checkers.durability_cli``."""
-    parser = _Parser(prog="python -m checkers.durability_cli",
+    parser = BadInputParser(prog="python -m checkers.durability_cli",
                      description="Check queue (Kafka) histories for durability anomalies (Jepsen's taxonomy).")
     add_arguments(parser)
     try:

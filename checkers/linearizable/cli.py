@@ -19,20 +19,21 @@ import math
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
-from typing import NoReturn
 
+from ..cli_common import (
+    EXIT_BAD_INPUT,
+    EXIT_INVALID,
+    EXIT_UNKNOWN,
+    BadInputParser,
+    error as _error,
+    exit_code,
+    file_problem,
+)
 from ..history import HistoryError, load_history
 from .models import MODELS, ModelError, get_model
 from .search import check
 
 __all__ = ["add_arguments", "run", "main", "EXIT_INVALID", "EXIT_UNKNOWN", "EXIT_BAD_INPUT"]
-
-EXIT_VALID = 0
-EXIT_INVALID = 1
-EXIT_UNKNOWN = 2
-EXIT_BAD_INPUT = 254
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``--model``, ``--initial``, ``--time-limit``, ``--json`` and ``FILE...``."""
@@ -100,13 +101,9 @@ def _options(args: argparse.Namespace) -> tuple[str, object, float | None, int |
         if limit is not None:
             raise _BadInput("give --time-limit or --max-steps, not both")
     for name in args.files:
-        path = Path(name)
-        if not path.exists():
-            raise _BadInput(f"{name}: no such file")
-        if path.is_dir():
-            raise _BadInput(f"{name}: is a directory")
-        if not path.is_file():
-            raise _BadInput(f"{name}: not a regular file")
+        problem = file_problem(name)
+        if problem is not None:
+            raise _BadInput(problem)
     return model, initial, limit, steps
 
 
@@ -139,30 +136,11 @@ def run(args: argparse.Namespace) -> int:
             verdict = "valid" if result.valid is True else "INVALID" if result.valid is False else "unknown"
             out.write(f"{name}\t{verdict}\t{ms:.0f} ms\t{result.summary()}\n")
         out.flush()
-    if any_invalid:
-        return EXIT_INVALID
-    if any_unknown:
-        return EXIT_UNKNOWN
-    return EXIT_VALID
-
-
-def _error(message: str) -> int:
-    line = " ".join(message.split())
-    sys.stderr.write(f"error: {line}\n")
-    sys.stderr.flush()
-    return EXIT_BAD_INPUT
-
-
-class _Parser(argparse.ArgumentParser):
-    """Usage errors are bad input too: one "error: " line and exit code 254."""
-
-    def error(self, message: str) -> NoReturn:
-        _error(message)
-        sys.exit(EXIT_BAD_INPUT)
+    return exit_code(any_invalid, any_unknown)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _Parser(
+    parser = BadInputParser(
         prog="python -m checkers.linearizable.cli",
         description="Check histories for linearizability (Wing-Gong/Lowe search, per key).",
     )
