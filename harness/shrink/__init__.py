@@ -110,9 +110,9 @@ episodes, then nothing, even in 300 s). With other families the bug needs fewer
 episodes but not fewer entries: a partition, a kill and a power cut armed at the
 crash point (3 episodes, 6 entries) expose it in 3 of 5 seeds
 (tests/zab/test_epoch_before_log.py), while 2 power-cut episodes (4 entries) did in
-0 of 1,100 random tries. Part of why: two servers powering on together often fail to
-form an epoch for a whole initLimit (the FOLLOWERINFO gap of docs/zab.md, section 4),
-so the third is back before the race can happen.
+0 of 1,100 random tries. Two servers powering on together often fail to form an
+epoch for a whole initLimit (the FOLLOWERINFO gap of docs/zab.md, section 4), so the
+third is back before the race; but with that gap closed it was still 0 of 150.
 
 The result is written as a normal run directory (``RUN_DIR.shrunk``, or
 ``STORE/runs/NAME.shrunk`` with ``--store``) that ``harness repro`` reproduces, with
