@@ -45,8 +45,11 @@ class LinKVMapping:
 
 class KafkaMapping:
     """``kafka``: send, poll from the consumer's positions, commit_offsets, and
-    ``assign`` as Maelstrom's client does it: list the committed offsets of the keys and
-    poll from just past them. A committed offset is the last offset processed."""
+    ``assign`` as Maelstrom's client does it: list the committed offsets of the keys; a
+    key it newly takes is polled from just past its committed offset, a key it keeps
+    stays where this consumer was (as Kafka's consumer keeps the position of a partition
+    it is assigned again, and as the durability checker's reassignment rule expects). A
+    committed offset is the last offset processed."""
 
     def first(self, op: Any, state: dict[str, Any]) -> dict[str, Any] | None:
         r = op.req
@@ -75,7 +78,9 @@ class KafkaMapping:
             return None
         if r.f == "assign":
             offsets = body.get("offsets") or {}
-            state["pos"] = {k: int(offsets[k]) + 1 if offsets.get(k) is not None else 0 for k in r.value}
+            kept = state.get("pos", {})
+            state["pos"] = {k: kept[k] if k in kept else int(offsets[k]) + 1 if offsets.get(k) is not None else 0
+                            for k in r.value}
             return None
         if r.f == "poll":
             pos = state["pos"]
