@@ -27,6 +27,7 @@ from checkers.result import CheckResult
 
 __all__ = ["add_arguments", "run", "main", "load_queue_history"]
 
+
 def _has_option(parser: argparse.ArgumentParser, option: str) -> bool:
     return option in parser._option_string_actions  # noqa: SLF001 - argparse has no public query
 
@@ -138,7 +139,7 @@ def summary(name: str, result: CheckResult, ms: float | None = None) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m checkers.durability_cli``."""
     parser = BadInputParser(prog="python -m checkers.durability_cli",
-                     description="Check queue (Kafka) histories for durability anomalies (Jepsen's taxonomy).")
+                            description="Check queue (Kafka) histories for durability anomalies (Jepsen's taxonomy).")
     add_arguments(parser)
     try:
         return run(parser.parse_args(argv))

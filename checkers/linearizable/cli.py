@@ -35,6 +35,7 @@ from .search import check
 
 __all__ = ["add_arguments", "run", "main", "EXIT_INVALID", "EXIT_UNKNOWN", "EXIT_BAD_INPUT"]
 
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``--model``, ``--initial``, ``--time-limit``, ``--json`` and ``FILE...``."""
     parser.add_argument(

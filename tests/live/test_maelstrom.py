@@ -164,11 +164,10 @@ def _harness_with_nodes(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
                           "lin-kv", "--bin", str(prog), "--nemesis", "none", "--time-limit", "60",
                           "--store", str(tmp_path / "store")], cwd=ROOT,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    # generous deadlines: on a loaded 2-core machine the harness's start-up alone has
-    # taken several seconds; a leak still fails, only later
-    # The programs start through ``#!/usr/bin/env python3``; where that is a pyenv shim
-    # (a bash script), the shim's own short-lived subshells carry the program's path
-    # too, so wait for the same 5 pids twice in a row.
+    # Wait for the same 5 pids twice in a row: the programs start through
+    # ``#!/usr/bin/env python3``, and where that is a pyenv shim (a bash script), its
+    # short-lived subshells carry the program's path too. The deadlines are generous for
+    # a loaded 2-core machine; a leak still fails, only later.
     deadline = time.monotonic() + 60
     last: list[int] = []
     while time.monotonic() < deadline:
