@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
+from harness.config import SECOND, ConfigError
 from harness.faults import Fault, applier
 from harness.node import Trace
 from harness.rng import stream
@@ -66,7 +67,16 @@ class Nemesis:
         fn = applier(f.kind)
         if fn is None:
             raise ValueError(f"unknown fault kind {f.kind!r}")
-        fn(self, f)
+        try:
+            fn(self, f)
+        except KeyError as e:
+            # An explicit schedule (a config file, a shrink candidate) may name a node this
+            # run does not have: bad input, said in one line, not a crash of the harness.
+            name = e.args[0] if e.args else None
+            if isinstance(name, str) and name not in self.sim.slots:
+                raise ConfigError(f"schedule: the {f.kind} at {f.at / SECOND:g} s names {name}, which is "
+                                  f"not a node of this run ({', '.join(sorted(self.sim.slots))})") from None
+            raise
 
     # ------------------------------------------------------------------ power cuts
     def power_off(self, f: Fault) -> None:

@@ -194,3 +194,35 @@ def test_stalled_shrinking_tries_other_seeds_in_a_fixed_order(failing_run, tmp_p
     assert seeds[0] == cfg.seed and len(set(seeds)) == 4
     assert [c.seed for c in sh._variants(cfg)] == seeds  # deterministic
     assert all(c.replace(seed=cfg.seed) == cfg for c in sh._variants(cfg))  # only the seed differs
+
+
+def test_fewer_clients_drop_the_episodes_that_name_the_clients_gone():
+    from harness.shrink.passes import Shrinker
+
+    schedule = [
+        {"at": 1 * SECOND, "kind": "pause", "args": ["c3"], "episode": 1},
+        {"at": 2 * SECOND, "kind": "kill", "args": ["n1"], "episode": 2},
+        {"at": 3 * SECOND, "kind": "resume", "args": ["c3"], "episode": 1},
+        {"at": 4 * SECOND, "kind": "clock-skew", "args": ["c1", 1000], "episode": 3},
+        {"at": 5 * SECOND, "kind": "restart", "args": ["n1"], "episode": 2},
+    ]
+    cfg = RunConfig(system="zab", workload="election", clients=4, schedule=schedule)
+    assert Shrinker._with(cfg, "clients", 2).schedule == [schedule[1], schedule[3], schedule[4]]
+    assert Shrinker._with(cfg, "clients", 1).schedule == [schedule[1], schedule[4]]
+    assert Shrinker._with(cfg, "keys", 1).schedule == schedule
+    # the register workload's clients are never fault targets: nothing to drop
+    reg = cfg.replace(workload="register", schedule=[schedule[1], schedule[4]])
+    assert Shrinker._with(reg, "clients", 1).schedule == reg.schedule
+    # what the dropped episodes would have been: a run that names a client it lacks
+    with pytest.raises(ConfigError, match=r"the pause at 1 s names c3, which is not a node of this run"):
+        run_test(cfg.replace(clients=2, time_limit=6))
+
+
+def test_a_schedule_naming_a_node_the_run_lacks_is_one_line_and_exit_254(tmp_path, capsys):
+    run = run_test(RunConfig(system="toy", time_limit=2, seed=1), directory=tmp_path / "run").directory
+    config = json.loads((run / "config.json").read_text())
+    config["schedule"] = [{"at": SECOND, "kind": "kill", "args": ["n9"], "episode": 1}]
+    (run / "config.json").write_text(json.dumps(config))
+    assert main(["repro", str(run)]) == 254
+    err = capsys.readouterr().err
+    assert "the kill at 1 s names n9, which is not a node of this run" in err and err.count("\n") == 1, err

@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from harness.config import SECOND, RunConfig
+from harness.runner import faulty_clients
 from harness.shrink.executor import CandidateExecutor, OutOfBudget
 from harness.shrink.neighbours import one_fault_fewer, variant
 from harness.shrink.onset import anomaly_time
@@ -36,6 +37,7 @@ from harness.shrink.schedule import (
     shifted,
     trim_schedule,
     window_episodes,
+    without_nodes,
 )
 from harness.shrink.search import ddmin, shrink_int
 from harness.system import servers_for
@@ -371,8 +373,18 @@ class Shrinker(CandidateExecutor):
         values = ladder(now, lowest, early)
         if not values:
             return
-        self.first_of([cfg.replace(**{field: float(v) if as_float else v}) for v in values])
+        self.first_of([self._with(cfg, field, float(v) if as_float else v) for v in values])
         self._changed(what, now, getattr(self.config, field), cfg)
+
+    @staticmethod
+    def _with(cfg: RunConfig, field: str, value: Any) -> RunConfig:
+        """``cfg`` with ``field`` set; with fewer clients, the episodes that named the
+        clients dropped go too (the election's pause and clock faults hit clients)."""
+        out = cfg.replace(**{field: value})
+        if field != "clients" or cfg.schedule is None:
+            return out
+        gone = set(faulty_clients(cfg)) - set(faulty_clients(out))
+        return out.replace(schedule=without_nodes(cfg.schedule, gone))
 
     def shrink_clients(self, early: bool = False) -> None:
         self._ladder("clients", "clients", 1, early=early)

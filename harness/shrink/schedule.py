@@ -35,6 +35,25 @@ def trim_schedule(schedule: list[dict[str, Any]], time_limit: float) -> list[dic
     return [f for f in schedule if starts[f["episode"]]["at"] < limit and f["at"] < limit]
 
 
+def _names(args: Any) -> set[str]:
+    """Every string in a fault's arguments, nested lists included (targets among them)."""
+    if isinstance(args, str):
+        return {args}
+    if isinstance(args, (list, tuple)):
+        return set().union(*(_names(a) for a in args))
+    return set()
+
+
+def without_nodes(schedule: list[dict[str, Any]], gone: set[str]) -> list[dict[str, Any]]:
+    """The schedule without the episodes that name any node of ``gone`` (say the clients
+    a candidate with fewer clients no longer has): a fault on a node a run lacks is not a
+    smaller fault but no run at all."""
+    if not gone:
+        return schedule
+    drop = {f["episode"] for f in schedule if _names(f.get("args")) & gone}
+    return [f for f in schedule if f["episode"] not in drop]
+
+
 def inert_episodes(faults: list[dict[str, Any]]) -> list[int]:
     """Episodes that did nothing in a run, by its fault log: a kill, pause or restart of a
     node already so, a crash point or power cut armed and never reached. Removing them
