@@ -53,6 +53,7 @@ from harness.bugs import known_bug_names  # noqa: E402
 from harness.campaign import Campaign  # noqa: E402
 from harness.config import RunConfig  # noqa: E402
 from harness.guided import BATCH, Planner  # noqa: E402
+from harness.parentdeath import ProcessPool  # noqa: E402
 
 
 class RunTimeout(Exception):
@@ -114,7 +115,8 @@ def _campaign(base: RunConfig, seed: int, runs: int) -> Campaign:
 
 def hunt(pool: cf.Executor, base: RunConfig, seed: int, runs: int, guided: bool, limit_s: float,
          stop_at_failure: bool = True) -> tuple[int | None, set[str]]:
-    """(1-based run of the first failure or None, behaviours seen) of one campaign."""
+    """(1-based run of the first failure or None, behaviours seen) of one campaign; the
+    first failure's config is left in ``FIRST_FAILURE[(base, seed, guided)]``."""
     c = _campaign(base, seed, runs)
     planner = Planner(c)
     seen: set[str] = set()
@@ -135,22 +137,35 @@ def hunt(pool: cf.Executor, base: RunConfig, seed: int, runs: int, guided: bool,
             seen |= set(found)
         failing = [i for i in sorted(results) if results[i][0] is False]
         if failing and stop_at_failure:
+            FIRST_FAILURE[(_key(base), seed, guided)] = configs[failing[0]]
             return failing[0] + 1, seen
     return None, seen
 
 
+#: (base config key, campaign seed, guided) -> the config of that campaign's first failure
+FIRST_FAILURE: dict[tuple[str, int, bool], RunConfig] = {}
+
+
 def bug_runs(pool: cf.Executor, bug: str, seed: int, max_runs: int, guided: bool, args: Any) -> int | None:
+    return first_failure(pool, bug, seed, max_runs, guided, args.time_limit, args.run_timeout)[0]
+
+
+def first_failure(pool: cf.Executor, bug: str, seed: int, max_runs: int, guided: bool, time_limit: float,
+                  run_timeout: float) -> tuple[int | None, RunConfig | None]:
+    """(1-based run, config) of the first failure of one campaign seed's search for ``bug``
+    (None, None if none within ``max_runs``)."""
     system = "kafka" if bug in known_bug_names("kafka") else "zab"
-    common = {"system": system, "bugs": (bug,), "seed": 0, "time_limit": args.time_limit}
-    if system == "kafka":
-        return hunt(pool, RunConfig(workload="queue", **common), seed, max_runs, guided, args.run_timeout)[0]
-    first = max_runs // 2
-    found = hunt(pool, RunConfig(workload="register", **common), seed, first, guided, args.run_timeout)[0]
-    if found is not None:
-        return found
-    found = hunt(pool, RunConfig(workload="election", settings=ELECTION_SETTINGS, **common), seed,
-                 max_runs - first, guided, args.run_timeout)[0]
-    return None if found is None else first + found
+    common = {"system": system, "bugs": (bug,), "seed": 0, "time_limit": time_limit}
+    bases = [RunConfig(workload="queue", **common)] if system == "kafka" else \
+        [RunConfig(workload="register", **common), RunConfig(workload="election", settings=ELECTION_SETTINGS, **common)]
+    budgets = [max_runs] if system == "kafka" else [max_runs // 2, max_runs - max_runs // 2]
+    before = 0
+    for base, runs in zip(bases, budgets):
+        found = hunt(pool, base, seed, runs, guided, run_timeout)[0]
+        if found is not None:
+            return before + found, FIRST_FAILURE[(_key(base), seed, guided)]
+        before += runs
+    return None, None
 
 
 def storage(args: Any) -> None:
@@ -205,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     seeds = [int(s) for s in args.seeds.split(",")]
     modes = args.modes.split(",")
     t0 = time.perf_counter()
-    with cf.ProcessPoolExecutor(max_workers=args.jobs) as pool:
+    with ProcessPool(args.jobs) as pool:  # its workers die with this script, even on SIGKILL
         rows = []
         medians: dict[str, list[float]] = {m: [] for m in modes}
         for bug in bugs:

@@ -3,9 +3,13 @@
     python bench/shrink.py                          # every bug of bench/bugs.py's table
     python bench/shrink.py zab-epoch-before-log --budget 60 --jobs 2
     python bench/shrink.py --store store/bug-hunts --redo
+    python bench/shrink.py --from search --store store/search-first   # the search's failures
 
 For each bug: the first failing run of its hunt (``bench/bugs.py``'s campaign in
 ``STORE/campaigns/hunt-BUG``; hunted here, without shrinking, if it is not there yet),
+or, with ``--from search``, the first failure of ``bench/search.py``'s campaign seed
+``--campaign-seed`` (the default random campaign, no per-bug settings; the guided one where
+random finds none in 300 runs), which is what a user without a hunt table shrinks;
 shrunk by ``harness shrink``'s Python API with ``--budget`` seconds and ``--jobs``
 worker processes, keeping what caught the bug (the checker and first kind its hunt
 names, as bench/bugs.py keeps). The shrunk run is then re-run from its config and its
@@ -50,6 +54,39 @@ def first_failure(bug: str, store: Path, runs: int, jobs: int) -> Path | None:
     h = bugs.HUNTS[bug]
     r = bugs.hunt(bug, h, store, runs, 1, jobs, 300.0, log=lambda s: print(s, file=sys.stderr, flush=True))
     return Path(r["run_dir"]) if r.get("found") is not None else None
+
+
+def search_failure(bug: str, store: Path, runs: int, jobs: int, seed: int) -> tuple[Path | None, str]:
+    """The first failing run of ``bench/search.py``'s campaign seed ``seed`` for ``bug``
+    (the default random campaign's; the guided one's if random found none within
+    ``runs``), written to ``STORE/search-first/BUG`` once; (its directory, where it came
+    from)."""
+    import search  # bench/search.py
+
+    from harness.config import RunConfig
+    from harness.runner import run_test
+
+    out = store / "search-first" / bug
+    source = out / "source.txt"
+    if (out / "results.json").exists() and source.exists():
+        return out, source.read_text().strip()
+    with ProcessPool(jobs) as pool:
+        for mode in ("random", "guided"):
+            n, cfg = search.first_failure(pool, bug, seed, runs, mode == "guided", 30.0, 120.0)
+            if cfg is not None:
+                break
+    if cfg is None:
+        return None, f"none in {runs} runs"
+    if out.exists():
+        shutil.rmtree(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    assert isinstance(cfg, RunConfig)
+    res = run_test(cfg, directory=out)
+    if res.valid is not False:  # a run is a function of its config: this cannot happen
+        raise RuntimeError(f"{bug}: the search's failing run {n} was valid when written")
+    what = f"{mode} campaign seed {seed}, run {n} ({cfg.workload})"
+    source.write_text(what + "\n")
+    return out, what
 
 
 def _shrink(run_dir: str, budget_s: float, jobs: int, run_limit_s: float, expect) -> dict:
@@ -124,6 +161,11 @@ def main(argv=None) -> int:
                     help="wall-clock seconds one candidate run may take (default %(default)s)")
     ap.add_argument("--max-faults", type=int, default=3, help="the goal, faults at most (default %(default)s)")
     ap.add_argument("--redo", action="store_true", help="shrink again even if shrink-bench.json has a row")
+    ap.add_argument("--from", dest="source", choices=("hunt", "search"), default="hunt",
+                    help="the failing run to shrink: the first of bench/bugs.py's hunt (default), or of "
+                         "bench/search.py's default random campaign (guided if random finds none), "
+                         "with no per-bug settings")
+    ap.add_argument("--campaign-seed", type=int, default=1, help="with --from search (default %(default)s)")
     a = ap.parse_args(argv)
     unknown = [b for b in a.bugs if b not in bugs.HUNTS]
     if unknown:
@@ -131,19 +173,23 @@ def main(argv=None) -> int:
         return 254
     store: Path = a.store
     store.mkdir(parents=True, exist_ok=True)
-    table_path = store / "shrink-bench.json"
+    table_path = store / ("shrink-bench.json" if a.source == "hunt" else f"shrink-bench-search-{a.campaign_seed}.json")
     table = json.loads(table_path.read_text()) if table_path.exists() else {}
     names = a.bugs or list(bugs.HUNTS)
     for bug in names:
         if bug in table and not a.redo and table[bug].get("budget") == a.budget:
             continue
-        run_dir = first_failure(bug, store, a.runs, a.jobs)
+        if a.source == "hunt":
+            run_dir, source = first_failure(bug, store, a.runs, a.jobs), "hunt"
+        else:
+            run_dir, source = search_failure(bug, store, 300, a.jobs, a.campaign_seed)
         if run_dir is None:
-            r: dict = {"error": f"no failing run in {a.runs} seeds"}
+            r: dict = {"error": f"no failing run in {a.runs} seeds" if a.source == "hunt" else source}
         else:
             print(f"shrinking {bug}: {run_dir}", file=sys.stderr, flush=True)
             r = shrink_one(run_dir, a.budget, a.jobs, a.run_timeout, bugs.HUNTS[bug].expect)
             r["run_dir"] = str(run_dir)
+            r["source"] = source
         r["budget"] = a.budget
         table[bug] = r
         table_path.write_text(json.dumps(table, indent=1) + "\n")
