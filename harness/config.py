@@ -184,11 +184,17 @@ def validate_fields(config: RunConfig) -> None:
     if config.schedule is not None:
         from harness.faults import Fault
 
+        limit = config.time_limit * SECOND
         for f in config.schedule:
             try:
-                Fault.from_json(f)
+                fault = Fault.from_json(f)
             except (KeyError, TypeError, ValueError, AttributeError):
                 raise ConfigError(f"schedule: bad fault {_short(f)}") from None
+            # the main phase ends with the final heal; what follows is the fault-free
+            # recovery, so a fault there would go off in the middle of it
+            if not 0 <= fault.at < limit:
+                raise ConfigError(f"schedule: the {fault.kind} at {fault.at / SECOND:g} s is outside the main "
+                                  f"phase (0 to --time-limit {config.time_limit:g} s)")
 
 
 def validate_settings(system: str, workload: str, settings: dict[str, Any]) -> None:

@@ -226,3 +226,18 @@ def test_a_schedule_naming_a_node_the_run_lacks_is_one_line_and_exit_254(tmp_pat
     assert main(["repro", str(run)]) == 254
     err = capsys.readouterr().err
     assert "the kill at 1 s names n9, which is not a node of this run" in err and err.count("\n") == 1, err
+
+
+def test_a_schedule_past_the_main_phase_is_bad_input(tmp_path, capsys):
+    # Faults after --time-limit would go off during the fault-free recovery.
+    late = [{"at": 3 * SECOND, "kind": "kill", "args": ["n1"], "episode": 1}]
+    with pytest.raises(ConfigError, match=r"the kill at 3 s is outside the main phase \(0 to --time-limit 2 s\)"):
+        RunConfig(system="toy", time_limit=2, schedule=late).validate()
+    RunConfig(system="toy", time_limit=4, schedule=late).validate()
+    run = run_test(RunConfig(system="toy", time_limit=2, seed=1), directory=tmp_path / "run").directory
+    config = json.loads((run / "config.json").read_text())
+    config["schedule"] = late
+    (run / "config.json").write_text(json.dumps(config))
+    assert main(["repro", str(run)]) == 254
+    err = capsys.readouterr().err
+    assert "outside the main phase" in err and err.count("\n") == 1, err
