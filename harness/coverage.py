@@ -31,7 +31,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from harness.faults import family_names, fault_family, not_opening
+from harness.faults import fault_family, not_opening, system_families
 
 #: per trace kind, the fields whose values are part of the behaviour
 DETAIL_FIELDS: dict[str, tuple[str, ...]] = {
@@ -166,7 +166,7 @@ def universe(system: str) -> list[str]:
     from harness.system import get_system
 
     out = list(get_system(system).reachable_behaviours())
-    out += [f"fault-family:{f}" for f in sorted(family_names())]
+    out += [f"fault-family:{f}" for f in sorted(system_families(system))]
     return sorted(out)
 
 

@@ -241,6 +241,15 @@ def family_names() -> tuple[str, ...]:
     return tuple(FAMILIES)
 
 
+def system_families(system: str) -> tuple[str, ...]:
+    """The fault families ``system`` can take (``SystemSpec.fault_families``), in the
+    registry's order: what a campaign that leaves ``--nemesis`` out draws from."""
+    from harness.system import get_system
+
+    can = get_system(system).fault_families()
+    return tuple(f for f in family_names() if can is None or f in can)
+
+
 def family_spec(name: str) -> FaultFamily:
     fam = FAMILIES.get(name)
     if fam is None:

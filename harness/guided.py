@@ -40,7 +40,7 @@ from typing import Any
 
 from harness.campaign_index import load_index
 from harness.config import SECOND, RunConfig
-from harness.faults import Fault, family_names, family_spec, fault_family, partition_cut
+from harness.faults import Fault, family_spec, fault_family, partition_cut, system_families
 from harness.guided_corpus import with_schedule as _with_schedule
 from harness.rng import stream
 
@@ -143,8 +143,8 @@ class Planner:
     def _families(self) -> tuple[str, ...]:
         ex = self.campaign.explore
         if ex is None or "nemesis" in ex:
-            return tuple(self.campaign.base.nemesis) or family_names()
-        return family_names()
+            return tuple(self.campaign.base.nemesis) or system_families(self.campaign.base.system)
+        return system_families(self.campaign.base.system)
 
     def _mutate(self, op: str, config: RunConfig, rng: Any) -> RunConfig | None:
         sched = [dict(f) for f in config.schedule or []]

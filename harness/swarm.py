@@ -10,8 +10,9 @@ hunting an unknown bug would otherwise have to guess (FoundationDB's swarm testi
 widened from "which families are on" to the whole run shape):
 
 - the fault families: each of the seven (partition, kill, pause, clock, crash, power, slow)
-  on with probability ``P_FAMILY`` (at least one), each at its own rate scale
-  (``SWARM_SCALE``);
+  that the system can take (``SystemSpec.fault_families``: a live system has no crash
+  points or power cuts) on with probability ``P_FAMILY`` (at least one), each at its own
+  rate scale (``SWARM_SCALE``);
 - the cluster size (``NODES``), the mean interval between faults (``INTERVALS``), the read
   mode (``READS``, ``local`` with probability ``P_LOCAL_READS``);
 - the testing aids the system declares safe to vary (``SystemSpec.testing_aids``: a dict
@@ -46,7 +47,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from harness.config import RunConfig
-from harness.faults import family_names
+from harness.faults import system_families
 from harness.rng import stream
 
 #: chance that a fault family is on in a swarm run: FoundationDB-style swarm testing finds
@@ -140,7 +141,7 @@ def explore_config(base: RunConfig, seed: int, pinned: Iterable[str]) -> RunConf
     """
     pinned = set(pinned)
     changes: dict[str, Any] = {"seed": seed, "schedule": None}
-    families = base.nemesis if "nemesis" in pinned else family_names()
+    families = base.nemesis if "nemesis" in pinned else system_families(base.system)
     changes["nemesis"] = tuple(sorted(families)) if "nemesis" not in pinned else base.nemesis
     changes["swarm"] = family_draw(seed, families, P_FAMILY)
     if "nodes" not in pinned:

@@ -136,6 +136,13 @@ class SystemSpec:
         nothing is permitted."""
         return {}
 
+    def fault_families(self) -> tuple[str, ...] | None:
+        """The fault families (``harness.faults``) this system can take, which a campaign
+        with ``--nemesis`` left out draws from (``harness.swarm``, ``harness.guided``).
+        Default None: every registered family; a live system names what its runtime can
+        apply (no crash points or power cuts on real processes)."""
+        return None
+
     def check_config(self, config: Any) -> None:
         """Refuse a run config the system cannot take (raise ``ConfigError``, one line):
         a live system refuses missing software and fault families it cannot apply."""

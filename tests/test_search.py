@@ -57,6 +57,21 @@ def test_explorative_draw_varies_every_dimension_and_is_reproducible():
         x.validate()
 
 
+def test_a_live_system_is_only_drawn_the_families_it_can_take():
+    from harness.faults import system_families
+    from harness.live.nemesis import LIVE_FAMILIES
+
+    live = system_families("maelstrom")
+    assert "crash" not in live and "power" not in live and set(live) <= set(LIVE_FAMILIES)
+    assert {"partition", "kill", "pause"} <= set(live)
+    assert system_families("zab") == family_names()
+    base = RunConfig(system="maelstrom", workload="lin-kv", seed=0, settings={"bin": "/bin/true"})
+    c = Campaign("c", Path("x"), 5, 40, True, base, ())
+    configs = [c.config_for(i) for i in range(40)]
+    assert all(set(x.nemesis) == set(live) for x in configs)
+    assert {f for x in configs for f, s in x.swarm.items() if s > 0} == set(live)
+
+
 def test_what_the_user_pins_is_not_drawn():
     base = RunConfig(seed=0, nodes=3, reads="local", settings={"counter_bits": 10})
     c = Campaign("c", Path("x"), 5, 40, True, base, ("nodes", "reads", "set:counter_bits"))

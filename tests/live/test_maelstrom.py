@@ -4,6 +4,7 @@ outlives a run, however the harness ends (Ctrl-C, SIGKILL)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -119,6 +120,21 @@ def test_crash_family_is_refused():
                           "lin-kv", "--bin", str(HERE / "lin_kv.py"), "--nemesis", "crash"],
                          capture_output=True, text=True, cwd=ROOT, check=False)
     assert out.returncode == 254 and "cannot be applied to a live system" in out.stderr
+
+
+def test_a_campaign_that_leaves_the_nemesis_out_runs(tmp_path):
+    # It draws only the families a live system takes: once every run drew crash points
+    # and power cuts, and every run was refused.
+    out = subprocess.run([sys.executable, "-m", "harness.cli", "campaign", "--system", "maelstrom", "--workload",
+                          "lin-kv", "--bin", str(HERE / "lin_kv.py"), "--runs", "2", "--time-limit", "2",
+                          "--store", str(tmp_path), "--name", "c", "--no-report"],
+                         capture_output=True, text=True, cwd=ROOT, check=False, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    index = [json.loads(line) for line in (tmp_path / "campaigns" / "c" / "index.jsonl").read_text().splitlines()]
+    assert [e["valid"] for e in index] == [True, True]
+    for e in index:
+        cfg = json.loads((tmp_path / "campaigns" / "c" / "runs" / str(e["seed"]) / "config.json").read_text())
+        assert not {"crash", "power"} & set(cfg["nemesis"])
 
 
 @pytest.mark.slow

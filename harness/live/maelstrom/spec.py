@@ -33,6 +33,14 @@ class MaelstromSpec(SystemSpec):
     def is_leader(self, server: Any) -> bool:
         return False
 
+    def fault_families(self) -> tuple[str, ...]:
+        """What the live runtime applies to processes; clock faults only with libfaketime."""
+        from harness.live.maelstrom.nodes import faketime_lib
+        from harness.live.nemesis import LIVE_FAMILIES
+
+        clock = faketime_lib() is not None
+        return tuple(f for f in LIVE_FAMILIES if clock or f not in ("clock", "slow"))
+
     def check_config(self, config: Any) -> None:
         """One-line refusals before anything starts (no --bin, a workload or fault family
         a Maelstrom program cannot take, clock faults without libfaketime)."""

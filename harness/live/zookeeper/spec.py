@@ -85,6 +85,9 @@ class ZooKeeperSpec(SystemSpec):
     def is_leader(self, server: Any) -> bool:
         return False
 
+    def fault_families(self) -> tuple[str, ...]:
+        return supported_families()
+
     def check_config(self, config: RunConfig) -> None:
         """Refuse, in one line, what a live ZooKeeper run cannot do here."""
         from harness.live.run import check_families
