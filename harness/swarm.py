@@ -59,8 +59,11 @@ SWARM_SCALE = (0.5, 2.0)
 P_FAMILY = 0.6
 #: cluster sizes drawn (servers for ZAB, brokers for Kafka)
 NODES = (3, 5, 7)
-#: mean seconds between two faults of one family: from a storm to a quiet run
-INTERVALS = (1.0, 2.0, 3.0, 6.0, 10.0)
+#: mean seconds between two faults of one family: from a storm to a quiet run. The
+#: deepest planted bugs (a server's epoch outrunning its log, votes by id alone) were
+#: only ever found in the busiest runs (every first failure of them, random and guided,
+#: was at 1 s), so the range reaches past that to 0.5 s; bench/RESULTS.md has the numbers
+INTERVALS = (0.5, 1.0, 2.0, 3.0, 6.0, 10.0)
 #: read modes; local reads are ZooKeeper's plain reads (sequentially consistent)
 READS = ("sync", "local")
 P_LOCAL_READS = 0.25
