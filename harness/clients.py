@@ -158,7 +158,16 @@ class ClientPool:
             # retry (or go on) soon, without think time: the cluster should be serving
             self.sim.call_at(self.sim.now + 50_000_000, lambda: self._next(w))
         else:
-            self.sim.call_at(self.sim.now + self._think(), lambda: self._next(w))
+            delay = self._think()
+            if self.phase == "final" and self.sim.now + delay >= self.final_deadline:
+                # An operation of the main phase that ended after the final phase began:
+                # a think time (mean clients / rate, seconds at a low rate) past the
+                # deadline would fail the worker's final operations untried, a liveness
+                # failure of the harness's making. Jepsen's final generator goes on at
+                # once; so does this, where the think time would land past the deadline
+                # (before it, the think time stands, so recorded histories do not move).
+                delay = 50_000_000
+            self.sim.call_at(self.sim.now + delay, lambda: self._next(w))
 
     # ------------------------------------------------------------------ results
 

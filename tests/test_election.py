@@ -504,3 +504,17 @@ def test_an_overlap_through_a_slow_deposed_server_is_explained():
     assert overlaps and all(o["causes"] != ["unexplained"] for o in overlaps)
     o = next(o for o in overlaps if "slow-server-clock" in o["causes"])
     assert "vouching for a session" in o["explanation"]
+
+
+def test_an_operation_ending_in_the_final_phase_leaves_time_for_the_final_ones():
+    # Found by the shrinker: at 1 op/s over 6 clients the mean think time is 6 s. c4's
+    # acquire, invoked just before the main phase ended, failed at 18.8 s (final phase);
+    # its think time then fell past the deadline (30 s), so its final check was never
+    # tried and a fault-free run of the correct system failed liveness.
+    cfg = RunConfig(system="zab", workload="election", nodes=5, clients=6, rate=1.0, time_limit=15.0,
+                    seed=16922095655048304774, keys=1, settings={"fencing": True}, schedule=[])
+    res = run_test(cfg)
+    assert res.valid is True, res.checkers["liveness"].explanation
+    late = [e for e in res.out.history if e["process"] == 4 and e["f"] == "acquire" and e["type"] == "fail"]
+    assert late and late[0]["time"] > 16 * SECOND  # the case: an op of the main phase ending in the final one
+    assert any(e["process"] == 4 and e["f"] == "check" and e["type"] == "ok" for e in res.out.history)
