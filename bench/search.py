@@ -114,9 +114,9 @@ def _campaign(base: RunConfig, seed: int, runs: int) -> Campaign:
 
 
 def hunt(pool: cf.Executor, base: RunConfig, seed: int, runs: int, guided: bool, limit_s: float,
-         stop_at_failure: bool = True) -> tuple[int | None, set[str]]:
-    """(1-based run of the first failure or None, behaviours seen) of one campaign; the
-    first failure's config is left in ``FIRST_FAILURE[(base, seed, guided)]``."""
+         stop_at_failure: bool = True) -> tuple[int | None, set[str], RunConfig | None]:
+    """(1-based run of the first failure or None, behaviours seen, the first failure's
+    config or None) of one campaign."""
     c = _campaign(base, seed, runs)
     planner = Planner(c)
     seen: set[str] = set()
@@ -137,13 +137,8 @@ def hunt(pool: cf.Executor, base: RunConfig, seed: int, runs: int, guided: bool,
             seen |= set(found)
         failing = [i for i in sorted(results) if results[i][0] is False]
         if failing and stop_at_failure:
-            FIRST_FAILURE[(_key(base), seed, guided)] = configs[failing[0]]
-            return failing[0] + 1, seen
-    return None, seen
-
-
-#: (base config key, campaign seed, guided) -> the config of that campaign's first failure
-FIRST_FAILURE: dict[tuple[str, int, bool], RunConfig] = {}
+            return failing[0] + 1, seen, configs[failing[0]]
+    return None, seen, None
 
 
 def bug_runs(pool: cf.Executor, bug: str, seed: int, max_runs: int, guided: bool, args: Any) -> int | None:
@@ -161,9 +156,9 @@ def first_failure(pool: cf.Executor, bug: str, seed: int, max_runs: int, guided:
     budgets = [max_runs] if system == "kafka" else [max_runs // 2, max_runs - max_runs // 2]
     before = 0
     for base, runs in zip(bases, budgets):
-        found = hunt(pool, base, seed, runs, guided, run_timeout)[0]
+        found, _, config = hunt(pool, base, seed, runs, guided, run_timeout)
         if found is not None:
-            return before + found, FIRST_FAILURE[(_key(base), seed, guided)]
+            return before + found, config
         before += runs
     return None, None
 
@@ -251,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
                 base = RunConfig(system=system, workload=workload, seed=0, time_limit=args.time_limit)
                 row = [f"{system} {workload}"]
                 for m in modes:
-                    _, seen = hunt(pool, base, seeds[0], args.coverage_runs, m == "guided", args.run_timeout,
+                    _, seen, _ = hunt(pool, base, seeds[0], args.coverage_runs, m == "guided", args.run_timeout,
                                    stop_at_failure=False)
                     row.append(len(seen))
                 crow.append(row)
