@@ -5,7 +5,9 @@ runs, swarm, base config), ``index.jsonl`` (one line per finished run: ``run``, 
 ``valid``, ``failed``, ``anomalies``, ``history_sha256``, ``wall_s``, ``run_dir``, maybe
 ``error``) and ``runs/<seed>/`` run directories. The page lists every run — failures
 first — with its seed, fault kinds, verdict, anomalies, duration, a link to its report and
-its repro command, and a bar chart of anomaly counts by kind.
+its repro command, and a bar chart of anomaly counts by kind. For an explorative campaign
+(``--nemesis`` left out) the page says what each run draws instead of the base config's
+faults, and each kept run's row what it drew (cluster size, interval, reads, settings).
 
 Reading is tolerant: fields missing from an index line are looked up in the run's own
 results.json, a run directory without an index line (the harness died before writing
@@ -31,6 +33,7 @@ from checkers.result import anomaly_names, failure_signature
 from harness.config import ConfigError
 from harness.faults import fault_family
 from harness.store import path_inside
+from harness.swarm import DIMENSIONS
 from reports.explain import verdict_words
 from reports.rundata import FAMILY_COLOURS, NS, _read_json, _read_jsonl
 
@@ -49,6 +52,8 @@ class RunRow:
     simulated_s: float | None = None
     operations: int | None = None
     sha: str | None = None
+    #: an explorative or guided campaign: what the run drew (nodes, interval, reads, settings)
+    drew: str | None = None
     run_dir: Path | None = None
     link: str | None = None  # relative link to the run's report (or results.json)
     repro: str | None = None
@@ -90,8 +95,9 @@ def _fault_kinds(run_dir: Path, config: dict) -> list[str]:
     return []
 
 
-def load_rows(campaign_dir: Path) -> tuple[list[RunRow], int]:
-    """Every run of the campaign (index lines, then run directories missing from it)."""
+def load_rows(campaign_dir: Path, base_settings: dict[str, Any] | None = None) -> tuple[list[RunRow], int]:
+    """Every run of the campaign (index lines, then run directories missing from it).
+    ``base_settings``: the campaign's own ``--set`` settings, left out of what a run drew."""
     lines, bad = _read_jsonl(campaign_dir / "index.jsonl")
     # a seed run again (--resume after a harness error) has a later line: the last one counts
     last = {str(e["seed"]): e for e in lines if e.get("seed") is not None}
@@ -125,13 +131,13 @@ def load_rows(campaign_dir: Path) -> tuple[list[RunRow], int]:
                 rows.append(RunRow(seed=d.name, run_dir=d, in_index=False))
                 seen.add(d.name)
     for row in rows:
-        _enrich(row, campaign_dir)
+        _enrich(row, campaign_dir, base_settings or {})
         if row.valid is _MISSING:
             row.valid = "unknown"
     return rows, bad
 
 
-def _enrich(row: RunRow, campaign_dir: Path) -> None:
+def _enrich(row: RunRow, campaign_dir: Path, base_settings: dict[str, Any]) -> None:
     d = row.run_dir
     if d is None or not d.is_dir():
         return
@@ -154,6 +160,8 @@ def _enrich(row: RunRow, campaign_dir: Path) -> None:
                 row.wall_s = sum(p for p in parts if p is not None)
         row.sha = row.sha or results.get("history_sha256")
     row.faults = _fault_kinds(d, config if isinstance(config, dict) else {})
+    if isinstance(config, dict) and config:
+        row.drew = _drew(config, base_settings)
     report = d / "report.html"
     target = report if report.exists() else (d / "results.json" if (d / "results.json").exists() else d)
     row.link = os.path.relpath(target, campaign_dir)
@@ -167,6 +175,7 @@ def _config_rows(meta: dict) -> list[tuple[str, str]]:
             continue
         rows.append((str(k), v if isinstance(v, str) else json.dumps(v)))
     cfg = meta.get("config")
+    pinned = _explores(meta)
     if isinstance(cfg, dict):
         for k, v in cfg.items():
             if isinstance(v, (list, tuple)) and all(isinstance(x, (str, int, float)) for x in v):
@@ -175,6 +184,8 @@ def _config_rows(meta: dict) -> list[tuple[str, str]]:
                 text = "none"
             else:
                 text = v if isinstance(v, str) else json.dumps(v)
+            if pinned is not None and k in DIMENSIONS and k not in pinned:
+                text = f"drawn per run (see the runs table; the default is {text})"
             rows.append((f"config.{k}", text))
     return rows
 
@@ -225,9 +236,40 @@ def plot_campaign(rows: list[RunRow], kinds: list[tuple[str, int]], path: Path) 
         return _save(fig, path)
 
 
+def _drew(config: dict[str, Any], base_settings: dict[str, Any]) -> str | None:
+    """What a run of an explorative campaign drew beyond its fault families (which the
+    faults column shows): ``5 nodes, every 1 s, sync reads, counter_bits=6``."""
+    from harness.swarm import drawn
+
+    try:
+        d = drawn(config, base_settings)
+    except (TypeError, ValueError, AttributeError):
+        return None
+    parts = []
+    if isinstance(d["nodes"], int):
+        parts.append(f"{d['nodes']} nodes")
+    if isinstance(d["interval"], (int, float)):
+        parts.append(f"every {d['interval']:g} s")
+    if isinstance(d["reads"], str):
+        parts.append(f"{d['reads']} reads")
+    parts += [f"{k}={json.dumps(v)}" for k, v in d["settings"].items()]
+    return ", ".join(parts) or None
+
+
+def _explores(meta: dict) -> list[str] | None:
+    """The options an explorative campaign pinned (None if it is not one: ``--nemesis``
+    given, or ``--no-swarm``)."""
+    ex = meta.get("explore")
+    if not isinstance(ex, dict):
+        return None
+    pinned = ex.get("pinned")
+    return [str(p) for p in pinned] if isinstance(pinned, list) else []
+
+
 def _what(meta: dict) -> str:
     """``zab / register, bug zab-no-trunc, faults partition, kill, crash; 20 runs from seed 1
-    (swarm)``: what the campaign ran, in a line."""
+    (swarm)``: what the campaign ran, in a line. An explorative campaign (``--nemesis`` left
+    out) says what each run draws instead of the base config's faults, which no run uses."""
     raw_cfg = meta.get("config")
     cfg: dict[str, Any] = raw_cfg if isinstance(raw_cfg, dict) else {}
     parts = [f"{cfg.get('system', '?')} / {cfg.get('workload', '?')}"]
@@ -235,14 +277,26 @@ def _what(meta: dict) -> str:
     if isinstance(bugs, list) and bugs:
         parts.append(("bugs " if len(bugs) > 1 else "planted bug ") + ", ".join(map(str, bugs)))
     nem = cfg.get("nemesis")
-    if isinstance(nem, list):
+    pinned = _explores(meta)
+    if pinned is not None:
+        parts.append(_DRAWS + (f" (pinned: {', '.join(pinned)})" if pinned else ""))
+    elif isinstance(nem, list):
         parts.append("faults " + (", ".join(map(str, nem)) if nem else "none"))
     text = ", ".join(parts)
     runs, seed = meta.get("runs"), meta.get("seed")
     if runs is not None:
-        text += f"; {runs} runs from seed {seed}" + (" (swarm: each run draws its own fault mix)"
-                                                     if meta.get("swarm") else "")
+        how = ""
+        if meta.get("guided") is True:
+            how = " (guided: each run mutates a schedule that reached new behaviour, or draws afresh)"
+        elif meta.get("swarm") and pinned is None:
+            how = " (swarm: each run draws its own fault mix)"
+        text += f"; {runs} runs from seed {seed}{how}"
     return text
+
+
+#: what each run of an explorative campaign draws (`harness.swarm.explore_config`)
+_DRAWS = ("each run draws its fault families (of those the system takes), cluster size, fault "
+          "interval, read mode and testing aids")
 
 
 def render_campaign_report(campaign_dir: Path | str, plot: bool = True) -> tuple[str, list[RunRow]]:
@@ -252,7 +306,9 @@ def render_campaign_report(campaign_dir: Path | str, plot: bool = True) -> tuple
     meta = _read_json(d / "campaign.json", None)
     if not isinstance(meta, dict):
         raise ConfigError(f"{d} is not a campaign directory (no readable campaign.json)")
-    rows, bad = load_rows(d)
+    raw = meta.get("config")
+    base_settings = raw.get("settings") if isinstance(raw, dict) and isinstance(raw.get("settings"), dict) else {}
+    rows, bad = load_rows(d, base_settings)
     rows.sort(key=lambda r: (r.rank, _num(r.run) if _num(r.run) is not None else float("inf"), str(r.seed)))
     counts: dict[str, int] = {}
     for r in rows:
@@ -298,6 +354,7 @@ def render_campaign_report(campaign_dir: Path | str, plot: bool = True) -> tuple
         "name": meta.get("name", d.name),
         "meta_rows": _config_rows(meta),
         "rows": rows,
+        "show_drew": _explores(meta) is not None or meta.get("guided") is True,
         "kinds": [(k, n, kind_id[k]) for k, n in kinds],
         "n_fail": n_fail,
         "n_unknown": n_unknown,

@@ -544,6 +544,39 @@ def test_campaign_made_by_the_harness(tmp_path, capsys):
         assert has_report == (e["valid"] is not True)
 
 
+def test_explorative_campaign_page_says_what_runs_drew(tmp_path, capsys):
+    # --nemesis left out: every run draws its families, size, interval and reads; the
+    # base config's defaults (partition, kill, clock; 5 nodes) are what no run is bound to
+    rc = main(["campaign", "--system", "zab", "--time-limit", "3", "--runs", "3", "--jobs", "1",
+               "--store", str(tmp_path), "--name", "c", "--keep", "all"])
+    assert rc in (0, 1)
+    capsys.readouterr()
+    c = tmp_path / "campaigns" / "c"
+    assert main(["report", str(c), "--no-plots"]) == 0
+    page = (c / "index.html").read_text()
+    assert "each run draws its fault families" in page
+    assert "faults partition, kill, clock" not in page
+    assert "config.nodes</" in page and "drawn per run" in page
+    assert "<th>drew</th>" in page
+    for e in (json.loads(x) for x in (c / "index.jsonl").read_text().splitlines()):
+        cfg = json.loads((c / e["run_dir"] / "config.json").read_text())
+        row = page[page.index(f'id="seed-{e["seed"]}"'):]
+        row = row[:row.index("</tr>")]
+        assert f'{cfg["nodes"]} nodes, every {cfg["nemesis_interval"]:g} s, {cfg["reads"]} reads' in row
+
+
+def test_pinned_campaign_page_names_its_faults(tmp_path, capsys):
+    rc = main(["campaign", "--system", "zab", "--time-limit", "3", "--runs", "2", "--jobs", "1",
+               "--nemesis", "partition,kill", "--store", str(tmp_path), "--name", "c"])
+    assert rc in (0, 1)
+    capsys.readouterr()
+    c = tmp_path / "campaigns" / "c"
+    assert main(["report", str(c), "--no-plots"]) == 0
+    page = (c / "index.html").read_text()
+    assert "faults partition, kill;" in page and "draws its fault families" not in page
+    assert "<th>drew</th>" not in page
+
+
 # ----------------------------------------------------------------------------- CLI
 
 
