@@ -17,7 +17,14 @@ not only the process. Live runs start processes from several threads (a nemesis 
 restarts a killed server), so every start goes through one spawner thread that lives as
 long as the controller.
 
-Processes are never looked up or ended by name: only the pids this module started.
+Each process leads a process group (and session) of its own, and every signal goes to
+that group: a program started through a wrapper (a shell script that does not ``exec``,
+a launcher) is paused, killed and ended with everything it started, not only the wrapper.
+A process is reaped only after its group got SIGKILL, so the group's id (the process's
+pid, held by the unreaped process) cannot have been reused by another process.
+
+Processes are never looked up or ended by name: only the pids this module started, and
+the process groups they lead.
 """
 
 from __future__ import annotations
@@ -57,7 +64,23 @@ class LiveProcess:
         return self.popen.pid
 
     def alive(self) -> bool:
-        return self.popen.poll() is None
+        """Whether the process runs; an exited one is left unreaped (see the module)."""
+        if self.popen.returncode is not None:
+            return False
+        try:
+            exited = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:  # reaped behind Popen's back: gone
+            return False
+        return exited is None
+
+    def wait_exit(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` s for the process to exit, without reaping it; True if it did."""
+        deadline = time.monotonic() + timeout
+        while self.alive():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+        return True
 
     @property
     def stdin(self) -> IO[bytes] | None:
@@ -131,24 +154,42 @@ class ProcessController:
         return proc
 
     # ---------------------------------------------------------------- signals
-    def _signal(self, proc: LiveProcess, sig: int) -> bool:
-        if not proc.alive():
+    def _signal_group(self, proc: LiveProcess, sig: int) -> bool:
+        """``sig`` to the process group ``proc`` leads, while ``proc`` is unreaped."""
+        if proc.popen.returncode is not None:
             return False
         try:
-            os.kill(proc.pid, sig)
-        except ProcessLookupError:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
             return False
         return True
 
-    def kill(self, proc: LiveProcess, timeout: float = 5.0) -> bool:
-        """SIGKILL and reap; True if the process was running."""
-        was = self._signal(proc, signal.SIGKILL)
+    def _signal(self, proc: LiveProcess, sig: int) -> bool:
+        return proc.alive() and self._signal_group(proc, sig)
+
+    def _end(self, proc: LiveProcess, timeout: float = 5.0) -> int | None:
+        """SIGKILL the process's whole group, then reap it; its exit code (None: unknown)."""
+        self._signal_group(proc, signal.SIGKILL)
         try:
-            proc.popen.wait(timeout)
+            return proc.popen.wait(timeout)
         except subprocess.TimeoutExpired:
-            pass
+            return None
+
+    def kill(self, proc: LiveProcess, timeout: float = 5.0) -> bool:
+        """SIGKILL (the process and its group) and reap; True if the process was running."""
+        was = proc.alive()
+        self._end(proc, timeout)
         proc.paused = False
         return was
+
+    def reap(self, proc: LiveProcess, timeout: float = 0.2) -> int | None:
+        """A process that exited (or closed its pipes) on its own: wait up to ``timeout``
+        s for it to exit, then end what is left of its group and reap it; the exit code,
+        or None if it had to be killed."""
+        exited = proc.wait_exit(timeout)
+        code = self._end(proc)
+        proc.paused = False
+        return code if exited else None
 
     def pause(self, proc: LiveProcess) -> bool:
         """SIGSTOP; True if it changed anything."""
@@ -166,16 +207,16 @@ class ProcessController:
         return self._signal(proc, signal.SIGCONT)
 
     def terminate(self, proc: LiveProcess, grace: float = 2.0) -> None:
-        """SIGTERM (continuing it first if paused), then SIGKILL after ``grace`` s."""
-        if not proc.alive():
+        """SIGTERM (continuing it first if paused), then SIGKILL after ``grace`` s; what
+        the process started goes with it."""
+        if proc.popen.returncode is not None:
             return
-        self._signal(proc, signal.SIGTERM)
-        self._signal(proc, signal.SIGCONT)
+        if proc.alive():
+            self._signal_group(proc, signal.SIGTERM)
+            self._signal_group(proc, signal.SIGCONT)
+            proc.wait_exit(grace)
+        self._end(proc)
         proc.paused = False
-        try:
-            proc.popen.wait(grace)
-        except subprocess.TimeoutExpired:
-            self.kill(proc)
 
     # ---------------------------------------------------------------- ending
     def processes(self) -> list[LiveProcess]:
@@ -187,18 +228,17 @@ class ProcessController:
         if self._closed:
             return
         self._closed = True
-        procs = self.processes()
+        procs = [p for p in self.processes() if p.popen.returncode is None]
         for p in procs:
             if p.alive():
-                self._signal(p, signal.SIGTERM)
-                self._signal(p, signal.SIGCONT)
+                self._signal_group(p, signal.SIGTERM)
+                self._signal_group(p, signal.SIGCONT)
         deadline = time.monotonic() + grace
         for p in procs:
-            left = max(0.0, deadline - time.monotonic())
-            try:
-                p.popen.wait(left)
-            except subprocess.TimeoutExpired:
-                self.kill(p)
+            p.wait_exit(max(0.0, deadline - time.monotonic()))
+        for p in procs:
+            self._end(p)
+            p.paused = False
         self._requests.put(None)
 
     def __enter__(self) -> Self:

@@ -196,15 +196,15 @@ class ProcNode:
         self._closed()
         if self.expect_exit or self.proc is None:
             return
-        try:
-            code = self.proc.popen.wait(1.0)
-        except subprocess.TimeoutExpired:
-            code = None
+        # it closed its stdout: it is gone, or as good as gone (nothing it says can reach
+        # anyone); what is left of it is ended, with whatever it started
+        code = self.procs.reap(self.proc, 0.2)
         kind = "crash" if was_ready else "crash-at-start"
         when = "" if was_ready else " before answering init"
+        how = f"exited on its own{when} (exit code {code})" if code is not None else \
+            f"closed its stdout{when} and was ended"
         self.problems.add(kind, self.name, self.loop.rel(),
-                          f"{self.name} exited on its own{when} (exit code {code}); its stderr is in "
-                          f"nodes/{self.name}.stderr")
+                          f"{self.name} {how}; its stderr is in nodes/{self.name}.stderr")
         self.expect_exit = True
 
     def deliver(self, msg: dict[str, Any], line: bytes | None) -> None:
