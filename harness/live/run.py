@@ -34,7 +34,7 @@ from harness.live.nemesis import (
     LiveNemesis,
     refuse_unsupported,
 )
-from harness.live.procs import ProcessController
+from harness.live.procs import ProcessController, install_signal_handlers
 from harness.rng import stream
 
 _RESERVED = frozenset({"index", "time", "process", "type", "f", "key", "value", "node", "error"})
@@ -277,10 +277,14 @@ def run_live_loop(config: RunConfig, runtime: LiveRuntime, driver_factory: Any, 
     """Boot ``runtime``, run the phases on the wall clock, stop everything; a SimOutput.
 
     ``driver_factory(runtime)`` builds the :class:`ClientDriver` once the cluster serves.
-    Every process is stopped in a ``finally``, whatever happens.
+    Every process is stopped in a ``finally``, whatever happens; SIGTERM and SIGHUP
+    (called from the main thread) end the run through it too, and through the caller's
+    (the run's scratch directory is removed there).
     """
     from harness.runner import SimOutput
 
+    if threading.current_thread() is threading.main_thread():
+        install_signal_handlers()  # SIGTERM ends the run through the finally blocks below
     stats: dict[str, Any] = {"live": True}
     pool: LiveClientPool | None = None
     driver: Any = None

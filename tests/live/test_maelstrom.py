@@ -174,11 +174,11 @@ def test_trusting_seq_kv_reads_is_caught(tmp_path):
     assert r["checkers"]["counter"]["valid"] is False
 
 
-def _harness_with_nodes(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
+def _harness_with_nodes(tmp_path: Path, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, Path]:
     prog = _copy(tmp_path, "lin_kv.py")
     h = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", "--system", "maelstrom", "--workload",
                           "lin-kv", "--bin", str(prog), "--nemesis", "none", "--time-limit", "60",
-                          "--store", str(tmp_path / "store")], cwd=ROOT,
+                          "--store", str(tmp_path / "store")], cwd=ROOT, env=env,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     # Wait for the same 5 pids twice in a row: the programs start through
     # ``#!/usr/bin/env python3``, and where that is a pyenv shim (a bash script), its
@@ -210,6 +210,18 @@ def test_ctrl_c_of_the_harness_leaves_no_node(tmp_path):
     h.send_signal(signal.SIGINT)
     assert h.wait(60) == 130
     assert _none_left(prog)
+
+
+def test_sigterm_of_the_harness_leaves_no_node_and_no_scratch_directory(tmp_path):
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    h, prog = _harness_with_nodes(tmp_path, env={**os.environ, "TMPDIR": str(scratch)})
+    assert any(p.name.startswith("harness-live-") and p.name != "harness-live-ports" for p in scratch.iterdir())
+    h.send_signal(signal.SIGTERM)
+    assert h.wait(60) == 128 + signal.SIGTERM
+    assert _none_left(prog)
+    left = [p.name for p in scratch.iterdir() if p.name != "harness-live-ports"]
+    assert left == [], f"SIGTERM left the run's scratch directory behind: {left}"
 
 
 def test_sigkill_of_the_harness_leaves_no_node(tmp_path):
