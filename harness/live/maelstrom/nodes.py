@@ -62,6 +62,8 @@ class ProcNode:
         self.ready = False
         self.expect_exit = False
         self.starts = 0
+        #: why the current incarnation ended before answering init (None: it did not)
+        self.boot_failure: str | None = None
         self._out = bytearray()
         self._in = b""
         self._wfd: int | None = None
@@ -83,6 +85,7 @@ class ProcNode:
         self.starts += 1
         self.ready = False
         self.expect_exit = False
+        self.boot_failure = None
         self._out.clear()
         self._in = b""
         with open(self.workdir / f"{self.name}.stderr", "ab") as err:
@@ -94,8 +97,8 @@ class ProcNode:
                                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err)
             except OSError as e:
                 self.proc = None
-                self.problems.add("crash-at-start", self.name, self.loop.rel(),
-                                  f"{self.name} could not be started: {e}")
+                self.boot_failure = f"could not be started: {e}"
+                self.problems.add("crash-at-start", self.name, self.loop.rel(), f"{self.name} {self.boot_failure}")
                 return
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self._wfd = self.proc.stdin.fileno()
@@ -205,7 +208,22 @@ class ProcNode:
             f"closed its stdout{when} and was ended"
         self.problems.add(kind, self.name, self.loop.rel(),
                           f"{self.name} {how}; its stderr is in nodes/{self.name}.stderr")
+        if not was_ready:
+            tail = self.stderr_tail()
+            self.boot_failure = how + (f"; nodes/{self.name}.stderr ends: {tail!r}" if tail else
+                                       f"; nodes/{self.name}.stderr is empty")
         self.expect_exit = True
+
+    def stderr_tail(self, limit: int = 160) -> str:
+        """The last line the program wrote on stderr (up to ``limit`` characters)."""
+        try:
+            with open(self.workdir / f"{self.name}.stderr", "rb") as f:
+                f.seek(0, os.SEEK_END)
+                f.seek(max(0, f.tell() - 4096))
+                lines = [ln.strip() for ln in f.read().decode(errors="replace").splitlines() if ln.strip()]
+        except OSError:
+            return ""
+        return lines[-1][:limit] if lines else ""
 
     def deliver(self, msg: dict[str, Any], line: bytes | None) -> None:
         if self._wfd is None:

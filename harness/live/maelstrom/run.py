@@ -139,10 +139,17 @@ class MaelstromRuntime(MaelstromCluster):
                 break
             time.sleep(0.01)
         time.sleep(0.2)  # a crashing program is seen exiting, for the right sentence
-        down = self._on_loop(lambda: [n.name for n in self.nodes.values() if not n.ready])
+        down = self._on_loop(lambda: [(n.name, n.boot_failure) for n in self.nodes.values() if not n.ready])
         if down:
-            self.problems.abort = (f"the run never started: {', '.join(down)} did not answer init within "
-                                   f"{float(self.settings['init_timeout']):g} s (see nodes/{down[0]}.stderr)")
+            # a node that exited says why (the others may just not have been done yet);
+            # otherwise every silent node is named
+            exited = [(name, why) for name, why in down if why]
+            if exited:  # the others are counted by the protocol checker as more problems
+                self.problems.abort = f"the run never started: {exited[0][0]} {exited[0][1]}"
+            else:
+                names = [name for name, _ in down]
+                self.problems.abort = (f"the run never started: {', '.join(names)} did not answer init within "
+                                       f"{float(self.settings['init_timeout']):g} s (see nodes/{names[0]}.stderr)")
             raise BootFailed(self.problems.abort)
         if self.config.workload == "broadcast":
             self._on_loop(self._send_topology)
