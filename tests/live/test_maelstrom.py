@@ -102,6 +102,23 @@ def test_unknown_in_reply_to(tmp_path):
     assert "never sent" in p["explanation"]
 
 
+def test_a_workload_the_program_does_not_implement_is_named(tmp_path):
+    # lin_kv.py answers 'broadcast' with error 10: not a liveness failure of the cluster
+    r = _run(tmp_path, _copy(tmp_path, "lin_kv.py"), workload="broadcast")
+    p = r["checkers"]["protocol"]
+    assert r["valid"] is False and p["valid"] is False
+    assert p["explanation"].startswith("the program does not implement the workload"), p["explanation"]
+    assert "'broadcast'" in p["explanation"] and "not-supported" in p["explanation"]
+
+
+def test_a_reply_the_workload_cannot_read_is_a_protocol_problem(tmp_path):
+    # broadcast.py answers lin-kv's read with read_ok {messages}: no value to read
+    r = _run(tmp_path, _copy(tmp_path, "broadcast.py"), workload="lin-kv")
+    p = r["checkers"]["protocol"]
+    assert p["valid"] is False and p["anomaly_counts"].get("bad-reply", 0) >= 1
+    assert any("answered read with" in line and "KeyError" in line for line in p["details"]["problems"])
+
+
 def test_spinning_program_is_killed_at_the_end(tmp_path):
     prog = _copy(tmp_path, "bad/spin.py")
     r = _run(tmp_path, prog, settings={"client_timeout": 0.3})

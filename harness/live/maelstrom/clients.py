@@ -51,12 +51,13 @@ def error_outcome(body: dict[str, Any]) -> tuple[OpType, str]:
 class Op:
     """One operation in flight: what it asked, and for multi-request ones, its progress."""
 
-    __slots__ = ("acc", "extra", "msg_id", "req", "server", "steps")
+    __slots__ = ("acc", "extra", "msg_id", "req", "req_type", "server", "steps")
 
     def __init__(self, req: ClientRequest, server: str):
         self.req = req
         self.server = server
         self.msg_id = 0
+        self.req_type = ""
         self.acc: Any = None
         self.steps = 0
         self.extra: tuple[Any, ...] = ()
@@ -102,6 +103,7 @@ class ClientNode:
         op.msg_id = self.next_id
         op.steps += 1
         self.sent_ids.add(op.msg_id)
+        op.req_type = str(body.get("type"))
         body = dict(body, msg_id=op.msg_id)
         self.net.send(self.name, {"src": self.name, "dest": op.server, "body": body})
         mid = op.msg_id
@@ -122,6 +124,7 @@ class ClientNode:
         op = self.op
         if op is None or irt != op.msg_id:
             return  # late: already recorded as info
+        self.problems.reply(op.req_type, body.get("type") == "error" and body.get("code") == 10)
         if body.get("type") == "error":
             t, err = error_outcome(body)
             special = self.mapping.on_error(op, body)
