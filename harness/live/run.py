@@ -37,6 +37,14 @@ from harness.live.nemesis import (
 from harness.live.procs import ProcessController, install_signal_handlers
 from harness.rng import stream
 
+
+class LiveStartError(ConfigError):
+    """The live cluster could not be started here (a server exited at start, no leader
+    was elected in time): not a finding about the system under test, and not a harness
+    bug. One line, exit 254, with what the servers said (their logs go with the run's
+    scratch directory)."""
+
+
 _RESERVED = frozenset({"index", "time", "process", "type", "f", "key", "value", "node", "error"})
 
 

@@ -135,6 +135,15 @@ def test_missing_bin_is_bad_usage():
     assert out.stderr.strip().count("\n") == 0 and "no such file" in out.stderr
 
 
+@pytest.mark.parametrize("setting", ["latency_ms=abc", "init_timeout=-1", "client_timeout=0"])
+def test_nonsense_settings_are_bad_usage(setting):
+    out = subprocess.run([sys.executable, "-m", "harness.cli", "run", "--system", "maelstrom", "--workload",
+                          "lin-kv", "--bin", str(HERE / "lin_kv.py"), "--time-limit", "1", "--nodes", "1",
+                          "--set", setting], capture_output=True, text=True, cwd=ROOT, check=False, timeout=60)
+    assert out.returncode == 254, out.stderr
+    assert out.stderr.strip().count("\n") == 0 and f"setting {setting.split('=')[0]} must be" in out.stderr
+
+
 def test_crash_family_is_refused():
     out = subprocess.run([sys.executable, "-m", "harness.cli", "run", "--system", "maelstrom", "--workload",
                           "lin-kv", "--bin", str(HERE / "lin_kv.py"), "--nemesis", "crash"],

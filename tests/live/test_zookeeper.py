@@ -139,3 +139,32 @@ def test_election_smoke_run_with_fencing(tmp_path: Path):
     assert any(e["type"] == "ok" and e["f"] == "acquire" for e in res.out.history)
     assert any(f["kind"] == "pause" and f.get("changed") for f in res.out.faults)
     assert r["checkers"]["liveness"]["valid"] is True
+
+
+@pytest.mark.parametrize("setting", ["tick_time=abc", "heap_mb=1", "session_timeout=5", "fencing=1"])
+def test_nonsense_settings_refused_in_one_line(setting: str):
+    if MISSING:
+        pytest.skip("the install hint comes first")
+    r = _harness("run", "--system", "zookeeper", "--nodes", "3", "--time-limit", "2", "--set", setting,
+                 timeout=60)
+    assert r.returncode == 254, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"setting {setting.split('=')[0]} must be" in lines[0], r.stderr
+
+
+def test_an_ensemble_that_cannot_start_is_one_line_quoting_its_log(tmp_path: Path, monkeypatch, capsys):
+    """A server exiting at start (here a stand-in for the JVM that prints an error and exits)
+    is an environment problem: one line with what its log said, exit 254; no traceback, no
+    path into the scratch directory that is removed with the run."""
+    from harness.cli import main
+    from harness.live.zookeeper import ensemble, spec
+
+    monkeypatch.setattr(spec, "missing_requirements", lambda: [])
+    monkeypatch.setattr(ensemble.ZkEnsemble, "_argv", lambda self, s: [
+        "sh", "-c", "echo 'Error occurred during initialization of VM' >&2; echo 'Too small heap' >&2; exit 1"])
+    code = main(["run", "--system", "zookeeper", "--nodes", "3", "--time-limit", "2",
+                 "--store", str(tmp_path / "store")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 254, err
+    assert len(err) == 1 and "exited at start" in err[0] and "Too small heap" in err[0], err
+    assert "harness-live-" not in err[0]

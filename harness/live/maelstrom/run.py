@@ -35,6 +35,7 @@ from harness.live.procs import ProcessController
 from harness.live.run import Completion, run_live_loop
 from harness.node import ClientRequest
 from harness.rng import stream
+from harness.schema import Setting
 
 DEFAULTS: dict[str, Any] = {
     "bin": None,
@@ -46,6 +47,11 @@ DEFAULTS: dict[str, Any] = {
     #: seconds a client waits for a reply before recording info
     "client_timeout": 1.0,
 }
+
+
+#: the numeric settings' types and ranges, checked before anything starts
+RULES = {"latency_ms": Setting("number", 0, 60_000), "init_timeout": Setting("number", 0.1, 3600),
+         "client_timeout": Setting("number", 0.01, 3600)}
 
 
 def settings_of(config: RunConfig) -> dict[str, Any]:
@@ -63,6 +69,10 @@ def argv_of(settings: dict[str, Any]) -> list[str]:
     if not os.access(path, os.X_OK):
         raise ConfigError(f"--bin {b}: not executable (chmod +x, or give the interpreter as --bin and the "
                           f"script as --bin-arg)")
+    for key, rule in RULES.items():
+        why = rule.problem(settings.get(key))
+        if why is not None:
+            raise ConfigError(f"setting {key} {why}, not {settings.get(key)!r}")
     args = settings.get("bin_args") or []
     if not isinstance(args, list):
         raise ConfigError(f"bin_args must be a list of strings, not {args!r}")

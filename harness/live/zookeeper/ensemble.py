@@ -32,6 +32,7 @@ from typing import Any
 from harness.live.ports import PortBlock, reserve_block
 from harness.live.procs import LiveProcess, ProcessController
 from harness.live.proxy import ProxyMesh
+from harness.live.run import LiveStartError
 
 ZK_JAR = Path("/usr/share/java/zookeeper.jar")
 SLF4J_SIMPLE = Path("/usr/share/java/slf4j-simple.jar")
@@ -80,6 +81,21 @@ def parse_srvr(text: str | None) -> tuple[str | None, int | None]:
             except ValueError:
                 pass
     return mode, zxid
+
+
+def log_tail(path: Path, lines: int = 2, limit: int = 240) -> str:
+    """The last ``lines`` lines of a server's log that are not stack frames or the
+    harness's own markers, joined: what a one-line error can quote."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 16384))
+            text = f.read().decode(errors="replace")
+    except OSError:
+        return ""
+    keep = [ln.strip() for ln in text.splitlines()
+            if ln.strip() and not ln.lstrip().startswith(("at ", "...", "----- harness:"))]
+    return " / ".join(keep[-lines:])[-limit:]
 
 
 class ZkServer:
@@ -205,12 +221,14 @@ class ZkEnsemble:
             if modes.count("leader") == 1 and modes.count("follower") == len(modes) - 1:
                 self._start_monitor()
                 return
-            dead = [s.name for s in self.nodes.values() if s.proc is not None and not s.proc.alive()]
+            dead = [s for s in self.nodes.values() if s.proc is not None and not s.proc.alive()]
             if dead:
-                raise RuntimeError(f"ZooKeeper server(s) {', '.join(dead)} exited at start "
-                                   f"(see {self.workdir}/{dead[0]}/server.log)")
+                raise LiveStartError(f"ZooKeeper server(s) {', '.join(s.name for s in dead)} exited at start; "
+                                     f"{dead[0].name}'s log ends: {log_tail(dead[0].dir / 'server.log')!r}")
             time.sleep(0.1)
-        raise RuntimeError(f"the ZooKeeper ensemble did not elect a leader within {timeout:g} s")
+        s = next(iter(self.nodes.values()))
+        raise LiveStartError(f"the ZooKeeper ensemble did not elect a leader within {timeout:g} s; "
+                             f"{s.name}'s log ends: {log_tail(s.dir / 'server.log')!r}")
 
     def stop(self) -> None:
         self._mon_stop.set()
