@@ -45,6 +45,9 @@ class LiveStartError(ConfigError):
     scratch directory)."""
 
 
+#: seconds the clients have, in all, to close at the end of a live run
+CLOSE_TIMEOUT = 5.0
+
 _RESERVED = frozenset({"index", "time", "process", "type", "f", "key", "value", "node", "error"})
 
 
@@ -168,12 +171,26 @@ class LiveClientPool:
         for t in self._threads:
             t.join(max(0.0, end - time.monotonic()))
 
-    def close(self) -> None:
-        for w in self.workers:
+    def close(self, timeout: float | None = None) -> None:
+        """Close every client, side by side, waiting ``timeout`` s (``CLOSE_TIMEOUT``) at most in all: a client
+        whose server is paused or gone (SIGTERM mid-fault, a server that never came back)
+        may wait for it for a whole session timeout (kazoo: 20 s a client), and the run
+        must still end. One left closing is dropped: its thread ends once the servers
+        are stopped."""
+
+        def close_one(client: LiveClient) -> None:
             try:
-                w.client.close()
+                client.close()
             except Exception:  # noqa: BLE001, S110 - a client that cannot close cleanly is dropped
                 pass
+
+        threads = [threading.Thread(target=close_one, args=(w.client,), name=f"live-close-{w.index}", daemon=True)
+                   for w in self.workers]
+        for t in threads:
+            t.start()
+        end = time.monotonic() + (CLOSE_TIMEOUT if timeout is None else timeout)
+        for t in threads:
+            t.join(max(0.0, end - time.monotonic()))
 
     # ---------------------------------------------------------------- a worker
     def _run(self, w: _Worker) -> None:
