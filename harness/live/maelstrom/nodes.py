@@ -10,7 +10,8 @@ again and has lost its memory unless it kept files of its own (its working direc
 
 Clock faults (only when the run's nemesis has ``clock`` or ``slow``): every node runs
 under libfaketime (``LD_PRELOAD``), reading its offset and rate from a file that
-``set_clock`` rewrites (``FAKETIME_NO_CACHE``: read at every clock call). libfaketime
+``set_clock`` rewrites (``FAKETIME_NO_CACHE``: read at every clock call; the offset keeps
+the clock continuous across a rate change: ``harness.live.faketime``). libfaketime
 fakes the monotonic clock too (leaving it alone breaks ``clock_nanosleep``), so a rate
 change moves the node's timers, as the simulator's skew does, but a bump or strobe also
 jumps the node's monotonic clock, which a real wall-clock step would not. Statically
@@ -24,6 +25,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from harness.live.faketime import FakeClock
 from harness.live.maelstrom.loop import Loop
 from harness.live.maelstrom.network import Network
 from harness.live.maelstrom.problems import Problems
@@ -71,11 +73,12 @@ class ProcNode:
         self.cwd = workdir / name
         self.cwd.mkdir(parents=True, exist_ok=True)
         self.clock_file: Path | None = None
+        self.clock: FakeClock | None = None
         self.env = dict(os.environ)
         lib = faketime_lib() if clock else None
         if lib is not None:
             self.clock_file = workdir / f"{name}.faketime"
-            self.clock_file.write_text("+0 x1\n")
+            self.clock = FakeClock(self.clock_file)
             self.env.update({"LD_PRELOAD": lib, "FAKETIME_TIMESTAMP_FILE": str(self.clock_file),
                              "FAKETIME_NO_CACHE": "1"})
 
@@ -146,11 +149,11 @@ class ProcNode:
         return self.proc is not None and self.procs.resume(self.proc)
 
     def set_clock(self, offset_ns: int, ppm: int) -> bool:
-        if self.clock_file is None:
+        if self.clock is None:
             raise NotImplementedError("clock faults need libfaketime")
-        tmp = self.clock_file.with_suffix(".tmp")
-        tmp.write_text(f"{offset_ns / 1e9:+.3f} x{1 + ppm / 1e6:.6f}\n")
-        os.replace(tmp, self.clock_file)
+        if self.proc is None:
+            return False
+        self.clock.set(offset_ns, ppm, self.proc.started_at)  # continuous across a rate change
         return True
 
     def _closed(self) -> None:
