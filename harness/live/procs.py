@@ -10,7 +10,12 @@ harness ends:
 - SIGKILL of the harness: nothing of the harness runs any more, so each child is started
   under ``setpriv --pdeathsig KILL`` (util-linux), which sets the kernel's parent-death
   signal before it execs the program. No Python code runs in the forked child (a
-  ``preexec_fn`` can deadlock when other threads hold locks at fork time).
+  ``preexec_fn`` can deadlock when other threads hold locks at fork time). What a child
+  started in turn (a wrapper script's program) gets no such signal: a watchdog (one
+  ``sh`` per controller, in a session of its own, ignoring SIGINT, SIGTERM and SIGHUP)
+  holds the list of the live process groups, read from a pipe only the harness writes;
+  end of file on it means the harness is gone, and the watchdog SIGKILLs those groups.
+  On a normal close the watchdog is told ``done`` first and exits without killing.
 
 The kernel sends the parent-death signal when the *thread* that forked the child ends,
 not only the process. Live runs start processes from several threads (a nemesis thread
@@ -43,6 +48,22 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Self
 
 _CONTROLLERS: weakref.WeakSet[ProcessController] = weakref.WeakSet()
+
+#: the watchdog (see the module docstring): ``add PGID`` / ``del PGID`` / ``done`` lines
+#: on stdin; at end of file, SIGKILL every group still listed
+WATCHDOG = r"""
+trap '' INT TERM HUP
+groups=""
+while read -r cmd pg; do
+  case "$cmd" in
+    add) groups="$groups $pg" ;;
+    del) kept=""; for g in $groups; do [ "$g" = "$pg" ] || kept="$kept $g"; done; groups="$kept" ;;
+    done) exit 0 ;;
+  esac
+done
+for g in $groups; do kill -KILL "-$g" 2>/dev/null; done
+exit 0
+"""
 
 
 def _setpriv() -> str | None:
@@ -99,6 +120,7 @@ class ProcessController:
         self._lock = threading.Lock()
         self._requests: queue.Queue[Callable[[], None] | None] = queue.Queue()
         self._closed = False
+        self._watchdog: subprocess.Popen[bytes] | None = None
         self._setpriv = _setpriv()
         self._spawner = threading.Thread(target=self._spawn_loop, name="live-spawner", daemon=True)
         self._spawner.start()
@@ -148,10 +170,49 @@ class ProcessController:
         done.wait()
         if "error" in box:
             raise box["error"]
+        self._tell(f"add {box['popen'].pid}")
         proc = LiveProcess(name, list(argv), box["popen"])
         with self._lock:
             self._procs.append(proc)
         return proc
+
+    def _tell(self, line: str) -> None:
+        """One line to the watchdog, started with the first process."""
+        with self._lock:
+            if self._watchdog is None:
+                if not line.startswith("add"):
+                    return
+                shell = shutil.which("sh")
+                if shell is None:
+                    return
+                # not under setpriv: it must outlive the harness to do its job
+                self._watchdog = subprocess.Popen([shell, "-c", WATCHDOG], stdin=subprocess.PIPE,
+                                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                                  start_new_session=True, close_fds=True)
+            stdin = self._watchdog.stdin
+            try:
+                if stdin is not None:
+                    stdin.write(line.encode() + b"\n")
+                    stdin.flush()
+            except (BrokenPipeError, ValueError):
+                pass
+
+    def _close_watchdog(self) -> None:
+        with self._lock:
+            w, self._watchdog = self._watchdog, None
+        if w is None:
+            return
+        try:
+            if w.stdin is not None:
+                w.stdin.write(b"done\n")
+                w.stdin.close()
+        except (BrokenPipeError, ValueError):
+            pass
+        try:
+            w.wait(2.0)
+        except subprocess.TimeoutExpired:
+            w.kill()
+            w.wait()
 
     # ---------------------------------------------------------------- signals
     def _signal_group(self, proc: LiveProcess, sig: int) -> bool:
@@ -169,7 +230,10 @@ class ProcessController:
 
     def _end(self, proc: LiveProcess, timeout: float = 5.0) -> int | None:
         """SIGKILL the process's whole group, then reap it; its exit code (None: unknown)."""
+        if proc.popen.returncode is not None:
+            return proc.popen.returncode
         self._signal_group(proc, signal.SIGKILL)
+        self._tell(f"del {proc.pid}")  # before the reaping frees the pid for reuse
         try:
             return proc.popen.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -239,6 +303,7 @@ class ProcessController:
         for p in procs:
             self._end(p)
             p.paused = False
+        self._close_watchdog()
         self._requests.put(None)
 
     def __enter__(self) -> Self:

@@ -121,3 +121,36 @@ def test_a_wrapper_is_paused_killed_and_ended_with_what_it_started() -> None:
             if not _gone(pid, 0.05):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
+
+
+WRAPPER_HARNESS = textwrap.dedent(
+    """
+    import time
+    from harness.live.procs import ProcessController, install_signal_handlers
+    install_signal_handlers()
+    c = ProcessController()
+    w = c.start("n1", ["sh", "-c", "sleep 600 & echo $!; wait"], stdout=-1)
+    print(w.pid, int(w.stdout.readline()), flush=True)
+    time.sleep(600)
+    """
+)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_what_a_wrapper_started_dies_with_the_harness(sig: int) -> None:
+    p = subprocess.Popen([sys.executable, "-c", WRAPPER_HARNESS], stdout=subprocess.PIPE, text=True)
+    child = 0
+    try:
+        line = p.stdout.readline() if p.stdout else ""
+        wrapper, child = (int(x) for x in line.split())
+        assert not _gone(child, 0.1)
+        p.send_signal(sig)
+        p.wait(10)
+        assert _gone(wrapper), "the wrapper outlived the harness"
+        assert _gone(child), f"what the wrapper started outlived the harness after signal {sig}"
+    finally:
+        if p.poll() is None:
+            p.kill()
+        if child and not _gone(child, 0.05):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)
