@@ -254,10 +254,18 @@ def test_sigterm_of_the_harness_leaves_no_node_and_no_scratch_directory(tmp_path
 
 
 def test_sigkill_of_the_harness_leaves_no_node(tmp_path):
-    h, prog = _harness_with_nodes(tmp_path)
+    from harness.live.scratch import sweep
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    h, prog = _harness_with_nodes(tmp_path, env={**os.environ, "TMPDIR": str(scratch)})
     h.kill()
     h.wait(30)
     assert _none_left(prog)
+    # its scratch directory stays behind, unlocked: the next live run's sweep removes it
+    left = [p for p in scratch.iterdir() if p.name != "harness-live-ports"]
+    assert len(left) == 1
+    assert sweep(scratch) == left and not left[0].exists()
 
 
 def test_run_page_draws_the_messages_around_a_stale_read(tmp_path):

@@ -33,6 +33,7 @@ from harness.live.maelstrom.services import SERVICES, ServiceNode
 from harness.live.nemesis import refuse_unsupported
 from harness.live.procs import ProcessController
 from harness.live.run import Completion, run_live_loop
+from harness.live.scratch import hold
 from harness.node import ClientRequest
 from harness.rng import stream
 from harness.schema import Setting
@@ -273,6 +274,7 @@ def run_live(config: RunConfig, workdir: Path) -> Any:
 
     argv = validate(config)
     workdir = Path(workdir)
+    hold(workdir)
     runtime = MaelstromRuntime(config, argv, workdir)
     workload = make_workload(config.workload, config, stream(config.seed, "workload"))
     schedule = schedule_for(config)

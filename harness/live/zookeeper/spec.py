@@ -123,6 +123,7 @@ class ZooKeeperSpec(SystemSpec):
     def run_live(self, config: RunConfig, workdir: Path) -> Any:
         from harness.live.procs import install_signal_handlers
         from harness.live.run import run_live_loop
+        from harness.live.scratch import hold
         from harness.live.zookeeper.client import ZkRegisterDriver
         from harness.live.zookeeper.ensemble import ZkEnsemble
         from harness.live.zookeeper.stepdown import stepdown_reads
@@ -131,6 +132,7 @@ class ZooKeeperSpec(SystemSpec):
         from workloads import make_workload
 
         self.check_config(config)
+        hold(workdir)  # a stale scratch directory of a killed run goes; this one is held
         if threading.current_thread() is threading.main_thread():
             install_signal_handlers()  # SIGTERM ends the ensemble through the finally blocks
         settings = {**DEFAULT_SETTINGS, **config.settings}
