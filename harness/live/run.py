@@ -256,7 +256,10 @@ class LiveClientPool:
         return out
 
     def final_failures(self) -> list[tuple[Any, ...]]:
-        return [(f"c{w.index}", op) for w in self.workers for op in w.final_failed]
+        """(client, operation) of each final operation never served; the client by the
+        name its system gives it (a Maelstrom client is ``c1..cK``: ``c0`` is the
+        harness's own), else ``c<index>`` as in the simulator."""
+        return [(getattr(w.client, "name", None) or f"c{w.index}", op) for w in self.workers for op in w.final_failed]
 
 
 class _Routed:

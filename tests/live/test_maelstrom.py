@@ -123,7 +123,10 @@ def test_spinning_program_is_killed_at_the_end(tmp_path):
     prog = _copy(tmp_path, "bad/spin.py")
     r = _run(tmp_path, prog, settings={"client_timeout": 0.3})
     assert r["checkers"]["protocol"]["valid"] is True  # it answered init; it just never serves
-    assert r["checkers"]["liveness"]["valid"] is False
+    live = r["checkers"]["liveness"]
+    assert live["valid"] is False
+    # the clients by their names in messages.jsonl: c1..c3 (c0 is the harness's own)
+    assert {u["client"] for u in live["details"]["unserved"]} == {"c1", "c2", "c3"}
     assert not _running(prog)
 
 

@@ -223,6 +223,7 @@ class _Client:
     def __init__(self, runtime: MaelstromRuntime, node: ClientNode):
         self.runtime = runtime
         self.node = node
+        self.name = node.name  # as the message log names it
         self.op_id = 0
 
     def invoke(self, f: str, key: Any, value: Any, timeout: float) -> Completion:
