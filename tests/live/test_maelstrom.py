@@ -119,6 +119,22 @@ def test_a_reply_the_workload_cannot_read_is_a_protocol_problem(tmp_path):
     assert any("answered read with" in line and "KeyError" in line for line in p["details"]["problems"])
 
 
+def test_a_restarted_node_gets_its_topology_again(tmp_path):
+    # broadcast_topology.py gossips to the neighbours the topology message names: a node
+    # restarted without it would gossip to nobody, and lose the values it acknowledged
+    prog = _copy(tmp_path, "broadcast_topology.py")
+    shutil.copy(HERE / "broadcast.py", prog.parent / "broadcast.py")
+    cfg = RunConfig(system="maelstrom", workload="broadcast", nemesis=("kill",), nemesis_interval=1.0,
+                    time_limit=5.0, recovery_time=3.0, rate=60, clients=3, nodes=3, seed=3,
+                    settings={"bin": str(prog)})
+    r = run_test(cfg, directory=tmp_path / "run").results
+    assert r["stats"]["maelstrom"]["restarts"] >= 1
+    assert r["checkers"]["broadcast"]["valid"] is True, r["checkers"]["broadcast"]["explanation"]
+    rows = [json.loads(line) for line in (tmp_path / "run" / "messages.jsonl").read_text().splitlines()]
+    topologies = [m for m in rows if m.get("type") == "topology"]
+    assert len(topologies) == 3 + r["stats"]["maelstrom"]["restarts"]
+
+
 def test_spinning_program_is_killed_at_the_end(tmp_path):
     prog = _copy(tmp_path, "bad/spin.py")
     r = _run(tmp_path, prog, settings={"client_timeout": 0.3})

@@ -153,8 +153,14 @@ class ClientNode:
         self.on_reply(self.name, ClientResponse(op.req.op_id, type_, value, error, op.server, op.extra))
 
 
+#: msg_id of the ``topology`` request to a node (by the node's incarnation: init's msg_id
+#: is the incarnation itself)
+TOPOLOGY_MSG_ID = 1_000_000
+
+
 class AdminClient:
-    """``c0``: sends ``init`` (and ``topology``), hears ``init_ok``."""
+    """``c0``: sends ``init`` (and ``topology``), hears ``init_ok`` (and the reply to
+    ``topology``: any reply sets the node up; what it does next is the checker's)."""
 
     name = "c0"
     incarnation = 0
@@ -165,5 +171,9 @@ class AdminClient:
     def deliver(self, msg: dict[str, Any], line: bytes | None) -> None:
         body = msg["body"]
         node = self.nodes.get(str(msg.get("src")))
-        if node is not None and body.get("type") == "init_ok":
+        if node is None:
+            return
+        if body.get("type") == "init_ok":
             node.init_ok(body.get("in_reply_to"))
+        elif body.get("in_reply_to") == TOPOLOGY_MSG_ID + node.incarnation and node.ready:
+            node.set_up = True

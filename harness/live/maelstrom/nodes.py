@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,10 @@ class ProcNode:
         self.incarnation = 0
         self.proc: LiveProcess | None = None
         self.ready = False
+        #: set by the run: a reply to this further request (the broadcast workload's
+        #: ``topology``) is awaited after each ``init_ok`` before clients are served
+        self.setup: Callable[[ProcNode], None] | None = None
+        self.set_up = False
         self.expect_exit = False
         self.starts = 0
         #: why the current incarnation ended before answering init (None: it did not)
@@ -87,6 +92,7 @@ class ProcNode:
         self.incarnation += 1
         self.starts += 1
         self.ready = False
+        self.set_up = False
         self.expect_exit = False
         self.boot_failure = None
         self._out.clear()
@@ -121,8 +127,15 @@ class ProcNode:
                               f"{self.name} never answered init within {self.init_timeout:g} s")
 
     def init_ok(self, in_reply_to: Any) -> None:
-        if in_reply_to == self.incarnation and self.alive():
+        if in_reply_to == self.incarnation and self.alive() and not self.ready:
             self.ready = True
+            if self.setup is not None:
+                self.setup(self)  # every incarnation: a restarted node knows nothing
+
+    @property
+    def serving(self) -> bool:
+        """Whether clients may send it requests: initialised, and set up if it must be."""
+        return self.ready and (self.setup is None or self.set_up)
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.alive()
@@ -158,6 +171,7 @@ class ProcNode:
 
     def _closed(self) -> None:
         self.ready = False
+        self.set_up = False
         if self._rfd is not None:
             self.loop.remove_reader(self._rfd)
             self._rfd = None

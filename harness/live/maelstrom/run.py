@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.config import ConfigError, RunConfig
-from harness.live.maelstrom.clients import AdminClient, ClientNode
+from harness.live.maelstrom.clients import TOPOLOGY_MSG_ID, AdminClient, ClientNode
 from harness.live.maelstrom.cluster import MaelstromCluster
 from harness.live.maelstrom.loop import Loop
 from harness.live.maelstrom.mappings import MAPPINGS
@@ -117,6 +117,8 @@ class MaelstromRuntime(MaelstromCluster):
         super().__init__(loop, net, nodes)
         for n in nodes.values():
             net.add(n, server=True)
+            if config.workload == "broadcast":
+                n.setup = self._send_topology
         net.add(AdminClient(nodes))
         for name, cls in sorted(SERVICES.items()):
             net.add(ServiceNode(cls(stream(config.seed, "maelstrom-service", name)), net, loop), service=True)
@@ -145,12 +147,17 @@ class MaelstromRuntime(MaelstromCluster):
             self._on_loop(n.start)
         deadline = time.monotonic() + float(self.settings["init_timeout"])
         while time.monotonic() < deadline:
-            states = self._on_loop(lambda: [(n.ready, n.alive()) for n in self.nodes.values()])
+            states = self._on_loop(lambda: [(n.serving, n.alive()) for n in self.nodes.values()])
             if all(r for r, _ in states) or not all(a for _, a in states):
                 break
             time.sleep(0.01)
         time.sleep(0.2)  # a crashing program is seen exiting, for the right sentence
         down = self._on_loop(lambda: [(n.name, n.boot_failure) for n in self.nodes.values() if not n.ready])
+        unset = self._on_loop(lambda: [n.name for n in self.nodes.values() if n.ready and not n.serving])
+        if unset and not down:
+            self.problems.abort = (f"the run never started: {', '.join(unset)} did not answer topology within "
+                                   f"{float(self.settings['init_timeout']):g} s (see nodes/{unset[0]}.stderr)")
+            raise BootFailed(self.problems.abort)
         if down:
             # a node that exited says why (the others may just not have been done yet);
             # otherwise every silent node is named
@@ -162,8 +169,6 @@ class MaelstromRuntime(MaelstromCluster):
                 self.problems.abort = (f"the run never started: {', '.join(names)} did not answer init within "
                                        f"{float(self.settings['init_timeout']):g} s (see nodes/{names[0]}.stderr)")
             raise BootFailed(self.problems.abort)
-        if self.config.workload == "broadcast":
-            self._on_loop(self._send_topology)
 
     @property
     def t0(self) -> float | None:
@@ -177,12 +182,13 @@ class MaelstromRuntime(MaelstromCluster):
         if value is not None:
             self._on_loop(lambda: setattr(self.loop, "start", int(value * 1e9)))
 
-    def _send_topology(self) -> None:
-        """Every node neighbours every other (Maelstrom's ``total`` topology)."""
-        for s in self.servers:
-            self.net.send("c0", {"src": "c0", "dest": s, "body": {
-                "type": "topology", "msg_id": 1_000_000 + self.servers.index(s),
-                "topology": {n: [m for m in self.servers if m != n] for n in self.servers}}})
+    def _send_topology(self, node: ProcNode) -> None:
+        """Every node neighbours every other (Maelstrom's ``total`` topology); sent to
+        each incarnation once it answers init (a restarted node knows nothing), and
+        clients reach it once it answers."""
+        self.net.send("c0", {"src": "c0", "dest": node.name, "body": {
+            "type": "topology", "msg_id": TOPOLOGY_MSG_ID + node.incarnation,
+            "topology": {n: [m for m in self.servers if m != n] for n in self.servers}}})
 
     def stop(self) -> None:
         self._stopping = True
@@ -261,7 +267,7 @@ class MaelstromDriver:
 
         def make() -> ClientNode:
             node = ClientNode(name, index, rt.servers, rt.net, rt.loop, rt.problems, rt.mapping, rt.timeout,
-                              lambda s: rt.nodes[s].ready, lambda c, r: None)
+                              lambda s: rt.nodes[s].serving, lambda c, r: None)
             rt.net.add(node)
             return node
 
