@@ -135,6 +135,16 @@ def test_a_restarted_node_gets_its_topology_again(tmp_path):
     assert len(topologies) == 3 + r["stats"]["maelstrom"]["restarts"]
 
 
+def test_a_node_exiting_mid_run_is_a_protocol_failure_naming_it(tmp_path):
+    prog = _copy(tmp_path, "bad/crash_mid_run.py")
+    r = _run(tmp_path, prog, time_limit=3.0)
+    p = r["checkers"]["protocol"]
+    assert r["valid"] is False and p["valid"] is False and p["anomaly_counts"].get("crash") == 1
+    assert p["explanation"].startswith("n2 exited on its own (exit code 7)"), p["explanation"]
+    assert "n2: giving up" in (tmp_path / "run" / "nodes" / "n2.stderr").read_text()
+    assert not _running(prog)
+
+
 def test_spinning_program_is_killed_at_the_end(tmp_path):
     prog = _copy(tmp_path, "bad/spin.py")
     r = _run(tmp_path, prog, settings={"client_timeout": 0.3})
