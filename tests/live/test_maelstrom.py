@@ -173,6 +173,19 @@ def test_nonsense_settings_are_bad_usage(setting):
     assert out.stderr.strip().count("\n") == 0 and f"setting {setting.split('=')[0]} must be" in out.stderr
 
 
+def test_interpreter_as_bin_and_a_relative_script_as_bin_arg(tmp_path):
+    # what the not-executable message advises; the nodes run in nodes/nX/, so the script's
+    # relative path is made absolute where the harness runs
+    out = subprocess.run([sys.executable, "-m", "harness.cli", "run", "--system", "maelstrom", "--workload",
+                          "lin-kv", "--bin", sys.executable, "--bin-arg", "tests/maelstrom/lin_kv.py",
+                          "--nemesis", "none", "--nodes", "1", "--time-limit", "1", "--recovery-time", "1",
+                          "--no-report", "--store", str(tmp_path / "store")],
+                         capture_output=True, text=True, cwd=ROOT, check=False, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    cfg = json.loads(next((tmp_path / "store" / "runs").iterdir()).joinpath("config.json").read_text())
+    assert cfg["settings"]["bin_args"] == [str(HERE / "lin_kv.py")]
+
+
 def test_crash_family_is_refused():
     out = subprocess.run([sys.executable, "-m", "harness.cli", "run", "--system", "maelstrom", "--workload",
                           "lin-kv", "--bin", str(HERE / "lin_kv.py"), "--nemesis", "crash"],
