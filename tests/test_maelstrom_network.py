@@ -85,6 +85,15 @@ def test_bad_lines_are_problems_not_exceptions():
     loop.close()
 
 
+def test_a_line_nested_too_deep_is_a_problem_not_a_crash():
+    loop, net, problems, _a, b = _net()
+    deep = b'{"dest": "n2", "body": {"type": "x", "v": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}\n"
+    net.send_line("n1", deep)
+    assert problems.counts == {"bad-message": 1} and b.got == []
+    assert "nested too deep" in check_problems(problems.to_json()).explanation
+    loop.close()
+
+
 def test_services_stay_with_the_majority():
     loop, net, _problems, _a, _b = _net()
     for n in ("n3", "n4", "n5"):

@@ -134,7 +134,7 @@ class ClientNode:
             return
         try:
             nxt = self.mapping.reply(op, self.state, body)
-        except (KeyError, TypeError, ValueError, AttributeError) as e:
+        except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as e:
             self.problems.add("bad-reply", str(msg.get("src")), self.loop.rel(),
                               f"{msg.get('src')} answered {op.req.f} with {body!r:.160}: {type(e).__name__}: {e}")
             self._finish(op, "info", None, f"unreadable reply: {type(e).__name__}")

@@ -71,6 +71,11 @@ class Network:
             self.problems.add("non-json", src, self.loop.rel(), f"{src} wrote a line that is not JSON on stdout: "
                               f"{line[:120].rstrip().decode(errors='replace')!r}")
             return
+        except RecursionError:  # a program's garbage must not end the network's thread
+            self.problems.add("bad-message", src, self.loop.rel(),
+                              f"{src} wrote a JSON line nested too deep to read: "
+                              f"{line[:60].rstrip().decode(errors='replace')!r}...")
+            return
         if not isinstance(msg, dict) or not isinstance(msg.get("body"), dict) or not isinstance(msg.get("dest"), str):
             self.problems.add("bad-message", src, self.loop.rel(),
                               f"{src} wrote a message without a string dest and an object body: "
