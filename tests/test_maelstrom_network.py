@@ -113,3 +113,17 @@ def test_services_stay_with_the_majority():
         net.send(n, {"dest": "lin-kv", "body": {"type": "read"}})
     assert len(kv.got) == 6
     loop.close()
+
+
+def test_a_reply_to_a_msg_id_that_is_no_int_is_a_problem_not_a_crash():
+    from harness.live.maelstrom.clients import ClientNode
+    from harness.live.maelstrom.mappings import LinKVMapping
+
+    loop, net, problems, _a, _b = _net()
+    c = ClientNode("c1", 0, ["n1", "n2"], net, loop, problems, LinKVMapping(), 1.0, lambda s: True,
+                   lambda c, r: None)
+    net.add(c)
+    for irt in ([1], {"a": 1}, True, "1", None):
+        c.deliver({"src": "n1", "dest": "c1", "body": {"type": "read_ok", "in_reply_to": irt}}, None)
+    assert problems.counts == {"unknown-in-reply-to": 5}
+    loop.close()

@@ -116,7 +116,9 @@ class ClientNode:
     def deliver(self, msg: dict[str, Any], line: bytes | None) -> None:
         body = msg["body"]
         irt = body.get("in_reply_to")
-        if irt not in self.sent_ids:
+        # a msg_id the client sent is an int: anything else (a list would not even hash,
+        # true would pass for 1) is a reply to nothing
+        if not isinstance(irt, int) or isinstance(irt, bool) or irt not in self.sent_ids:
             self.problems.add("unknown-in-reply-to", str(msg.get("src")), self.loop.rel(),
                               f"{msg.get('src')} sent {self.name} a {body.get('type')!r} in reply to "
                               f"msg_id {irt!r}, which {self.name} never sent")
