@@ -127,3 +127,21 @@ def test_a_reply_to_a_msg_id_that_is_no_int_is_a_problem_not_a_crash():
         c.deliver({"src": "n1", "dest": "c1", "body": {"type": "read_ok", "in_reply_to": irt}}, None)
     assert problems.counts == {"unknown-in-reply-to": 5}
     loop.close()
+
+
+def test_a_broadcast_read_of_lists_is_a_bad_reply_not_a_checker_crash():
+    from harness.live.maelstrom.clients import ClientNode
+    from harness.live.maelstrom.mappings import BroadcastMapping
+    from harness.node import ClientRequest
+
+    loop, net, problems, _a, _b = _net()
+    done = []
+    c = ClientNode("c1", 0, ["n1", "n2"], net, loop, problems, BroadcastMapping(), 1.0, lambda s: True,
+                   lambda c, r: done.append(r))
+    net.add(c)
+    c.request(ClientRequest(1, "read", None, None))
+    c.deliver({"src": "n1", "dest": "c1",
+               "body": {"type": "read_ok", "in_reply_to": c.op.msg_id, "messages": [[1], {"a": 2}]}}, None)
+    assert problems.counts == {"bad-reply": 1}
+    assert [r.type for r in done] == ["info"]
+    loop.close()
