@@ -20,6 +20,7 @@ unchanged. What is not reproducible: the interleaving. A rerun repeats the sched
 from __future__ import annotations
 
 import random
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -344,11 +345,17 @@ def run_live_loop(config: RunConfig, runtime: LiveRuntime, driver_factory: Any, 
         if nemesis.errors:
             stats["nemesis_errors"] = list(nemesis.errors)
     finally:
+        # interrupted (SIGTERM, Ctrl-C, an error), perhaps mid-fault: the servers go first,
+        # so that clients of a paused server are refused at once instead of waiting out
+        # CLOSE_TIMEOUT; after a run that ended normally, the clients close their sessions
+        interrupted = sys.exc_info()[0] is not None
         if nemesis is not None:
             nemesis.stop()
-        if pool is not None:
+        if pool is not None and not interrupted:
             pool.close()
         runtime.stop()
+        if pool is not None and interrupted:
+            pool.close()
     return SimOutput(
         config=config,
         history=pool.public_history(),
