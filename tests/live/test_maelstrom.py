@@ -291,7 +291,7 @@ def test_sigterm_of_the_harness_leaves_no_node_and_no_scratch_directory(tmp_path
     h.send_signal(signal.SIGTERM)
     assert h.wait(60) == 128 + signal.SIGTERM
     assert _none_left(prog)
-    left = [p.name for p in scratch.iterdir() if p.name != "harness-live-ports"]
+    left = [p.name for p in scratch.iterdir() if p.name.startswith("harness-live-") and p.name != "harness-live-ports"]
     assert left == [], f"SIGTERM left the run's scratch directory behind: {left}"
 
 
@@ -305,7 +305,7 @@ def test_sigkill_of_the_harness_leaves_no_node(tmp_path):
     h.wait(30)
     assert _none_left(prog)
     # its scratch directory stays behind, unlocked: the next live run's sweep removes it
-    left = [p for p in scratch.iterdir() if p.name != "harness-live-ports"]
+    left = [p for p in scratch.iterdir() if p.name.startswith("harness-live-") and p.name != "harness-live-ports"]
     assert len(left) == 1
     assert sweep(scratch) == left and not left[0].exists()
 
