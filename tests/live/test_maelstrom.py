@@ -156,12 +156,14 @@ def test_spinning_program_is_killed_at_the_end(tmp_path):
     assert not _running(prog)
 
 
-def test_missing_bin_is_bad_usage():
+@pytest.mark.parametrize(("prog", "why"), [("/nonexistent/prog", "no such file"),
+                                           (str(HERE), "a directory, not a program")])
+def test_missing_bin_is_bad_usage(prog, why):
     out = subprocess.run([sys.executable, "-m", "harness.cli", "run", "--system", "maelstrom", "--workload",
-                          "lin-kv", "--bin", "/nonexistent/prog"],
+                          "lin-kv", "--bin", prog],
                          capture_output=True, text=True, cwd=ROOT, check=False)
     assert out.returncode == 254
-    assert out.stderr.strip().count("\n") == 0 and "no such file" in out.stderr
+    assert out.stderr.strip().count("\n") == 0 and why in out.stderr
 
 
 @pytest.mark.parametrize("setting", ["latency_ms=abc", "init_timeout=-1", "client_timeout=0"])

@@ -65,6 +65,8 @@ def argv_of(settings: dict[str, Any]) -> list[str]:
     if not b:
         raise ConfigError("--system maelstrom needs --bin PATH: the program to run as each node")
     path = Path(str(b))
+    if path.is_dir():
+        raise ConfigError(f"--bin {b}: a directory, not a program")
     if not path.is_file():
         raise ConfigError(f"--bin {b}: no such file")
     if not os.access(path, os.X_OK):
