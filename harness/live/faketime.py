@@ -28,14 +28,18 @@ class FakeClock:
         if not path.exists():
             self._write()
 
-    def set(self, offset_ns: int, ppm: int, started_at: float) -> None:
-        """Move the clock of the process started at ``started_at`` (monotonic s) to the
-        absolute bump ``offset_ns`` and the rate ``1 + ppm / 1e6``."""
+    def set(self, offset_ns: int, ppm: int, started: tuple[float, float]) -> None:
+        """Move the clock of a process to the absolute bump ``offset_ns`` and the rate
+        ``1 + ppm / 1e6``. ``started``: monotonic times before its fork and after its
+        exec; libfaketime's start lies between. A new rate applied to the wrong elapsed
+        time moves the clock by the error times the rate change: the bound that makes
+        that move forward is used (the earlier start when the clock slows down, the later
+        one when it speeds up), so the clock never goes back."""
         rate = 1.0 + ppm / 1e6
         if offset_ns == 0 and ppm == 0:
             off = 0.0  # reset: back to true time
         else:
-            elapsed = time.monotonic() - started_at
+            elapsed = time.monotonic() - (started[0] if rate < self.rate else started[1])
             off = self.offset_s + elapsed * (self.rate - rate) + (offset_ns - self.bump_ns) / 1e9
         self.offset_s, self.rate, self.bump_ns = off, rate, offset_ns
         self._write()

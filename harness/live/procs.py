@@ -77,8 +77,11 @@ class LiveProcess:
     name: str
     argv: list[str]
     popen: subprocess.Popen[bytes]
+    #: monotonic time once it runs (Popen returned: the program was exec'd)
     started_at: float = field(default_factory=time.monotonic)
     paused: bool = False
+    #: monotonic time just before it was forked: the program began between the two
+    spawned_at: float = 0.0
 
     @property
     def pid(self) -> int:
@@ -154,6 +157,7 @@ class ProcessController:
             full = [self._setpriv, "--pdeathsig", "KILL", "--", *full]
         box: dict[str, Any] = {}
         done = threading.Event()
+        spawned_at = time.monotonic()
 
         def spawn() -> None:
             try:
@@ -171,7 +175,7 @@ class ProcessController:
         if "error" in box:
             raise box["error"]
         self._tell(f"add {box['popen'].pid}")
-        proc = LiveProcess(name, list(argv), box["popen"])
+        proc = LiveProcess(name, list(argv), box["popen"], spawned_at=spawned_at)
         with self._lock:
             self._procs.append(proc)
         return proc

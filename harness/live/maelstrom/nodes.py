@@ -69,6 +69,7 @@ class ProcNode:
         self.set_up = False
         self.expect_exit = False
         self.starts = 0
+        self._init_token = 0
         #: why the current incarnation ended before answering init (None: it did not)
         self.boot_failure: str | None = None
         self._out = bytearray()
@@ -119,10 +120,17 @@ class ProcNode:
         self.net.send("c0", {"src": "c0", "dest": self.name,
                              "body": {"type": "init", "msg_id": inc, "node_id": self.name,
                                       "node_ids": list(self.node_ids)}})
-        self.loop.call_later(self.init_timeout, lambda: self._init_deadline(inc))
+        self._arm_init_deadline()
 
-    def _init_deadline(self, inc: int) -> None:
-        if inc == self.incarnation and not self.ready and self.alive():
+    def _arm_init_deadline(self) -> None:
+        """``init_timeout`` s from now for this incarnation to answer init; a pause (the
+        nemesis's, not the program's doing) disarms it, the resume arms it afresh."""
+        self._init_token += 1
+        token = self._init_token
+        self.loop.call_later(self.init_timeout, lambda: self._init_deadline(token))
+
+    def _init_deadline(self, token: int) -> None:
+        if token == self._init_token and not self.ready and self.alive():
             self.problems.add("no-init-ok", self.name, self.loop.rel(),
                               f"{self.name} never answered init within {self.init_timeout:g} s")
 
@@ -156,17 +164,23 @@ class ProcNode:
         return True
 
     def pause(self) -> bool:
-        return self.proc is not None and self.procs.pause(self.proc)
+        changed = self.proc is not None and self.procs.pause(self.proc)
+        if changed and not self.ready:
+            self._init_token += 1  # a stopped process cannot answer init: no deadline runs
+        return changed
 
     def resume(self) -> bool:
-        return self.proc is not None and self.procs.resume(self.proc)
+        changed = self.proc is not None and self.procs.resume(self.proc)
+        if changed and not self.ready and self.alive():
+            self._arm_init_deadline()
+        return changed
 
     def set_clock(self, offset_ns: int, ppm: int) -> bool:
         if self.clock is None:
             raise NotImplementedError("clock faults need libfaketime")
         if self.proc is None:
             return False
-        self.clock.set(offset_ns, ppm, self.proc.started_at)  # continuous across a rate change
+        self.clock.set(offset_ns, ppm, (self.proc.spawned_at, self.proc.started_at))  # continuous
         return True
 
     def _closed(self) -> None:

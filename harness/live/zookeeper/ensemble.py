@@ -29,6 +29,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from harness.live.faketime import FakeClock
 from harness.live.ports import PortBlock, reserve_block
 from harness.live.procs import LiveProcess, ProcessController
 from harness.live.proxy import ProxyMesh
@@ -110,11 +111,9 @@ class ZkServer:
         self.data = self.dir / "data"
         self.cfg = self.dir / "zoo.cfg"
         self.clock_file = self.dir / "faketime"
+        self.clock: FakeClock | None = None  # made with the first JVM under libfaketime
         self.proc: LiveProcess | None = None
         self.incarnation = 0
-        self.clock_offset_s = 0.0  # what the faketime file says now
-        self.clock_rate = 1.0
-        self.clock_bump_ns = 0
 
 
 class ZkEnsemble:
@@ -194,9 +193,8 @@ class ZkEnsemble:
     def _env(self, s: ZkServer) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "FAKETIME")}
         if self._faketime is not None:
-            if not s.clock_file.exists():
-                s.clock_file.write_text("+0 x1\n")
-                s.clock_offset_s, s.clock_rate = 0.0, 1.0
+            if s.clock is None:
+                s.clock = FakeClock(s.clock_file)
             env.update(LD_PRELOAD=str(self._faketime), FAKETIME_TIMESTAMP_FILE=str(s.clock_file),
                        FAKETIME_CACHE_DURATION="1")
         return env
@@ -328,18 +326,9 @@ class ZkEnsemble:
         if self._faketime is None:
             raise NotImplementedError("clock faults need libfaketime (Debian: faketime)")
         s = self.nodes[node]
-        if s.proc is None:
+        if s.proc is None or s.clock is None:
             return False
-        rate = 1.0 + ppm / 1e6
-        if offset_ns == 0 and ppm == 0:
-            off = 0.0  # reset: back to true time
-        else:
-            elapsed = time.monotonic() - s.proc.started_at
-            off = s.clock_offset_s + elapsed * (s.clock_rate - rate) + (offset_ns - s.clock_bump_ns) / 1e9
-        s.clock_offset_s, s.clock_rate, s.clock_bump_ns = off, rate, offset_ns
-        tmp = s.clock_file.with_suffix(".tmp")
-        tmp.write_text(f"{off:+.6f} x{rate:.6f}\n")
-        os.replace(tmp, s.clock_file)
+        s.clock.set(offset_ns, ppm, (s.proc.spawned_at, s.proc.started_at))
         return True
 
     # ---------------------------------------------------------------- results
