@@ -334,7 +334,11 @@ def run_live_loop(config: RunConfig, runtime: LiveRuntime, driver_factory: Any, 
         time.sleep(max(0.0, t_main - time.monotonic()))
         pool.end_main_phase()
         nemesis.heal_all()
-        quiet = min(1.0, config.recovery_time / 4)
+        # an eventually consistent workload (``settle_s``) lets the system converge
+        # before its final reads; the others only let the heal land
+        settle = getattr(workload, "settle_s", None)
+        quiet = min(settle, config.recovery_time / 2) if settle else min(1.0, config.recovery_time / 4)
+        stats["final_wait_s"] = round(quiet, 3)
         time.sleep(max(0.0, t_main + quiet - time.monotonic()))
         deadline = t_main + config.recovery_time
         pool.start_final_phase(deadline)

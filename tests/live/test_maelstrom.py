@@ -145,6 +145,17 @@ def test_a_node_exiting_mid_run_is_a_protocol_failure_naming_it(tmp_path):
     assert not _running(prog)
 
 
+def test_a_slowly_gossiping_broadcast_has_converged_by_its_final_reads(tmp_path):
+    # correct, gossiping every 2 s: Maelstrom waits for recovery before the final reads
+    # (10 s); reads 1 s after the heal would miss the last values broadcast
+    prog = _copy(tmp_path, "broadcast.py")
+    cfg = RunConfig(system="maelstrom", workload="broadcast", nemesis=(), time_limit=2.5, recovery_time=6.0,
+                    rate=40, clients=3, nodes=3, seed=1, settings={"bin": str(prog), "bin_args": ["2.0"]})
+    r = run_test(cfg, directory=tmp_path / "run").results
+    assert r["checkers"]["broadcast"]["valid"] is True, r["checkers"]["broadcast"]["explanation"]
+    assert r["stats"]["final_wait_s"] == 3.0
+
+
 def test_spinning_program_is_killed_at_the_end(tmp_path):
     prog = _copy(tmp_path, "bad/spin.py")
     r = _run(tmp_path, prog, settings={"client_timeout": 0.3})

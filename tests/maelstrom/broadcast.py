@@ -6,6 +6,9 @@ that neighbour has not acknowledged yet, until it does (partitions only delay).
 Set BROADCAST_NO_RETRY=1 (``broadcast_no_retry.py``) to send each value once to each
 neighbour, never again: a value sent across a partition is lost there.
 
+An argument, if given, is the gossip interval in seconds instead of 0.2 (a slow but
+correct program: it converges only that long after the last fault healed).
+
 Set BROADCAST_TOPOLOGY=1 (``broadcast_topology.py``) to take the neighbours from the
 ``topology`` message, as most Maelstrom broadcast programs do, instead of ``init``'s
 node ids: still correct, if the network sends a restarted node its topology again.
@@ -58,7 +61,7 @@ def gossip(n: Node) -> None:
 
 node.on_init = load
 if not NO_RETRY:
-    node.every(0.2, gossip)
+    node.every(float(sys.argv[1]) if len(sys.argv) > 1 else 0.2, gossip)
 
 
 @node.on("topology")
