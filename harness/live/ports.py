@@ -17,6 +17,8 @@ import tempfile
 from pathlib import Path
 from typing import IO
 
+from harness.live.run import LiveStartError
+
 BLOCK = 100
 FIRST = 20_000
 LAST = 32_000  # Linux's ephemeral range starts at 32768 by default
@@ -74,4 +76,6 @@ def reserve_block(needed: int = BLOCK) -> PortBlock:
             return PortBlock(base, fh)
         fcntl.flock(fh, fcntl.LOCK_UN)
         fh.close()
-    raise RuntimeError("no free block of ports on 127.0.0.1 between 20000 and 32000")
+    # the machine, not the harness: one line, exit 254 (every block in use by other runs)
+    raise LiveStartError(f"no free block of {needed} ports on 127.0.0.1 between {FIRST} and {LAST} "
+                         f"(other live runs hold them, or other programs listen there)")

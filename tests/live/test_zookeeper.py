@@ -168,3 +168,16 @@ def test_an_ensemble_that_cannot_start_is_one_line_quoting_its_log(tmp_path: Pat
     assert code == 254, err
     assert len(err) == 1 and "exited at start" in err[0] and "Too small heap" in err[0], err
     assert "harness-live-" not in err[0]
+
+
+def test_no_free_ports_is_one_line(tmp_path: Path, monkeypatch, capsys):
+    from harness.cli import main
+    from harness.live import ports
+    from harness.live.zookeeper import spec
+
+    monkeypatch.setattr(spec, "missing_requirements", lambda: [])
+    monkeypatch.setattr(ports, "_bindable", lambda port: False)  # every port taken
+    code = main(["run", "--system", "zookeeper", "--nodes", "3", "--time-limit", "2",
+                 "--store", str(tmp_path / "store")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 254 and len(err) == 1 and "no free block of 100 ports" in err[0], err
