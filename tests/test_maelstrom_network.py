@@ -85,6 +85,15 @@ def test_bad_lines_are_problems_not_exceptions():
     loop.close()
 
 
+def test_nan_and_infinity_are_not_json():
+    loop, net, problems, _a, b = _net()
+    for bad in (b"NaN", b"Infinity", b"-Infinity"):
+        net.send_line("n1", b'{"dest": "n2", "body": {"type": "x", "v": ' + bad + b"}}\n")
+    net.send_line("n1", b'{"dest": "n2", "body": {"type": "x", "v": 1.5e300}}\n')
+    assert problems.counts == {"non-json": 3} and [m["v"] for m in b.got] == [1.5e300]
+    loop.close()
+
+
 def test_a_line_nested_too_deep_is_a_problem_not_a_crash():
     loop, net, problems, _a, b = _net()
     deep = b'{"dest": "n2", "body": {"type": "x", "v": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}\n"
