@@ -19,7 +19,9 @@ from typing import IO
 
 from harness.live.run import LiveStartError
 
-BLOCK = 100
+#: ports a run may hold: a 7-server ZooKeeper ensemble takes 105 (3 a server, and a proxy
+#: each way of each quorum and election link), and the election workload one more a client
+BLOCK = 200
 FIRST = 20_000
 LAST = 32_000  # Linux's ephemeral range starts at 32768 by default
 

@@ -181,3 +181,27 @@ def test_no_free_ports_is_one_line(tmp_path: Path, monkeypatch, capsys):
                  "--store", str(tmp_path / "store")])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 254 and len(err) == 1 and "no free block of 100 ports" in err[0], err
+
+
+@pytest.mark.parametrize("nodes", [3, 5, 7])
+def test_an_ensemble_of_every_allowed_size_gets_its_ports(tmp_path: Path, nodes: int):
+    """7 servers need 105 ports (and the election one more a candidate): no traceback."""
+    from harness.live.zookeeper.ensemble import ZkEnsemble, ports_needed
+
+    ens = ZkEnsemble(nodes, tmp_path, client_proxies=10)
+    try:
+        for _ in range(10):
+            ens.ports.take()  # what the election's candidates' proxies take
+        taken = [ens._proxy_port[k] for k in ens._proxy_port]
+        taken += [p for s in ens.nodes.values() for p in (s.client_port, s.quorum_port, s.election_port)]
+        assert len(set(taken)) == len(taken) == ports_needed(nodes)
+    finally:
+        ens.stop()
+
+
+def test_too_many_election_candidates_for_the_ports_is_one_line():
+    if MISSING:
+        pytest.skip("the install hint comes first")
+    r = _harness("run", "--system", "zookeeper", "--workload", "election", "--nodes", "7", "--clients", "200",
+                 timeout=60)
+    assert r.returncode == 254 and len(r.stderr.strip().splitlines()) == 1 and "ports" in r.stderr, r.stderr

@@ -116,17 +116,23 @@ class ZkServer:
         self.incarnation = 0
 
 
+def ports_needed(nodes: int, client_proxies: int = 0) -> int:
+    """Ports of an ensemble: client, quorum and election ports of each server, a proxy on
+    each direction of each quorum and election link, and ``client_proxies``."""
+    return 3 * nodes + 2 * nodes * (nodes - 1) + client_proxies
+
+
 class ZkEnsemble:
     """``harness.live.run.LiveRuntime`` for a real ZooKeeper ensemble."""
 
     def __init__(self, nodes: int, workdir: Path, settings: dict[str, Any] | None = None,
-                 fake_clocks: bool = False, procs: ProcessController | None = None):
+                 fake_clocks: bool = False, procs: ProcessController | None = None, client_proxies: int = 0):
         self.settings = {**DEFAULT_ZK, **(settings or {})}
         self.servers = [f"n{i + 1}" for i in range(nodes)]
         self.workdir = Path(workdir)
         self.procs = procs or ProcessController()
         self._own_procs = procs is None
-        self.ports: PortBlock = reserve_block()
+        self.ports: PortBlock = reserve_block(ports_needed(nodes, client_proxies))
         self.nodes: dict[str, ZkServer] = {}
         for i, name in enumerate(self.servers):
             self.nodes[name] = ZkServer(name, i + 1, self.ports.take(), self.ports.take(), self.ports.take(),

@@ -113,6 +113,13 @@ class ZooKeeperSpec(SystemSpec):
             raise ConfigError(f"--system zookeeper needs 3, 5 or 7 servers, not {config.nodes}")
         if config.bugs:
             raise ConfigError("planted bugs (--bug) are switches of our own code; a real ZooKeeper has none")
+        from harness.live.ports import BLOCK
+        from harness.live.zookeeper.ensemble import ports_needed
+
+        need = ports_needed(config.nodes, config.clients if config.workload == "election" else 0)
+        if need > BLOCK:
+            raise ConfigError(f"--nodes {config.nodes} with {config.clients} election candidates needs {need} "
+                              f"ports; a live run holds at most {BLOCK} (fewer --clients)")
         for key, rule in RULES.items():
             if key in config.settings:
                 why = rule.problem(config.settings[key])
@@ -142,7 +149,8 @@ class ZooKeeperSpec(SystemSpec):
         schedule = schedule_for(config)
         workload = make_workload(config.workload, config, stream(config.seed, "workload"))
         fake = any(f in config.nemesis for f in ("clock", "slow"))
-        ensemble = ZkEnsemble(config.nodes, workdir, zk_settings, fake_clocks=fake)
+        ensemble = ZkEnsemble(config.nodes, workdir, zk_settings, fake_clocks=fake,
+                              client_proxies=config.clients if election else 0)
         if election:
             from harness.live.zookeeper.election import ElectionDriver
 
