@@ -180,7 +180,7 @@ def test_no_free_ports_is_one_line(tmp_path: Path, monkeypatch, capsys):
     code = main(["run", "--system", "zookeeper", "--nodes", "3", "--time-limit", "2",
                  "--store", str(tmp_path / "store")])
     err = capsys.readouterr().err.strip().splitlines()
-    assert code == 254 and len(err) == 1 and "no free block of 100 ports" in err[0], err
+    assert code == 254 and len(err) == 1 and "no free block of 21 ports" in err[0], err
 
 
 @pytest.mark.parametrize("nodes", [3, 5, 7])
