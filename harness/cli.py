@@ -78,7 +78,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bin", default=None, metavar="PATH",
                    help="--system maelstrom: the program to run as each node (same as --set bin=PATH)")
     p.add_argument("--bin-arg", action="append", default=[], metavar="ARG", dest="bin_args",
-                   help="--system maelstrom: an argument for the program (repeatable)")
+                   help="--system maelstrom: an argument for the program (repeatable; one naming a file "
+                        "here is made absolute, as the nodes run in their own directories)")
     p.add_argument("--store", type=Path, default=Path("store"), help="store directory (default %(default)s)")
 
 
@@ -99,13 +100,15 @@ def _settings(items: list[str]) -> dict[str, Any]:
 
 def _bin(args: argparse.Namespace) -> dict[str, Any]:
     """--bin/--bin-arg as settings; the path made absolute so repro and campaign workers
-    find it from any directory."""
+    find it from any directory. So is an argument that names a file here (the script of
+    ``--bin python3 --bin-arg prog.py``): the nodes run in their own directories."""
     out: dict[str, Any] = {}
     b = getattr(args, "bin", None)
     if b:
         out["bin"] = str(Path(b).absolute())
     if getattr(args, "bin_args", None):
-        out["bin_args"] = list(args.bin_args)
+        out["bin_args"] = [str(Path(a).absolute()) if not a.startswith("-") and not Path(a).is_absolute()
+                           and Path(a).is_file() else a for a in args.bin_args]
     return out
 
 

@@ -70,3 +70,25 @@ def test_counter_read_above_every_attempted_add_fails():
              (0, "invoke", "read", "final"), (0, "ok", "read", 0, "n1"))
     r = check_counter(hist)
     assert r["valid"] is False and r["anomalies"] == {"read-too-high": 1}
+
+
+def test_protocol_names_request_types_only_ever_answered_not_supported():
+    from harness.live.maelstrom.problems import Problems, check_problems
+
+    p = Problems()
+    for _ in range(3):
+        p.reply("read", not_supported=False)
+        p.reply("cas", not_supported=True)
+    p.reply("write", not_supported=True)  # served once below: implemented, one refusal allowed
+    p.reply("write", not_supported=False)
+    r = check_problems(p.to_json())
+    assert r.valid is False
+    assert "'cas' (3)" in r.explanation and "'write'" not in r.explanation and "'read'" not in r.explanation
+
+
+def test_protocol_passes_when_every_request_type_was_served():
+    from harness.live.maelstrom.problems import Problems, check_problems
+
+    p = Problems()
+    p.reply("read", not_supported=False)
+    assert check_problems(p.to_json()).valid is True

@@ -85,6 +85,24 @@ def test_bad_lines_are_problems_not_exceptions():
     loop.close()
 
 
+def test_nan_and_infinity_are_not_json():
+    loop, net, problems, _a, b = _net()
+    for bad in (b"NaN", b"Infinity", b"-Infinity"):
+        net.send_line("n1", b'{"dest": "n2", "body": {"type": "x", "v": ' + bad + b"}}\n")
+    net.send_line("n1", b'{"dest": "n2", "body": {"type": "x", "v": 1.5e300}}\n')
+    assert problems.counts == {"non-json": 3} and [m["v"] for m in b.got] == [1.5e300]
+    loop.close()
+
+
+def test_a_line_nested_too_deep_is_a_problem_not_a_crash():
+    loop, net, problems, _a, b = _net()
+    deep = b'{"dest": "n2", "body": {"type": "x", "v": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}\n"
+    net.send_line("n1", deep)
+    assert problems.counts == {"bad-message": 1} and b.got == []
+    assert "nested too deep" in check_problems(problems.to_json()).explanation
+    loop.close()
+
+
 def test_services_stay_with_the_majority():
     loop, net, _problems, _a, _b = _net()
     for n in ("n3", "n4", "n5"):
@@ -103,4 +121,36 @@ def test_services_stay_with_the_majority():
     for n in ("n1", "n2", "n3", "n4", "n5"):
         net.send(n, {"dest": "lin-kv", "body": {"type": "read"}})
     assert len(kv.got) == 6
+    loop.close()
+
+
+def test_a_reply_to_a_msg_id_that_is_no_int_is_a_problem_not_a_crash():
+    from harness.live.maelstrom.clients import ClientNode
+    from harness.live.maelstrom.mappings import LinKVMapping
+
+    loop, net, problems, _a, _b = _net()
+    c = ClientNode("c1", 0, ["n1", "n2"], net, loop, problems, LinKVMapping(), 1.0, lambda s: True,
+                   lambda c, r: None)
+    net.add(c)
+    for irt in ([1], {"a": 1}, True, "1", None):
+        c.deliver({"src": "n1", "dest": "c1", "body": {"type": "read_ok", "in_reply_to": irt}}, None)
+    assert problems.counts == {"unknown-in-reply-to": 5}
+    loop.close()
+
+
+def test_a_broadcast_read_of_lists_is_a_bad_reply_not_a_checker_crash():
+    from harness.live.maelstrom.clients import ClientNode
+    from harness.live.maelstrom.mappings import BroadcastMapping
+    from harness.node import ClientRequest
+
+    loop, net, problems, _a, _b = _net()
+    done = []
+    c = ClientNode("c1", 0, ["n1", "n2"], net, loop, problems, BroadcastMapping(), 1.0, lambda s: True,
+                   lambda c, r: done.append(r))
+    net.add(c)
+    c.request(ClientRequest(1, "read", None, None))
+    c.deliver({"src": "n1", "dest": "c1",
+               "body": {"type": "read_ok", "in_reply_to": c.op.msg_id, "messages": [[1], {"a": 2}]}}, None)
+    assert problems.counts == {"bad-reply": 1}
+    assert [r.type for r in done] == ["info"]
     loop.close()

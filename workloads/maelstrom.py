@@ -10,6 +10,11 @@ committed offsets). ``broadcast`` and ``g-counter`` are Maelstrom's own, small:
 - ``g-counter``: ``add d`` (a small non-negative delta), ``read``; final: a read on
   every node, which must lie between the sum of the acknowledged adds and that sum plus
   the indefinite ones.
+
+Both are only eventually consistent, so their final reads wait ``SETTLE_S`` after the
+heal (at most half of ``--recovery-time``), as Maelstrom waits ("Waiting for recovery",
+10 s) before its final reads: a correct program that gossips every second, backs off
+after a partition, or whose timers a clock fault delayed, has converged by then.
 """
 
 from __future__ import annotations
@@ -33,9 +38,14 @@ class KafkaWorkload(QueueWorkload):
         return ("assign", None, sorted(self.rng.sample(self.keys, n)))
 
 
+#: seconds an eventually consistent workload's final reads wait after the heal
+SETTLE_S = 10.0
+
+
 class BroadcastWorkload(Workload):
     name = "broadcast"
     checkers = ("broadcast",)
+    settle_s = SETTLE_S
     P_BROADCAST = 0.6
 
     def __init__(self, config: Any, rng: Any) -> None:
@@ -55,6 +65,7 @@ class BroadcastWorkload(Workload):
 class GCounterWorkload(Workload):
     name = "g-counter"
     checkers = ("counter",)
+    settle_s = SETTLE_S
     P_ADD = 0.6
     MAX_DELTA = 5
 

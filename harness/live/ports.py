@@ -17,7 +17,11 @@ import tempfile
 from pathlib import Path
 from typing import IO
 
-BLOCK = 100
+from harness.live.run import LiveStartError
+
+#: ports a run may hold: a 7-server ZooKeeper ensemble takes 105 (3 a server, and a proxy
+#: each way of each quorum and election link), and the election workload one more a client
+BLOCK = 200
 FIRST = 20_000
 LAST = 32_000  # Linux's ephemeral range starts at 32768 by default
 
@@ -74,4 +78,6 @@ def reserve_block(needed: int = BLOCK) -> PortBlock:
             return PortBlock(base, fh)
         fcntl.flock(fh, fcntl.LOCK_UN)
         fh.close()
-    raise RuntimeError("no free block of ports on 127.0.0.1 between 20000 and 32000")
+    # the machine, not the harness: one line, exit 254 (every block in use by other runs)
+    raise LiveStartError(f"no free block of {needed} ports on 127.0.0.1 between {FIRST} and {LAST} "
+                         f"(other live runs hold them, or other programs listen there)")

@@ -20,6 +20,7 @@ unchanged. What is not reproducible: the interleaving. A rerun repeats the sched
 from __future__ import annotations
 
 import random
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -34,8 +35,19 @@ from harness.live.nemesis import (
     LiveNemesis,
     refuse_unsupported,
 )
-from harness.live.procs import ProcessController
+from harness.live.procs import ProcessController, install_signal_handlers
 from harness.rng import stream
+
+
+class LiveStartError(ConfigError):
+    """The live cluster could not be started here (a server exited at start, no leader
+    was elected in time): not a finding about the system under test, and not a harness
+    bug. One line, exit 254, with what the servers said (their logs go with the run's
+    scratch directory)."""
+
+
+#: seconds the clients have, in all, to close at the end of a live run
+CLOSE_TIMEOUT = 5.0
 
 _RESERVED = frozenset({"index", "time", "process", "type", "f", "key", "value", "node", "error"})
 
@@ -160,12 +172,26 @@ class LiveClientPool:
         for t in self._threads:
             t.join(max(0.0, end - time.monotonic()))
 
-    def close(self) -> None:
-        for w in self.workers:
+    def close(self, timeout: float | None = None) -> None:
+        """Close every client, side by side, waiting ``timeout`` s (``CLOSE_TIMEOUT``) at most in all: a client
+        whose server is paused or gone (SIGTERM mid-fault, a server that never came back)
+        may wait for it for a whole session timeout (kazoo: 20 s a client), and the run
+        must still end. One left closing is dropped: its thread ends once the servers
+        are stopped."""
+
+        def close_one(client: LiveClient) -> None:
             try:
-                w.client.close()
+                client.close()
             except Exception:  # noqa: BLE001, S110 - a client that cannot close cleanly is dropped
                 pass
+
+        threads = [threading.Thread(target=close_one, args=(w.client,), name=f"live-close-{w.index}", daemon=True)
+                   for w in self.workers]
+        for t in threads:
+            t.start()
+        end = time.monotonic() + (CLOSE_TIMEOUT if timeout is None else timeout)
+        for t in threads:
+            t.join(max(0.0, end - time.monotonic()))
 
     # ---------------------------------------------------------------- a worker
     def _run(self, w: _Worker) -> None:
@@ -231,7 +257,10 @@ class LiveClientPool:
         return out
 
     def final_failures(self) -> list[tuple[Any, ...]]:
-        return [(f"c{w.index}", op) for w in self.workers for op in w.final_failed]
+        """(client, operation) of each final operation never served; the client by the
+        name its system gives it (a Maelstrom client is ``c1..cK``: ``c0`` is the
+        harness's own), else ``c<index>`` as in the simulator."""
+        return [(getattr(w.client, "name", None) or f"c{w.index}", op) for w in self.workers for op in w.final_failed]
 
 
 class _Routed:
@@ -277,10 +306,14 @@ def run_live_loop(config: RunConfig, runtime: LiveRuntime, driver_factory: Any, 
     """Boot ``runtime``, run the phases on the wall clock, stop everything; a SimOutput.
 
     ``driver_factory(runtime)`` builds the :class:`ClientDriver` once the cluster serves.
-    Every process is stopped in a ``finally``, whatever happens.
+    Every process is stopped in a ``finally``, whatever happens; SIGTERM and SIGHUP
+    (called from the main thread) end the run through it too, and through the caller's
+    (the run's scratch directory is removed there).
     """
     from harness.runner import SimOutput
 
+    if threading.current_thread() is threading.main_thread():
+        install_signal_handlers()  # SIGTERM ends the run through the finally blocks below
     stats: dict[str, Any] = {"live": True}
     pool: LiveClientPool | None = None
     driver: Any = None
@@ -301,7 +334,11 @@ def run_live_loop(config: RunConfig, runtime: LiveRuntime, driver_factory: Any, 
         time.sleep(max(0.0, t_main - time.monotonic()))
         pool.end_main_phase()
         nemesis.heal_all()
-        quiet = min(1.0, config.recovery_time / 4)
+        # an eventually consistent workload (``settle_s``) lets the system converge
+        # before its final reads; the others only let the heal land
+        settle = getattr(workload, "settle_s", None)
+        quiet = min(settle, config.recovery_time / 2) if settle else min(1.0, config.recovery_time / 4)
+        stats["final_wait_s"] = round(quiet, 3)
         time.sleep(max(0.0, t_main + quiet - time.monotonic()))
         deadline = t_main + config.recovery_time
         pool.start_final_phase(deadline)
@@ -312,11 +349,17 @@ def run_live_loop(config: RunConfig, runtime: LiveRuntime, driver_factory: Any, 
         if nemesis.errors:
             stats["nemesis_errors"] = list(nemesis.errors)
     finally:
+        # interrupted (SIGTERM, Ctrl-C, an error), perhaps mid-fault: the servers go first,
+        # so that clients of a paused server are refused at once instead of waiting out
+        # CLOSE_TIMEOUT; after a run that ended normally, the clients close their sessions
+        interrupted = sys.exc_info()[0] is not None
         if nemesis is not None:
             nemesis.stop()
-        if pool is not None:
+        if pool is not None and not interrupted:
             pool.close()
         runtime.stop()
+        if pool is not None and interrupted:
+            pool.close()
     return SimOutput(
         config=config,
         history=pool.public_history(),

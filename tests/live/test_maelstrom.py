@@ -68,7 +68,10 @@ def test_crash_at_start_is_one_clear_line(tmp_path):
     assert r["valid"] is False
     p = r["checkers"]["protocol"]
     assert list(r["checkers"]) == ["protocol"]
-    assert "did not answer init" in p["explanation"]
+    # the headline says what happened at once, not that init timed out (it did not)
+    assert "n1 exited on its own before answering init (exit code 3)" in p["explanation"], p["explanation"]
+    assert "cannot start: no config" in p["explanation"]
+    assert "within" not in p["explanation"]
     assert any("exited on its own before answering init (exit code 3)" in line for line in p["details"]["problems"])
     assert "cannot start: no config" in (tmp_path / "run" / "nodes" / "n1.stderr").read_text()
 
@@ -99,20 +102,101 @@ def test_unknown_in_reply_to(tmp_path):
     assert "never sent" in p["explanation"]
 
 
+def test_a_workload_the_program_does_not_implement_is_named(tmp_path):
+    # lin_kv.py answers 'broadcast' with error 10: not a liveness failure of the cluster
+    r = _run(tmp_path, _copy(tmp_path, "lin_kv.py"), workload="broadcast")
+    p = r["checkers"]["protocol"]
+    assert r["valid"] is False and p["valid"] is False
+    assert p["explanation"].startswith("the program does not implement the workload"), p["explanation"]
+    assert "'broadcast'" in p["explanation"] and "not-supported" in p["explanation"]
+
+
+def test_a_reply_the_workload_cannot_read_is_a_protocol_problem(tmp_path):
+    # broadcast.py answers lin-kv's read with read_ok {messages}: no value to read
+    r = _run(tmp_path, _copy(tmp_path, "broadcast.py"), workload="lin-kv")
+    p = r["checkers"]["protocol"]
+    assert p["valid"] is False and p["anomaly_counts"].get("bad-reply", 0) >= 1
+    assert any("answered read with" in line and "KeyError" in line for line in p["details"]["problems"])
+
+
+def test_a_restarted_node_gets_its_topology_again(tmp_path):
+    # broadcast_topology.py gossips to the neighbours the topology message names: a node
+    # restarted without it would gossip to nobody, and lose the values it acknowledged
+    prog = _copy(tmp_path, "broadcast_topology.py")
+    shutil.copy(HERE / "broadcast.py", prog.parent / "broadcast.py")
+    cfg = RunConfig(system="maelstrom", workload="broadcast", nemesis=("kill",), nemesis_interval=1.0,
+                    time_limit=5.0, recovery_time=3.0, rate=60, clients=3, nodes=3, seed=3,
+                    settings={"bin": str(prog)})
+    r = run_test(cfg, directory=tmp_path / "run").results
+    assert r["stats"]["maelstrom"]["restarts"] >= 1
+    assert r["checkers"]["broadcast"]["valid"] is True, r["checkers"]["broadcast"]["explanation"]
+    rows = [json.loads(line) for line in (tmp_path / "run" / "messages.jsonl").read_text().splitlines()]
+    topologies = [m for m in rows if m.get("type") == "topology"]
+    assert len(topologies) == 3 + r["stats"]["maelstrom"]["restarts"]
+
+
+def test_a_node_exiting_mid_run_is_a_protocol_failure_naming_it(tmp_path):
+    prog = _copy(tmp_path, "bad/crash_mid_run.py")
+    r = _run(tmp_path, prog, time_limit=3.0)
+    p = r["checkers"]["protocol"]
+    assert r["valid"] is False and p["valid"] is False and p["anomaly_counts"].get("crash") == 1
+    assert p["explanation"].startswith("n2 exited on its own (exit code 7)"), p["explanation"]
+    assert "n2: giving up" in (tmp_path / "run" / "nodes" / "n2.stderr").read_text()
+    assert not _running(prog)
+
+
+def test_a_slowly_gossiping_broadcast_has_converged_by_its_final_reads(tmp_path):
+    # correct, gossiping every 2 s: Maelstrom waits for recovery before the final reads
+    # (10 s); reads 1 s after the heal would miss the last values broadcast
+    prog = _copy(tmp_path, "broadcast.py")
+    cfg = RunConfig(system="maelstrom", workload="broadcast", nemesis=(), time_limit=2.5, recovery_time=6.0,
+                    rate=40, clients=3, nodes=3, seed=1, settings={"bin": str(prog), "bin_args": ["2.0"]})
+    r = run_test(cfg, directory=tmp_path / "run").results
+    assert r["checkers"]["broadcast"]["valid"] is True, r["checkers"]["broadcast"]["explanation"]
+    assert r["stats"]["final_wait_s"] == 3.0
+
+
 def test_spinning_program_is_killed_at_the_end(tmp_path):
     prog = _copy(tmp_path, "bad/spin.py")
     r = _run(tmp_path, prog, settings={"client_timeout": 0.3})
     assert r["checkers"]["protocol"]["valid"] is True  # it answered init; it just never serves
-    assert r["checkers"]["liveness"]["valid"] is False
+    live = r["checkers"]["liveness"]
+    assert live["valid"] is False
+    # the clients by their names in messages.jsonl: c1..c3 (c0 is the harness's own)
+    assert {u["client"] for u in live["details"]["unserved"]} == {"c1", "c2", "c3"}
     assert not _running(prog)
 
 
-def test_missing_bin_is_bad_usage():
+@pytest.mark.parametrize(("prog", "why"), [("/nonexistent/prog", "no such file"),
+                                           (str(HERE), "a directory, not a program")])
+def test_missing_bin_is_bad_usage(prog, why):
     out = subprocess.run([sys.executable, "-m", "harness.cli", "run", "--system", "maelstrom", "--workload",
-                          "lin-kv", "--bin", "/nonexistent/prog"],
+                          "lin-kv", "--bin", prog],
                          capture_output=True, text=True, cwd=ROOT, check=False)
     assert out.returncode == 254
-    assert out.stderr.strip().count("\n") == 0 and "no such file" in out.stderr
+    assert out.stderr.strip().count("\n") == 0 and why in out.stderr
+
+
+@pytest.mark.parametrize("setting", ["latency_ms=abc", "init_timeout=-1", "client_timeout=0"])
+def test_nonsense_settings_are_bad_usage(setting):
+    out = subprocess.run([sys.executable, "-m", "harness.cli", "run", "--system", "maelstrom", "--workload",
+                          "lin-kv", "--bin", str(HERE / "lin_kv.py"), "--time-limit", "1", "--nodes", "1",
+                          "--set", setting], capture_output=True, text=True, cwd=ROOT, check=False, timeout=60)
+    assert out.returncode == 254, out.stderr
+    assert out.stderr.strip().count("\n") == 0 and f"setting {setting.split('=')[0]} must be" in out.stderr
+
+
+def test_interpreter_as_bin_and_a_relative_script_as_bin_arg(tmp_path):
+    # what the not-executable message advises; the nodes run in nodes/nX/, so the script's
+    # relative path is made absolute where the harness runs
+    out = subprocess.run([sys.executable, "-m", "harness.cli", "run", "--system", "maelstrom", "--workload",
+                          "lin-kv", "--bin", sys.executable, "--bin-arg", "tests/maelstrom/lin_kv.py",
+                          "--nemesis", "none", "--nodes", "1", "--time-limit", "1", "--recovery-time", "1",
+                          "--no-report", "--store", str(tmp_path / "store")],
+                         capture_output=True, text=True, cwd=ROOT, check=False, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    cfg = json.loads(next((tmp_path / "store" / "runs").iterdir()).joinpath("config.json").read_text())
+    assert cfg["settings"]["bin_args"] == [str(HERE / "lin_kv.py")]
 
 
 def test_crash_family_is_refused():
@@ -174,11 +258,11 @@ def test_trusting_seq_kv_reads_is_caught(tmp_path):
     assert r["checkers"]["counter"]["valid"] is False
 
 
-def _harness_with_nodes(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
+def _harness_with_nodes(tmp_path: Path, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, Path]:
     prog = _copy(tmp_path, "lin_kv.py")
     h = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", "--system", "maelstrom", "--workload",
                           "lin-kv", "--bin", str(prog), "--nemesis", "none", "--time-limit", "60",
-                          "--store", str(tmp_path / "store")], cwd=ROOT,
+                          "--store", str(tmp_path / "store")], cwd=ROOT, env=env,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     # Wait for the same 5 pids twice in a row: the programs start through
     # ``#!/usr/bin/env python3``, and where that is a pyenv shim (a bash script), its
@@ -212,11 +296,31 @@ def test_ctrl_c_of_the_harness_leaves_no_node(tmp_path):
     assert _none_left(prog)
 
 
+def test_sigterm_of_the_harness_leaves_no_node_and_no_scratch_directory(tmp_path):
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    h, prog = _harness_with_nodes(tmp_path, env={**os.environ, "TMPDIR": str(scratch)})
+    assert any(p.name.startswith("harness-live-") and p.name != "harness-live-ports" for p in scratch.iterdir())
+    h.send_signal(signal.SIGTERM)
+    assert h.wait(60) == 128 + signal.SIGTERM
+    assert _none_left(prog)
+    left = [p.name for p in scratch.iterdir() if p.name.startswith("harness-live-") and p.name != "harness-live-ports"]
+    assert left == [], f"SIGTERM left the run's scratch directory behind: {left}"
+
+
 def test_sigkill_of_the_harness_leaves_no_node(tmp_path):
-    h, prog = _harness_with_nodes(tmp_path)
+    from harness.live.scratch import sweep
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    h, prog = _harness_with_nodes(tmp_path, env={**os.environ, "TMPDIR": str(scratch)})
     h.kill()
     h.wait(30)
     assert _none_left(prog)
+    # its scratch directory stays behind, unlocked: the next live run's sweep removes it
+    left = [p for p in scratch.iterdir() if p.name.startswith("harness-live-") and p.name != "harness-live-ports"]
+    assert len(left) == 1
+    assert sweep(scratch) == left and not left[0].exists()
 
 
 def test_run_page_draws_the_messages_around_a_stale_read(tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import subprocess
 import sys
@@ -85,3 +87,70 @@ def test_kill_pause_resume_by_pid() -> None:
         q = c.start("n2", ["sleep", "600"])
         c.pause(q)
     assert not q.alive(), "close() ends a paused process too"
+
+
+def _grandchild(c: ProcessController, name: str, script: str, pids: list[int]) -> tuple[object, int]:
+    """A wrapper shell that starts ``sleep`` and waits (no ``exec``): the sleep's pid."""
+    p = c.start(name, ["sh", "-c", script], stdout=subprocess.PIPE)
+    assert p.stdout is not None
+    pid = int(p.stdout.readline())
+    pids.append(pid)
+    return p, pid
+
+
+def test_a_wrapper_is_paused_killed_and_ended_with_what_it_started() -> None:
+    pids: list[int] = []
+    try:
+        with ProcessController() as c:
+            p, child = _grandchild(c, "n1", "sleep 600 & echo $!; wait", pids)
+            assert c.pause(p)
+            assert _state_becomes(child, "T"), "the wrapper's child was not paused with it"
+            assert c.resume(p)
+            assert _state_becomes(child, "S")
+            assert c.kill(p)
+            assert _gone(child), "the wrapper's child outlived a kill of the node"
+            # one that ignores SIGTERM, and one whose wrapper has exited: ended at close
+            _, stubborn = _grandchild(c, "n2", "trap '' TERM; sleep 600 & echo $!; trap - TERM; wait", pids)
+            _, orphan = _grandchild(c, "n3", "sleep 600 & echo $!", pids)
+            assert not _gone(stubborn, 0.1) and not _gone(orphan, 0.3)
+            c.close(grace=0.5)
+        assert _gone(stubborn), "a child ignoring SIGTERM outlived the controller"
+        assert _gone(orphan), "the child of a wrapper that had exited outlived the controller"
+    finally:
+        for pid in pids:  # what a failure left behind, by the pids this test got
+            if not _gone(pid, 0.05):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+
+
+WRAPPER_HARNESS = textwrap.dedent(
+    """
+    import time
+    from harness.live.procs import ProcessController, install_signal_handlers
+    install_signal_handlers()
+    c = ProcessController()
+    w = c.start("n1", ["sh", "-c", "sleep 600 & echo $!; wait"], stdout=-1)
+    print(w.pid, int(w.stdout.readline()), flush=True)
+    time.sleep(600)
+    """
+)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_what_a_wrapper_started_dies_with_the_harness(sig: int) -> None:
+    p = subprocess.Popen([sys.executable, "-c", WRAPPER_HARNESS], stdout=subprocess.PIPE, text=True)
+    child = 0
+    try:
+        line = p.stdout.readline() if p.stdout else ""
+        wrapper, child = (int(x) for x in line.split())
+        assert not _gone(child, 0.1)
+        p.send_signal(sig)
+        p.wait(10)
+        assert _gone(wrapper), "the wrapper outlived the harness"
+        assert _gone(child), f"what the wrapper started outlived the harness after signal {sig}"
+    finally:
+        if p.poll() is None:
+            p.kill()
+        if child and not _gone(child, 0.05):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)

@@ -139,3 +139,69 @@ def test_election_smoke_run_with_fencing(tmp_path: Path):
     assert any(e["type"] == "ok" and e["f"] == "acquire" for e in res.out.history)
     assert any(f["kind"] == "pause" and f.get("changed") for f in res.out.faults)
     assert r["checkers"]["liveness"]["valid"] is True
+
+
+@pytest.mark.parametrize("setting", ["tick_time=abc", "heap_mb=1", "session_timeout=5", "fencing=1"])
+def test_nonsense_settings_refused_in_one_line(setting: str):
+    if MISSING:
+        pytest.skip("the install hint comes first")
+    r = _harness("run", "--system", "zookeeper", "--nodes", "3", "--time-limit", "2", "--set", setting,
+                 timeout=60)
+    assert r.returncode == 254, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"setting {setting.split('=')[0]} must be" in lines[0], r.stderr
+
+
+def test_an_ensemble_that_cannot_start_is_one_line_quoting_its_log(tmp_path: Path, monkeypatch, capsys):
+    """A server exiting at start (here a stand-in for the JVM that prints an error and exits)
+    is an environment problem: one line with what its log said, exit 254; no traceback, no
+    path into the scratch directory that is removed with the run."""
+    from harness.cli import main
+    from harness.live.zookeeper import ensemble, spec
+
+    monkeypatch.setattr(spec, "missing_requirements", lambda: [])
+    monkeypatch.setattr(ensemble.ZkEnsemble, "_argv", lambda self, s: [
+        "sh", "-c", "echo 'Error occurred during initialization of VM' >&2; echo 'Too small heap' >&2; exit 1"])
+    code = main(["run", "--system", "zookeeper", "--nodes", "3", "--time-limit", "2",
+                 "--store", str(tmp_path / "store")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 254, err
+    assert len(err) == 1 and "exited at start" in err[0] and "Too small heap" in err[0], err
+    assert "harness-live-" not in err[0]
+
+
+def test_no_free_ports_is_one_line(tmp_path: Path, monkeypatch, capsys):
+    from harness.cli import main
+    from harness.live import ports
+    from harness.live.zookeeper import spec
+
+    monkeypatch.setattr(spec, "missing_requirements", lambda: [])
+    monkeypatch.setattr(ports, "_bindable", lambda port: False)  # every port taken
+    code = main(["run", "--system", "zookeeper", "--nodes", "3", "--time-limit", "2",
+                 "--store", str(tmp_path / "store")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 254 and len(err) == 1 and "no free block of 21 ports" in err[0], err
+
+
+@pytest.mark.parametrize("nodes", [3, 5, 7])
+def test_an_ensemble_of_every_allowed_size_gets_its_ports(tmp_path: Path, nodes: int):
+    """7 servers need 105 ports (and the election one more a candidate): no traceback."""
+    from harness.live.zookeeper.ensemble import ZkEnsemble, ports_needed
+
+    ens = ZkEnsemble(nodes, tmp_path, client_proxies=10)
+    try:
+        for _ in range(10):
+            ens.ports.take()  # what the election's candidates' proxies take
+        taken = [ens._proxy_port[k] for k in ens._proxy_port]
+        taken += [p for s in ens.nodes.values() for p in (s.client_port, s.quorum_port, s.election_port)]
+        assert len(set(taken)) == len(taken) == ports_needed(nodes)
+    finally:
+        ens.stop()
+
+
+def test_too_many_election_candidates_for_the_ports_is_one_line():
+    if MISSING:
+        pytest.skip("the install hint comes first")
+    r = _harness("run", "--system", "zookeeper", "--workload", "election", "--nodes", "7", "--clients", "200",
+                 timeout=60)
+    assert r.returncode == 254 and len(r.stderr.strip().splitlines()) == 1 and "ports" in r.stderr, r.stderr

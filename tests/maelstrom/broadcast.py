@@ -5,6 +5,13 @@ that neighbour has not acknowledged yet, until it does (partitions only delay).
 
 Set BROADCAST_NO_RETRY=1 (``broadcast_no_retry.py``) to send each value once to each
 neighbour, never again: a value sent across a partition is lost there.
+
+An argument, if given, is the gossip interval in seconds instead of 0.2 (a slow but
+correct program: it converges only that long after the last fault healed).
+
+Set BROADCAST_TOPOLOGY=1 (``broadcast_topology.py``) to take the neighbours from the
+``topology`` message, as most Maelstrom broadcast programs do, instead of ``init``'s
+node ids: still correct, if the network sends a restarted node its topology again.
 """
 
 import json
@@ -15,6 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from node import Node
 
 NO_RETRY = os.environ.get("BROADCAST_NO_RETRY") == "1"
+FROM_TOPOLOGY = os.environ.get("BROADCAST_TOPOLOGY") == "1"
 FILE = "broadcast.log"
 node = Node()
 seen: set = set()
@@ -23,7 +31,8 @@ neighbours: list[str] = []
 
 
 def load(n: Node) -> None:
-    neighbours[:] = [m for m in n.ids if m != n.id]
+    if not FROM_TOPOLOGY:
+        neighbours[:] = [m for m in n.ids if m != n.id]
     if os.path.exists(FILE):
         with open(FILE) as f:
             for line in f:
@@ -52,11 +61,13 @@ def gossip(n: Node) -> None:
 
 node.on_init = load
 if not NO_RETRY:
-    node.every(0.2, gossip)
+    node.every(float(sys.argv[1]) if len(sys.argv) > 1 else 0.2, gossip)
 
 
 @node.on("topology")
 def topology(n: Node, msg: dict) -> None:
+    if FROM_TOPOLOGY:
+        neighbours[:] = msg["body"]["topology"].get(n.id, [])
     n.reply(msg, {"type": "topology_ok"})
 
 

@@ -51,12 +51,13 @@ def error_outcome(body: dict[str, Any]) -> tuple[OpType, str]:
 class Op:
     """One operation in flight: what it asked, and for multi-request ones, its progress."""
 
-    __slots__ = ("acc", "extra", "msg_id", "req", "server", "steps")
+    __slots__ = ("acc", "extra", "msg_id", "req", "req_type", "server", "steps")
 
     def __init__(self, req: ClientRequest, server: str):
         self.req = req
         self.server = server
         self.msg_id = 0
+        self.req_type = ""
         self.acc: Any = None
         self.steps = 0
         self.extra: tuple[Any, ...] = ()
@@ -102,6 +103,7 @@ class ClientNode:
         op.msg_id = self.next_id
         op.steps += 1
         self.sent_ids.add(op.msg_id)
+        op.req_type = str(body.get("type"))
         body = dict(body, msg_id=op.msg_id)
         self.net.send(self.name, {"src": self.name, "dest": op.server, "body": body})
         mid = op.msg_id
@@ -114,7 +116,9 @@ class ClientNode:
     def deliver(self, msg: dict[str, Any], line: bytes | None) -> None:
         body = msg["body"]
         irt = body.get("in_reply_to")
-        if irt not in self.sent_ids:
+        # a msg_id the client sent is an int: anything else (a list would not even hash,
+        # true would pass for 1) is a reply to nothing
+        if not isinstance(irt, int) or isinstance(irt, bool) or irt not in self.sent_ids:
             self.problems.add("unknown-in-reply-to", str(msg.get("src")), self.loop.rel(),
                               f"{msg.get('src')} sent {self.name} a {body.get('type')!r} in reply to "
                               f"msg_id {irt!r}, which {self.name} never sent")
@@ -122,6 +126,7 @@ class ClientNode:
         op = self.op
         if op is None or irt != op.msg_id:
             return  # late: already recorded as info
+        self.problems.reply(op.req_type, body.get("type") == "error" and body.get("code") == 10)
         if body.get("type") == "error":
             t, err = error_outcome(body)
             special = self.mapping.on_error(op, body)
@@ -131,7 +136,7 @@ class ClientNode:
             return
         try:
             nxt = self.mapping.reply(op, self.state, body)
-        except (KeyError, TypeError, ValueError, AttributeError) as e:
+        except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as e:
             self.problems.add("bad-reply", str(msg.get("src")), self.loop.rel(),
                               f"{msg.get('src')} answered {op.req.f} with {body!r:.160}: {type(e).__name__}: {e}")
             self._finish(op, "info", None, f"unreadable reply: {type(e).__name__}")
@@ -150,8 +155,14 @@ class ClientNode:
         self.on_reply(self.name, ClientResponse(op.req.op_id, type_, value, error, op.server, op.extra))
 
 
+#: msg_id of the ``topology`` request to a node (by the node's incarnation: init's msg_id
+#: is the incarnation itself)
+TOPOLOGY_MSG_ID = 1_000_000
+
+
 class AdminClient:
-    """``c0``: sends ``init`` (and ``topology``), hears ``init_ok``."""
+    """``c0``: sends ``init`` (and ``topology``), hears ``init_ok`` (and the reply to
+    ``topology``: any reply sets the node up; what it does next is the checker's)."""
 
     name = "c0"
     incarnation = 0
@@ -162,5 +173,9 @@ class AdminClient:
     def deliver(self, msg: dict[str, Any], line: bytes | None) -> None:
         body = msg["body"]
         node = self.nodes.get(str(msg.get("src")))
-        if node is not None and body.get("type") == "init_ok":
+        if node is None:
+            return
+        if body.get("type") == "init_ok":
             node.init_ok(body.get("in_reply_to"))
+        elif body.get("in_reply_to") == TOPOLOGY_MSG_ID + node.incarnation and node.ready:
+            node.set_up = True

@@ -111,7 +111,12 @@ class BroadcastMapping:
 
     def reply(self, op: Any, state: dict[str, Any], body: dict[str, Any]) -> dict[str, Any] | None:
         if op.req.f == "read":
-            op.acc = sorted(body["messages"], key=repr)
+            msgs = body["messages"]
+            # the workload broadcasts integers: a list or object among them (unhashable,
+            # and nothing anyone sent) is a reply the workload cannot read
+            if not isinstance(msgs, list) or any(isinstance(m, (list, dict)) for m in msgs):
+                raise TypeError("messages must be a list of the values broadcast")
+            op.acc = sorted(msgs, key=repr)
         return None
 
     def on_error(self, op: Any, body: dict[str, Any]) -> tuple[OpType, str | None] | None:

@@ -28,6 +28,15 @@ from harness.live.maelstrom.problems import Problems
 LOG_LIMIT = 400_000
 
 
+def _not_json(token: str) -> Any:
+    raise ValueError(f"{token} is not JSON")
+
+
+#: JSON as Maelstrom's (Jackson's) parser takes it: NaN and Infinity are not JSON, and a
+#: history must not hold them (the history's JSON lines would not be JSON either)
+_DECODER = json.JSONDecoder(parse_constant=_not_json)
+
+
 class Endpoint(Protocol):
     name: str
     incarnation: int
@@ -66,10 +75,15 @@ class Network:
     def send_line(self, src: str, line: bytes) -> None:
         """A line a process wrote on stdout."""
         try:
-            msg = json.loads(line)
+            msg = _DECODER.decode(line.decode())
         except ValueError:
             self.problems.add("non-json", src, self.loop.rel(), f"{src} wrote a line that is not JSON on stdout: "
                               f"{line[:120].rstrip().decode(errors='replace')!r}")
+            return
+        except RecursionError:  # a program's garbage must not end the network's thread
+            self.problems.add("bad-message", src, self.loop.rel(),
+                              f"{src} wrote a JSON line nested too deep to read: "
+                              f"{line[:60].rstrip().decode(errors='replace')!r}...")
             return
         if not isinstance(msg, dict) or not isinstance(msg.get("body"), dict) or not isinstance(msg.get("dest"), str):
             self.problems.add("bad-message", src, self.loop.rel(),

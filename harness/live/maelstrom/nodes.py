@@ -10,7 +10,8 @@ again and has lost its memory unless it kept files of its own (its working direc
 
 Clock faults (only when the run's nemesis has ``clock`` or ``slow``): every node runs
 under libfaketime (``LD_PRELOAD``), reading its offset and rate from a file that
-``set_clock`` rewrites (``FAKETIME_NO_CACHE``: read at every clock call). libfaketime
+``set_clock`` rewrites (``FAKETIME_NO_CACHE``: read at every clock call; the offset keeps
+the clock continuous across a rate change: ``harness.live.faketime``). libfaketime
 fakes the monotonic clock too (leaving it alone breaks ``clock_nanosleep``), so a rate
 change moves the node's timers, as the simulator's skew does, but a bump or strobe also
 jumps the node's monotonic clock, which a real wall-clock step would not. Statically
@@ -21,9 +22,11 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from harness.live.faketime import FakeClock
 from harness.live.maelstrom.loop import Loop
 from harness.live.maelstrom.network import Network
 from harness.live.maelstrom.problems import Problems
@@ -60,8 +63,15 @@ class ProcNode:
         self.incarnation = 0
         self.proc: LiveProcess | None = None
         self.ready = False
+        #: set by the run: a reply to this further request (the broadcast workload's
+        #: ``topology``) is awaited after each ``init_ok`` before clients are served
+        self.setup: Callable[[ProcNode], None] | None = None
+        self.set_up = False
         self.expect_exit = False
         self.starts = 0
+        self._init_token = 0
+        #: why the current incarnation ended before answering init (None: it did not)
+        self.boot_failure: str | None = None
         self._out = bytearray()
         self._in = b""
         self._wfd: int | None = None
@@ -69,11 +79,12 @@ class ProcNode:
         self.cwd = workdir / name
         self.cwd.mkdir(parents=True, exist_ok=True)
         self.clock_file: Path | None = None
+        self.clock: FakeClock | None = None
         self.env = dict(os.environ)
         lib = faketime_lib() if clock else None
         if lib is not None:
             self.clock_file = workdir / f"{name}.faketime"
-            self.clock_file.write_text("+0 x1\n")
+            self.clock = FakeClock(self.clock_file)
             self.env.update({"LD_PRELOAD": lib, "FAKETIME_TIMESTAMP_FILE": str(self.clock_file),
                              "FAKETIME_NO_CACHE": "1"})
 
@@ -82,7 +93,9 @@ class ProcNode:
         self.incarnation += 1
         self.starts += 1
         self.ready = False
+        self.set_up = False
         self.expect_exit = False
+        self.boot_failure = None
         self._out.clear()
         self._in = b""
         with open(self.workdir / f"{self.name}.stderr", "ab") as err:
@@ -94,8 +107,8 @@ class ProcNode:
                                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err)
             except OSError as e:
                 self.proc = None
-                self.problems.add("crash-at-start", self.name, self.loop.rel(),
-                                  f"{self.name} could not be started: {e}")
+                self.boot_failure = f"could not be started: {e}"
+                self.problems.add("crash-at-start", self.name, self.loop.rel(), f"{self.name} {self.boot_failure}")
                 return
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self._wfd = self.proc.stdin.fileno()
@@ -107,16 +120,30 @@ class ProcNode:
         self.net.send("c0", {"src": "c0", "dest": self.name,
                              "body": {"type": "init", "msg_id": inc, "node_id": self.name,
                                       "node_ids": list(self.node_ids)}})
-        self.loop.call_later(self.init_timeout, lambda: self._init_deadline(inc))
+        self._arm_init_deadline()
 
-    def _init_deadline(self, inc: int) -> None:
-        if inc == self.incarnation and not self.ready and self.alive():
+    def _arm_init_deadline(self) -> None:
+        """``init_timeout`` s from now for this incarnation to answer init; a pause (the
+        nemesis's, not the program's doing) disarms it, the resume arms it afresh."""
+        self._init_token += 1
+        token = self._init_token
+        self.loop.call_later(self.init_timeout, lambda: self._init_deadline(token))
+
+    def _init_deadline(self, token: int) -> None:
+        if token == self._init_token and not self.ready and self.alive():
             self.problems.add("no-init-ok", self.name, self.loop.rel(),
                               f"{self.name} never answered init within {self.init_timeout:g} s")
 
     def init_ok(self, in_reply_to: Any) -> None:
-        if in_reply_to == self.incarnation and self.alive():
+        if in_reply_to == self.incarnation and self.alive() and not self.ready:
             self.ready = True
+            if self.setup is not None:
+                self.setup(self)  # every incarnation: a restarted node knows nothing
+
+    @property
+    def serving(self) -> bool:
+        """Whether clients may send it requests: initialised, and set up if it must be."""
+        return self.ready and (self.setup is None or self.set_up)
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.alive()
@@ -137,21 +164,28 @@ class ProcNode:
         return True
 
     def pause(self) -> bool:
-        return self.proc is not None and self.procs.pause(self.proc)
+        changed = self.proc is not None and self.procs.pause(self.proc)
+        if changed and not self.ready:
+            self._init_token += 1  # a stopped process cannot answer init: no deadline runs
+        return changed
 
     def resume(self) -> bool:
-        return self.proc is not None and self.procs.resume(self.proc)
+        changed = self.proc is not None and self.procs.resume(self.proc)
+        if changed and not self.ready and self.alive():
+            self._arm_init_deadline()
+        return changed
 
     def set_clock(self, offset_ns: int, ppm: int) -> bool:
-        if self.clock_file is None:
+        if self.clock is None:
             raise NotImplementedError("clock faults need libfaketime")
-        tmp = self.clock_file.with_suffix(".tmp")
-        tmp.write_text(f"{offset_ns / 1e9:+.3f} x{1 + ppm / 1e6:.6f}\n")
-        os.replace(tmp, self.clock_file)
+        if self.proc is None:
+            return False
+        self.clock.set(offset_ns, ppm, (self.proc.spawned_at, self.proc.started_at))  # continuous
         return True
 
     def _closed(self) -> None:
         self.ready = False
+        self.set_up = False
         if self._rfd is not None:
             self.loop.remove_reader(self._rfd)
             self._rfd = None
@@ -196,16 +230,31 @@ class ProcNode:
         self._closed()
         if self.expect_exit or self.proc is None:
             return
-        try:
-            code = self.proc.popen.wait(1.0)
-        except subprocess.TimeoutExpired:
-            code = None
+        # it closed its stdout: it is gone, or as good as gone (nothing it says can reach
+        # anyone); what is left of it is ended, with whatever it started
+        code = self.procs.reap(self.proc, 0.2)
         kind = "crash" if was_ready else "crash-at-start"
         when = "" if was_ready else " before answering init"
+        how = f"exited on its own{when} (exit code {code})" if code is not None else \
+            f"closed its stdout{when} and was ended"
         self.problems.add(kind, self.name, self.loop.rel(),
-                          f"{self.name} exited on its own{when} (exit code {code}); its stderr is in "
-                          f"nodes/{self.name}.stderr")
+                          f"{self.name} {how}; its stderr is in nodes/{self.name}.stderr")
+        if not was_ready:
+            tail = self.stderr_tail()
+            self.boot_failure = how + (f"; nodes/{self.name}.stderr ends: {tail!r}" if tail else
+                                       f"; nodes/{self.name}.stderr is empty")
         self.expect_exit = True
+
+    def stderr_tail(self, limit: int = 160) -> str:
+        """The last line the program wrote on stderr (up to ``limit`` characters)."""
+        try:
+            with open(self.workdir / f"{self.name}.stderr", "rb") as f:
+                f.seek(0, os.SEEK_END)
+                f.seek(max(0, f.tell() - 4096))
+                lines = [ln.strip() for ln in f.read().decode(errors="replace").splitlines() if ln.strip()]
+        except OSError:
+            return ""
+        return lines[-1][:limit] if lines else ""
 
     def deliver(self, msg: dict[str, Any], line: bytes | None) -> None:
         if self._wfd is None:

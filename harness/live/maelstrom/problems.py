@@ -13,7 +13,7 @@ from checkers.result import CheckResult
 
 #: kinds that make the run invalid: the program broke the protocol or died on its own
 FATAL = frozenset({"crash", "crash-at-start", "no-init-ok", "non-json", "bad-message", "unknown-dest",
-                   "unknown-in-reply-to"})
+                   "unknown-in-reply-to", "bad-reply", "not-implemented"})
 SAMPLES = 3
 
 
@@ -22,6 +22,20 @@ class Problems:
         self.counts: dict[str, int] = {}
         self.samples: list[dict[str, Any]] = []
         self.abort: str | None = None
+        #: client requests by type: how many got a reply other than an error, and how
+        #: many got error 10 (not-supported)
+        self.served: dict[str, int] = {}
+        self.unsupported: dict[str, int] = {}
+
+    def reply(self, request_type: str, not_supported: bool) -> None:
+        """Count a client request's reply (by the request's type)."""
+        d = self.unsupported if not_supported else self.served
+        d[request_type] = d.get(request_type, 0) + 1
+
+    def not_implemented(self) -> dict[str, int]:
+        """Request types the program answered only ever with not-supported: it does not
+        implement them (its answers cannot be judged; Maelstrom would fail the test too)."""
+        return {t: n for t, n in sorted(self.unsupported.items()) if not self.served.get(t)}
 
     def add(self, kind: str, node: str, time: int, text: str) -> None:
         n = self.counts.get(kind, 0)
@@ -30,7 +44,16 @@ class Problems:
             self.samples.append({"kind": kind, "node": node, "time": time, "text": text})
 
     def to_json(self) -> dict[str, Any]:
-        return {"counts": dict(self.counts), "samples": list(self.samples), "abort": self.abort}
+        counts = dict(self.counts)
+        samples = list(self.samples)
+        missing = self.not_implemented()
+        if missing:
+            counts["not-implemented"] = len(missing)
+            what = ", ".join(f"{t!r} ({n})" for t, n in missing.items())
+            samples.insert(0, {"kind": "not-implemented", "node": "", "time": 0,
+                               "text": f"the program does not implement the workload: every request of type {what} "
+                                       f"was answered with error 10 (not-supported), none served"})
+        return {"counts": counts, "samples": samples, "abort": self.abort}
 
 
 def check_problems(info: dict[str, Any] | None) -> CheckResult:

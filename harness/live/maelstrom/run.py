@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.config import ConfigError, RunConfig
-from harness.live.maelstrom.clients import AdminClient, ClientNode
+from harness.live.maelstrom.clients import TOPOLOGY_MSG_ID, AdminClient, ClientNode
 from harness.live.maelstrom.cluster import MaelstromCluster
 from harness.live.maelstrom.loop import Loop
 from harness.live.maelstrom.mappings import MAPPINGS
@@ -33,8 +33,10 @@ from harness.live.maelstrom.services import SERVICES, ServiceNode
 from harness.live.nemesis import refuse_unsupported
 from harness.live.procs import ProcessController
 from harness.live.run import Completion, run_live_loop
+from harness.live.scratch import hold
 from harness.node import ClientRequest
 from harness.rng import stream
+from harness.schema import Setting
 
 DEFAULTS: dict[str, Any] = {
     "bin": None,
@@ -48,6 +50,11 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+#: the numeric settings' types and ranges, checked before anything starts
+RULES = {"latency_ms": Setting("number", 0, 60_000), "init_timeout": Setting("number", 0.1, 3600),
+         "client_timeout": Setting("number", 0.01, 3600)}
+
+
 def settings_of(config: RunConfig) -> dict[str, Any]:
     return {**DEFAULTS, **config.settings}
 
@@ -58,11 +65,17 @@ def argv_of(settings: dict[str, Any]) -> list[str]:
     if not b:
         raise ConfigError("--system maelstrom needs --bin PATH: the program to run as each node")
     path = Path(str(b))
+    if path.is_dir():
+        raise ConfigError(f"--bin {b}: a directory, not a program")
     if not path.is_file():
         raise ConfigError(f"--bin {b}: no such file")
     if not os.access(path, os.X_OK):
         raise ConfigError(f"--bin {b}: not executable (chmod +x, or give the interpreter as --bin and the "
                           f"script as --bin-arg)")
+    for key, rule in RULES.items():
+        why = rule.problem(settings.get(key))
+        if why is not None:
+            raise ConfigError(f"setting {key} {why}, not {settings.get(key)!r}")
     args = settings.get("bin_args") or []
     if not isinstance(args, list):
         raise ConfigError(f"bin_args must be a list of strings, not {args!r}")
@@ -106,6 +119,8 @@ class MaelstromRuntime(MaelstromCluster):
         super().__init__(loop, net, nodes)
         for n in nodes.values():
             net.add(n, server=True)
+            if config.workload == "broadcast":
+                n.setup = self._send_topology
         net.add(AdminClient(nodes))
         for name, cls in sorted(SERVICES.items()):
             net.add(ServiceNode(cls(stream(config.seed, "maelstrom-service", name)), net, loop), service=True)
@@ -134,18 +149,28 @@ class MaelstromRuntime(MaelstromCluster):
             self._on_loop(n.start)
         deadline = time.monotonic() + float(self.settings["init_timeout"])
         while time.monotonic() < deadline:
-            states = self._on_loop(lambda: [(n.ready, n.alive()) for n in self.nodes.values()])
+            states = self._on_loop(lambda: [(n.serving, n.alive()) for n in self.nodes.values()])
             if all(r for r, _ in states) or not all(a for _, a in states):
                 break
             time.sleep(0.01)
         time.sleep(0.2)  # a crashing program is seen exiting, for the right sentence
-        down = self._on_loop(lambda: [n.name for n in self.nodes.values() if not n.ready])
-        if down:
-            self.problems.abort = (f"the run never started: {', '.join(down)} did not answer init within "
-                                   f"{float(self.settings['init_timeout']):g} s (see nodes/{down[0]}.stderr)")
+        down = self._on_loop(lambda: [(n.name, n.boot_failure) for n in self.nodes.values() if not n.ready])
+        unset = self._on_loop(lambda: [n.name for n in self.nodes.values() if n.ready and not n.serving])
+        if unset and not down:
+            self.problems.abort = (f"the run never started: {', '.join(unset)} did not answer topology within "
+                                   f"{float(self.settings['init_timeout']):g} s (see nodes/{unset[0]}.stderr)")
             raise BootFailed(self.problems.abort)
-        if self.config.workload == "broadcast":
-            self._on_loop(self._send_topology)
+        if down:
+            # a node that exited says why (the others may just not have been done yet);
+            # otherwise every silent node is named
+            exited = [(name, why) for name, why in down if why]
+            if exited:  # the others are counted by the protocol checker as more problems
+                self.problems.abort = f"the run never started: {exited[0][0]} {exited[0][1]}"
+            else:
+                names = [name for name, _ in down]
+                self.problems.abort = (f"the run never started: {', '.join(names)} did not answer init within "
+                                       f"{float(self.settings['init_timeout']):g} s (see nodes/{names[0]}.stderr)")
+            raise BootFailed(self.problems.abort)
 
     @property
     def t0(self) -> float | None:
@@ -159,12 +184,13 @@ class MaelstromRuntime(MaelstromCluster):
         if value is not None:
             self._on_loop(lambda: setattr(self.loop, "start", int(value * 1e9)))
 
-    def _send_topology(self) -> None:
-        """Every node neighbours every other (Maelstrom's ``total`` topology)."""
-        for s in self.servers:
-            self.net.send("c0", {"src": "c0", "dest": s, "body": {
-                "type": "topology", "msg_id": 1_000_000 + self.servers.index(s),
-                "topology": {n: [m for m in self.servers if m != n] for n in self.servers}}})
+    def _send_topology(self, node: ProcNode) -> None:
+        """Every node neighbours every other (Maelstrom's ``total`` topology); sent to
+        each incarnation once it answers init (a restarted node knows nothing), and
+        clients reach it once it answers."""
+        self.net.send("c0", {"src": "c0", "dest": node.name, "body": {
+            "type": "topology", "msg_id": TOPOLOGY_MSG_ID + node.incarnation,
+            "topology": {n: [m for m in self.servers if m != n] for n in self.servers}}})
 
     def stop(self) -> None:
         self._stopping = True
@@ -205,6 +231,7 @@ class _Client:
     def __init__(self, runtime: MaelstromRuntime, node: ClientNode):
         self.runtime = runtime
         self.node = node
+        self.name = node.name  # as the message log names it
         self.op_id = 0
 
     def invoke(self, f: str, key: Any, value: Any, timeout: float) -> Completion:
@@ -242,7 +269,7 @@ class MaelstromDriver:
 
         def make() -> ClientNode:
             node = ClientNode(name, index, rt.servers, rt.net, rt.loop, rt.problems, rt.mapping, rt.timeout,
-                              lambda s: rt.nodes[s].ready, lambda c, r: None)
+                              lambda s: rt.nodes[s].serving, lambda c, r: None)
             rt.net.add(node)
             return node
 
@@ -256,6 +283,7 @@ def run_live(config: RunConfig, workdir: Path) -> Any:
 
     argv = validate(config)
     workdir = Path(workdir)
+    hold(workdir)
     runtime = MaelstromRuntime(config, argv, workdir)
     workload = make_workload(config.workload, config, stream(config.seed, "workload"))
     schedule = schedule_for(config)

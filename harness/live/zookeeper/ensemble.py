@@ -29,9 +29,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from harness.live.faketime import FakeClock
 from harness.live.ports import PortBlock, reserve_block
 from harness.live.procs import LiveProcess, ProcessController
 from harness.live.proxy import ProxyMesh
+from harness.live.run import LiveStartError
 
 ZK_JAR = Path("/usr/share/java/zookeeper.jar")
 SLF4J_SIMPLE = Path("/usr/share/java/slf4j-simple.jar")
@@ -82,6 +84,21 @@ def parse_srvr(text: str | None) -> tuple[str | None, int | None]:
     return mode, zxid
 
 
+def log_tail(path: Path, lines: int = 2, limit: int = 240) -> str:
+    """The last ``lines`` lines of a server's log that are not stack frames or the
+    harness's own markers, joined: what a one-line error can quote."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 16384))
+            text = f.read().decode(errors="replace")
+    except OSError:
+        return ""
+    keep = [ln.strip() for ln in text.splitlines()
+            if ln.strip() and not ln.lstrip().startswith(("at ", "...", "----- harness:"))]
+    return " / ".join(keep[-lines:])[-limit:]
+
+
 class ZkServer:
     def __init__(self, name: str, sid: int, client_port: int, quorum_port: int, election_port: int,
                  root: Path):
@@ -94,24 +111,28 @@ class ZkServer:
         self.data = self.dir / "data"
         self.cfg = self.dir / "zoo.cfg"
         self.clock_file = self.dir / "faketime"
+        self.clock: FakeClock | None = None  # made with the first JVM under libfaketime
         self.proc: LiveProcess | None = None
         self.incarnation = 0
-        self.clock_offset_s = 0.0  # what the faketime file says now
-        self.clock_rate = 1.0
-        self.clock_bump_ns = 0
+
+
+def ports_needed(nodes: int, client_proxies: int = 0) -> int:
+    """Ports of an ensemble: client, quorum and election ports of each server, a proxy on
+    each direction of each quorum and election link, and ``client_proxies``."""
+    return 3 * nodes + 2 * nodes * (nodes - 1) + client_proxies
 
 
 class ZkEnsemble:
     """``harness.live.run.LiveRuntime`` for a real ZooKeeper ensemble."""
 
     def __init__(self, nodes: int, workdir: Path, settings: dict[str, Any] | None = None,
-                 fake_clocks: bool = False, procs: ProcessController | None = None):
+                 fake_clocks: bool = False, procs: ProcessController | None = None, client_proxies: int = 0):
         self.settings = {**DEFAULT_ZK, **(settings or {})}
         self.servers = [f"n{i + 1}" for i in range(nodes)]
         self.workdir = Path(workdir)
         self.procs = procs or ProcessController()
         self._own_procs = procs is None
-        self.ports: PortBlock = reserve_block()
+        self.ports: PortBlock = reserve_block(ports_needed(nodes, client_proxies))
         self.nodes: dict[str, ZkServer] = {}
         for i, name in enumerate(self.servers):
             self.nodes[name] = ZkServer(name, i + 1, self.ports.take(), self.ports.take(), self.ports.take(),
@@ -178,9 +199,8 @@ class ZkEnsemble:
     def _env(self, s: ZkServer) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "FAKETIME")}
         if self._faketime is not None:
-            if not s.clock_file.exists():
-                s.clock_file.write_text("+0 x1\n")
-                s.clock_offset_s, s.clock_rate = 0.0, 1.0
+            if s.clock is None:
+                s.clock = FakeClock(s.clock_file)
             env.update(LD_PRELOAD=str(self._faketime), FAKETIME_TIMESTAMP_FILE=str(s.clock_file),
                        FAKETIME_CACHE_DURATION="1")
         return env
@@ -205,12 +225,14 @@ class ZkEnsemble:
             if modes.count("leader") == 1 and modes.count("follower") == len(modes) - 1:
                 self._start_monitor()
                 return
-            dead = [s.name for s in self.nodes.values() if s.proc is not None and not s.proc.alive()]
+            dead = [s for s in self.nodes.values() if s.proc is not None and not s.proc.alive()]
             if dead:
-                raise RuntimeError(f"ZooKeeper server(s) {', '.join(dead)} exited at start "
-                                   f"(see {self.workdir}/{dead[0]}/server.log)")
+                raise LiveStartError(f"ZooKeeper server(s) {', '.join(s.name for s in dead)} exited at start; "
+                                     f"{dead[0].name}'s log ends: {log_tail(dead[0].dir / 'server.log')!r}")
             time.sleep(0.1)
-        raise RuntimeError(f"the ZooKeeper ensemble did not elect a leader within {timeout:g} s")
+        s = next(iter(self.nodes.values()))
+        raise LiveStartError(f"the ZooKeeper ensemble did not elect a leader within {timeout:g} s; "
+                             f"{s.name}'s log ends: {log_tail(s.dir / 'server.log')!r}")
 
     def stop(self) -> None:
         self._mon_stop.set()
@@ -310,18 +332,9 @@ class ZkEnsemble:
         if self._faketime is None:
             raise NotImplementedError("clock faults need libfaketime (Debian: faketime)")
         s = self.nodes[node]
-        if s.proc is None:
+        if s.proc is None or s.clock is None:
             return False
-        rate = 1.0 + ppm / 1e6
-        if offset_ns == 0 and ppm == 0:
-            off = 0.0  # reset: back to true time
-        else:
-            elapsed = time.monotonic() - s.proc.started_at
-            off = s.clock_offset_s + elapsed * (s.clock_rate - rate) + (offset_ns - s.clock_bump_ns) / 1e9
-        s.clock_offset_s, s.clock_rate, s.clock_bump_ns = off, rate, offset_ns
-        tmp = s.clock_file.with_suffix(".tmp")
-        tmp.write_text(f"{off:+.6f} x{rate:.6f}\n")
-        os.replace(tmp, s.clock_file)
+        s.clock.set(offset_ns, ppm, (s.proc.spawned_at, s.proc.started_at))
         return True
 
     # ---------------------------------------------------------------- results

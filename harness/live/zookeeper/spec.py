@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.config import ConfigError, RunConfig
+from harness.schema import Setting
 from harness.system import SystemSpec
 
 MS = 1_000_000
@@ -28,6 +29,16 @@ MS = 1_000_000
 DEFAULT_SETTINGS = {"tick_time": 1000, "init_limit": 10, "sync_limit": 3, "max_session_timeout": 60000,
                     "heap_mb": 192, "session_timeout": None, "fencing": False, "acquire_wait": None,
                     "write_work": 50 * MS}
+#: each setting's type and range, checked before anything starts (``harness.schema``):
+#: ZooKeeper's timing in ms and ticks, the heap in MB (a JVM refuses less than a few MB),
+#: the client and election durations in ns
+RULES = {"tick_time": Setting("int", 1, 60_000), "init_limit": Setting("int", 1, 10_000),
+         "sync_limit": Setting("int", 1, 10_000), "max_session_timeout": Setting("int", 1, 10**9),
+         "heap_mb": Setting("int", 32, 65_536),
+         "session_timeout": Setting("int", MS, 3_600_000 * MS, nullable=True, unit="ns"),
+         "fencing": Setting("bool"),
+         "acquire_wait": Setting("int", 0, 3_600_000 * MS, nullable=True, unit="ns"),
+         "write_work": Setting("int", 0, 3_600_000 * MS, unit="ns")}
 ZK_KEYS = ("tick_time", "init_limit", "sync_limit", "max_session_timeout", "heap_mb")
 INSTALL_HINT = ("live ZooKeeper runs need java, ZooKeeper and kazoo: apt-get install zookeeper "
                 "default-jre-headless faketime && pip install -e '.[live]'")
@@ -102,11 +113,24 @@ class ZooKeeperSpec(SystemSpec):
             raise ConfigError(f"--system zookeeper needs 3, 5 or 7 servers, not {config.nodes}")
         if config.bugs:
             raise ConfigError("planted bugs (--bug) are switches of our own code; a real ZooKeeper has none")
+        from harness.live.ports import BLOCK
+        from harness.live.zookeeper.ensemble import ports_needed
+
+        need = ports_needed(config.nodes, config.clients if config.workload == "election" else 0)
+        if need > BLOCK:
+            raise ConfigError(f"--nodes {config.nodes} with {config.clients} election candidates needs {need} "
+                              f"ports; a live run holds at most {BLOCK} (fewer --clients)")
+        for key, rule in RULES.items():
+            if key in config.settings:
+                why = rule.problem(config.settings[key])
+                if why is not None:
+                    raise ConfigError(f"setting {key} {why}, not {config.settings[key]!r}")
         check_families(config, supported_families())
 
     def run_live(self, config: RunConfig, workdir: Path) -> Any:
         from harness.live.procs import install_signal_handlers
         from harness.live.run import run_live_loop
+        from harness.live.scratch import hold
         from harness.live.zookeeper.client import ZkRegisterDriver
         from harness.live.zookeeper.ensemble import ZkEnsemble
         from harness.live.zookeeper.stepdown import stepdown_reads
@@ -115,6 +139,7 @@ class ZooKeeperSpec(SystemSpec):
         from workloads import make_workload
 
         self.check_config(config)
+        hold(workdir)  # a stale scratch directory of a killed run goes; this one is held
         if threading.current_thread() is threading.main_thread():
             install_signal_handlers()  # SIGTERM ends the ensemble through the finally blocks
         settings = {**DEFAULT_SETTINGS, **config.settings}
@@ -124,7 +149,8 @@ class ZooKeeperSpec(SystemSpec):
         schedule = schedule_for(config)
         workload = make_workload(config.workload, config, stream(config.seed, "workload"))
         fake = any(f in config.nemesis for f in ("clock", "slow"))
-        ensemble = ZkEnsemble(config.nodes, workdir, zk_settings, fake_clocks=fake)
+        ensemble = ZkEnsemble(config.nodes, workdir, zk_settings, fake_clocks=fake,
+                              client_proxies=config.clients if election else 0)
         if election:
             from harness.live.zookeeper.election import ElectionDriver
 
