@@ -249,7 +249,8 @@ def cmd_repro(args: argparse.Namespace) -> int:
             print(f"  {args.run_dir}/results.json is missing or unreadable: checked again, verdict {valid}",
                   file=sys.stderr)
         return exit_code(valid)
-    old_lines, new_lines = old.decode().splitlines(), new.decode().splitlines()
+    _refuse_damaged_history(args.run_dir, old, new)
+    old_lines, new_lines = old.decode(errors="replace").splitlines(), new.decode().splitlines()
     first = next((i for i, (a, b) in enumerate(zip(old_lines, new_lines)) if a != b),
                  min(len(old_lines), len(new_lines)))
     print(f"DIFFERENT: {args.run_dir} re-ran from seed {config.seed}; history differs first at line {first + 1} "
@@ -257,6 +258,25 @@ def cmd_repro(args: argparse.Namespace) -> int:
     print(f"  stored: {old_lines[first] if first < len(old_lines) else '<end>'}")
     print(f"  re-run: {new_lines[first] if first < len(new_lines) else '<end>'}")
     return EXIT_CRASH
+
+
+def _refuse_damaged_history(run_dir: Path, old: bytes, new: bytes) -> None:
+    """ConfigError when the stored history.jsonl is not the one results.json recorded (a
+    truncated or edited file): a damaged input, not a run that does not reproduce."""
+    import hashlib
+
+    from harness.store import load_results
+
+    try:
+        recorded = load_results(run_dir).get("history_sha256")
+    except (OSError, KeyError, ValueError, TypeError, AttributeError):
+        return
+    if not isinstance(recorded, str) or hashlib.sha256(old).hexdigest() == recorded:
+        return
+    rerun = ("the re-run's history has the recorded sha256, so the run reproduces"
+             if hashlib.sha256(new).hexdigest() == recorded else "nor has the re-run's history")
+    raise ConfigError(f"{run_dir}/history.jsonl is damaged: its sha256 is not the one results.json recorded "
+                      f"({recorded[:16]}...); {rerun}")
 
 
 def _recheck(run_dir: Path, out: Any) -> int:

@@ -143,6 +143,15 @@ def _append_history(line: str):
     return edit
 
 
+def _truncate_history(d: Path) -> None:
+    data = (d / "history.jsonl").read_bytes()
+    (d / "history.jsonl").write_bytes(data[: len(data) // 2])
+
+
+def _garble_history(d: Path) -> None:
+    (d / "history.jsonl").write_bytes(b"\xff\xfe" + (d / "history.jsonl").read_bytes()[2:])
+
+
 def _corrupt_index(d: Path) -> None:
     with open(d / "index.jsonl", "r+") as f:
         lines = f.read().splitlines()
@@ -192,6 +201,10 @@ CASES: list[tuple[str, Callable[[Ctx], list[str]], int, str]] = [
     ("edn-list-process", lambda c: ["check", "--model", "register", str(c.history("list-process.edn", [
         "{:type :invoke, :f :write, :value 1, :process [0 1]}",
         "{:type :ok, :f :write, :value 1, :process [0 1]}"]))], 254, "process"),
+    ("repro-truncated-history", lambda c: ["repro", str(c.run_copy("truncated", _truncate_history))],
+     254, "history.jsonl is damaged"),
+    ("repro-history-not-utf8", lambda c: ["repro", str(c.run_copy("not-utf8", _garble_history))],
+     254, "history.jsonl is damaged"),
     ("repro-invalid-results-deleted", lambda c: ["repro", str(c.run_copy("no-results", _rm("results.json")))],
      1, "checked again"),
     ("repro-invalid-results-empty", lambda c: ["repro", str(c.run_copy("empty-results", _rm("results.json", True)))],
@@ -266,6 +279,15 @@ def test_report_keeps_paths_from_the_index_inside_the_store(ctx, capsys):
     capsys.readouterr()
     assert not (outside / "report.html").exists()
     assert (store / "campaigns" / "c" / "index.html").exists()
+
+
+def test_repro_of_a_garbled_history_without_results_says_different(ctx, capsys):
+    """No recorded sha256 to tell a damaged file from a run that does not reproduce: the
+    difference is shown (exit 255), whatever bytes the file holds, never a traceback."""
+    d = ctx.run_copy("not-utf8-no-results", lambda d: (_garble_history(d), _rm("results.json")(d)))
+    assert main(["repro", str(d)]) == 255
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err and "DIFFERENT" in out and "differs first at line 1" in out
 
 
 def test_run_directories_are_readable_by_everyone(ctx):
