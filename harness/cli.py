@@ -65,8 +65,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--nemesis-interval", type=float, default=d.nemesis_interval,
                    help="mean simulated seconds between faults of one family (default %(default)s)")
     p.add_argument("--keys", type=int, default=d.keys, help="registers (default %(default)s)")
-    p.add_argument("--reads", default=d.reads, choices=("sync", "local"),
-                   help="register reads through sync (linearizable) or local (default %(default)s)")
+    # None marks it left out (`--set reads=` may then name it; a campaign may draw it)
+    p.add_argument("--reads", default=None, choices=("sync", "local"),
+                   help=f"register reads through sync (linearizable) or local (default {d.reads})")
     p.add_argument("--bug", action="append", default=[], metavar="NAME",
                    help="switch on a planted bug (repeatable; see `harness bugs`)")
     p.add_argument("--fencing", action="store_true",
@@ -97,6 +98,25 @@ def _settings(items: list[str]) -> dict[str, Any]:
     return out
 
 
+def _fold_reads(args: argparse.Namespace) -> None:
+    """``--set reads=X`` is ``--reads X``, in place: the nodes see the run option (it wins
+    over any setting, ``harness.system.run_settings``), so kept as a setting it would be
+    silently overridden by the default. Both, saying different things: UsageError."""
+    items = getattr(args, "settings", None)
+    if not items or not hasattr(args, "reads"):
+        return
+    keep = []
+    for item in items:
+        if item.partition("=")[0].strip() != "reads":
+            keep.append(item)
+            continue
+        value = _settings([item])["reads"]
+        if args.reads is not None and value != args.reads:
+            raise UsageError(f"--set reads={value} contradicts --reads {args.reads}")
+        args.reads = value
+    args.settings = keep
+
+
 def _bin(args: argparse.Namespace) -> dict[str, Any]:
     """--bin/--bin-arg as settings; the path made absolute so repro and campaign workers
     find it from any directory."""
@@ -114,7 +134,7 @@ def _config_from(args: argparse.Namespace, **extra: Any) -> RunConfig:
         system=args.system, workload=args.workload, nemesis=tuple(args.nemesis), nodes=args.nodes,
         clients=args.clients, rate=args.rate, time_limit=args.time_limit,
         recovery_time=args.recovery_time, nemesis_interval=args.nemesis_interval, keys=args.keys,
-        reads=args.reads, bugs=tuple(args.bug),
+        reads=RunConfig().reads if args.reads is None else args.reads, bugs=tuple(args.bug),
         settings={**_settings(args.settings), **({"fencing": True} if args.fencing else {}), **_bin(args)},
         **extra,
     ).validate()
@@ -386,6 +406,7 @@ def _main(argv: Sequence[str] | None) -> int:
         first = next((a for a in argv if not a.startswith("-")), None)
         known = first in COMMANDS or first in {n for n, _, _ in _PLUGGED}
         args = build_parser(first if known else None).parse_args(argv)
+        _fold_reads(args)
         plugged = getattr(args, "_plugged", None)
         if plugged is not None:
             code: int = plugged.run(args)

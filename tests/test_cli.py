@@ -38,6 +38,10 @@ def run_cli(args, capsys):
         (["run", "--system", "toy", "--nemesis-interval", "-1"], "--nemesis-interval must be a positive"),
         (["run", "--system", "toy", "--rate", "inf"], "--rate must be a positive finite"),
         (["repro", "/nonexistent/run"], "no run directory"),
+        (["run", "--system", "zab", "--set", "reads=local", "--reads", "sync"],
+         "--set reads=local contradicts --reads sync"),
+        (["campaign", "--system", "zab", "--runs", "2", "--set", "reads=sync", "--reads", "local"],
+         "--set reads=sync contradicts --reads local"),
         (["frobnicate"], "invalid choice"),
     ],
 )
@@ -61,11 +65,33 @@ def test_run_writes_a_run_directory_and_repro_is_identical(capsys, tmp_path):
     assert results["seed"] == 3 and results["valid"] is True
     code, out, err = run_cli(["repro", str(run_dir)], capsys)
     assert code == 0 and out.startswith("identical"), out
-    # tamper with the stored history: repro must notice
+    # tamper with the stored history: repro must notice; results.json's sha256 says the
+    # stored file is what changed (a damaged input), not the run
     h = run_dir / "history.jsonl"
     h.write_text(h.read_text().replace('"value":1', '"value":2', 1))
     code, out, err = run_cli(["repro", str(run_dir)], capsys)
+    assert code == 254 and "history.jsonl is damaged" in err and "the run reproduces" in err, err
+    # with no recorded sha256 to go by, the difference is shown: a run that does not reproduce
+    results.pop("history_sha256")
+    (run_dir / "results.json").write_text(json.dumps(results))
+    code, out, err = run_cli(["repro", str(run_dir)], capsys)
     assert code == 255 and out.startswith("DIFFERENT"), out
+
+
+def test_set_reads_is_the_reads_option(capsys, tmp_path):
+    """The nodes see the run option ``reads`` (it wins over any setting), so ``--set
+    reads=local`` used to run sync reads with ``settings.reads: local`` in config.json."""
+    code, out, err = run_cli(["run", "--system", "zab", "--time-limit", "1", "--no-report", "--set", "reads=local",
+                              "--store", str(tmp_path)], capsys)
+    assert code == 0, err
+    config = json.loads((Path(out.split("results: ")[1].split()[0]) / "config.json").read_text())
+    assert config["reads"] == "local" and "reads" not in config["settings"]
+    # an explorative campaign takes it as pinned, as it does --reads
+    code, out, err = run_cli(["campaign", "--system", "zab", "--time-limit", "1", "--runs", "4", "--jobs", "1",
+                              "--set", "reads=local", "--no-report", "--name", "c", "--store", str(tmp_path)], capsys)
+    assert code == 0, err
+    runs = sorted((tmp_path / "campaigns" / "c" / "runs").glob("*/config.json"))
+    assert len(runs) == 4 and all(json.loads(r.read_text())["reads"] == "local" for r in runs)
 
 
 def test_repro_recheck_judges_an_identical_rerun_with_todays_checkers(capsys, tmp_path):
