@@ -45,6 +45,11 @@ def _executor(jobs: int, client: Any) -> Iterator[tuple[cf.Executor | None, int]
         ex = ProcessPool(jobs)  # its workers die with this process, even on SIGKILL
         try:
             yield ex, jobs * IN_FLIGHT_PER_SLOT
+        except BaseException:
+            # Ctrl-C, SIGTERM, a full disk: the runs in flight would not be recorded, so
+            # end them now rather than wait for each to finish (a --resume runs them again)
+            ex.kill_workers()
+            raise
         finally:
             ex.shutdown(wait=True, cancel_futures=True)
 

@@ -10,6 +10,7 @@ import argparse
 import errno
 import json
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,6 +32,16 @@ ENVIRONMENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.E
 
 class UsageError(Exception):
     pass
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, taken as Ctrl-C is (a campaign says how to resume, a shrink writes the
+    smallest failing run so far), then exit 143 as a process ended by SIGTERM does."""
+
+
+EXIT_TERMINATED = 128 + 15
+#: the SIGTERMs this process took (`main` maps a command's 130 to 143 after one)
+_TERMINATED: list[int] = []
 
 
 class _Parser(argparse.ArgumentParser):
@@ -369,10 +380,37 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Called without ``argv``, as the ``harness`` command calls it, it ends the process
     itself once the command is done (`_exit_now`)."""
-    code = _main(argv)
+    previous = _on_sigterm_raise()
+    _TERMINATED.clear()
+    try:
+        code = _main(argv)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    if _TERMINATED and code == 130:  # a command that took it as Ctrl-C (shrink) and returned
+        code = EXIT_TERMINATED
     if argv is None:
         _exit_now(code)
     return code
+
+
+def _on_sigterm_raise() -> Any:
+    """Make SIGTERM raise `Terminated` in this process (a process forked from it dies of
+    it as before); the handler it replaces, or None where no handler can be set."""
+    pid = os.getpid()
+
+    def handler(signum: int, frame: Any) -> None:
+        if os.getpid() != pid:  # a forked worker or writer: the default, die at once
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        _TERMINATED.append(signum)
+        raise Terminated
+
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (an embedding program's worker thread)
+        return None
 
 
 def _exit_now(code: int) -> None:
@@ -418,6 +456,9 @@ def _main(argv: Sequence[str] | None) -> int:
     except BrokenPipeError:  # e.g. piped into head
         sys.stderr.close()
         return 0
+    except Terminated:
+        print("harness: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print("harness: interrupted", file=sys.stderr)
         return 130

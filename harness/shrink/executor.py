@@ -17,11 +17,14 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from checkers.result import Signature, anomaly_names, failure_signature
 from harness.config import ConfigError, RunConfig
 from harness.rng import derive_seed
+
+if TYPE_CHECKING:
+    from harness.parentdeath import ProcessPool
 
 
 class OutOfBudget(Exception):
@@ -92,7 +95,7 @@ class CandidateExecutor:
         #: Ctrl-C stopped the passes (the best run so far is still written)
         self.interrupted = False
         self.passes: list[str] = []
-        self._pool: cf.ProcessPoolExecutor | None = None
+        self._pool: ProcessPool | None = None
         # other run seeds each candidate is also tried with (0 until the passes stall)
         self.reseeds = 0
         # The original run, re-run with this code: it must still fail the same way. It is
@@ -230,5 +233,8 @@ class CandidateExecutor:
 
     def close(self) -> None:
         if self._pool is not None:
+            # shrinking is over (done, out of budget, Ctrl-C): a candidate still running
+            # would only be dropped, so it is ended now instead of waited for
+            self._pool.kill_workers()
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
