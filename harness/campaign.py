@@ -112,6 +112,7 @@ def run_campaign(campaign: Campaign, jobs: int = 1, client: Any = None, progress
     unknown = sum(1 for e in entries.values() if e["valid"] not in (True, False))
 
     bar = None
+    started = time.time()
     with _executor(jobs, client) as (executor, in_flight), open(campaign.index_path, "a") as index:
         try:
             for e in _finished(executor, in_flight, tasks, fn):
@@ -124,7 +125,7 @@ def run_campaign(campaign: Campaign, jobs: int = 1, client: Any = None, progress
                 invalid += e["valid"] is False
                 unknown += e["valid"] not in (True, False)
                 if bar is None and progress:
-                    bar = _progress_bar(campaign.runs, len(entries) - 1)
+                    bar = _progress_bar(campaign.runs, len(entries) - 1, started)
                 if bar is not None:
                     bar.set_postfix_str(f"failures={invalid}" + (f" unknown={unknown}" if unknown else ""),
                                         refresh=False)

@@ -121,10 +121,15 @@ def record_run(campaign: Any, e: dict[str, Any], log: Any = None) -> dict[str, A
     return store_run(campaign, e, files)
 
 
-def _progress_bar(total: int, initial: int) -> Any:
-    # Made after the first run finished, so the process pool has forked its workers
-    # before tqdm starts its monitor thread.
+def _progress_bar(total: int, initial: int, started: float | None = None) -> Any:
+    """The campaign's progress bar, made after the first run finished (so the process pool
+    has forked its workers before tqdm starts its monitor thread); ``started``
+    (``time.time()`` when the runs began) dates it back, so that its elapsed time and
+    runs per second count the first run too instead of the instant since it finished."""
     from tqdm import tqdm
 
-    return tqdm(total=total, initial=initial, unit="run", file=sys.stderr, dynamic_ncols=True,
-                desc="campaign", mininterval=0.25)
+    bar = tqdm(total=total, initial=initial, unit="run", file=sys.stderr, dynamic_ncols=True,
+               desc="campaign", mininterval=0.25)
+    if started is not None:
+        bar.start_t = bar.last_print_t = min(started, bar.start_t)
+    return bar

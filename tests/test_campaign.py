@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -203,3 +204,29 @@ def test_a_campaign_ends_with_its_page_and_the_failing_runs_pages(local_jobs1, t
                  "--store", str(tmp_path), "--no-report"]) == 0
     assert not (tmp_path / "campaigns" / "toy-register-seed1" / "index.html").exists()
     assert "report:" not in capsys.readouterr().out
+
+
+def _last_bar(err: str) -> str:
+    return [seg for seg in err.replace("\r", "\n").splitlines() if seg.startswith("campaign:")][-1]
+
+
+def test_the_guided_progress_bar_counts_the_last_batch(tmp_path, capsys):
+    """The behaviours shown at the end include the last batch's (a guided campaign shorter
+    than a batch ended saying behaviours=0)."""
+    code = main(["campaign", "--system", "toy", "--time-limit", "3", "--runs", "3", "--jobs", "1", "--no-report",
+                 "--store", str(tmp_path), "--name", "c", "--guided", "--corpus", "none"])
+    assert code in (0, 1, 2)
+    bar = _last_bar(capsys.readouterr().err)
+    entries = [json.loads(x) for x in (tmp_path / "campaigns" / "c" / "index.jsonl").read_text().splitlines()]
+    reached = int(re.search(r"behaviours=(\d+)", bar).group(1))
+    assert reached > 0 and reached >= max(e["behaviours"] for e in entries), bar
+
+
+def test_the_progress_bar_times_from_the_start_of_the_runs(capsys):
+    """Made once the first run is in, the bar timed only the instant after it: two runs
+    of a pool finishing together read as thousands of runs per second."""
+    bar = campaign_exec._progress_bar(10, 0, started=time.time() - 20)
+    bar.update(2)
+    assert bar.format_dict["elapsed"] >= 20 and bar.format_dict["rate"] <= 0.2, bar.format_dict
+    bar.close()
+    capsys.readouterr()
