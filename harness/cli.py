@@ -277,7 +277,7 @@ def cmd_repro(args: argparse.Namespace) -> int:
 
             checks = run_checkers(out)
             valid = merge_verdicts(c.valid for c in checks.values() if c.decides)
-            print(f"  {args.run_dir}/results.json is missing or unreadable: checked again, verdict {valid}",
+            print(f"  {args.run_dir}/results.json is missing or unreadable: checked again, verdict {_verdict(valid)}",
                   file=sys.stderr)
         return exit_code(valid)
     _refuse_damaged_history(args.run_dir, old, new)
@@ -289,6 +289,13 @@ def cmd_repro(args: argparse.Namespace) -> int:
     print(f"  stored: {old_lines[first] if first < len(old_lines) else '<end>'}")
     print(f"  re-run: {new_lines[first] if first < len(new_lines) else '<end>'}")
     return EXIT_CRASH
+
+
+def _verdict(v: Any) -> str:
+    """A verdict as the run summary prints it: valid, INVALID, unknown."""
+    from harness.summary import _verdict as shown
+
+    return shown(v)
 
 
 def _refuse_damaged_history(run_dir: Path, old: bytes, new: bytes) -> None:
@@ -323,10 +330,10 @@ def _recheck(run_dir: Path, out: Any) -> int:
         old = {}
     checks = run_checkers(out)
     valid = merge_verdicts(c.valid for c in checks.values() if c.decides)
-    print(f"re-checked: stored {old.get('valid', 'missing')}, today's checkers {valid}")
+    print(f"re-checked: stored {_verdict(old.get('valid', 'missing'))}, today's checkers {_verdict(valid)}")
     for name, chk in checks.items():
         before = (old.get("checkers") or {}).get(name, {}).get("valid", "missing")
-        print(f"  {name:28} stored {before!s:8} re-checked {chk.valid}")
+        print(f"  {name:28} stored {_verdict(before):8} re-checked {_verdict(chk.valid)}")
     return exit_code(valid)
 
 
@@ -345,10 +352,10 @@ def _repro_live(run_dir: Path, config: RunConfig) -> int:
     res = run_test(config)
     old_v = old.get("valid", "missing")
     same = old_v == res.valid
-    print(f"{'same verdict' if same else 'DIFFERENT verdict'}: stored {old_v}, re-run {res.valid}")
+    print(f"{'same verdict' if same else 'DIFFERENT verdict'}: stored {_verdict(old_v)}, re-run {_verdict(res.valid)}")
     for name, chk in res.results["checkers"].items():
         before = (old.get("checkers") or {}).get(name, {}).get("valid", "missing")
-        print(f"  {name:28} stored {before!s:8} re-run {chk.get('valid')}")
+        print(f"  {name:28} stored {_verdict(before):8} re-run {_verdict(chk.get('valid'))}")
     return exit_code(res.valid)
 
 

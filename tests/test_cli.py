@@ -65,6 +65,8 @@ def test_run_writes_a_run_directory_and_repro_is_identical(capsys, tmp_path):
     assert results["seed"] == 3 and results["valid"] is True
     code, out, err = run_cli(["repro", str(run_dir)], capsys)
     assert code == 0 and out.startswith("identical"), out
+    code, out, err = run_cli(["shrink", str(run_dir), "--no-report"], capsys)
+    assert code == 254 and "did not fail (verdict valid)" in err, err
     # tamper with the stored history: repro must notice; results.json's sha256 says the
     # stored file is what changed (a damaged input), not the run
     h = run_dir / "history.jsonl"
@@ -111,9 +113,12 @@ def test_repro_recheck_judges_an_identical_rerun_with_todays_checkers(capsys, tm
     assert code == 1 and out.startswith("identical"), out
     code, out, err = run_cli(["repro", "--recheck", str(run_dir)], capsys)
     assert code == 0, out + err
-    assert "re-checked: stored False, today's checkers True" in out
-    assert any(ln.split()[:5] == [name, "stored", "False", "re-checked", "True"] for ln in out.splitlines()), out
-    # a history that does not reproduce is still 255, whatever --recheck says
+    assert "re-checked: stored INVALID, today's checkers valid" in out
+    assert any(ln.split()[:5] == [name, "stored", "INVALID", "re-checked", "valid"] for ln in out.splitlines()), out
+    # a history that does not reproduce is still 255, whatever --recheck says (with no
+    # recorded sha256: with it, the stored file is what changed, a damaged input, 254)
+    stored.pop("history_sha256")
+    res.write_text(json.dumps(stored))
     h = run_dir / "history.jsonl"
     h.write_text(h.read_text().replace('"value":1', '"value":2', 1))
     code, out, err = run_cli(["repro", "--recheck", str(run_dir)], capsys)

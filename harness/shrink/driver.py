@@ -52,7 +52,9 @@ def shrink_run(run_dir: Path, budget_s: float = DEFAULT_BUDGET_S, out_dir: Path 
         raise ConfigError(f"{run_dir}: incomplete run directory ({e})") from None
     target = signature = failure_signature(results)
     if not target:
-        raise ConfigError(f"{run_dir} did not fail (verdict {results.get('valid')}): nothing to shrink")
+        from harness.summary import _verdict
+
+        raise ConfigError(f"{run_dir} did not fail (verdict {_verdict(results.get('valid'))}): nothing to shrink")
     if keep is not None:
         keep = list(keep)
         chosen = set()
