@@ -168,3 +168,19 @@ def test_run_summary_names_every_kind_of_server():
 
     assert describe_servers(RunConfig(system="zab", nodes=5)) == "5 servers"
     assert describe_servers(RunConfig(system="kafka", workload="queue", nodes=5)) == "8 servers (z1-z3, b1-b5)"
+
+
+def test_shrink_of_the_current_directory_writes_beside_it(tmp_path, capsys, monkeypatch):
+    """``harness shrink .`` inside a run directory: its output goes beside it, named from
+    the real directory (Path('.').with_name raised ValueError: a traceback, exit 255)."""
+    from harness.config import RunConfig
+    from harness.runner import run_test
+
+    res = run_test(RunConfig(system="toy", time_limit=3, seed=2, bugs=("toy-async-backup-reads",),
+                             nemesis=("partition",)), directory=tmp_path / "failing")
+    assert res.valid is False
+    monkeypatch.chdir(tmp_path / "failing")
+    code, _out, err = run_cli(["shrink", ".", "--budget", "2", "--no-report"], capsys)
+    assert code == 0 and "Traceback" not in err, err
+    assert (tmp_path / "failing.shrunk" / "results.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["failing", "failing.shrunk"]

@@ -68,7 +68,10 @@ def shrink_run(run_dir: Path, budget_s: float = DEFAULT_BUDGET_S, out_dir: Path 
             raise ConfigError("--keep: nothing to keep")
         target = frozenset(chosen)
     config = config.replace(schedule=schedule)
-    out_dir = Path(out_dir) if out_dir is not None else run_dir.with_name(run_dir.name + ".shrunk")
+    if out_dir is None:  # beside the run; `harness shrink .` names it from the real directory
+        named = run_dir if run_dir.name not in ("", ".", "..") else run_dir.resolve()
+        out_dir = named.with_name(named.name + ".shrunk")
+    out_dir = Path(out_dir)
     from harness.store import check_writable
 
     check_writable(out_dir.parent, "shrink output")  # before the work, not after it
