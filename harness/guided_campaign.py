@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from harness.campaign_exec import _executor, _finished, _progress_bar, record_run, run_tasks
-from harness.campaign_index import load_index
+from harness.campaign_index import done_entries
 from harness.campaign_run import _system_module
 from harness.coverage import CoverageLog
 from harness.guided import BATCH, Planner, load_coverage
@@ -32,7 +32,9 @@ def write_corpus(campaign: Any, planner: Planner) -> None:
 
 def run_guided(campaign: Any, jobs: int, client: Any, progress: bool) -> list[dict[str, Any]]:
     """``run_campaign`` for a guided campaign: batch by batch, the corpus between."""
-    entries = load_index(campaign)
+    # the runs done (`done_entries`): one that ended in a harness error or whose directory
+    # is gone runs again, as in a plain campaign, and is observed as it runs this time
+    entries = done_entries(campaign)
     cov = load_coverage(campaign)
     seeds = campaign.seeds()
     order = {s: i for i, s in enumerate(seeds)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -230,3 +231,28 @@ def test_the_progress_bar_times_from_the_start_of_the_runs(capsys):
     assert bar.format_dict["elapsed"] >= 20 and bar.format_dict["rate"] <= 0.2, bar.format_dict
     bar.close()
     capsys.readouterr()
+
+
+def test_a_guided_resume_runs_again_what_is_not_done(tmp_path, capsys):
+    """As in a plain campaign (README: a run that ended in a harness error or whose
+    directory is gone is not done): a guided --resume ran neither again."""
+    base = ["campaign", "--system", "toy", "--time-limit", "2", "--jobs", "1", "--no-report", "--guided",
+            "--corpus", "none", "--store", str(tmp_path), "--name", "g"]
+    assert main([*base, "--runs", "4"]) in (0, 1, 2)
+    d = tmp_path / "campaigns" / "g"
+    before = {e["seed"]: e for e in (json.loads(x) for x in (d / "index.jsonl").read_text().splitlines())}
+    gone, failed = sorted(before)[:2]
+    shutil.rmtree(d / before[gone]["run_dir"])
+    with open(d / "index.jsonl", "a") as f:  # as if the harness had crashed on it, run again since
+        f.write(json.dumps({**before[failed], "valid": "unknown", "error": "OSError: disk full",
+                            "run_dir": None}) + "\n")
+    capsys.readouterr()
+    assert main(["campaign", "--store", str(tmp_path), "--name", "g", "--resume", "--jobs", "1",
+                 "--no-report"]) in (0, 1, 2)
+    assert "resuming g: 2 of 4 runs already done" in capsys.readouterr().err
+    after = {e["seed"]: e for e in (json.loads(x) for x in (d / "index.jsonl").read_text().splitlines())}
+    assert (d / before[gone]["run_dir"] / "results.json").is_file()
+    for seed in (gone, failed):  # run again, the same run: the guided plan did not change
+        assert "error" not in after[seed]
+        assert after[seed]["history_sha256"] == before[seed]["history_sha256"]
+        assert after[seed]["guided"] == before[seed]["guided"]
