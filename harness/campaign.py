@@ -275,6 +275,10 @@ def _run(args: argparse.Namespace, name: str, directory: Path, base: RunConfig |
         campaign.save()
     before = len(done_entries(campaign))
     if args.resume:
+        if campaign.guided:  # its own copy of the seed corpus, damaged: one line, before any other
+            from harness.guided import seed_corpus
+
+            seed_corpus(campaign)
         print(f"resuming {name}: {before} of {campaign.runs} runs already done", file=sys.stderr)
     t0 = time.perf_counter()
     try:

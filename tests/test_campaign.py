@@ -256,3 +256,17 @@ def test_a_guided_resume_runs_again_what_is_not_done(tmp_path, capsys):
         assert "error" not in after[seed]
         assert after[seed]["history_sha256"] == before[seed]["history_sha256"]
         assert after[seed]["guided"] == before[seed]["guided"]
+
+
+def test_a_damaged_seed_corpus_copy_is_one_line_on_resume(tmp_path, capsys):
+    """The bad-input line is the only line: 'resuming ...' was printed before it."""
+    assert main(["campaign", "--system", "zab", "--time-limit", "1", "--runs", "1", "--jobs", "1", "--no-report",
+                 "--guided", "--store", str(tmp_path), "--name", "g"]) in (0, 1, 2)
+    copy = tmp_path / "campaigns" / "g" / "seed-corpus.json"
+    assert copy.is_file()  # the shipped corpus for zab/register, copied into the campaign
+    copy.write_text("junk\n")
+    capsys.readouterr()
+    assert main(["campaign", "--store", str(tmp_path), "--name", "g", "--resume", "--runs", "2",
+                 "--no-report"]) == 254
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "seed-corpus.json: unreadable corpus" in err, err
