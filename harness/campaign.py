@@ -235,7 +235,11 @@ def run(args: argparse.Namespace) -> int:
     # Connect before writing anything: a bad address is one line now, not a crash later.
     client = connect(args.scheduler) if args.scheduler is not None else None
     try:
-        return _run(args, name, directory, base, client)
+        from harness.lock import exclusive
+
+        # one process per campaign: two would each run every seed not done (harness.lock)
+        with exclusive(directory.parent / f".{name}.lock", f"campaign {name!r}"):
+            return _run(args, name, directory, base, client)
     finally:
         if client is not None:
             client.close()

@@ -18,6 +18,7 @@ from harness import campaign as cmod, campaign_exec
 from harness.cli import main
 from harness.config import RunConfig
 from harness.rng import derive_seed
+from harness.runner import run_test
 from harness.store import load_config
 
 BUG = "toy-async-backup-reads"
@@ -270,3 +271,41 @@ def test_a_damaged_seed_corpus_copy_is_one_line_on_resume(tmp_path, capsys):
                  "--no-report"]) == 254
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "seed-corpus.json: unreadable corpus" in err, err
+
+
+def test_one_process_at_a_time_on_a_campaign(tmp_path, capsys):
+    """A second harness on a campaign being run is refused at once: two ran every seed not
+    done, each, and the index had two lines per seed."""
+    from harness.lock import exclusive
+
+    base = ["campaign", "--system", "toy", "--time-limit", "2", "--jobs", "1", "--no-report",
+            "--store", str(tmp_path), "--name", "c"]
+    assert main([*base, "--runs", "2"]) in (0, 1, 2)
+    capsys.readouterr()
+    with exclusive(tmp_path / "campaigns" / ".c.lock", "held by this test"):
+        assert main(["campaign", "--store", str(tmp_path), "--name", "c", "--resume", "--runs", "3",
+                     "--jobs", "1", "--no-report"]) == 254
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"campaign 'c' is in use by another harness process (pid {os.getpid()})" \
+            in err, err
+        assert main([*base, "--runs", "2", "--seed", "3"]) == 254  # a new one of that name too
+        capsys.readouterr()
+    lines = (tmp_path / "campaigns" / "c" / "index.jsonl").read_text().splitlines()
+    assert len(lines) == 2
+    assert main(["campaign", "--store", str(tmp_path), "--name", "c", "--resume", "--runs", "3", "--jobs", "1",
+                 "--no-report"]) in (0, 1, 2)  # the lock is gone with its holder
+    assert len((tmp_path / "campaigns" / "c" / "index.jsonl").read_text().splitlines()) == 3
+
+
+def test_one_process_at_a_time_on_a_shrink_output(tmp_path, capsys):
+    from harness.lock import exclusive
+
+    res = run_test(RunConfig(system="toy", time_limit=3, seed=2, bugs=(BUG,), nemesis=("partition",)),
+                   directory=tmp_path / "failing")
+    assert res.valid is False
+    with exclusive(tmp_path / ".failing.shrunk.lock", "held by this test"):
+        assert main(["shrink", str(tmp_path / "failing"), "--budget", "2", "--no-report"]) == 254
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "shrink output" in err and "in use by another harness process" in err, err
+    assert not (tmp_path / "failing.shrunk").exists()
+    assert main(["shrink", str(tmp_path / "failing"), "--budget", "2", "--no-report"]) == 0
