@@ -6,9 +6,10 @@ run twice, an index with two lines per seed. Two shrinks into the same output di
 would race to swap their results into it. :func:`exclusive` holds a lock file beside
 what it guards for as long as the command works on it; a second process is refused at
 once (``ConfigError``: exit 254, naming the holder's pid). The kernel drops the lock
-when its holder dies, even by SIGKILL, so there is no stale lock to clean up; the lock
-file itself stays (removing it would let a third process lock a fresh file while the
-second still holds the old one).
+when its holder dies, even by SIGKILL, so there is no stale lock to clean up. The holder
+removes the lock file when it is done (one left by a killed holder is taken over); a
+process that locked a file just removed sees that its file is no longer the one at the
+path, and locks that one instead.
 """
 
 from __future__ import annotations
@@ -31,16 +32,29 @@ def exclusive(lock_file: Path, what: str) -> Iterator[None]:
     except ImportError:  # not POSIX: no locking, as before
         yield
         return
-    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
+    while True:
+        fd = os.open(lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
             raise ConfigError(f"{what} is in use by another harness process (pid {holder}): "
                               f"wait for it to end or stop it first") from None
+        try:
+            same = os.stat(lock_file).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # the holder before us removed it as we opened it: lock the new one
+    try:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield
     finally:
+        try:
+            os.unlink(lock_file)  # while still holding it: no one can hold this file after us
+        except OSError:
+            pass
         os.close(fd)  # closing the last descriptor of it releases the lock

@@ -295,6 +295,7 @@ def test_one_process_at_a_time_on_a_campaign(tmp_path, capsys):
     assert main(["campaign", "--store", str(tmp_path), "--name", "c", "--resume", "--runs", "3", "--jobs", "1",
                  "--no-report"]) in (0, 1, 2)  # the lock is gone with its holder
     assert len((tmp_path / "campaigns" / "c" / "index.jsonl").read_text().splitlines()) == 3
+    assert not (tmp_path / "campaigns" / ".c.lock").exists()  # removed by its last holder
 
 
 def test_one_process_at_a_time_on_a_shrink_output(tmp_path, capsys):
