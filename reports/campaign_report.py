@@ -121,7 +121,9 @@ def load_rows(campaign_dir: Path) -> tuple[list[RunRow], int]:
     runs = campaign_dir / "runs"
     if runs.is_dir():
         for d in sorted(runs.iterdir(), key=lambda p: p.name):
-            if d.is_dir() and d.name not in seen and (d / "results.json").exists():
+            # a run directory is named by its seed: SEED.shrunk (`harness shrink` writes
+            # it beside the run) and other directories are not runs of the campaign
+            if d.is_dir() and d.name.isdigit() and d.name not in seen and (d / "results.json").exists():
                 rows.append(RunRow(seed=d.name, run_dir=d, in_index=False))
                 seen.add(d.name)
     for row in rows:

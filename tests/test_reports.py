@@ -542,6 +542,16 @@ def test_campaign_made_by_the_harness(tmp_path, capsys):
         assert f'id="seed-{e["seed"]}"' in page
         has_report = (c / e["run_dir"] / "report.html").exists()
         assert has_report == (e["valid"] is not True)
+    # a failing run shrunk where the README says (beside it, SEED.shrunk) is not a run of
+    # the campaign: the page counted it (5 runs of 4 planned) and offered it as the run to
+    # reproduce, seed 'SEED.shrunk'
+    failing = next((e for e in entries if e["valid"] is False), None)
+    if failing is not None:
+        assert main(["shrink", str(c / failing["run_dir"]), "--budget", "2", "--no-report"]) == 0
+        assert main(["report", str(c), "--no-plots"]) == 0
+        capsys.readouterr()
+        page = (c / "index.html").read_text()
+        assert ".shrunk" not in page and f"{len(entries)} runs of 4 planned" in page
 
 
 # ----------------------------------------------------------------------------- CLI
