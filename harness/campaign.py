@@ -252,6 +252,7 @@ def _run(args: argparse.Namespace, name: str, directory: Path, base: RunConfig |
         if args.corpus is not None:
             raise ConfigError("--corpus cannot change a campaign being resumed (it plans from its own copy)")
         campaign = Campaign.load(directory)
+        _refuse_changes(args, campaign)
         if args.runs is not None and args.runs != campaign.runs:
             if args.runs < campaign.runs:
                 raise ConfigError(f"campaign {name!r} has {campaign.runs} runs; "
@@ -301,6 +302,46 @@ def _run(args: argparse.Namespace, name: str, directory: Path, base: RunConfig |
                 f"`harness report DIR` builds any other)") if failing > REPORTED_FAILURES else ""
         print(f"report: {page}{more}")
     return campaign_exit_code(entries)
+
+
+def _refuse_changes(args: argparse.Namespace, campaign: Campaign) -> None:
+    """ConfigError if an option given with ``--resume`` says something other than the
+    campaign's ``campaign.json``: a resumed campaign runs as it was started, so a
+    ``--time-limit 50`` or ``--guided`` there would be silently ignored. An option left
+    at its default (or equal to the campaign's) passes; ``--runs`` may raise the count."""
+    from harness.cli import _settings
+
+    d, base = RunConfig(), campaign.base
+
+    def differs(given: Any, default: Any, recorded: Any) -> bool:
+        return given is not None and given != default and given != recorded
+
+    changed = [flag for flag, given, default, recorded in (
+        ("--system", args.system, d.system, base.system),
+        ("--workload", args.workload, d.workload, base.workload),
+        ("--clients", args.clients, d.clients, base.clients),
+        ("--rate", args.rate, d.rate, base.rate),
+        ("--time-limit", args.time_limit, d.time_limit, base.time_limit),
+        ("--recovery-time", args.recovery_time, d.recovery_time, base.recovery_time),
+        ("--keys", args.keys, d.keys, base.keys),
+        ("--nodes", args.nodes, d.nodes, base.nodes),
+        ("--nemesis-interval", args.nemesis_interval, d.nemesis_interval, base.nemesis_interval),
+        ("--reads", args.reads, d.reads, base.reads),
+        ("--nemesis", None if args.nemesis is None else tuple(args.nemesis), d.nemesis, base.nemesis),
+        ("--bug", tuple(args.bug), (), base.bugs),
+        ("--seed", args.seed, 1, campaign.seed),
+        ("--keep", args.keep, None, campaign.keep),
+    ) if differs(given, default, recorded)]
+    given = {**_settings(args.settings), **({"fencing": True} if args.fencing else {})}
+    if any(base.settings.get(k, object()) != v for k, v in given.items()):
+        changed.append("--set" if args.settings else "--fencing")
+    if args.guided and not campaign.guided:
+        changed.append("--guided")
+    if args.no_swarm and campaign.swarm:
+        changed.append("--no-swarm")
+    if changed:
+        raise ConfigError(f"{' '.join(changed)}: campaign {campaign.name!r} runs as it was started "
+                          f"(its campaign.json); --resume cannot change that; --name starts another")
 
 
 #: failing runs whose report pages a campaign builds at its end (each takes about half a

@@ -310,3 +310,25 @@ def test_one_process_at_a_time_on_a_shrink_output(tmp_path, capsys):
         assert err.count("\n") == 1 and "shrink output" in err and "in use by another harness process" in err, err
     assert not (tmp_path / "failing.shrunk").exists()
     assert main(["shrink", str(tmp_path / "failing"), "--budget", "2", "--no-report"]) == 0
+
+
+@pytest.mark.parametrize("change, flag", [(["--time-limit", "50"], "--time-limit"), (["--guided"], "--guided"),
+                                          (["--system", "kafka"], "--system"), (["--set", "x=1"], "--set"),
+                                          (["--bug", "toy-other"], "--bug"), (["--seed", "9"], "--seed"),
+                                          (["--no-swarm"], "--no-swarm"), (["--nemesis", "kill"], "--nemesis")])
+def test_resume_refuses_options_that_would_change_the_campaign(tmp_path, capsys, change, flag):
+    """They were silently ignored: the campaign ran on as its campaign.json says."""
+    assert main(args(tmp_path, 2, "--jobs", "1", "--no-report")) == 1
+    before = campaign_dir(tmp_path) / "campaign.json"
+    text = before.read_text()
+    capsys.readouterr()
+    name = campaign_dir(tmp_path).name
+    assert main(["campaign", "--store", str(tmp_path), "--name", name, "--resume", "--runs", "3", "--jobs", "1",
+                 "--no-report", *change]) == 254
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"harness: error: {flag}: campaign") and "--resume cannot" in err
+    assert before.read_text() == text and len(index(tmp_path)) == 2
+    # what the campaign was started with may be repeated
+    assert main(["campaign", "--store", str(tmp_path), "--name", name, "--resume", "--runs", "3", "--jobs", "1",
+                 "--no-report", "--time-limit", "5", "--seed", "7", "--bug", BUG]) == 1
+    assert len(index(tmp_path)) == 3
