@@ -332,3 +332,30 @@ def test_resume_refuses_options_that_would_change_the_campaign(tmp_path, capsys,
     assert main(["campaign", "--store", str(tmp_path), "--name", name, "--resume", "--runs", "3", "--jobs", "1",
                  "--no-report", "--time-limit", "5", "--seed", "7", "--bug", BUG]) == 1
     assert len(index(tmp_path)) == 3
+
+
+def _dies_on_seed_3(config, tag):
+    if config.seed == 3:  # as the out-of-memory killer ends a run's worker
+        os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(0.05)
+    return {"seed": config.seed, "valid": True, "tag": tag}
+
+
+def test_a_worker_killed_under_a_run_does_not_end_the_campaign():
+    """A dead worker broke the pool: the campaign ended in a BrokenProcessPool traceback
+    (exit 255). The runs in flight are run again, each alone; the one that kills its
+    worker alone is recorded as a harness error, which --resume runs again."""
+    from types import SimpleNamespace
+
+    pool = campaign_exec._RenewingPool(2)
+    try:
+        tasks = [(SimpleNamespace(seed=k), f"t{k}") for k in range(8)]
+        out = {}
+        for e in campaign_exec._finished(pool, 4, tasks, _dies_on_seed_3):
+            assert e["seed"] not in out
+            out[e["seed"]] = e
+    finally:
+        pool.shutdown(wait=True)
+    assert sorted(out) == list(range(8))
+    assert out[3]["valid"] == "unknown" and "worker process died" in out[3]["error"]
+    assert all(out[k] == {"seed": k, "valid": True, "tag": f"t{k}"} for k in out if k != 3)
