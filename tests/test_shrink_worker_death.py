@@ -37,14 +37,15 @@ def test_a_candidate_that_kills_its_worker_is_taken_as_not_failing(monkeypatch):
     logs: list[str] = []
     ex = executor.CandidateExecutor(config, failure_signature(res.results), 120, logs.append, jobs=2)
     try:
-        candidates = [config.replace(clients=1), config.replace(rate=KILLER_RATE),
+        # the killer first: it must be decided before any later candidate can be chosen
+        candidates = [config.replace(rate=KILLER_RATE), config.replace(clients=1),
                       config.replace(keys=1), config]
         i = ex.first_of(candidates)
         sequential = next(k for k, c in enumerate(candidates)
                           if c.rate != KILLER_RATE and _real_attempt(c, ex.target, None, None)[0] == "same")
         assert i == sequential
         assert any("killed its worker" in line for line in logs), logs
-        assert ex.tried[executor._key(candidates[1])] is False
+        assert ex.tried[executor._key(candidates[0])] is False
         assert ex.first_of([config.replace(clients=2)]) in (0, None)  # the pool works again
     finally:
         ex.close()
