@@ -56,6 +56,7 @@ import argparse
 import dataclasses
 import json
 import os
+import shlex
 import shutil
 import sys
 import time
@@ -168,7 +169,8 @@ def print_summary(campaign: Campaign, entries: list[dict[str, Any]], new: int, w
         rows = []
         for e in failures:
             what = e.get("error") or ", ".join(e["anomalies"]) or _verdict(e["valid"])
-            repro = f"harness repro {campaign.directory / e['run_dir']}" if e.get("run_dir") else "-"
+            repro = f"harness repro {shlex.quote(str(campaign.directory / e['run_dir']))}" if e.get("run_dir") \
+                else "-"
             rows.append([e["run"], e["seed"], _verdict(e["valid"]), what, repro])
         print(tabulate(rows, headers=["run", "seed", "verdict", "what failed", "repro"], tablefmt="simple"))
 
@@ -227,9 +229,9 @@ def run(args: argparse.Namespace) -> int:
     # Resuming a named campaign needs none of the run options: they are in campaign.json.
     base = None if args.resume and args.name else _base_config(args)
     name = args.name if base is None else args.name or default_name(base, args.seed)
-    if not name or "/" in name or name.startswith(".") or len(name) > MAX_NAME or "\0" in name:
+    if not name or "/" in name or name.startswith(".") or len(name) > MAX_NAME or not name.isprintable():
         raise ConfigError(f"bad campaign name {name[:MAX_NAME]!r}{'...' if len(name) > MAX_NAME else ''} "
-                          f"(at most {MAX_NAME} characters, no '/', not starting with '.')")
+                          f"(at most {MAX_NAME} printable characters, no '/', not starting with '.')")
     directory = Path(args.store) / "campaigns" / name
     check_writable(directory.parent)
     # Connect before writing anything: a bad address is one line now, not a crash later.
@@ -290,7 +292,8 @@ def _run(args: argparse.Namespace, name: str, directory: Path, base: RunConfig |
         entries = run_campaign(campaign, jobs=args.jobs, client=client)
     except KeyboardInterrupt:
         print(f"harness: {len(done_entries(campaign))} of {campaign.runs} runs done; continue with: "
-              f"harness campaign --store {args.store} --name {name} --resume", file=sys.stderr)
+              f"harness campaign --store {shlex.quote(str(args.store))} --name {shlex.quote(name)} --resume",
+              file=sys.stderr)
         raise
     print_summary(campaign, entries, len(entries) - before, time.perf_counter() - t0)
     if not args.no_report:

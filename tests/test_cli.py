@@ -184,3 +184,31 @@ def test_shrink_of_the_current_directory_writes_beside_it(tmp_path, capsys, monk
     assert code == 0 and "Traceback" not in err, err
     assert (tmp_path / "failing.shrunk" / "results.json").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["failing", "failing.shrunk"]
+
+
+def test_printed_commands_survive_a_path_with_spaces(tmp_path, capsys):
+    """The repro and resume commands the harness prints are copied into a shell: a store
+    path with a space (or a quote) was printed bare, and the command ran on two paths."""
+    import shlex
+
+    store = tmp_path / "my store's runs"
+    code, out, err = run_cli(["run", "--system", "toy", "--time-limit", "2", "--no-report", "--store", str(store)],
+                             capsys)
+    assert code == 0, err
+    line = next(x for x in out.splitlines() if x.startswith("repro:"))
+    argv = shlex.split(line.split(":", 1)[1])
+    assert argv[:2] == ["harness", "repro"] and len(argv) == 3
+    assert run_cli(argv[1:], capsys)[0] == 0
+    code, out, err = run_cli(["campaign", "--system", "toy", "--time-limit", "2", "--runs", "2", "--jobs", "1",
+                              "--no-report", "--bug", "toy-async-backup-reads", "--nemesis", "partition",
+                              "--store", str(store), "--name", "c"], capsys)
+    rows = [x for x in out.splitlines() if "harness repro " in x]
+    for row in rows:  # a failing run's command, at the end of its table row
+        argv = shlex.split(row[row.index("harness repro "):])
+        assert len(argv) == 3 and Path(argv[2]).is_dir(), row
+
+
+def test_a_campaign_name_must_be_printable(tmp_path, capsys):
+    code, _out, err = run_cli(["campaign", "--system", "toy", "--runs", "1", "--name", "a\nb",
+                               "--store", str(tmp_path)], capsys)
+    assert code == 254 and "bad campaign name" in err and err.count("\n") == 1, err
