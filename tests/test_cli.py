@@ -199,10 +199,11 @@ def test_printed_commands_survive_a_path_with_spaces(tmp_path, capsys):
     argv = shlex.split(line.split(":", 1)[1])
     assert argv[:2] == ["harness", "repro"] and len(argv) == 3
     assert run_cli(argv[1:], capsys)[0] == 0
-    code, out, err = run_cli(["campaign", "--system", "toy", "--time-limit", "2", "--runs", "2", "--jobs", "1",
+    code, out, err = run_cli(["campaign", "--system", "toy", "--time-limit", "5", "--runs", "4", "--jobs", "1",
                               "--no-report", "--bug", "toy-async-backup-reads", "--nemesis", "partition",
                               "--store", str(store), "--name", "c"], capsys)
     rows = [x for x in out.splitlines() if "harness repro " in x]
+    assert rows, out
     for row in rows:  # a failing run's command, at the end of its table row
         argv = shlex.split(row[row.index("harness repro "):])
         assert len(argv) == 3 and Path(argv[2]).is_dir(), row
