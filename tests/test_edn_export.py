@@ -169,3 +169,24 @@ def test_a_queue_edn_send_that_is_not_one_send_micro_op_is_refused(tmp_path: Pat
     assert main(["check", "--workload", "queue", str(p)]) == 254
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "a send must hold one [:send ...] micro-op" in err, err
+
+
+def test_an_export_cut_short_leaves_the_old_file(runs: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """history.edn is written aside and renamed into place: a disk that fills up halfway
+    left a truncated file, which `harness check` then read as a shorter history."""
+    import harness.export as export
+
+    run_dir = runs["election"]
+    before = (run_dir / "history.edn").read_text()
+    real = Path.write_text
+
+    def half_then_full(self: Path, text: str, *a: object, **kw: object) -> int:
+        real(self, text[: len(text) // 2], *a, **kw)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", half_then_full)
+    with pytest.raises(OSError):
+        export.write_history_edn(run_dir)
+    monkeypatch.undo()
+    assert (run_dir / "history.edn").read_text() == before
+    assert sorted(p.name for p in run_dir.iterdir() if p.name.startswith(".")) == []
