@@ -359,3 +359,22 @@ def test_a_worker_killed_under_a_run_does_not_end_the_campaign():
     assert sorted(out) == list(range(8))
     assert out[3]["valid"] == "unknown" and "worker process died" in out[3]["error"]
     assert all(out[k] == {"seed": k, "valid": True, "tag": f"t{k}"} for k in out if k != 3)
+
+
+def test_the_coverage_log_survives_a_line_torn_by_a_crash(tmp_path):
+    """A torn last line glued itself to the next one appended: the behaviour numbered on
+    it was lost, and with it every later number and every later run's behaviours."""
+    from harness.coverage import CoverageLog
+
+    log = CoverageLog(tmp_path)
+    log.append(0, 10, ["a", "b"])
+    log.append(1, 11, ["b", "c"])
+    with open(tmp_path / "behaviours.jsonl", "a") as f:
+        f.write('{"id":3,"b":"to')  # the harness died here
+    with open(tmp_path / "coverage.jsonl", "a") as f:
+        f.write('{"run":2,"se')
+    log = CoverageLog(tmp_path)  # the resumed campaign's
+    log.append(2, 12, ["c", "d", "e"])
+    log.append(3, 13, ["e", "f"])
+    assert CoverageLog(tmp_path).read() == {10: (0, ["a", "b"]), 11: (1, ["b", "c"]), 12: (2, ["c", "d", "e"]),
+                                           13: (3, ["e", "f"])}
