@@ -90,6 +90,11 @@ def _fault_kinds(run_dir: Path, config: dict) -> list[str]:
     return []
 
 
+def _names(x: Any) -> list[str]:
+    """An index line's list of names; anything else (a damaged line) is none."""
+    return [str(a) for a in x if a is not None] if isinstance(x, list) else []
+
+
 def load_rows(campaign_dir: Path) -> tuple[list[RunRow], int]:
     """Every run of the campaign (index lines, then run directories missing from it)."""
     lines, bad = _read_jsonl(campaign_dir / "index.jsonl")
@@ -111,12 +116,9 @@ def load_rows(campaign_dir: Path) -> tuple[list[RunRow], int]:
         # elsewhere must not make a report write there
         run_dir = path_inside(campaign_dir / "runs", candidate)
         row = RunRow(seed=seed, run=e.get("run"), valid=e.get("valid", e.get("verdict", _MISSING)),
-                     anomalies=[str(a) for a in e.get("anomalies") or [] if a is not None],
-                     failed=[str(a) for a in e.get("failed") or []],
+                     anomalies=_names(e.get("anomalies")), failed=_names(e.get("failed")),
                      wall_s=_num(e.get("wall_s", e.get("wall"))), sha=e.get("history_sha256"),
                      run_dir=run_dir, error=str(e["error"]) if e.get("error") else None)
-        if not isinstance(e.get("anomalies"), list):
-            row.anomalies = []
         rows.append(row)
     runs = campaign_dir / "runs"
     if runs.is_dir():

@@ -167,6 +167,12 @@ def _corrupt_index(d: Path) -> None:
         f.write("\n".join(["{not json"] + lines) + "\n")
 
 
+def _numbers_for_names(d: Path) -> None:
+    lines = [json.loads(x) for x in (d / "index.jsonl").read_text().splitlines()]
+    lines[0]["failed"], lines[-1]["anomalies"] = 1, True
+    (d / "index.jsonl").write_text("".join(json.dumps(e) + "\n" for e in lines))
+
+
 def _escape_index(d: Path) -> None:
     lines = [json.loads(x) for x in (d / "index.jsonl").read_text().splitlines()]
     for e in lines:
@@ -253,6 +259,8 @@ CASES: list[tuple[str, Callable[[Ctx], list[str]], int, str | None]] = [
     ("report-read-only-run", lambda c: ["report", str(_ro_run(c))], 254, "writ"),
     ("index-corrupt-line", lambda c: ["campaign", "--store", str(c.campaign("corrupt", _corrupt_index)),
                                       "--name", "c", "--resume"], 254, "index.jsonl:1"),
+    ("report-index-numbers-for-names", lambda c: ["report", "--no-plots", str(c.campaign(
+        "numbers", _numbers_for_names) / "campaigns" / "c")], 0, None),
     ("campaign-name-300", lambda c: ["campaign", "--system", "toy", "--runs", "1", "--name", "x" * 300,
                                      "--store", str(c.tmp / "s")], 254, "campaign name"),
     ("run-seed-300-digits", lambda c: RUN + ["--seed", "9" * 300], 254, "--seed"),
