@@ -182,14 +182,17 @@ def validate_fields(config: RunConfig) -> None:
                                         or not all(isinstance(f, dict) for f in config.schedule)):
         raise ConfigError(f"schedule must be a list of faults, not {_short(config.schedule)}")
     if config.schedule is not None:
-        from harness.faults import Fault
+        from harness.faults import Fault, fault_problem
 
         limit = config.time_limit * SECOND
         for f in config.schedule:
             try:
                 fault = Fault.from_json(f)
-            except (KeyError, TypeError, ValueError, AttributeError):
+            except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
                 raise ConfigError(f"schedule: bad fault {_short(f)}") from None
+            why = fault_problem(fault)
+            if why is not None:
+                raise ConfigError(f"schedule: bad fault {_short(f)}: {why}")
             # the main phase ends with the final heal; what follows is the fault-free
             # recovery, so a fault there would go off in the middle of it
             if not 0 <= fault.at < limit:

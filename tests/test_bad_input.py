@@ -167,6 +167,12 @@ def _corrupt_index(d: Path) -> None:
         f.write("\n".join(["{not json"] + lines) + "\n")
 
 
+def _schedule_json(faults: list) -> Callable[[Path], None]:
+    def edit(d: Path) -> None:
+        (d / "schedule.json").write_text(json.dumps(faults))
+    return edit
+
+
 def _numbers_for_names(d: Path) -> None:
     lines = [json.loads(x) for x in (d / "index.jsonl").read_text().splitlines()]
     lines[0]["failed"], lines[-1]["anomalies"] = 1, True
@@ -221,6 +227,15 @@ CASES: list[tuple[str, Callable[[Ctx], list[str]], int, str | None]] = [
      254, "history.jsonl is damaged"),
     ("report-results-checkers-not-an-object", lambda c: ["report", "--no-plots", str(c.run_copy(
         "checkers-int", _edit_results(checkers=1)))], 0, None),
+    # an explicit schedule whose faults the nemesis cannot apply: a crash mid-simulation
+    ("repro-schedule-bad-partition-args", lambda c: ["repro", str(c.run_copy("sched-args", _edit_config(
+        schedule=[{"at": 0, "kind": "partition", "args": True, "episode": 1}])))], 254, "a partition takes"),
+    ("repro-schedule-unknown-kind", lambda c: ["repro", str(c.run_copy("sched-kind", _edit_config(
+        schedule=[{"at": 0, "kind": "meteor", "args": [], "episode": 1}])))], 254, "unknown fault kind 'meteor'"),
+    ("repro-schedule-kill-a-number", lambda c: ["repro", str(c.run_copy("sched-kill", _edit_config(
+        schedule=[{"at": 0, "kind": "kill", "args": [True], "episode": 1}])))], 254, "a kill takes [node]"),
+    ("shrink-schedule-json-bad-strobe", lambda c: ["shrink", str(c.run_copy("sched-strobe", _schedule_json(
+        [{"at": 0, "kind": "clock-strobe", "args": ["n1", 5, 0], "episode": 1}])))], 254, "schedule.json"),
     ("repro-invalid-results-deleted", lambda c: ["repro", str(c.run_copy("no-results", _rm("results.json")))],
      1, "checked again"),
     ("repro-invalid-results-empty", lambda c: ["repro", str(c.run_copy("empty-results", _rm("results.json", True)))],

@@ -68,7 +68,10 @@ def shrink_run(run_dir: Path, budget_s: float = DEFAULT_BUDGET_S, out_dir: Path 
         if not chosen:
             raise ConfigError("--keep: nothing to keep")
         target = frozenset(chosen)
-    config = config.replace(schedule=schedule)
+    try:  # the schedule shrunk is the one the run was given: checked as a config's would be
+        config = config.replace(schedule=schedule).validate()
+    except ConfigError as e:
+        raise ConfigError(f"{run_dir}/schedule.json: {e}") from None
     if out_dir is None:  # beside the run; `harness shrink .` names it from the real directory
         named = run_dir if run_dir.name not in ("", ".", "..") else run_dir.resolve()
         out_dir = named.with_name(named.name + ".shrunk")
