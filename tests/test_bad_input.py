@@ -173,6 +173,15 @@ def _schedule_json(faults: list) -> Callable[[Path], None]:
     return edit
 
 
+def _damage_line(name: str, **changes):
+    """Change fields of the middle line of a run's JSON-lines file."""
+    def edit(d: Path) -> None:
+        rows = [json.loads(x) for x in (d / name).read_text().splitlines()]
+        rows[len(rows) // 2].update(changes)
+        (d / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return edit
+
+
 def _numbers_for_names(d: Path) -> None:
     lines = [json.loads(x) for x in (d / "index.jsonl").read_text().splitlines()]
     lines[0]["failed"], lines[-1]["anomalies"] = 1, True
@@ -236,6 +245,17 @@ CASES: list[tuple[str, Callable[[Ctx], list[str]], int, str | None]] = [
         schedule=[{"at": 0, "kind": "kill", "args": [True], "episode": 1}])))], 254, "a kill takes [node]"),
     ("shrink-schedule-json-bad-strobe", lambda c: ["shrink", str(c.run_copy("sched-strobe", _schedule_json(
         [{"at": 0, "kind": "clock-strobe", "args": ["n1", 5, 0], "episode": 1}])))], 254, "schedule.json"),
+    # damaged lines the page skips (and counts), each a crash of harness report before
+    ("report-history-index-a-list", lambda c: ["report", str(c.run_copy("h-index", _damage_line(
+        "history.jsonl", index=[1])))], 0, None),
+    ("report-history-time-2-70", lambda c: ["report", str(c.run_copy("h-time", _damage_line(
+        "history.jsonl", time=2**70)))], 0, None),
+    ("report-faults-args-a-number", lambda c: ["report", "--no-plots", str(c.run_copy("f-args", _damage_line(
+        "faults.jsonl", args=5)))], 0, None),
+    ("report-trace-kind-a-list", lambda c: ["report", str(c.run_copy("t-kind", _damage_line(
+        "trace.jsonl", kind=["x"])))], 0, None),
+    ("export-history-type-an-object", lambda c: ["export", str(c.run_copy("h-type", _damage_line(
+        "history.jsonl", type={"a": 1})))], 254, "bad or missing \"type\""),
     ("repro-invalid-results-deleted", lambda c: ["repro", str(c.run_copy("no-results", _rm("results.json")))],
      1, "checked again"),
     ("repro-invalid-results-empty", lambda c: ["repro", str(c.run_copy("empty-results", _rm("results.json", True)))],
