@@ -363,11 +363,17 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.workload == "queue":
         if args.model:
             raise UsageError("give either --model or --workload queue, not both")
+        given = [flag for flag, v in (("--initial", args.initial), ("--time-limit", args.time_limit),
+                                      ("--max-steps", args.max_steps)) if v is not None]
+        if given:  # silently ignored before: the queue checker has no model and no search
+            raise UsageError(f"{', '.join(given)}: for --model (linearizability), not --workload queue")
         from checkers.durability_cli import run as run_queue
 
         return run_queue(args)
     if not args.model:
         raise UsageError("check needs --model M (linearizability) or --workload queue")
+    if args.no_final_drain:
+        raise UsageError("--no-final-drain: for --workload queue, not --model")
     from checkers.linearizable.cli import run
 
     return run(args)
