@@ -182,6 +182,14 @@ def _damage_line(name: str, **changes):
     return edit
 
 
+def _epoch_a_list(d: Path) -> None:
+    rows = [json.loads(x) for x in (d / "trace.jsonl").read_text().splitlines()]
+    for r in rows:
+        if "epoch" in r:
+            r["epoch"] = [r["epoch"]]
+    (d / "trace.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
 def _numbers_for_names(d: Path) -> None:
     lines = [json.loads(x) for x in (d / "index.jsonl").read_text().splitlines()]
     lines[0]["failed"], lines[-1]["anomalies"] = 1, True
@@ -344,6 +352,16 @@ def test_repro_of_a_garbled_history_without_results_says_different(ctx, capsys):
     assert main(["repro", str(d)]) == 255
     out, err = capsys.readouterr()
     assert "Traceback" not in err and "DIFFERENT" in out and "differs first at line 1" in out
+
+
+def test_report_of_a_zab_run_whose_trace_epochs_are_lists(tmp_path, capsys):
+    """The leaders plot keyed its bars by epoch: a damaged trace line (an epoch that is a
+    list) crashed harness report with TypeError (exit 255)."""
+    res = run_test(RunConfig(system="zab", time_limit=3, seed=1), directory=tmp_path / "zab")
+    _epoch_a_list(res.directory)
+    assert main(["report", str(res.directory)]) == 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and (res.directory / "leaders.png").exists(), err
 
 
 def test_run_directories_are_readable_by_everyone(ctx):
