@@ -145,7 +145,7 @@ def _config_from(args: argparse.Namespace, **extra: Any) -> RunConfig:
         system=args.system, workload=args.workload, nemesis=tuple(args.nemesis), nodes=args.nodes,
         clients=args.clients, rate=args.rate, time_limit=args.time_limit,
         recovery_time=args.recovery_time, nemesis_interval=args.nemesis_interval, keys=args.keys,
-        reads=RunConfig().reads if args.reads is None else args.reads, bugs=tuple(args.bug),
+        reads=RunConfig().reads if args.reads is None else args.reads, bugs=tuple(dict.fromkeys(args.bug)),
         settings={**_settings(args.settings), **({"fencing": True} if args.fencing else {}), **_bin(args)},
         **extra,
     ).validate()

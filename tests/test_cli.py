@@ -217,3 +217,13 @@ def test_a_campaign_name_must_be_printable(tmp_path, capsys):
     code, _out, err = run_cli(["campaign", "--system", "toy", "--runs", "1", "--name", "a\nb",
                                "--store", str(tmp_path)], capsys)
     assert code == 254 and "bad campaign name" in err and err.count("\n") == 1, err
+
+
+def test_a_bug_named_twice_is_switched_on_once(tmp_path, capsys):
+    code, out, err = run_cli(["run", "--system", "toy", "--time-limit", "2", "--no-report", "--nemesis", "none",
+                              "--bug", "toy-async-backup-reads", "--bug", "toy-async-backup-reads",
+                              "--store", str(tmp_path)], capsys)
+    assert code in (0, 1), err
+    run_dir = Path(out.split("results: ")[1].split()[0])
+    assert json.loads((run_dir / "config.json").read_text())["bugs"] == ["toy-async-backup-reads"]
+    assert run_dir.name == "toy-register-toy-async-backup-reads-seed1"  # not ...-reads+toy-async-...
