@@ -331,7 +331,7 @@ def _refuse_changes(args: argparse.Namespace, campaign: Campaign) -> None:
         ("--nemesis-interval", args.nemesis_interval, d.nemesis_interval, base.nemesis_interval),
         ("--reads", args.reads, d.reads, base.reads),
         ("--nemesis", None if args.nemesis is None else tuple(args.nemesis), d.nemesis, base.nemesis),
-        ("--bug", tuple(args.bug), (), base.bugs),
+        ("--bug", tuple(dict.fromkeys(args.bug)), (), base.bugs),
         ("--seed", args.seed, 1, campaign.seed),
         ("--keep", args.keep, None, campaign.keep),
     ) if differs(given, default, recorded)]
