@@ -254,6 +254,9 @@ def cmd_repro(args: argparse.Namespace) -> int:
     from harness.system import get_system
 
     if getattr(get_system(config.system), "live", False):
+        if args.recheck:  # silently ignored before: there is no identical re-run to judge
+            raise UsageError(f"--recheck: {args.run_dir} is a live run, not replayable; repro re-runs its "
+                             f"schedule and compares verdicts (leave --recheck out)")
         return _repro_live(args.run_dir, config)
     hist = args.run_dir / "history.jsonl"
     if not hist.exists():

@@ -227,3 +227,19 @@ def test_a_bug_named_twice_is_switched_on_once(tmp_path, capsys):
     run_dir = Path(out.split("results: ")[1].split()[0])
     assert json.loads((run_dir / "config.json").read_text())["bugs"] == ["toy-async-backup-reads"]
     assert run_dir.name == "toy-register-toy-async-backup-reads-seed1"  # not ...-reads+toy-async-...
+
+
+def test_recheck_of_a_live_run_is_refused(tmp_path, capsys, monkeypatch):
+    """A live run cannot be replayed: --recheck was silently ignored and the schedule re-run."""
+    from harness.config import RunConfig
+
+    ran = []
+    monkeypatch.setattr("harness.runner.run_test", lambda config, **kw: ran.append(config))
+    d = tmp_path / "run"
+    d.mkdir()
+    (d / "config.json").write_text(json.dumps(RunConfig(system="zookeeper", nodes=3, time_limit=5.0).to_dict()))
+    (d / "results.json").write_text(json.dumps({"valid": True, "live": True, "checkers": {}}))
+    (d / "history.jsonl").write_text("")
+    code, _out, err = run_cli(["repro", "--recheck", str(d)], capsys)
+    assert code == 254 and "--recheck" in err and "live run" in err and err.count("\n") == 1, err
+    assert ran == []
