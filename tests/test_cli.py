@@ -243,3 +243,13 @@ def test_recheck_of_a_live_run_is_refused(tmp_path, capsys, monkeypatch):
     code, _out, err = run_cli(["repro", "--recheck", str(d)], capsys)
     assert code == 254 and "--recheck" in err and "live run" in err and err.count("\n") == 1, err
     assert ran == []
+
+
+def test_report_runs_option_is_for_a_campaign(tmp_path, capsys):
+    code, out, err = run_cli(["run", "--system", "toy", "--time-limit", "2", "--no-report", "--store", str(tmp_path)],
+                             capsys)
+    assert code == 0, err
+    run_dir = Path(out.split("results: ")[1].split()[0])
+    code, _out, err = run_cli(["report", str(run_dir), "--runs", "all", "--no-plots"], capsys)
+    assert code == 254 and "--runs is for a campaign directory" in err and err.count("\n") == 1, err
+    assert run_cli(["report", str(run_dir), "--no-plots"], capsys)[0] == 0
