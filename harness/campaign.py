@@ -222,6 +222,12 @@ def run(args: argparse.Namespace) -> int:
     if args.materialize is not None:
         if not args.name:
             raise ConfigError("--materialize needs --name (the campaign)")
+        other = [flag for flag, v in (("--runs", args.runs is not None), ("--resume", args.resume),
+                                      ("--guided", args.guided), ("--corpus", args.corpus is not None),
+                                      ("--keep", args.keep is not None), ("--no-swarm", args.no_swarm)) if v]
+        if other:  # silently ignored before: materializing re-makes one run as the campaign made it
+            raise ConfigError(f"{', '.join(other)}: not with --materialize (it re-makes one run of the campaign "
+                              f"as it was made)")
         from harness.remote import materialize
 
         print(materialize(Path(args.store) / "campaigns" / args.name, args.materialize))

@@ -38,6 +38,8 @@ def run_cli(args, capsys):
         (["run", "--system", "toy", "--nemesis-interval", "-1"], "--nemesis-interval must be a positive"),
         (["run", "--system", "toy", "--rate", "inf"], "--rate must be a positive finite"),
         (["repro", "/nonexistent/run"], "no run directory"),
+        (["campaign", "--name", "c", "--materialize", "5", "--runs", "9", "--resume"],
+         "--runs, --resume: not with --materialize"),
         (["check", "--workload", "queue", "--max-steps", "5", "x.jsonl"], "--max-steps: for --model"),
         (["check", "--workload", "queue", "--initial", "5", "--time-limit", "2", "x.jsonl"],
          "--initial, --time-limit: for --model"),
