@@ -46,14 +46,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             help="the history has no final drain: acknowledged writes never polled are "
                                  "reported as unseen (allowed), not as lost writes")
     if not _has_dest(parser, "files"):
-        parser.add_argument("files", nargs="+", metavar="FILE", help="queue history files (.jsonl)")
+        parser.add_argument("files", nargs="+", metavar="FILE", help="queue history files (.jsonl or Jepsen .edn)")
 
 
 def load_queue_history(path: str | Path) -> list[dict[str, Any]]:
-    """Read a JSON-lines history; raise `QueueHistoryError` naming the file and line."""
+    """Read a JSON-lines history, or a Jepsen ``.edn`` one as ``harness export`` writes it
+    (`load_queue_edn`); raise `QueueHistoryError` naming the file and line."""
     from checkers.history import read_history_text
 
     path = Path(path)
+    if path.suffix.lower() == ".edn":
+        return load_queue_edn(path)
     text = read_history_text(path, QueueHistoryError)
     events = []
     for lineno, line in enumerate(text.splitlines(), 1):
@@ -70,6 +73,43 @@ def load_queue_history(path: str | Path) -> list[dict[str, Any]]:
             raise QueueHistoryError(f"{path}:{lineno}: an event must be a JSON object, got {line.strip()[:60]}")
         events.append(event)
     return events
+
+
+def load_queue_edn(path: Path) -> list[dict[str, Any]]:
+    """A queue history in Jepsen's EDN (docs/edn.md): each ``send`` and ``poll`` holds one
+    micro-op of Jepsen's Kafka test, ``[[:send k v]]`` (ok: ``[[:send k [offset v]]]``) and
+    ``[[:poll]]`` (ok: ``[[:poll {k [[offset v] ...]}]]``), unpacked here into the fields of
+    a history.jsonl event. A transaction of several micro-ops is refused, not cut short."""
+    from checkers.history import HistoryError, load_history
+
+    try:
+        events = load_history(path)
+    except HistoryError as exc:
+        raise QueueHistoryError(str(exc)) from None
+    return [_unpack_micro_op(e, path) for e in events]
+
+
+def _unpack_micro_op(event: dict[str, Any], path: Path) -> dict[str, Any]:
+    f, value = event.get("f"), event.get("value")
+    if f not in ("send", "poll"):
+        return event
+    mop = value[0] if isinstance(value, list) and len(value) == 1 else None
+    lengths = (3,) if f == "send" else (1, 2)
+    if not isinstance(mop, list) or not mop or mop[0] != f or len(mop) not in lengths:
+        shown = json.dumps(value, default=str)
+        raise QueueHistoryError(f"{path}: event index {event.get('index')}: a {f} must hold one "
+                                f"[:{f} ...] micro-op, as harness export writes it, not "
+                                f"{shown if len(shown) <= 60 else shown[:57] + '...'}")
+    out = {k: v for k, v in event.items() if k != "value"}
+    if f == "poll":
+        out["value"] = mop[1] if len(mop) == 2 else None
+        return out
+    key, sent = mop[1], mop[2]
+    out["key"] = key
+    if event.get("type") == "ok" and isinstance(sent, list) and len(sent) == 2:  # [offset value]
+        out["offset"], sent = sent
+    out["value"] = sent
+    return out
 
 
 def run(args: argparse.Namespace) -> int:

@@ -230,7 +230,7 @@ def _check_event(event: Any, where: str) -> dict[str, Any]:
     if not isinstance(event, dict):
         raise HistoryError(f"{where}: event is not an object: {_short(event)}")
     typ = event.get("type")
-    if typ not in EVENT_TYPES:
+    if not isinstance(typ, str) or typ not in EVENT_TYPES:
         raise HistoryError(f"{where}: bad or missing \"type\" {_short(typ)} (want invoke, ok, fail or info)")
     if "process" not in event:
         raise HistoryError(f"{where}: missing \"process\"")

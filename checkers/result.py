@@ -117,8 +117,10 @@ def _counts(x: Any) -> dict[str, int]:
 def checker_results(results: Mapping[str, Any]) -> dict[str, CheckResult]:
     """Each checker's result in a results.json dict (or a run's ``results``)."""
     checkers = results.get("checkers") if isinstance(results, Mapping) else None
+    if not isinstance(checkers, Mapping):  # a damaged file: no checker results, not a crash
+        checkers = {}
     return {str(name): (c if isinstance(c, CheckResult) else CheckResult.from_json(c))
-            for name, c in (checkers or {}).items() if isinstance(c, (Mapping, CheckResult))}
+            for name, c in checkers.items() if isinstance(c, (Mapping, CheckResult))}
 
 
 Signature = frozenset[tuple[str, str | None]]  # (checker name, anomaly kind or None)

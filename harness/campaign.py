@@ -56,6 +56,7 @@ import argparse
 import dataclasses
 import json
 import os
+import shlex
 import shutil
 import sys
 import time
@@ -112,6 +113,7 @@ def run_campaign(campaign: Campaign, jobs: int = 1, client: Any = None, progress
     unknown = sum(1 for e in entries.values() if e["valid"] not in (True, False))
 
     bar = None
+    started = time.time()
     with _executor(jobs, client) as (executor, in_flight), open(campaign.index_path, "a") as index:
         try:
             for e in _finished(executor, in_flight, tasks, fn):
@@ -124,7 +126,7 @@ def run_campaign(campaign: Campaign, jobs: int = 1, client: Any = None, progress
                 invalid += e["valid"] is False
                 unknown += e["valid"] not in (True, False)
                 if bar is None and progress:
-                    bar = _progress_bar(campaign.runs, len(entries) - 1)
+                    bar = _progress_bar(campaign.runs, len(entries) - 1, started)
                 if bar is not None:
                     bar.set_postfix_str(f"failures={invalid}" + (f" unknown={unknown}" if unknown else ""),
                                         refresh=False)
@@ -167,7 +169,8 @@ def print_summary(campaign: Campaign, entries: list[dict[str, Any]], new: int, w
         rows = []
         for e in failures:
             what = e.get("error") or ", ".join(e["anomalies"]) or _verdict(e["valid"])
-            repro = f"harness repro {campaign.directory / e['run_dir']}" if e.get("run_dir") else "-"
+            repro = f"harness repro {shlex.quote(str(campaign.directory / e['run_dir']))}" if e.get("run_dir") \
+                else "-"
             rows.append([e["run"], e["seed"], _verdict(e["valid"]), what, repro])
         print(tabulate(rows, headers=["run", "seed", "verdict", "what failed", "repro"], tablefmt="simple"))
 
@@ -219,6 +222,12 @@ def run(args: argparse.Namespace) -> int:
     if args.materialize is not None:
         if not args.name:
             raise ConfigError("--materialize needs --name (the campaign)")
+        other = [flag for flag, v in (("--runs", args.runs is not None), ("--resume", args.resume),
+                                      ("--guided", args.guided), ("--corpus", args.corpus is not None),
+                                      ("--keep", args.keep is not None), ("--no-swarm", args.no_swarm)) if v]
+        if other:  # silently ignored before: materializing re-makes one run as the campaign made it
+            raise ConfigError(f"{', '.join(other)}: not with --materialize (it re-makes one run of the campaign "
+                              f"as it was made)")
         from harness.remote import materialize
 
         print(materialize(Path(args.store) / "campaigns" / args.name, args.materialize))
@@ -226,15 +235,19 @@ def run(args: argparse.Namespace) -> int:
     # Resuming a named campaign needs none of the run options: they are in campaign.json.
     base = None if args.resume and args.name else _base_config(args)
     name = args.name if base is None else args.name or default_name(base, args.seed)
-    if not name or "/" in name or name.startswith(".") or len(name) > MAX_NAME or "\0" in name:
+    if not name or "/" in name or name.startswith(".") or len(name) > MAX_NAME or not name.isprintable():
         raise ConfigError(f"bad campaign name {name[:MAX_NAME]!r}{'...' if len(name) > MAX_NAME else ''} "
-                          f"(at most {MAX_NAME} characters, no '/', not starting with '.')")
+                          f"(at most {MAX_NAME} printable characters, no '/', not starting with '.')")
     directory = Path(args.store) / "campaigns" / name
     check_writable(directory.parent)
     # Connect before writing anything: a bad address is one line now, not a crash later.
     client = connect(args.scheduler) if args.scheduler is not None else None
     try:
-        return _run(args, name, directory, base, client)
+        from harness.lock import exclusive
+
+        # one process per campaign: two would each run every seed not done (harness.lock)
+        with exclusive(directory.parent / f".{name}.lock", f"campaign {name!r}"):
+            return _run(args, name, directory, base, client)
     finally:
         if client is not None:
             client.close()
@@ -247,6 +260,7 @@ def _run(args: argparse.Namespace, name: str, directory: Path, base: RunConfig |
         if args.corpus is not None:
             raise ConfigError("--corpus cannot change a campaign being resumed (it plans from its own copy)")
         campaign = Campaign.load(directory)
+        _refuse_changes(args, campaign)
         if args.runs is not None and args.runs != campaign.runs:
             if args.runs < campaign.runs:
                 raise ConfigError(f"campaign {name!r} has {campaign.runs} runs; "
@@ -274,13 +288,18 @@ def _run(args: argparse.Namespace, name: str, directory: Path, base: RunConfig |
         campaign.save()
     before = len(done_entries(campaign))
     if args.resume:
+        if campaign.guided:  # its own copy of the seed corpus, damaged: one line, before any other
+            from harness.guided import seed_corpus
+
+            seed_corpus(campaign)
         print(f"resuming {name}: {before} of {campaign.runs} runs already done", file=sys.stderr)
     t0 = time.perf_counter()
     try:
         entries = run_campaign(campaign, jobs=args.jobs, client=client)
     except KeyboardInterrupt:
         print(f"harness: {len(done_entries(campaign))} of {campaign.runs} runs done; continue with: "
-              f"harness campaign --store {args.store} --name {name} --resume", file=sys.stderr)
+              f"harness campaign --store {shlex.quote(str(args.store))} --name {shlex.quote(name)} --resume",
+              file=sys.stderr)
         raise
     print_summary(campaign, entries, len(entries) - before, time.perf_counter() - t0)
     if not args.no_report:
@@ -292,6 +311,46 @@ def _run(args: argparse.Namespace, name: str, directory: Path, base: RunConfig |
                 f"`harness report DIR` builds any other)") if failing > REPORTED_FAILURES else ""
         print(f"report: {page}{more}")
     return campaign_exit_code(entries)
+
+
+def _refuse_changes(args: argparse.Namespace, campaign: Campaign) -> None:
+    """ConfigError if an option given with ``--resume`` says something other than the
+    campaign's ``campaign.json``: a resumed campaign runs as it was started, so a
+    ``--time-limit 50`` or ``--guided`` there would be silently ignored. An option left
+    at its default (or equal to the campaign's) passes; ``--runs`` may raise the count."""
+    from harness.cli import _settings
+
+    d, base = RunConfig(), campaign.base
+
+    def differs(given: Any, default: Any, recorded: Any) -> bool:
+        return given is not None and given != default and given != recorded
+
+    changed = [flag for flag, given, default, recorded in (
+        ("--system", args.system, d.system, base.system),
+        ("--workload", args.workload, d.workload, base.workload),
+        ("--clients", args.clients, d.clients, base.clients),
+        ("--rate", args.rate, d.rate, base.rate),
+        ("--time-limit", args.time_limit, d.time_limit, base.time_limit),
+        ("--recovery-time", args.recovery_time, d.recovery_time, base.recovery_time),
+        ("--keys", args.keys, d.keys, base.keys),
+        ("--nodes", args.nodes, d.nodes, base.nodes),
+        ("--nemesis-interval", args.nemesis_interval, d.nemesis_interval, base.nemesis_interval),
+        ("--reads", args.reads, d.reads, base.reads),
+        ("--nemesis", None if args.nemesis is None else tuple(args.nemesis), d.nemesis, base.nemesis),
+        ("--bug", tuple(dict.fromkeys(args.bug)), (), base.bugs),
+        ("--seed", args.seed, 1, campaign.seed),
+        ("--keep", args.keep, None, campaign.keep),
+    ) if differs(given, default, recorded)]
+    given = {**_settings(args.settings), **({"fencing": True} if args.fencing else {})}
+    if any(base.settings.get(k, object()) != v for k, v in given.items()):
+        changed.append("--set" if args.settings else "--fencing")
+    if args.guided and not campaign.guided:
+        changed.append("--guided")
+    if args.no_swarm and campaign.swarm:
+        changed.append("--no-swarm")
+    if changed:
+        raise ConfigError(f"{' '.join(changed)}: campaign {campaign.name!r} runs as it was started "
+                          f"(its campaign.json); --resume cannot change that; --name starts another")
 
 
 #: failing runs whose report pages a campaign builds at its end (each takes about half a

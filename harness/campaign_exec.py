@@ -15,14 +15,19 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import sys
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.campaign_run import run_one
 from harness.config import ConfigError, RunConfig
 from harness.coverage import CoverageLog
 from harness.remote import run_remote, store_run
+
+if TYPE_CHECKING:
+    from harness.parentdeath import ProcessPool
 
 #: runs in flight per executor slot: enough to keep workers busy, few enough that Ctrl-C
 #: has little to cancel and the index stays close to what has really finished
@@ -40,13 +45,53 @@ def _executor(jobs: int, client: Any) -> Iterator[tuple[cf.Executor | None, int]
     elif jobs == 1:
         yield None, 1
     else:
-        from harness.parentdeath import ProcessPool
-
-        ex = ProcessPool(jobs)  # its workers die with this process, even on SIGKILL
+        ex = _RenewingPool(jobs)  # its workers die with this process, even on SIGKILL
         try:
             yield ex, jobs * IN_FLIGHT_PER_SLOT
+        except BaseException:
+            # Ctrl-C, SIGTERM, a full disk: the runs in flight would not be recorded, so
+            # end them now rather than wait for each to finish (a --resume runs them again)
+            ex.kill_workers()
+            raise
         finally:
             ex.shutdown(wait=True, cancel_futures=True)
+
+
+class _RenewingPool(cf.Executor):
+    """A local process pool (``harness.parentdeath.ProcessPool``) that replaces itself when
+    a worker died under it (the out-of-memory killer, a stray ``kill``): a broken pool
+    refuses every later run, and `_finished` runs the lost ones again."""
+
+    def __init__(self, jobs: int) -> None:
+        self.jobs = jobs
+        self._pool = self._make()
+
+    def _make(self) -> ProcessPool:
+        from harness.parentdeath import ProcessPool
+
+        return ProcessPool(self.jobs)
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
+        try:
+            return self._pool.submit(fn, *args, **kwargs)
+        except BrokenProcessPool:
+            self._pool.kill_workers()
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = self._make()
+            return self._pool.submit(fn, *args, **kwargs)
+
+    def kill_workers(self) -> None:
+        self._pool.kill_workers()
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
+def lost_run(task: tuple[Any, ...]) -> dict[str, Any]:
+    """The index entry of a run whose worker process died while it ran alone: a harness
+    error (``--resume`` runs it again), as a run that raised is (``run_one``)."""
+    return {"seed": task[0].seed, "valid": "unknown", "failed": [], "anomalies": [], "history_sha256": None,
+            "wall_s": None, "error": "its worker process died (killed: out of memory?)"}
 
 
 def connect(address: str) -> Any:
@@ -73,16 +118,33 @@ def _finished(executor: cf.Executor | None, in_flight: int, tasks: Iterable[tupl
             yield fn(*t)
         return
     tasks = iter(tasks)
-    running: set[cf.Future[Any]] = set()
+    # future -> (its task, whether it ran alone)
+    running: dict[cf.Future[Any], tuple[tuple[Any, ...], bool]] = {}
+    # runs in flight when a worker died: any of them may have killed it (its memory), so
+    # each runs again alone, and one that kills its worker alone is recorded as lost
+    suspects: deque[tuple[Any, ...]] = deque()
     try:
         while True:
-            while len(running) < in_flight and (task := next(tasks, None)) is not None:
-                running.add(executor.submit(fn, *task))
+            if suspects:
+                if not running:
+                    suspect = suspects.popleft()
+                    running[executor.submit(fn, *suspect)] = (suspect, True)
+            else:
+                while len(running) < in_flight and (task := next(tasks, None)) is not None:
+                    running[executor.submit(fn, *task)] = (task, False)
             if not running:
                 return
-            done, running = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+            done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
             for f in done:
-                yield f.result()
+                ran, alone = running.pop(f)
+                try:
+                    entry = f.result()
+                except BrokenProcessPool:
+                    if not alone:
+                        suspects.append(ran)
+                        continue
+                    entry = lost_run(ran)
+                yield entry
     finally:
         for f in running:
             f.cancel()
@@ -116,10 +178,15 @@ def record_run(campaign: Any, e: dict[str, Any], log: Any = None) -> dict[str, A
     return store_run(campaign, e, files)
 
 
-def _progress_bar(total: int, initial: int) -> Any:
-    # Made after the first run finished, so the process pool has forked its workers
-    # before tqdm starts its monitor thread.
+def _progress_bar(total: int, initial: int, started: float | None = None) -> Any:
+    """The campaign's progress bar, made after the first run finished (so the process pool
+    has forked its workers before tqdm starts its monitor thread); ``started``
+    (``time.time()`` when the runs began) dates it back, so that its elapsed time and
+    runs per second count the first run too instead of the instant since it finished."""
     from tqdm import tqdm
 
-    return tqdm(total=total, initial=initial, unit="run", file=sys.stderr, dynamic_ncols=True,
-                desc="campaign", mininterval=0.25)
+    bar = tqdm(total=total, initial=initial, unit="run", file=sys.stderr, dynamic_ncols=True,
+               desc="campaign", mininterval=0.25)
+    if started is not None:
+        bar.start_t = bar.last_print_t = min(started, bar.start_t)
+    return bar

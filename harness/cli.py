@@ -10,6 +10,7 @@ import argparse
 import errno
 import json
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,6 +32,16 @@ ENVIRONMENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.E
 
 class UsageError(Exception):
     pass
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, taken as Ctrl-C is (a campaign says how to resume, a shrink writes the
+    smallest failing run so far), then exit 143 as a process ended by SIGTERM does."""
+
+
+EXIT_TERMINATED = 128 + 15
+#: the SIGTERMs this process took (`main` maps a command's 130 to 143 after one)
+_TERMINATED: list[int] = []
 
 
 class _Parser(argparse.ArgumentParser):
@@ -65,8 +76,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--nemesis-interval", type=float, default=d.nemesis_interval,
                    help="mean simulated seconds between faults of one family (default %(default)s)")
     p.add_argument("--keys", type=int, default=d.keys, help="registers (default %(default)s)")
-    p.add_argument("--reads", default=d.reads, choices=("sync", "local"),
-                   help="register reads through sync (linearizable) or local (default %(default)s)")
+    # None marks it left out (`--set reads=` may then name it; a campaign may draw it)
+    p.add_argument("--reads", default=None, choices=("sync", "local"),
+                   help=f"register reads through sync (linearizable) or local (default {d.reads})")
     p.add_argument("--bug", action="append", default=[], metavar="NAME",
                    help="switch on a planted bug (repeatable; see `harness bugs`)")
     p.add_argument("--fencing", action="store_true",
@@ -98,6 +110,25 @@ def _settings(items: list[str]) -> dict[str, Any]:
     return out
 
 
+def _fold_reads(args: argparse.Namespace) -> None:
+    """``--set reads=X`` is ``--reads X``, in place: the nodes see the run option (it wins
+    over any setting, ``harness.system.run_settings``), so kept as a setting it would be
+    silently overridden by the default. Both, saying different things: UsageError."""
+    items = getattr(args, "settings", None)
+    if not items or not hasattr(args, "reads"):
+        return
+    keep = []
+    for item in items:
+        if item.partition("=")[0].strip() != "reads":
+            keep.append(item)
+            continue
+        value = _settings([item])["reads"]
+        if args.reads is not None and value != args.reads:
+            raise UsageError(f"--set reads={value} contradicts --reads {args.reads}")
+        args.reads = value
+    args.settings = keep
+
+
 def _bin(args: argparse.Namespace) -> dict[str, Any]:
     """--bin/--bin-arg as settings; the path made absolute so repro and campaign workers
     find it from any directory. So is an argument that names a file here (the script of
@@ -117,7 +148,7 @@ def _config_from(args: argparse.Namespace, **extra: Any) -> RunConfig:
         system=args.system, workload=args.workload, nemesis=tuple(args.nemesis), nodes=args.nodes,
         clients=args.clients, rate=args.rate, time_limit=args.time_limit,
         recovery_time=args.recovery_time, nemesis_interval=args.nemesis_interval, keys=args.keys,
-        reads=args.reads, bugs=tuple(args.bug),
+        reads=RunConfig().reads if args.reads is None else args.reads, bugs=tuple(dict.fromkeys(args.bug)),
         settings={**_settings(args.settings), **({"fencing": True} if args.fencing else {}), **_bin(args)},
         **extra,
     ).validate()
@@ -226,6 +257,9 @@ def cmd_repro(args: argparse.Namespace) -> int:
     from harness.system import get_system
 
     if getattr(get_system(config.system), "live", False):
+        if args.recheck:  # silently ignored before: there is no identical re-run to judge
+            raise UsageError(f"--recheck: {args.run_dir} is a live run, not replayable; repro re-runs its "
+                             f"schedule and compares verdicts (leave --recheck out)")
         return _repro_live(args.run_dir, config)
     hist = args.run_dir / "history.jsonl"
     if not hist.exists():
@@ -249,10 +283,11 @@ def cmd_repro(args: argparse.Namespace) -> int:
 
             checks = run_checkers(out)
             valid = merge_verdicts(c.valid for c in checks.values() if c.decides)
-            print(f"  {args.run_dir}/results.json is missing or unreadable: checked again, verdict {valid}",
+            print(f"  {args.run_dir}/results.json is missing or unreadable: checked again, verdict {_verdict(valid)}",
                   file=sys.stderr)
         return exit_code(valid)
-    old_lines, new_lines = old.decode().splitlines(), new.decode().splitlines()
+    _refuse_damaged_history(args.run_dir, old, new)
+    old_lines, new_lines = old.decode(errors="replace").splitlines(), new.decode().splitlines()
     first = next((i for i, (a, b) in enumerate(zip(old_lines, new_lines)) if a != b),
                  min(len(old_lines), len(new_lines)))
     print(f"DIFFERENT: {args.run_dir} re-ran from seed {config.seed}; history differs first at line {first + 1} "
@@ -260,6 +295,32 @@ def cmd_repro(args: argparse.Namespace) -> int:
     print(f"  stored: {old_lines[first] if first < len(old_lines) else '<end>'}")
     print(f"  re-run: {new_lines[first] if first < len(new_lines) else '<end>'}")
     return EXIT_CRASH
+
+
+def _verdict(v: Any) -> str:
+    """A verdict as the run summary prints it: valid, INVALID, unknown."""
+    from harness.summary import _verdict as shown
+
+    return shown(v)
+
+
+def _refuse_damaged_history(run_dir: Path, old: bytes, new: bytes) -> None:
+    """ConfigError when the stored history.jsonl is not the one results.json recorded (a
+    truncated or edited file): a damaged input, not a run that does not reproduce."""
+    import hashlib
+
+    from harness.store import load_results
+
+    try:
+        recorded = load_results(run_dir).get("history_sha256")
+    except (OSError, KeyError, ValueError, TypeError, AttributeError):
+        return
+    if not isinstance(recorded, str) or hashlib.sha256(old).hexdigest() == recorded:
+        return
+    rerun = ("the re-run's history has the recorded sha256, so the run reproduces"
+             if hashlib.sha256(new).hexdigest() == recorded else "nor has the re-run's history")
+    raise ConfigError(f"{run_dir}/history.jsonl is damaged: its sha256 is not the one results.json recorded "
+                      f"({recorded[:16]}...); {rerun}")
 
 
 def _recheck(run_dir: Path, out: Any) -> int:
@@ -275,10 +336,10 @@ def _recheck(run_dir: Path, out: Any) -> int:
         old = {}
     checks = run_checkers(out)
     valid = merge_verdicts(c.valid for c in checks.values() if c.decides)
-    print(f"re-checked: stored {old.get('valid', 'missing')}, today's checkers {valid}")
+    print(f"re-checked: stored {_verdict(old.get('valid', 'missing'))}, today's checkers {_verdict(valid)}")
     for name, chk in checks.items():
         before = (old.get("checkers") or {}).get(name, {}).get("valid", "missing")
-        print(f"  {name:28} stored {before!s:8} re-checked {chk.valid}")
+        print(f"  {name:28} stored {_verdict(before):8} re-checked {_verdict(chk.valid)}")
     return exit_code(valid)
 
 
@@ -297,10 +358,10 @@ def _repro_live(run_dir: Path, config: RunConfig) -> int:
     res = run_test(config)
     old_v = old.get("valid", "missing")
     same = old_v == res.valid
-    print(f"{'same verdict' if same else 'DIFFERENT verdict'}: stored {old_v}, re-run {res.valid}")
+    print(f"{'same verdict' if same else 'DIFFERENT verdict'}: stored {_verdict(old_v)}, re-run {_verdict(res.valid)}")
     for name, chk in res.results["checkers"].items():
         before = (old.get("checkers") or {}).get(name, {}).get("valid", "missing")
-        print(f"  {name:28} stored {before!s:8} re-run {chk.get('valid')}")
+        print(f"  {name:28} stored {_verdict(before):8} re-run {_verdict(chk.get('valid'))}")
     return exit_code(res.valid)
 
 
@@ -308,11 +369,17 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.workload == "queue":
         if args.model:
             raise UsageError("give either --model or --workload queue, not both")
+        given = [flag for flag, v in (("--initial", args.initial), ("--time-limit", args.time_limit),
+                                      ("--max-steps", args.max_steps)) if v is not None]
+        if given:  # silently ignored before: the queue checker has no model and no search
+            raise UsageError(f"{', '.join(given)}: for --model (linearizability), not --workload queue")
         from checkers.durability_cli import run as run_queue
 
         return run_queue(args)
     if not args.model:
         raise UsageError("check needs --model M (linearizability) or --workload queue")
+    if args.no_final_drain:
+        raise UsageError("--no-final-drain: for --workload queue, not --model")
     from checkers.linearizable.cli import run
 
     return run(args)
@@ -332,10 +399,37 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Called without ``argv``, as the ``harness`` command calls it, it ends the process
     itself once the command is done (`_exit_now`)."""
-    code = _main(argv)
+    previous = _on_sigterm_raise()
+    _TERMINATED.clear()
+    try:
+        code = _main(argv)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    if _TERMINATED and code == 130:  # a command that took it as Ctrl-C (shrink) and returned
+        code = EXIT_TERMINATED
     if argv is None:
         _exit_now(code)
     return code
+
+
+def _on_sigterm_raise() -> Any:
+    """Make SIGTERM raise `Terminated` in this process (a process forked from it dies of
+    it as before); the handler it replaces, or None where no handler can be set."""
+    pid = os.getpid()
+
+    def handler(signum: int, frame: Any) -> None:
+        if os.getpid() != pid:  # a forked worker or writer: the default, die at once
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        _TERMINATED.append(signum)
+        raise Terminated
+
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (an embedding program's worker thread)
+        return None
 
 
 def _exit_now(code: int) -> None:
@@ -369,6 +463,7 @@ def _main(argv: Sequence[str] | None) -> int:
         first = next((a for a in argv if not a.startswith("-")), None)
         known = first in COMMANDS or first in {n for n, _, _ in _PLUGGED}
         args = build_parser(first if known else None).parse_args(argv)
+        _fold_reads(args)
         plugged = getattr(args, "_plugged", None)
         if plugged is not None:
             code: int = plugged.run(args)
@@ -380,6 +475,9 @@ def _main(argv: Sequence[str] | None) -> int:
     except BrokenPipeError:  # e.g. piped into head
         sys.stderr.close()
         return 0
+    except Terminated:
+        print("harness: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print("harness: interrupted", file=sys.stderr)
         return 130

@@ -182,14 +182,17 @@ def validate_fields(config: RunConfig) -> None:
                                         or not all(isinstance(f, dict) for f in config.schedule)):
         raise ConfigError(f"schedule must be a list of faults, not {_short(config.schedule)}")
     if config.schedule is not None:
-        from harness.faults import Fault
+        from harness.faults import Fault, fault_problem
 
         limit = config.time_limit * SECOND
         for f in config.schedule:
             try:
                 fault = Fault.from_json(f)
-            except (KeyError, TypeError, ValueError, AttributeError):
+            except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
                 raise ConfigError(f"schedule: bad fault {_short(f)}") from None
+            why = fault_problem(fault)
+            if why is not None:
+                raise ConfigError(f"schedule: bad fault {_short(f)}: {why}")
             # the main phase ends with the final heal; what follows is the fault-free
             # recovery, so a fault there would go off in the middle of it
             if not 0 <= fault.at < limit:
@@ -219,11 +222,34 @@ def validate_settings(system: str, workload: str, settings: dict[str, Any]) -> N
             if not checked:
                 continue  # a system that declares nothing (a test's toy) takes anything
             if declared(spec) or known_settings is None or key not in known_settings():
-                raise ConfigError(_unknown_setting(key, system, workload, sorted(owned)))
+                known = sorted(owned) if declared(spec) or known_settings is None \
+                    else sorted({*owned, *known_settings()})
+                raise ConfigError(_unknown_setting(key, system, workload, known))
+            # no table (a plug-in may do without): the value must at least have the type
+            # of the system's default, or the system's own code meets an 'abc' for a number
+            why = _default_type_problem(spec.default_settings().get(key), settings[key])
+            if why is not None:
+                raise ConfigError(f"setting {key} {why} (the type of its default), not {_short(settings[key])}")
             continue
         why = rule.problem(settings[key])
         if why is not None:
             raise ConfigError(f"setting {key} {why}, not {_short(settings[key])}")
+
+
+def _default_type_problem(default: Any, value: Any) -> str | None:
+    """Why ``value`` does not have the type of ``default`` (a setting of a system with no
+    ``SETTINGS`` table), or None: an integer, a number, true or false, a string; a default of
+    another type (None, a list) says nothing about its values."""
+    if isinstance(default, bool):
+        return None if isinstance(value, bool) else "must be true or false"
+    if isinstance(default, (int, float)):
+        integral = isinstance(default, int)
+        ok = isinstance(value, int if integral else (int, float)) and not isinstance(value, bool) \
+            and (not isinstance(value, float) or math.isfinite(value))
+        return None if ok else "must be an integer" if integral else "must be a number"
+    if isinstance(default, str):
+        return None if isinstance(value, str) else "must be a string"
+    return None
 
 
 def _unknown_setting(key: str, system: str, workload: str, known: list[str]) -> str:

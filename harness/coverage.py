@@ -177,6 +177,17 @@ def with_families(found: Iterable[str]) -> set[str]:
     return s
 
 
+def _cut_torn_tail(path: Any) -> None:
+    """Cut a last line the writer did not finish (no newline) off ``path``, if any."""
+    try:
+        with open(path, "r+b") as f:
+            data = f.read()
+            if data and not data.endswith(b"\n"):
+                f.truncate(data.rfind(b"\n") + 1)
+    except FileNotFoundError:
+        pass
+
+
 class CoverageLog:
     """A campaign's per-run behaviours, compactly: ``behaviours.jsonl`` numbers each
     behaviour string once (``{"id": N, "b": "..."}``, appended when first seen), and
@@ -204,6 +215,12 @@ class CoverageLog:
                     self.ids[b] = i
 
     def append(self, run: int, seed: int, found: Iterable[str]) -> None:
+        if not getattr(self, "_tails_cut", False):
+            # a line torn by a crash would glue itself to the next one appended, and a
+            # number lost that way would drop every later number and every run using them
+            for name in ("behaviours.jsonl", "coverage.jsonl"):
+                _cut_torn_tail(self.directory / name)
+            self._tails_cut = True
         found = sorted(set(found))
         fresh = [b for b in found if b not in self.ids]
         if fresh:

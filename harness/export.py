@@ -26,6 +26,7 @@ faults.jsonl. The value of an op, by workload (docs/edn.md):
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -161,7 +162,14 @@ def write_history_edn(run_dir: str | Path) -> Path:
     except HistoryError as exc:
         raise ConfigError(str(exc)) from None
     out = run_dir / HISTORY_EDN
-    out.write_text(history_edn(events, workload), encoding="utf-8")
+    # written aside and renamed into place: an export cut short (a full disk, a kill)
+    # never leaves a truncated history.edn that a checker would then read
+    tmp = out.with_name(f".{HISTORY_EDN}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(history_edn(events, workload), encoding="utf-8")
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
     return out
 
 

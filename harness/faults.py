@@ -257,6 +257,52 @@ def family_spec(name: str) -> FaultFamily:
     return fam
 
 
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _is_names(x: Any) -> bool:
+    return isinstance(x, tuple) and all(isinstance(n, str) for n in x)
+
+
+def _is_ints(x: Any) -> bool:
+    return isinstance(x, tuple) and all(_is_int(n) and n >= 0 for n in x)
+
+
+#: the arguments of each scheduled fault kind, as the draws above make them: what an
+#: explicit schedule (a config file, a shrunk run's schedule.json) is checked against
+ARGUMENTS: dict[str, tuple[str, Callable[[tuple[Any, ...]], bool]]] = {
+    "partition": ("[mode, [[a, b], ...]]", lambda a: len(a) == 2 and a[0] in PARTITION_MODES and isinstance(
+        a[1], tuple) and all(_is_names(p) and len(p) == 2 for p in a[1])),
+    "heal": ("[]", lambda a: a == ()),
+    "kill": ("[node]", lambda a: _is_names(a) and len(a) == 1),
+    "restart": ("[node]", lambda a: _is_names(a) and len(a) == 1),
+    "pause": ("[node]", lambda a: _is_names(a) and len(a) == 1),
+    "resume": ("[node]", lambda a: _is_names(a) and len(a) == 1),
+    "crash-at": ("[node, point]", lambda a: _is_names(a) and len(a) == 2),
+    "clock-bump": ("[node, delta_ns]", lambda a: len(a) == 2 and isinstance(a[0], str) and _is_int(a[1])),
+    "clock-skew": ("[node, ppm]", lambda a: len(a) == 2 and isinstance(a[0], str) and _is_int(a[1])
+                   and a[1] > -1_000_000),
+    "clock-strobe": ("[node, delta_ns, period_ns]", lambda a: len(a) == 3 and isinstance(a[0], str)
+                     and _is_int(a[1]) and _is_int(a[2]) and a[2] > 0),
+    "clock-reset": ("[node]", lambda a: _is_names(a) and len(a) == 1),
+    "power-off": ("[n, [node, ...], [] or [node, point]]", lambda a: len(a) == 3 and _is_int(a[0]) and a[0] >= 0
+                  and _is_names(a[1]) and _is_names(a[2]) and len(a[2]) in (0, 2)),
+    "power-on": ("[[i, ...], [gap_ns, ...]]", lambda a: len(a) == 2 and _is_ints(a[0]) and _is_ints(a[1])),
+}
+
+
+def fault_problem(f: Fault) -> str | None:
+    """Why ``f`` cannot be applied (an unknown kind, arguments of the wrong shape), or None.
+    Node names are checked against the run when the fault fires (``harness.nemesis``)."""
+    if applier(f.kind) is None:
+        return f"unknown fault kind {f.kind!r}"
+    shape = ARGUMENTS.get(f.kind)
+    if shape is not None and not (isinstance(f.args, tuple) and shape[1](f.args)):
+        return f"a {f.kind} takes {shape[0]}"
+    return None
+
+
 def applier(kind: str) -> Apply | None:
     """The function that applies a scheduled fault of ``kind``, or None."""
     for fam in FAMILIES.values():

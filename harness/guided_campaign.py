@@ -10,10 +10,11 @@ At the end the corpus, distilled, goes to ``corpus.json`` (``harness.guided_corp
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from harness.campaign_exec import _executor, _finished, _progress_bar, record_run, run_tasks
-from harness.campaign_index import load_index
+from harness.campaign_index import done_entries
 from harness.campaign_run import _system_module
 from harness.coverage import CoverageLog
 from harness.guided import BATCH, Planner, load_coverage
@@ -31,7 +32,9 @@ def write_corpus(campaign: Any, planner: Planner) -> None:
 
 def run_guided(campaign: Any, jobs: int, client: Any, progress: bool) -> list[dict[str, Any]]:
     """``run_campaign`` for a guided campaign: batch by batch, the corpus between."""
-    entries = load_index(campaign)
+    # the runs done (`done_entries`): one that ended in a harness error or whose directory
+    # is gone runs again, as in a plain campaign, and is observed as it runs this time
+    entries = done_entries(campaign)
     cov = load_coverage(campaign)
     seeds = campaign.seeds()
     order = {s: i for i, s in enumerate(seeds)}
@@ -40,6 +43,13 @@ def run_guided(campaign: Any, jobs: int, client: Any, progress: bool) -> list[di
     log = CoverageLog(campaign.directory)
     bar = None
     invalid = sum(1 for e in entries.values() if e["valid"] is False)
+    unknown = sum(1 for e in entries.values() if e["valid"] not in (True, False))
+    started = time.time()
+
+    def postfix() -> str:
+        return f"failures={invalid}" + (f" unknown={unknown}" if unknown else "") + \
+            f" behaviours={len(planner.reached)}"
+
     with _executor(jobs, client) as (executor, in_flight), open(campaign.index_path, "a") as index:
         try:
             for k in range((campaign.runs + BATCH - 1) // BATCH):
@@ -57,13 +67,16 @@ def run_guided(campaign: Any, jobs: int, client: Any, progress: bool) -> list[di
                     index.flush()
                     entries[e["seed"]] = e
                     invalid += e["valid"] is False
+                    unknown += e["valid"] not in (True, False)
                     if bar is None and progress:
-                        bar = _progress_bar(campaign.runs, len(entries) - 1)
+                        bar = _progress_bar(campaign.runs, len(entries) - 1, started)
                     if bar is not None:
-                        bar.set_postfix_str(f"failures={invalid} behaviours={len(planner.reached)}", refresh=False)
+                        bar.set_postfix_str(postfix(), refresh=False)
                         bar.update(1)
                 for i in sorted(plan):
                     planner.observe(i, configs[i], cov.get(seeds[i]), entries.get(seeds[i], {}).get("valid"))
+                if bar is not None:  # the batch's behaviours count once observed, not a batch later
+                    bar.set_postfix_str(postfix())
             write_corpus(campaign, planner)
         finally:
             if bar is not None:

@@ -87,6 +87,16 @@ class ProcessPool(cf.ProcessPoolExecutor):
         super().__init__(max_workers=max_workers, mp_context=ctx, initializer=_init_worker,
                          initargs=(parent, r, w))
 
+    def kill_workers(self) -> None:
+        """SIGKILL every worker, by its pid: for when what they run is no longer wanted (an
+        interrupted campaign, a finished shrink), which ``shutdown(wait=True)`` would
+        otherwise wait for, run by run. The pool is broken afterwards: shut it down."""
+        for proc in list((getattr(self, "_processes", None) or {}).values()):
+            try:
+                proc.kill()
+            except (OSError, ValueError, AttributeError):  # already gone, or closed
+                pass
+
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         try:
             super().shutdown(wait=wait, cancel_futures=cancel_futures)

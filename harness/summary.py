@@ -3,6 +3,7 @@ format, written by ``harness.table``), the run's numbers and where its files are
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 from checkers.result import checker_results
@@ -60,4 +61,4 @@ def print_run_summary(res: Any) -> None:
         print(f"results: {res.directory}")
         if (res.directory / "report.html").exists():
             print(f"report:  {res.directory / 'report.html'}")
-        print(f"repro:   harness repro {res.directory}")
+        print(f"repro:   harness repro {shlex.quote(str(res.directory))}")

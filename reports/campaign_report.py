@@ -95,6 +95,11 @@ def _fault_kinds(run_dir: Path, config: dict) -> list[str]:
     return []
 
 
+def _names(x: Any) -> list[str]:
+    """An index line's list of names; anything else (a damaged line) is none."""
+    return [str(a) for a in x if a is not None] if isinstance(x, list) else []
+
+
 def load_rows(campaign_dir: Path, base_settings: dict[str, Any] | None = None) -> tuple[list[RunRow], int]:
     """Every run of the campaign (index lines, then run directories missing from it).
     ``base_settings``: the campaign's own ``--set`` settings, left out of what a run drew."""
@@ -117,17 +122,16 @@ def load_rows(campaign_dir: Path, base_settings: dict[str, Any] | None = None) -
         # elsewhere must not make a report write there
         run_dir = path_inside(campaign_dir / "runs", candidate)
         row = RunRow(seed=seed, run=e.get("run"), valid=e.get("valid", e.get("verdict", _MISSING)),
-                     anomalies=[str(a) for a in e.get("anomalies") or [] if a is not None],
-                     failed=[str(a) for a in e.get("failed") or []],
+                     anomalies=_names(e.get("anomalies")), failed=_names(e.get("failed")),
                      wall_s=_num(e.get("wall_s", e.get("wall"))), sha=e.get("history_sha256"),
                      run_dir=run_dir, error=str(e["error"]) if e.get("error") else None)
-        if not isinstance(e.get("anomalies"), list):
-            row.anomalies = []
         rows.append(row)
     runs = campaign_dir / "runs"
     if runs.is_dir():
         for d in sorted(runs.iterdir(), key=lambda p: p.name):
-            if d.is_dir() and d.name not in seen and (d / "results.json").exists():
+            # a run directory is named by its seed: SEED.shrunk (`harness shrink` writes
+            # it beside the run) and other directories are not runs of the campaign
+            if d.is_dir() and d.name.isdigit() and d.name not in seen and (d / "results.json").exists():
                 rows.append(RunRow(seed=d.name, run_dir=d, in_index=False))
                 seen.add(d.name)
     for row in rows:

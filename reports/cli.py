@@ -17,8 +17,9 @@ from harness.config import ConfigError
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("dir", type=Path, metavar="DIR",
                    help="a run directory (has results.json) or a campaign directory (has campaign.json)")
-    p.add_argument("--runs", choices=("none", "failing", "all"), default="failing",
-                   help="for a campaign: also rebuild the reports of these runs (default %(default)s: "
+    # None marks it left out: a run directory refuses it, a campaign takes "failing"
+    p.add_argument("--runs", choices=("none", "failing", "all"), default=None,
+                   help="for a campaign: also rebuild the reports of these runs (default failing: "
                         "invalid, unknown and crashed runs)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots (faster)")
 
@@ -36,6 +37,9 @@ def run(args: argparse.Namespace) -> int:
     if (d / "results.json").exists():
         from reports.run_report import write_run_report
 
+        if args.runs is not None:  # silently ignored before
+            raise ConfigError(f"--runs is for a campaign directory; {d} is a run directory")
+
         if (d / "config.json").exists():
             from harness.store import load_config
 
@@ -46,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     if (d / "campaign.json").exists():
         from reports.campaign_report import write_campaign_report
 
-        print(write_campaign_report(d, run_reports=args.runs, plots=plots))
+        print(write_campaign_report(d, run_reports=args.runs or "failing", plots=plots))
         return 0
     raise ConfigError(f"{d} is neither a run directory (no results.json) nor a campaign directory "
                       f"(no campaign.json)")

@@ -246,9 +246,11 @@ class RunData:
                 rows, bad = _parse_jsonl(data.decode("utf-8"))
             except UnicodeDecodeError:
                 rows, bad = [], 0
+        kept = [r for r in rows if _sane(r)]
+        bad += len(rows) - len(kept)
         if bad:
             self.skipped_lines[name] = bad
-        return rows
+        return kept
 
     @cached_property
     def history(self) -> list[dict]:
@@ -359,6 +361,38 @@ def natural_key(name: str) -> tuple:
     return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name))
 
 
+#: latest event time drawn (ns): past any run the harness makes (time limit and recovery
+#: each at most an hour); a damaged line's 2**70 would size a plot's bins by it
+MAX_TIME_NS = 10**13
+
+
+def _sane(row: dict) -> bool:
+    """Whether a line of history.jsonl, trace.jsonl or faults.jsonl has the types the
+    page reads it by (index, time and episode integers, kind, type and f names, node and
+    process names or numbers, args a list); a damaged line is skipped and counted, never a
+    crash."""
+    if "args" in row and not isinstance(row["args"], list):
+        return False
+    for k in ("index", "time", "episode"):
+        v = row.get(k)
+        if v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, int) or (k == "time" and not 0 <= v <= MAX_TIME_NS):
+            return False
+    for k in ("kind", "type", "f", "node"):
+        v = row.get(k)
+        if v is not None and not isinstance(v, str):
+            return False
+    v = row.get("process")
+    return v is None or (isinstance(v, (int, str)) and not isinstance(v, bool))
+
+
+def _index(e: dict) -> int | None:
+    """An event's index, or None where a damaged line has something else there."""
+    i = e.get("index")
+    return i if isinstance(i, int) and not isinstance(i, bool) else None
+
+
 def pair(history: list[dict]) -> list[Operation]:
     """Pair invokes with their completions, per process, in history order.
 
@@ -381,7 +415,7 @@ def pair(history: list[dict]) -> list[Operation]:
         typ = e.get("type")
         if typ == "invoke":
             op = Operation(process=proc, f=str(e.get("f")), key=e.get("key"), value=e.get("value"),
-                           start=t, invoke_index=e.get("index"))
+                           start=t, invoke_index=_index(e))
             open_ops[proc] = op
             ops.append(op)
         elif typ in ("ok", "fail", "info"):
@@ -391,7 +425,7 @@ def pair(history: list[dict]) -> list[Operation]:
             done.end = t
             done.type = typ
             done.result = e.get("value")
-            done.complete_index = e.get("index")
+            done.complete_index = _index(e)
             done.node = e.get("node")
             done.error = e.get("error")
     return ops

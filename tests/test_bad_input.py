@@ -102,6 +102,14 @@ def _edit_config(**changes):
     return edit
 
 
+def _edit_results(**changes):
+    def edit(d: Path) -> None:
+        res = json.loads((d / "results.json").read_text())
+        res.update(changes)
+        (d / "results.json").write_text(json.dumps(res))
+    return edit
+
+
 def _rm(name: str, empty: bool = False):
     def edit(d: Path) -> None:
         if empty:
@@ -143,11 +151,49 @@ def _append_history(line: str):
     return edit
 
 
+def _truncate_history(d: Path) -> None:
+    data = (d / "history.jsonl").read_bytes()
+    (d / "history.jsonl").write_bytes(data[: len(data) // 2])
+
+
+def _garble_history(d: Path) -> None:
+    (d / "history.jsonl").write_bytes(b"\xff\xfe" + (d / "history.jsonl").read_bytes()[2:])
+
+
 def _corrupt_index(d: Path) -> None:
     with open(d / "index.jsonl", "r+") as f:
         lines = f.read().splitlines()
         f.seek(0)
         f.write("\n".join(["{not json"] + lines) + "\n")
+
+
+def _schedule_json(faults: list) -> Callable[[Path], None]:
+    def edit(d: Path) -> None:
+        (d / "schedule.json").write_text(json.dumps(faults))
+    return edit
+
+
+def _damage_line(name: str, **changes):
+    """Change fields of the middle line of a run's JSON-lines file."""
+    def edit(d: Path) -> None:
+        rows = [json.loads(x) for x in (d / name).read_text().splitlines()]
+        rows[len(rows) // 2].update(changes)
+        (d / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return edit
+
+
+def _epoch_a_list(d: Path) -> None:
+    rows = [json.loads(x) for x in (d / "trace.jsonl").read_text().splitlines()]
+    for r in rows:
+        if "epoch" in r:
+            r["epoch"] = [r["epoch"]]
+    (d / "trace.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def _numbers_for_names(d: Path) -> None:
+    lines = [json.loads(x) for x in (d / "index.jsonl").read_text().splitlines()]
+    lines[0]["failed"], lines[-1]["anomalies"] = 1, True
+    (d / "index.jsonl").write_text("".join(json.dumps(e) + "\n" for e in lines))
 
 
 def _escape_index(d: Path) -> None:
@@ -160,7 +206,7 @@ def _escape_index(d: Path) -> None:
 RUN = ["run", "--system", "zab", "--no-report", "--time-limit", "1"]
 
 #: (id, argv from the context, expected exit, a fragment of the stderr line)
-CASES: list[tuple[str, Callable[[Ctx], list[str]], int, str]] = [
+CASES: list[tuple[str, Callable[[Ctx], list[str]], int, str | None]] = [
     # bad input judged as a system bug
     ("set-tick-time-0", lambda c: RUN + ["--set", "tick_time=0"], 254, "tick_time"),
     ("set-tick-time-negative", lambda c: RUN + ["--set", "tick_time=-1"], 254, "tick_time"),
@@ -192,6 +238,32 @@ CASES: list[tuple[str, Callable[[Ctx], list[str]], int, str]] = [
     ("edn-list-process", lambda c: ["check", "--model", "register", str(c.history("list-process.edn", [
         "{:type :invoke, :f :write, :value 1, :process [0 1]}",
         "{:type :ok, :f :write, :value 1, :process [0 1]}"]))], 254, "process"),
+    ("repro-truncated-history", lambda c: ["repro", str(c.run_copy("truncated", _truncate_history))],
+     254, "history.jsonl is damaged"),
+    ("repro-history-not-utf8", lambda c: ["repro", str(c.run_copy("not-utf8", _garble_history))],
+     254, "history.jsonl is damaged"),
+    ("report-results-checkers-not-an-object", lambda c: ["report", "--no-plots", str(c.run_copy(
+        "checkers-int", _edit_results(checkers=1)))], 0, None),
+    # an explicit schedule whose faults the nemesis cannot apply: a crash mid-simulation
+    ("repro-schedule-bad-partition-args", lambda c: ["repro", str(c.run_copy("sched-args", _edit_config(
+        schedule=[{"at": 0, "kind": "partition", "args": True, "episode": 1}])))], 254, "a partition takes"),
+    ("repro-schedule-unknown-kind", lambda c: ["repro", str(c.run_copy("sched-kind", _edit_config(
+        schedule=[{"at": 0, "kind": "meteor", "args": [], "episode": 1}])))], 254, "unknown fault kind 'meteor'"),
+    ("repro-schedule-kill-a-number", lambda c: ["repro", str(c.run_copy("sched-kill", _edit_config(
+        schedule=[{"at": 0, "kind": "kill", "args": [True], "episode": 1}])))], 254, "a kill takes [node]"),
+    ("shrink-schedule-json-bad-strobe", lambda c: ["shrink", str(c.run_copy("sched-strobe", _schedule_json(
+        [{"at": 0, "kind": "clock-strobe", "args": ["n1", 5, 0], "episode": 1}])))], 254, "schedule.json"),
+    # damaged lines the page skips (and counts), each a crash of harness report before
+    ("report-history-index-a-list", lambda c: ["report", str(c.run_copy("h-index", _damage_line(
+        "history.jsonl", index=[1])))], 0, None),
+    ("report-history-time-2-70", lambda c: ["report", str(c.run_copy("h-time", _damage_line(
+        "history.jsonl", time=2**70)))], 0, None),
+    ("report-faults-args-a-number", lambda c: ["report", "--no-plots", str(c.run_copy("f-args", _damage_line(
+        "faults.jsonl", args=5)))], 0, None),
+    ("report-trace-kind-a-list", lambda c: ["report", str(c.run_copy("t-kind", _damage_line(
+        "trace.jsonl", kind=["x"])))], 0, None),
+    ("export-history-type-an-object", lambda c: ["export", str(c.run_copy("h-type", _damage_line(
+        "history.jsonl", type={"a": 1})))], 254, "bad or missing \"type\""),
     ("repro-invalid-results-deleted", lambda c: ["repro", str(c.run_copy("no-results", _rm("results.json")))],
      1, "checked again"),
     ("repro-invalid-results-empty", lambda c: ["repro", str(c.run_copy("empty-results", _rm("results.json", True)))],
@@ -230,6 +302,8 @@ CASES: list[tuple[str, Callable[[Ctx], list[str]], int, str]] = [
     ("report-read-only-run", lambda c: ["report", str(_ro_run(c))], 254, "writ"),
     ("index-corrupt-line", lambda c: ["campaign", "--store", str(c.campaign("corrupt", _corrupt_index)),
                                       "--name", "c", "--resume"], 254, "index.jsonl:1"),
+    ("report-index-numbers-for-names", lambda c: ["report", "--no-plots", str(c.campaign(
+        "numbers", _numbers_for_names) / "campaigns" / "c")], 0, None),
     ("campaign-name-300", lambda c: ["campaign", "--system", "toy", "--runs", "1", "--name", "x" * 300,
                                      "--store", str(c.tmp / "s")], 254, "campaign name"),
     ("run-seed-300-digits", lambda c: RUN + ["--seed", "9" * 300], 254, "--seed"),
@@ -254,6 +328,9 @@ def test_bad_input(ctx, capsys, argv, code, fragment):
     lines = [x for x in err.splitlines() if x.strip()]
     assert got == code, err
     assert "Traceback" not in err
+    if fragment is None:  # a damaged file the command reads around: nothing to say
+        assert lines == [], err
+        return
     assert len(lines) == 1 and fragment in lines[0], err
 
 
@@ -266,6 +343,25 @@ def test_report_keeps_paths_from_the_index_inside_the_store(ctx, capsys):
     capsys.readouterr()
     assert not (outside / "report.html").exists()
     assert (store / "campaigns" / "c" / "index.html").exists()
+
+
+def test_repro_of_a_garbled_history_without_results_says_different(ctx, capsys):
+    """No recorded sha256 to tell a damaged file from a run that does not reproduce: the
+    difference is shown (exit 255), whatever bytes the file holds, never a traceback."""
+    d = ctx.run_copy("not-utf8-no-results", lambda d: (_garble_history(d), _rm("results.json")(d)))
+    assert main(["repro", str(d)]) == 255
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err and "DIFFERENT" in out and "differs first at line 1" in out
+
+
+def test_report_of_a_zab_run_whose_trace_epochs_are_lists(tmp_path, capsys):
+    """The leaders plot keyed its bars by epoch: a damaged trace line (an epoch that is a
+    list) crashed harness report with TypeError (exit 255)."""
+    res = run_test(RunConfig(system="zab", time_limit=3, seed=1), directory=tmp_path / "zab")
+    _epoch_a_list(res.directory)
+    assert main(["report", str(res.directory)]) == 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and (res.directory / "leaders.png").exists(), err
 
 
 def test_run_directories_are_readable_by_everyone(ctx):

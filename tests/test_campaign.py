@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,6 +18,7 @@ from harness import campaign as cmod, campaign_exec
 from harness.cli import main
 from harness.config import RunConfig
 from harness.rng import derive_seed
+from harness.runner import run_test
 from harness.store import load_config
 
 BUG = "toy-async-backup-reads"
@@ -203,3 +206,175 @@ def test_a_campaign_ends_with_its_page_and_the_failing_runs_pages(local_jobs1, t
                  "--store", str(tmp_path), "--no-report"]) == 0
     assert not (tmp_path / "campaigns" / "toy-register-seed1" / "index.html").exists()
     assert "report:" not in capsys.readouterr().out
+
+
+def _last_bar(err: str) -> str:
+    return [seg for seg in err.replace("\r", "\n").splitlines() if seg.startswith("campaign:")][-1]
+
+
+def test_the_guided_progress_bar_counts_the_last_batch(tmp_path, capsys):
+    """The behaviours shown at the end include the last batch's (a guided campaign shorter
+    than a batch ended saying behaviours=0)."""
+    code = main(["campaign", "--system", "toy", "--time-limit", "3", "--runs", "3", "--jobs", "1", "--no-report",
+                 "--store", str(tmp_path), "--name", "c", "--guided", "--corpus", "none"])
+    assert code in (0, 1, 2)
+    bar = _last_bar(capsys.readouterr().err)
+    entries = [json.loads(x) for x in (tmp_path / "campaigns" / "c" / "index.jsonl").read_text().splitlines()]
+    reached = int(re.search(r"behaviours=(\d+)", bar).group(1))
+    assert reached > 0 and reached >= max(e["behaviours"] for e in entries), bar
+
+
+def test_the_progress_bar_times_from_the_start_of_the_runs(capsys):
+    """Made once the first run is in, the bar timed only the instant after it: two runs
+    of a pool finishing together read as thousands of runs per second."""
+    bar = campaign_exec._progress_bar(10, 0, started=time.time() - 20)
+    bar.update(2)
+    assert bar.format_dict["elapsed"] >= 20 and bar.format_dict["rate"] <= 0.2, bar.format_dict
+    bar.close()
+    capsys.readouterr()
+
+
+def test_a_guided_resume_runs_again_what_is_not_done(tmp_path, capsys):
+    """As in a plain campaign (README: a run that ended in a harness error or whose
+    directory is gone is not done): a guided --resume ran neither again."""
+    base = ["campaign", "--system", "toy", "--time-limit", "2", "--jobs", "1", "--no-report", "--guided",
+            "--corpus", "none", "--store", str(tmp_path), "--name", "g"]
+    assert main([*base, "--runs", "4"]) in (0, 1, 2)
+    d = tmp_path / "campaigns" / "g"
+    before = {e["seed"]: e for e in (json.loads(x) for x in (d / "index.jsonl").read_text().splitlines())}
+    gone, failed = sorted(before)[:2]
+    shutil.rmtree(d / before[gone]["run_dir"])
+    with open(d / "index.jsonl", "a") as f:  # as if the harness had crashed on it, run again since
+        f.write(json.dumps({**before[failed], "valid": "unknown", "error": "OSError: disk full",
+                            "run_dir": None}) + "\n")
+    capsys.readouterr()
+    assert main(["campaign", "--store", str(tmp_path), "--name", "g", "--resume", "--jobs", "1",
+                 "--no-report"]) in (0, 1, 2)
+    assert "resuming g: 2 of 4 runs already done" in capsys.readouterr().err
+    after = {e["seed"]: e for e in (json.loads(x) for x in (d / "index.jsonl").read_text().splitlines())}
+    assert (d / before[gone]["run_dir"] / "results.json").is_file()
+    for seed in (gone, failed):  # run again, the same run: the guided plan did not change
+        assert "error" not in after[seed]
+        assert after[seed]["history_sha256"] == before[seed]["history_sha256"]
+        assert after[seed]["guided"] == before[seed]["guided"]
+
+
+def test_a_damaged_seed_corpus_copy_is_one_line_on_resume(tmp_path, capsys):
+    """The bad-input line is the only line: 'resuming ...' was printed before it."""
+    assert main(["campaign", "--system", "zab", "--time-limit", "1", "--runs", "1", "--jobs", "1", "--no-report",
+                 "--guided", "--store", str(tmp_path), "--name", "g"]) in (0, 1, 2)
+    copy = tmp_path / "campaigns" / "g" / "seed-corpus.json"
+    assert copy.is_file()  # the shipped corpus for zab/register, copied into the campaign
+    copy.write_text("junk\n")
+    capsys.readouterr()
+    assert main(["campaign", "--store", str(tmp_path), "--name", "g", "--resume", "--runs", "2",
+                 "--no-report"]) == 254
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "seed-corpus.json: unreadable corpus" in err, err
+
+
+def test_one_process_at_a_time_on_a_campaign(tmp_path, capsys):
+    """A second harness on a campaign being run is refused at once: two ran every seed not
+    done, each, and the index had two lines per seed."""
+    from harness.lock import exclusive
+
+    base = ["campaign", "--system", "toy", "--time-limit", "2", "--jobs", "1", "--no-report",
+            "--store", str(tmp_path), "--name", "c"]
+    assert main([*base, "--runs", "2"]) in (0, 1, 2)
+    capsys.readouterr()
+    with exclusive(tmp_path / "campaigns" / ".c.lock", "held by this test"):
+        assert main(["campaign", "--store", str(tmp_path), "--name", "c", "--resume", "--runs", "3",
+                     "--jobs", "1", "--no-report"]) == 254
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"campaign 'c' is in use by another harness process (pid {os.getpid()})" \
+            in err, err
+        assert main([*base, "--runs", "2", "--seed", "3"]) == 254  # a new one of that name too
+        capsys.readouterr()
+    lines = (tmp_path / "campaigns" / "c" / "index.jsonl").read_text().splitlines()
+    assert len(lines) == 2
+    assert main(["campaign", "--store", str(tmp_path), "--name", "c", "--resume", "--runs", "3", "--jobs", "1",
+                 "--no-report"]) in (0, 1, 2)  # the lock is gone with its holder
+    assert len((tmp_path / "campaigns" / "c" / "index.jsonl").read_text().splitlines()) == 3
+    assert not (tmp_path / "campaigns" / ".c.lock").exists()  # removed by its last holder
+
+
+def test_one_process_at_a_time_on_a_shrink_output(tmp_path, capsys):
+    from harness.lock import exclusive
+
+    res = run_test(RunConfig(system="toy", time_limit=3, seed=2, bugs=(BUG,), nemesis=("partition",)),
+                   directory=tmp_path / "failing")
+    assert res.valid is False
+    with exclusive(tmp_path / ".failing.shrunk.lock", "held by this test"):
+        assert main(["shrink", str(tmp_path / "failing"), "--budget", "2", "--no-report"]) == 254
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "shrink output" in err and "in use by another harness process" in err, err
+    assert not (tmp_path / "failing.shrunk").exists()
+    assert main(["shrink", str(tmp_path / "failing"), "--budget", "2", "--no-report"]) == 0
+
+
+@pytest.mark.parametrize("change, flag", [(["--time-limit", "50"], "--time-limit"), (["--guided"], "--guided"),
+                                          (["--system", "kafka"], "--system"), (["--set", "x=1"], "--set"),
+                                          (["--bug", "toy-other"], "--bug"), (["--seed", "9"], "--seed"),
+                                          (["--no-swarm"], "--no-swarm"), (["--nemesis", "kill"], "--nemesis")])
+def test_resume_refuses_options_that_would_change_the_campaign(tmp_path, capsys, change, flag):
+    """They were silently ignored: the campaign ran on as its campaign.json says."""
+    assert main(args(tmp_path, 2, "--jobs", "1", "--no-report")) == 1
+    before = campaign_dir(tmp_path) / "campaign.json"
+    text = before.read_text()
+    capsys.readouterr()
+    name = campaign_dir(tmp_path).name
+    assert main(["campaign", "--store", str(tmp_path), "--name", name, "--resume", "--runs", "3", "--jobs", "1",
+                 "--no-report", *change]) == 254
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"harness: error: {flag}: campaign") and "--resume cannot" in err
+    assert before.read_text() == text and len(index(tmp_path)) == 2
+    # what the campaign was started with may be repeated
+    assert main(["campaign", "--store", str(tmp_path), "--name", name, "--resume", "--runs", "3", "--jobs", "1",
+                 "--no-report", "--time-limit", "5", "--seed", "7", "--bug", BUG]) == 1
+    assert len(index(tmp_path)) == 3
+
+
+def _dies_on_seed_3(config, tag):
+    if config.seed == 3:  # as the out-of-memory killer ends a run's worker
+        os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(0.05)
+    return {"seed": config.seed, "valid": True, "tag": tag}
+
+
+def test_a_worker_killed_under_a_run_does_not_end_the_campaign():
+    """A dead worker broke the pool: the campaign ended in a BrokenProcessPool traceback
+    (exit 255). The runs in flight are run again, each alone; the one that kills its
+    worker alone is recorded as a harness error, which --resume runs again."""
+    from types import SimpleNamespace
+
+    pool = campaign_exec._RenewingPool(2)
+    try:
+        tasks = [(SimpleNamespace(seed=k), f"t{k}") for k in range(8)]
+        out = {}
+        for e in campaign_exec._finished(pool, 4, tasks, _dies_on_seed_3):
+            assert e["seed"] not in out
+            out[e["seed"]] = e
+    finally:
+        pool.shutdown(wait=True)
+    assert sorted(out) == list(range(8))
+    assert out[3]["valid"] == "unknown" and "worker process died" in out[3]["error"]
+    assert all(out[k] == {"seed": k, "valid": True, "tag": f"t{k}"} for k in out if k != 3)
+
+
+def test_the_coverage_log_survives_a_line_torn_by_a_crash(tmp_path):
+    """A torn last line glued itself to the next one appended: the behaviour numbered on
+    it was lost, and with it every later number and every later run's behaviours."""
+    from harness.coverage import CoverageLog
+
+    log = CoverageLog(tmp_path)
+    log.append(0, 10, ["a", "b"])
+    log.append(1, 11, ["b", "c"])
+    with open(tmp_path / "behaviours.jsonl", "a") as f:
+        f.write('{"id":3,"b":"to')  # the harness died here
+    with open(tmp_path / "coverage.jsonl", "a") as f:
+        f.write('{"run":2,"se')
+    log = CoverageLog(tmp_path)  # the resumed campaign's
+    log.append(2, 12, ["c", "d", "e"])
+    log.append(3, 13, ["e", "f"])
+    assert CoverageLog(tmp_path).read() == {10: (0, ["a", "b"]), 11: (1, ["b", "c"]), 12: (2, ["c", "d", "e"]),
+                                           13: (3, ["e", "f"])}

@@ -38,6 +38,16 @@ def run_cli(args, capsys):
         (["run", "--system", "toy", "--nemesis-interval", "-1"], "--nemesis-interval must be a positive"),
         (["run", "--system", "toy", "--rate", "inf"], "--rate must be a positive finite"),
         (["repro", "/nonexistent/run"], "no run directory"),
+        (["campaign", "--name", "c", "--materialize", "5", "--runs", "9", "--resume"],
+         "--runs, --resume: not with --materialize"),
+        (["check", "--workload", "queue", "--max-steps", "5", "x.jsonl"], "--max-steps: for --model"),
+        (["check", "--workload", "queue", "--initial", "5", "--time-limit", "2", "x.jsonl"],
+         "--initial, --time-limit: for --model"),
+        (["check", "--model", "register", "--no-final-drain", "x.jsonl"], "--no-final-drain: for --workload queue"),
+        (["run", "--system", "zab", "--set", "reads=local", "--reads", "sync"],
+         "--set reads=local contradicts --reads sync"),
+        (["campaign", "--system", "zab", "--runs", "2", "--set", "reads=sync", "--reads", "local"],
+         "--set reads=sync contradicts --reads local"),
         (["frobnicate"], "invalid choice"),
     ],
 )
@@ -61,11 +71,35 @@ def test_run_writes_a_run_directory_and_repro_is_identical(capsys, tmp_path):
     assert results["seed"] == 3 and results["valid"] is True
     code, out, err = run_cli(["repro", str(run_dir)], capsys)
     assert code == 0 and out.startswith("identical"), out
-    # tamper with the stored history: repro must notice
+    code, out, err = run_cli(["shrink", str(run_dir), "--no-report"], capsys)
+    assert code == 254 and "did not fail (verdict valid)" in err, err
+    # tamper with the stored history: repro must notice; results.json's sha256 says the
+    # stored file is what changed (a damaged input), not the run
     h = run_dir / "history.jsonl"
     h.write_text(h.read_text().replace('"value":1', '"value":2', 1))
     code, out, err = run_cli(["repro", str(run_dir)], capsys)
+    assert code == 254 and "history.jsonl is damaged" in err and "the run reproduces" in err, err
+    # with no recorded sha256 to go by, the difference is shown: a run that does not reproduce
+    results.pop("history_sha256")
+    (run_dir / "results.json").write_text(json.dumps(results))
+    code, out, err = run_cli(["repro", str(run_dir)], capsys)
     assert code == 255 and out.startswith("DIFFERENT"), out
+
+
+def test_set_reads_is_the_reads_option(capsys, tmp_path):
+    """The nodes see the run option ``reads`` (it wins over any setting), so ``--set
+    reads=local`` used to run sync reads with ``settings.reads: local`` in config.json."""
+    code, out, err = run_cli(["run", "--system", "zab", "--time-limit", "1", "--no-report", "--set", "reads=local",
+                              "--store", str(tmp_path)], capsys)
+    assert code == 0, err
+    config = json.loads((Path(out.split("results: ")[1].split()[0]) / "config.json").read_text())
+    assert config["reads"] == "local" and "reads" not in config["settings"]
+    # an explorative campaign takes it as pinned, as it does --reads
+    code, out, err = run_cli(["campaign", "--system", "zab", "--time-limit", "1", "--runs", "4", "--jobs", "1",
+                              "--set", "reads=local", "--no-report", "--name", "c", "--store", str(tmp_path)], capsys)
+    assert code == 0, err
+    runs = sorted((tmp_path / "campaigns" / "c" / "runs").glob("*/config.json"))
+    assert len(runs) == 4 and all(json.loads(r.read_text())["reads"] == "local" for r in runs)
 
 
 def test_repro_recheck_judges_an_identical_rerun_with_todays_checkers(capsys, tmp_path):
@@ -85,9 +119,12 @@ def test_repro_recheck_judges_an_identical_rerun_with_todays_checkers(capsys, tm
     assert code == 1 and out.startswith("identical"), out
     code, out, err = run_cli(["repro", "--recheck", str(run_dir)], capsys)
     assert code == 0, out + err
-    assert "re-checked: stored False, today's checkers True" in out
-    assert any(ln.split()[:5] == [name, "stored", "False", "re-checked", "True"] for ln in out.splitlines()), out
-    # a history that does not reproduce is still 255, whatever --recheck says
+    assert "re-checked: stored INVALID, today's checkers valid" in out
+    assert any(ln.split()[:5] == [name, "stored", "INVALID", "re-checked", "valid"] for ln in out.splitlines()), out
+    # a history that does not reproduce is still 255, whatever --recheck says (with no
+    # recorded sha256: with it, the stored file is what changed, a damaged input, 254)
+    stored.pop("history_sha256")
+    res.write_text(json.dumps(stored))
     h = run_dir / "history.jsonl"
     h.write_text(h.read_text().replace('"value":1', '"value":2', 1))
     code, out, err = run_cli(["repro", "--recheck", str(run_dir)], capsys)
@@ -137,3 +174,84 @@ def test_run_summary_names_every_kind_of_server():
 
     assert describe_servers(RunConfig(system="zab", nodes=5)) == "5 servers"
     assert describe_servers(RunConfig(system="kafka", workload="queue", nodes=5)) == "8 servers (z1-z3, b1-b5)"
+
+
+def test_shrink_of_the_current_directory_writes_beside_it(tmp_path, capsys, monkeypatch):
+    """``harness shrink .`` inside a run directory: its output goes beside it, named from
+    the real directory (Path('.').with_name raised ValueError: a traceback, exit 255)."""
+    from harness.config import RunConfig
+    from harness.runner import run_test
+
+    res = run_test(RunConfig(system="toy", time_limit=3, seed=2, bugs=("toy-async-backup-reads",),
+                             nemesis=("partition",)), directory=tmp_path / "failing")
+    assert res.valid is False
+    monkeypatch.chdir(tmp_path / "failing")
+    code, _out, err = run_cli(["shrink", ".", "--budget", "2", "--no-report"], capsys)
+    assert code == 0 and "Traceback" not in err, err
+    assert (tmp_path / "failing.shrunk" / "results.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["failing", "failing.shrunk"]
+
+
+def test_printed_commands_survive_a_path_with_spaces(tmp_path, capsys):
+    """The repro and resume commands the harness prints are copied into a shell: a store
+    path with a space (or a quote) was printed bare, and the command ran on two paths."""
+    import shlex
+
+    store = tmp_path / "my store's runs"
+    code, out, err = run_cli(["run", "--system", "toy", "--time-limit", "2", "--no-report", "--store", str(store)],
+                             capsys)
+    assert code == 0, err
+    line = next(x for x in out.splitlines() if x.startswith("repro:"))
+    argv = shlex.split(line.split(":", 1)[1])
+    assert argv[:2] == ["harness", "repro"] and len(argv) == 3
+    assert run_cli(argv[1:], capsys)[0] == 0
+    code, out, err = run_cli(["campaign", "--system", "toy", "--time-limit", "5", "--runs", "4", "--jobs", "1",
+                              "--no-report", "--bug", "toy-async-backup-reads", "--nemesis", "partition",
+                              "--store", str(store), "--name", "c"], capsys)
+    rows = [x for x in out.splitlines() if "harness repro " in x]
+    assert rows, out
+    for row in rows:  # a failing run's command, at the end of its table row
+        argv = shlex.split(row[row.index("harness repro "):])
+        assert len(argv) == 3 and Path(argv[2]).is_dir(), row
+
+
+def test_a_campaign_name_must_be_printable(tmp_path, capsys):
+    code, _out, err = run_cli(["campaign", "--system", "toy", "--runs", "1", "--name", "a\nb",
+                               "--store", str(tmp_path)], capsys)
+    assert code == 254 and "bad campaign name" in err and err.count("\n") == 1, err
+
+
+def test_a_bug_named_twice_is_switched_on_once(tmp_path, capsys):
+    code, out, err = run_cli(["run", "--system", "toy", "--time-limit", "2", "--no-report", "--nemesis", "none",
+                              "--bug", "toy-async-backup-reads", "--bug", "toy-async-backup-reads",
+                              "--store", str(tmp_path)], capsys)
+    assert code in (0, 1), err
+    run_dir = Path(out.split("results: ")[1].split()[0])
+    assert json.loads((run_dir / "config.json").read_text())["bugs"] == ["toy-async-backup-reads"]
+    assert run_dir.name == "toy-register-toy-async-backup-reads-seed1"  # not ...-reads+toy-async-...
+
+
+def test_recheck_of_a_live_run_is_refused(tmp_path, capsys, monkeypatch):
+    """A live run cannot be replayed: --recheck was silently ignored and the schedule re-run."""
+    from harness.config import RunConfig
+
+    ran = []
+    monkeypatch.setattr("harness.runner.run_test", lambda config, **kw: ran.append(config))
+    d = tmp_path / "run"
+    d.mkdir()
+    (d / "config.json").write_text(json.dumps(RunConfig(system="zookeeper", nodes=3, time_limit=5.0).to_dict()))
+    (d / "results.json").write_text(json.dumps({"valid": True, "live": True, "checkers": {}}))
+    (d / "history.jsonl").write_text("")
+    code, _out, err = run_cli(["repro", "--recheck", str(d)], capsys)
+    assert code == 254 and "--recheck" in err and "live run" in err and err.count("\n") == 1, err
+    assert ran == []
+
+
+def test_report_runs_option_is_for_a_campaign(tmp_path, capsys):
+    code, out, err = run_cli(["run", "--system", "toy", "--time-limit", "2", "--no-report", "--store", str(tmp_path)],
+                             capsys)
+    assert code == 0, err
+    run_dir = Path(out.split("results: ")[1].split()[0])
+    code, _out, err = run_cli(["report", str(run_dir), "--runs", "all", "--no-plots"], capsys)
+    assert code == 254 and "--runs is for a campaign directory" in err and err.count("\n") == 1, err
+    assert run_cli(["report", str(run_dir), "--no-plots"], capsys)[0] == 0

@@ -132,3 +132,61 @@ def test_export_of_a_directory_without_history_is_one_error_line(tmp_path: Path,
     assert main(["export", str(tmp_path)]) == 254
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no history.jsonl" in err
+
+
+def test_harness_check_reads_an_exported_queue_history(runs: dict[str, Path], tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture) -> None:
+    """``harness check --workload queue`` judges history.edn as it judges history.jsonl, a
+    broken history too: the first value every poll returned is taken out of it."""
+    events = _jsonl(runs["queue"])
+    taken = None
+    for e in events:
+        if e["f"] == "poll" and e["type"] == "ok" and e["value"]:
+            for key, records in e["value"].items():
+                if taken is None and records:
+                    taken = (key, records[0][0])
+                e["value"][key] = [r for r in records if (key, r[0]) != taken]
+    assert taken is not None
+    jsonl, edn = tmp_path / "broken.jsonl", tmp_path / "broken.edn"
+    jsonl.write_text("".join(json.dumps(e) + "\n" for e in events))
+    edn.write_text(history_edn(events, "queue"))
+    verdicts = []
+    for path in (runs["queue"] / "history.edn", jsonl, edn):
+        code = main(["check", "--workload", "queue", "--json", str(path)])
+        out = capsys.readouterr()
+        assert "Traceback" not in out.err, out.err
+        verdicts.append((code, {k: v for k, v in json.loads(out.out).items() if k != "file"}))
+    assert verdicts[0] == (0, {"valid": True, "anomalies": {}})
+    assert verdicts[1][0] == 1 and verdicts[1][1]["anomalies"], verdicts[1]
+    assert verdicts[2] == verdicts[1]
+
+
+@pytest.mark.parametrize("value", ["[[:send 1 5] [:send 2 6]]", "5", "[[:poll]]"])
+def test_a_queue_edn_send_that_is_not_one_send_micro_op_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                   value: str) -> None:
+    p = tmp_path / "txn.edn"
+    p.write_text(f"{{:index 0 :type :invoke :process 0 :f :send :value {value}}}\n")
+    assert main(["check", "--workload", "queue", str(p)]) == 254
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "a send must hold one [:send ...] micro-op" in err, err
+
+
+def test_an_export_cut_short_leaves_the_old_file(runs: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """history.edn is written aside and renamed into place: a disk that fills up halfway
+    left a truncated file, which `harness check` then read as a shorter history."""
+    import harness.export as export
+
+    run_dir = runs["election"]
+    before = (run_dir / "history.edn").read_text()
+    real = Path.write_text
+
+    def half_then_full(self: Path, text: str, *a: object, **kw: object) -> int:
+        real(self, text[: len(text) // 2], *a, **kw)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", half_then_full)
+    with pytest.raises(OSError):
+        export.write_history_edn(run_dir)
+    monkeypatch.undo()
+    assert (run_dir / "history.edn").read_text() == before
+    assert sorted(p.name for p in run_dir.iterdir() if p.name.startswith(".")) == []

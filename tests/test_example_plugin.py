@@ -74,6 +74,20 @@ def test_installed_it_is_listed_with_its_bug(site, tmp_path):
     assert proc.returncode == 254 and "does not serve workload election" in proc.stderr
 
 
+@pytest.mark.parametrize("setting, fragment", [
+    ("heartbeat_ms=abc", "heartbeat_ms must be an integer"),  # was a traceback (int('abc') in the server)
+    ("election_timeout_ms=0", "election_timeout_ms must be an integer in [1,"),  # was randrange(0): a traceback
+    ("heartbeat_ms=-5", "heartbeat_ms must be an integer in [1,"),  # was judged INVALID: a bug of the system
+    ("heartbeat_ms=500", "must be at most setting election_timeout_ms"),
+    ("nope=1", "(known: election_timeout_ms, heartbeat_ms)"),
+])
+def test_its_settings_are_checked_before_a_run(site, tmp_path, setting, fragment):
+    proc = harness(["run", "--system", "pbregister", "--nodes", "3", "--time-limit", "2", "--no-report",
+                    "--set", setting], site, tmp_path)
+    assert proc.returncode == 254 and proc.stderr.count("\n") == 1 and fragment in proc.stderr, proc.stderr
+    assert not (tmp_path / "store").exists()
+
+
 def test_the_correct_system_stays_valid(site, tmp_path):
     entries = campaign(site, tmp_path, "correct", 8, 3)
     assert [e["valid"] for e in entries] == [True] * 8

@@ -54,6 +54,43 @@ def test_a_plugin_that_cannot_load_is_one_line_of_bad_input(declared, name, why)
     assert why in str(e.value) and "\n" not in str(e.value)
 
 
+class TablelessSpec(SystemSpec):
+    """A plug-in with settings but no SETTINGS table (docs/plugins.md allows it)."""
+
+    name = "tableless"
+
+    def default_settings(self):
+        return {"beat_ms": 50, "scale": 0.5, "strict": False, "mode": "fast", "peers": None}
+
+
+@pytest.fixture
+def tableless(monkeypatch):
+    monkeypatch.setitem(system._REGISTRY, "tableless", TablelessSpec)
+    yield
+
+
+@pytest.mark.parametrize("key, value, why", [
+    ("beat_ms", "abc", "beat_ms must be an integer (the type of its default), not 'abc'"),
+    ("beat_ms", 1.5, "beat_ms must be an integer"),
+    ("beat_ms", True, "beat_ms must be an integer"),
+    ("scale", "x", "scale must be a number"),
+    ("scale", float("nan"), "scale must be a number"),
+    ("strict", 1, "strict must be true or false"),
+    ("mode", 3, "mode must be a string"),
+    ("nope", 1, "unknown setting 'nope' for system tableless and workload register "
+                "(known: beat_ms, mode, peers, scale, strict)"),
+])
+def test_a_plugin_without_a_settings_table_gets_the_type_of_its_defaults(tableless, key, value, why):
+    with pytest.raises(ConfigError) as e:
+        RunConfig(system="tableless", settings={key: value}).validate()
+    assert why in str(e.value)
+
+
+def test_values_of_the_defaults_type_pass_without_a_table(tableless):
+    RunConfig(system="tableless", settings={"beat_ms": 7, "scale": 2, "strict": True, "mode": "slow",
+                                           "peers": ["n1"]}).validate()
+
+
 def test_a_system_refuses_a_workload_it_does_not_serve():
     with pytest.raises(ConfigError, match="system kafka does not serve workload register"):
         RunConfig(system="kafka", workload="register").validate()

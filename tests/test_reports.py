@@ -542,6 +542,18 @@ def test_campaign_made_by_the_harness(tmp_path, capsys):
         assert f'id="seed-{e["seed"]}"' in page
         has_report = (c / e["run_dir"] / "report.html").exists()
         assert has_report == (e["valid"] is not True)
+    # a failing run shrunk where the README says (beside it, SEED.shrunk) is not a run of
+    # the campaign: the page counted it (5 runs of 4 planned) and offered it as the run to
+    # reproduce, seed 'SEED.shrunk'
+    failing = next((e for e in entries if e["valid"] is False), None)
+    if failing is not None:
+        assert main(["shrink", str(c / failing["run_dir"]), "--budget", "2", "--no-report"]) == 0
+        assert main(["report", str(c), "--no-plots"]) == 0
+        capsys.readouterr()
+        page = (c / "index.html").read_text()
+        i = page.find(".shrunk")
+        assert i < 0, page[i - 300:i + 100]
+        assert f"{len(entries)} runs, " in page and "runs of" not in page
 
 
 def test_explorative_campaign_page_says_what_runs_drew(tmp_path, capsys):

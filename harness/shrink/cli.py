@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         from reports.run_report import write_run_report
 
         print(f"report:  {write_run_report(out)}")
-    print(f"repro:   harness repro {out}")
+    print(f"repro:   harness repro {shlex.quote(str(out))}")
     if sh.interrupted:
         print(f"harness: interrupted; the smallest failing run so far is in {out}", file=sys.stderr)
         return 130

@@ -17,6 +17,7 @@ from typing import Any
 
 from checkers.result import anomaly_names, failure_signature
 from harness.config import ConfigError
+from harness.lock import exclusive
 from harness.shrink.checkpoint import resumable, write_checkpoint
 from harness.shrink.output import recover, replace_dir, staging_dir
 from harness.shrink.passes import Shrinker, sizes
@@ -52,7 +53,9 @@ def shrink_run(run_dir: Path, budget_s: float = DEFAULT_BUDGET_S, out_dir: Path 
         raise ConfigError(f"{run_dir}: incomplete run directory ({e})") from None
     target = signature = failure_signature(results)
     if not target:
-        raise ConfigError(f"{run_dir} did not fail (verdict {results.get('valid')}): nothing to shrink")
+        from harness.summary import _verdict
+
+        raise ConfigError(f"{run_dir} did not fail (verdict {_verdict(results.get('valid'))}): nothing to shrink")
     if keep is not None:
         keep = list(keep)
         chosen = set()
@@ -65,50 +68,58 @@ def shrink_run(run_dir: Path, budget_s: float = DEFAULT_BUDGET_S, out_dir: Path 
         if not chosen:
             raise ConfigError("--keep: nothing to keep")
         target = frozenset(chosen)
-    config = config.replace(schedule=schedule)
-    out_dir = Path(out_dir) if out_dir is not None else run_dir.with_name(run_dir.name + ".shrunk")
+    try:  # the schedule shrunk is the one the run was given: checked as a config's would be
+        config = config.replace(schedule=schedule).validate()
+    except ConfigError as e:
+        raise ConfigError(f"{run_dir}/schedule.json: {e}") from None
+    if out_dir is None:  # beside the run; `harness shrink .` names it from the real directory
+        named = run_dir if run_dir.name not in ("", ".", "..") else run_dir.resolve()
+        out_dir = named.with_name(named.name + ".shrunk")
+    out_dir = Path(out_dir)
     from harness.store import check_writable
 
     check_writable(out_dir.parent, "shrink output")  # before the work, not after it
-    kept = anomaly_names(target)
-    recover(out_dir)  # an earlier shrink killed while publishing its result
-    resume = resumable(out_dir, config, kept)
+    # one process per output directory: two would race to swap their results into it
+    with exclusive(out_dir.parent / f".{out_dir.name}.lock", f"shrink output {out_dir}"):
+        kept = anomaly_names(target)
+        recover(out_dir)  # an earlier shrink killed while publishing its result
+        resume = resumable(out_dir, config, kept)
 
-    def checkpoint(res: Any, done: bool = False, where: Path = out_dir) -> None:
-        write_checkpoint(where, {
-            "from": str(run_dir), "origin": config.to_dict(), "kept": kept, "complete": done,
-            "seconds": round(time.monotonic() - t0, 1), "sizes": sizes(res), "config": res.config.to_dict(),
-        })
+        def checkpoint(res: Any, done: bool = False, where: Path = out_dir) -> None:
+            write_checkpoint(where, {
+                "from": str(run_dir), "origin": config.to_dict(), "kept": kept, "complete": done,
+                "seconds": round(time.monotonic() - t0, 1), "sizes": sizes(res), "config": res.config.to_dict(),
+            })
 
-    shrinker = Shrinker(config, target, budget_s - (time.monotonic() - t0), log,
-                        jobs=default_jobs() if jobs is None else jobs, run_limit_s=run_limit_s,
-                        on_best=checkpoint)
-    if resume is not None and resume != config:
-        if shrinker.resume(resume):
-            log(f"resumed from the checkpoint in {out_dir}: {sizes(shrinker.best)['faults']} faults")
-        else:
-            log(f"the checkpoint in {out_dir} does not fail the same way with this code: starting afresh")
-    best = shrinker.shrink()
-    # Everything is written into a staging directory first, then put in place in one
-    # step (`harness.shrink.output`): out_dir always holds either the checkpoint so far
-    # or the complete result, even if this process is killed meanwhile.
-    staging = staging_dir(out_dir)
-    try:
-        write_run(best.out, best.results, directory=staging)
-        (staging / "shrink.json").write_text(json.dumps({
-            "from": str(run_dir), "signature": anomaly_names(signature), "kept": anomaly_names(target),
-            "candidates": shrinker.candidates,
-            "jobs": shrinker.jobs, "seconds": round(time.monotonic() - t0, 1),
-            "out_of_budget": shrinker.out_of_budget, "interrupted": shrinker.interrupted,
-            "before": sizes(shrinker.first), "after": sizes(best),
-            "passes": shrinker.passes,
-        }, indent=1) + "\n")
-        checkpoint(best, done=True, where=staging)
-        replace_dir(staging, out_dir)
-    except OSError as e:
-        shutil.rmtree(staging, ignore_errors=True)
-        # the work is not thrown away: the shrunk config (explicit schedule) is the run
-        raise ConfigError(f"cannot write the shrunk run to {out_dir} ({e.strerror or e}); its config, "
-                          f"for a file given to `harness repro`'s config.json: "
-                          f"{json.dumps(best.config.to_dict(), separators=(',', ':'))}") from None
-    return out_dir, shrinker
+        shrinker = Shrinker(config, target, budget_s - (time.monotonic() - t0), log,
+                            jobs=default_jobs() if jobs is None else jobs, run_limit_s=run_limit_s,
+                            on_best=checkpoint)
+        if resume is not None and resume != config:
+            if shrinker.resume(resume):
+                log(f"resumed from the checkpoint in {out_dir}: {sizes(shrinker.best)['faults']} faults")
+            else:
+                log(f"the checkpoint in {out_dir} does not fail the same way with this code: starting afresh")
+        best = shrinker.shrink()
+        # Everything is written into a staging directory first, then put in place in one
+        # step (`harness.shrink.output`): out_dir always holds either the checkpoint so far
+        # or the complete result, even if this process is killed meanwhile.
+        staging = staging_dir(out_dir)
+        try:
+            write_run(best.out, best.results, directory=staging)
+            (staging / "shrink.json").write_text(json.dumps({
+                "from": str(run_dir), "signature": anomaly_names(signature), "kept": anomaly_names(target),
+                "candidates": shrinker.candidates,
+                "jobs": shrinker.jobs, "seconds": round(time.monotonic() - t0, 1),
+                "out_of_budget": shrinker.out_of_budget, "interrupted": shrinker.interrupted,
+                "before": sizes(shrinker.first), "after": sizes(best),
+                "passes": shrinker.passes,
+            }, indent=1) + "\n")
+            checkpoint(best, done=True, where=staging)
+            replace_dir(staging, out_dir)
+        except OSError as e:
+            shutil.rmtree(staging, ignore_errors=True)
+            # the work is not thrown away: the shrunk config (explicit schedule) is the run
+            raise ConfigError(f"cannot write the shrunk run to {out_dir} ({e.strerror or e}); its config, "
+                              f"for a file given to `harness repro`'s config.json: "
+                              f"{json.dumps(best.config.to_dict(), separators=(',', ':'))}") from None
+        return out_dir, shrinker

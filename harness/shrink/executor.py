@@ -17,11 +17,15 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, NoReturn
+from concurrent.futures.process import BrokenProcessPool
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from checkers.result import Signature, anomaly_names, failure_signature
 from harness.config import ConfigError, RunConfig
 from harness.rng import derive_seed
+
+if TYPE_CHECKING:
+    from harness.parentdeath import ProcessPool
 
 
 class OutOfBudget(Exception):
@@ -92,7 +96,7 @@ class CandidateExecutor:
         #: Ctrl-C stopped the passes (the best run so far is still written)
         self.interrupted = False
         self.passes: list[str] = []
-        self._pool: cf.ProcessPoolExecutor | None = None
+        self._pool: ProcessPool | None = None
         # other run seeds each candidate is also tried with (0 until the passes stall)
         self.reseeds = 0
         # The original run, re-run with this code: it must still fail the same way. It is
@@ -176,6 +180,10 @@ class CandidateExecutor:
             self._pool = ProcessPool(self.jobs)  # its workers die with this process, even on SIGKILL
         pending: dict[cf.Future[Any], int] = {}
         nxt = 0
+        # candidates in flight when a worker died (the out-of-memory killer): each runs
+        # again alone, and one that kills its worker alone does not fail the same way
+        suspects: list[int] = []
+        alone: int | None = None
         try:
             while True:
                 # the first undecided index; accept the first "same" before it
@@ -187,18 +195,29 @@ class CandidateExecutor:
                         return i
                 else:
                     return None
-                while len(pending) < self.jobs and nxt < len(configs):
-                    if nxt not in decided and (nxt not in pending.values()):
-                        fut = self._pool.submit(attempt, configs[nxt], self.target, self.deadline, self.run_limit_s)
-                        pending[fut] = nxt
-                    nxt += 1
+                if suspects:
+                    if not pending:
+                        alone = suspects.pop(0)
+                        pending[self._submit(configs[alone])] = alone
+                else:
+                    while len(pending) < self.jobs and nxt < len(configs):
+                        if nxt not in decided and (nxt not in pending.values()):
+                            pending[self._submit(configs[nxt])] = nxt
+                        nxt += 1
                 left = self.deadline - time.monotonic()
                 if left <= 0:
                     raise OutOfBudget
                 done, _ = cf.wait(pending, timeout=left, return_when=cf.FIRST_COMPLETED)
                 for fut in done:
                     i = pending.pop(fut)
-                    status, res = fut.result()
+                    try:
+                        status, res = fut.result()
+                    except BrokenProcessPool:
+                        if i != alone:
+                            suspects.append(i)
+                            continue
+                        self.log("a candidate killed its worker process (out of memory?): taken as not failing")
+                        status, res = "other", None
                     self._record(keys[i], status)
                     if status == "stopped":
                         raise OutOfBudget
@@ -206,6 +225,19 @@ class CandidateExecutor:
         finally:
             for fut in pending:
                 fut.cancel()  # a running one finishes by the deadline; its result is dropped
+
+    def _submit(self, config: RunConfig) -> cf.Future[Any]:
+        """Run ``config`` in the pool, replacing the pool first if a dead worker broke it."""
+        assert self._pool is not None
+        try:
+            return self._pool.submit(attempt, config, self.target, self.deadline, self.run_limit_s)
+        except BrokenProcessPool:
+            from harness.parentdeath import ProcessPool
+
+            self._pool.kill_workers()
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = ProcessPool(self.jobs)
+            return self._pool.submit(attempt, config, self.target, self.deadline, self.run_limit_s)
 
     def resume(self, config: RunConfig) -> bool:
         """Start from ``config`` (an earlier shrink's checkpoint) if it still fails the same
@@ -230,5 +262,8 @@ class CandidateExecutor:
 
     def close(self) -> None:
         if self._pool is not None:
+            # shrinking is over (done, out of budget, Ctrl-C): a candidate still running
+            # would only be dropped, so it is ended now instead of waited for
+            self._pool.kill_workers()
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None

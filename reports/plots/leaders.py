@@ -40,6 +40,8 @@ def leader_segments(run: RunData) -> dict[str, list[tuple[int, int, str, Any]]]:
         if kind == "boot" and node in current:
             continue
         epoch = rec.get("epoch")
+        if not isinstance(epoch, (int, str, type(None))) or isinstance(epoch, bool):
+            epoch = None  # a damaged line: drawn without its epoch
         cur = current.get(node)
         if cur is not None:
             if cur[1] == role and cur[2] == epoch:

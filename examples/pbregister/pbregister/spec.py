@@ -3,7 +3,10 @@ point names ``PBRegisterSpec``, the ``harness.bugs`` one ``BUGS``)."""
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 from harness.node import Node
+from harness.schema import Int
 from harness.system import BugInfo, NodeContext, SystemSpec
 from pbregister.client import PBClient
 from pbregister.server import STALE_PROMOTION, PBServer
@@ -17,6 +20,11 @@ class PBRegisterSpec(SystemSpec):
     #: beside the register workload's linearizability: replicas agree after healing
     checkers = ("convergence",)
     WORKLOADS = ("register",)
+    #: what `--set` may change, checked before a run: a heartbeat of 0 ms would spin, an
+    #: election timeout of 0 ms has no jitter to draw from (both milliseconds)
+    SETTINGS = MappingProxyType({"heartbeat_ms": Int(1, 10_000), "election_timeout_ms": Int(1, 600_000)})
+    #: a heartbeat slower than the election timeout deposes every primary: not a bug found
+    AT_MOST = (("heartbeat_ms", "election_timeout_ms"),)
 
     def default_settings(self) -> dict:
         return {"heartbeat_ms": 50, "election_timeout_ms": 400}
