@@ -151,6 +151,33 @@ def test_shrink_in_parallel_keeps_what_sequential_shrinking_keeps(failing_run, t
     assert (one / "history.jsonl").read_bytes() == (two / "history.jsonl").read_bytes()
 
 
+def test_bisection_passes_probe_the_same_candidates_whatever_the_jobs(failing_run):
+    from harness.shrink import Shrinker
+
+    config = load_config(failing_run)
+    target = failure_signature(load_results(failing_run))
+    probed = {}
+    for jobs in (1, 2, 3):
+        sh = Shrinker(config, target, 120, jobs=jobs)
+        seen: list[list[float]] = []
+        real = sh.first_of
+
+        def spy(cands, real=real, seen=seen):
+            seen.append([c.time_limit for c in cands])
+            return real(cands)
+
+        sh.first_of = spy
+        try:
+            sh.shrink_time_limit(hint=True)
+            sh.shrink_shift()
+            sh.shrink_prefix()
+        finally:
+            sh.close()
+        probed[jobs] = (seen, sh.config)
+    assert probed[1] == probed[2] == probed[3]
+    assert any(len(batch) > 1 for batch in probed[1][0])  # the passes did probe in batches
+
+
 def test_keep_names_what_must_still_fail(failing_run, tmp_path):
     _out, sh = shrink_run(failing_run, 60, tmp_path / "kept", keep=[("linearizable", None)])
     assert sh.target == frozenset({("linearizable", None)})

@@ -48,6 +48,12 @@ WINDOWS_S = (1, 2, 4, 8, 16)
 #: first election, with some writes done
 SHIFT_TO_S = 3
 
+#: values each round of the bisection passes (time limit, moving earlier, the earliest
+#: episodes) probes at once. A constant, not ``--jobs``: the probes decide the search's
+#: path, so a width that followed ``--jobs`` made the result depend on it (a run shrank
+#: to 3 faults with one job and to 1 with two). 2 is the width every measured table used.
+SEARCH_WIDTH = 2
+
 #: the client, key and rate passes try every value up to this one, then doubling
 LADDER_STEPS = 3
 
@@ -217,7 +223,7 @@ class Shrinker(CandidateExecutor):
                 hints = [math.ceil(t + 0.5), math.ceil(t) + 2]
                 self.log(f"the anomaly shows by {t:.2f} s")
         t = shrink_int(top, 1, first=lambda ts: self.first_of([at(t) for t in ts]),
-                       width=self.jobs, hints=hints)
+                       width=SEARCH_WIDTH, hints=hints)
         self._changed("time limit", cfg.time_limit, self.config.time_limit, cfg)
 
     def _anomaly_s(self) -> float:
@@ -282,7 +288,7 @@ class Shrinker(CandidateExecutor):
             limit = float(max(1, math.ceil(cfg.time_limit - by / SECOND)))
             return cfg.replace(time_limit=limit, schedule=trim_schedule(moved, limit))
 
-        shrink_int(top, SHIFT_TO_S, first=lambda ss: self.first_of([at(s) for s in ss]), width=self.jobs)
+        shrink_int(top, SHIFT_TO_S, first=lambda ss: self.first_of([at(s) for s in ss]), width=SEARCH_WIDTH)
         self._changed("faults moved earlier (time limit)", cfg.time_limit, self.config.time_limit, cfg)
 
     def shrink_inert(self) -> None:
@@ -304,7 +310,7 @@ class Shrinker(CandidateExecutor):
         def last(k: int) -> RunConfig:
             return cfg if k >= len(eps) else self._with_episodes(cfg, eps[len(eps) - k:])
 
-        shrink_int(len(eps), 0, first=lambda ks: self.first_of([last(k) for k in ks]), width=self.jobs)
+        shrink_int(len(eps), 0, first=lambda ks: self.first_of([last(k) for k in ks]), width=SEARCH_WIDTH)
         self._changed("earliest episodes dropped", len(eps), len(episodes_of(self.config.schedule or [])), cfg)
 
     def shrink_families(self) -> None:
