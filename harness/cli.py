@@ -7,12 +7,13 @@ input (one clear line on stderr, no traceback), 255 a crash of the harness itsel
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import json
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -214,6 +215,48 @@ _PLUGGED = (
 )
 
 
+@contextlib.contextmanager
+def _sim_progress(config: Any) -> Iterator[Any]:
+    """A progress bar of simulated seconds for a long simulated run, on a terminal: shown
+    once the run has taken ``PROGRESS_AFTER_S`` of wall time (a standard run is done
+    before), gone when the main phase ends; None (no bar) off a terminal and for a live
+    run."""
+    from harness.system import get_system
+
+    if not sys.stderr.isatty() or get_system(config.system).live:
+        yield None
+        return
+    import time
+
+    t0 = time.monotonic()
+    bar: Any = None
+    finished = False
+
+    def progress(done: float, total: float) -> None:
+        nonlocal bar, finished
+        if finished or (bar is None and time.monotonic() - t0 < PROGRESS_AFTER_S):
+            return
+        if bar is None:
+            from tqdm import tqdm
+
+            bar = tqdm(total=round(total), initial=round(done), unit="s", desc="simulated", file=sys.stderr,
+                       leave=False, dynamic_ncols=True, bar_format="{desc} {n:.0f} of {total} s |{bar}| {elapsed}")
+        bar.update(round(done) - bar.n)
+        if done >= total:  # the main phase is over; what follows (recovery, checks) is short
+            finished = True
+            bar.close()
+
+    try:
+        yield progress
+    finally:
+        if bar is not None and not finished:
+            bar.close()
+
+
+#: wall seconds a simulated run goes before `_sim_progress` shows its bar
+PROGRESS_AFTER_S = 2.0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     worker = None
     if not args.no_report:
@@ -228,8 +271,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         config = _config_from(args, seed=args.seed)
         check_writable(args.store)
-        res = run_test(config, store=args.store, write_aside=True,
-                       on_data=worker.data if worker is not None and worker.pid is not None else None)
+        with _sim_progress(config) as progress:
+            res = run_test(config, store=args.store, write_aside=True, progress=progress,
+                           on_data=worker.data if worker is not None and worker.pid is not None else None)
         if res.directory is not None and args.edn:
             from harness.export import write_history_edn
 

@@ -66,21 +66,27 @@ def faulty_clients(config: RunConfig) -> list[str]:
     return [f"c{i}" for i in range(config.clients)]
 
 
-def simulate(config: RunConfig) -> SimOutput:
-    """Run the simulation of ``config``: deterministic in (config, seed, code)."""
+#: called with (simulated seconds done, seconds of the main phase) as a run advances
+Progress = Callable[[float, float], None]
+
+
+def simulate(config: RunConfig, progress: Progress | None = None) -> SimOutput:
+    """Run the simulation of ``config``: deterministic in (config, seed, code).
+    ``progress``: told how far the main phase is, each simulated second (the events and
+    their order are the same with it as without: the simulator only stops between them)."""
     # The cyclic garbage collector would spend 10-20% of the run walking what the run
     # keeps (history, trace, logs, the heap), which only grows, while the run makes almost
     # no garbage cycles: it is off while the simulation runs and on again after.
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _simulate(config)
+        return _simulate(config, progress)
     finally:
         if gc_was_enabled:
             gc.enable()
 
 
-def _simulate(config: RunConfig) -> SimOutput:
+def _simulate(config: RunConfig, progress: Progress | None = None) -> SimOutput:
     config.validate()
     spec = get_system(config.system)
     settings = run_settings(config)
@@ -101,7 +107,8 @@ def _simulate(config: RunConfig) -> SimOutput:
 
     storm = None
     try:
-        digests = _phases(config, spec, sim, nemesis, pool, servers, clients + services, digests_now)
+        digests = _phases(config, spec, sim, nemesis, pool, servers, clients + services, digests_now,
+                          progress)
     except MessageStorm as e:
         # the run cannot go on (its message rate grows without bound): it ends here, and
         # the checkers judge what happened so far (liveness reports the storm)
@@ -129,7 +136,7 @@ def _simulate(config: RunConfig) -> SimOutput:
 
 def _phases(config: RunConfig, spec: SystemSpec, sim: Simulator, nemesis: Nemesis, pool: ClientPool,
             servers: list[str], others: list[str],
-            digests_now: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+            digests_now: Callable[[], dict[str, Any]], progress: Progress | None = None) -> dict[str, Any]:
     """Boot, main phase, heal, final reads, convergence: the run; returns the replicas'
     digests at the end."""
     for nid in servers:
@@ -140,6 +147,10 @@ def _phases(config: RunConfig, spec: SystemSpec, sim: Simulator, nemesis: Nemesi
     pool.start()
 
     t_main = sim.start + int(config.time_limit * SECOND)
+    if progress is not None:
+        while sim.now < t_main:
+            sim.run_until(min(t_main, sim.now + SECOND))
+            progress((sim.now - sim.start) / SECOND, config.time_limit)
     sim.run_until(t_main)
     pool.end_main_phase()
     nemesis.heal_all()
@@ -187,9 +198,10 @@ class RunResult:
 
 def run_test(config: RunConfig, store: Path | None = None, name: str | None = None,
              directory: Path | None = None, on_data: Callable[[Path], None] | None = None,
-             write_aside: bool = False) -> RunResult:
+             write_aside: bool = False, progress: Progress | None = None) -> RunResult:
     """Simulate (or, for a live system, run for real), check and (when a store or
-    directory is given) write the run directory.
+    directory is given) write the run directory. ``progress``: as for `simulate` (a live
+    run does not call it).
 
     ``on_data``, with a store or directory: called with the run directory's temporary
     path once every file but results.json is written there, before the checkers run (the
@@ -205,7 +217,8 @@ def run_test(config: RunConfig, store: Path | None = None, name: str | None = No
     # the run directory (SimOutput.artifacts) before the scratch directory goes
     workdir = Path(tempfile.mkdtemp(prefix="harness-live-")) if live else None
     try:
-        return _check_and_store(config, spec, workdir, store, name, directory, t0, on_data, write_aside)
+        return _check_and_store(config, spec, workdir, store, name, directory, t0, on_data, write_aside,
+                                progress)
     finally:
         if workdir is not None:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -213,10 +226,11 @@ def run_test(config: RunConfig, store: Path | None = None, name: str | None = No
 
 def _check_and_store(config: RunConfig, spec: Any, workdir: Path | None, store: Path | None,
                      name: str | None, directory: Path | None, t0: float,
-                     on_data: Callable[[Path], None] | None = None, write_aside: bool = False) -> RunResult:
+                     on_data: Callable[[Path], None] | None = None, write_aside: bool = False,
+                     progress: Progress | None = None) -> RunResult:
     from harness.checks import run_checkers
 
-    out = simulate(config) if workdir is None else spec.run_live(config.validate(), workdir)
+    out = simulate(config, progress) if workdir is None else spec.run_live(config.validate(), workdir)
     if workdir is not None:  # the scratch directory goes with this call: keep the files' bytes
         out.artifacts = _artifact_bytes(out.artifacts)
     t1 = time.perf_counter()

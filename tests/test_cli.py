@@ -255,3 +255,36 @@ def test_report_runs_option_is_for_a_campaign(tmp_path, capsys):
     code, _out, err = run_cli(["report", str(run_dir), "--runs", "all", "--no-plots"], capsys)
     assert code == 254 and "--runs is for a campaign directory" in err and err.count("\n") == 1, err
     assert run_cli(["report", str(run_dir), "--no-plots"], capsys)[0] == 0
+
+
+def test_a_long_simulated_run_shows_its_progress_on_a_terminal(monkeypatch):
+    import io
+
+    import harness.cli as cli
+    from harness.config import RunConfig
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    for tty in (True, False):
+        err = Tty() if tty else io.StringIO()
+        monkeypatch.setattr(sys, "stderr", err)
+        monkeypatch.setattr(cli, "PROGRESS_AFTER_S", 0.0)
+        with cli._sim_progress(RunConfig(time_limit=3.0)) as progress:
+            if not tty:
+                assert progress is None  # off a terminal: no bar, nothing written
+                continue
+            progress(1.0, 3.0)
+            assert "simulated 1 of 3 s" in err.getvalue()
+            shown = err.getvalue()
+            progress(3.0, 3.0)  # the main phase is over: the bar is wiped off the line
+            assert err.getvalue().startswith(shown) and err.getvalue()[len(shown):].strip(" \r") == ""
+            progress(3.0, 3.0)  # (recovery) nothing more
+            assert err.getvalue().endswith("\r")
+    monkeypatch.setattr(cli, "PROGRESS_AFTER_S", 3600.0)
+    err = Tty()
+    monkeypatch.setattr(sys, "stderr", err)
+    with cli._sim_progress(RunConfig(time_limit=3.0)) as progress:
+        progress(1.0, 3.0)  # a short run: done before the bar would show
+    assert err.getvalue() == ""

@@ -266,3 +266,21 @@ def test_inline_draws_are_the_random_module_draws():
         want.append(d)
         last = d
     assert [ev[0] for ev in sim.pending() if ev[2] == 0] == want
+
+
+def test_progress_reports_leave_the_run_as_it_was():
+    # `harness run` on a terminal advances the main phase a simulated second at a time to
+    # draw its progress bar: the events and their order must be those of one stretch
+    from harness.config import RunConfig
+    from harness.runner import simulate
+
+    for cfg in (RunConfig(system="zab", workload="register", seed=3, time_limit=12.0,
+                          nemesis=("partition", "kill", "clock", "pause", "crash")),
+                RunConfig(system="kafka", workload="queue", seed=2, time_limit=9.5)):
+        told: list[float] = []
+        plain = simulate(cfg)
+        stepped = simulate(cfg, progress=lambda done, total, told=told: told.append(done))
+        assert stepped.history == plain.history and stepped.trace == plain.trace
+        assert stepped.faults == plain.faults and stepped.stats == plain.stats
+        assert told == [float(s) for s in range(1, int(cfg.time_limit) + 1)] + (
+            [cfg.time_limit] if cfg.time_limit % 1 else [])
