@@ -154,3 +154,17 @@ def test_a_broadcast_read_of_lists_is_a_bad_reply_not_a_checker_crash():
     assert problems.counts == {"bad-reply": 1}
     assert [r.type for r in done] == ["info"]
     loop.close()
+
+
+def test_a_receiver_that_stops_reading_does_not_grow_the_harness_without_bound():
+    from harness.live.maelstrom.network import MAX_BACKLOG_BYTES
+
+    loop, net, _problems, _a, b = _net()
+    b.backlog = MAX_BACKLOG_BYTES  # at the bound: still delivered
+    net.send("n1", {"dest": "n2", "body": {"type": "x"}})
+    b.backlog = MAX_BACKLOG_BYTES + 1  # past it: dropped, and said why
+    net.send("n1", {"dest": "n2", "body": {"type": "y"}})
+    assert b.got == [{"type": "x"}]
+    assert net.dropped == {"receiver not reading": 1}
+    assert [r.get("dropped") for r in net.log_rows()] == [None, "receiver not reading"]
+    loop.close()

@@ -4,9 +4,13 @@ Each message is routed by its ``dest`` after a per-message latency drawn from th
 seeded stream (``latency_ms`` mean, exponential, as Maelstrom's ``--latency``), and
 dropped when a cut separates its ends at send or at delivery, when its receiver was
 restarted meanwhile (a message is bound to the incarnation it was sent to, as a TCP
-connection is), or when its receiver has not answered ``init`` yet (only the harness's
-``c0`` talks to a node before that). Messages between two processes are passed on as the very line the sender
-wrote; only the envelope is parsed.
+connection is), when its receiver has not answered ``init`` yet (only the harness's
+``c0`` talks to a node before that), or when its receiver has left more than
+``MAX_BACKLOG_BYTES`` of earlier messages unread on its stdin (a program that stopped
+reading, or one the nemesis paused, while its peers keep sending: the harness would
+otherwise hold every line for it, without bound, as a real network does not). Messages
+between two processes are passed on as the very line the sender wrote; only the envelope
+is parsed.
 
 Counts (sent, delivered, dropped; by body type; between servers) go into the run's
 stats; the message log (one record per message, with its fate) is what the report's
@@ -35,6 +39,11 @@ def _not_json(token: str) -> Any:
 #: JSON as Maelstrom's (Jackson's) parser takes it: NaN and Infinity are not JSON, and a
 #: history must not hold them (the history's JSON lines would not be JSON either)
 _DECODER = json.JSONDecoder(parse_constant=_not_json)
+
+
+#: bytes of messages a receiver may leave unread on its stdin before more are dropped
+#: ("receiver not reading"): tens of thousands of messages, far past a pipe's 64 KiB
+MAX_BACKLOG_BYTES = 8 << 20
 
 
 class Endpoint(Protocol):
@@ -149,6 +158,9 @@ class Network:
             # a (re)started node hears nothing but init until it answers init_ok: its
             # peers' messages would otherwise reach it before it knows its own name
             self._drop(rec, "receiver not initialised")
+            return
+        if getattr(ep, "backlog", 0) > MAX_BACKLOG_BYTES:
+            self._drop(rec, "receiver not reading")
             return
         if rec is not None:
             rec[6] = self.loop.now

@@ -256,6 +256,12 @@ class ProcNode:
             return ""
         return lines[-1][:limit] if lines else ""
 
+    @property
+    def backlog(self) -> int:
+        """Bytes sent to this node that its stdin has not taken yet (the network drops
+        more past ``network.MAX_BACKLOG_BYTES``)."""
+        return len(self._out)
+
     def deliver(self, msg: dict[str, Any], line: bytes | None) -> None:
         if self._wfd is None:
             return
