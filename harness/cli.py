@@ -525,8 +525,11 @@ def _main(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt:
         print("harness: interrupted", file=sys.stderr)
         return 130
-    except SystemExit as e:  # --help
-        return int(e.code or 0)
+    except SystemExit as e:  # --help; or a live run's SIGTERM / SIGHUP (`harness.live.procs`)
+        code = int(e.code or 0)
+        if code in (128 + signal.SIGTERM, 128 + signal.SIGHUP):
+            print("harness: terminated", file=sys.stderr)
+        return code
     except OSError as e:
         if e.errno not in ENVIRONMENT_ERRNOS:
             return _crash()

@@ -258,12 +258,13 @@ def test_trusting_seq_kv_reads_is_caught(tmp_path):
     assert r["checkers"]["counter"]["valid"] is False
 
 
-def _harness_with_nodes(tmp_path: Path, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, Path]:
+def _harness_with_nodes(tmp_path: Path, env: dict[str, str] | None = None,
+                        stderr: int = subprocess.DEVNULL) -> tuple[subprocess.Popen, Path]:
     prog = _copy(tmp_path, "lin_kv.py")
     h = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", "--system", "maelstrom", "--workload",
                           "lin-kv", "--bin", str(prog), "--nemesis", "none", "--time-limit", "60",
                           "--store", str(tmp_path / "store")], cwd=ROOT, env=env,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                         stdout=subprocess.DEVNULL, stderr=stderr)
     # Wait for the same 5 pids twice in a row: the programs start through
     # ``#!/usr/bin/env python3``, and where that is a pyenv shim (a bash script), its
     # short-lived subshells carry the program's path too. The deadlines are generous for
@@ -299,10 +300,12 @@ def test_ctrl_c_of_the_harness_leaves_no_node(tmp_path):
 def test_sigterm_of_the_harness_leaves_no_node_and_no_scratch_directory(tmp_path):
     scratch = tmp_path / "tmp"
     scratch.mkdir()
-    h, prog = _harness_with_nodes(tmp_path, env={**os.environ, "TMPDIR": str(scratch)})
+    h, prog = _harness_with_nodes(tmp_path, env={**os.environ, "TMPDIR": str(scratch)}, stderr=subprocess.PIPE)
     assert any(p.name.startswith("harness-live-") and p.name != "harness-live-ports" for p in scratch.iterdir())
     h.send_signal(signal.SIGTERM)
-    assert h.wait(60) == 128 + signal.SIGTERM
+    _out, err = h.communicate(timeout=60)
+    assert h.returncode == 128 + signal.SIGTERM
+    assert err.decode().strip() == "harness: terminated"  # said, in one line, as other commands do
     assert _none_left(prog)
     left = [p.name for p in scratch.iterdir() if p.name.startswith("harness-live-") and p.name != "harness-live-ports"]
     assert left == [], f"SIGTERM left the run's scratch directory behind: {left}"
