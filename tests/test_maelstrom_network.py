@@ -168,3 +168,14 @@ def test_a_receiver_that_stops_reading_does_not_grow_the_harness_without_bound()
     assert net.dropped == {"receiver not reading": 1}
     assert [r.get("dropped") for r in net.log_rows()] == [None, "receiver not reading"]
     loop.close()
+
+
+def test_a_message_claiming_another_src_is_a_protocol_problem():
+    loop, net, problems, a, b = _net()
+    net.send_line("n1", b'{"src":"n2","dest":"n2","body":{"type":"init_ok","in_reply_to":1}}\n')
+    assert b.got == [] and a.got == []
+    assert problems.counts == {"bad-message": 1}
+    assert "src is 'n2', not its own name" in check_problems(problems.to_json()).explanation
+    net.send_line("n1", b'{"src":"n1","dest":"n2","body":{"type":"ping"}}\n')  # its own name: routed
+    assert b.got == [{"type": "ping"}]
+    loop.close()

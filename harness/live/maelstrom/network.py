@@ -99,6 +99,14 @@ class Network:
                               f"{src} wrote a message without a string dest and an object body: "
                               f"{line[:120].rstrip().decode(errors='replace')!r}")
             return
+        claimed = msg.get("src", src)
+        if claimed != src:
+            # routing goes by the process that wrote the line, but the receiver reads the
+            # envelope: a node answering init as another would set that one up instead
+            self.problems.add("bad-message", src, self.loop.rel(),
+                              f"{src} wrote a message whose src is {claimed!r}, not its own name: "
+                              f"{line[:120].rstrip().decode(errors='replace')!r}")
+            return
         self.send(src, msg, line if line.endswith(b"\n") else line + b"\n")
 
     def send(self, src: str, msg: dict[str, Any], line: bytes | None = None) -> None:
