@@ -194,6 +194,15 @@ class NemesisOps(Protocol):
     def power_on(self, f: Fault) -> None: ...
 
 
+#: a fault kind's arguments: (the shape in words, whether a fault's ``args`` have it)
+Shape = tuple[str, Callable[[tuple[Any, ...]], bool]]
+
+
+def shapes(*kinds: str) -> dict[str, Shape]:
+    """The built-in shapes (``ARGUMENTS``) of ``kinds``: a family's ``arguments``."""
+    return {k: ARGUMENTS[k] for k in kinds}
+
+
 @dataclass(frozen=True)
 class FaultFamily:
     """Everything about one fault family, in one place."""
@@ -212,6 +221,10 @@ class FaultFamily:
     also_logs: tuple[str, ...] = ()
     #: for a kind opened by more than one family: whether this family's record is this one
     claims: Callable[[dict[str, Any]], bool] | None = field(default=None)
+    #: kind -> (its arguments in words, a check of a fault's ``args``): what an explicit
+    #: schedule (a config file, a shrunk run's schedule.json) is checked against before
+    #: the run; a kind not listed is not checked
+    arguments: Mapping[str, Shape] = field(default_factory=dict)
 
 
 #: name -> family, in the report's lane order
@@ -269,9 +282,9 @@ def _is_ints(x: Any) -> bool:
     return isinstance(x, tuple) and all(_is_int(n) and n >= 0 for n in x)
 
 
-#: the arguments of each scheduled fault kind, as the draws above make them: what an
-#: explicit schedule (a config file, a shrunk run's schedule.json) is checked against
-ARGUMENTS: dict[str, tuple[str, Callable[[tuple[Any, ...]], bool]]] = {
+#: the arguments of the built-in families' fault kinds, as their draws make them (each
+#: family below declares its own kinds' shapes from this table: `FaultFamily.arguments`)
+ARGUMENTS: dict[str, Shape] = {
     "partition": ("[mode, [[a, b], ...]]", lambda a: len(a) == 2 and a[0] in PARTITION_MODES and isinstance(
         a[1], tuple) and all(_is_names(p) and len(p) == 2 for p in a[1])),
     "heal": ("[]", lambda a: a == ()),
@@ -297,7 +310,7 @@ def fault_problem(f: Fault) -> str | None:
     Node names are checked against the run when the fault fires (``harness.nemesis``)."""
     if applier(f.kind) is None:
         return f"unknown fault kind {f.kind!r}"
-    shape = ARGUMENTS.get(f.kind)
+    shape = next((fam.arguments[f.kind] for fam in FAMILIES.values() if f.kind in fam.arguments), None)
     if shape is not None and not (isinstance(f.args, tuple) and shape[1](f.args)):
         return f"a {f.kind} takes {shape[0]}"
     return None
@@ -516,31 +529,36 @@ def _is_slow(rec: dict[str, Any]) -> bool:
 register_family(FaultFamily(
     "partition", ("partition",), "heal", draw_partition,
     {"partition": apply_partition, "heal": apply_heal}, "#6baed6",
-    "the network splits: halves, a majority ring, a bridge, one server or the leader isolated"))
+    "the network splits: halves, a majority ring, a bridge, one server or the leader isolated",
+    arguments=shapes("partition", "heal")))
 register_family(FaultFamily(
     "kill", ("kill",), "restart", draw_kill,
     {"kill": apply_kill, "restart": apply_restart}, "#9e9ac8",
-    "a server (a random one or the leader) crashes, losing its unsynced writes, and restarts later"))
+    "a server (a random one or the leader) crashes, losing its unsynced writes, and restarts later",
+    arguments=shapes("kill", "restart")))
 register_family(FaultFamily(
     "crash", ("crash-at",), "restart", draw_crash,
     {"crash-at": apply_crash_at, "kill": apply_kill, "restart": apply_restart}, "#c994c7",
-    "a server crashes at a named point of its code (a crash point), and restarts later"))
+    "a server crashes at a named point of its code (a crash point), and restarts later",
+    arguments=shapes("crash-at", "kill", "restart")))
 register_family(FaultFamily(
     "power", ("power-off",), "power-on", draw_power,
     {"power-off": apply_power_off, "power-on": apply_power_on}, "#b07c4f",
     "a power cut: a majority or all of the servers, the leader among them, crash at one instant",
-    also_logs=("power-cut",)))
+    also_logs=("power-cut",), arguments=shapes("power-off", "power-on")))
 register_family(FaultFamily(
     "pause", ("pause",), "resume", draw_pause,
     {"pause": apply_pause, "resume": apply_resume}, "#a6a6a6",
-    "a server (or a lease-holding client) is paused, SIGSTOP-like, and resumed later"))
+    "a server (or a lease-holding client) is paused, SIGSTOP-like, and resumed later",
+    arguments=shapes("pause", "resume")))
 register_family(FaultFamily(
     "clock", ("clock-bump", "clock-skew", "clock-strobe"), "clock-reset", draw_clock,
     {"clock-bump": apply_clock_bump, "clock-skew": apply_clock_skew, "clock-strobe": apply_clock_strobe,
      "clock-reset": apply_clock_reset}, "#e6c34a",
-    "a node's wall clock is bumped by up to 30 s, skewed by up to 20%, or strobed"))
+    "a node's wall clock is bumped by up to 30 s, skewed by up to 20%, or strobed",
+    arguments=shapes("clock-bump", "clock-skew", "clock-strobe", "clock-reset")))
 register_family(FaultFamily(
     "slow", ("clock-skew",), "clock-reset", draw_slow,
     {"clock-skew": apply_clock_skew, "clock-reset": apply_clock_reset}, "#66c2a4",
     "a node's clock, so its timers, runs at 5-50% of true speed, as a starved process's would",
-    claims=_is_slow))
+    claims=_is_slow, arguments=shapes("clock-skew", "clock-reset")))

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from harness import faults
-from harness.config import ConfigError, RunConfig
+from harness.config import SECOND, ConfigError, RunConfig
 from harness.faults import FaultFamily, family_names, fault_family, generate_schedule, register_family
 from harness.runner import run_test
 from harness.shrink import _family
@@ -94,6 +94,25 @@ def test_a_new_family_reaches_generator_nemesis_shrink_and_report(drop_family, t
     page = write_run_report(res.directory).read_text()
     assert ">drop</text>" in page and "#123456" in page  # its lane, in its colour
     assert "a server&#39;s messages are dropped for a while</title>drop</text>" in page  # and its words
+
+
+def test_a_family_declares_the_shape_an_explicit_schedule_is_checked_against():
+    def draw(rng, servers, crash_points, clients):
+        return ("lag-on", (rng.choice(servers), 5)), ("lag-off", ())
+
+    register_family(FaultFamily(
+        "lag", ("lag-on",), "lag-off", draw, {"lag-on": lambda nem, f: None, "lag-off": lambda nem, f: None},
+        "#654321", "a server lags", arguments={"lag-on": ("[node, ms]", lambda a: len(a) == 2 and a[1] > 0)}))
+    try:
+        good = [{"at": SECOND, "kind": "lag-on", "args": ["n1", 5], "episode": 1},
+                {"at": 2 * SECOND, "kind": "lag-off", "args": ["anything"], "episode": 1}]  # not declared: free
+        RunConfig(system="toy", nemesis=("lag",), schedule=good).validate()
+        bad = [{**good[0], "args": ["n1", 0]}]
+        with pytest.raises(ConfigError, match=r"a lag-on takes \[node, ms\]"):
+            RunConfig(system="toy", nemesis=("lag",), schedule=bad).validate()
+        assert faults.fault_problem(faults.Fault.from_json(bad[0])) == "a lag-on takes [node, ms]"
+    finally:
+        faults.unregister_family("lag")
 
 
 def test_a_kind_with_two_appliers_is_refused():
