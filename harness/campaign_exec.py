@@ -19,15 +19,12 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from harness.campaign_run import run_one
 from harness.config import ConfigError, RunConfig
 from harness.coverage import CoverageLog
 from harness.remote import run_remote, store_run
-
-if TYPE_CHECKING:
-    from harness.parentdeath import ProcessPool
 
 #: runs in flight per executor slot: enough to keep workers busy, few enough that Ctrl-C
 #: has little to cancel and the index stays close to what has really finished
@@ -45,7 +42,11 @@ def _executor(jobs: int, client: Any) -> Iterator[tuple[cf.Executor | None, int]
     elif jobs == 1:
         yield None, 1
     else:
-        ex = _RenewingPool(jobs)  # its workers die with this process, even on SIGKILL
+        from harness.parentdeath import RenewingPool
+
+        # its workers die with this process, even on SIGKILL; a worker's death breaks
+        # only the runs in flight (`_finished` runs them again)
+        ex = RenewingPool(jobs)
         try:
             yield ex, jobs * IN_FLIGHT_PER_SLOT
         except BaseException:
@@ -55,36 +56,6 @@ def _executor(jobs: int, client: Any) -> Iterator[tuple[cf.Executor | None, int]
             raise
         finally:
             ex.shutdown(wait=True, cancel_futures=True)
-
-
-class _RenewingPool(cf.Executor):
-    """A local process pool (``harness.parentdeath.ProcessPool``) that replaces itself when
-    a worker died under it (the out-of-memory killer, a stray ``kill``): a broken pool
-    refuses every later run, and `_finished` runs the lost ones again."""
-
-    def __init__(self, jobs: int) -> None:
-        self.jobs = jobs
-        self._pool = self._make()
-
-    def _make(self) -> ProcessPool:
-        from harness.parentdeath import ProcessPool
-
-        return ProcessPool(self.jobs)
-
-    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
-        try:
-            return self._pool.submit(fn, *args, **kwargs)
-        except BrokenProcessPool:
-            self._pool.kill_workers()
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = self._make()
-            return self._pool.submit(fn, *args, **kwargs)
-
-    def kill_workers(self) -> None:
-        self._pool.kill_workers()
-
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
 
 
 def lost_run(task: tuple[Any, ...]) -> dict[str, Any]:

@@ -107,3 +107,33 @@ class ProcessPool(cf.ProcessPoolExecutor):
                     os.close(fd)
                 except OSError:
                     pass
+
+
+class RenewingPool(cf.Executor):
+    """A `ProcessPool` that replaces itself when a worker died under it (the out-of-memory
+    killer, a stray ``kill``): a broken pool refuses every later task, so the next
+    ``submit`` ends the broken one and starts a new one. The futures that were in flight
+    raise ``BrokenProcessPool``; what to do with their tasks is the caller's (the campaign
+    and the shrinker run each again alone)."""
+
+    def __init__(self, max_workers: int) -> None:
+        self.max_workers = max_workers
+        self._pool = ProcessPool(max_workers)
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            return self._pool.submit(fn, *args, **kwargs)
+        except BrokenProcessPool:
+            self._pool.kill_workers()
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = ProcessPool(self.max_workers)
+            return self._pool.submit(fn, *args, **kwargs)
+
+    def kill_workers(self) -> None:
+        self._pool.kill_workers()
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+

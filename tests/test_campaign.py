@@ -347,7 +347,9 @@ def test_a_worker_killed_under_a_run_does_not_end_the_campaign():
     worker alone is recorded as a harness error, which --resume runs again."""
     from types import SimpleNamespace
 
-    pool = campaign_exec._RenewingPool(2)
+    from harness.parentdeath import RenewingPool
+
+    pool = RenewingPool(2)
     try:
         tasks = [(SimpleNamespace(seed=k), f"t{k}") for k in range(8)]
         out = {}

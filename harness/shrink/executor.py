@@ -25,7 +25,7 @@ from harness.config import ConfigError, RunConfig
 from harness.rng import derive_seed
 
 if TYPE_CHECKING:
-    from harness.parentdeath import ProcessPool
+    from harness.parentdeath import RenewingPool
 
 
 class OutOfBudget(Exception):
@@ -96,7 +96,7 @@ class CandidateExecutor:
         #: Ctrl-C stopped the passes (the best run so far is still written)
         self.interrupted = False
         self.passes: list[str] = []
-        self._pool: ProcessPool | None = None
+        self._pool: RenewingPool | None = None
         # other run seeds each candidate is also tried with (0 until the passes stall)
         self.reseeds = 0
         # The original run, re-run with this code: it must still fail the same way. It is
@@ -175,9 +175,11 @@ class CandidateExecutor:
                     return i
             return None
         if self._pool is None:
-            from harness.parentdeath import ProcessPool
+            from harness.parentdeath import RenewingPool
 
-            self._pool = ProcessPool(self.jobs)  # its workers die with this process, even on SIGKILL
+            # its workers die with this process, even on SIGKILL; a worker killed under a
+            # candidate breaks only those in flight (each then runs again alone)
+            self._pool = RenewingPool(self.jobs)
         pending: dict[cf.Future[Any], int] = {}
         nxt = 0
         # candidates in flight when a worker died (the out-of-memory killer): each runs
@@ -227,17 +229,8 @@ class CandidateExecutor:
                 fut.cancel()  # a running one finishes by the deadline; its result is dropped
 
     def _submit(self, config: RunConfig) -> cf.Future[Any]:
-        """Run ``config`` in the pool, replacing the pool first if a dead worker broke it."""
         assert self._pool is not None
-        try:
-            return self._pool.submit(attempt, config, self.target, self.deadline, self.run_limit_s)
-        except BrokenProcessPool:
-            from harness.parentdeath import ProcessPool
-
-            self._pool.kill_workers()
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = ProcessPool(self.jobs)
-            return self._pool.submit(attempt, config, self.target, self.deadline, self.run_limit_s)
+        return self._pool.submit(attempt, config, self.target, self.deadline, self.run_limit_s)
 
     def resume(self, config: RunConfig) -> bool:
         """Start from ``config`` (an earlier shrink's checkpoint) if it still fails the same
