@@ -202,6 +202,8 @@ class CoverageLog:
         self.directory = Path(directory)
         self.ids: dict[str, int] = {}
         self.names: list[str] = []
+        #: torn last lines are cut before this log's first append (reading alone changes nothing)
+        self._tails_cut = False
         p = self.directory / "behaviours.jsonl"
         if p.exists():
             for line in p.read_text(errors="replace").splitlines():
@@ -215,7 +217,7 @@ class CoverageLog:
                     self.ids[b] = i
 
     def append(self, run: int, seed: int, found: Iterable[str]) -> None:
-        if not getattr(self, "_tails_cut", False):
+        if not self._tails_cut:
             # a line torn by a crash would glue itself to the next one appended, and a
             # number lost that way would drop every later number and every run using them
             for name in ("behaviours.jsonl", "coverage.jsonl"):
