@@ -54,7 +54,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import shlex
 import shutil
@@ -66,6 +65,7 @@ from typing import Any
 from harness.campaign_exec import (  # noqa: F401 (re-exported)
     IN_FLIGHT_PER_SLOT,
     SCHEDULER_TIMEOUT_S,
+    IndexWriter,
     _executor,
     _finished,
     _progress_bar,
@@ -77,7 +77,6 @@ from harness.campaign_index import _bad_entry, done_entries, is_done, load_index
 from harness.campaign_params import MAX_RUNS, Campaign, default_name, run_seed  # noqa: F401 (re-exported)
 from harness.campaign_run import _import_system, _system_module, run_one  # noqa: F401 (re-exported)
 from harness.config import ConfigError, RunConfig
-from harness.coverage import CoverageLog
 from harness.store import check_writable
 from harness.swarm import SWARM_P_ON, SWARM_SCALE, swarm_for  # noqa: F401 (re-exported)
 
@@ -108,32 +107,13 @@ def run_campaign(campaign: Campaign, jobs: int = 1, client: Any = None, progress
 
         return run_guided(campaign, jobs, client, progress)
     tasks, fn = run_tasks(campaign, pending, system_module, client)
-    log = CoverageLog(campaign.directory)
-    invalid = sum(1 for e in entries.values() if e["valid"] is False)
-    unknown = sum(1 for e in entries.values() if e["valid"] not in (True, False))
-
-    bar = None
-    started = time.time()
     with _executor(jobs, client) as (executor, in_flight), open(campaign.index_path, "a") as index:
+        writer = IndexWriter(campaign, index, entries, progress, time.time())
         try:
             for e in _finished(executor, in_flight, tasks, fn):
-                e = {"run": order[e["seed"]], **e,
-                     "run_dir": None if "error" in e else f"runs/{e['seed']}"}
-                e = record_run(campaign, e, log)
-                index.write(json.dumps(e, separators=(",", ":")) + "\n")
-                index.flush()
-                entries[e["seed"]] = e
-                invalid += e["valid"] is False
-                unknown += e["valid"] not in (True, False)
-                if bar is None and progress:
-                    bar = _progress_bar(campaign.runs, len(entries) - 1, started)
-                if bar is not None:
-                    bar.set_postfix_str(f"failures={invalid}" + (f" unknown={unknown}" if unknown else ""),
-                                        refresh=False)
-                    bar.update(1)
+                writer.add({"run": order[e["seed"]], **e, "run_dir": None if "error" in e else f"runs/{e['seed']}"})
         finally:
-            if bar is not None:
-                bar.close()
+            writer.close()
     return sorted(entries.values(), key=lambda e: e["run"])
 
 

@@ -14,6 +14,7 @@ slot and yields their index entries as they finish; :func:`record_run` files eac
 from __future__ import annotations
 
 import concurrent.futures as cf
+import json
 import sys
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -147,6 +148,45 @@ def record_run(campaign: Any, e: dict[str, Any], log: Any = None) -> dict[str, A
         e["behaviours"] = len(found)
         (log or CoverageLog(campaign.directory)).append(e["run"], e["seed"], found)
     return store_run(campaign, e, files)
+
+
+class IndexWriter:
+    """What a campaign does with each finished run, plain or guided: `record_run`, its
+    line appended to the open index (flushed, so a killed campaign resumes from it), the
+    entry kept, the failure counts and the progress bar (made after the first run, see
+    `_progress_bar`) brought up to date. ``extra``: more for the bar's postfix."""
+
+    def __init__(self, campaign: Any, index: Any, entries: dict[int, dict[str, Any]], progress: bool,
+                 started: float, extra: Any = None) -> None:
+        self.campaign, self.index, self.entries, self.progress = campaign, index, entries, progress
+        self.started, self.extra = started, extra
+        self.log = CoverageLog(campaign.directory)
+        self.invalid = sum(1 for e in entries.values() if e["valid"] is False)
+        self.unknown = sum(1 for e in entries.values() if e["valid"] not in (True, False))
+        self.bar: Any = None
+
+    def add(self, e: dict[str, Any]) -> dict[str, Any]:
+        """Record the finished run ``e`` (its index line, before `record_run`); the line written."""
+        e = record_run(self.campaign, e, self.log)
+        self.index.write(json.dumps(e, separators=(",", ":")) + "\n")
+        self.index.flush()
+        self.entries[e["seed"]] = e
+        self.invalid += e["valid"] is False
+        self.unknown += e["valid"] not in (True, False)
+        if self.bar is None and self.progress:
+            self.bar = _progress_bar(self.campaign.runs, len(self.entries) - 1, self.started)
+        if self.bar is not None:
+            self.bar.set_postfix_str(self.postfix(), refresh=False)
+            self.bar.update(1)
+        return e
+
+    def postfix(self) -> str:
+        return f"failures={self.invalid}" + (f" unknown={self.unknown}" if self.unknown else "") + \
+            (f" {self.extra()}" if self.extra is not None else "")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _progress_bar(total: int, initial: int, started: float | None = None) -> Any:

@@ -9,14 +9,12 @@ At the end the corpus, distilled, goes to ``corpus.json`` (``harness.guided_corp
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
-from harness.campaign_exec import _executor, _finished, _progress_bar, record_run, run_tasks
+from harness.campaign_exec import IndexWriter, _executor, _finished, run_tasks
 from harness.campaign_index import done_entries
 from harness.campaign_run import _system_module
-from harness.coverage import CoverageLog
 from harness.guided import BATCH, Planner, load_coverage
 
 
@@ -40,17 +38,9 @@ def run_guided(campaign: Any, jobs: int, client: Any, progress: bool) -> list[di
     order = {s: i for i, s in enumerate(seeds)}
     system_module = _system_module(campaign.base.system)
     planner = Planner(campaign)
-    log = CoverageLog(campaign.directory)
-    bar = None
-    invalid = sum(1 for e in entries.values() if e["valid"] is False)
-    unknown = sum(1 for e in entries.values() if e["valid"] not in (True, False))
-    started = time.time()
-
-    def postfix() -> str:
-        return f"failures={invalid}" + (f" unknown={unknown}" if unknown else "") + \
-            f" behaviours={len(planner.reached)}"
-
     with _executor(jobs, client) as (executor, in_flight), open(campaign.index_path, "a") as index:
+        writer = IndexWriter(campaign, index, entries, progress, time.time(),
+                             lambda: f"behaviours={len(planner.reached)}")
         try:
             for k in range((campaign.runs + BATCH - 1) // BATCH):
                 plan = planner.plan(k)
@@ -60,25 +50,13 @@ def run_guided(campaign: Any, jobs: int, client: Any, progress: bool) -> list[di
                 for e in _finished(executor, in_flight, tasks, fn):
                     i = order[e["seed"]]
                     cov[e["seed"]] = e.get("behaviours")
-                    e = {"run": i, **e, "run_dir": None if "error" in e else f"runs/{e['seed']}",
-                         "guided": plan[i][1]}
-                    e = record_run(campaign, e, log)
-                    index.write(json.dumps(e, separators=(",", ":")) + "\n")
-                    index.flush()
-                    entries[e["seed"]] = e
-                    invalid += e["valid"] is False
-                    unknown += e["valid"] not in (True, False)
-                    if bar is None and progress:
-                        bar = _progress_bar(campaign.runs, len(entries) - 1, started)
-                    if bar is not None:
-                        bar.set_postfix_str(postfix(), refresh=False)
-                        bar.update(1)
+                    writer.add({"run": i, **e, "run_dir": None if "error" in e else f"runs/{e['seed']}",
+                                "guided": plan[i][1]})
                 for i in sorted(plan):
                     planner.observe(i, configs[i], cov.get(seeds[i]), entries.get(seeds[i], {}).get("valid"))
-                if bar is not None:  # the batch's behaviours count once observed, not a batch later
-                    bar.set_postfix_str(postfix())
+                if writer.bar is not None:  # the batch's behaviours count once observed, not a batch later
+                    writer.bar.set_postfix_str(writer.postfix())
             write_corpus(campaign, planner)
         finally:
-            if bar is not None:
-                bar.close()
+            writer.close()
     return sorted(entries.values(), key=lambda e: e["run"])
