@@ -155,11 +155,23 @@ def _config_from(args: argparse.Namespace, **extra: Any) -> RunConfig:
     ).validate()
 
 
+def _version() -> str:
+    """The installed package's version (pyproject.toml's), or "unknown" when run from a tree
+    that was never installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("zabkafka-harness")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The whole parser; given the ``command`` about to run, the other plugged commands'
     modules are not imported (``harness report`` need not load the campaign machinery)."""
     p = _Parser(prog="harness",
                 description="Deterministic fault-injection tests of ZAB/ZooKeeper and a Kafka-style log.")
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     r = sub.add_parser("run", help="run one simulated, fault-injected test and check it")

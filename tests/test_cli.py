@@ -288,3 +288,10 @@ def test_a_long_simulated_run_shows_its_progress_on_a_terminal(monkeypatch):
     with cli._sim_progress(RunConfig(time_limit=3.0)) as progress:
         progress(1.0, 3.0)  # a short run: done before the bar would show
     assert err.getvalue() == ""
+
+
+def test_version_prints_the_installed_version(capsys):
+    from importlib.metadata import version
+
+    code, out, err = run_cli(["--version"], capsys)
+    assert (code, out.strip(), err) == (0, f"harness {version('zabkafka-harness')}", "")
