@@ -10,6 +10,7 @@ default; a bug never changes anything when it is off.
 from __future__ import annotations
 
 import importlib
+import shutil
 
 from tabulate import tabulate
 
@@ -46,6 +47,12 @@ def print_bugs() -> int:
     if not bugs:
         print("no planted bugs are implemented yet")
         return 0
+    # the two prose columns wrapped to share the terminal's width (at least 30 each), so a
+    # row is a few readable lines instead of one line of 500 characters
+    name_w = max(len(b.name) for b in bugs)
+    system_w = max(len("system"), *(len(b.system) for b in bugs))
+    prose = max(30, (shutil.get_terminal_size((160, 24)).columns - name_w - system_w - 6) // 2)
     print(tabulate([[b.name, b.system, b.breaks, b.caught_by] for b in bugs],
-                   headers=["bug", "system", "what it breaks", "caught by"], tablefmt="simple"))
+                   headers=["bug", "system", "what it breaks", "caught by"], tablefmt="simple",
+                   maxcolwidths=[None, None, prose, prose]))
     return 0

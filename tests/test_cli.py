@@ -295,3 +295,17 @@ def test_version_prints_the_installed_version(capsys):
 
     code, out, err = run_cli(["--version"], capsys)
     assert (code, out.strip(), err) == (0, f"harness {version('zabkafka-harness')}", "")
+
+
+def test_bugs_table_wraps_to_the_terminal(capsys, monkeypatch):
+    from harness.bugs import all_bugs
+
+    monkeypatch.setenv("COLUMNS", "120")
+    code, out, _ = run_cli(["bugs"], capsys)
+    assert code == 0
+    # a word longer than its column (a setting's name) may stick out a little; no row of 200+
+    assert max(map(len, out.splitlines())) < 130
+    words = out.split()
+    for b in all_bugs():
+        assert b.name in words
+        assert b.breaks.split()[0] in words  # the prose is there, wrapped
