@@ -16,6 +16,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import json
 import sys
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures.process import BrokenProcessPool
@@ -189,11 +190,14 @@ class IndexWriter:
             self.bar.close()
 
 
-def _progress_bar(total: int, initial: int, started: float | None = None) -> Any:
+def _progress_bar(total: int, initial: int, started: float | None = None, tty: bool | None = None) -> Any:
     """The campaign's progress bar, made after the first run finished (so the process pool
     has forked its workers before tqdm starts its monitor thread); ``started``
     (``time.time()`` when the runs began) dates it back, so that its elapsed time and
-    runs per second count the first run too instead of the instant since it finished."""
+    runs per second count the first run too instead of the instant since it finished.
+    On a terminal (``tty``; default: whether stderr is one) a tqdm bar, else `LineProgress`."""
+    if not (sys.stderr.isatty() if tty is None else tty):
+        return LineProgress(total, initial, started)
     from tqdm import tqdm
 
     bar = tqdm(total=total, initial=initial, unit="run", file=sys.stderr, dynamic_ncols=True,
@@ -201,3 +205,38 @@ def _progress_bar(total: int, initial: int, started: float | None = None) -> Any
     if started is not None:
         bar.start_t = bar.last_print_t = min(started, bar.start_t)
     return bar
+
+
+#: seconds between two progress lines when stderr is a file or a pipe
+PROGRESS_LINE_S = 30.0
+
+
+class LineProgress:
+    """The progress bar where stderr is a log file or a pipe: a plain line every
+    `PROGRESS_LINE_S` seconds and one at the end (tqdm's carriage returns would make one
+    endless line of a log). The part of tqdm's interface the campaign uses."""
+
+    def __init__(self, total: int, initial: int, started: float | None = None) -> None:
+        self.total, self.n, self.initial = total, initial, initial
+        self.started = time.time() if started is None else started
+        self.last = self.started
+        self.postfix = ""
+
+    def set_postfix_str(self, s: str, refresh: bool = True) -> None:
+        self.postfix = s
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        if time.time() - self.last >= PROGRESS_LINE_S:
+            self.line()
+
+    def close(self) -> None:
+        self.line()
+
+    def line(self) -> None:
+        self.last = now = time.time()
+        elapsed = max(now - self.started, 1e-9)
+        rate = (self.n - self.initial) / elapsed
+        left = f", about {(self.total - self.n) / rate:.0f} s left" if rate > 0 and self.n < self.total else ""
+        print(f"campaign: {self.n}/{self.total} runs, {elapsed:.0f} s, {rate:.2f} runs/s{left}"
+              + (f", {self.postfix}" if self.postfix else ""), file=sys.stderr, flush=True)

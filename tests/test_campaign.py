@@ -227,11 +227,24 @@ def test_the_guided_progress_bar_counts_the_last_batch(tmp_path, capsys):
 def test_the_progress_bar_times_from_the_start_of_the_runs(capsys):
     """Made once the first run is in, the bar timed only the instant after it: two runs
     of a pool finishing together read as thousands of runs per second."""
-    bar = campaign_exec._progress_bar(10, 0, started=time.time() - 20)
+    bar = campaign_exec._progress_bar(10, 0, started=time.time() - 20, tty=True)
     bar.update(2)
     assert bar.format_dict["elapsed"] >= 20 and bar.format_dict["rate"] <= 0.2, bar.format_dict
     bar.close()
     capsys.readouterr()
+
+
+def test_progress_into_a_log_is_lines_not_carriage_returns(tmp_path, capsys, monkeypatch):
+    """With stderr a file or a pipe, the campaign's progress is a plain line now and then
+    and one at the end, not tqdm's carriage-return redraws (one endless line in a log)."""
+    monkeypatch.setattr(campaign_exec, "PROGRESS_LINE_S", 0.0)  # a line per run
+    assert main(["campaign", "--system", "toy", "--time-limit", "2", "--runs", "3", "--jobs", "1", "--no-report",
+                 "--store", str(tmp_path), "--name", "c"]) in (0, 1, 2)
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    lines = [x for x in err.splitlines() if x.startswith("campaign:")]
+    assert [x.split()[1] for x in lines] == ["1/3", "2/3", "3/3", "3/3"], lines
+    assert "failures=" in lines[-1] and "left" not in lines[-1]
 
 
 def test_a_guided_resume_runs_again_what_is_not_done(tmp_path, capsys):
