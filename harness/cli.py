@@ -132,12 +132,18 @@ def _fold_reads(args: argparse.Namespace) -> None:
 
 def _bin(args: argparse.Namespace) -> dict[str, Any]:
     """--bin/--bin-arg as settings; the path made absolute so repro and campaign workers
-    find it from any directory. So is an argument that names a file here (the script of
-    ``--bin python3 --bin-arg prog.py``): the nodes run in their own directories."""
+    find it from any directory (a bare command name that is no file here, ``python3``, is
+    looked up on PATH, as a shell would). So is an argument that names a file here (the
+    script of ``--bin python3 --bin-arg prog.py``): the nodes run in their own directories."""
     out: dict[str, Any] = {}
     b = getattr(args, "bin", None)
     if b:
-        out["bin"] = str(Path(b).absolute())
+        on_path = None
+        if os.sep not in b and not Path(b).exists():
+            import shutil
+
+            on_path = shutil.which(b)
+        out["bin"] = str(Path(on_path or b).absolute())
     if getattr(args, "bin_args", None):
         out["bin_args"] = [str(Path(a).absolute()) if not a.startswith("-") and not Path(a).is_absolute()
                            and Path(a).is_file() else a for a in args.bin_args]

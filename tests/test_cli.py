@@ -288,3 +288,27 @@ def test_a_long_simulated_run_shows_its_progress_on_a_terminal(monkeypatch):
     with cli._sim_progress(RunConfig(time_limit=3.0)) as progress:
         progress(1.0, 3.0)  # a short run: done before the bar would show
     assert err.getvalue() == ""
+
+
+def test_bin_names_a_program_on_path_or_a_file_here(tmp_path, monkeypatch):
+    # docs/maelstrom.md: `--bin python3 --bin-arg prog.py` works. A bare command name was
+    # once made absolute against the working directory (`./python3: no such file`).
+    import shutil
+
+    from harness.cli import _bin, build_parser
+
+    def settings(*argv):
+        return _bin(build_parser("run").parse_args(["run", "--system", "maelstrom", *argv]))
+
+    monkeypatch.chdir(ROOT)
+    got = settings("--bin", "python3", "--bin-arg", "tests/maelstrom/lin_kv.py")
+    assert got["bin"] == str(Path(shutil.which("python3")).absolute())
+    assert got["bin_args"] == [str(ROOT / "tests" / "maelstrom" / "lin_kv.py")]
+    # a path is taken as a path, here, never looked up on PATH
+    assert settings("--bin", "./tests/maelstrom/lin_kv.py")["bin"] == str(ROOT / "tests" / "maelstrom" / "lin_kv.py")
+    # a file here wins over a program of the same name on PATH
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "python3").write_text("")
+    assert settings("--bin", "python3")["bin"] == str(tmp_path / "python3")
+    # a name that is neither stays where it was looked for, for the run's "no such file"
+    assert settings("--bin", "no-such-program-here")["bin"] == str(tmp_path / "no-such-program-here")
