@@ -180,14 +180,15 @@ def print_summary(campaign: Campaign, entries: list[dict[str, Any]], new: int, w
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from harness.cli import _add_run_options
 
-    _add_run_options(p)
+    _add_run_options(p, campaign=True)
     p.add_argument("--runs", type=int, default=None,
                    help="runs in the campaign (required unless --resume; with it, raises the count)")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                    help="local worker processes (default: CPUs, %(default)s); 1 runs in-process")
     p.add_argument("--seed", type=int, default=1, help="campaign seed; run seeds derive from it (default %(default)s)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                   help="run on a Dask cluster, e.g. tcp://host:8786 (the store must be shared with its workers)")
+                   help="run on a Dask cluster, e.g. tcp://host:8786 (no shared filesystem needed: workers send "
+                        "each run back and this process writes the store)")
     p.add_argument("--name", default=None,
                    help="campaign name (default SYSTEM-WORKLOAD-seedSEED[-BUG])")
     p.add_argument("--resume", action="store_true",

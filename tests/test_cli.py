@@ -312,3 +312,19 @@ def test_bin_names_a_program_on_path_or_a_file_here(tmp_path, monkeypatch):
     assert settings("--bin", "python3")["bin"] == str(tmp_path / "python3")
     # a name that is neither stays where it was looked for, for the run's "no such file"
     assert settings("--bin", "no-such-program-here")["bin"] == str(tmp_path / "no-such-program-here")
+
+
+def test_campaign_help_states_the_defaults_a_campaign_has(capsys, monkeypatch):
+    # It printed "--nodes (default None)", "--nemesis (default partition,kill,clock)" (left
+    # out, a campaign explores instead) and that a Dask cluster needs a shared store (it
+    # does not: harness.remote).
+    monkeypatch.setenv("COLUMNS", "1000")  # no line wrapping inside the phrases looked for
+    code, out, _err = run_cli(["campaign", "--help"], capsys)
+    assert code == 0
+    flat = " ".join(out.split())
+    assert "None" not in flat and "must be shared" not in flat and "no shared filesystem needed" in flat
+    assert flat.count("left out: drawn per run, unless --nemesis or --no-swarm is given") == 3
+    assert "left out: each run draws its own" in flat and "with --no-swarm, partition,kill,clock" in flat
+    code, out, _err = run_cli(["run", "--help"], capsys)
+    flat = " ".join(out.split())
+    assert "servers (default 5)" in flat and "(default partition,kill,clock)" in flat and "left out" not in flat
