@@ -179,14 +179,15 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                 description="Deterministic fault-injection tests of ZAB/ZooKeeper and a Kafka-style log.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    r = sub.add_parser("run", help="run one simulated, fault-injected test and check it")
+    r = sub.add_parser("run", help="run one fault-injected test, simulated or live, and check it")
     _add_run_options(r)
     r.add_argument("--seed", type=int, default=1, help="run seed (default %(default)s)")
     r.add_argument("--json", action="store_true", help="print results.json instead of the table")
     r.add_argument("--no-report", action="store_true", help="skip report.html and the plots")
     r.add_argument("--edn", action="store_true", help="also write Jepsen's history.edn (see harness export)")
 
-    rp = sub.add_parser("repro", help="re-run a run directory and compare its history byte for byte")
+    rp = sub.add_parser("repro", help="re-run a run directory and compare its history byte for byte "
+                                      "(a live run: its verdicts)")
     rp.add_argument("run_dir", type=Path)
     rp.add_argument("--recheck", action="store_true",
                     help="judge an identical re-run with today's checkers (exit on that verdict) instead of "

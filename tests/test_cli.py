@@ -328,3 +328,13 @@ def test_campaign_help_states_the_defaults_a_campaign_has(capsys, monkeypatch):
     code, out, _err = run_cli(["run", "--help"], capsys)
     flat = " ".join(out.split())
     assert "servers (default 5)" in flat and "(default partition,kill,clock)" in flat and "left out" not in flat
+
+
+def test_command_list_says_run_and_repro_take_live_systems_too(capsys, monkeypatch):
+    # "run one simulated ... test" and "compare its history byte for byte", where a live
+    # run (--system zookeeper, maelstrom) is not simulated and repro compares its verdicts
+    monkeypatch.setenv("COLUMNS", "1000")
+    code, out, _err = run_cli(["--help"], capsys)
+    assert code == 0
+    assert "run one fault-injected test, simulated or live, and check it" in out
+    assert "byte for byte (a live run: its verdicts)" in out
