@@ -319,7 +319,7 @@ def _refuse_changes(args: argparse.Namespace, campaign: Campaign) -> None:
     campaign's ``campaign.json``: a resumed campaign runs as it was started, so a
     ``--time-limit 50`` or ``--guided`` there would be silently ignored. An option left
     at its default (or equal to the campaign's) passes; ``--runs`` may raise the count."""
-    from harness.cli import _settings
+    from harness.cli import _bin, _settings
 
     d, base = RunConfig(), campaign.base
 
@@ -345,6 +345,10 @@ def _refuse_changes(args: argparse.Namespace, campaign: Campaign) -> None:
     given = {**_settings(args.settings), **({"fencing": True} if args.fencing else {})}
     if any(base.settings.get(k, object()) != v for k, v in given.items()):
         changed.append("--set" if args.settings else "--fencing")
+    # --bin and --bin-arg are settings too (``bin``, ``bin_args``), as the run records them
+    bins = _bin(args)
+    changed += [flag for key, flag in (("bin", "--bin"), ("bin_args", "--bin-arg"))
+                if key in bins and base.settings.get(key, object()) != bins[key]]
     if args.guided and not campaign.guided:
         changed.append("--guided")
     if args.no_swarm and campaign.swarm:
