@@ -160,14 +160,15 @@ def print_summary(campaign: Campaign, entries: list[dict[str, Any]], new: int, w
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from harness.cli import _add_run_options
 
-    _add_run_options(p)
+    _add_run_options(p, campaign=True)
     p.add_argument("--runs", type=int, default=None,
                    help="runs in the campaign (required unless --resume; with it, raises the count)")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                    help="local worker processes (default: CPUs, %(default)s); 1 runs in-process")
     p.add_argument("--seed", type=int, default=1, help="campaign seed; run seeds derive from it (default %(default)s)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                   help="run on a Dask cluster, e.g. tcp://host:8786 (the store must be shared with its workers)")
+                   help="run on a Dask cluster, e.g. tcp://host:8786 (no shared filesystem needed: workers send "
+                        "each run back and this process writes the store)")
     p.add_argument("--name", default=None,
                    help="campaign name (default SYSTEM-WORKLOAD-seedSEED[-BUG])")
     p.add_argument("--resume", action="store_true",
@@ -298,7 +299,7 @@ def _refuse_changes(args: argparse.Namespace, campaign: Campaign) -> None:
     campaign's ``campaign.json``: a resumed campaign runs as it was started, so a
     ``--time-limit 50`` or ``--guided`` there would be silently ignored. An option left
     at its default (or equal to the campaign's) passes; ``--runs`` may raise the count."""
-    from harness.cli import _settings
+    from harness.cli import _bin, _settings
 
     d, base = RunConfig(), campaign.base
 
@@ -324,6 +325,10 @@ def _refuse_changes(args: argparse.Namespace, campaign: Campaign) -> None:
     given = {**_settings(args.settings), **({"fencing": True} if args.fencing else {})}
     if any(base.settings.get(k, object()) != v for k, v in given.items()):
         changed.append("--set" if args.settings else "--fencing")
+    # --bin and --bin-arg are settings too (``bin``, ``bin_args``), as the run records them
+    bins = _bin(args)
+    changed += [flag for key, flag in (("bin", "--bin"), ("bin_args", "--bin-arg"))
+                if key in bins and base.settings.get(key, object()) != bins[key]]
     if args.guided and not campaign.guided:
         changed.append("--guided")
     if args.no_swarm and campaign.swarm:

@@ -60,14 +60,24 @@ def _nemesis_list(s: str) -> tuple[str, ...]:
     return out
 
 
-def _add_run_options(p: argparse.ArgumentParser) -> None:
+def _add_run_options(p: argparse.ArgumentParser, campaign: bool = False) -> None:
+    """The options of one run; for a ``campaign``, the four an explorative campaign draws
+    per run when left out (``harness.swarm``) say so instead of a fixed default."""
     d = RunConfig()
+
+    def default(value: str) -> str:
+        if not campaign:
+            return f"(default {value})"
+        return f"(left out: drawn per run, unless --nemesis or --no-swarm is given: then {value})"
+
     p.add_argument("--system", default=d.system, help="system under test (default %(default)s)")
     p.add_argument("--workload", default=d.workload, help="workload (default %(default)s)")
     p.add_argument("--nemesis", type=_nemesis_list, default=d.nemesis,
                    help=f"comma list of fault families ({','.join(family_names())}) or none "
-                        f"(default {','.join(d.nemesis)})")
-    p.add_argument("--nodes", type=int, default=d.nodes, help="servers (default %(default)s)")
+                        + (f"(default {','.join(d.nemesis)})" if not campaign else
+                           f"(left out: each run draws its own from the families the system can take; "
+                           f"with --no-swarm, {','.join(d.nemesis)})"))
+    p.add_argument("--nodes", type=int, default=d.nodes, help=f"servers {default(str(d.nodes))}")
     p.add_argument("--clients", type=int, default=d.clients, help="client processes (default %(default)s)")
     p.add_argument("--rate", type=float, default=d.rate, help="operations per simulated second (default %(default)s)")
     p.add_argument("--time-limit", type=float, default=d.time_limit,
@@ -75,18 +85,19 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--recovery-time", type=float, default=d.recovery_time,
                    help="simulated seconds after healing for the cluster to serve again (default %(default)s)")
     p.add_argument("--nemesis-interval", type=float, default=d.nemesis_interval,
-                   help="mean simulated seconds between faults of one family (default %(default)s)")
+                   help="mean simulated seconds between faults of one family "
+                        + default(str(d.nemesis_interval)))
     p.add_argument("--keys", type=int, default=d.keys, help="registers (default %(default)s)")
     # None marks it left out (`--set reads=` may then name it; a campaign may draw it)
     p.add_argument("--reads", default=None, choices=("sync", "local"),
-                   help=f"register reads through sync (linearizable) or local (default {d.reads})")
+                   help=f"register reads through sync (linearizable) or local {default(d.reads)}")
     p.add_argument("--bug", action="append", default=[], metavar="NAME",
                    help="switch on a planted bug (repeatable; see `harness bugs`)")
     p.add_argument("--fencing", action="store_true",
                    help="election: the storage service rejects writes with a fencing token older "
                         "than one it has seen (same as --set fencing=true)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings",
-                   help="override a system setting, e.g. counter_bits=6 (repeatable; VALUE is "
+                   help="override a system or workload setting, e.g. counter_bits=6 (repeatable; VALUE is "
                         "JSON if it parses, else a string)")
     p.add_argument("--bin", default=None, metavar="PATH",
                    help="--system maelstrom: the program to run as each node (same as --set bin=PATH)")
@@ -132,12 +143,18 @@ def _fold_reads(args: argparse.Namespace) -> None:
 
 def _bin(args: argparse.Namespace) -> dict[str, Any]:
     """--bin/--bin-arg as settings; the path made absolute so repro and campaign workers
-    find it from any directory. So is an argument that names a file here (the script of
-    ``--bin python3 --bin-arg prog.py``): the nodes run in their own directories."""
+    find it from any directory (a bare command name that is no file here, ``python3``, is
+    looked up on PATH, as a shell would). So is an argument that names a file here (the
+    script of ``--bin python3 --bin-arg prog.py``): the nodes run in their own directories."""
     out: dict[str, Any] = {}
     b = getattr(args, "bin", None)
     if b:
-        out["bin"] = str(Path(b).absolute())
+        on_path = None
+        if os.sep not in b and not Path(b).exists():
+            import shutil
+
+            on_path = shutil.which(b)
+        out["bin"] = str(Path(on_path or b).absolute())
     if getattr(args, "bin_args", None):
         out["bin_args"] = [str(Path(a).absolute()) if not a.startswith("-") and not Path(a).is_absolute()
                            and Path(a).is_file() else a for a in args.bin_args]
@@ -174,14 +191,15 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    r = sub.add_parser("run", help="run one simulated, fault-injected test and check it")
+    r = sub.add_parser("run", help="run one fault-injected test, simulated or live, and check it")
     _add_run_options(r)
     r.add_argument("--seed", type=int, default=1, help="run seed (default %(default)s)")
     r.add_argument("--json", action="store_true", help="print results.json instead of the table")
     r.add_argument("--no-report", action="store_true", help="skip report.html and the plots")
     r.add_argument("--edn", action="store_true", help="also write Jepsen's history.edn (see harness export)")
 
-    rp = sub.add_parser("repro", help="re-run a run directory and compare its history byte for byte")
+    rp = sub.add_parser("repro", help="re-run a run directory and compare its history byte for byte "
+                                      "(a live run: its verdicts)")
     rp.add_argument("run_dir", type=Path)
     rp.add_argument("--recheck", action="store_true",
                     help="judge an identical re-run with today's checkers (exit on that verdict) instead of "

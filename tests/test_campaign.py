@@ -328,7 +328,8 @@ def test_one_process_at_a_time_on_a_shrink_output(tmp_path, capsys):
 @pytest.mark.parametrize("change, flag", [(["--time-limit", "50"], "--time-limit"), (["--guided"], "--guided"),
                                           (["--system", "kafka"], "--system"), (["--set", "x=1"], "--set"),
                                           (["--bug", "toy-other"], "--bug"), (["--seed", "9"], "--seed"),
-                                          (["--no-swarm"], "--no-swarm"), (["--nemesis", "kill"], "--nemesis")])
+                                          (["--no-swarm"], "--no-swarm"), (["--nemesis", "kill"], "--nemesis"),
+                                          (["--bin", "/bin/true"], "--bin"), (["--bin-arg", "fast"], "--bin-arg")])
 def test_resume_refuses_options_that_would_change_the_campaign(tmp_path, capsys, change, flag):
     """They were silently ignored: the campaign ran on as its campaign.json says."""
     assert main(args(tmp_path, 2, "--jobs", "1", "--no-report")) == 1

@@ -309,3 +309,53 @@ def test_bugs_table_wraps_to_the_terminal(capsys, monkeypatch):
     for b in all_bugs():
         assert b.name in words
         assert b.breaks.split()[0] in words  # the prose is there, wrapped
+
+
+def test_bin_names_a_program_on_path_or_a_file_here(tmp_path, monkeypatch):
+    # docs/maelstrom.md: `--bin python3 --bin-arg prog.py` works. A bare command name was
+    # once made absolute against the working directory (`./python3: no such file`).
+    import shutil
+
+    from harness.cli import _bin, build_parser
+
+    def settings(*argv):
+        return _bin(build_parser("run").parse_args(["run", "--system", "maelstrom", *argv]))
+
+    monkeypatch.chdir(ROOT)
+    got = settings("--bin", "python3", "--bin-arg", "tests/maelstrom/lin_kv.py")
+    assert got["bin"] == str(Path(shutil.which("python3")).absolute())
+    assert got["bin_args"] == [str(ROOT / "tests" / "maelstrom" / "lin_kv.py")]
+    # a path is taken as a path, here, never looked up on PATH
+    assert settings("--bin", "./tests/maelstrom/lin_kv.py")["bin"] == str(ROOT / "tests" / "maelstrom" / "lin_kv.py")
+    # a file here wins over a program of the same name on PATH
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "python3").write_text("")
+    assert settings("--bin", "python3")["bin"] == str(tmp_path / "python3")
+    # a name that is neither stays where it was looked for, for the run's "no such file"
+    assert settings("--bin", "no-such-program-here")["bin"] == str(tmp_path / "no-such-program-here")
+
+
+def test_campaign_help_states_the_defaults_a_campaign_has(capsys, monkeypatch):
+    # It printed "--nodes (default None)", "--nemesis (default partition,kill,clock)" (left
+    # out, a campaign explores instead) and that a Dask cluster needs a shared store (it
+    # does not: harness.remote).
+    monkeypatch.setenv("COLUMNS", "1000")  # no line wrapping inside the phrases looked for
+    code, out, _err = run_cli(["campaign", "--help"], capsys)
+    assert code == 0
+    flat = " ".join(out.split())
+    assert "None" not in flat and "must be shared" not in flat and "no shared filesystem needed" in flat
+    assert flat.count("left out: drawn per run, unless --nemesis or --no-swarm is given") == 3
+    assert "left out: each run draws its own" in flat and "with --no-swarm, partition,kill,clock" in flat
+    code, out, _err = run_cli(["run", "--help"], capsys)
+    flat = " ".join(out.split())
+    assert "servers (default 5)" in flat and "(default partition,kill,clock)" in flat and "left out" not in flat
+
+
+def test_command_list_says_run_and_repro_take_live_systems_too(capsys, monkeypatch):
+    # "run one simulated ... test" and "compare its history byte for byte", where a live
+    # run (--system zookeeper, maelstrom) is not simulated and repro compares its verdicts
+    monkeypatch.setenv("COLUMNS", "1000")
+    code, out, _err = run_cli(["--help"], capsys)
+    assert code == 0
+    assert "run one fault-injected test, simulated or live, and check it" in out
+    assert "byte for byte (a live run: its verdicts)" in out

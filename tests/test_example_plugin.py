@@ -42,9 +42,9 @@ def site(tmp_path_factory) -> pathlib.Path:
 
 def harness(args: list[str], site: pathlib.Path | None, cwd: pathlib.Path) -> subprocess.CompletedProcess:
     env = dict(os.environ)
-    env.pop("PYTHONPATH", None)
-    if site is not None:
-        env["PYTHONPATH"] = str(site)
+    # the harness of this checkout, whichever one the environment installed (a worktree
+    # shares the main checkout's venv, whose editable install would import that one's)
+    env["PYTHONPATH"] = str(ROOT) if site is None else os.pathsep.join((str(site), str(ROOT)))
     return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True,
                           env=env, cwd=cwd, timeout=600)
 
