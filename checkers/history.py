@@ -17,7 +17,8 @@ Jepsen/Knossos semantics:
 * ``info`` (indeterminate) and invokes that never complete may take effect at any time
   after the invoke, or never: their return is `INFINITY`;
 * events of non-integer processes (Jepsen's ``:nemesis``) are not client operations and
-  are ignored.
+  are ignored; but an ``ok`` or ``fail`` of a string process other than "nemesis" is a
+  client whose id is not an integer, and is refused (`HistoryError`) rather than left out.
 
 `pair_records` is the same pairing without the `Op` values (plain tuples of their fields),
 for the linearizability checker: on a long history, making an `Op` per operation cost
@@ -75,6 +76,11 @@ class FrozenDict(dict[str, Any]):
 
     __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _immutable  # type: ignore[assignment]
 
+
+#: completion types only a client writes: an event of one of them from a process that is
+#: not an integer (nor Jepsen's nemesis) is a client with a string id, not a nemesis, and
+#: is refused rather than silently left out of the check
+_CLIENT_ONLY = frozenset({"ok", "fail"})
 
 #: exact types `freeze` returns as they are (checked first: most values are these)
 _ATOMS = frozenset({str, int, float, bool, type(None)})
@@ -547,6 +553,8 @@ def pair_records_in_order(events: list[Any]) -> list[OpRecord] | None:
             last = idx
             proc = event["process"]
             if type(proc) is not int and (isinstance(proc, bool) or not isinstance(proc, int)):
+                if event["type"] in _CLIENT_ONLY and proc != "nemesis":
+                    return None  # a client with a string id: `_pair` says so
                 continue  # nemesis and other non-client processes
             typ = event["type"]
             if typ == "invoke":
@@ -631,6 +639,12 @@ def _pair(events: list[dict[str, Any]]) -> list[OpRecord]:
     for pos, event in enumerate(events):
         proc = event.get("process")
         if type(proc) is not int and (isinstance(proc, bool) or not isinstance(proc, int)):
+            if event.get("type") in _CLIENT_ONLY and proc != "nemesis":
+                raise HistoryError(
+                    f"{_where(event, pos)}: {event.get('type')} of process {_short(proc)}, which is not an "
+                    "integer: client processes must be integers (events of other processes, such as "
+                    "Jepsen's nemesis, are not client operations and would be ignored)"
+                )
             continue  # nemesis and other non-client processes
         typ = event.get("type")
         if typ == "invoke":

@@ -1,0 +1,54 @@
+"""`harness check` on histories a user brings: regressions found by an audit of the
+checkers, each a history that got a wrong or unexplained answer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from harness.cli import main
+
+
+def _history(tmp_path: Path, ops: list, name: str = "h.jsonl") -> Path:
+    """ops: (process, f, invoke value, completion type or None, completion value)."""
+    events, i = [], 0
+    for proc, f, value, ctype, out in ops:
+        events.append({"index": i, "process": proc, "type": "invoke", "f": f, "value": value})
+        i += 1
+        if ctype is not None:
+            events.append({"index": i, "process": proc, "type": ctype, "f": f, "value": out})
+            i += 1
+    p = tmp_path / name
+    p.write_text("".join(json.dumps(e) + "\n" for e in events))
+    return p
+
+
+def _check(argv: list[str], capsys) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = main(["check", *argv])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err, err
+    if code == 254:
+        assert len(err.strip().splitlines()) == 1, err
+    return code, out, err
+
+
+def test_string_client_processes_are_refused_not_ignored(tmp_path, capsys):
+    """A client with a string id ("c1") was taken for a nemesis and all its events left
+    out: a read of "x" after a write of "a" came out "linearizable (0 ops)", exit 0."""
+    p = _history(tmp_path, [("c1", "write", "a", "ok", "a"), ("c2", "read", None, "ok", "x")])
+    code, _, err = _check(["--model", "register", str(p)], capsys)
+    assert code == 254, err
+    assert "'c1'" in err and "not an integer" in err
+
+
+def test_the_nemesis_is_still_ignored(tmp_path, capsys):
+    p = tmp_path / "n.jsonl"
+    p.write_text("".join(json.dumps(e) + "\n" for e in [
+        {"index": 0, "process": "nemesis", "type": "info", "f": "start", "value": None},
+        {"index": 1, "process": 0, "type": "invoke", "f": "write", "value": 1},
+        {"index": 2, "process": 0, "type": "ok", "f": "write", "value": 1},
+        {"index": 3, "process": "nemesis", "type": "info", "f": "stop", "value": None},
+    ]))
+    code, out, _ = _check(["--model", "register", str(p)], capsys)
+    assert code == 0 and "1 ops" in out
