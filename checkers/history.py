@@ -82,14 +82,41 @@ class FrozenDict(dict[str, Any]):
 #: is refused rather than silently left out of the check
 _CLIENT_ONLY = frozenset({"ok", "fail"})
 
-#: exact types `freeze` returns as they are (checked first: most values are these)
-_ATOMS = frozenset({str, int, float, bool, type(None)})
+class JsonBool:
+    """A frozen JSON boolean. Python's ``True == 1`` (and ``False == 0``, with equal hashes)
+    would make a read of ``true`` match a write of ``1``, and a state of one stand for the
+    other in the search's cache; in Jepsen (Clojure ``=``) they differ. Two instances,
+    `TRUE` and `FALSE`, equal only to themselves; `thaw` gives the bool back."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: bool) -> None:
+        self.value = value
+
+    def __bool__(self) -> bool:
+        return self.value
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+    def __reduce__(self) -> tuple[Any, ...]:  # one object per truth value, across pickling too
+        return (freeze, (self.value,))
+
+
+TRUE, FALSE = JsonBool(True), JsonBool(False)
+
+#: exact types `freeze` returns as they are (checked first: most values are these; not
+#: bool, which becomes a `JsonBool`)
+_ATOMS = frozenset({str, int, float, type(None)})
 
 
 def freeze(value: Any) -> Any:
-    """Return a hashable equal-looking copy of a JSON value: lists -> tuples, dicts -> FrozenDict."""
+    """Return a hashable copy of a JSON value that compares as Jepsen does: lists ->
+    tuples, dicts -> FrozenDict, booleans -> `TRUE`/`FALSE` (never equal to 1 or 0)."""
     if type(value) in _ATOMS:
         return value
+    if type(value) is bool:
+        return TRUE if value else FALSE
     if isinstance(value, (list, tuple)):
         return tuple(freeze(v) for v in value)
     if isinstance(value, dict) and not isinstance(value, FrozenDict):
@@ -99,6 +126,8 @@ def freeze(value: Any) -> Any:
 
 def thaw(value: Any) -> Any:
     """Return a JSON-able copy of a frozen value (tuples/sets -> lists, maps -> dicts)."""
+    if type(value) is JsonBool:
+        return value.value
     if isinstance(value, (list, tuple)):
         return [thaw(v) for v in value]
     if isinstance(value, (set, frozenset)):

@@ -52,3 +52,22 @@ def test_the_nemesis_is_still_ignored(tmp_path, capsys):
     ]))
     code, out, _ = _check(["--model", "register", str(p)], capsys)
     assert code == 0 and "1 ops" in out
+
+
+def test_a_boolean_is_not_a_number(tmp_path, capsys):
+    """Python's True == 1 made a read of true match a write of 1 (also inside lists and
+    maps): Jepsen (Clojure =) tells them apart, and so must the checker."""
+    for model in ("register", "cas-register"):
+        p = _history(tmp_path, [(0, "write", 1, "ok", 1), (1, "read", None, "ok", True)])
+        code, out, _ = _check(["--model", model, str(p)], capsys)
+        assert code == 1 and "read true" in out, out
+        p = _history(tmp_path, [(0, "write", {"a": [0]}, "ok", {"a": [0]}), (1, "read", None, "ok", {"a": [False]})])
+        code, out, _ = _check(["--model", model, str(p)], capsys)
+        assert code == 1, out
+    p = _history(tmp_path, [(0, "write", True, "ok", True), (1, "read", None, "ok", True),
+                            (0, "cas", [True, False], "ok", [True, False]), (1, "read", None, "ok", False)])
+    code, out, _ = _check(["--model", "cas-register", "--json", str(p)], capsys)
+    assert code == 0, out
+    p = _history(tmp_path, [(0, "read", None, "ok", 0)])
+    code, out, _ = _check(["--model", "register", "--initial", "false", str(p)], capsys)
+    assert code == 1, out
