@@ -71,3 +71,14 @@ def test_a_boolean_is_not_a_number(tmp_path, capsys):
     p = _history(tmp_path, [(0, "read", None, "ok", 0)])
     code, out, _ = _check(["--model", "register", "--initial", "false", str(p)], capsys)
     assert code == 1, out
+
+
+def test_the_state_of_a_counterexample_is_shown_as_json_like_its_op(tmp_path, capsys):
+    """The op was JSON ("read true") and the state Python's repr ("state True",
+    "{'a': [1]}", "None"): one line, two notations."""
+    p = _history(tmp_path, [(0, "acquire", None, "ok", None), (1, "acquire", None, "ok", None)])
+    code, out, _ = _check(["--model", "mutex", str(p)], capsys)
+    assert code == 1 and out.rstrip().endswith("ending in state true"), out
+    p = _history(tmp_path, [(0, "write", {"a": [None]}, "ok", {"a": [None]}), (1, "read", None, "ok", 3)])
+    code, out, _ = _check(["--model", "register", str(p)], capsys)
+    assert code == 1 and out.rstrip().endswith('ending in state {"a": [null]}'), out

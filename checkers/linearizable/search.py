@@ -54,6 +54,7 @@ result.
 from __future__ import annotations
 
 import gc
+import json
 import math
 import sys
 import time
@@ -178,12 +179,21 @@ class Result:
         if self.valid is False:
             return (
                 f"NOT linearizable:{key} {self.op} cannot be linearized after a prefix of "
-                f"{len(self.prefix)} ops ending in state {self.state!r}"
+                f"{len(self.prefix)} ops ending in state {_json_text(self.state)}"
             )
         return (
             f"unknown ({self.reason}):{key} longest prefix {self.max_prefix} ops, "
             f"{self.partitions_done}/{self.partitions} partitions done"
         )
+
+
+def _json_text(value: Any) -> str:
+    """A described state as JSON, as the op beside it is shown (not Python's repr, which
+    wrote True, None and single quotes beside the op's true, null and double quotes)."""
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):  # a user model's describe() that is not JSON-able
+        return repr(value)
 
 
 # --------------------------------------------------------------------------- the search
