@@ -26,6 +26,7 @@ class Why:
     time: int | None
     faults: list  # (FaultWindow active at ``time``, note such as "n5 was the leader")
     ops: list[Operation]
+    more: int = 0  # operations of the instance not in ``ops`` (the card lists them all)
 
 
 def why_failed(run: RunData, views: list[CheckerView]) -> list[Why]:
@@ -47,6 +48,7 @@ def why_failed(run: RunData, views: list[CheckerView]) -> list[Why]:
             faults = []
             if a.time is not None:
                 faults = faults_at(run, a.time)
-            out.append(Why(v.name, g.kind, g.count, sentence, example, a.anchor, a.time, faults, a.ops[:3]))
+            out.append(Why(v.name, g.kind, g.count, sentence, example, a.anchor, a.time, faults, a.ops[:3],
+                           max(0, len(a.ops) - 3)))
     out.sort(key=lambda w: not w.ops)  # stable: client-visible first
     return out
