@@ -82,3 +82,18 @@ def test_the_state_of_a_counterexample_is_shown_as_json_like_its_op(tmp_path, ca
     p = _history(tmp_path, [(0, "write", {"a": [None]}, "ok", {"a": [None]}), (1, "read", None, "ok", 3)])
     code, out, _ = _check(["--model", "register", str(p)], capsys)
     assert code == 1 and out.rstrip().endswith('ending in state {"a": [null]}'), out
+
+
+def test_queue_string_client_processes_are_refused_not_ignored(tmp_path, capsys):
+    """The queue checker too left out a client with a string id: a poll of a value never
+    sent was not seen, and the history came out valid or unknown."""
+    p = tmp_path / "q.jsonl"
+    p.write_text("".join(json.dumps(e) + "\n" for e in [
+        {"index": 0, "process": 0, "type": "invoke", "f": "send", "key": "k", "value": 1},
+        {"index": 1, "process": 0, "type": "ok", "f": "send", "key": "k", "value": [0, 1]},
+        {"index": 2, "process": "c1", "type": "invoke", "f": "poll", "value": None},
+        {"index": 3, "process": "c1", "type": "ok", "f": "poll", "value": {"k": [[0, 2]]}},
+        {"index": 4, "process": "nemesis", "type": "info", "f": "start", "value": None},
+    ]))
+    code, _, err = _check(["--workload", "queue", str(p)], capsys)
+    assert code == 254 and "'c1'" in err and "not an integer" in err, err

@@ -13,7 +13,9 @@ completion order. The rules, as in Jepsen:
 * ``ok`` happened, ``fail`` definitely did not happen, ``info`` may or may not have; an
   invoke that never completes counts as ``info``;
 * after ``info`` a process id is retired, so per-process sequences simply end there;
-* events of non-integer processes (Jepsen's ``:nemesis``) are not client operations;
+* events of non-integer processes (Jepsen's ``:nemesis``) are not client operations; an
+  ``ok`` or ``fail`` of a string process other than "nemesis" is a client with a string
+  id, and is refused rather than left out;
 * an event with ``"f": "rebalance"`` is not an operation either: it marks that its process
   (``"process"``, or each of ``"processes"``) was told its assignment changed. It becomes a
   `QueueOp` with ``f == "rebalance"`` in the stream, and never completes a pending op;
@@ -234,6 +236,11 @@ def pair_queue_ops(events: list[dict[str, Any]], keys: KeyTable | None = None) -
             if "process" not in e:
                 raise QueueHistoryError(f"{where}: missing \"process\"")
             if isinstance(p, str):
+                if typ in ("ok", "fail") and p != "nemesis":  # only a client completes so
+                    raise QueueHistoryError(
+                        f"{where}: {typ} of process {p!r:.40}, which is not an integer: client processes "
+                        f"must be integers (events of other processes, such as Jepsen's nemesis, are not "
+                        f"client operations and would be ignored)")
                 continue  # the nemesis, or another non-client actor
             raise QueueHistoryError(f"{where}: bad \"process\" {p!r:.40} (want an integer, or a name "
                                     f"such as \"nemesis\")")
