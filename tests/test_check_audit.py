@@ -97,3 +97,20 @@ def test_queue_string_client_processes_are_refused_not_ignored(tmp_path, capsys)
     ]))
     code, _, err = _check(["--workload", "queue", str(p)], capsys)
     assert code == 254 and "'c1'" in err and "not an integer" in err, err
+
+
+def test_an_initial_state_or_append_the_model_cannot_hold_is_one_clear_line(tmp_path, capsys):
+    """--initial 3 for fifo-queue said "TypeError: 'int' object is not iterable"; kv's append
+    to a key holding a number "TypeError: unsupported operand type(s) for +"."""
+    p = _history(tmp_path, [(0, "enqueue", 1, "ok", 1)])
+    code, _, err = _check(["--model", "fifo-queue", "--initial", "3", str(p)], capsys)
+    assert code == 254 and "model fifo-queue wants an initial list" in err, err
+    p = _history(tmp_path, [(0, "add", 1, "ok", 1)])
+    code, _, err = _check(["--model", "set", "--initial", "3", str(p)], capsys)
+    assert code == 254 and "model set wants an initial list" in err, err
+    p = _history(tmp_path, [(0, "put", 5, "ok", 5), (0, "append", "a", "ok", "a")])
+    code, _, err = _check(["--model", "kv", str(p)], capsys)
+    assert code == 254 and "model kv appends to strings only" in err and "holds 5" in err, err
+    p = _history(tmp_path, [(0, "append", "a", "ok", "a"), (1, "get", None, "ok", "ba")])
+    code, out, _ = _check(["--model", "kv", "--initial", '"b"', str(p)], capsys)
+    assert code == 0, out

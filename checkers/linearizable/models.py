@@ -41,6 +41,7 @@ model may also override ``compile(op)``, returning a function ``state -> new sta
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any, ClassVar
@@ -280,7 +281,12 @@ class KV(ValueModel):
     description = "string key-value store with read(get)/write(put)/append, per-key register"
 
     def init(self, initial: Any) -> State:
-        return "" if initial is None else freeze(initial)
+        if initial is None:
+            return ""
+        if isinstance(initial, dict):  # one value per key: what `initial_for` gives a key
+            raise ModelError("model kv: the initial value of a key (or of a history without keys) must "
+                             f"be a string or null, got {json.dumps(thaw(initial))[:60]}")
+        return freeze(initial)
 
     def partition(self, ops: list[Op]) -> dict[Any, list[Op]] | None:
         return _by_key(ops)
@@ -292,7 +298,11 @@ class KV(ValueModel):
                 raise _Unsupported("appends strings only")
 
             def append(state: State, v: str = v) -> State:
-                return (state or "") + v
+                try:
+                    return (state or "") + v
+                except TypeError:  # (the rare case: only a key that holds no string gets here)
+                    raise ModelError(f"model kv appends to strings only: append {json.dumps(v)} to a key "
+                                     f"that holds {json.dumps(thaw(state))}") from None
 
             return append
         if f == "get" or f == "read":
@@ -385,6 +395,8 @@ class SetModel(ValueModel):
     description = "add v / read returning the whole set"
 
     def init(self, initial: Any) -> State:
+        if initial is not None and not isinstance(initial, list):
+            raise ModelError(f"model set wants an initial list, got {initial!r:.40}")
         return frozenset(freeze(initial) or ())
 
     def compile_value(self, f: str, v: Any) -> Callable[[State], State]:
@@ -412,6 +424,8 @@ class FifoQueue(ValueModel):
     description = "enqueue v / dequeue returning the oldest value"
 
     def init(self, initial: Any) -> State:
+        if initial is not None and not isinstance(initial, list):
+            raise ModelError(f"model fifo-queue wants an initial list, got {initial!r:.40}")
         return tuple(freeze(initial) or ())
 
     def compile_value(self, f: str, v: Any) -> Callable[[State], State]:
