@@ -114,3 +114,9 @@ def test_an_initial_state_or_append_the_model_cannot_hold_is_one_clear_line(tmp_
     p = _history(tmp_path, [(0, "append", "a", "ok", "a"), (1, "get", None, "ok", "ba")])
     code, out, _ = _check(["--model", "kv", "--initial", '"b"', str(p)], capsys)
     assert code == 0, out
+
+
+def test_kv_initial_object_on_a_history_with_no_keyed_op_is_fine(tmp_path, capsys):
+    p = _history(tmp_path, [(0, "put", "a", "fail", "a")])
+    code, out, _ = _check(["--model", "kv", "--initial", '{"k": "0"}', str(p)], capsys)
+    assert code == 0, out

@@ -281,12 +281,7 @@ class KV(ValueModel):
     description = "string key-value store with read(get)/write(put)/append, per-key register"
 
     def init(self, initial: Any) -> State:
-        if initial is None:
-            return ""
-        if isinstance(initial, dict):  # one value per key: what `initial_for` gives a key
-            raise ModelError("model kv: the initial value of a key (or of a history without keys) must "
-                             f"be a string or null, got {json.dumps(thaw(initial))[:60]}")
-        return freeze(initial)
+        return "" if initial is None else freeze(initial)
 
     def partition(self, ops: list[Op]) -> dict[Any, list[Op]] | None:
         return _by_key(ops)
