@@ -22,3 +22,14 @@ def test_why_box_says_how_many_operations_it_leaves_out():
                        anomalies=[Anomaly("nonlinearizable", "a read ...", "c-lin-a1", ops=ops)])
     (why,) = why_failed(SimpleNamespace(windows=[]), [view])  # type: ignore[arg-type]
     assert len(why.ops) + why.more == 4 and why.more == 1
+
+
+def test_why_box_names_a_fault_that_ended_just_before_the_anomaly():
+    """Sessions expired 9 ms after a clock fault's end (the reset is a jump of the clock)
+    read "with no fault active": the box now says which fault had just ended."""
+    ended = SimpleNamespace(start=1_000, end=5_000_000_000, name="F2", label="clock n5")
+    long_ago = SimpleNamespace(start=0, end=1_000, name="F1", label="kill n1")
+    a = Anomaly("expired-while-live", "...", "c-s-a1", time=5_009_000_000)
+    view = CheckerView("session", "c-s", False, True, "INVALID", "bad", "expired", anomalies=[a])
+    (why,) = why_failed(SimpleNamespace(windows=[long_ago, ended]), [view])  # type: ignore[arg-type]
+    assert why.faults == [] and why.recent == [(ended, 9_000_000)]
