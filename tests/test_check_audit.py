@@ -120,3 +120,28 @@ def test_kv_initial_object_on_a_history_with_no_keyed_op_is_fine(tmp_path, capsy
     p = _history(tmp_path, [(0, "put", "a", "fail", "a")])
     code, out, _ = _check(["--model", "kv", "--initial", '{"k": "0"}', str(p)], capsys)
     assert code == 0, out
+
+
+def _queue(tmp_path: Path, polled: object, key: str = "k") -> Path:
+    p = tmp_path / "q.jsonl"
+    p.write_text("".join(json.dumps(e) + "\n" for e in [
+        {"index": 0, "process": 0, "type": "invoke", "f": "send", "key": key, "value": 1},
+        {"index": 1, "process": 0, "type": "ok", "f": "send", "key": key, "value": 1, "offset": 0},
+        {"index": 2, "process": 1, "type": "invoke", "f": "poll", "value": None},
+        {"index": 3, "process": 1, "type": "ok", "f": "poll", "value": {key: [[0, polled]]}},
+    ]))
+    return p
+
+
+def test_queue_a_poll_of_true_is_not_the_send_of_1(tmp_path, capsys):
+    """The queue checker's sets and dicts took a polled true for the 1 sent at that offset."""
+    code, out, _ = _check(["--workload", "queue", str(_queue(tmp_path, True))], capsys)
+    assert code == 1 and "unexpected-value" in out and "(1, true)" in out, out
+    code, out, _ = _check(["--workload", "queue", str(_queue(tmp_path, 1))], capsys)
+    assert code == 0, out
+
+
+def test_queue_explanations_show_unicode_as_it_is(tmp_path, capsys):
+    """A key "ключ" was shown as "\\u043a\\u043b\\u044e\\u0447" in the explanations."""
+    code, out, _ = _check(["--workload", "queue", str(_queue(tmp_path, 2, key="ключ"))], capsys)
+    assert code == 1 and '"ключ"' in out and "\\u043a" not in out, out

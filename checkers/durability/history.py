@@ -36,6 +36,8 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
+from checkers.history import FALSE, TRUE, JsonBool
+
 __all__ = ["QueueHistoryError", "QueueOp", "KeyTable", "pair_queue_ops", "hashable", "thaw", "show", "show_list",
            "key_out"]
 
@@ -50,9 +52,11 @@ class QueueHistoryError(ValueError):
 
 
 def hashable(value: Any) -> Any:
-    """A hashable stand-in for a JSON value: lists -> tuples, dicts -> sorted item tuples."""
+    """A hashable stand-in for a JSON value: lists -> tuples, dicts -> sorted item tuples,
+    booleans -> `checkers.history.JsonBool` (Python's True == 1 would make a poll of true
+    match a send of 1, in sets and dicts alike)."""
     if isinstance(value, _SCALARS):
-        return value
+        return value if type(value) is not bool else TRUE if value else FALSE
     if isinstance(value, (list, tuple)):
         return tuple(hashable(v) for v in value)
     if isinstance(value, dict):
@@ -64,6 +68,8 @@ def thaw(value: Any) -> Any:
     """The JSON-able form of a `hashable` value."""
     if isinstance(value, _SCALARS):
         return value
+    if type(value) is JsonBool:
+        return value.value
     if isinstance(value, tuple):
         if value and value[0] == "__map__":
             return {k: thaw(v) for k, v in value[1:]}
@@ -74,7 +80,7 @@ def thaw(value: Any) -> Any:
 def show(value: Any) -> str:
     """A value as JSON text, for explanations."""
     try:
-        return json.dumps(thaw(value))
+        return json.dumps(thaw(value), ensure_ascii=False)
     except (TypeError, ValueError):
         return repr(value)
 
@@ -87,7 +93,7 @@ def show_list(xs: list[Any], limit: int = 8) -> str:
 
 def key_out(key: Any) -> Any:
     """A key as a JSON object key: scalars as they are, anything else as JSON text."""
-    return key if isinstance(key, _SCALARS) else json.dumps(thaw(key))
+    return key if isinstance(key, _SCALARS) else json.dumps(thaw(key), ensure_ascii=False)
 
 
 class KeyTable:
