@@ -180,7 +180,7 @@ class Op:
         }
 
     def __str__(self) -> str:
-        key = "" if self.key is None else f" key={json.dumps(thaw(self.key))}"
+        key = "" if self.key is None else f" key={json.dumps(thaw(self.key), ensure_ascii=False)}"
         end: str | float | int
         if self.invoke_index is not None:
             end = "" if self.complete_index is None else self.complete_index
@@ -190,7 +190,7 @@ class Op:
             where = f"event {self.call}..{end}"
         return (
             f"op {self.id} (process {self.process}, {where}, {self.type}) "
-            f"{self.f}{key} {json.dumps(thaw(self.value))}"
+            f"{self.f}{key} {json.dumps(thaw(self.value), ensure_ascii=False)}"
         )
 
 

@@ -145,3 +145,16 @@ def test_queue_explanations_show_unicode_as_it_is(tmp_path, capsys):
     """A key "ключ" was shown as "\\u043a\\u043b\\u044e\\u0447" in the explanations."""
     code, out, _ = _check(["--workload", "queue", str(_queue(tmp_path, 2, key="ключ"))], capsys)
     assert code == 1 and '"ключ"' in out and "\\u043a" not in out, out
+
+
+def test_a_counterexample_shows_keys_and_values_in_one_notation_unescaped(tmp_path, capsys):
+    """The key was Python's repr ('ключ') before the op, JSON with \\u escapes inside it."""
+    p = tmp_path / "u.jsonl"
+    p.write_text("".join(json.dumps(e) + "\n" for e in [
+        {"index": 0, "process": 1, "type": "invoke", "f": "write", "key": "ключ", "value": "x"},
+        {"index": 1, "process": 1, "type": "ok", "f": "write", "key": "ключ", "value": "x"},
+        {"index": 2, "process": 2, "type": "invoke", "f": "read", "key": "ключ", "value": None},
+        {"index": 3, "process": 2, "type": "ok", "f": "read", "key": "ключ", "value": "héllo"},
+    ]))
+    code, out, _ = _check(["--model", "register", str(p)], capsys)
+    assert code == 1 and 'key "ключ":' in out and 'read key="ключ" "héllo"' in out, out

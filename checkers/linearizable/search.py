@@ -175,7 +175,7 @@ class Result:
         """One human line: the verdict and, on failure, the operation that breaks it."""
         if self.valid is True:
             return f"linearizable ({self.ops} ops, {self.partitions} partition(s))"
-        key = "" if self.key is None else f" key {thaw(self.key)!r}:"
+        key = "" if self.key is None else f" key {_json_text(thaw(self.key))}:"
         if self.valid is False:
             return (
                 f"NOT linearizable:{key} {self.op} cannot be linearized after a prefix of "
