@@ -33,3 +33,23 @@ def test_why_box_names_a_fault_that_ended_just_before_the_anomaly():
     view = CheckerView("session", "c-s", False, True, "INVALID", "bad", "expired", anomalies=[a])
     (why,) = why_failed(SimpleNamespace(windows=[long_ago, ended]), [view])  # type: ignore[arg-type]
     assert why.faults == [] and why.recent == [(ended, 9_000_000)]
+
+
+def test_a_plot_key_draws_the_line_of_a_series_plotted_on_the_axes():
+    """The key of the unseen and log-offset plots showed k0, k1... with no line beside
+    them: the swatch copied the series' data transform and axes clipping."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    from reports.plots.frame import _legend_right
+
+    fig = Figure(figsize=(10, 2))
+    ax = fig.add_axes((0.1, 0.1, 0.6, 0.8))
+    (line,) = ax.plot([0, 1], [0, 5], label="k0", color="#123456")
+    _legend_right(ax, [line])
+    (swatch,) = [a for a in fig.artists if a is not line]
+    assert swatch.get_transform() == fig.transFigure and not swatch.get_clip_on()
+    x0, x1 = swatch.get_xdata()
+    assert 0.7 < x0 < x1 < 1.0  # right of the axes, in figure coordinates
