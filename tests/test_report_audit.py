@@ -53,3 +53,25 @@ def test_a_plot_key_draws_the_line_of_a_series_plotted_on_the_axes():
     assert swatch.get_transform() == fig.transFigure and not swatch.get_clip_on()
     x0, x1 = swatch.get_xdata()
     assert 0.7 < x0 < x1 < 1.0  # right of the axes, in figure coordinates
+
+
+def test_an_overlap_of_masters_is_placed_when_it_began_and_its_fields_read_as_times_and_zxids():
+    """An overlapping-masters record has from/to (ns), not time: the box placed it at the
+    old master's acquire (0.063 s, "with no fault active") instead of 6.224 s, during the
+    pause that caused it; its card showed from/to and sent_at as raw nanoseconds and the
+    tokens as decimal beside the sentence's hex."""
+    from checkers.result import CheckResult
+    from reports.explain.anomalies import _generic
+
+    acquire = Operation(process=8, f="acquire", key=None, value=None, start=63_000_000, invoke_index=6,
+                        end=119_000_000, type="ok", result=4294967300, complete_index=10)
+    rec = {"kind": "overlapping-masters", "explanation": "c8 and c0 both master", "old_token": 4294967300,
+           "from": 6_224_230_891, "to": 7_751_718_202, "sent_at": 5_000_000_000, "indices": [6]}
+    res = CheckResult(False, "1 overlap", anomalies={"overlapping-masters": [rec]})
+    view = CheckerView("mutex", "c-mutex", False, True, "INVALID", "bad", "")
+    _generic(SimpleNamespace(op_by_index={6: acquire}), "mutex", res, view)  # type: ignore[arg-type]
+    (a,) = view.anomalies
+    assert a.time == 6_224_230_891
+    fields = dict(a.fields)
+    assert fields["from"] == "6.224 s" and fields["to"] == "7.752 s" and fields["sent_at"] == "5.000 s"
+    assert fields["old_token"].startswith("0x100000004")
