@@ -75,3 +75,20 @@ def test_an_overlap_of_masters_is_placed_when_it_began_and_its_fields_read_as_ti
     fields = dict(a.fields)
     assert fields["from"] == "6.224 s" and fields["to"] == "7.752 s" and fields["sent_at"] == "5.000 s"
     assert fields["old_token"].startswith("0x100000004")
+
+
+def test_never_covered_leaves_out_what_the_campaigns_faults_cannot_reach():
+    """A campaign run with --nemesis partition,kill listed fault-family:clock, :crash,
+    :pause, :power, :slow and every crash point as "never covered" ("declared reachable:
+    2 of 11 covered"): none of them can happen without those families."""
+    from reports.campaign_coverage import campaign_families, reachable
+
+    declared = ["event:b:crash=ack", "event:n:sync_mode=DIFF", "fault-family:clock", "fault-family:crash",
+                "fault-family:kill", "fault-family:partition"]
+    meta = {"config": {"system": "kafka", "nemesis": ["partition", "kill"]}}
+    fams = campaign_families(meta)
+    assert fams == {"partition", "kill"}
+    assert reachable(declared, fams) == ["event:n:sync_mode=DIFF", "fault-family:kill", "fault-family:partition"]
+    assert reachable(declared, {"power"}) == ["event:b:crash=ack", "event:n:sync_mode=DIFF"]
+    explorative = {"config": {"nemesis": ["partition", "kill"]}, "explore": {"pinned": ["nodes"]}}
+    assert campaign_families(explorative) is None and reachable(declared, None) == declared
