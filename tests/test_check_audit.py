@@ -158,3 +158,18 @@ def test_a_counterexample_shows_keys_and_values_in_one_notation_unescaped(tmp_pa
     ]))
     code, out, _ = _check(["--model", "register", str(p)], capsys)
     assert code == 1 and 'key "ключ":' in out and 'read key="ключ" "héllo"' in out, out
+
+
+def test_a_per_key_initial_object_reaches_integer_keys(tmp_path, capsys):
+    """JSON object keys are strings, Jepsen's independent keys integers: --initial
+    '{"1": 0, "2": 5}' was looked up as initial.get(1), never found, and every key began
+    at null (a false INVALID on a read of 0 from key 1)."""
+    p = tmp_path / "ind.edn"
+    p.write_text("[{:type :invoke, :process 0, :f :read, :value [1 nil]}\n"
+                 " {:type :ok, :process 0, :f :read, :value [1 0]}\n"
+                 " {:type :invoke, :process 1, :f :read, :value [2 nil]}\n"
+                 " {:type :ok, :process 1, :f :read, :value [2 5]}]\n")
+    code, out, _ = _check(["--model", "cas-register", "--initial", '{"1": 0, "2": 5}', str(p)], capsys)
+    assert code == 0, out
+    code, out, _ = _check(["--model", "cas-register", "--initial", '{"1": 0, "2": 4}', str(p)], capsys)
+    assert code == 1 and "key 2:" in out, out

@@ -108,9 +108,16 @@ class Model:
         return None
 
     def initial_for(self, key: Any, initial: Any) -> Any:
-        """The ``initial`` value for partition ``key``: a dict gives one per key."""
+        """The ``initial`` value for partition ``key``: a dict gives one per key. A JSON
+        object's keys are strings, so a key that is not one (Jepsen's independent keys are
+        integers) is also looked up as its JSON text: ``{"1": 0}`` gives key 1 its 0."""
         if key is not None and isinstance(initial, dict):
-            return initial.get(key)
+            if key in initial or isinstance(key, str):
+                return initial.get(key)
+            try:
+                return initial.get(json.dumps(thaw(key), ensure_ascii=False))
+            except (TypeError, ValueError):
+                return None
         return initial
 
     def describe(self, state: State) -> Any:
