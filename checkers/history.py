@@ -17,7 +17,8 @@ Jepsen/Knossos semantics:
 * ``info`` (indeterminate) and invokes that never complete may take effect at any time
   after the invoke, or never: their return is `INFINITY`;
 * events of non-integer processes (Jepsen's ``:nemesis``) are not client operations and
-  are ignored.
+  are ignored; but an ``ok`` or ``fail`` of a string process other than "nemesis" is a
+  client whose id is not an integer, and is refused (`HistoryError`) rather than left out.
 
 `pair_records` is the same pairing without the `Op` values (plain tuples of their fields),
 for the linearizability checker: on a long history, making an `Op` per operation cost
@@ -76,14 +77,46 @@ class FrozenDict(dict[str, Any]):
     __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _immutable  # type: ignore[assignment]
 
 
-#: exact types `freeze` returns as they are (checked first: most values are these)
-_ATOMS = frozenset({str, int, float, bool, type(None)})
+#: completion types only a client writes: an event of one of them from a process that is
+#: not an integer (nor Jepsen's nemesis) is a client with a string id, not a nemesis, and
+#: is refused rather than silently left out of the check
+_CLIENT_ONLY = frozenset({"ok", "fail"})
+
+class JsonBool:
+    """A frozen JSON boolean. Python's ``True == 1`` (and ``False == 0``, with equal hashes)
+    would make a read of ``true`` match a write of ``1``, and a state of one stand for the
+    other in the search's cache; in Jepsen (Clojure ``=``) they differ. Two instances,
+    `TRUE` and `FALSE`, equal only to themselves; `thaw` gives the bool back."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: bool) -> None:
+        self.value = value
+
+    def __bool__(self) -> bool:
+        return self.value
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+    def __reduce__(self) -> tuple[Any, ...]:  # one object per truth value, across pickling too
+        return (freeze, (self.value,))
+
+
+TRUE, FALSE = JsonBool(True), JsonBool(False)
+
+#: exact types `freeze` returns as they are (checked first: most values are these; not
+#: bool, which becomes a `JsonBool`)
+_ATOMS = frozenset({str, int, float, type(None)})
 
 
 def freeze(value: Any) -> Any:
-    """Return a hashable equal-looking copy of a JSON value: lists -> tuples, dicts -> FrozenDict."""
+    """Return a hashable copy of a JSON value that compares as Jepsen does: lists ->
+    tuples, dicts -> FrozenDict, booleans -> `TRUE`/`FALSE` (never equal to 1 or 0)."""
     if type(value) in _ATOMS:
         return value
+    if type(value) is bool:
+        return TRUE if value else FALSE
     if isinstance(value, (list, tuple)):
         return tuple(freeze(v) for v in value)
     if isinstance(value, dict) and not isinstance(value, FrozenDict):
@@ -93,6 +126,8 @@ def freeze(value: Any) -> Any:
 
 def thaw(value: Any) -> Any:
     """Return a JSON-able copy of a frozen value (tuples/sets -> lists, maps -> dicts)."""
+    if type(value) is JsonBool:
+        return value.value
     if isinstance(value, (list, tuple)):
         return [thaw(v) for v in value]
     if isinstance(value, (set, frozenset)):
@@ -145,7 +180,7 @@ class Op:
         }
 
     def __str__(self) -> str:
-        key = "" if self.key is None else f" key={json.dumps(thaw(self.key))}"
+        key = "" if self.key is None else f" key={json.dumps(thaw(self.key), ensure_ascii=False)}"
         end: str | float | int
         if self.invoke_index is not None:
             end = "" if self.complete_index is None else self.complete_index
@@ -155,7 +190,7 @@ class Op:
             where = f"event {self.call}..{end}"
         return (
             f"op {self.id} (process {self.process}, {where}, {self.type}) "
-            f"{self.f}{key} {json.dumps(thaw(self.value))}"
+            f"{self.f}{key} {json.dumps(thaw(self.value), ensure_ascii=False)}"
         )
 
 
@@ -547,6 +582,8 @@ def pair_records_in_order(events: list[Any]) -> list[OpRecord] | None:
             last = idx
             proc = event["process"]
             if type(proc) is not int and (isinstance(proc, bool) or not isinstance(proc, int)):
+                if event["type"] in _CLIENT_ONLY and proc != "nemesis":
+                    return None  # a client with a string id: `_pair` says so
                 continue  # nemesis and other non-client processes
             typ = event["type"]
             if typ == "invoke":
@@ -631,6 +668,12 @@ def _pair(events: list[dict[str, Any]]) -> list[OpRecord]:
     for pos, event in enumerate(events):
         proc = event.get("process")
         if type(proc) is not int and (isinstance(proc, bool) or not isinstance(proc, int)):
+            if event.get("type") in _CLIENT_ONLY and proc != "nemesis":
+                raise HistoryError(
+                    f"{_where(event, pos)}: {event.get('type')} of process {_short(proc)}, which is not an "
+                    "integer: client processes must be integers (events of other processes, such as "
+                    "Jepsen's nemesis, are not client operations and would be ignored)"
+                )
             continue  # nemesis and other non-client processes
         typ = event.get("type")
         if typ == "invoke":

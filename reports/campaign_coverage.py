@@ -27,8 +27,38 @@ def load_coverage(campaign_dir: Path) -> dict[int, tuple[Any, list[str]]]:
     return out
 
 
-def coverage_summary(campaign_dir: Path, system: str | None) -> dict[str, Any] | None:
-    """What the page shows, or None for a campaign without coverage records."""
+def reachable(declared: list[str], families: set[str] | None) -> list[str]:
+    """The declared behaviours a campaign whose runs draw their faults from ``families``
+    (None: any of the system's) can reach: not a fault family it never injects, nor a
+    crash point (``event:...:crash=P``) without ``crash`` or ``power``, which are the only
+    families that stop a node at one."""
+    if families is None:
+        return declared
+    points = bool(families & {"crash", "power"})
+    return [b for b in declared
+            if not (b.startswith("fault-family:") and b.split(":", 1)[1] not in families)
+            and (points or not (b.startswith("event:") and ":crash=" in b))]
+
+
+def campaign_families(meta: dict[str, Any]) -> set[str] | None:
+    """The fault families a campaign's runs draw from (campaign.json): the configured ones
+    unless an exploring campaign left the nemesis unpinned (then any: None)."""
+    cfg = meta.get("config")
+    nemesis = cfg.get("nemesis") if isinstance(cfg, dict) else None
+    if not isinstance(nemesis, list) or not all(isinstance(f, str) for f in nemesis):
+        return None
+    explore = meta.get("explore")
+    if isinstance(explore, dict):
+        pinned = explore.get("pinned")
+        if not (isinstance(pinned, list) and "nemesis" in pinned):
+            return None
+    return set(nemesis)
+
+
+def coverage_summary(campaign_dir: Path, system: str | None,
+                     families: set[str] | None = None) -> dict[str, Any] | None:
+    """What the page shows, or None for a campaign without coverage records. ``families``:
+    the fault families the runs could draw (None: any), which bounds what is reachable."""
     from harness.coverage import universe, with_families
 
     runs = load_coverage(campaign_dir)
@@ -54,7 +84,7 @@ def coverage_summary(campaign_dir: Path, system: str | None) -> dict[str, Any] |
     declared: list[str] = []
     if system:
         try:
-            declared = universe(system)
+            declared = reachable(universe(system), families)
         except KeyError:
             declared = []
     never = [b for b in declared if b not in seen]

@@ -334,11 +334,11 @@ def render_campaign_report(campaign_dir: Path | str, plot: bool = True) -> tuple
         png = p.name if p is not None else None
     elif (d / "anomalies.png").exists():
         png = "anomalies.png"
-    from reports.campaign_coverage import coverage_summary, plot_coverage
+    from reports.campaign_coverage import campaign_families, coverage_summary, plot_coverage
 
     raw_cfg = meta.get("config")
     cfg: dict[str, Any] = raw_cfg if isinstance(raw_cfg, dict) else {}
-    coverage = coverage_summary(d, cfg.get("system"))
+    coverage = coverage_summary(d, cfg.get("system"), campaign_families(meta))
     if coverage is not None:
         cp = plot_coverage(coverage, d / "coverage.png") if plot else None
         coverage["png"] = cp.name if cp is not None else ("coverage.png" if (d / "coverage.png").exists() else None)

@@ -13,7 +13,9 @@ completion order. The rules, as in Jepsen:
 * ``ok`` happened, ``fail`` definitely did not happen, ``info`` may or may not have; an
   invoke that never completes counts as ``info``;
 * after ``info`` a process id is retired, so per-process sequences simply end there;
-* events of non-integer processes (Jepsen's ``:nemesis``) are not client operations;
+* events of non-integer processes (Jepsen's ``:nemesis``) are not client operations; an
+  ``ok`` or ``fail`` of a string process other than "nemesis" is a client with a string
+  id, and is refused rather than left out;
 * an event with ``"f": "rebalance"`` is not an operation either: it marks that its process
   (``"process"``, or each of ``"processes"``) was told its assignment changed. It becomes a
   `QueueOp` with ``f == "rebalance"`` in the stream, and never completes a pending op;
@@ -34,6 +36,8 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
+from checkers.history import FALSE, TRUE, JsonBool
+
 __all__ = ["QueueHistoryError", "QueueOp", "KeyTable", "pair_queue_ops", "hashable", "thaw", "show", "show_list",
            "key_out"]
 
@@ -48,9 +52,11 @@ class QueueHistoryError(ValueError):
 
 
 def hashable(value: Any) -> Any:
-    """A hashable stand-in for a JSON value: lists -> tuples, dicts -> sorted item tuples."""
+    """A hashable stand-in for a JSON value: lists -> tuples, dicts -> sorted item tuples,
+    booleans -> `checkers.history.JsonBool` (Python's True == 1 would make a poll of true
+    match a send of 1, in sets and dicts alike)."""
     if isinstance(value, _SCALARS):
-        return value
+        return value if type(value) is not bool else TRUE if value else FALSE
     if isinstance(value, (list, tuple)):
         return tuple(hashable(v) for v in value)
     if isinstance(value, dict):
@@ -62,6 +68,8 @@ def thaw(value: Any) -> Any:
     """The JSON-able form of a `hashable` value."""
     if isinstance(value, _SCALARS):
         return value
+    if type(value) is JsonBool:
+        return value.value
     if isinstance(value, tuple):
         if value and value[0] == "__map__":
             return {k: thaw(v) for k, v in value[1:]}
@@ -72,7 +80,7 @@ def thaw(value: Any) -> Any:
 def show(value: Any) -> str:
     """A value as JSON text, for explanations."""
     try:
-        return json.dumps(thaw(value))
+        return json.dumps(thaw(value), ensure_ascii=False)
     except (TypeError, ValueError):
         return repr(value)
 
@@ -85,7 +93,7 @@ def show_list(xs: list[Any], limit: int = 8) -> str:
 
 def key_out(key: Any) -> Any:
     """A key as a JSON object key: scalars as they are, anything else as JSON text."""
-    return key if isinstance(key, _SCALARS) else json.dumps(thaw(key))
+    return key if isinstance(key, _SCALARS) else json.dumps(thaw(key), ensure_ascii=False)
 
 
 class KeyTable:
@@ -234,6 +242,11 @@ def pair_queue_ops(events: list[dict[str, Any]], keys: KeyTable | None = None) -
             if "process" not in e:
                 raise QueueHistoryError(f"{where}: missing \"process\"")
             if isinstance(p, str):
+                if typ in ("ok", "fail") and p != "nemesis":  # only a client completes so
+                    raise QueueHistoryError(
+                        f"{where}: {typ} of process {p!r:.40}, which is not an integer: client processes "
+                        f"must be integers (events of other processes, such as Jepsen's nemesis, are not "
+                        f"client operations and would be ignored)")
                 continue  # the nemesis, or another non-client actor
             raise QueueHistoryError(f"{where}: bad \"process\" {p!r:.40} (want an integer, or a name "
                                     f"such as \"nemesis\")")

@@ -30,7 +30,7 @@ from collections.abc import Callable, Hashable, Sequence
 from operator import itemgetter
 from typing import Any
 
-from ..history import _ATOMS, INFINITY, OpRecord, freeze, pair_records, record_at
+from ..history import _ATOMS, _CLIENT_ONLY, INFINITY, OpRecord, freeze, pair_records, record_at
 from .models import IDENTITY, _Unsupported
 
 __all__ = ["EventParts", "event_parts"]
@@ -85,6 +85,8 @@ def event_parts(events: list[Any], compile_value: Callable[[Any, Any], Any], by_
             last = idx
             proc = event["process"]
             if type(proc) is not int and (isinstance(proc, bool) or not isinstance(proc, int)):
+                if event["type"] in _CLIENT_ONLY and proc != "nemesis":
+                    return None  # a client with a string id: the general way says so
                 continue  # nemesis and other non-client processes
             typ = event["type"]
             if typ == "invoke":

@@ -41,6 +41,7 @@ model may also override ``compile(op)``, returning a function ``state -> new sta
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any, ClassVar
@@ -107,9 +108,16 @@ class Model:
         return None
 
     def initial_for(self, key: Any, initial: Any) -> Any:
-        """The ``initial`` value for partition ``key``: a dict gives one per key."""
+        """The ``initial`` value for partition ``key``: a dict gives one per key. A JSON
+        object's keys are strings, so a key that is not one (Jepsen's independent keys are
+        integers) is also looked up as its JSON text: ``{"1": 0}`` gives key 1 its 0."""
         if key is not None and isinstance(initial, dict):
-            return initial.get(key)
+            if key in initial or isinstance(key, str):
+                return initial.get(key)
+            try:
+                return initial.get(json.dumps(thaw(key), ensure_ascii=False))
+            except (TypeError, ValueError):
+                return None
         return initial
 
     def describe(self, state: State) -> Any:
@@ -292,7 +300,11 @@ class KV(ValueModel):
                 raise _Unsupported("appends strings only")
 
             def append(state: State, v: str = v) -> State:
-                return (state or "") + v
+                try:
+                    return (state or "") + v
+                except TypeError:  # (the rare case: only a key that holds no string gets here)
+                    raise ModelError(f"model kv appends to strings only: append {json.dumps(v)} to a key "
+                                     f"that holds {json.dumps(thaw(state))}") from None
 
             return append
         if f == "get" or f == "read":
@@ -385,6 +397,8 @@ class SetModel(ValueModel):
     description = "add v / read returning the whole set"
 
     def init(self, initial: Any) -> State:
+        if initial is not None and not isinstance(initial, list):
+            raise ModelError(f"model set wants an initial list, got {initial!r:.40}")
         return frozenset(freeze(initial) or ())
 
     def compile_value(self, f: str, v: Any) -> Callable[[State], State]:
@@ -412,6 +426,8 @@ class FifoQueue(ValueModel):
     description = "enqueue v / dequeue returning the oldest value"
 
     def init(self, initial: Any) -> State:
+        if initial is not None and not isinstance(initial, list):
+            raise ModelError(f"model fifo-queue wants an initial list, got {initial!r:.40}")
         return tuple(freeze(initial) or ())
 
     def compile_value(self, f: str, v: Any) -> Callable[[State], State]:

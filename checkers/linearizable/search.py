@@ -54,6 +54,7 @@ result.
 from __future__ import annotations
 
 import gc
+import json
 import math
 import sys
 import time
@@ -174,16 +175,25 @@ class Result:
         """One human line: the verdict and, on failure, the operation that breaks it."""
         if self.valid is True:
             return f"linearizable ({self.ops} ops, {self.partitions} partition(s))"
-        key = "" if self.key is None else f" key {thaw(self.key)!r}:"
+        key = "" if self.key is None else f" key {_json_text(thaw(self.key))}:"
         if self.valid is False:
             return (
                 f"NOT linearizable:{key} {self.op} cannot be linearized after a prefix of "
-                f"{len(self.prefix)} ops ending in state {self.state!r}"
+                f"{len(self.prefix)} ops ending in state {_json_text(self.state)}"
             )
         return (
             f"unknown ({self.reason}):{key} longest prefix {self.max_prefix} ops, "
             f"{self.partitions_done}/{self.partitions} partitions done"
         )
+
+
+def _json_text(value: Any) -> str:
+    """A described state as JSON, as the op beside it is shown (not Python's repr, which
+    wrote True, None and single quotes beside the op's true, null and double quotes)."""
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):  # a user model's describe() that is not JSON-able
+        return repr(value)
 
 
 # --------------------------------------------------------------------------- the search

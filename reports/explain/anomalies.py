@@ -102,9 +102,14 @@ def _generic(run: RunData, name: str, res: CheckResult, v: CheckerView) -> None:
                     a.missing_indices.append(idx)
                 elif op not in a.ops:
                     a.ops.append(op)
-            t = rec.get("time")
-            if isinstance(t, int) and not isinstance(t, bool):
-                a.time = t
+            # when it happened: its time, or when it began (an overlap of masters has
+            # from/to); not its operations' start, which may be long before (the old
+            # master's acquire)
+            for field in ("time", "from"):
+                t = rec.get(field)
+                if isinstance(t, int) and not isinstance(t, bool):
+                    a.time = t
+                    break
         elif isinstance(rec, int) and not isinstance(rec, bool):
             a.fields.append(("count", str(rec)))
         elif rec is not None:

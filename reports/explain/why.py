@@ -4,11 +4,11 @@ windows active then and a link to the checker's card."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from reports.explain.sentences import KIND_SENTENCES
 from reports.explain.views import CheckerView
-from reports.explain.windows import faults_at
+from reports.explain.windows import faults_at, faults_ended_before
 from reports.rundata import Operation, RunData
 
 
@@ -26,6 +26,9 @@ class Why:
     time: int | None
     faults: list  # (FaultWindow active at ``time``, note such as "n5 was the leader")
     ops: list[Operation]
+    more: int = 0  # operations of the instance not in ``ops`` (the card lists them all)
+    #: (FaultWindow, ns before ``time`` it ended) for fault windows that ended just before
+    recent: list = field(default_factory=list)
 
 
 def why_failed(run: RunData, views: list[CheckerView]) -> list[Why]:
@@ -44,9 +47,12 @@ def why_failed(run: RunData, views: list[CheckerView]) -> list[Why]:
             a = g.shown[0]
             sentence = KIND_SENTENCES.get(g.kind, "")
             example = a.own if sentence else a.sentence
-            faults = []
+            faults: list = []
+            recent: list = []
             if a.time is not None:
                 faults = faults_at(run, a.time)
-            out.append(Why(v.name, g.kind, g.count, sentence, example, a.anchor, a.time, faults, a.ops[:3]))
+                recent = faults_ended_before(run, a.time)
+            out.append(Why(v.name, g.kind, g.count, sentence, example, a.anchor, a.time, faults, a.ops[:3],
+                           max(0, len(a.ops) - 3), recent))
     out.sort(key=lambda w: not w.ops)  # stable: client-visible first
     return out

@@ -14,6 +14,19 @@ def faults_at(run: RunData, time: int) -> list[tuple[Any, str]]:
     return [(w, _leader_note(run, w)) for w in run.windows if w.start <= time <= w.end]
 
 
+#: how long after a fault window ends an anomaly is still shown as "just after" it (ns):
+#: a fault's end is an event too (a clock reset is a jump), and an anomaly a few
+#: milliseconds later reads "with no fault active" without it
+RECENT_NS = 1_000_000_000
+
+
+def faults_ended_before(run: RunData, time: int, within: int = RECENT_NS) -> list[tuple[Any, int]]:
+    """(FaultWindow, ns from its end to ``time``) for every window that ended within
+    ``within`` before ``time``, the latest first."""
+    out = [(w, time - w.end) for w in run.windows if w.end < time <= w.end + within]
+    return sorted(out, key=lambda x: x[1])
+
+
 def _leader_note(run: RunData, w: Any) -> str:
     """``n5 led epoch 1 then`` when the window's fault hit the server that led when it
     began (from the trace's ``leader_established``), else ""."""

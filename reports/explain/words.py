@@ -10,9 +10,9 @@ from reports.rundata import NS, Operation, fmt_value
 
 #: fields holding a zxid (an int: epoch in the high 32 bits, counter in the low 32),
 #: shown the way ZooKeeper writes them, 0x<epoch><counter>
-ZXID_FIELDS = re.compile(r"(^|_)zxids?$")
+ZXID_FIELDS = re.compile(r"(^|_)(zxids?|tokens?)$")  # (a fencing token is its /master's czxid)
 #: fields holding simulated nanoseconds, shown in seconds
-NS_FIELDS = re.compile(r"^(time|at|start|end|idle|timeout|lag|duration|since|until)$|_(ns|time)$")
+NS_FIELDS = re.compile(r"^(time|at|start|end|idle|timeout|lag|duration|since|until|from|to)$|_(ns|time|at)$")
 
 
 def slug(text: str) -> str:

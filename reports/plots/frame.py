@@ -144,6 +144,11 @@ def _key(fig: Figure, handles: list[Any], x_in: float, top_in: float, ncol: int 
             art = Rectangle((x / w_in, (yc - 0.05) / h_in), 0.16 / w_in, 0.1 / h_in, transform=tf)
             art.update_from(h)
             text_x = x + 0.22
+        # update_from copies the handle's transform and clipping too: a line drawn on an
+        # axes (not a proxy) put its swatch in data coordinates, clipped to the axes, so
+        # the key showed a label with no line beside it
+        art.set_transform(tf)
+        art.set_clip_on(False)
         fig.add_artist(art)
         label = h.get_label()
         if max_chars and len(label) > max_chars:
