@@ -27,6 +27,7 @@ fault families).
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
@@ -61,6 +62,20 @@ def _cls(node: Any) -> str:
     return str(node)[:1] or "?"
 
 
+#: what `_abstract` takes out of a detail value: a list (of node ids), a node id (a letter
+#: and digits: b4, n2), a number
+_CONCRETE = re.compile(r"\[[^\]]*\]|\b([a-z])\d+\b|\d+")
+
+
+def _abstract(value: str) -> str:
+    """A detail value without its concrete parts: lists become ``[..]``, node ids their
+    class letter, numbers ``N``. Kafka's reasons are prose with values in them ("replicas
+    ['b4'] offline", "epoch 3: leader has epoch 2 ending at 78"): kept whole, each broker
+    and offset made a behaviour of its own, and a campaign's count of behaviours grew with
+    the numbers it happened to see."""
+    return _CONCRETE.sub(lambda m: "[..]" if m.group(0)[0] == "[" else m.group(1) or "N", value)
+
+
 def _detail(ev: dict[str, Any]) -> str:
     fields = DETAIL_FIELDS.get(ev.get("kind", ""), ())
     vals = []
@@ -69,7 +84,7 @@ def _detail(ev: dict[str, Any]) -> str:
             v = ev[f]
             if isinstance(v, str) and v.startswith("crash point "):
                 v = v[len("crash point "):]
-            vals.append(str(v))
+            vals.append(_abstract(str(v)))
     return ("=" + ",".join(vals)) if vals else ""
 
 

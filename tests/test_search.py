@@ -116,6 +116,26 @@ def test_behaviours_abstract_steps_orderings_and_faults():
     assert behaviours_of(trace, []) < b
 
 
+def test_detail_values_lose_their_numbers_and_node_ids():
+    """Kafka's reasons are prose with brokers and offsets in them: two elections for the
+    same reason on other brokers, or truncations at other offsets, are one behaviour."""
+    def elect(t, node, why):
+        return {"time": t, "node": node, "kind": "elect", "why": why, "unclean": False}
+
+    def truncate(t, node, why):
+        return {"time": t, "node": node, "kind": "truncate", "why": why}
+
+    one = behaviours_of([elect(0, "b1", "replicas ['b4'] offline"),
+                         truncate(5, "b2", "epoch 3: leader has epoch 2 ending at 78")], [])
+    two = behaviours_of([elect(0, "b3", "replicas ['b2', 'b5'] offline"),
+                         truncate(5, "b1", "epoch 9: leader has epoch 8 ending at 1")], [])
+    assert one == two
+    assert "event:b:elect=replicas [..] offline,False" in one
+    assert "event:b:truncate=epoch N: leader has epoch N ending at N" in one
+    other = behaviours_of([elect(0, "b1", "leader b2 offline")], [])  # another reason stays another
+    assert "event:b:elect=leader b offline,False" in other and not other & {"event:b:elect=replicas [..] offline,False"}
+
+
 def test_a_run_records_its_behaviours_and_they_are_deterministic(tmp_path):
     from harness.runner import run_test
 
