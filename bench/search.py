@@ -196,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--modes", default="random,guided")
     p.add_argument("--coverage-runs", type=int, default=1000,
                    help="runs of each bug-free campaign for behaviours per 1,000 runs (0: skip)")
+    p.add_argument("--coverage-targets", default="zab-register,kafka-queue",
+                   help="SYSTEM-WORKLOAD list whose behaviours --coverage-runs counts (default %(default)s)")
     p.add_argument("--storage-runs", type=int, default=0,
                    help="runs of a bug-free ZAB register campaign with --keep failures, to print the "
                         "store's bytes per 1,000 runs (0: skip)")
@@ -242,7 +244,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.coverage_runs > 0:
             print()
             crow = []
-            for system, workload in (("zab", "register"), ("kafka", "queue")):
+            for target in args.coverage_targets.split(","):
+                system, workload = target.split("-", 1)
                 base = RunConfig(system=system, workload=workload, seed=0, time_limit=args.time_limit)
                 row = [f"{system} {workload}"]
                 for m in modes:

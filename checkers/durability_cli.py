@@ -91,6 +91,10 @@ def load_queue_edn(path: Path) -> list[dict[str, Any]]:
 
 def _unpack_micro_op(event: dict[str, Any], path: Path) -> dict[str, Any]:
     f, value = event.get("f"), event.get("value")
+    if f == "txn":
+        raise QueueHistoryError(f"{path}: event index {event.get('index')}: a :txn (a transaction of "
+                                f"micro-ops) is not supported: the queue checker takes one :send or :poll "
+                                f"micro-op per operation, as harness export writes it (docs/edn.md)")
     if f not in ("send", "poll"):
         return event
     mop = value[0] if isinstance(value, list) and len(value) == 1 else None

@@ -171,6 +171,15 @@ def test_a_queue_edn_send_that_is_not_one_send_micro_op_is_refused(tmp_path: Pat
     assert err.count("\n") == 1 and "a send must hold one [:send ...] micro-op" in err, err
 
 
+def test_a_queue_edn_txn_is_refused_saying_why(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Jepsen's Kafka test writes :txn operations; the error said only 'bad or missing "f"'."""
+    p = tmp_path / "txn.edn"
+    p.write_text("{:index 0 :type :invoke :process 0 :f :txn :value [[:send 1 5] [:poll]]}\n")
+    assert main(["check", "--workload", "queue", str(p)]) == 254
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "a :txn (a transaction of micro-ops) is not supported" in err, err
+
+
 def test_an_export_cut_short_leaves_the_old_file(runs: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     """history.edn is written aside and renamed into place: a disk that fills up halfway
     left a truncated file, which `harness check` then read as a shorter history."""
