@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from types import SimpleNamespace
 
 from reports.explain.views import Anomaly, CheckerView
@@ -92,3 +93,23 @@ def test_never_covered_leaves_out_what_the_campaigns_faults_cannot_reach():
     assert reachable(declared, {"power"}) == ["event:b:crash=ack", "event:n:sync_mode=DIFF"]
     explorative = {"config": {"nemesis": ["partition", "kill"]}, "explore": {"pinned": ["nodes"]}}
     assert campaign_families(explorative) is None and reachable(declared, None) == declared
+
+
+def test_the_leaders_plot_shows_every_server_from_the_start(tmp_path):
+    """A Kafka broker traces no role: the plot showed one only from its first crash, and one
+    never crashed not at all (3 of 5 brokers missing in a run with two kills)."""
+    from harness.config import RunConfig
+    from harness.runner import run_test
+    from reports.plots.leaders import leader_segments
+    from reports.rundata import RunData
+
+    cfg = RunConfig(system="kafka", workload="queue", seed=2, time_limit=10.0, nemesis=("kill",)).validate()
+    run_test(cfg, directory=tmp_path / "r")
+    run = RunData(tmp_path / "r")
+    segs = leader_segments(run)
+    brokers = [s for s in run.servers if s.startswith("b")]
+    assert brokers and set(run.servers) <= set(segs)
+    assert all(segs[s][0][0] == 0 for s in run.servers)  # from the start
+    assert any(role == "up" for s in brokers for _, _, role, _ in segs[s])
+    for ss in segs.values():  # one after another, none empty
+        assert all(a[1] == b[0] for a, b in pairwise(ss)) and all(t1 > t0 for t0, t1, _, _ in ss[:-1])

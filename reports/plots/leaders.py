@@ -22,10 +22,13 @@ def leader_segments(run: RunData) -> dict[str, list[tuple[int, int, str, Any]]]:
     """Per server: (start, end, role, epoch) segments from the trace.
 
     Roles: leading (after ``leader_established``), following, looking, down (crashed),
-    up (restarted, role not yet traced). Empty when the trace says nothing about roles.
+    up (from the start or restarted, role not yet traced). Empty when the trace says nothing about roles.
     """
     segs: dict[str, list[tuple[int, int, str, Any]]] = {}
-    current: dict[str, tuple[int, str, Any]] = {}
+    # every server is up from the start until the trace says otherwise (a Kafka broker
+    # traces no role: without this it showed only from its first crash, and one never
+    # crashed not at all)
+    current: dict[str, tuple[int, str, Any]] = {s: (0, "up", None) for s in run.servers}
     any_role = False
     roles = ROLE_KINDS.keys()
     for rec in [r for r in run.trace if r.get("kind") in roles]:  # a few hundred of a run's thousands
@@ -46,7 +49,8 @@ def leader_segments(run: RunData) -> dict[str, list[tuple[int, int, str, Any]]]:
         if cur is not None:
             if cur[1] == role and cur[2] == epoch:
                 continue
-            segs.setdefault(node, []).append((cur[0], t, cur[1], cur[2]))
+            if cur[1:] != ("up", None) or t > cur[0]:  # (a role traced at once replaces "up")
+                segs.setdefault(node, []).append((cur[0], t, cur[1], cur[2]))
         current[node] = (t, role, epoch)
     if not any_role:
         return {}
