@@ -57,3 +57,11 @@ def test_session_expired_while_its_client_was_in_touch():
     t = TRACE + [{"kind": "session_expired", "node": "n1", "session": 7, "idle": 2_100_000_000,
                   "timeout": 2_000_000_000}]
     assert check_sessions([], t).valid is True
+
+
+def test_no_reads_says_so_rather_than_all_0_reads():
+    """The election workload reads nothing: the checker said 'all 0 reads saw a growing
+    prefix...'. It still checks session expiry there."""
+    res = check_sessions([ok(0, 1, "write", 2, 2)], TRACE)
+    assert res.valid is True and res.details["reads"] == 0
+    assert res.explanation.startswith("no reads to check") and "0 reads" not in res.explanation
