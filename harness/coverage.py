@@ -9,7 +9,8 @@ What counts (every system; the trace kinds and fields come from the system's cod
 - ``event:CLASS:KIND[=DETAIL]``: a node of class CLASS (its id's letter: ``n`` ZAB server,
   ``z`` Kafka's ZooKeeper, ``b`` broker, ``c`` client) emitted KIND, with the values of
   the kind's detail fields (``DETAIL_FIELDS``: the sync mode chosen, why a server went
-  looking, the crash point a crash came from, why a Kafka leader was elected...);
+  looking, the crash point a crash came from, why a Kafka leader was elected...), each
+  without its node ids and numbers (`_abstract`);
 - ``step:CLASS:ROLE:A>B``: one node's consecutive protocol steps (routine data-path kinds,
   ``ROUTINE``, left out), with the node's ZAB role when it has one (looking, leading,
   following): the per-node transitions of the issue's (role, phase, event) triple;
