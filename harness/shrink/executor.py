@@ -107,6 +107,9 @@ class CandidateExecutor:
             raise ConfigError("the run does not fail the same way when re-run with this code "
                               f"(wanted {', '.join(anomaly_names(target))})")
         self.best = self.first_run = res
+        #: the config of every best run so far, oldest first (the original run's first):
+        #: what the passes may draw on besides the best run (the small re-draws do)
+        self.history: list[RunConfig] = [res.config]
         self.tried[_key(config)] = True
 
     @property
@@ -246,6 +249,7 @@ class CandidateExecutor:
         if res is self.best:
             return
         self.best = res
+        self.history.append(res.config)
         if self.on_best is not None:
             self.on_best(res)
 

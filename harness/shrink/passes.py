@@ -23,12 +23,12 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from harness.config import SECOND, RunConfig
+from harness.config import SECOND, ConfigError, RunConfig
 from harness.runner import faulty_clients
 from harness.shrink.executor import CandidateExecutor, OutOfBudget
 from harness.shrink.neighbours import one_fault_fewer, variant
 from harness.shrink.onset import anomaly_time
-from harness.shrink.redraw import pinned, redrawn, small_schedules
+from harness.shrink.redraw import ancestor_faults, pinned, redrawn, small_schedules, with_ancestors
 from harness.shrink.schedule import (
     _family,
     _starts,
@@ -125,10 +125,12 @@ class Shrinker(CandidateExecutor):
                 near = sizes(self.best)["faults"] <= NEAR_GOAL_FAULTS
                 more = [n for n in RESEEDS if n > self.reseeds]
                 if near or not more:
-                    # a step of neighbours, then a step of small re-draws, in turn
-                    if self.shrink_neighbours() or self.shrink_redraw():
+                    # a step of neighbours, of re-draws with an episode an earlier pass
+                    # removed, then of small re-draws, in turn
+                    if self.shrink_neighbours() or self.shrink_ancestors() or self.shrink_redraw():
                         continue
                     if (self._neighbour_variants()[1] < NEIGHBOUR_VARIANTS
+                            or self._ancestor_variants()[1] < REDRAW_VARIANTS
                             or self._redraw_variants()[1] < REDRAW_VARIANTS):
                         continue
                 if not more:
@@ -194,6 +196,39 @@ class Shrinker(CandidateExecutor):
         cands = [redrawn(cfg, s, servers, k) for k in ks for s in small]
         self._rd = (base, ks[-1] + 1) if ks else (base, done)
         return self._first_variant(cands, ks, len(small), "small re-draw", cfg)
+
+    def _ancestor_variants(self) -> tuple[Any, int]:
+        """As `_neighbour_variants`, for the re-draws with an earlier best run's episode."""
+        an = getattr(self, "_an", (None, 0))
+        return an if an[0] is self.best else (self.best, 0)
+
+    def shrink_ancestors(self) -> bool:
+        """The schedules of at most ``RESEED_ABOVE_FAULTS`` faults (the goal) made of one
+        episode that an earlier best run held and an earlier pass removed (the families
+        pass drops a whole family at once; `harness.shrink.redraw.ancestor_faults`) and a
+        sub-schedule of the best run's (`harness.shrink.redraw.with_ancestors`), the next
+        variants of each as the small re-draws' (variant 0 as it was, then renamed, another
+        seed, faults moved a little), about ``NEIGHBOUR_STEP_RUNS`` runs a step (at least
+        a variant); whether one failed the same way (it is then the best run)."""
+        cfg = self.config
+        base, done = self._ancestor_variants()
+        if done >= REDRAW_VARIANTS:
+            return False
+        schedule = cfg.schedule or []
+        gone: set[str] = set()  # clients an earlier run had and this one lacks
+        for c in self.history:
+            gone |= set(faulty_clients(c))
+        extra = ancestor_faults(schedule, [c.schedule or [] for c in self.history[:-1]])
+        extra = trim_schedule(without_nodes(extra, gone - set(faulty_clients(cfg))), cfg.time_limit)
+        onset = int(self._anomaly_s() * SECOND)
+        small = with_ancestors(schedule, extra, onset, RESEED_ABOVE_FAULTS)
+        small = [s for s in small if _valid(cfg.replace(schedule=s))]
+        step = max(1, min(NEIGHBOUR_STEP, NEIGHBOUR_STEP_RUNS // max(1, len(small))))
+        ks = range(done, min(done + step, REDRAW_VARIANTS))
+        servers = servers_for(cfg)
+        cands = [redrawn(cfg, s, servers, k) for k in ks for s in small]
+        self._an = (base, ks[-1] + 1) if ks else (base, done)
+        return self._first_variant(cands, ks, len(small), "re-draw with an earlier episode", cfg)
 
     def _first_variant(self, cands: list[RunConfig], ks: range, per_k: int, what: str, cfg: RunConfig) -> bool:
         """Run ``cands`` (``per_k`` schedules for each variant number in ``ks``) and keep
@@ -409,6 +444,14 @@ class Shrinker(CandidateExecutor):
                    f"({self.candidates} runs, {time.monotonic() - self.t0:.1f} s)")
             self.passes.append(msg)
             self.log(msg)
+
+
+def _valid(cfg: RunConfig) -> bool:
+    try:
+        cfg.validate()
+    except ConfigError:
+        return False
+    return True
 
 
 def ladder(now: float, lowest: int, early: bool = False) -> list[int]:
