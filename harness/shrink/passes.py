@@ -8,11 +8,12 @@ schedule's episodes, episode ends, moving earlier, the time limit and the window
 rate, clients, keys; rounds repeat until one changes nothing, then small subsets of the
 episodes, then (stalled above ``RESEED_ABOVE_FAULTS`` faults) the neighbours with one
 fault fewer in seeded, time-moved variants (`harness.shrink.neighbours`, also with their
-"leader" targets pinned), in turn with the small re-draws of at most that many faults
-with their servers renamed (`harness.shrink.redraw`), and every candidate also with
-other run seeds. The package docstring (`harness.shrink`) says why
-this order. Each pass builds candidate configurations and hands them to the executor
-(`harness.shrink.executor`), which keeps the first that still fails the same way.
+"leader" targets pinned), in turn with the re-draws that bring back one episode an
+earlier best run held and the small re-draws of at most that many faults with their
+servers renamed (`harness.shrink.redraw`), and every candidate also with other run seeds.
+The package docstring (`harness.shrink`) says why this order. Each pass builds candidate
+configurations and hands them to the executor (`harness.shrink.executor`), which keeps
+the first that still fails the same way.
 """
 
 from __future__ import annotations
