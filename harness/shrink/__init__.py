@@ -67,9 +67,9 @@ Then, in rounds:
        pass drops a whole family at once, ddmin many episodes), whole or its start alone,
        moved as the schedule was moved since, and a sub-schedule of the best run's (none,
        or one of its small re-draws below of at most 2 faults); fewest faults first,
-       in the small re-draws' variants (variant 0 as they were); a step (about
-       ``NEIGHBOUR_STEP_RUNS`` runs, at least a variant) after each step of neighbours,
-       up to ``REDRAW_VARIANTS``. A failure smaller than the best run may need a fault the
+       in the small re-draws' variants (variant 0 as they were); a step of
+       ``NEIGHBOUR_STEP_RUNS`` runs (a variant may hold more schedules than that) after
+       each step of neighbours, up to ``REDRAW_VARIANTS``. A failure smaller than the best run may need a fault the
        best run no longer has. (Measured: kafka-epoch-answer-unknown's search failure
        shrank to 4 faults, power cuts alone, in 347 runs; no neighbour or re-draw of them
        failed in 3,463 runs (240 s). 4 -> 2 at variant 0, 254 runs later: a partition

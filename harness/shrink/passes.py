@@ -131,7 +131,7 @@ class Shrinker(CandidateExecutor):
                     if self.shrink_neighbours() or self.shrink_ancestors() or self.shrink_redraw():
                         continue
                     if (self._neighbour_variants()[1] < NEIGHBOUR_VARIANTS
-                            or self._ancestor_variants()[1] < REDRAW_VARIANTS
+                            or self._ancestor_left()
                             or self._redraw_variants()[1] < REDRAW_VARIANTS):
                         continue
                 if not more:
@@ -198,23 +198,23 @@ class Shrinker(CandidateExecutor):
         self._rd = (base, ks[-1] + 1) if ks else (base, done)
         return self._first_variant(cands, ks, len(small), "small re-draw", cfg)
 
-    def _ancestor_variants(self) -> tuple[Any, int]:
-        """As `_neighbour_variants`, for the re-draws with an earlier best run's episode."""
-        an = getattr(self, "_an", (None, 0))
-        return an if an[0] is self.best else (self.best, 0)
+    def _ancestor_left(self) -> bool:
+        """Whether re-draws with an earlier episode are left to try from the best run."""
+        an = getattr(self, "_an", (None, 0, 1))
+        return an[0] is not self.best or an[1] < an[2]
 
     def shrink_ancestors(self) -> bool:
         """The schedules of at most ``RESEED_ABOVE_FAULTS`` faults (the goal) made of one
         episode that an earlier best run held and an earlier pass removed (the families
         pass drops a whole family at once; `harness.shrink.redraw.ancestor_faults`) and a
-        sub-schedule of the best run's (`harness.shrink.redraw.with_ancestors`), the next
-        variants of each as the small re-draws' (variant 0 as it was, then renamed, another
-        seed, faults moved a little), about ``NEIGHBOUR_STEP_RUNS`` runs a step (at least
-        a variant); whether one failed the same way (it is then the best run)."""
+        sub-schedule of the best run's (`harness.shrink.redraw.with_ancestors`), each in
+        the small re-draws' variants (variant 0 as it was, then renamed, another seed,
+        faults moved a little), up to ``REDRAW_VARIANTS``: the next ``NEIGHBOUR_STEP_RUNS``
+        candidates, variant by variant (there may be more schedules than that in one);
+        whether one failed the same way (it is then the best run)."""
         cfg = self.config
-        base, done = self._ancestor_variants()
-        if done >= REDRAW_VARIANTS:
-            return False
+        an = getattr(self, "_an", (None, 0, 1))
+        done = an[1] if an[0] is self.best else 0
         schedule = cfg.schedule or []
         gone: set[str] = set()  # clients an earlier run had and this one lacks
         for c in self.history:
@@ -224,12 +224,19 @@ class Shrinker(CandidateExecutor):
         onset = int(self._anomaly_s() * SECOND)
         small = with_ancestors(schedule, extra, onset, RESEED_ABOVE_FAULTS)
         small = [s for s in small if _valid(cfg.replace(schedule=s))]
-        step = max(1, min(NEIGHBOUR_STEP, NEIGHBOUR_STEP_RUNS // max(1, len(small))))
-        ks = range(done, min(done + step, REDRAW_VARIANTS))
+        total = len(small) * REDRAW_VARIANTS
+        stop = min(done + NEIGHBOUR_STEP_RUNS, total)
+        self._an = (self.best, stop, total)
+        if done >= stop:
+            return False
         servers = servers_for(cfg)
-        cands = [redrawn(cfg, s, servers, k) for k in ks for s in small]
-        self._an = (base, ks[-1] + 1) if ks else (base, done)
-        return self._first_variant(cands, ks, len(small), "re-draw with an earlier episode", cfg)
+        cands = [redrawn(cfg, small[i % len(small)], servers, i // len(small)) for i in range(done, stop)]
+        i = self._first_of(cands)
+        if i is None:
+            return False
+        self._changed(f"re-draw with an earlier episode (variant {(done + i) // len(small)})",
+                      len(schedule), len(self.config.schedule or []), cfg)
+        return True
 
     def _first_variant(self, cands: list[RunConfig], ks: range, per_k: int, what: str, cfg: RunConfig) -> bool:
         """Run ``cands`` (``per_k`` schedules for each variant number in ``ks``) and keep
