@@ -108,7 +108,9 @@ class CandidateExecutor:
                               f"(wanted {', '.join(anomaly_names(target))})")
         self.best = self.first_run = res
         #: the config of every best run so far, oldest first (the original run's first):
-        #: what the passes may draw on besides the best run (the small re-draws do)
+        #: what the passes may draw on besides the best run (the re-draws with an earlier
+        #: episode do). Not checkpointed: a resumed shrink knows the original run and the
+        #: checkpoint's, not the best runs between them
         self.history: list[RunConfig] = [res.config]
         self.tried[_key(config)] = True
 
