@@ -1,14 +1,22 @@
 """The small re-draws of a stuck shrink (schedules of at most the goal's faults from the
-episodes last before the anomaly, their nodes renamed) and the pinning of ``"leader"``
-targets: deterministic, always valid runs, and the search finds what the neighbours
-cannot."""
+episodes last before the anomaly, their nodes renamed; and with an episode an earlier best
+run held) and the pinning of ``"leader"`` targets: deterministic, always valid runs, and
+the search finds what the neighbours cannot."""
 
 from __future__ import annotations
 
 import random
 
 from harness.config import SECOND, RunConfig
-from harness.shrink.redraw import REDRAW_EPISODES, pinned, redrawn, rename, small_schedules
+from harness.shrink.redraw import (
+    REDRAW_EPISODES,
+    ancestor_faults,
+    pinned,
+    redrawn,
+    rename,
+    small_schedules,
+    with_ancestors,
+)
 from harness.shrink.schedule import _starts
 
 S = [{"at": 1 * SECOND, "kind": "kill", "args": ["n1"], "episode": 1},
@@ -121,4 +129,91 @@ def test_the_redraw_finds_two_faults_where_no_neighbour_fails():
         sh.close()
     assert found
     assert len(sh.config.schedule or []) <= 3
+    assert target <= failure_signature(run_test(sh.config).results)
+
+
+def _moved(schedule, by):
+    return [{**f, "at": f["at"] - by} for f in schedule]
+
+
+def test_ancestor_faults_bring_back_the_removed_episodes_moved_as_the_schedule_was():
+    early = {"at": SECOND // 2, "kind": "kill", "args": ["n2"], "episode": 9}
+    older = sorted(S + [early], key=lambda f: f["at"])
+    # the parent: the pause (3) and the early kill (9) removed, the partition (2) renamed,
+    # everything moved 0.5 s earlier; the best: the partition removed, 0.25 s earlier again
+    renamed = {**S[1], "args": ["halves", [["n2", "n3"], ["n1", "n2"]]]}
+    parent = _moved([S[0], renamed, S[2], S[3], S[6]], SECOND // 2)
+    best = _moved([parent[0], parent[3], parent[4]], SECOND // 4)
+    got = ancestor_faults(best, [older, parent])
+    assert got == ancestor_faults(best, [older, parent])  # pure
+    assert [f["at"] for f in got] == sorted(f["at"] for f in got)
+    by = {e: [f for f in got if f["episode"] == e] for e in {f["episode"] for f in got}}
+    assert set(by) == {2, 3}  # 9 would start before the run: left out
+    assert by[2] == _moved([renamed, S[2]], 3 * SECOND // 4)  # as the parent had it, moved as the best was
+    assert by[3] == _moved([S[4], S[5]], 3 * SECOND // 4)  # from the older one, moved by both shifts
+    assert ancestor_faults(best, []) == [] and ancestor_faults(S, [S]) == []
+
+
+def test_with_ancestors_adds_one_removed_episode_to_a_sub_schedule_fewest_faults_first():
+    best = [S[0], S[3], S[4], S[5]]  # the kill whole and the pause whole: 4 faults
+    extra = [S[1], S[2], S[6]]  # the partition (whole or its start) and the power cut (9 s)
+    got = with_ancestors(best, extra, 8 * SECOND, 3)
+    assert got == with_ancestors(best, extra, 8 * SECOND, 3)
+    assert len({repr(s) for s in got}) == len(got)
+    assert [len(s) for s in got] == sorted(len(s) for s in got)  # fewest faults first
+    starts = _starts(best)
+    for s in got:
+        assert 1 <= len(s) <= 3 and [f["at"] for f in s] == sorted(f["at"] for f in s)
+        mine = [f for f in s if f["episode"] == 2]
+        assert mine in ([S[1]], [S[1], S[2]])  # the partition, whole or its start alone
+        assert all(f["episode"] != 4 for f in s)  # the power cut starts after the onset
+        for e in {f["episode"] for f in s} - {2}:  # the rest: the best's episodes, whole or started
+            part = [f for f in s if f["episode"] == e]
+            assert part == [f for f in best if f["episode"] == e] or part == [starts[e]]
+    assert got[0] == [S[1]]
+    assert [S[1], S[4]] in got and [S[0], S[1], S[4]] in got and [S[0], S[1], S[3]] in got
+    assert with_ancestors(best, [], 8 * SECOND, 3) == []
+
+
+def test_the_shrinker_offers_an_earlier_best_run_s_episode_again():
+    """kafka-epoch-answer-unknown's search failure shrank to 4 faults, power cuts alone:
+    the families pass had removed the partitions, and no neighbour or re-draw of the four
+    fails. A partition an earlier best run held, with the last power cut, does."""
+    from checkers.result import failure_signature
+    from harness.runner import run_test
+    from harness.shrink import Shrinker
+
+    power = [{"at": 3000000000, "kind": "power-off", "episode": 63,
+              "args": [5, ["b4", "b2", "b5", "b1", "z3", "z1", "b3", "z2"], []]},
+             {"at": 4768243030, "kind": "power-on", "episode": 63,
+              "args": [[1, 0, 4, 3, 2], [1268664099, 258955949, 1084168737, 856385877]]},
+             {"at": 5357029869, "kind": "power-off", "episode": 64,
+              "args": [5, ["b2", "b1", "b4", "b3", "z2", "b5", "z1", "z3"], []]},
+             {"at": 11710123682, "kind": "power-off", "episode": 66,
+              "args": [8, ["b2", "b3", "z2", "b1", "b5", "b4", "z3", "z1"], []]}]
+    cut = [["b1", "b2"], ["b2", "b3"], ["b2", "b4"], ["b2", "b5"], ["b2", "z1"], ["b2", "z2"], ["b2", "z3"]]
+    partition = [{"at": 3172841463, "kind": "partition", "episode": 40, "args": ["isolate-one", cut]},
+                 {"at": 5781683302, "kind": "heal", "args": [], "episode": 40}]
+    cfg = RunConfig.from_dict({
+        "system": "kafka", "workload": "queue", "nodes": 5, "clients": 10, "rate": 3.0, "time_limit": 12.0,
+        "seed": 11130291584889987807, "keys": 3, "bugs": ["kafka-epoch-answer-unknown"],
+        "nemesis": ["clock", "crash", "kill", "partition", "pause", "power", "slow"], "nemesis_interval": 2.0,
+        "settings": {"counter_bits": 8, "replica_lag_time_max": 500000000, "session_timeout": 600000000,
+                     "client_timeout": 400000000, "connect_timeout": 200000000,
+                     "unclean_leader_election_enable": True},
+        "schedule": power}).validate()
+    earlier = cfg.replace(schedule=sorted(power + partition, key=lambda f: f["at"]))
+    target = frozenset({("replicas", "replicas-disagree-after-healing")})
+    sh = Shrinker(cfg, target, 300, jobs=2)
+    try:
+        assert sh.history == [sh.config]
+        assert not sh.shrink_ancestors()  # no earlier best run: nothing to offer
+        sh.history.insert(0, earlier)  # as if a pass had removed the partition
+        del sh._an  # (the history changed under the same best run: start over)
+        assert any(sh.shrink_ancestors() for _ in range(3))
+    finally:
+        sh.close()
+    got = sh.config.schedule or []
+    assert len(got) <= 3 and 40 in {f["episode"] for f in got}
+    assert sh.history[-1] is sh.config and sh.history[0] is earlier
     assert target <= failure_signature(run_test(sh.config).results)

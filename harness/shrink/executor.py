@@ -107,6 +107,11 @@ class CandidateExecutor:
             raise ConfigError("the run does not fail the same way when re-run with this code "
                               f"(wanted {', '.join(anomaly_names(target))})")
         self.best = self.first_run = res
+        #: the config of every best run so far, oldest first (the original run's first):
+        #: what the passes may draw on besides the best run (the re-draws with an earlier
+        #: episode do). Not checkpointed: a resumed shrink knows the original run and the
+        #: checkpoint's, not the best runs between them
+        self.history: list[RunConfig] = [res.config]
         self.tried[_key(config)] = True
 
     @property
@@ -246,6 +251,7 @@ class CandidateExecutor:
         if res is self.best:
             return
         self.best = res
+        self.history.append(res.config)
         if self.on_best is not None:
             self.on_best(res)
 

@@ -8,11 +8,12 @@ schedule's episodes, episode ends, moving earlier, the time limit and the window
 rate, clients, keys; rounds repeat until one changes nothing, then small subsets of the
 episodes, then (stalled above ``RESEED_ABOVE_FAULTS`` faults) the neighbours with one
 fault fewer in seeded, time-moved variants (`harness.shrink.neighbours`, also with their
-"leader" targets pinned), in turn with the small re-draws of at most that many faults
-with their servers renamed (`harness.shrink.redraw`), and every candidate also with
-other run seeds. The package docstring (`harness.shrink`) says why
-this order. Each pass builds candidate configurations and hands them to the executor
-(`harness.shrink.executor`), which keeps the first that still fails the same way.
+"leader" targets pinned), in turn with the re-draws that bring back one episode an
+earlier best run held and the small re-draws of at most that many faults with their
+servers renamed (`harness.shrink.redraw`), and every candidate also with other run seeds.
+The package docstring (`harness.shrink`) says why this order. Each pass builds candidate
+configurations and hands them to the executor (`harness.shrink.executor`), which keeps
+the first that still fails the same way.
 """
 
 from __future__ import annotations
@@ -23,12 +24,12 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from harness.config import SECOND, RunConfig
+from harness.config import SECOND, ConfigError, RunConfig
 from harness.runner import faulty_clients
 from harness.shrink.executor import CandidateExecutor, OutOfBudget
 from harness.shrink.neighbours import one_fault_fewer, variant
 from harness.shrink.onset import anomaly_time
-from harness.shrink.redraw import pinned, redrawn, small_schedules
+from harness.shrink.redraw import ancestor_faults, pinned, redrawn, small_schedules, with_ancestors
 from harness.shrink.schedule import (
     _family,
     _starts,
@@ -125,10 +126,12 @@ class Shrinker(CandidateExecutor):
                 near = sizes(self.best)["faults"] <= NEAR_GOAL_FAULTS
                 more = [n for n in RESEEDS if n > self.reseeds]
                 if near or not more:
-                    # a step of neighbours, then a step of small re-draws, in turn
-                    if self.shrink_neighbours() or self.shrink_redraw():
+                    # a step of neighbours, of re-draws with an episode an earlier pass
+                    # removed, then of small re-draws, in turn
+                    if self.shrink_neighbours() or self.shrink_ancestors() or self.shrink_redraw():
                         continue
                     if (self._neighbour_variants()[1] < NEIGHBOUR_VARIANTS
+                            or self._ancestor_left()
                             or self._redraw_variants()[1] < REDRAW_VARIANTS):
                         continue
                 if not more:
@@ -194,6 +197,46 @@ class Shrinker(CandidateExecutor):
         cands = [redrawn(cfg, s, servers, k) for k in ks for s in small]
         self._rd = (base, ks[-1] + 1) if ks else (base, done)
         return self._first_variant(cands, ks, len(small), "small re-draw", cfg)
+
+    def _ancestor_left(self) -> bool:
+        """Whether re-draws with an earlier episode are left to try from the best run."""
+        an = getattr(self, "_an", (None, 0, 1))
+        return an[0] is not self.best or an[1] < an[2]
+
+    def shrink_ancestors(self) -> bool:
+        """The schedules of at most ``RESEED_ABOVE_FAULTS`` faults (the goal) made of one
+        episode that an earlier best run held and an earlier pass removed (the families
+        pass drops a whole family at once; `harness.shrink.redraw.ancestor_faults`) and a
+        sub-schedule of the best run's (`harness.shrink.redraw.with_ancestors`), each in
+        the small re-draws' variants (variant 0 as it was, then renamed, another seed,
+        faults moved a little), up to ``REDRAW_VARIANTS``: the next ``NEIGHBOUR_STEP_RUNS``
+        candidates, variant by variant (there may be more schedules than that in one);
+        whether one failed the same way (it is then the best run)."""
+        cfg = self.config
+        an = getattr(self, "_an", (None, 0, 1))
+        done = an[1] if an[0] is self.best else 0
+        schedule = cfg.schedule or []
+        gone: set[str] = set()  # clients an earlier run had and this one lacks
+        for c in self.history:
+            gone |= set(faulty_clients(c))
+        extra = ancestor_faults(schedule, [c.schedule or [] for c in self.history[:-1]])
+        extra = trim_schedule(without_nodes(extra, gone - set(faulty_clients(cfg))), cfg.time_limit)
+        onset = int(self._anomaly_s() * SECOND)
+        small = with_ancestors(schedule, extra, onset, RESEED_ABOVE_FAULTS)
+        small = [s for s in small if _valid(cfg.replace(schedule=s))]
+        total = len(small) * REDRAW_VARIANTS
+        stop = min(done + NEIGHBOUR_STEP_RUNS, total)
+        self._an = (self.best, stop, total)
+        if done >= stop:
+            return False
+        servers = servers_for(cfg)
+        cands = [redrawn(cfg, small[i % len(small)], servers, i // len(small)) for i in range(done, stop)]
+        i = self._first_of(cands)
+        if i is None:
+            return False
+        self._changed(f"re-draw with an earlier episode (variant {(done + i) // len(small)})",
+                      len(schedule), len(self.config.schedule or []), cfg)
+        return True
 
     def _first_variant(self, cands: list[RunConfig], ks: range, per_k: int, what: str, cfg: RunConfig) -> bool:
         """Run ``cands`` (``per_k`` schedules for each variant number in ``ks``) and keep
@@ -409,6 +452,14 @@ class Shrinker(CandidateExecutor):
                    f"({self.candidates} runs, {time.monotonic() - self.t0:.1f} s)")
             self.passes.append(msg)
             self.log(msg)
+
+
+def _valid(cfg: RunConfig) -> bool:
+    try:
+        cfg.validate()
+    except ConfigError:
+        return False
+    return True
 
 
 def ladder(now: float, lowest: int, early: bool = False) -> list[int]:

@@ -15,8 +15,16 @@ faults "kill n5, power cut armed at n2's ``newleader_received``" do.) Renaming k
 episode's shape: its start and end name the same node, a partition's cut stays a cut of
 the same kind, a power cut's victims stay as many.
 
+The same variants of schedules that bring back an episode an earlier best run held
+(`ancestor_faults`, `with_ancestors`): a pass may have removed what a smaller failure
+needs, with others (the families pass drops a whole family at once). (Measured:
+kafka-epoch-answer-unknown stalled at 4 faults, power cuts alone, no failing neighbour or
+re-draw in 3,463 runs; a partition the families pass had removed and the last power cut
+fail as they were, variant 0.)
+
 Variant k of a sub-schedule is a pure function of (the best run's config, the goal, k),
-so the search is deterministic: only how far a spent budget gets depends on timing.
+and the episodes brought back of the best runs' configs in order, so the search is
+deterministic: only how far a spent budget gets depends on timing.
 """
 
 from __future__ import annotations
@@ -37,11 +45,15 @@ REDRAW_EPISODES = 6
 PIN_LEADER = 0.3
 
 
-def small_schedules(schedule: list[dict[str, Any]], onset_ns: int, goal: int) -> list[list[dict[str, Any]]]:
-    """The sub-schedules of at most ``goal`` faults (and fewer than ``schedule`` has)
-    built from the ``REDRAW_EPISODES`` episodes that started last by ``onset_ns``: each
-    episode whole, or its start alone (the final heal ends it). Most faults first (the
-    closest to the failing run), then the latest episodes first; no duplicates."""
+def small_schedules(schedule: list[dict[str, Any]], onset_ns: int, goal: int,
+                    fewer_than: int | None = None) -> list[list[dict[str, Any]]]:
+    """The sub-schedules of at most ``goal`` faults (and fewer than ``fewer_than``, by
+    default as many as ``schedule`` has) built from the ``REDRAW_EPISODES`` episodes of
+    ``schedule`` that started last by ``onset_ns``: each episode whole, or its start alone
+    (the final heal ends it). Most faults first (the closest to the failing run), then the
+    latest episodes first; no duplicates."""
+    if fewer_than is None:
+        fewer_than = len(schedule)
     starts = _starts(schedule)
     eps = sorted((e for e, f in starts.items() if int(f["at"]) <= onset_ns), key=lambda e: (-int(starts[e]["at"]), e))
     eps = eps[:REDRAW_EPISODES]
@@ -55,7 +67,7 @@ def small_schedules(schedule: list[dict[str, Any]], onset_ns: int, goal: int) ->
         for combo in itertools.combinations(range(len(eps)), r):
             for parts in itertools.product(*(options[eps[i]] for i in combo)):
                 s = sorted((f for p in parts for f in p), key=lambda f: (int(f["at"]), f["episode"]))
-                if len(s) > goal or len(s) >= len(schedule):
+                if len(s) > goal or len(s) >= fewer_than:
                     continue
                 key = repr(s)
                 if key not in seen:
@@ -122,3 +134,55 @@ def pinned(schedule: list[dict[str, Any]], faults: list[dict[str, Any]]) -> list
         node = hit.get(int(f["episode"]))
         out.append({**f, "args": _renamed(f["args"], {"leader": node})} if node is not None else f)
     return out
+
+
+def ancestor_faults(schedule: list[dict[str, Any]], ancestors: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The faults of the episodes that earlier best runs' schedules (``ancestors``, oldest
+    first) held and ``schedule`` lacks: those an earlier pass removed (the families pass,
+    ddmin...). Each episode as the latest ancestor holding it had it, moved by as much as
+    the passes since moved the schedule: from each best to the one before it, by the median
+    shift of the episode starts both hold (the window and shift passes move every kept fault
+    alike). An episode moved to before the run's start is left out; time order."""
+    have = {int(f["episode"]) for f in schedule}
+    out: list[dict[str, Any]] = []
+    later, offset = schedule, 0
+    for anc in reversed(ancestors):
+        starts, later_starts = _starts(anc), _starts(later)
+        shifts = sorted(int(later_starts[e]["at"]) - int(f["at"]) for e, f in starts.items() if e in later_starts)
+        if shifts:
+            offset += shifts[len(shifts) // 2]
+        for e in sorted(starts):
+            if int(e) in have:
+                continue
+            have.add(int(e))
+            if int(starts[e]["at"]) + offset > 0:
+                out += [{**f, "at": int(f["at"]) + offset} for f in anc if f["episode"] == e]
+        later = anc
+    return sorted(out, key=lambda f: (int(f["at"]), int(f["episode"])))
+
+
+def with_ancestors(schedule: list[dict[str, Any]], extra: list[dict[str, Any]], onset_ns: int,
+                   goal: int) -> list[list[dict[str, Any]]]:
+    """The schedules of at most ``goal`` faults (and fewer than ``schedule`` has) made of
+    one episode of ``extra`` that started by ``onset_ns`` (whole, or its start alone) and
+    a sub-schedule of ``schedule`` (none, or one of its `small_schedules` of at most
+    ``goal - 1`` faults). Fewest faults first: an episode an earlier pass removed makes
+    another run, not a small change of the failing one, so no candidate is the closest
+    to it, and the first that fails is the smallest; then by the sub-schedule (none
+    first, then `small_schedules`' order), then the latest episodes of ``extra`` first;
+    no duplicates."""
+    starts = _starts(extra)
+    eps = sorted((e for e, f in starts.items() if int(f["at"]) <= onset_ns), key=lambda e: (-int(starts[e]["at"]), e))
+    bases: list[list[dict[str, Any]]] = [[]] + small_schedules(schedule, onset_ns, goal - 1)
+    out: list[list[dict[str, Any]]] = []
+    seen: set[str] = set()
+    for base in bases:
+        for e in eps:
+            whole = [f for f in extra if f["episode"] == e]
+            for part in [whole] + ([[starts[e]]] if len(whole) > 1 else []):
+                s = sorted(base + part, key=lambda f: (int(f["at"]), f["episode"]))
+                key = repr(s)
+                if len(s) <= goal and len(s) < len(schedule) and key not in seen:
+                    seen.add(key)
+                    out.append(s)
+    return sorted(out, key=len)
