@@ -448,7 +448,8 @@ class Shrinker(CandidateExecutor):
 
     def _changed(self, what: str, before: float, after: float, cfg: RunConfig) -> None:
         if self.config != cfg:
-            msg = (f"{what}: {before:g} -> {after:g}; {len(self.config.schedule or [])} faults "
+            n = len(self.config.schedule or [])
+            msg = (f"{what}: {before:g} -> {after:g}; {n} fault{'' if n == 1 else 's'} "
                    f"({self.candidates} runs, {time.monotonic() - self.t0:.1f} s)")
             self.passes.append(msg)
             self.log(msg)
